@@ -1,0 +1,48 @@
+# Two commands on a fresh machine: `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test bench lint typecheck system-deps clean migration-regen
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[test]'
+	touch $(VENV)/.installed $@
+
+## run: set up, migrate and start the service on SQLite with the demo controller (kmb2).
+run: $(VENV)/.installed
+	DSR_DEMO=$${DSR_DEMO:-true} DSR_WEB_COOKIE_SECURE=$${DSR_WEB_COOKIE_SECURE:-false} $(BIN)/dsr db upgrade
+	DSR_DEMO=$${DSR_DEMO:-true} DSR_WEB_COOKIE_SECURE=$${DSR_WEB_COOKIE_SECURE:-false} $(BIN)/dsr serve
+
+## system-deps: Debian packages the tests need (Dovecot, Chromium, docker-compose).
+system-deps:
+	@bash scripts/install-system-deps.sh
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check .
+
+typecheck: $(VENV)/.installed-test
+	$(BIN)/mypy intents replies store controllers bot console
+
+## test: set up, install what the tests need, lint, type-check and run the whole suite.
+test: $(VENV)/.installed-test system-deps lint typecheck
+	$(BIN)/pytest
+
+## bench: classification, deadline and channel benchmarks (figures go into README.md).
+bench: $(VENV)/.installed-test system-deps
+	$(BIN)/python -m bench
+
+migration-regen: $(VENV)/.installed
+	$(BIN)/python -m store.migrations.regenerate
+
+clean:
+	rm -rf $(VENV) artifacts .pytest_cache .mypy_cache .ruff_cache

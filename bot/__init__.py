@@ -1,0 +1,1 @@
+"""Channels (SMTP, IMAP, Telegram), the message pipeline, the CLI and service wiring."""

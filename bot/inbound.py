@@ -1,0 +1,56 @@
+"""Value types crossing the boundary between channel adapters and the pipeline."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    name: str
+    content_type: str
+    size: int
+    sha256: str
+    looks_like_id_document: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    """One message as received, already parsed by its adapter; channel-neutral."""
+
+    controller: str  # profile key
+    channel: str  # "email" or "telegram"
+    dedupe_key: str  # Message-ID, or "tg:<chat_id>:<message_id>"
+    sender: str  # normalised e-mail address, or "telegram:<user_id>"
+    received_at: datetime  # timezone-aware, when it reached our server
+    subject: str = ""
+    body: str = ""
+    recipient: str = ""
+    message_id: str | None = None
+    in_reply_to: str | None = None
+    references: tuple[str, ...] = ()
+    # Only the headers the pipeline needs (loop guard, identity): lower-case names.
+    headers: dict[str, str] = field(default_factory=dict)
+    attachments: tuple[Attachment, ...] = ()
+    display_name: str = ""
+    chat_id: int | None = None
+    telegram_user_id: int | None = None
+    raw: bytes | None = None
+
+
+class OutcomeStatus(StrEnum):
+    ACCEPTED = "accepted"  # committed; a ticket was opened or updated
+    DUPLICATE = "duplicate"  # seen before; nothing done (still acknowledge to the sender)
+    IGNORED = "ignored"  # committed but not answered (loop guard, bounce, rate limit)
+    HELD = "held"  # committed and held for the DPO (e.g. follow-up from a stranger)
+    QUARANTINED = "quarantined"  # could not be processed; kept for the DPO
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    status: OutcomeStatus
+    reason: str = ""
+    ticket_reference: str | None = None
+    outbox_ids: tuple[int, ...] = ()

@@ -1,0 +1,162 @@
+"""Controller profile schema and loader.
+
+A profile is a TOML file (built-in ones live in `controllers/profiles/`).  Everything a reply,
+a deadline or a channel needs to know about the controller comes from here: legal name,
+contacts, the Land (for public holidays), the competent supervisory authority, form of address
+and the Art. 15(1)(a)-(h) content of an access answer.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError
+
+PROFILE_DIR = Path(__file__).parent / "profiles"
+
+Land = Literal["BW", "BY", "BE", "BB", "HB", "HH", "HE", "MV", "NI", "NW", "RP", "SL", "SN", "ST", "SH", "TH"]
+
+
+class ProfileError(Exception):
+    """A profile could not be found or is invalid; the message names file and field."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PostalAddress(_Strict):
+    street: str = ""  # may be empty where the notice gives none (kmb2)
+    postal_code: str = ""
+    city: str
+    country: str = "Deutschland"
+
+    def lines(self) -> list[str]:
+        city = f"{self.postal_code} {self.city}".strip()
+        return [line for line in (self.street, city) if line]
+
+
+class Authority(_Strict):
+    """The competent supervisory authority (LEGAL.md 4.4); current name and postal address."""
+
+    name: str
+    address: PostalAddress
+    visitor_address: PostalAddress | None = None
+    phone: str = ""
+    email: str = ""
+    web: str = ""
+
+
+class DataProtectionOfficer(_Strict):
+    name: str
+    address: PostalAddress | None = None
+    email: str = ""
+    phone: str = ""
+
+
+class Purpose(_Strict):
+    """Art. 15(1)(a): a purpose with its legal basis and the data categories it uses."""
+
+    purpose: str
+    legal_basis: str
+    data_categories: list[str] = Field(default_factory=list)
+
+
+class Recipient(_Strict):
+    """Art. 15(1)(c): a named recipient (C-154/21) with what it receives and why."""
+
+    name: str
+    purpose: str
+    country: str = "Deutschland"
+    is_processor: bool = False
+
+
+class Retention(_Strict):
+    """Art. 15(1)(d): storage period or the criteria for it."""
+
+    category: str
+    period: str
+    legal_basis: str = ""
+
+
+class AutomatedDecision(_Strict):
+    """Art. 15(1)(h) / Art. 22: a decision taken solely by automated means."""
+
+    name: str
+    logic: str
+    significance: str
+    contest_contact: str = ""
+
+
+class ThirdCountryTransfer(_Strict):
+    """Art. 15(2): transfer to a third country and its Art. 46 safeguard."""
+
+    recipient: str
+    country: str
+    safeguard: str
+
+
+class ControllerProfile(_Strict):
+    key: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    legal_name: str
+    short_name: str
+    address: PostalAddress
+    phone: str = ""
+    contact_email: EmailStr
+    # Addresses the SMTP endpoint accepts mail for (RCPT TO); the first is our From address.
+    request_addresses: list[EmailStr] = Field(min_length=1)
+    privacy_notice_url: str = ""
+    # The named data protection officer, where the notice names one; else the privacy contact.
+    dpo: DataProtectionOfficer | None = None
+    privacy_contact: str = ""  # who handles privacy questions, e.g. "Geschäftsführer Klaus Marwede"
+    state: Land
+    authority: Authority
+    address_form: Literal["Sie", "Du"] = "Sie"
+    # How long records of handled requests are kept (accountability, Art. 5(2)).
+    dsr_record_retention_years: int = Field(default=3, ge=1, le=30)
+    # Internal target: this many working days before the legal due date.
+    internal_target_working_days: int = Field(default=10, ge=0, le=20)
+    # Whether the DPO allows pausing the clock while identity is genuinely in doubt (LEGAL 2.4).
+    allow_identity_pause: bool = False
+    # True where the controller often acts as a processor for others (Art. 28(3)(e)).
+    may_act_as_processor: bool = False
+    data_sources: list[str] = Field(default_factory=list)
+    data_categories: list[str] = Field(default_factory=list)
+    purposes: list[Purpose] = Field(min_length=1)
+    recipients: list[Recipient] = Field(default_factory=list)
+    retention: list[Retention] = Field(min_length=1)
+    automated_decisions: list[AutomatedDecision] = Field(default_factory=list)
+    third_country_transfers: list[ThirdCountryTransfer] = Field(default_factory=list)
+    group_companies: list[str] = Field(default_factory=list)
+    signature: str = ""
+
+    @property
+    def from_address(self) -> str:
+        return str(self.request_addresses[0])
+
+
+def profile_names() -> list[str]:
+    """Names of the built-in profiles."""
+    return sorted(p.stem for p in PROFILE_DIR.glob("*.toml"))
+
+
+def load_profile(name_or_path: str) -> ControllerProfile:
+    """Load a built-in profile by name or a profile file by path; raise ProfileError on problems."""
+    path = Path(name_or_path)
+    if not (path.suffix == ".toml" and path.exists()):
+        path = PROFILE_DIR / f"{name_or_path}.toml"
+        if not path.exists():
+            known = ", ".join(profile_names())
+            raise ProfileError(f"unknown controller profile {name_or_path!r} (built-in: {known})")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ProfileError(f"{path}: not valid TOML: {exc}") from exc
+    try:
+        return ControllerProfile.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+        raise ProfileError(f"{path}: field {where}: {first['msg']}") from exc

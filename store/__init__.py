@@ -1,0 +1,1 @@
+"""Persistence: models, database engine, tickets and their state machine, and the deadline engine."""
