@@ -10,6 +10,8 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from store.audit import install_guards
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -40,6 +42,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions that keep loaded values after commit; the audit log's append-only guard is on."""
+    install_guards()
     return sessionmaker(engine, expire_on_commit=False)
 
 

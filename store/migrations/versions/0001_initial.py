@@ -1,8 +1,8 @@
 """initial schema
 
 Revision ID: 0001
-Revises: 
-Create Date: 2026-11-22 03:36:07.107667
+Revises:
+Create Date: 2026-11-22 03:46:36.095034
 """
 
 from __future__ import annotations

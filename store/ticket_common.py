@@ -1,0 +1,43 @@
+"""Shared pieces of the ticket services: errors, the Berlin calendar and argument checks."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from store.catalogue import TRANSITIONS
+from store.models import Ticket, TicketState
+
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
+class TicketError(Exception):
+    """A ticket operation that the rules do not allow; the message names the rule."""
+
+
+class IllegalTransition(TicketError):  # noqa: N818 - name fixed by the contract
+    """The state machine has no edge from the ticket's state to the requested one."""
+
+    def __init__(self, ticket: Ticket, to: TicketState) -> None:
+        current = TicketState(ticket.state)
+        allowed = ", ".join(sorted(TRANSITIONS[current])) or "none (final state)"
+        super().__init__(
+            f"ticket {ticket.reference}: illegal transition {current.value} -> {to.value} "
+            f"(allowed from {current.value}: {allowed})"
+        )
+        self.current = current
+        self.to = to
+
+
+def berlin_date(moment: datetime) -> date:
+    """The calendar date in Europe/Berlin, where the controllers' deadlines run."""
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime: timestamps must be timezone-aware")
+    return moment.astimezone(BERLIN).date()
+
+
+def require_text(text: str | None, what: str) -> str:
+    """`text` stripped; a TicketError naming `what` when it is empty (every decision needs a why)."""
+    if text is None or not text.strip():
+        raise TicketError(f"{what} is required and must not be empty")
+    return text.strip()
