@@ -256,8 +256,7 @@ def local_receipt_date(received_at: datetime) -> date:
         local = date.min
     if not FIRST_YEAR <= local.year <= LAST_YEAR:
         raise DeadlineError(
-            f"receipt time {received_at.isoformat()} is outside the supported years "
-            f"{FIRST_YEAR}-{LAST_YEAR}"
+            f"receipt time {received_at.isoformat()} is outside the supported years {FIRST_YEAR}-{LAST_YEAR}"
         )
     return local
 
