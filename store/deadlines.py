@@ -157,7 +157,10 @@ def holiday_name(day: date, state: str) -> str | None:
 
 def is_working_day(day: date, state: str) -> bool:
     """Reg. 1182/71 Art. 2(2): every day except Saturdays, Sundays and the Land's public holidays."""
-    code = normalize_state(state)
+    return _is_working(day, normalize_state(state))
+
+
+def _is_working(day: date, code: str) -> bool:
     return day.weekday() < 5 and day not in _holidays_of_year(code, day.year)
 
 
@@ -173,7 +176,7 @@ def add_months(day: date, months: int) -> tuple[date, bool]:
 
 
 def _fmt(day: date) -> str:
-    return day.strftime("%d.%m.%Y")
+    return f"{day.day:02d}.{day.month:02d}.{day.year:04d}"
 
 
 def _why_not_working(day: date, state: str) -> str:
@@ -192,7 +195,7 @@ def roll_forward(day: date, state: str) -> tuple[date, list[str]]:
     code = normalize_state(state)
     steps: list[str] = []
     current = day
-    while not is_working_day(current, code):
+    while not _is_working(current, code):
         holiday = _holidays_of_year(code, current.year).get(current)
         if current == day or holiday is not None:
             steps.append(_why_not_working(current, code))
@@ -225,7 +228,7 @@ def _count_back(day: date, count: int, state: str, floor: date) -> tuple[date, b
     remaining = count
     while remaining and current > floor:
         current -= timedelta(days=1)
-        if is_working_day(current, state):
+        if _is_working(current, state):
             remaining -= 1
     return current, remaining > 0
 
