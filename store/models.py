@@ -13,11 +13,11 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Date,
     ForeignKey,
     Index,
-    Integer,
     LargeBinary,
     String,
     Text,
@@ -90,7 +90,8 @@ class DataSubject(Base):
     customer_number: Mapped[str | None] = mapped_column(String(64))
     postal_code: Mapped[str | None] = mapped_column(String(16))
     birth_date: Mapped[date | None] = mapped_column(Date)
-    telegram_user_id: Mapped[int | None] = mapped_column(Integer)
+    # Telegram user ids exceed 32 bits (up to 52 bits per the Bot API): BigInteger.
+    telegram_user_id: Mapped[int | None] = mapped_column(BigInteger)
     extra: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]

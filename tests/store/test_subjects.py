@@ -58,3 +58,11 @@ def test_find_subject(session: Session) -> None:
     assert find_subject(session, "kmb2", email="nobody@example.org") is None
     assert find_subject(session, "kmb2") is None
     assert find_subject(session, "komsa", telegram_user_id=11) is None
+
+
+def test_telegram_ids_beyond_32_bits(session: Session) -> None:
+    """Telegram user ids exceed 2^31; PostgreSQL must store them (BIGINT)."""
+    big = 7_412_345_678
+    subject = _subject(session, "Chat", email="chat@example.org", telegram=big)
+    session.expire_all()
+    assert find_subject(session, "kmb2", telegram_user_id=big) is subject

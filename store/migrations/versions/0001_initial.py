@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 03:46:36.095034
+Create Date: 2026-11-22 03:51:13.235335
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def upgrade() -> None:
     sa.Column('customer_number', sa.String(length=64), nullable=True),
     sa.Column('postal_code', sa.String(length=16), nullable=True),
     sa.Column('birth_date', sa.Date(), nullable=True),
-    sa.Column('telegram_user_id', sa.Integer(), nullable=True),
+    sa.Column('telegram_user_id', sa.BigInteger(), nullable=True),
     sa.Column('extra', sa.JSON(), nullable=False),
     sa.Column('created_at', store.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', store.types.UTCDateTime(timezone=True), nullable=False),
