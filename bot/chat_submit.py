@@ -1,0 +1,178 @@
+"""Handing a chat request to the pipeline, and the chat-specific steps around it.
+
+The pipeline is the only place a ticket is opened (same classifier, dedupe, deadline and audit
+as e-mail).  Around it the chat adds what only the chat knows: which rights the person
+confirmed by button (recorded as a correction by the data subject, Art. 12(2) facilitation),
+that a bound chat is an authenticated session on file (LEGAL.md 3.5), that a marketing
+objection also covers the bound person's e-mail address (Art. 21(3): all channels), and a
+short chat answer when the pipeline queued none for the chat.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
+
+from babel.dates import format_date
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot import chat_texts as t
+from bot.chat_binding import bound_subject
+from bot.identity import PURPOSE_CODE, pending_challenge
+from bot.inbound import InboundMessage, Outcome
+from bot.reply_queue import reply_context
+from controllers import ControllerProfile
+from intents.rights import Right
+from replies import format_date_de, render_reply
+from replies.context import ReplyKind
+from store.models import IdentityLevel, Message, OutboxItem, Ticket, TicketState
+from store.outbox import enqueue
+from store.suppression import is_suppressed, suppress
+from store.tickets import TRANSITIONS, correct_rights, find_by_reference, record_identity, transition
+
+if TYPE_CHECKING:
+    from bot.chat_flow import ChatEvent
+
+log = logging.getLogger(__name__)
+
+# Rights the person picked or confirmed by button; the pipeline may use them instead of guessing.
+CONFIRMED_HEADER = "x-dsr-chat-confirmed-rights"
+IMMEDIATE = frozenset({Right.MARKETING_OBJECTION, Right.CONSENT_WITHDRAWAL})
+VERIFIED_LEVELS = frozenset({IdentityLevel.CONTACT_ON_FILE.value, IdentityLevel.CODE_CONFIRMED.value,
+                             IdentityLevel.KNOWN_FACTS.value, IdentityLevel.MANUAL.value})
+BOUND_METHOD = "Telegram-Chat mit Code an hinterlegte E-Mail-Adresse verknüpft"
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitResult:
+    reference: str | None
+    needs_identity: bool
+    outbox_ids: list[int]
+    offer_email: bool = False  # the pipeline asked for facts: offer the code to the address on file
+
+
+def inbound_message(*, controller: str, event: ChatEvent, key: str, text: str, received_at: datetime,
+                    rights: Sequence[Right], confirmed: bool, subject: str = "") -> InboundMessage:
+    headers = {CONFIRMED_HEADER: ",".join(r.value for r in rights)} if confirmed and rights else {}
+    return InboundMessage(
+        controller=controller, channel="telegram", dedupe_key=key, sender=f"telegram:{event.user_id}",
+        received_at=received_at, subject=subject, body=text, message_id=key, headers=headers,
+        chat_id=event.chat_id, telegram_user_id=event.user_id)
+
+
+def after_pipeline(
+    session: Session, *, outcome: Outcome, msg: InboundMessage, profile: ControllerProfile,
+    rights: Sequence[Right], confirmed: bool, form: t.Form, now: datetime,
+) -> SubmitResult:
+    """Finish a submission in the chat's transaction; safe to repeat after a crash."""
+    ticket = ticket_by_reference(session, outcome.ticket_reference) or _ticket_by_key(session, msg.dedupe_key)
+    chat_id = msg.chat_id or 0
+    user_id = msg.telegram_user_id or 0
+    if ticket is None:
+        log.info("chat request without ticket status=%s reason=%s", outcome.status, outcome.reason)
+        held = enqueue_chat(session, controller=profile.key, chat_id=chat_id,
+                            text=t.text("held", form), now=now)
+        return SubmitResult(None, False, [held])
+    actor = f"telegram:{user_id}"
+    wanted = [r.value for r in rights]
+    if confirmed and rights and list(ticket.rights) != wanted:
+        correct_rights(session, ticket, list(rights), actor=actor, reason="im Chat vom Betroffenen bestätigt",
+                       now=now)
+    immediate = bool(rights) and set(rights) <= IMMEDIATE
+    subject = bound_subject(session, profile.key, user_id)
+    if Right.MARKETING_OBJECTION in rights:
+        for address in (f"telegram:{user_id}", subject.email if subject else None):
+            if address and not is_suppressed(session, controller=profile.key, address=address):
+                suppress(session, controller=profile.key, address=address, now=now, ticket_id=ticket.id)
+    if subject is not None and not immediate and ticket.identity_level not in VERIFIED_LEVELS:
+        verify_ticket(session, ticket, subject_id=subject.id, actor=actor, now=now)
+    ids: list[int] = []
+    if not _chat_reply_queued(session, ticket):
+        for kind in _reply_kinds(ticket, rights):
+            ids.append(_enqueue_reply(session, kind, ticket, profile, chat_id=chat_id,
+                                      verified=subject is not None, form=form, now=now))
+    needs_identity = ticket.state == TicketState.AWAITING_IDENTITY.value
+    challenge = pending_challenge(session, ticket) if needs_identity else None
+    offer_email = challenge is None or challenge.purpose != PURPOSE_CODE
+    return SubmitResult(ticket.reference, needs_identity, ids, offer_email=needs_identity and offer_email)
+
+
+def verify_ticket(session: Session, ticket: Ticket, *, subject_id: int, actor: str, now: datetime) -> None:
+    """Record that the requester proved the link to the record; let the work begin."""
+    if ticket.subject_id is None:
+        ticket.subject_id = subject_id
+    record_identity(session, ticket, IdentityLevel.CODE_CONFIRMED, method=BOUND_METHOD, actor=actor, now=now)
+    current = TicketState(ticket.state)
+    if current is TicketState.AWAITING_IDENTITY and TicketState.IN_PROGRESS in TRANSITIONS[current]:
+        transition(session, ticket, TicketState.IN_PROGRESS, actor=actor, reason="Identität bestätigt",
+                   now=now)
+
+
+def enqueue_chat(session: Session, *, controller: str, chat_id: int, text: str, now: datetime,
+                 buttons: list[list[tuple[str, str]]] | None = None, edit_message_id: int | None = None,
+                 kind: str = "chat", ticket_id: int | None = None) -> int:
+    """Queue one chat message (or an edit of an earlier one) as UTF-8 JSON for the outbox."""
+    payload: dict[str, Any] = {"chat_id": chat_id, "text": text}
+    if buttons:
+        payload["reply_markup"] = {"inline_keyboard": [
+            [{"text": label, "callback_data": data} for label, data in row] for row in buttons]}
+    if edit_message_id is not None:
+        payload["edit_message_id"] = edit_message_id
+    item = enqueue(session, controller=controller, channel="telegram", kind=kind, recipient=str(chat_id),
+                   payload=json.dumps(payload, ensure_ascii=False).encode(), now=now, ticket_id=ticket_id)
+    session.flush()
+    return item.id
+
+
+def ticket_by_reference(session: Session, reference: str | None) -> Ticket | None:
+    return find_by_reference(session, reference) if reference else None
+
+
+def format_day(day: date | None, form: t.Form) -> str:
+    if day is None:
+        return ""
+    return format_date(day, format="long", locale="en") if form == "en" else format_date_de(day)
+
+
+def _ticket_by_key(session: Session, key: str) -> Ticket | None:
+    """The ticket an already processed message went to (the pipeline answered DUPLICATE)."""
+    ticket_id = session.scalar(select(Message.ticket_id).where(
+        Message.channel == "telegram", Message.direction == "in", Message.dedupe_key == key))
+    return session.get(Ticket, ticket_id) if ticket_id else None
+
+
+def _chat_reply_queued(session: Session, ticket: Ticket) -> bool:
+    query = select(OutboxItem.id).where(OutboxItem.ticket_id == ticket.id, OutboxItem.channel == "telegram")
+    return session.scalar(query.limit(1)) is not None
+
+
+def _reply_kinds(ticket: Ticket, rights: Sequence[Right]) -> list[ReplyKind]:
+    kinds = []
+    if Right.MARKETING_OBJECTION in rights:
+        kinds.append(ReplyKind.MARKETING_OBJECTION_CONFIRMATION)
+    if Right.CONSENT_WITHDRAWAL in rights:
+        kinds.append(ReplyKind.CONSENT_WITHDRAWAL_CONFIRMATION)
+    if ticket.escalated:
+        kinds.append(ReplyKind.ESCALATION_NOTICE)
+    elif set(rights) - IMMEDIATE or not kinds:
+        kinds.append(ReplyKind.RECEIPT_CONFIRMATION)
+    return kinds
+
+
+def render_chat(ticket: Ticket, profile: ControllerProfile, *, form: t.Form, verified: bool,
+                kind: ReplyKind = ReplyKind.IDENTITY_VERIFIED) -> str:
+    """The chat variant of a reply about `ticket` (no personal data unless `verified`)."""
+    ctx = reply_context(ticket, channel="telegram", verified=verified)
+    return render_reply(kind, ctx, profile, language="en" if form == "en" else "de").chat
+
+
+def _enqueue_reply(session: Session, kind: ReplyKind, ticket: Ticket, profile: ControllerProfile, *,
+                   chat_id: int, verified: bool, form: t.Form, now: datetime) -> int:
+    text = render_chat(ticket, profile, form=form, verified=verified, kind=kind)
+    return enqueue_chat(session, controller=profile.key, chat_id=chat_id, text=text, now=now,
+                        kind=kind.value, ticket_id=ticket.id)

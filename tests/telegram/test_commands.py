@@ -1,0 +1,66 @@
+"""Commands, non-text messages and abuse limits, through the fake Bot API."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from store.models import Message
+from tests.telegram.conftest import CHAT, Bot
+
+
+async def test_start_welcomes_names_controller_and_offers_the_nine_rights(bot: Bot) -> None:
+    mark = await bot.say("/start")
+    welcome = await bot.reply(mark)
+    assert "Klaus Marwede" in welcome.text or bot.profile.legal_name in welcome.text
+    assert bot.profile.privacy_notice_url in welcome.text
+    assert [label for label, _ in welcome.buttons] == [
+        "Auskunft", "Berichtigung", "Löschung", "Einschränkung", "Datenübertragbarkeit", "Widerspruch",
+        "Werbewiderspruch", "Einwilligung widerrufen", "Entscheidung überprüfen lassen"]
+
+
+async def test_start_in_english_for_an_english_client(bot: Bot) -> None:
+    mark = await bot.say("/start", language_code="en-GB")
+    welcome = await bot.reply(mark)
+    assert welcome.text.startswith("Welcome to the data protection assistant")
+    assert "Access" in dict(welcome.buttons)
+
+
+async def test_help_lists_commands_and_warns_against_id_copies(bot: Bot) -> None:
+    mark = await bot.say("/hilfe")
+    text = (await bot.reply(mark)).text
+    for command in ("/start", "/status", "/abbrechen", "/abmelden"):
+        assert command in text
+    assert "keine Ausweiskopien" in text
+
+
+async def test_photo_document_and_sticker_answered_politely_and_not_stored(bot: Bot) -> None:
+    for inject in (bot.fake.inject_photo, bot.fake.inject_document, bot.fake.inject_sticker):
+        mark = len(bot.fake.sent)
+        await inject(CHAT)
+        answer = await bot.reply(mark)
+        assert "als Text" in answer.text and "keine Ausweiskopien" in answer.text
+    with bot.sessions() as session:
+        assert session.scalar(select(func.count(Message.id))) == 0
+    assert not [m for m, _ in bot.fake.calls if m.lower() == "getfile"]
+
+
+async def test_status_without_requests(bot: Bot) -> None:
+    mark = await bot.say("/status")
+    assert (await bot.reply(mark)).text == "Sie haben keine offenen Anfragen."
+
+
+async def test_overlong_message_is_refused_without_a_ticket(bot: Bot) -> None:
+    mark = await bot.say("Auskunft " * 400)
+    assert "zu lang" in (await bot.reply(mark)).text
+    assert bot.tickets() == []
+
+
+async def test_rate_limit_one_notice_then_silence(bot: Bot) -> None:
+    limit = bot.channel.flow.limits.messages_per_minute if bot.channel else 0
+    for _ in range(limit + 3):
+        update = await bot.fake.inject_message(CHAT, "/hilfe")
+    await bot.fake.wait_confirmed(update["update_id"])
+    await bot.channel.deliver_due() if bot.channel else None
+    texts = bot.fake.texts(CHAT)
+    assert sum("sehr schnell" in t for t in texts) == 1
+    assert len(texts) == limit + 1
