@@ -1,0 +1,1 @@
+"""Web console for the DPO and managers, and the JSON API (Starlette)."""

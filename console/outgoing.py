@@ -1,0 +1,140 @@
+"""Messages the DPO sends to the data subject, written to the outbox in the caller's transaction.
+
+"Persist, then act": nothing is delivered from the web request.  An e-mail becomes complete
+RFC 5322 bytes (threaded to the person's last message, tagged with the reference); a chat answer
+becomes the Telegram adapter's JSON payload.  A reply goes only to the ticket's recorded reply
+address (the verified contact), never to an address typed into the console, so a DPO cannot
+disclose data to the wrong person by a typo (Art. 32; LEGAL.md 5 case 7).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from bot.mail_compose import compose_mail
+from controllers import ControllerProfile
+from intents.rights import Right
+from replies.context import ReplyContext
+from store.models import Channel, Direction, IdentityLevel, Message, OutboxItem, Ticket
+from store.outbox import enqueue
+
+VERIFIED_LEVELS = frozenset(
+    {
+        IdentityLevel.CONTACT_ON_FILE,
+        IdentityLevel.CODE_CONFIRMED,
+        IdentityLevel.KNOWN_FACTS,
+        IdentityLevel.MANUAL,
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SendProblem:
+    message: str  # German, shown to the DPO
+
+
+def text_to_html(text: str) -> str:
+    paragraphs = [p for p in text.replace("\r\n", "\n").split("\n\n") if p.strip()]
+    body = "".join("<p>" + html.escape(p).replace("\n", "<br>\n") + "</p>\n" for p in paragraphs)
+    return (
+        f'<!DOCTYPE html>\n<html lang="de"><head><meta charset="utf-8"></head><body>\n{body}</body></html>\n'
+    )
+
+
+def is_verified(ticket: Ticket) -> bool:
+    try:
+        return IdentityLevel(ticket.identity_level) in VERIFIED_LEVELS
+    except ValueError:
+        return False
+
+
+def reply_context(ticket: Ticket, received_date: object, **extra: object) -> ReplyContext:
+    """The facts a template may state about this ticket (no name unless verified)."""
+    values: dict[str, object] = {
+        "reference": ticket.reference,
+        "rights": tuple(Right(r) for r in ticket.rights),
+        "received_date": received_date,
+        "due_date": ticket.due_date,
+        "channel": "telegram" if ticket.channel == Channel.TELEGRAM else "email",
+        "verified": is_verified(ticket),
+        "recipient_name": ticket.subject.name if ticket.subject is not None and is_verified(ticket) else None,
+        "extended_due_date": ticket.extended_due_date,
+    }
+    values.update(extra)
+    return ReplyContext(**values)  # type: ignore[arg-type]
+
+
+def _last_inbound(ticket: Ticket) -> Message | None:
+    inbound = [m for m in ticket.messages if m.direction == Direction.INBOUND.value]
+    return inbound[-1] if inbound else None
+
+
+def send_to_subject(
+    session: Session,
+    ticket: Ticket,
+    profile: ControllerProfile,
+    *,
+    kind: str,
+    subject: str,
+    text: str,
+    now: datetime,
+    html_body: str | None = None,
+    chat_text: str | None = None,
+) -> OutboxItem | SendProblem:
+    """Queue one message to the data subject on the ticket's own channel."""
+    if not ticket.reply_to:
+        return SendProblem("Für dieses Ticket ist keine Antwortadresse hinterlegt.")
+    if not text.strip():
+        return SendProblem("Die Nachricht ist leer.")
+    last = _last_inbound(ticket)
+    if ticket.channel == Channel.TELEGRAM.value:
+        try:
+            chat_id = int(ticket.reply_to)
+        except ValueError:
+            return SendProblem("Die hinterlegte Telegram-Chat-ID ist ungültig.")
+        payload = json.dumps({"chat_id": chat_id, "text": chat_text or text}, ensure_ascii=False).encode(
+            "utf-8"
+        )
+        return enqueue(
+            session,
+            controller=ticket.controller,
+            channel=Channel.TELEGRAM.value,
+            kind=kind,
+            recipient=ticket.reply_to,
+            payload=payload,
+            now=now,
+            ticket_id=ticket.id,
+            message_id=last.id if last else None,
+        )
+    references = tuple((last.references or "").split()) if last else ()
+    mail = compose_mail(
+        from_address=profile.from_address,
+        from_name=profile.short_name,
+        to=ticket.reply_to,
+        subject=subject,
+        text=text,
+        html=html_body or text_to_html(text),
+        now=now,
+        reference=ticket.reference,
+        in_reply_to=last.message_id if last else None,
+        references=references,
+        # A reply the DPO wrote or approved is not an automatic one (RFC 3834).
+        auto_submitted="no",
+        language=ticket.language or "de",
+    )
+    return enqueue(
+        session,
+        controller=ticket.controller,
+        channel=Channel.EMAIL.value,
+        kind=kind,
+        recipient=ticket.reply_to,
+        payload=mail.payload,
+        now=now,
+        ticket_id=ticket.id,
+        message_id=last.id if last else None,
+    )

@@ -1,0 +1,302 @@
+"""A seeded console: users of every role, escalated e-mail and chat tickets, quarantine, tokens."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.applications import Starlette
+from starlette.testclient import TestClient
+
+from bot.config import Settings
+from console.app import create_app
+from console.auth import LoginThrottle, Role, SessionStore
+from console.users import add_user, create_token
+from controllers import ControllerProfile, load_profile
+from intents.rights import Right
+from store.db import session_factory
+from store.models import DataSubject, Message, QuarantinedMessage, TicketState, User
+from store.tickets import escalate, open_ticket, transition
+
+PASSWORD = "korrekt-pferd-batterie"
+NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+ACCESS_BODY = (
+    "Sehr geehrte Damen und Herren,\n\nich bitte um Auskunft nach Art. 15 DSGVO über alle zu meiner Person "
+    "gespeicherten Daten. Danach löschen Sie bitte alles.\nSonst schalte ich meinen Anwalt ein.\n\n"
+    "Anna Schmidt"
+)
+
+
+class Clock:
+    """A settable clock: tests move time instead of sleeping."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@dataclass
+class World:
+    app: Starlette
+    sessions: sessionmaker[Session]
+    clock: Clock
+    store: SessionStore
+    profiles: dict[str, ControllerProfile]
+    user_ids: dict[str, int] = field(default_factory=dict)
+    tokens: dict[str, str] = field(default_factory=dict)  # role -> plain token
+    token_ids: dict[str, int] = field(default_factory=dict)
+    email_ticket: int = 0
+    email_reference: str = ""
+    chat_ticket: int = 0
+    overdue_ticket: int = 0
+    quarantine_id: int = 0
+
+    def client(self, role: str | None = None) -> TestClient:
+        """A client with a server-side session for the user of `role` (login is tested separately)."""
+        client = TestClient(self.app, base_url="http://testserver", follow_redirects=False)
+        if role is not None:
+            name = USERNAMES[role]
+            web = self.store.create(
+                user_id=self.user_ids[name], username=name, role=Role(role), now=self.clock()
+            )
+            client.cookies.set("dsr_session", web.handle)
+            client.csrf = web.csrf  # type: ignore[attr-defined]
+        return client
+
+
+USERNAMES = {"dpo": "dana", "manager": "max", "admin": "ada"}
+
+
+def login(client: TestClient, username: str, password: str = PASSWORD) -> str:
+    """Log in through the form; returns the CSRF token of the first page after login."""
+    page = client.get("/login")
+    token = CSRF_RE.search(page.text)
+    assert token is not None
+    response = client.post(
+        "/login", data={"username": username, "password": password, "csrf_token": token.group(1)}
+    )
+    assert response.status_code == 303, response.text
+    home = client.get(response.headers["location"])
+    found = CSRF_RE.search(home.text)
+    assert found is not None
+    return found.group(1)
+
+
+def csrf_of(html: str) -> str:
+    found = CSRF_RE.search(html)
+    assert found is not None
+    return found.group(1)
+
+
+def seed(world: World) -> None:
+    with world.sessions.begin() as s:
+        for name, role in (("dana", "dpo"), ("dora", "dpo"), ("max", "manager"), ("ada", "admin")):
+            user = add_user(s, username=name, role=role, password=PASSWORD, now=NOW - timedelta(days=30))
+            assert isinstance(user, User)
+            world.user_ids[name] = user.id
+        for role in ("dpo", "manager", "admin", "suppression", "calendar"):
+            created = create_token(s, name=f"test-{role}", role=role, now=NOW)
+            assert isinstance(created, tuple)
+            world.tokens[role], world.token_ids[role] = created[1], created[0].id
+        subject = DataSubject(
+            controller="kmb2",
+            name="Anna Schmidt",
+            email="anna.schmidt@example.org",
+            customer_number="K-1001",
+            created_at=NOW,
+            updated_at=NOW,
+        )
+        s.add(subject)
+        s.flush()
+        received = datetime(2026, 2, 20, 8, 15, tzinfo=UTC)
+        matched = "Auskunft nach Art. 15 DSGVO"
+        start = ACCESS_BODY.index(matched)
+        classification = {
+            "labels": ["access", "erasure"],
+            "confidence": 0.62,
+            "escalate": True,
+            "reasons": ["contradictory", "legal_threat"],
+            "scores": {"access": 0.93, "erasure": 0.71, "objection": 0.12},
+            "evidence": [
+                {
+                    "label": "access",
+                    "rule": "access.auskunft_art15",
+                    "matched": matched,
+                    "score": 97.0,
+                    "start": start,
+                    "end": start + len(matched),
+                    "field": "body",
+                    "weight": 1.0,
+                    "suppressed_by": None,
+                },
+                {
+                    "label": "erasure",
+                    "rule": "erasure.loeschen",
+                    "matched": "löschen",
+                    "score": 100.0,
+                    "start": 0,
+                    "end": 7,
+                    "field": "body",
+                    "weight": 1.0,
+                    "suppressed_by": None,
+                },
+            ],
+        }
+        ticket = open_ticket(
+            s,
+            controller="kmb2",
+            land="NI",
+            channel="email",
+            received_at=received,
+            rights=[Right.ACCESS, Right.ERASURE],
+            now=received,
+            subject_id=subject.id,
+            reply_to="anna.schmidt@example.org",
+            classification=classification,
+            escalation_reasons=["contradictory", "legal_threat"],
+        )
+        escalate(
+            s, ticket, ["contradictory", "legal_threat"], actor="system", reason="Eskalation", now=received
+        )
+        s.add(
+            Message(
+                controller="kmb2",
+                channel="email",
+                direction="in",
+                dedupe_key="<m1@example.org>",
+                message_id="<m1@example.org>",
+                sender="anna.schmidt@example.org",
+                recipient="datenschutz@kmb2.de",
+                subject_line="Auskunft und Löschung",
+                body_text=ACCESS_BODY,
+                received_at=received,
+                ticket_id=ticket.id,
+            )
+        )
+        world.email_ticket, world.email_reference = ticket.id, ticket.reference
+
+        chat_received = datetime(2026, 2, 25, 18, 0, tzinfo=UTC)
+        chat = open_ticket(
+            s,
+            controller="kmb2",
+            land="NI",
+            channel="telegram",
+            received_at=chat_received,
+            rights=[Right.ACCESS],
+            now=chat_received,
+            reply_to="424242",
+            classification={
+                "labels": ["access"],
+                "confidence": 0.4,
+                "evidence": [],
+                "scores": {"access": 0.4},
+            },
+            escalation_reasons=["low_confidence"],
+        )
+        escalate(s, chat, ["low_confidence"], actor="system", reason="Eskalation", now=chat_received)
+        s.add(
+            Message(
+                controller="kmb2",
+                channel="telegram",
+                direction="in",
+                dedupe_key="tg:424242:7",
+                sender="telegram:424242",
+                subject_line="",
+                body_text="was habt ihr über mich gespeichert",
+                received_at=chat_received,
+                ticket_id=chat.id,
+            )
+        )
+        world.chat_ticket = chat.id
+
+        old = datetime(2026, 1, 12, 10, 0, tzinfo=UTC)
+        overdue = open_ticket(
+            s,
+            controller="komsa",
+            land="SN",
+            channel="email",
+            received_at=old,
+            rights=[Right.ERASURE],
+            now=old,
+            reply_to="someone@example.net",
+            escalation_reasons=["credit_agency"],
+        )
+        escalate(s, overdue, ["credit_agency"], actor="system", reason="Eskalation", now=old)
+        world.overdue_ticket = overdue.id
+
+        # Two answered tickets for the statistics: one on time, one late.
+        for received_at, answered_at in (
+            (datetime(2026, 1, 5, 9, tzinfo=UTC), datetime(2026, 1, 20, 9, tzinfo=UTC)),
+            (datetime(2025, 12, 1, 9, tzinfo=UTC), datetime(2026, 1, 15, 9, tzinfo=UTC)),
+        ):
+            done = open_ticket(
+                s,
+                controller="kmb2",
+                land="NI",
+                channel="email",
+                received_at=received_at,
+                rights=[Right.ACCESS],
+                now=received_at,
+                reply_to="x@example.com",
+            )
+            transition(
+                s,
+                done,
+                TicketState.ANSWERED,
+                actor="system",
+                reason="beantwortet",
+                now=answered_at,
+                outcome="granted",
+            )
+
+        item = QuarantinedMessage(
+            controller="kmb2",
+            channel="email",
+            reason="no From header",
+            raw=b"Subject: Datenschutz\r\n\r\nBitte loeschen Sie meine Daten.\r\n",
+            received_at=NOW - timedelta(hours=3),
+            state="open",
+        )
+        s.add(item)
+        s.flush()
+        world.quarantine_id = item.id
+
+
+def make_world(engine: Engine, *, clock: Clock | None = None, secure: bool = False) -> World:
+    sessions = session_factory(engine)
+    kmb2 = load_profile("kmb2").model_copy(update={"allow_identity_pause": True})
+    profiles = {"kmb2": kmb2, "komsa": load_profile("komsa")}
+    clock = clock or Clock(NOW)
+    store = SessionStore()
+    settings = Settings(web_cookie_secure=secure, database_url="sqlite:///unused.sqlite3")
+    app = create_app(
+        settings=settings,
+        sessions=sessions,
+        profiles=profiles,
+        clock=clock,
+        session_store=store,
+        throttle=LoginThrottle(),
+    )
+    world = World(app=app, sessions=sessions, clock=clock, store=store, profiles=profiles)
+    seed(world)
+    return world
+
+
+@pytest.fixture
+def world(sqlite_engine: Engine) -> Iterator[World]:
+    yield make_world(sqlite_engine)
+
+
+@pytest.fixture
+def db_world(engine: Engine) -> Iterator[World]:
+    """The same world on SQLite and on PostgreSQL."""
+    yield make_world(engine)
