@@ -13,6 +13,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from store.db import make_engine, migrate, session_factory
 
+pytest_plugins = ["tests.servers.fixtures"]  # real-server fixtures: tests/servers/README.md
+
 IN_CI = os.environ.get("CI", "").lower() == "true"
 PG_ADMIN_URL = os.environ.get("DSR_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 

@@ -1,0 +1,210 @@
+"""Text recovery for e-mail: charsets, RFC 2047 encoded words, 8-bit headers, HTML to text.
+
+Kept apart from `mail_parse` so the MIME walk stays readable.  Every function here is total: it
+returns the best readable text it can and never raises on hostile input, because a data
+subject's request must reach a human even when their mail client got the encoding wrong.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import codecs
+import contextlib
+import re
+from email.message import Message
+from html.parser import HTMLParser
+
+# Labels seen in real mail that Python does not know or that mean something broader in practice
+# (the WHATWG encoding standard maps ISO-8859-1 and ASCII to windows-1252 for the same reason).
+CHARSET_ALIASES: dict[str, str | None] = {
+    "iso-8859-1": "cp1252", "iso8859-1": "cp1252", "latin1": "cp1252", "latin-1": "cp1252",
+    "us-ascii": None, "ascii": None, "ansi_x3.4-1968": None,
+    "ks_c_5601-1987": "cp949", "iso-8859-8-i": "iso-8859-8", "windows-874": "cp874",
+    "gb2312": "gb18030", "gbk": "gb18030", "unicode-1-1-utf-7": "utf-7", "utf8": "utf-8",
+    "x-unknown": None, "unknown-8bit": None, "unknown": None, "x-user-defined": None, "default": None,
+}  # fmt: skip
+# Codecs that are not character sets (transforms a sender could name to make us do odd work).
+_NOT_CHARSETS = frozenset({"idna", "punycode", "raw_unicode_escape", "unicode_escape", "undefined", "mbcs"})
+_ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=")
+_SURROGATES = re.compile("[\udc80-\udcff]")
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def charset_codec(label: str | None) -> str | None:
+    """Python codec name for a MIME charset label, or None when it is unknown or unusable."""
+    if not label:
+        return None
+    label = _label(label)
+    if label in CHARSET_ALIASES:
+        return CHARSET_ALIASES[label]
+    try:
+        name = codecs.lookup(label).name
+        with contextlib.suppress(UnicodeDecodeError):
+            b"a".decode(name)  # LookupError for bytes-to-bytes codecs such as base64 or zlib
+    except LookupError:
+        return None
+    return None if name in _NOT_CHARSETS else name
+
+
+def decode_bytes(data: bytes, label: str | None, defects: set[str] | None = None) -> str:
+    """Decode with the declared charset; undeclared or wrong labels fall back to UTF-8, then
+    windows-1252 (the two encodings behind nearly all mislabelled German mail)."""
+    noted = defects if defects is not None else set()
+    codec = charset_codec(label)
+    if label and codec is None and _label(label) not in CHARSET_ALIASES:
+        noted.add("UnknownCharset")
+    if codec is not None:
+        try:
+            return data.decode(codec)
+        except UnicodeDecodeError:
+            noted.add("CharsetMismatch")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    if codec == "utf-8":  # declared UTF-8 with a few stray bytes: keep it, mark the damage
+        lenient = data.decode("utf-8", errors="replace")
+        if lenient.count("\ufffd") <= 3:
+            return lenient
+    if codec not in (None, "utf-8", "cp1252"):
+        return data.decode(codec, errors="replace")
+    return data.decode("cp1252", errors="replace")
+
+
+def _label(label: str) -> str:
+    return label.strip().strip("\"'").lower().split("*", 1)[0]
+
+
+def recover_8bit(value: str, charset: str | None) -> str:
+    """Undo the surrogate escapes the stdlib parser leaves for raw 8-bit header bytes."""
+    if not _SURROGATES.search(value):
+        return value
+    data = value.encode("utf-8", "surrogateescape")
+    return decode_bytes(data, charset)
+
+
+def decode_header_text(value: str, charset: str | None = "utf-8") -> str:
+    """A header value as readable text: 8-bit bytes recovered, folding undone, encoded words
+    decoded (also the malformed ones the stdlib refuses: inside quotes, unknown charsets, split
+    multi-byte characters), control characters removed."""
+    text = recover_8bit(value, charset)
+    text = re.sub(r"\r?\n(?=[ \t])", "", text)
+    return _CONTROL.sub("", _decode_encoded_words(text)).strip()
+
+
+def _decode_encoded_words(text: str) -> str:
+    out: list[str] = []
+    pending: bytearray = bytearray()
+    pending_charset = ""
+    pos = 0
+
+    def flush() -> None:
+        nonlocal pending, pending_charset
+        if pending:
+            out.append(decode_bytes(bytes(pending), pending_charset))
+        pending, pending_charset = bytearray(), ""
+
+    for match in _ENCODED_WORD.finditer(text):
+        gap = text[pos : match.start()]
+        if gap and not (pending and gap.isspace()):  # whitespace between encoded words vanishes
+            flush()
+            out.append(gap)
+        charset, encoding, payload = match.group(1), match.group(2).lower(), match.group(3)
+        if pending and charset.lower() != pending_charset.lower():
+            flush()
+        pending += _word_bytes(encoding, payload)
+        pending_charset = charset
+        pos = match.end()
+    flush()
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def _word_bytes(encoding: str, payload: str) -> bytes:
+    try:
+        if encoding == "b":
+            payload = payload.rstrip("=")
+            if len(payload) % 4 == 1:
+                payload = payload[:-1]
+            return base64.b64decode(payload + "=" * (-len(payload) % 4))
+        return binascii.a2b_qp(payload.encode("ascii", "replace"), header=True)
+    except (binascii.Error, ValueError):
+        return payload.encode("ascii", "replace")
+
+
+def decode_part_text(part: Message, defects: set[str]) -> str:
+    """The decoded text of a leaf part (any transfer encoding, any charset)."""
+    try:
+        payload = part.get_payload(decode=True)
+    except Exception:
+        defects.add("UndecodablePayload")
+        payload = None
+    if not isinstance(payload, bytes):
+        raw = part.get_payload()
+        payload = raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else b""
+    label = part.get_content_charset()
+    if label is None and part.get_content_subtype() == "html":
+        meta = re.search(rb"<meta[^>]+charset=[\"']?([A-Za-z0-9_.:-]+)", payload[:4096], re.IGNORECASE)
+        label = meta.group(1).decode("ascii") if meta else None
+    text = decode_bytes(payload, label, defects).replace("\r\n", "\n").replace("\r", "\n")
+    # NUL and other control characters: meaningless in text, and PostgreSQL refuses NUL.
+    return _CONTROL.sub("", text)
+
+
+_BLOCK_TAGS = frozenset({
+    "address", "article", "aside", "blockquote", "br", "dd", "div", "dl", "dt", "fieldset",
+    "figcaption", "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr",
+    "li", "main", "nav", "ol", "p", "pre", "section", "table", "tbody", "thead", "tfoot", "tr", "ul",
+})  # fmt: skip
+_SKIPPED_TAGS = frozenset({"script", "style", "head", "title", "noscript", "template", "svg"})
+
+
+class _TextExtractor(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.chunks: list[str] = []
+        self._skip_depth = 0
+        self._pre_depth = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _SKIPPED_TAGS:
+            self._skip_depth += 1
+        elif tag == "pre":
+            self._pre_depth += 1
+        if tag == "li":
+            self.chunks.append("\n- ")
+        elif tag in ("td", "th"):
+            self.chunks.append(" ")
+        elif tag in _BLOCK_TAGS:
+            self.chunks.append("\n")
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("br", "hr", "p", "div"):
+            self.chunks.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _SKIPPED_TAGS:
+            self._skip_depth = max(0, self._skip_depth - 1)
+        elif tag == "pre":
+            self._pre_depth = max(0, self._pre_depth - 1)
+        if tag in _BLOCK_TAGS:
+            self.chunks.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if self._skip_depth:
+            return
+        self.chunks.append(data if self._pre_depth else re.sub(r"\s+", " ", data))
+
+
+def html_to_text(html: str) -> str:
+    """Readable plain text from an HTML mail body (blocks become lines, scripts and styles go)."""
+    extractor = _TextExtractor()
+    try:
+        extractor.feed(html)
+        extractor.close()
+    except Exception:
+        return re.sub(r"<[^>]*>", " ", html)
+    lines = [line.strip() for line in "".join(extractor.chunks).replace("\xa0", " ").splitlines()]
+    text = "\n".join(lines)
+    return re.sub(r"\n{3,}", "\n\n", text).strip()
