@@ -267,7 +267,7 @@ class _Turn:
         if self.state.step == "await_identity" and self.state.ticket_reference:
             if EMAIL_RE.match(text):
                 self._email(text)
-            elif CODE_RE.match(text) and self.state.challenge_id:
+            elif CODE_RE.match(text) and self.state.code_expected:
                 self._code(text)
             else:
                 self._forward(text)
@@ -365,6 +365,7 @@ class _Turn:
             self.say(t.text("code_failed", self.form, email=self.profile.contact_email))
             return
         ticket = chat_submit.ticket_by_reference(self.session, self.state.ticket_reference)
+        self.state.code_expected, self.state.code_misses = True, 0
         self.state.challenge_id = binding.start_binding(
             self.session, profile=self.profile, typed_address=normalize_email(text), ticket=ticket,
             now=self.flow._clock(), ttl=self.flow.limits.code_ttl,
@@ -377,8 +378,15 @@ class _Turn:
         if result.outcome is binding.CodeCheck.WRONG:
             self.say(t.text("code_wrong", self.form, left=result.attempts_left))
             return
+        if result.outcome is binding.CodeCheck.NO_CHALLENGE:
+            # The address was not on file: answer exactly as for a wrong code (no enumeration).
+            self.state.code_misses += 1
+            left = self.flow.limits.code_attempts - self.state.code_misses
+            if left > 0:
+                self.say(t.text("code_wrong", self.form, left=left))
+                return
         if result.outcome is not binding.CodeCheck.VERIFIED or result.subject_id is None:
-            self.state.challenge_id = None
+            self.state.challenge_id, self.state.code_expected = None, False
             self.say(t.text("code_failed", self.form, email=self.profile.contact_email))
             return
         binding.bind_chat(self.session, controller=self.flow.controller, subject_id=result.subject_id,

@@ -27,6 +27,8 @@ class ChatState:
     chosen_right: str | None = None  # chosen by button, waiting for a description
     ticket_reference: str | None = None  # ticket whose identity check is running
     challenge_id: int | None = None
+    code_expected: bool = False  # an address was given: a six-digit answer is a code attempt
+    code_misses: int = 0  # attempts when no challenge exists (address not on file)
     email_attempts: int = 0
     email_window_start: float = 0.0
     prompt: int = 0  # nonce in button data: buttons of an older prompt are stale
@@ -39,6 +41,7 @@ class ChatState:
         """Back to idle: forget what was pending (identity attempts and counters stay)."""
         self.step, self.pending, self.chosen_right = "idle", None, None
         self.ticket_reference, self.challenge_id = None, None
+        self.code_expected, self.code_misses = False, 0
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

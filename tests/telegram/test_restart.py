@@ -1,0 +1,58 @@
+"""Durability: state survives a restart; an update in flight when the bot dies is processed once."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.chat_state import load_offset
+from store.models import Message, OutboxItem, Suppression
+from tests.telegram.conftest import CHAT, Bot, running_bot
+from tests.telegram.test_conversations import ACCESS, has_buttons
+
+
+class Killed(BaseException):
+    """Stands in for the process dying: not an Exception, so nothing on the way catches it."""
+
+
+async def test_restart_mid_conversation_continues_where_it_stood(bot_parts: Bot, known_subject: int) -> None:
+    async with running_bot(bot_parts) as bot:
+        mark = await bot.say(ACCESS)
+        question = await bot.reply(mark, has_buttons)
+        first_app = bot.channel
+    assert bot_parts.tickets() == []
+
+    async with running_bot(bot_parts) as bot:
+        assert bot.channel is not first_app
+        mark = len(bot.fake.sent)
+        await bot.fake.press(question, "Stimmt")
+        await bot.reply(mark, lambda m: "E-Mail-Adresse" in m.text)
+    [ticket] = bot_parts.tickets()
+    assert ticket.rights == ["access"]
+
+
+@pytest.mark.parametrize("point", ["crash_before_commit", "crash_after_commit"])
+async def test_update_in_flight_when_killed_is_processed_once_after_restart(
+        bot_parts: Bot, point: str) -> None:
+    def die(where: str) -> None:
+        if where == point:
+            raise Killed(where)
+
+    async with running_bot(bot_parts, fault_hook=die) as bot:
+        update = await bot.fake.inject_message(CHAT, "stop")
+        with pytest.raises(Killed):
+            await bot.tasks[0]
+    with bot_parts.sessions() as session:
+        assert load_offset(session, "kmb2") <= update["update_id"]
+
+    async with running_bot(bot_parts) as bot:
+        await bot.fake.wait_confirmed(update["update_id"])
+        await bot.channel.deliver_due() if bot.channel else None
+    with bot_parts.sessions() as session:
+        assert load_offset(session, "kmb2") == update["update_id"] + 1
+        assert session.scalar(select(func.count(Message.id)).where(Message.direction == "in")) == 1
+        assert session.scalar(select(func.count(Suppression.id))) == 1
+        chat_items = session.scalars(select(OutboxItem).where(OutboxItem.channel == "telegram")).all()
+        assert chat_items and all(item.state == "sent" for item in chat_items)
+    assert len(bot_parts.tickets()) == 1
+    assert len(bot_parts.fake.texts(CHAT)) == len(chat_items)
