@@ -29,11 +29,13 @@ import hashlib
 import hmac
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.requests import Request
+from starlette.responses import Response
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import (
@@ -350,6 +352,28 @@ async def run_telegram(
             await delivery
     finally:
         await app.shutdown()
+
+
+def webhook_endpoint(channel: Callable[[], TelegramChannel | None]) -> Callable[[Request], Awaitable[Response]]:
+    """A Starlette endpoint for the console's route list: `Route(path, endpoint, methods=["POST"])`.
+
+    `channel` returns the running `TelegramChannel` (handed over by `run_telegram(on_ready=...)`),
+    or None while the bot is not up, which answers 503 so that Telegram delivers again later.
+    """
+
+    async def endpoint(request: Request) -> Response:
+        current = channel()
+        if current is None:
+            return Response(status_code=503)
+        try:
+            data = await request.json()
+        except ValueError:
+            return Response(status_code=400)
+        status = await current.handle_webhook_update(
+            data, secret_token=request.headers.get("x-telegram-bot-api-secret-token"))
+        return Response(status_code=status)
+
+    return endpoint
 
 
 def pick_profile(settings: Settings, profiles: Mapping[str, ControllerProfile]) -> ControllerProfile:

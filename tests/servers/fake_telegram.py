@@ -80,6 +80,14 @@ class FakeTelegram:
         language_code: str = "de", first_name: str = "Erika", extra: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """A user writes to the bot (text, or a photo/document/sticker via `extra`)."""
+        return await self._push(self.message_update(chat_id, text, user_id=user_id, language_code=language_code,
+                                                    first_name=first_name, extra=extra))
+
+    def message_update(
+        self, chat_id: int, text: str | None = None, *, user_id: int | None = None,
+        language_code: str = "de", first_name: str = "Erika", extra: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """The update payload of a user message (for webhook tests: not queued for getUpdates)."""
         message: dict[str, Any] = {
             "message_id": next(self._message_ids),
             "date": int(time.time()),
@@ -93,7 +101,7 @@ class FakeTelegram:
                 command = text.split()[0]
                 message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
         message.update(extra or {})
-        return await self._push({"message": message})
+        return {"update_id": next(self._update_ids), "message": message}
 
     async def inject_photo(self, chat_id: int) -> dict[str, Any]:
         photo = [{"file_id": "AgAD-photo", "file_unique_id": "ph1", "width": 90, "height": 60}]
@@ -148,13 +156,19 @@ class FakeTelegram:
         async with asyncio.timeout(timeout), self._changed:
             await self._changed.wait_for(lambda: self._confirmed > update_id)
 
+    async def wait_called(self, method: str, *, timeout: float = 10.0) -> dict[str, Any]:
+        """The parameters of the first call of Bot API `method` (e.g. "setWebhook")."""
+        async with asyncio.timeout(timeout), self._changed:
+            await self._changed.wait_for(lambda: any(m == method for m, _ in self.calls))
+            return next(p for m, p in self.calls if m == method)
+
     def texts(self, chat_id: int) -> list[str]:
         return [m.text for m in self.sent if m.chat_id == chat_id]
 
     # -- the Bot API ----------------------------------------------------------------------------
 
     async def _push(self, payload: dict[str, Any]) -> dict[str, Any]:
-        update = {"update_id": next(self._update_ids), **payload}
+        update = payload if "update_id" in payload else {"update_id": next(self._update_ids), **payload}
         async with self._changed:
             self.updates.append(update)
             self._changed.notify_all()
@@ -171,7 +185,9 @@ class FakeTelegram:
         if token != self.token:
             return _error(401, "Unauthorized")
         params = await _params(request)
-        self.calls.append((method, params))
+        async with self._changed:
+            self.calls.append((method, params))
+            self._changed.notify_all()
         handler = getattr(self, f"_api_{method.lower()}", None)
         if handler is None:
             return _error(404, "Not Found: method not found")

@@ -110,9 +110,9 @@ async def test_status_lists_open_tickets_with_reference_right_and_due_date(bot: 
 
 async def test_escalation_says_a_person_answers_and_by_when(bot: Bot) -> None:
     mark = await bot.say("Mein Anwalt meldet sich. Ich will Auskunft, was Sie über mich gespeichert haben.")
-    [ticket] = bot.tickets() or [None]
     notice = await bot.reply(mark)
-    assert ticket is not None and ticket.escalated
+    [ticket] = bot.tickets()
+    assert ticket.escalated
     assert ticket.due_date is not None and format_date_de(ticket.due_date) in notice.text
 
 
