@@ -354,7 +354,9 @@ async def run_telegram(
         await app.shutdown()
 
 
-def webhook_endpoint(channel: Callable[[], TelegramChannel | None]) -> Callable[[Request], Awaitable[Response]]:
+def webhook_endpoint(
+    channel: Callable[[], TelegramChannel | None],
+) -> Callable[[Request], Awaitable[Response]]:
     """A Starlette endpoint for the console's route list: `Route(path, endpoint, methods=["POST"])`.
 
     `channel` returns the running `TelegramChannel` (handed over by `run_telegram(on_ready=...)`),

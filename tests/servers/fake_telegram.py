@@ -80,8 +80,9 @@ class FakeTelegram:
         language_code: str = "de", first_name: str = "Erika", extra: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """A user writes to the bot (text, or a photo/document/sticker via `extra`)."""
-        return await self._push(self.message_update(chat_id, text, user_id=user_id, language_code=language_code,
-                                                    first_name=first_name, extra=extra))
+        update = self.message_update(chat_id, text, user_id=user_id, language_code=language_code,
+                                     first_name=first_name, extra=extra)
+        return await self._push(update)
 
     def message_update(
         self, chat_id: int, text: str | None = None, *, user_id: int | None = None,

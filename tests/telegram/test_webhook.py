@@ -20,8 +20,9 @@ async def test_webhook_mode_sets_the_hook_and_processes_pushed_updates(bot_parts
         channel = bot.channel
         assert isinstance(channel, TelegramChannel)
         assert params["secret_token"] == channel.webhook_secret
-        web = Starlette(routes=[Route("/telegram/webhook", webhook_endpoint(lambda: channel), methods=["POST"])])
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=web), base_url="http://console") as client:
+        route = Route("/telegram/webhook", webhook_endpoint(lambda: channel), methods=["POST"])
+        transport = httpx.ASGITransport(app=Starlette(routes=[route]))
+        async with httpx.AsyncClient(transport=transport, base_url="http://console") as client:
             update = bot.fake.message_update(CHAT, "/hilfe")
             forged = await client.post("/telegram/webhook", json=update,
                                        headers={"X-Telegram-Bot-Api-Secret-Token": "guess"})
