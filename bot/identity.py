@@ -117,6 +117,7 @@ def authentication_passes(values: Sequence[str], trusted_authserv_id: str, sende
     DKIM counts only when the signing domain aligns with the sender's domain.
     """
     domain = sender.rpartition("@")[2].lower()
+    passed: set[str] = set()
     for value in values:
         parts = [p.strip() for p in _COMMENT_RE.sub("", " ".join(value.split())).split(";")]
         if not parts or not parts[0] or parts[0].split()[0].lower() != trusted_authserv_id.lower():
@@ -127,14 +128,15 @@ def authentication_passes(values: Sequence[str], trusted_authserv_id: str, sende
                 continue
             method, _, result = tokens[0].lower().partition("=")
             props = dict(t.lower().split("=", 1) for t in tokens[1:] if "=" in t)
-            if method == "dmarc" and result == "pass":
-                from_domain = props.get("header.from", domain)
-                if _aligned(from_domain, domain):
-                    return True, "dmarc=pass"
+            if method == "dmarc" and result == "pass" and _aligned(props.get("header.from", domain), domain):
+                passed.add("dmarc=pass")
             if method == "dkim" and result == "pass":
                 signer = props.get("header.d") or props.get("header.i", "").rpartition("@")[2]
                 if signer and _aligned(signer, domain):
-                    return True, "dkim=pass"
+                    passed.add("dkim=pass")
+    for how in ("dmarc=pass", "dkim=pass"):  # DMARC first: it also covers the From alignment policy
+        if how in passed:
+            return True, how
     return False, "no trusted dmarc/dkim pass"
 
 

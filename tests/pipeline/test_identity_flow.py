@@ -1,0 +1,119 @@
+"""The verification ladder through the pipeline: DKIM/DMARC trust, one-time codes, known facts."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from bot.inbound import OutcomeStatus
+from store.models import VerificationChallenge
+from tests.pipeline.conftest import ERIKA, STRANGER, Harness, HarnessFactory, make_mail, parsed, text_of
+
+TRUSTED = "mx.kmb2.de"
+
+
+def _reply(harness: Harness, to_item_payload: bytes, body: str, *, sender: str = ERIKA) -> bytes:
+    ours = parsed(to_item_payload)
+    return make_mail(sender=sender, subject=f"AW: {ours['Subject']}", body=body,
+                     headers={"In-Reply-To": ours["Message-ID"]})
+
+
+def test_known_address_with_trusted_dmarc_pass_is_level_1(make_harness: HarnessFactory) -> None:
+    harness = make_harness(trusted_authserv_id=TRUSTED)
+    results = f"{TRUSTED}; dkim=pass header.d=example.org; dmarc=pass header.from=example.org"
+    raw = make_mail(headers={"Authentication-Results": results})
+    outcome = harness.send(raw)
+    ticket = harness.ticket(outcome.ticket_reference)
+    assert (outcome.reason, ticket.identity_level) == ("receipt_confirmed", "contact_on_file")
+    assert "dmarc=pass" in (ticket.identity_method or "")
+
+
+def test_known_address_without_authentication_gets_a_code_on_file(make_harness: HarnessFactory) -> None:
+    harness = make_harness(trusted_authserv_id=TRUSTED)
+    forged = make_mail(headers={"Authentication-Results": "evil.example; dmarc=pass header.from=example.org",
+                                "Reply-To": "attacker@example.net"})
+    outcome = harness.send(forged)
+    assert outcome.reason == "awaiting_identity"
+    ticket = harness.ticket(outcome.ticket_reference)
+    assert (ticket.state, ticket.identity_level) == ("awaiting_identity", "none")
+    [code_mail] = harness.items(outcome.outbox_ids)
+    # The code goes to the address ON FILE, never to the Reply-To of an unverified message.
+    assert (code_mail.kind, code_mail.recipient) == ("verification_code", ERIKA)
+    code = harness.code_from(code_mail)
+    with harness.sessions() as s:
+        challenge = s.scalars(select(VerificationChallenge)).one()
+        assert code not in challenge.code_hash and challenge.max_attempts == 5
+
+    harness.clock.advance(minutes=10)
+    done = harness.send(_reply(harness, code_mail.payload, f"Hier ist der Code: {code}\n\nErika"))
+    assert (done.status, done.reason, done.ticket_reference) == (
+        OutcomeStatus.ACCEPTED, "identity_verified", ticket.reference)
+    after = harness.ticket(ticket.reference)
+    assert (after.state, after.identity_level) == ("in_progress", "code_confirmed")
+    [verified] = harness.items(done.outbox_ids)
+    assert (verified.kind, verified.recipient) == ("identity_verified", ERIKA)
+    assert "identity_recorded" in harness.actions(ticket.reference)
+
+
+def test_wrong_codes_exhaust_and_escalate(make_harness: HarnessFactory) -> None:
+    harness = make_harness(trusted_authserv_id=TRUSTED)
+    outcome = harness.send(make_mail())
+    [code_mail] = harness.items(outcome.outbox_ids)
+    code = harness.code_from(code_mail)
+    wrong = "000000" if code != "000000" else "111111"
+    reasons = [harness.send(_reply(harness, code_mail.payload, f"Code {wrong}")).reason for _ in range(5)]
+    assert reasons == ["identity_attempt_failed"] * 4 + ["identity_failed"]
+    ticket = harness.ticket(outcome.ticket_reference)
+    assert ticket.state == "escalated" and "identity_unverified" in ticket.escalation_reasons
+    # The right code after exhaustion no longer verifies anything.
+    late = harness.send(_reply(harness, code_mail.payload, f"Code {code}"))
+    assert late.reason == "follow_up_attached"
+    assert harness.ticket(ticket.reference).identity_level == "none"
+
+
+def test_expired_code_is_replaced(make_harness: HarnessFactory) -> None:
+    harness = make_harness(trusted_authserv_id=TRUSTED)
+    outcome = harness.send(make_mail())
+    [code_mail] = harness.items(outcome.outbox_ids)
+    old = harness.code_from(code_mail)
+    harness.clock.advance(minutes=31)
+    late = harness.send(_reply(harness, code_mail.payload, f"Code: {old}"))
+    assert late.reason == "code_expired_resent"
+    kinds = [(i.kind, i.recipient) for i in harness.items(late.outbox_ids)]
+    assert kinds == [("identity_expired", ERIKA), ("verification_code", ERIKA)]
+    new_mail = harness.items(late.outbox_ids)[1]
+    done = harness.send(_reply(harness, new_mail.payload, harness.code_from(new_mail)))
+    assert done.reason == "identity_verified"
+
+
+def test_unknown_sender_is_asked_for_facts_and_verified_by_them(harness: Harness) -> None:
+    outcome = harness.send(make_mail(sender=STRANGER, body="Guten Tag,\n\nbitte teilen Sie mir mit, welche "
+                                     "Daten Sie über mich speichern (Art. 15 DSGVO).\n\nJana"))
+    assert outcome.reason == "awaiting_identity"
+    [request] = harness.items(outcome.outbox_ids)
+    assert (request.kind, request.recipient) == ("identity_request", STRANGER)
+    assert "Kundennummer" in text_of(request.payload) and "Postleitzahl" in text_of(request.payload)
+
+    wrong = harness.send(_reply(harness, request.payload, "Kundennummer K-10001, PLZ 99999", sender=STRANGER))
+    assert wrong.reason == "identity_attempt_failed"
+    facts = "Meine Kundennummer ist K-10001, Postleitzahl 38100."
+    done = harness.send(_reply(harness, request.payload, facts, sender=STRANGER))
+    assert done.reason == "identity_verified"
+    ticket = harness.ticket(outcome.ticket_reference)
+    assert (ticket.identity_level, ticket.state) == ("known_facts", "in_progress")
+    assert ticket.subject_id is not None
+
+
+def test_facts_in_the_first_message_verify_at_once(harness: Harness) -> None:
+    body = ("Hallo,\n\nich bitte um Auskunft nach Art. 15 DSGVO über meine Daten.\nKundennummer: K-10002\n"
+            "Anschrift: Musterweg 1, 38106 Braunschweig\n\nMax Beispiel")
+    outcome = harness.send(make_mail(sender="max.privat@example.com", body=body))
+    ticket = harness.ticket(outcome.ticket_reference)
+    assert (outcome.reason, ticket.identity_level) == ("receipt_confirmed", "known_facts")
+
+
+def test_unknown_sender_naming_an_address_on_file_gets_the_code_there(harness: Harness) -> None:
+    body = ("Guten Tag,\n\nich möchte Auskunft nach Art. 15 DSGVO. Bei Ihnen bin ich mit der Adresse "
+            f"{ERIKA} registriert.\n\nErika Mustermann")
+    outcome = harness.send(make_mail(sender="erika.neu@example.com", body=body))
+    kinds = {(i.kind, i.recipient) for i in harness.items(outcome.outbox_ids)}
+    assert kinds == {("verification_code", ERIKA), ("identity_request", "erika.neu@example.com")}
