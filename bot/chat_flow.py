@@ -284,7 +284,7 @@ class _Turn:
         self.state.pending = pending
         result = classify("", text, "telegram")
         self.state.language, self.state.language_set = result.language, True
-        labels = [r for r in result.labels if r is not Right.OTHER]
+        labels: list[Right] = [r for r in result.labels if r is not Right.OTHER]
         hard = set(result.reasons) - ASKABLE_REASONS
         if result.escalate and hard:
             self._submit(labels or [Right.OTHER], escalate=True)
@@ -331,6 +331,14 @@ class _Turn:
                                       key=pending["key"], at=datetime.fromisoformat(pending["at"]))
         if outcome is None:
             return
+        if not escalate and outcome.reason == "clarification_requested" and outcome.ticket_reference:
+            # The pipeline asks its own clarification question; the person has already answered
+            # it by button, so give the answer to the ticket in words the classifier reads.
+            _chosen, clarified = self._pipeline(
+                text=chat_submit.chosen_sentence(ordered), rights=ordered, confirmed=True,
+                subject=f"[{outcome.ticket_reference}]", key=f"{pending['key']}:chosen")
+            if clarified is None:
+                return
         result = chat_submit.after_pipeline(
             self.session, outcome=outcome, msg=msg, profile=self.profile, rights=ordered,
             confirmed=not escalate, form=self.form, now=self.flow._clock())

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from store.models import Message
-from tests.telegram.conftest import CHAT, Bot
+from tests.telegram.conftest import CHAT, Bot, running_bot
 
 
 async def test_start_welcomes_names_controller_and_offers_the_nine_rights(bot: Bot) -> None:
@@ -64,3 +64,12 @@ async def test_rate_limit_one_notice_then_silence(bot: Bot) -> None:
     texts = bot.fake.texts(CHAT)
     assert sum("sehr schnell" in t for t in texts) == 1
     assert len(texts) == limit + 1
+
+
+async def test_du_form_when_the_profile_says_so(bot_parts: Bot) -> None:
+    bot_parts.profile = bot_parts.profile.model_copy(update={"address_form": "Du"})
+    async with running_bot(bot_parts) as bot:
+        mark = await bot.say("/start")
+        assert "Hier kannst du deine Rechte" in (await bot.reply(mark)).text
+        mark = await bot.say("/status")
+        assert (await bot.reply(mark)).text == "Du hast keine offenen Anfragen."

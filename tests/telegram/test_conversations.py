@@ -121,3 +121,44 @@ async def test_offset_is_committed_after_processing(bot: Bot) -> None:
     await bot.fake.wait_confirmed(update["update_id"])
     with bot.sessions() as session:
         assert load_offset(session, "kmb2") == update["update_id"] + 1
+
+
+AMBIGUOUS = "Irgendwas mit meinen Daten stimmt nicht, kümmert euch mal drum"
+
+
+async def test_ambiguous_text_offers_the_likely_readings_as_buttons(bot: Bot) -> None:
+    mark = await bot.say(AMBIGUOUS)
+    question = await bot.reply(mark, has_buttons)
+    labels = [label for label, _ in question.buttons]
+    assert labels[-1] == "Etwas anderes" and 2 <= len(labels) <= 4
+    assert bot.tickets() == []
+    chosen = labels[0]
+    mark = len(bot.fake.sent)
+    await bot.fake.press(question, chosen)
+    await bot.reply(mark, lambda m: m.method == "editMessageText" and m.text == f"✓ {chosen}")
+    await bot.reply(mark, lambda m: "E-Mail-Adresse" in m.text)
+    [ticket] = bot.tickets()
+    names = {"Auskunft": "access", "Berichtigung": "rectification", "Löschung": "erasure",
+             "Einschränkung": "restriction", "Widerspruch": "objection",
+             "Datenübertragbarkeit": "portability"}
+    assert ticket.rights == [names[chosen]]
+    assert ticket.state == TicketState.AWAITING_IDENTITY.value
+    # A second press on the old keyboard changes nothing.
+    mark = len(bot.fake.sent)
+    await bot.fake.press(question, labels[1])
+    assert (await bot.reply(mark)).text == "Diese Auswahl ist nicht mehr aktuell."
+    assert len(bot.tickets()) == 1
+
+
+async def test_no_something_else_lets_the_person_choose_the_right(bot: Bot) -> None:
+    mark = await bot.say(ACCESS)
+    question = await bot.reply(mark, has_buttons)
+    mark = len(bot.fake.sent)
+    await bot.fake.press(question, "Nein, etwas anderes")
+    menu = await bot.reply(mark, lambda m: len(m.buttons) == 9)
+    assert menu.message_id == question.message_id  # the question itself turns into the menu
+    mark = len(bot.fake.sent)
+    await bot.fake.press(menu, "Datenübertragbarkeit")
+    await bot.reply(mark, lambda m: "E-Mail-Adresse" in m.text)
+    [ticket] = bot.tickets()
+    assert ticket.rights == ["portability"]
