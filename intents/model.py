@@ -21,6 +21,7 @@ class Evidence:
     field: str = "body"  # "subject" or "body"
     weight: float = 1.0
     suppressed_by: str | None = None  # e.g. "negation", "false_friend:invoice"
+    reason: str | None = None  # escalation reason code when this is an escalation cue, not a right
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -33,6 +34,7 @@ class Evidence:
             "field": self.field,
             "weight": self.weight,
             "suppressed_by": self.suppressed_by,
+            "reason": self.reason,
         }
 
 

@@ -1,0 +1,182 @@
+"""Normalisation and tokenisation: the text every rule sees, with spans back into what was sent.
+
+A DPO must be able to see *where* a decision came from, so tokens keep their character span in
+the plain text of the message (after HTML to text and Unicode NFC).  Matching happens on a folded
+form of each token (case-folded, umlauts and ß spelled out, other accents dropped), so "Löschung",
+"LOESCHUNG" and "loeschung" are the same word.  Legal citations ("Art. 17 DSGVO", "§ 34 BDSG",
+"Art. 21 Abs. 2", "Article 15(3) GDPR") become one token each ("art:17", "bdsg:34", "art:21:2"),
+because a citation names a right as precisely as any keyword does.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from bisect import bisect_right
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+_UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "’": "'", "‘": "'"})
+
+_HTML_HINT = re.compile(r"<(?:/?[a-zA-Z][a-zA-Z0-9]*\b[^>]*|!--)>?|&(?:[a-zA-Z]{2,8}|#\d{2,5});")
+_HTML_DROP = re.compile(r"<(script|style|head)\b.*?</\1\s*>|<!--.*?-->", re.I | re.S)
+_HTML_BREAK = re.compile(r"<\s*(?:br|/p|/div|/tr|/li|/h[1-6]|/table|hr|p|div|li|tr|h[1-6])\b[^>]*>", re.I)
+_HTML_TAG = re.compile(r"<[^>]*>")
+_SPACES = re.compile(r"[ \t\u00a0\u2000-\u200b\u202f\u205f\u3000]+")
+_MANY_NEWLINES = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)+")
+
+LAWS_ABSORBED = {"dsgvo": "art", "ds-gvo": "art", "gdpr": "art", "eu-dsgvo": "art", "dsg-vo": "art"}
+_CITATION = (
+    r"(?<![\w§])(?P<kind>artikel|article|art\.?|§§?)\s*(?P<num>\d{1,3})(?![\d.,]\d)"
+    r"(?:\s*(?:abs(?:atz|\.)?|para(?:graph|\.)?)\s*(?P<abs>\d{1,2})|\s*\((?P<abs2>\d{1,2})\))?"
+    r"(?:\s*(?:s(?:atz|\.)|uabs\.?|unterabs(?:atz|\.))\s*\d{1,2})?"
+    r"(?:\s*(?:lit(?:era|\.)?|buchst(?:abe|\.)?)\s*(?P<lit>[a-h])\b\)?|\s*\((?P<lit2>[a-h])\))?"
+    r"(?:\s*(?P<law>eu-dsgvo|ds-?gvo|dsg-vo|gdpr|bdsg|uwg|bgb|tdddg|ttdsg)\b)?"
+)
+CITATION_RE = re.compile(_CITATION, re.IGNORECASE)
+# E-mail addresses and links are skipped: "kanzlei@steuerbuero.de" is no lawyer.
+_SKIP = r"(?P<skip>[\w.+-]+@[\w-]+(?:\.[\w-]+)+|(?:https?://|hxxps?://|www\.)\S+)"
+_TOKEN = re.compile(
+    _SKIP + "|" + _CITATION + r"|(?P<word>[^\W\d_]+(?:'[^\W\d_]+)*)|(?P<digits>\d+)", re.IGNORECASE
+)
+# A sentence ends at . ! ? followed by space, at a blank line, or before a list item.
+_SENTENCE_BREAK = re.compile(
+    r"[.!?]+(?=[\s\"')\]]|$)|\n[ \t]*\n|\n(?=[ \t]*(?:[-*•>]|\d+(?:\.\d+)*[.)]?\s))"
+)
+# A clause also ends at commas, colons, semicolons and dashes.
+_CLAUSE_BREAK = re.compile(r"[,:;–—]|\s-\s")
+_CONJUNCTIONS = frozenset(
+    {"und", "oder", "aber", "sondern", "sowie", "jedoch", "doch", "and", "but", "or", "whereas"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    """One word, number or citation: its folded form and its span in the plain text."""
+
+    norm: str
+    start: int
+    end: int
+    sentence: int
+    clause: int
+
+
+def fold(word: str) -> str:
+    """Case-fold and spell out umlauts so that every spelling of a word compares equal."""
+    return _fold_cached(word)
+
+
+@lru_cache(maxsize=65536)
+def _fold_cached(word: str) -> str:
+    folded = word.casefold().translate(_UMLAUTS)
+    if not folded.isascii():
+        decomposed = unicodedata.normalize("NFKD", folded)
+        folded = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return folded
+
+
+def looks_like_html(text: str) -> bool:
+    return ("<" in text and _HTML_HINT.search(text) is not None) or ("&" in text and "&#" in text)
+
+
+def html_to_text(markup: str) -> str:
+    """Reduce an HTML body to text: block elements become line breaks, entities are decoded."""
+    text = _HTML_DROP.sub(" ", markup)
+    text = _HTML_BREAK.sub("\n", text)
+    text = _HTML_TAG.sub("", text)
+    return html.unescape(text)
+
+
+def plain_text(raw: str) -> str:
+    """Unicode NFC, HTML to text, uniform line ends and spaces; the text all spans refer to."""
+    if not raw:
+        return ""
+    text = unicodedata.normalize("NFC", raw)
+    if "<" in text or "&" in text:
+        if looks_like_html(text):
+            text = html_to_text(text)
+        elif "&" in text:
+            text = html.unescape(text)
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = _SPACES.sub(" ", text)
+    return _MANY_NEWLINES.sub("\n\n", text).strip()
+
+
+def citation_token(match: re.Match[str]) -> str:
+    """The canonical form of a citation match, e.g. "art:21:2" or "bdsg:34"."""
+    kind = match.group("kind").casefold()
+    num = match.group("num")
+    para = match.group("abs") or match.group("abs2")
+    lit = match.group("lit") or match.group("lit2")
+    law = (match.group("law") or "").casefold()
+    if kind.startswith("§"):
+        prefix = law if law and law not in LAWS_ABSORBED else "par"
+    else:
+        prefix = "art" if not law or law in LAWS_ABSORBED else law
+    parts = [prefix, num]
+    if para:
+        parts.append(para)
+        if lit:
+            parts.append(lit.casefold())
+    return ":".join(parts)
+
+
+def _break_positions(text: str, pattern: re.Pattern[str]) -> list[int]:
+    return [m.start() for m in pattern.finditer(text)]
+
+
+def _line_breaks(text: str) -> list[int]:
+    """Single line breaks end a sentence unless the line looks hard-wrapped (long, mid-sentence)."""
+    positions: list[int] = []
+    start = 0
+    while True:
+        nl = text.find("\n", start)
+        if nl < 0:
+            return positions
+        line = text[start:nl].rstrip()
+        if len(line) < 60 or not (line[-1:].isalpha() or line[-1:] in ",-"):
+            positions.append(nl)
+        start = nl + 1
+
+
+def tokenize(text: str, ranges: Sequence[tuple[int, int]] | None = None) -> list[Token]:
+    """Split plain text into tokens with sentence and clause numbers (for negation scope).
+
+    With `ranges`, only tokens inside those character ranges are returned; sentence numbers are
+    still counted over the whole text, so spans and sentences agree with the full message.
+    """
+    sentence_breaks = sorted(_break_positions(text, _SENTENCE_BREAK) + _line_breaks(text))
+    clause_breaks = sorted(sentence_breaks + _break_positions(text, _CLAUSE_BREAK))
+    tokens: list[Token] = []
+    conj_offset = 0
+    for start_at, end_at in ranges if ranges is not None else [(0, len(text))]:
+        for m in _TOKEN.finditer(text, start_at, end_at):
+            if m.group("skip") is not None:
+                continue
+            word = m.group("word")
+            if word is not None:
+                norm = _fold_cached(word)
+            elif m.group("digits") is not None:
+                norm = m.group("digits")
+            else:
+                norm = citation_token(m)
+            start = m.start()
+            if norm in _CONJUNCTIONS:
+                conj_offset += 1
+            tokens.append(
+                Token(
+                    norm,
+                    start,
+                    m.end(),
+                    bisect_right(sentence_breaks, start),
+                    bisect_right(clause_breaks, start) + conj_offset,
+                )
+            )
+    return tokens
+
+
+def canonical_citations(phrase: str) -> str:
+    """Replace every citation in a lexicon phrase by its token form ("Art. 17 DSGVO" -> "art:17")."""
+    return CITATION_RE.sub(citation_token, phrase)
