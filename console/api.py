@@ -18,7 +18,7 @@ from starlette.responses import Response
 from console.auth import Role
 from console.guard import Ctx
 from console.openapi import document
-from console.operations import RefusedError, close, extend_with_notice
+from console.operations import RefusedError, close, extend_with_notice, reply_problem
 from console.queries import load_rows, open_rows, to_row
 from console.views.ticket import outbox_text
 from replies import ReplyError
@@ -166,7 +166,9 @@ def _ticket_operation(ctx: Ctx, operation: str) -> Response:
                     raise RefusedError("Der Notiztext fehlt.")
                 result["note_id"] = add_note(session, ticket, author=ctx.actor, text=text, now=ctx.now).id
             result["state"] = ticket.state
-    except (RefusedError, TicketError, ReplyError) as exc:
+    except ReplyError as exc:
+        return ctx.json(_problem(409, "refused", reply_problem(exc)), 409)
+    except (RefusedError, TicketError) as exc:
         return ctx.json(_problem(409, "refused", str(exc)), 409)
     return ctx.json(result)
 

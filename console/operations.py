@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from console.labels import BERLIN, OPEN_STATES, date_de
 from console.outgoing import SendProblem, reply_context, send_to_subject
 from controllers import ControllerProfile
-from replies import render_reply
+from replies import ReplyError, UnverifiedDisclosureError, render_reply
 from replies.context import ReplyKind
 from store.models import Ticket, TicketState
 from store.tickets import OUTCOMES, REFUSAL_REASONS, audit, extend, transition
@@ -21,6 +21,16 @@ from store.tickets import OUTCOMES, REFUSAL_REASONS, audit, extend, transition
 
 class RefusedError(Exception):
     """The request cannot be carried out; the message is German and shown as is."""
+
+
+def reply_problem(exc: ReplyError) -> str:
+    """German explanation why a template could not be filled."""
+    if isinstance(exc, UnverifiedDisclosureError):
+        return (
+            "Diese Antwort enthält personenbezogene Daten; bitte zuerst die Identität vermerken "
+            "(Art. 12 Abs. 6 DSGVO)."
+        )
+    return f"Die Vorlage braucht weitere Angaben: {exc}"
 
 
 def queued_id(result: object) -> int:
@@ -50,7 +60,7 @@ def extend_with_notice(
     new_due = extend(session, ticket, land=profile.state, actor=actor, reason=reason, now=now)
     context = reply_context(
         ticket,
-        ticket.received_at.astimezone(BERLIN).date(),
+        today,
         extended_due_date=new_due,
         extension_reasons=(reason,),
     )

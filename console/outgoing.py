@@ -12,7 +12,8 @@ from __future__ import annotations
 import html
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
@@ -23,6 +24,7 @@ from replies.context import ReplyContext
 from store.models import Channel, Direction, IdentityLevel, Message, OutboxItem, Ticket
 from store.outbox import enqueue
 
+BERLIN = ZoneInfo("Europe/Berlin")
 VERIFIED_LEVELS = frozenset(
     {
         IdentityLevel.CONTACT_ON_FILE,
@@ -53,12 +55,22 @@ def is_verified(ticket: Ticket) -> bool:
         return False
 
 
-def reply_context(ticket: Ticket, received_date: object, **extra: object) -> ReplyContext:
+# Marks a gap in a draft that the DPO must fill before it may be sent.
+PLACEHOLDER_OPEN, PLACEHOLDER_CLOSE = "⟦", "⟧"
+
+
+def placeholder(what: str) -> str:
+    return f"{PLACEHOLDER_OPEN}{what}{PLACEHOLDER_CLOSE}"
+
+
+def reply_context(ticket: Ticket, as_of: date, **extra: object) -> ReplyContext:
     """The facts a template may state about this ticket (no name unless verified)."""
     values: dict[str, object] = {
         "reference": ticket.reference,
+        "as_of": as_of,
+        "received_date": ticket.received_at.astimezone(BERLIN).date(),
+        "internal_target": ticket.internal_target_date,
         "rights": tuple(Right(r) for r in ticket.rights),
-        "received_date": received_date,
         "due_date": ticket.due_date,
         "channel": "telegram" if ticket.channel == Channel.TELEGRAM else "email",
         "verified": is_verified(ticket),
@@ -91,6 +103,10 @@ def send_to_subject(
         return SendProblem("Für dieses Ticket ist keine Antwortadresse hinterlegt.")
     if not text.strip():
         return SendProblem("Die Nachricht ist leer.")
+    if PLACEHOLDER_OPEN in text or PLACEHOLDER_CLOSE in text:
+        return SendProblem(
+            f"Der Text enthält noch Platzhalter ({PLACEHOLDER_OPEN}…{PLACEHOLDER_CLOSE}); bitte ersetzen."
+        )
     last = _last_inbound(ticket)
     if ticket.channel == Channel.TELEGRAM.value:
         try:

@@ -157,6 +157,7 @@ def send_digest(ctx: Ctx) -> Response:
             received_date=ctx.today,
             digest_rows=digest,
             period_label=f"KW {week}/{year}",
+            as_of=ctx.today,
         )
         rendered = render_reply(ReplyKind.WEEKLY_DIGEST, context, profile)
         mail = compose_mail(

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from console.guard import Ctx
-from console.labels import BERLIN, OPEN_STATES, PAUSE_REASONS, date_de, rights_names
+from console.labels import OPEN_STATES, PAUSE_REASONS, date_de, rights_names
 from console.operations import (
     RefusedError,
     check_outcome,
@@ -24,12 +24,13 @@ from console.operations import (
     extend_with_notice,
     queued_id,
     record_outcome,
+    reply_problem,
 )
-from console.outgoing import reply_context, send_to_subject
+from console.outgoing import placeholder, reply_context, send_to_subject
 from console.views.ticket import DRAFT_KINDS, VERIFY_LEVELS
 from controllers import ControllerProfile
 from intents.rights import Right
-from replies import render_reply
+from replies import ReplyError, render_reply
 from replies.context import ReplyKind
 from store.models import IdentityLevel, Ticket, User
 from store.tickets import (
@@ -71,6 +72,10 @@ def _run(ctx: Ctx, action: Action, *, keep_draft: bool = False) -> Response:
             if profile is None:
                 raise RefusedError(f"Für den Verantwortlichen {ticket.controller} ist kein Profil geladen.")
             message = action(ctx, session, ticket, profile)
+    except ReplyError as exc:
+        if keep_draft:
+            _keep_draft(ctx, ticket_id)
+        return ctx.redirect(target, reply_problem(exc), "error")
     except (RefusedError, TicketError) as exc:
         log.info("console action refused ticket=%s rule=%s", ticket_id, type(exc).__name__)
         if keep_draft:
@@ -198,6 +203,14 @@ def _draft_save(ctx: Ctx, session: Session, ticket: Ticket, profile: ControllerP
     return "Entwurf gespeichert."
 
 
+# What only the DPO can know; the draft shows these gaps and cannot be sent until they are filled.
+TEMPLATE_GAPS: dict[str, object] = {
+    "attachment_names": (placeholder("Name der Datei mit der Kopie der Daten"),),
+    "changes": (placeholder("was wurde berichtigt"),),
+    "outcome_text": placeholder("Ergebnis der Prüfung in eigenen Worten"),
+}
+
+
 def _draft_template(ctx: Ctx, session: Session, ticket: Ticket, profile: ControllerProfile) -> str:
     kind = ctx.field("kind")
     if kind not in DRAFT_KINDS:
@@ -210,7 +223,8 @@ def _draft_template(ctx: Ctx, session: Session, ticket: Ticket, profile: Control
         extra = {"refusal_code": code, "refusal_reasons": REFUSAL_REASONS[code].explanation_de}
     if kind == ReplyKind.CLARIFICATION.value:
         extra = {"readings": tuple(Right(r) for r in ticket.rights)}
-    context = reply_context(ticket, ticket.received_at.astimezone(BERLIN).date(), **extra)
+    extra = {**TEMPLATE_GAPS, **extra}
+    context = reply_context(ticket, ctx.today, **extra)
     rendered = render_reply(ReplyKind(kind), context, profile, language=ticket.language or "de")
     ticket.draft_reply = rendered.chat if ticket.channel == "telegram" else rendered.text
     ticket.updated_at = ctx.now

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
@@ -19,7 +21,7 @@ from console.auth import LoginThrottle, Role, SessionStore
 from console.users import add_user, create_token
 from controllers import ControllerProfile, load_profile
 from intents.rights import Right
-from store.db import session_factory
+from store.db import make_engine, migrate, session_factory
 from store.models import DataSubject, Message, QuarantinedMessage, TicketState, User
 from store.tickets import escalate, open_ticket, transition
 
@@ -271,7 +273,10 @@ def seed(world: World) -> None:
         world.quarantine_id = item.id
 
 
-def make_world(engine: Engine, *, clock: Clock | None = None, secure: bool = False) -> World:
+def make_world(
+    engine: Engine, *, clock: Clock | None = None, secure: bool = False, seeded_from: World | None = None
+) -> World:
+    """A console on `engine`; seeded here, or on a copy of an already seeded database."""
     sessions = session_factory(engine)
     kmb2 = load_profile("kmb2").model_copy(update={"allow_identity_pause": True})
     profiles = {"kmb2": kmb2, "komsa": load_profile("komsa")}
@@ -287,16 +292,49 @@ def make_world(engine: Engine, *, clock: Clock | None = None, secure: bool = Fal
         throttle=LoginThrottle(),
     )
     world = World(app=app, sessions=sessions, clock=clock, store=store, profiles=profiles)
-    seed(world)
+    if seeded_from is None:
+        seed(world)
+    else:
+        for name in (
+            "user_ids",
+            "tokens",
+            "token_ids",
+            "email_ticket",
+            "email_reference",
+            "chat_ticket",
+            "overdue_ticket",
+            "quarantine_id",
+        ):
+            setattr(world, name, getattr(seeded_from, name))
     return world
 
 
+@pytest.fixture(scope="session")
+def seeded_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, World]]:
+    """Seed one SQLite database per test session (argon2 hashing is deliberately slow)."""
+    path = tmp_path_factory.mktemp("console-seed") / "seed.sqlite3"
+    engine = make_engine(f"sqlite:///{path}")
+    migrate(engine)
+    template = make_world(engine)
+    engine.dispose()  # the last connection closing checkpoints the WAL into the file
+    yield path, template
+
+
 @pytest.fixture
-def world(sqlite_engine: Engine) -> Iterator[World]:
-    yield make_world(sqlite_engine)
+def world(seeded_sqlite: tuple[Path, World], tmp_path: Path) -> Iterator[World]:
+    """A fresh copy of the seeded SQLite database with its own app, clock and sessions."""
+    source, template = seeded_sqlite
+    target = tmp_path / "dsr.sqlite3"
+    shutil.copyfile(source, target)
+    for suffix in ("-wal", "-shm"):
+        if Path(f"{source}{suffix}").exists():
+            shutil.copyfile(f"{source}{suffix}", f"{target}{suffix}")
+    engine = make_engine(f"sqlite:///{target}")
+    yield make_world(engine, seeded_from=template)
+    engine.dispose()
 
 
 @pytest.fixture
 def db_world(engine: Engine) -> Iterator[World]:
-    """The same world on SQLite and on PostgreSQL."""
+    """The same world seeded on SQLite and on PostgreSQL."""
     yield make_world(engine)

@@ -1,0 +1,208 @@
+"""Walk every route of the console's route list: anonymous, wrong role, right role, and CSRF.
+
+The list is read from the app itself, so a route added without a guard, or with a guard but
+without an entry here, fails the suite.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from starlette.routing import Mount
+from starlette.testclient import TestClient
+
+from console.app import ROUTES
+from console.auth import USER_ROLES, Role
+from console.guard import Access, GuardedRoute
+from store.models import AuditEvent
+from tests.console.conftest import World
+
+# Form data (pages) or JSON bodies (API) that make each state-changing route do its job.
+POST_DATA: dict[str, dict[str, Any]] = {
+    "/login": {},
+    "/logout": {},
+    "/queue/search": {"q": "Schmidt"},
+    "/tickets/{ticket_id}/rights": {"rights": ["access"], "reason": "Nur Auskunft verlangt"},
+    "/tickets/{ticket_id}/identity": {"level": "manual", "method": "Kundennummer telefonisch bestätigt"},
+    "/tickets/{ticket_id}/question": {"subject": "Rückfrage", "text": "Welche Daten meinen Sie genau?"},
+    "/tickets/{ticket_id}/extend": {"reason": "Daten aus drei Systemen, Schwärzungen nötig"},
+    "/tickets/{ticket_id}/pause": {"ground": "identity", "reason": "Nachweis am 02.03. angefordert"},
+    "/tickets/{ticket_id}/resume": {"reason": "Antwort eingegangen"},
+    "/tickets/{ticket_id}/draft": {"text": "Entwurf"},
+    "/tickets/{ticket_id}/draft/template": {"kind": "no_data"},
+    "/tickets/{ticket_id}/send": {"subject": "Ihre Anfrage", "text": "Guten Tag, anbei die Auskunft."},
+    "/tickets/{ticket_id}/close": {"outcome": "granted", "reason": "erledigt"},
+    "/tickets/{ticket_id}/notes": {"text": "Rückruf vereinbart"},
+    "/tickets/{ticket_id}/assign": {"assignee": "dora"},
+    "/quarantine/{item_id}/process": {},
+    "/quarantine/{item_id}/handled": {"reason": "per Brief beantwortet"},
+    "/quarantine/{item_id}/discard": {"reason": "Spam"},
+    "/board/digest": {"target": "kmb2:1"},
+    "/board/calendar": {},
+    "/admin/users/{user_id}/toggle": {},
+    "/admin/tokens/{token_id}/revoke": {},
+    "/api/tickets/{reference}/extend": {"reason": "Umfangreiche Daten"},
+    "/api/tickets/{reference}/close": {"outcome": "granted"},
+    "/api/tickets/{reference}/notes": {"text": "Notiz über die API"},
+    "/api/suppression/check": {"address": "werbung@example.org", "controller": "kmb2"},
+}
+
+
+def _guarded() -> list[tuple[GuardedRoute, str]]:
+    out = []
+    for route in ROUTES:
+        if isinstance(route, Mount):
+            assert route.path == "/static", f"unexpected mount {route.path}"
+            continue
+        assert isinstance(route, GuardedRoute), f"route {getattr(route, 'path', route)} has no guard"
+        for method in sorted(route.methods or ()):
+            if method != "HEAD":
+                out.append((route, method))
+    return out
+
+
+ALL = _guarded()
+IDS = [f"{m} {r.path}" for r, m in ALL]
+
+
+def _template(path: str) -> str:
+    return re.sub(r"\{(\w+)(:\w+)?\}", r"{\1}", path)
+
+
+def _url(world: World, route: GuardedRoute, *, calendar_token: str | None = None) -> str:
+    values = {
+        "ticket_id": str(world.email_ticket),
+        "item_id": str(world.quarantine_id),
+        "user_id": str(world.user_ids["max"]),
+        "token_id": str(world.token_ids["suppression"]),
+        "reference": world.email_reference,
+        "token": calendar_token or world.tokens["calendar"],
+    }
+    return _template(route.path).format(**values)
+
+
+def _audit_count(world: World) -> int:
+    with world.sessions() as s:
+        return int(s.scalar(select(func.count()).select_from(AuditEvent)) or 0)
+
+
+def test_every_post_route_has_test_data() -> None:
+    posts = {_template(r.path) for r, m in ALL if m == "POST"}
+    assert posts == set(POST_DATA)
+
+
+@pytest.mark.parametrize(("route", "method"), ALL, ids=IDS)
+def test_anonymous_is_sent_to_login_or_refused(world: World, route: GuardedRoute, method: str) -> None:
+    client = world.client()
+    url = _url(world, route, calendar_token="not-a-valid-token")
+    response = client.request(method, url)
+    if route.access is Access.SESSION:
+        assert response.status_code == 303
+        assert response.headers["location"].startswith("/login")
+    elif route.access in (Access.TOKEN, Access.CALENDAR):
+        assert response.status_code == 401
+    else:  # the login form itself
+        assert route.path == "/login"
+        assert response.status_code == (200 if method == "GET" else 403)
+
+
+@pytest.mark.parametrize(
+    ("route", "method"),
+    [(r, m) for r, m in ALL if r.access is not Access.PUBLIC],
+    ids=[i for (r, _), i in zip(ALL, IDS, strict=True) if r.access is not Access.PUBLIC],
+)
+def test_wrong_role_gets_403(world: World, route: GuardedRoute, method: str) -> None:
+    if route.access is Access.SESSION:
+        wrong = [r for r in USER_ROLES if r not in route.roles]
+        for role in wrong:
+            client = world.client(role.value)
+            data = {"csrf_token": client.csrf} if method == "POST" else None  # type: ignore[attr-defined]
+            response = client.request(method, _url(world, route), data=data)
+            assert response.status_code == 403, (role, response.text[:300])
+            assert "Keine Berechtigung" in response.text
+        return
+    if route.access is Access.CALENDAR:
+        response = world.client().get(_url(world, route, calendar_token=world.tokens["manager"]))
+        assert response.status_code == 403
+        return
+    for role in (r for r in Role if r not in route.roles):
+        response = world.client().request(
+            method,
+            _url(world, route),
+            json=POST_DATA.get(_template(route.path)),
+            headers={"Authorization": f"Bearer {world.tokens[role.value]}"},
+        )
+        assert response.status_code == 403, role
+
+
+@pytest.mark.parametrize(
+    ("route", "method"),
+    [(r, m) for r, m in ALL if r.access is not Access.PUBLIC],
+    ids=[i for (r, _), i in zip(ALL, IDS, strict=True) if r.access is not Access.PUBLIC],
+)
+def test_right_role_gets_200(world: World, route: GuardedRoute, method: str) -> None:
+    if route.access is Access.CALENDAR:
+        response = world.client().get(_url(world, route))
+        assert response.status_code == 200
+        assert response.text.startswith("BEGIN:VCALENDAR")
+        return
+    if route.access is Access.TOKEN:
+        for role in route.roles:
+            response = world.client().request(
+                method,
+                _url(world, route),
+                json=POST_DATA.get(_template(route.path)),
+                headers={"Authorization": f"Bearer {world.tokens[role.value]}"},
+            )
+            assert response.status_code == 200, (role, response.text)
+        return
+    for role in route.roles:
+        client = world.client(role.value)
+        data = None
+        if method == "POST":
+            data = {**POST_DATA[_template(route.path)], "csrf_token": client.csrf}  # type: ignore[attr-defined]
+        response = client.request(method, _url(world, route), data=data)
+        if route.path == "/logout":
+            assert (response.status_code, response.headers["location"]) == (303, "/login")
+            assert client.get("/queue").headers["location"].startswith("/login")  # the session is gone
+            continue
+        if response.status_code == 303:
+            location = response.headers["location"]
+            assert not location.startswith("/login"), location
+            response = client.get(location)
+        assert response.status_code == 200, (role, response.text[:500])
+        assert "Keine Berechtigung" not in response.text
+        assert "Sicherheitsprüfung" not in response.text
+
+
+SESSION_POSTS = [(r, m) for r, m in ALL if r.access is Access.SESSION and m == "POST"]
+
+
+@pytest.mark.parametrize(("route", "method"), SESSION_POSTS, ids=[f"POST {r.path}" for r, _ in SESSION_POSTS])
+def test_state_change_without_csrf_token_is_refused(world: World, route: GuardedRoute, method: str) -> None:
+    role = sorted(route.roles)[0]
+    client = world.client(role.value)
+    data = POST_DATA[_template(route.path)]
+    before = _audit_count(world)
+    for bad in ({}, {"csrf_token": "forged"}, {"csrf_token": ""}):
+        response = client.post(_url(world, route), data={**data, **bad})
+        assert response.status_code == 403
+        assert "Sicherheitsprüfung" in response.text
+    # A correct token from another origin is refused as well.
+    response = client.post(
+        _url(world, route),
+        data={**data, "csrf_token": client.csrf},  # type: ignore[attr-defined]
+        headers={"Origin": "https://evil.example"},
+    )
+    assert response.status_code == 403
+    assert _audit_count(world) == before
+
+
+def test_login_without_csrf_token_is_refused(world: World) -> None:
+    client: TestClient = world.client()
+    response = client.post("/login", data={"username": "dana", "password": "korrekt-pferd-batterie"})
+    assert response.status_code == 403
+    assert "dsr_session" not in response.cookies
