@@ -106,9 +106,9 @@ def compose_mail(
     msg["X-Auto-Response-Suppress"] = "All"
     if reference:
         msg["X-DSR-Reference"] = reference
-    msg["Content-Language"] = language
     msg.set_content(text if text.endswith("\n") else text + "\n", subtype="plain", charset="utf-8",
                     cte="quoted-printable")
     msg.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
+    msg["Content-Language"] = language  # after the body: set_content clears Content-* headers
     return ComposedMail(message_id=message_id, subject=full_subject, payload=msg.as_bytes())
 

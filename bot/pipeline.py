@@ -36,7 +36,7 @@ from bot.thread_match import find_thread, is_requester
 from controllers.profile import ControllerProfile
 from intents import classify
 from intents.model import Classification
-from intents.rights import RIGHTS, Right
+from intents.rights import RIGHTS, Right, legal_sort
 from replies.context import ReplyKind
 from store.audit import audit
 from store.models import (
@@ -59,6 +59,7 @@ decisions = logging.getLogger("dsr.decisions")
 # two-stage fallback); anything else the classifier escalates goes straight to the DPO.
 UNCLEAR_REASONS = frozenset({"ambiguous", "low_confidence"})
 MAX_READINGS = 3
+CONFIRMED_RIGHTS_HEADER = "x-dsr-chat-confirmed-rights"  # set by the Telegram adapter
 SYSTEM = "system"
 _CLOSED_STATES = frozenset({TicketState.CLOSED.value, TicketState.PAUSED.value})
 
@@ -159,7 +160,7 @@ class Pipeline:
                             references=run.msg.references, subject=run.msg.subject)
         if match.ticket is not None:
             return self._follow_up(run, match.ticket, match.method)
-        return self._new_request(run, classify(run.msg.subject, run.msg.body, run.msg.channel))
+        return self._new_request(run, _classify(run.msg))
 
     def _automatic(self, run: Run, check: LoopCheck) -> Outcome:
         """Machine mail (auto-replies, lists, our own mail): recorded and attached, never answered."""
@@ -221,7 +222,7 @@ class Pipeline:
               detail={"matched_by": matched_by, "message_id": run.stored.id})
         if ticket.state == TicketState.AWAITING_IDENTITY.value:
             return handle_identity_reply(run, ticket)
-        result = classify(run.msg.subject, run.msg.body, run.msg.channel)
+        result = _classify(run.msg)
         if ticket.state == TicketState.NEW.value and ticket.classification.get("pending_clarification"):
             return self._clarified(run, ticket, result)
         immediate = [r for r in result.labels if RIGHTS[r].immediate]
@@ -333,6 +334,24 @@ class Pipeline:
     def _reply_address(self, run: Run) -> str:
         return str(run.msg.chat_id) if run.msg.channel == "telegram" and run.msg.chat_id is not None \
             else run.msg.sender
+
+
+def _classify(msg: InboundMessage) -> Classification:
+    """`intents.classify`, overridden by rights the person confirmed by button in the chat.
+
+    Only the Telegram adapter sets the header (from a button press, never from typed text), and
+    only for chat messages is it read: an e-mail sender cannot choose his own classification.
+    """
+    result = classify(msg.subject, msg.body, msg.channel)
+    if msg.channel != "telegram":
+        return result
+    valid = {r.value for r in Right}
+    confirmed = [Right(v) for v in msg.headers.get(CONFIRMED_RIGHTS_HEADER, "").split(",") if v in valid]
+    if not confirmed:
+        return result
+    reasons = tuple(r for r in result.reasons if r not in UNCLEAR_REASONS)
+    return replace(result, labels=legal_sort(confirmed), reasons=reasons,
+                   escalate=result.escalate and bool(reasons))
 
 
 def _readings(result: Classification) -> list[Right]:

@@ -1,0 +1,203 @@
+"""`dsr serve` wiring: one process, one asyncio loop, every channel around the one pipeline.
+
+    SMTP endpoint (aiosmtpd) ─┐
+    IMAP poller (imapclient) ─┼─> Pipeline (sync, in worker threads) ─> outbox ─> OutboxSender
+    Telegram bot (PTB) ───────┘
+    Console (Starlette under uvicorn)
+
+Start-up order: logging, settings and profiles (checked by the CLI), migrations, demo data, then
+the listeners; one log line per listener.  SIGTERM/SIGINT set a stop event: listeners close,
+tasks finish their current item, the process exits.  Nothing acknowledged is ever lost on stop,
+because every adapter acknowledges only after the pipeline committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+from collections.abc import Callable, Coroutine, Iterator, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.config import Settings
+from bot.inbound import InboundMessage, Outcome
+from bot.outbox_sender import OutboxSender
+from bot.pipeline import Pipeline
+from controllers.profile import ControllerProfile
+from store.db import make_engine, migrate, session_factory
+
+log = logging.getLogger(__name__)
+
+# Crash-safety tests kill the process at a named point: "crash_before_commit" (message received,
+# transaction not committed) or "crash_after_commit" (committed, reply not yet sent).  Read here
+# and nowhere else; unset in every real deployment.
+FAULT_INJECT_ENV = "DSR_FAULT_INJECT"
+SHUTDOWN_GRACE_SECONDS = 10.0
+
+
+def fault_hook_from_env() -> Callable[[str], None] | None:
+    """The SIGKILL hook for crash tests, or None (the normal case)."""
+    point = os.environ.get(FAULT_INJECT_ENV, "").strip()
+    if not point:
+        return None
+    log.warning("fault injection armed: the process will be killed at %r", point)
+
+    def hook(reached: str) -> None:
+        if reached == point:
+            log.error("fault injection: SIGKILL at %s", reached)
+            logging.shutdown()
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    return hook
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class WakingSink:
+    """The pipeline as adapters see it (`MessageSink`), waking the sender after each commit."""
+
+    def __init__(self, pipeline: Pipeline, wake: Callable[[], None]) -> None:
+        self._pipeline = pipeline
+        self._wake = wake
+
+    def handle(self, msg: InboundMessage) -> Outcome:
+        outcome = self._pipeline.handle(msg)
+        if outcome.outbox_ids:
+            self._wake()
+        return outcome
+
+    def quarantine(self, *, controller: str, channel: str, raw: bytes, reason: str) -> Outcome:
+        return self._pipeline.quarantine(controller=controller, channel=channel, raw=raw, reason=reason)
+
+
+def prepare_database(settings: Settings) -> sessionmaker[Session]:
+    engine = make_engine(settings.database_url)
+    migrate(engine)
+    return session_factory(engine)
+
+
+Listening = Callable[[str, str, int], None]  # (listener name, host, port) once bound
+
+
+async def serve(settings: Settings, profiles: Mapping[str, ControllerProfile],
+                sessions: sessionmaker[Session], *, stop: asyncio.Event | None = None,
+                clock: Callable[[], datetime] = utc_now, on_listening: Listening | None = None) -> None:
+    """Run every configured listener until SIGTERM/SIGINT (or `stop`) and shut down cleanly.
+
+    `clock` and `on_listening` exist for tests (a fixed receipt time; ports chosen by the OS).
+    """
+    stop = stop or asyncio.Event()
+    notify = on_listening or (lambda _name, _host, _port: None)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    if settings.trusted_authserv_id is None:
+        log.warning("DSR_TRUSTED_AUTHSERV_ID is not set: a sender address on file counts as verified "
+                    "without a DKIM/DMARC check (set it to your receiving MTA's authserv-id)")
+    pipeline = Pipeline(sessions=sessions, profiles=profiles, clock=clock, settings=settings,
+                        fault_hook=fault_hook_from_env())
+    sender = OutboxSender(sessions=sessions, profiles=profiles, settings=settings, clock=clock)
+    sink = WakingSink(pipeline, sender.wake)
+    tasks: list[asyncio.Task[Any]] = []
+
+    def spawn(name: str, coro: Coroutine[Any, Any, Any]) -> None:
+        tasks.append(asyncio.create_task(coro, name=name))
+
+    smtp = await _start_smtp(settings, profiles, sink, clock)
+    notify("smtp", *smtp.sockets[0].getsockname()[:2])
+    spawn("outbox", sender.run(stop))
+    if settings.imap_url:
+        from bot.imap_poller import ImapPoller
+
+        poller = ImapPoller(sink=sink, profiles=profiles, url=settings.imap_url,
+                            processed_folder=settings.imap_processed_folder, clock=clock)
+        log.info("IMAP poller watching %s:%d/%s", poller.location.host, poller.location.port,
+                 poller.location.folder)
+        spawn("imap", poller.run(stop))
+    if settings.telegram_token:
+        _start_telegram(settings, profiles, sessions, sink, stop, spawn, clock)
+    _start_console(settings, profiles, sessions, stop, spawn, clock)
+    log.info("dsr serve ready: controllers %s", ", ".join(profiles))
+    await stop.wait()
+    log.info("shutting down")
+    smtp.close()
+    await smtp.wait_closed()
+    done, pending = await asyncio.wait(tasks, timeout=SHUTDOWN_GRACE_SECONDS) if tasks else (set(), set())
+    for task in pending:
+        task.cancel()
+    for task in [*done, *pending]:
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+    log.info("stopped")
+
+
+async def _start_smtp(settings: Settings, profiles: Mapping[str, ControllerProfile],
+                      sink: WakingSink, clock: Callable[[], datetime]) -> asyncio.Server:
+    from bot.smtp_server import PasswordFileAuthenticator, start_smtp_server, tls_context_from_files
+
+    host, port = Settings.split_host_port(settings.smtp_listen)
+    tls = None
+    if settings.smtp_tls_cert and settings.smtp_tls_key:
+        tls = tls_context_from_files(settings.smtp_tls_cert, settings.smtp_tls_key)
+    auth = PasswordFileAuthenticator.from_file(settings.smtp_auth_users) if settings.smtp_auth_users else None
+    server = await start_smtp_server(handler=sink, profiles=profiles, host=host, port=port,
+                                     max_size=settings.smtp_max_message_size, tls_context=tls,
+                                     authenticator=auth, clock=clock)
+    bound = server.sockets[0].getsockname()
+    log.info("SMTP endpoint on %s:%d (STARTTLS %s, AUTH %s)", bound[0], bound[1],
+             "on" if tls else "off", "required" if auth else "off")
+    return server
+
+
+def _start_telegram(settings: Settings, profiles: Mapping[str, ControllerProfile],
+                    sessions: sessionmaker[Session], sink: WakingSink, stop: asyncio.Event,
+                    spawn: Callable[[str, Coroutine[Any, Any, Any]], None],
+                    clock: Callable[[], datetime]) -> None:
+    try:
+        from bot.telegram_chat import run_telegram
+    except ImportError as exc:  # the adapter is optional at build time
+        log.error("DSR_TELEGRAM_TOKEN is set but the Telegram adapter cannot be loaded (%s)", exc)
+        return
+    log.info("Telegram bot starting (API %s)", settings.telegram_api_url or "api.telegram.org")
+    spawn("telegram", run_telegram(settings=settings, sessions=sessions, profiles=profiles, pipeline=sink,
+                                   clock=clock, stop=stop))
+
+
+def _start_console(settings: Settings, profiles: Mapping[str, ControllerProfile],
+                   sessions: sessionmaker[Session], stop: asyncio.Event,
+                   spawn: Callable[[str, Coroutine[Any, Any, Any]], None],
+                   clock: Callable[[], datetime]) -> None:
+    try:
+        import uvicorn
+
+        from console.app import create_app
+    except ImportError as exc:
+        log.error("web console unavailable (%s); continuing without it", exc)
+        return
+    host, port = Settings.split_host_port(settings.web_listen)
+    app = create_app(settings=settings, sessions=sessions, profiles=profiles, clock=clock)
+    config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False, lifespan="off")
+
+    class ConsoleServer(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield  # the service's own handlers stop everything, the console included
+
+    server = ConsoleServer(config)
+
+    async def run_console() -> None:
+        serving = asyncio.create_task(server.serve())
+        await stop.wait()
+        server.should_exit = True
+        await serving
+
+    log.info("web console on http://%s:%d/", host, port)
+    spawn("console", run_console())

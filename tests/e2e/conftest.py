@@ -1,0 +1,98 @@
+"""The whole service (`bot.app.serve`) in the test's event loop, talking to real servers on loopback.
+
+Our SMTP endpoint and the console listen on ports the OS chooses; outgoing mail goes to the
+recording SMTP sink (`smtp_sink`), IMAP tests use the real Dovecot (`dovecot`).  The clock is fixed
+so that due dates, and with them the whole reply text, are known in advance.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import smtplib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.app import prepare_database, serve
+from bot.config import Settings
+from bot.demo import load_demo_data
+from controllers.profile import ControllerProfile, load_profile
+from store.models import Ticket
+from tests.pipeline.conftest import FakeClock
+from tests.servers.smtp_sink import SmtpSink
+
+START = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)  # Monday; due date in Niedersachsen: 2 April 2026
+
+
+@dataclass
+class Service:
+    host: str
+    port: int
+    sessions: sessionmaker[Session]
+    clock: FakeClock
+    sink: SmtpSink
+    profiles: dict[str, ControllerProfile]
+
+    async def send(self, raw: bytes, *, mail_from: str, to: str = "klaus.marwede@kmb2.de") -> None:
+        """Deliver like an MTA does; returns once our server answered 250."""
+
+        def deliver() -> None:
+            with smtplib.SMTP(self.host, self.port, timeout=30) as client:
+                client.sendmail(mail_from, [to], raw)
+
+        await asyncio.to_thread(deliver)
+
+    def tickets(self) -> list[Ticket]:
+        with self.sessions() as s:
+            return list(s.scalars(select(Ticket).order_by(Ticket.id)))
+
+
+ServiceFactory = Callable[..., Awaitable[Service]]
+
+
+@pytest.fixture
+async def start_service(tmp_path: Path, smtp_sink: SmtpSink) -> AsyncIterator[ServiceFactory]:
+    """`await start_service(**settings)`: run `dsr serve`'s wiring until the test ends."""
+    running: list[tuple[asyncio.Event, asyncio.Task[None]]] = []
+
+    async def start(**overrides: Any) -> Service:
+        values: dict[str, Any] = {
+            "database_url": f"sqlite:///{tmp_path}/e2e.sqlite3", "controller": "kmb2,komsa",
+            "smtp_listen": "127.0.0.1:0", "web_listen": "127.0.0.1:0", "smtp_relay": smtp_sink.relay,
+            "maildir": tmp_path / "maildir", "web_secret_key": "e2e-secret-key-0123456789abcdef",
+            "web_cookie_secure": False, **overrides,
+        }
+        settings = Settings(**values)
+        profiles = {name: load_profile(name) for name in settings.controller_names}
+        clock = FakeClock(START)
+        sessions = await asyncio.to_thread(prepare_database, settings)
+        await asyncio.to_thread(load_demo_data, sessions, list(profiles), now=clock.now)
+        stop = asyncio.Event()
+        bound: dict[str, tuple[str, int]] = {}
+        ready = asyncio.Event()
+
+        def listening(name: str, host: str, port: int) -> None:
+            bound[name] = (host, port)
+            ready.set()
+
+        task = asyncio.create_task(serve(settings, profiles, sessions, stop=stop, clock=clock,
+                                         on_listening=listening))
+        running.append((stop, task))
+        waiter = asyncio.create_task(ready.wait())
+        await asyncio.wait({waiter, task}, timeout=20, return_when=asyncio.FIRST_COMPLETED)
+        if task.done():
+            task.result()  # raises what went wrong at start-up
+        assert "smtp" in bound, "the service did not start listening"
+        host, port = bound["smtp"]
+        return Service(host, port, sessions, clock, smtp_sink, profiles)
+
+    yield start
+    for stop, task in running:
+        stop.set()
+        await asyncio.wait_for(task, 20)
