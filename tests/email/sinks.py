@@ -42,6 +42,7 @@ class RecordingSink:
             self.calls += 1
             if self.fail_everything or (self.fail_when is not None and self.fail_when(msg)):
                 self.failures += 1
+                self._cond.notify_all()
                 raise StoreDownError("database is down")
             self.handled.append(msg)
             duplicate = msg.dedupe_key in self._seen
@@ -54,6 +55,7 @@ class RecordingSink:
             self.calls += 1
             if self.fail_everything:
                 self.failures += 1
+                self._cond.notify_all()
                 raise StoreDownError("database is down")
             self.quarantined.append(Quarantined(controller, channel, raw, reason))
             self._cond.notify_all()
@@ -68,6 +70,11 @@ class RecordingSink:
         with self._cond:
             if not self._cond.wait_for(lambda: self.committed >= count, timeout):
                 raise AssertionError(f"only {self.committed} of {count} messages committed in {timeout} s")
+
+    def wait_for_failures(self, count: int, timeout: float = 10.0) -> None:
+        with self._cond:
+            if not self._cond.wait_for(lambda: self.failures >= count, timeout):
+                raise AssertionError(f"only {self.failures} of {count} failures in {timeout} s")
 
     def unique_handled(self) -> list[InboundMessage]:
         seen: set[str] = set()

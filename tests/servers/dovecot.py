@@ -29,10 +29,12 @@ from pathlib import Path
 from urllib.parse import quote
 
 from imapclient import IMAPClient
+from imapclient.exceptions import LoginError
 
 DOVECOT_BINARY = "/usr/sbin/dovecot"
 DOVEADM_BINARY = "/usr/bin/doveadm"
 STARTUP_TIMEOUT = 15.0
+ACCOUNT_POOL = 100
 
 
 class DovecotUnavailableError(RuntimeError):
@@ -139,6 +141,7 @@ class DovecotServer:
         self.port = 0
         self._process: subprocess.Popen[bytes] | None = None
         self._accounts: list[str] = []
+        self._pool: list[tuple[str, str]] = []  # (user, password) written before start-up
 
     def __enter__(self) -> DovecotServer:
         self.start()
@@ -152,6 +155,9 @@ class DovecotServer:
         mail.mkdir(exist_ok=True)
         os.chown(mail, self._users.mail_uid, self._users.mail_gid)
         (self.root / "passwd").write_text("", encoding="utf-8")
+        self._pool = [
+            (a.user, a.password) for a in (self._write_account(None, None) for _ in range(ACCOUNT_POOL))
+        ]
         (self.root / "passwd").chmod(0o644)
         for _attempt in range(3):
             self.port = _free_port()
@@ -211,8 +217,27 @@ class DovecotServer:
         return "\n".join(text.splitlines()[-lines:])
 
     def add_account(self, user: str | None = None, password: str | None = None) -> ImapAccount:
-        """Create a fresh mailbox account (Dovecot re-reads the passwd-file on change)."""
-        user = user or f"user{len(self._accounts) + 1}-{secrets.token_hex(3)}"
+        """A fresh, empty mailbox account.  Unnamed accounts come from a pool written at start-up,
+        because Dovecot re-reads a changed passwd-file at most once per second; a named account
+        is appended and waited for (login retried until Dovecot has seen it)."""
+        if user is None and password is None and self._pool:
+            user, password = self._pool.pop(0)
+            self._accounts.append(user)
+            return ImapAccount(self.host, self.port, user, password)
+        account = self._write_account(user, password)
+        self._accounts.append(account.user)
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while True:
+            try:
+                account.client().logout()
+                return account
+            except LoginError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)  # no signal tells when Dovecot re-reads the file
+
+    def _write_account(self, user: str | None, password: str | None) -> ImapAccount:
+        user = user or f"user{len(self._accounts) + len(self._pool) + 1}-{secrets.token_hex(3)}"
         password = password or secrets.token_urlsafe(12) + "/@%"  # exercises URL-encoding
         if ":" in user + password or "\n" in user + password:
             raise ValueError("user and password must fit into a passwd-file line")
@@ -220,7 +245,6 @@ class DovecotServer:
         line = f"{user}:{{PLAIN}}{password}:{self._users.mail_uid}:{self._users.mail_gid}::{home}\n"
         with (self.root / "passwd").open("a", encoding="utf-8") as passwd:
             passwd.write(line)
-        self._accounts.append(user)
         return ImapAccount(self.host, self.port, user, password)
 
     def doveadm(self, *args: str) -> str:
