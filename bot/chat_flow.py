@@ -290,7 +290,7 @@ class _Turn:
             self._submit(labels or [Right.OTHER], escalate=True)
         elif labels and set(labels) <= IMMEDIATE and not result.escalate:
             self._submit(labels)
-        elif labels and not result.escalate:
+        elif len(labels) == 1 and not result.escalate:
             pending["rights"] = [r.value for r in labels]
             self.state.step = "confirm"
             want = " und " if self.form != "en" else " and "
@@ -300,11 +300,17 @@ class _Turn:
                      [[(t.text("button_yes", self.form), self._data("ok")),
                        (t.text("button_no", self.form), self._data("no"))]])
         else:
+            # Several rights found, or a weak reading: the person says which one is meant.
             readings = _likely_readings(labels, result.scores)
             self.state.step = "choose"
             if readings:
                 keyboard = self._rights_keyboard(readings)
-                keyboard.append([(t.text("button_other", self.form), self._data("no"))])
+                last = [(t.text("button_other", self.form), self._data("no"))]
+                if len(labels) > 1:
+                    pending["rights"] = [r.value for r in labels]
+                    last.insert(0, (t.text("button_all" if len(labels) > 2 else "button_both", self.form),
+                                    self._data("ok")))
+                keyboard.append(last)
                 self.say(t.text("choose", self.form), keyboard)
             else:
                 self.say(t.text("no_right", self.form), self._rights_keyboard(t.MENU_RIGHTS))
@@ -404,7 +410,8 @@ class _Turn:
         if ticket is not None:
             chat_submit.verify_ticket(self.session, ticket, subject_id=result.subject_id,
                                       actor=f"telegram:{self.event.user_id}", now=now)
-            text += "\n\n" + chat_submit.render_chat(ticket, self.profile, form=self.form, verified=True)
+            verified = chat_submit.render_chat(ticket, self.profile, form=self.form, verified=True)
+            text = f"{verified}\n\n{text}"
         self.state.reset()
         self.say(text)
 

@@ -25,6 +25,7 @@ from bot import chat_texts as t
 from bot.chat_binding import bound_subject
 from bot.identity import PURPOSE_CODE, pending_challenge
 from bot.inbound import InboundMessage, Outcome
+from bot.pipeline import CONFIRMED_RIGHTS_HEADER
 from bot.reply_queue import reply_context
 from controllers import ControllerProfile
 from intents.rights import RIGHTS, Right
@@ -40,8 +41,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Rights the person picked or confirmed by button; the pipeline may use them instead of guessing.
-CONFIRMED_HEADER = "x-dsr-chat-confirmed-rights"
+# Rights the person picked or confirmed by button: the pipeline uses them instead of guessing.
+CONFIRMED_HEADER = CONFIRMED_RIGHTS_HEADER
 IMMEDIATE = frozenset({Right.MARKETING_OBJECTION, Right.CONSENT_WITHDRAWAL})
 VERIFIED_LEVELS = frozenset({IdentityLevel.CONTACT_ON_FILE.value, IdentityLevel.CODE_CONFIRMED.value,
                              IdentityLevel.KNOWN_FACTS.value, IdentityLevel.MANUAL.value})

@@ -139,14 +139,12 @@ _TEXTS: dict[str, tuple[str, str, str]] = {
                  "{right}: please describe your request briefly (e.g. which details are wrong) or "
                  "submit it right away."),
     "chosen": ("✓ {right}", "✓ {right}", "✓ {right}"),
-    "ask_email": ("Damit wir Ihnen antworten dürfen, bestätigen Sie bitte einmalig, dass Sie es sind: "
-                  "Nennen Sie die E-Mail-Adresse, die Sie bei uns verwenden. Wir senden einen Code "
-                  "nur an eine Adresse, die bei uns hinterlegt ist.",
-                  "Damit wir dir antworten dürfen, bestätige bitte einmalig, dass du es bist: "
-                  "Nenne die E-Mail-Adresse, die du bei uns verwendest. Wir senden einen Code nur "
-                  "an eine Adresse, die bei uns hinterlegt ist.",
-                  "Before we may answer, please confirm once that it is you: tell us the e-mail "
-                  "address you use with us. We only send a code to an address we already hold."),
+    "ask_email": ("Oder einfacher: Nennen Sie hier die E-Mail-Adresse, die Sie bei uns verwenden. Wir "
+                  "senden Ihnen dorthin einen Code – aber nur, wenn die Adresse bei uns hinterlegt ist.",
+                  "Oder einfacher: Nenne hier die E-Mail-Adresse, die du bei uns verwendest. Wir senden "
+                  "dir dorthin einen Code – aber nur, wenn die Adresse bei uns hinterlegt ist.",
+                  "Or, simpler: tell us here the e-mail address you use with us. We will send you a code "
+                  "there – but only if that address is on file with us."),
     "not_an_email": ("Das sieht nicht wie eine E-Mail-Adresse aus. Bitte noch einmal, oder /abbrechen.",
                      "Das sieht nicht wie eine E-Mail-Adresse aus. Bitte noch einmal, oder /abbrechen.",
                      "That does not look like an e-mail address. Please try again, or /abbrechen."),
@@ -165,12 +163,12 @@ _TEXTS: dict[str, tuple[str, str, str]] = {
                     "auf anderem Weg. Du erreichst uns auch per E-Mail unter {email}.",
                     "The confirmation failed. Your request remains open; we will contact you in "
                     "another way. You can also e-mail us at {email}."),
-    "bound": ("Danke, Ihre Identität ist bestätigt. Dieser Chat ist jetzt mit Ihrem Kundenkonto "
-              "verknüpft (/abmelden hebt das auf).",
-              "Danke, deine Identität ist bestätigt. Dieser Chat ist jetzt mit deinem Kundenkonto "
-              "verknüpft (/abmelden hebt das auf).",
-              "Thank you, your identity is confirmed. This chat is now linked to your customer "
-              "account (/abmelden removes the link)."),
+    "bound": ("Dieser Chat ist jetzt mit Ihrem Kundenkonto verknüpft; weitere Anfragen von hier gelten "
+              "als bestätigt. /abmelden hebt die Verknüpfung auf.",
+              "Dieser Chat ist jetzt mit deinem Kundenkonto verknüpft; weitere Anfragen von hier gelten "
+              "als bestätigt. /abmelden hebt die Verknüpfung auf.",
+              "This chat is now linked to your customer account; further requests from here count as "
+              "confirmed. /abmelden removes the link."),
     "unbound": ("Die Verknüpfung dieses Chats mit Ihrem Kundenkonto ist aufgehoben.",
                 "Die Verknüpfung dieses Chats mit deinem Kundenkonto ist aufgehoben.",
                 "This chat is no longer linked to your customer account."),
@@ -227,6 +225,8 @@ _TEXTS: dict[str, tuple[str, str, str]] = {
     "button_yes": ("Stimmt", "Stimmt", "Yes, correct"),
     "button_no": ("Nein, etwas anderes", "Nein, etwas anderes", "No, something else"),
     "button_send": ("Ohne weitere Angaben absenden", "Ohne weitere Angaben absenden", "Submit as is"),
+    "button_both": ("Beides", "Beides", "Both"),
+    "button_all": ("Alle davon", "Alle davon", "All of these"),
     "button_other": ("Etwas anderes", "Etwas anderes", "Something else"),
 }
 

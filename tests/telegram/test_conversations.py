@@ -33,7 +33,7 @@ async def test_access_request_binds_the_chat_with_a_code_to_the_address_on_file(
     mark = len(bot.fake.sent)
     await confirm_reading(bot, ACCESS)
     ask = await bot.reply(mark, lambda m: "E-Mail-Adresse" in m.text)
-    assert "hinterlegt" in ask.text
+    assert "nur, wenn die Adresse bei uns hinterlegt ist" in ask.text
 
     mark = await bot.say("Erika@Example.org")
     assert "Falls diese Adresse bei uns hinterlegt ist" in (await bot.reply(mark)).text
@@ -42,8 +42,8 @@ async def test_access_request_binds_the_chat_with_a_code_to_the_address_on_file(
     code = "".join(ch for ch in mail.text.split("Code")[1][:40] if ch.isdigit())[:6]
 
     mark = await bot.say(code)
-    done = await bot.reply(mark, lambda m: "Identität ist bestätigt" in m.text)
-    assert "verknüpft" in done.text
+    done = await bot.reply(mark, lambda m: "verknüpft" in m.text)
+    assert "Identität ist bestätigt" in done.text
     [ticket] = bot.tickets()
     assert ticket.rights == ["access"]
     assert ticket.identity_level == IdentityLevel.CODE_CONFIRMED.value
@@ -55,7 +55,7 @@ async def test_access_request_binds_the_chat_with_a_code_to_the_address_on_file(
 
     # Later requests from the bound chat are verified without asking again.
     mark = len(bot.fake.sent)
-    await confirm_reading(bot, "Bitte löschen Sie alle meine Daten.")
+    await confirm_reading(bot, "Bitte löschen Sie mein Kundenkonto.")
     receipt = await bot.reply(mark, lambda m: "DSR-" in m.text and not has_buttons(m))
     second = bot.tickets()[-1]
     assert second.reference in receipt.text
@@ -123,29 +123,26 @@ async def test_offset_is_committed_after_processing(bot: Bot) -> None:
         assert load_offset(session, "kmb2") == update["update_id"] + 1
 
 
-AMBIGUOUS = "Irgendwas mit meinen Daten stimmt nicht, kümmert euch mal drum"
+AMBIGUOUS = "können sie meine daten sperren"
 
 
 async def test_ambiguous_text_offers_the_likely_readings_as_buttons(bot: Bot) -> None:
     mark = await bot.say(AMBIGUOUS)
     question = await bot.reply(mark, has_buttons)
     labels = [label for label, _ in question.buttons]
-    assert labels[-1] == "Etwas anderes" and 2 <= len(labels) <= 4
+    assert question.text == "Ich bin nicht sicher, was Sie meinen. Welches Anliegen haben Sie?"
+    assert labels == ["Auskunft", "Einschränkung", "Beides", "Etwas anderes"]
     assert bot.tickets() == []
-    chosen = labels[0]
     mark = len(bot.fake.sent)
-    await bot.fake.press(question, chosen)
-    await bot.reply(mark, lambda m: m.method == "editMessageText" and m.text == f"✓ {chosen}")
+    await bot.fake.press(question, "Einschränkung")
+    await bot.reply(mark, lambda m: m.method == "editMessageText" and m.text == "✓ Einschränkung")
     await bot.reply(mark, lambda m: "E-Mail-Adresse" in m.text)
     [ticket] = bot.tickets()
-    names = {"Auskunft": "access", "Berichtigung": "rectification", "Löschung": "erasure",
-             "Einschränkung": "restriction", "Widerspruch": "objection",
-             "Datenübertragbarkeit": "portability"}
-    assert ticket.rights == [names[chosen]]
+    assert ticket.rights == ["restriction"]
     assert ticket.state == TicketState.AWAITING_IDENTITY.value
     # A second press on the old keyboard changes nothing.
     mark = len(bot.fake.sent)
-    await bot.fake.press(question, labels[1])
+    await bot.fake.press(question, "Auskunft")
     assert (await bot.reply(mark)).text == "Diese Auswahl ist nicht mehr aktuell."
     assert len(bot.tickets()) == 1
 
