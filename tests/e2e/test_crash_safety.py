@@ -1,0 +1,143 @@
+"""Crash safety of `dsr serve` as a real process, killed with SIGKILL at the two critical points.
+
+DSR_FAULT_INJECT (read only in `bot.app.fault_hook_from_env`) makes the service kill itself
+between receipt and commit, or between commit and send.  A real MTA that got no 250 delivers
+again; after the restart nothing may be lost and nothing may be sent twice.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import signal
+import smtplib
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from store.db import make_engine, session_factory
+from store.models import Message, OutboxItem, Ticket
+from tests.pipeline.conftest import ERIKA, KMB2, make_mail
+from tests.servers.smtp_sink import SmtpSink
+
+pytestmark = pytest.mark.slow
+LISTENING = re.compile(r"SMTP endpoint on ([\d.]+):(\d+)")
+DSR = str(Path(sys.executable).with_name("dsr"))
+
+
+class ServeProcess:
+    """`dsr serve` in a subprocess; its SMTP port (chosen by the OS) is read from its log."""
+
+    def __init__(self, tmp_path: Path, relay: str, fault: str | None = None) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("DSR_")}
+        env.update({
+            "DSR_DATABASE_URL": f"sqlite:///{tmp_path}/crash.sqlite3", "DSR_CONTROLLER": "kmb2",
+            "DSR_SMTP_LISTEN": "127.0.0.1:0", "DSR_WEB_LISTEN": "127.0.0.1:0", "DSR_SMTP_RELAY": relay,
+            "DSR_DEMO": "true", "DSR_WEB_COOKIE_SECURE": "false", "DSR_MAILDIR": str(tmp_path / "maildir"),
+        })
+        if fault:
+            env["DSR_FAULT_INJECT"] = fault
+        self.proc = subprocess.Popen([DSR, "serve"], env=env, cwd=tmp_path, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE, text=True)
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.log: list[str] = []
+        threading.Thread(target=self._drain, daemon=True).start()
+        self.port = self._wait_for_port()
+
+    def _drain(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.log.append(line)
+            self.lines.put(line)
+
+    def _wait_for_port(self) -> int:
+        while True:
+            try:
+                line = self.lines.get(timeout=30)
+            except queue.Empty:
+                raise AssertionError("dsr serve did not start:\n" + "".join(self.log)) from None
+            match = LISTENING.search(line)
+            if match:
+                return int(match.group(2))
+
+    def send(self, raw: bytes) -> bool:
+        """Deliver like an MTA; True when the server answered 250, False when it died mid-way."""
+        try:
+            with smtplib.SMTP("127.0.0.1", self.port, timeout=30) as client:
+                client.sendmail(ERIKA, [KMB2], raw)
+            return True
+        except (smtplib.SMTPServerDisconnected, ConnectionError):
+            return False
+
+    def wait_killed(self) -> int:
+        return self.proc.wait(30)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(30)
+
+
+@pytest.fixture
+def processes() -> Iterator[list[ServeProcess]]:
+    started: list[ServeProcess] = []
+    yield started
+    for proc in started:
+        proc.stop()
+
+
+def _counts(tmp_path: Path) -> tuple[int, int, int, int]:
+    engine = make_engine(f"sqlite:///{tmp_path}/crash.sqlite3")
+    try:
+        with session_factory(engine)() as s:
+            tickets = s.scalar(select(func.count(Ticket.id))) or 0
+            inbound = s.scalar(select(func.count(Message.id)).where(Message.direction == "in")) or 0
+            pending = s.scalar(select(func.count(OutboxItem.id)).where(OutboxItem.state == "pending")) or 0
+            sent = s.scalar(select(func.count(OutboxItem.id)).where(OutboxItem.state == "sent")) or 0
+            return tickets, inbound, pending, sent
+    finally:
+        engine.dispose()
+
+
+def test_crash_between_receipt_and_commit_loses_nothing(tmp_path: Path, smtp_sink: SmtpSink,
+                                                        processes: list[ServeProcess]) -> None:
+    raw = make_mail(message_id="<crash-before@example.org>")
+    first = ServeProcess(tmp_path, smtp_sink.relay, fault="crash_before_commit")
+    processes.append(first)
+    assert first.send(raw) is False  # no 250: the sending MTA keeps the mail and retries
+    assert first.wait_killed() == -signal.SIGKILL
+    assert _counts(tmp_path) == (0, 0, 0, 0)  # the transaction never committed
+
+    second = ServeProcess(tmp_path, smtp_sink.relay)
+    processes.append(second)
+    assert second.send(raw) is True  # the MTA's retry
+    reply = smtp_sink.wait_for_message(20)
+    assert reply.rcpt_tos == (ERIKA,)
+    smtp_sink.assert_no_message(1.0)
+    assert _counts(tmp_path) == (1, 1, 0, 1)
+
+
+def test_crash_between_commit_and_send_sends_exactly_once(tmp_path: Path, smtp_sink: SmtpSink,
+                                                          processes: list[ServeProcess]) -> None:
+    raw = make_mail(message_id="<crash-after@example.org>")
+    first = ServeProcess(tmp_path, smtp_sink.relay, fault="crash_after_commit")
+    processes.append(first)
+    assert first.send(raw) is False
+    assert first.wait_killed() == -signal.SIGKILL
+    assert _counts(tmp_path) == (1, 1, 1, 0)  # committed: ticket and pending reply survive
+    assert smtp_sink.messages == []
+
+    second = ServeProcess(tmp_path, smtp_sink.relay)
+    processes.append(second)
+    reply = smtp_sink.wait_for_message(20)  # the restarted sender delivers the pending reply
+    assert reply.rcpt_tos == (ERIKA,)
+    assert second.send(raw) is True  # the MTA's retry is a duplicate: no second ticket, no reply
+    smtp_sink.assert_no_message(1.5)
+    assert _counts(tmp_path) == (1, 1, 0, 1)
+    assert len(smtp_sink.messages) == 1
