@@ -62,6 +62,8 @@ class Purpose(_Strict):
     purpose: str
     legal_basis: str
     data_categories: list[str] = Field(default_factory=list)
+    # Where the basis is Art. 6(1)(f): the legitimate interest pursued, as the notice words it.
+    legitimate_interest: str = ""
 
 
 class Recipient(_Strict):
@@ -71,6 +73,10 @@ class Recipient(_Strict):
     purpose: str
     country: str = "Deutschland"
     is_processor: bool = False
+    # False where the notice gives only a category (e.g. "Hosting-Dienstleister"); the access
+    # answer then says so, and the individual recipients come from the case (C-154/21).
+    named: bool = True
+    data: str = ""  # which data this recipient receives, where the notice says so
 
 
 class Retention(_Strict):
@@ -88,6 +94,9 @@ class AutomatedDecision(_Strict):
     logic: str
     significance: str
     contest_contact: str = ""
+    legal_basis: str = ""
+    # The criteria that feed the decision (C-203/22: the procedure and principles actually applied).
+    factors: list[str] = Field(default_factory=list)
 
 
 class ThirdCountryTransfer(_Strict):
@@ -96,6 +105,8 @@ class ThirdCountryTransfer(_Strict):
     recipient: str
     country: str
     safeguard: str
+    # True where the notice offers a copy of the safeguard (Art. 13(1)(f), 15(2)).
+    copy_on_request: bool = False
 
 
 class ControllerProfile(_Strict):
@@ -130,6 +141,10 @@ class ControllerProfile(_Strict):
     automated_decisions: list[AutomatedDecision] = Field(default_factory=list)
     third_country_transfers: list[ThirdCountryTransfer] = Field(default_factory=list)
     group_companies: list[str] = Field(default_factory=list)
+    # Direct marketing (Art. 21(2)): the channels used and the companies advertising with the data;
+    # the objection confirmation names them all.  Empty: the notice does not say.
+    marketing_channels: list[str] = Field(default_factory=list)
+    marketing_companies: list[str] = Field(default_factory=list)
     signature: str = ""
 
     @property

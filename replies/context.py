@@ -91,3 +91,16 @@ class ReplyContext:
     attachment_names: tuple[str, ...] = ()
     digest_rows: tuple[DigestRow, ...] = field(default=())
     period_label: str = ""  # digest: e.g. "KW 47/2026"
+    # Access answer (C-154/21): the individual recipients of this person's data where the profile
+    # lists only a category (e.g. the craftsman who worked on the order).  () = no recipient of those
+    # categories received this person's data; None = not determined (the letter offers the names).
+    case_recipients: tuple[str, ...] | None = None
+    erased: tuple[str, ...] = ()  # erasure: what was erased (empty: "all data about you")
+    restricted: tuple[str, ...] = ()  # restriction: what is restricted (empty: all processing)
+    # Objection / automated-decision outcome: True = the request was granted in full; otherwise
+    # (False or unknown) the reply carries the Art. 12(4) remedies.
+    request_granted: bool | None = None
+    # Internal mails and guards: the Europe/Berlin date the reply is written (reminder "days left",
+    # digest, extension "sent before the original date").
+    as_of: date | None = None
+    internal_target: date | None = None  # reminder: the internal target date

@@ -1,0 +1,220 @@
+"""Render a reply kind for a ticket and controller into subject, plain text, HTML and chat text.
+
+One template per kind and language (`templates/<lang>/<kind>.j2`) is the single source of all
+four forms: it is rendered once per section with a small formatting library (`templates/_fmt/`)
+for plain text (wrapped at 76 columns), HTML (autoescaped) or chat.  Shared text blocks live in
+`templates/<lang>/blocks/`.  A controller's override folder mirrors this layout; any file found
+there wins, everything else falls back to the defaults, and an override may extend the default
+it replaces as `{% extends "default:de/<kind>.j2" %}` to change a single `{% block %}`.
+
+`StrictUndefined`: a missing variable or template raises `ReplyTemplateError` naming it; a reply
+is never sent with a silently empty gap (ANCHORS.md: django-helpdesk #1350).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import re
+import textwrap
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from jinja2 import (
+    BaseLoader,
+    ChoiceLoader,
+    Environment,
+    FileSystemLoader,
+    PrefixLoader,
+    StrictUndefined,
+    TemplateError,
+    TemplateNotFound,
+    TemplateSyntaxError,
+    UndefinedError,
+)
+from markupsafe import Markup
+
+from controllers.profile import ControllerProfile
+from intents.rights import RIGHTS, Right, RightInfo, legal_sort
+from replies.address import AddressForm
+from replies.context import ReplyContext, ReplyKind
+from replies.dates import format_date_de, format_date_en, format_datetime_de, format_datetime_en
+from replies.kinds import KIND_SPECS, PERSONAL_FIELDS, ReplyError, check_context
+from replies.reasons import explain_reason, state_label
+
+logger = logging.getLogger(__name__)
+
+TEMPLATE_DIR = Path(__file__).parent / "templates"
+DEFAULT_LANGUAGE = "de"
+SUPPORTED_LANGUAGES = ("de", "en")
+TEXT_WIDTH = 76
+
+
+class ReplyTemplateError(ReplyError):
+    """A template or a variable it uses is missing, or a template does not parse."""
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedReply:
+    subject: str
+    text: str
+    html: str
+    chat: str  # empty for internal kinds
+
+
+def normalise_language(language: str) -> str:
+    """"en-GB" -> "en"; languages without templates fall back to German (the legal default)."""
+    primary = language.strip().lower().replace("_", "-").split("-")[0]
+    return primary if primary in SUPPORTED_LANGUAGES else DEFAULT_LANGUAGE
+
+
+_MONTHS = ("Januar|Februar|März|April|Mai|Juni|Juli|August|September|Oktober|November|Dezember|"
+           "January|February|March|May|June|July|October|December")
+# Spaces a line must not break at: inside written-out dates ("2. März 2026") and legal citations
+# ("Art. 15 Abs. 1 lit. a DSGVO", "§ 35 BDSG", "z. B.").
+_KEEP_TOGETHER = (
+    re.compile(rf"\b(\d{{1,2}}\.?) ({_MONTHS}) (\d{{4}})\b"),
+    re.compile(r"(\b(?:Art|Abs|lit|Nr|Rn)\.|\bSatz|§§?) (?=\S)"),
+    re.compile(r"(\d[a-z]?|\b[a-h]|\))\s(?=(?:DSGVO|BDSG|AO|HGB|UStG|UWG|TDDDG|GDPR)\b)"),
+    re.compile(r"\b(z\.) (?=B\.)"),
+)
+_GLUE = "\x00"
+
+
+def _wrap(value: str, *, first: str = "", rest: str = "") -> str:
+    """Wrap at TEXT_WIDTH columns without splitting dates or legal citations across lines."""
+    text = " ".join(str(value).split())
+    for pattern in _KEEP_TOGETHER:
+        text = pattern.sub(lambda m: m.group(0).replace(" ", _GLUE), text)
+    wrapped = textwrap.fill(text, width=TEXT_WIDTH, initial_indent=first, subsequent_indent=rest,
+                            break_long_words=False, break_on_hyphens=False)
+    return wrapped.replace(_GLUE, " ")
+
+
+def _para(value: str) -> str:
+    return _wrap(value)
+
+
+def _bullet(value: str) -> str:
+    return _wrap(value, first="- ", rest="  ")
+
+
+def _squash(value: str) -> str:
+    """Collapse whitespace; keeps Markup as Markup (splitting on whitespace cannot break escapes)."""
+    joined = " ".join(str(value).split())
+    # Safe: `value` was already Markup (escaped); only whitespace changes.
+    return Markup(joined) if isinstance(value, Markup) else joined  # noqa: S704
+
+
+def _capitalize_first(value: str) -> str:
+    """Upper-case the first letter only (jinja's `capitalize` lower-cases the rest)."""
+    return value[:1].upper() + value[1:]
+
+
+def _right_info(right: Right | str) -> RightInfo:
+    return RIGHTS[Right(right)]
+
+
+def _rights_phrase(rights: tuple[Right, ...], lang: str = DEFAULT_LANGUAGE) -> str:
+    """"Auskunft (Art. 15 DSGVO) und Löschung (Art. 17 DSGVO)" from the shared rights table."""
+    parts: list[str] = []
+    for right in rights:
+        info = RIGHTS[Right(right)]
+        name, article = (info.name_de, info.article) if lang == "de" else (info.name_en, info.article_en)
+        # A complaint is addressed to the authority under Art. 77; citing it for a complaint made
+        # to us would mislead.
+        cited = article and info.right is not Right.COMPLAINT
+        parts.append(f"{name} ({article})" if cited else name)
+    if len(parts) <= 1:
+        return "".join(parts)
+    joiner = " und " if lang == "de" else " and "
+    return ", ".join(parts[:-1]) + joiner + parts[-1]
+
+
+def _loader(overrides_dir: Path | None) -> BaseLoader:
+    default = FileSystemLoader(TEMPLATE_DIR)
+    chain: list[BaseLoader] = [PrefixLoader({"default": default}, delimiter=":")]
+    if overrides_dir is not None:
+        chain.append(FileSystemLoader(overrides_dir))
+    chain.append(default)
+    return ChoiceLoader(chain)
+
+
+@lru_cache(maxsize=32)
+def _environment(overrides_dir: Path | None, html: bool) -> Environment:
+    env = Environment(
+        loader=_loader(overrides_dir),
+        undefined=StrictUndefined,
+        autoescape=html,  # noqa: S701 - plain-text and chat output are not HTML
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+    )
+    env.filters.update(
+        para=_para, bullet=_bullet, squash=_squash, capitalize_first=_capitalize_first,
+        date_de=format_date_de, date_en=format_date_en,
+        datetime_de=format_datetime_de, datetime_en=format_datetime_en,
+    )
+    env.globals.update(right_info=_right_info, rights_phrase=_rights_phrase, legal_sort=legal_sort,
+                       explain_reason=explain_reason, state_label=state_label)
+    return env
+
+
+def _redacted(ctx: ReplyContext) -> ReplyContext:
+    """Unverified sender: blank every personal field so that no template can print it."""
+    if ctx.verified:
+        return ctx
+    blank: dict[str, Any] = {
+        name: None if name in {"recipient_name", "code_sent_to_masked", "case_recipients"} else ()
+        for name in PERSONAL_FIELDS
+    }
+    return dataclasses.replace(ctx, **blank)
+
+
+def render_reply(kind: ReplyKind, ctx: ReplyContext, profile: ControllerProfile, *,
+                 language: str = DEFAULT_LANGUAGE, overrides_dir: Path | None = None) -> RenderedReply:
+    """Render `kind` for `ctx` and `profile`.
+
+    `language` is the request's language ("de", "en", "en-GB" ...); internal kinds are always
+    German.  `overrides_dir` is the controller's own template folder (same layout as
+    `replies/templates`).  Raises ReplyDataError when the context lacks a legally required value
+    and ReplyTemplateError when a template or variable is missing.
+    """
+    spec = KIND_SPECS[kind]
+    check_context(spec, ctx)
+    lang = DEFAULT_LANGUAGE if spec.internal else normalise_language(language)
+    overrides = overrides_dir.resolve() if overrides_dir is not None else None
+    name = f"{lang}/{kind.value}.j2"
+    variables: dict[str, Any] = {
+        "ctx": _redacted(ctx), "profile": profile, "a": AddressForm(profile.address_form),
+        "kind": kind.value, "lang": lang, "Right": Right,
+    }
+    try:
+        subject = _squash(_render(overrides, name, variables, section="subject", fmt="text"))
+        text = _render(overrides, name, variables, section="body", fmt="text")
+        html = _render(overrides, name, variables, section="body", fmt="html")
+        chat = "" if spec.internal else _render(overrides, name, variables, section="chat", fmt="chat")
+    except TemplateNotFound as exc:
+        raise ReplyTemplateError(
+            f"{kind.value} ({lang}, controller {profile.key}): template {exc.name!r} not found"
+        ) from exc
+    except TemplateSyntaxError as exc:
+        where = f"{exc.filename or exc.name}:{exc.lineno}"
+        raise ReplyTemplateError(f"{kind.value}: {where}: {exc.message}") from exc
+    except UndefinedError as exc:
+        raise ReplyTemplateError(
+            f"{kind.value} ({name}, controller {profile.key}): undefined variable: {exc.message}"
+        ) from exc
+    except TemplateError as exc:
+        raise ReplyTemplateError(f"{kind.value} ({name}): {exc}") from exc
+    logger.debug("rendered %s for %s in %s (%d chars)", kind.value, profile.key, lang, len(text))
+    return RenderedReply(subject=subject, text=text, html=html, chat=chat)
+
+
+def _render(overrides: Path | None, name: str, variables: dict[str, Any], *, section: str, fmt: str) -> str:
+    env = _environment(overrides, fmt == "html")
+    fmt_lib = env.get_template(f"_fmt/{fmt}.j2").module
+    out = env.get_template(name).render(variables, section=section, fmt=fmt, f=fmt_lib)
+    return out.strip("\n") + "\n" if section == "body" else out.strip()

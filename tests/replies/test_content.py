@@ -1,0 +1,345 @@
+"""Content checks per reply kind: what the law requires to be in (or out of) each reply."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+import pytest
+
+from controllers import ControllerProfile, load_profile
+from intents.rights import RIGHTS, Right
+from replies import KIND_SPECS, RenderedReply, ReplyKind, RetainedItem, render_reply
+from replies.preview import PreviewItem, preview_items
+from replies.reasons import ESCALATION_REASONS_DE
+from replies.samples import NAME, sample_context, unverified_receipt
+from tests.replies.conftest import with_form
+
+AUTHORITIES = {
+    "kmb2": ("Der Landesbeauftragte für den Datenschutz Niedersachsen", "Prinzenstraße 5", "30159 Hannover"),
+    "komsa": ("Die Sächsische Datenschutz- und Transparenzbeauftragte", "Postfach 11 01 32", "01330 Dresden"),
+}
+OUTDATED = (
+    "Die Landesbeauftragte für den Datenschutz",
+    "Der Sächsische Datenschutzbeauftragte",
+    "Devrientstraße",
+    "Postfach 12 00 16",
+    "01001 Dresden",
+    "saechsdsb",
+    "Postfach 221",
+    "NdsDSG",
+)
+SIE_WORDS = re.compile(r"\b(Sie|Ihnen|Ihr|Ihre|Ihren|Ihrem|Ihrer|Ihres)\b")
+DU_WORDS = re.compile(r"\b(Du|Dich|Dir|Dein|Deine|Deinen|Deinem|Deiner|Deines)\b")
+TICKET_TAG = re.compile(r"^\[DSR-\d{4}-\d{6}\] \S")
+
+ALL = [(c, item) for c in ("kmb2", "komsa") for item in preview_items(load_profile(c))]
+IDS = [f"{c}-{i.stem}" for c, i in ALL]
+
+
+def _all_parts(reply: RenderedReply) -> str:
+    return "\n".join((reply.subject, reply.text, reply.html, reply.chat))
+
+
+def _items(kind: ReplyKind) -> list[tuple[str, PreviewItem]]:
+    return [(c, i) for c, i in ALL if i.kind is kind]
+
+
+@pytest.mark.parametrize(("controller", "item"), ALL, ids=IDS)
+def test_no_gap_where_a_value_was_missing(controller: str, item: PreviewItem) -> None:
+    reply = item.reply
+    for part in (reply.subject, reply.text, reply.chat):
+        for bad in ("{{", "{%", "None", "[]", "()", "\n\n\n", " ,", " .", "..", "– –", "::"):
+            assert bad not in part, f"{bad!r} in {item.stem}"
+        assert not re.search(r"\S {2,}\S", part), f"double space in {item.stem}"
+        assert not re.search(r":\s*$", part.split("\n\n")[-1]), "ends with a dangling label"
+    assert not re.search(r"^\s*-\s*$", reply.text, re.M), "empty bullet"
+    for bad in ("<p></p>", "<li></li>", "{{", "None", "[]"):
+        assert bad not in reply.html, f"{bad!r} in HTML of {item.stem}"
+
+
+@pytest.mark.parametrize(("controller", "item"), ALL, ids=IDS)
+def test_form_of_address_is_consistent(controller: str, item: PreviewItem) -> None:
+    text = _all_parts(item.reply)
+    if item.variant.startswith("de-Du"):
+        assert SIE_WORDS.findall(text) == []
+        assert DU_WORDS.search(text) or KIND_SPECS[item.kind].internal
+    elif item.variant.startswith("de-Sie") and not KIND_SPECS[item.kind].internal:
+        assert DU_WORDS.findall(text) == []
+        assert SIE_WORDS.search(text)
+
+
+@pytest.mark.parametrize(("controller", "item"), ALL, ids=IDS)
+def test_every_data_subject_subject_carries_the_ticket_tag(controller: str, item: PreviewItem) -> None:
+    if KIND_SPECS[item.kind].internal:
+        return
+    assert TICKET_TAG.match(item.reply.subject), item.reply.subject
+    assert "DSR-2026-000123" in item.reply.chat
+
+
+@pytest.mark.parametrize(
+    ("controller", "item"),
+    _items(ReplyKind.ACCESS_ANSWER),
+    ids=[i.stem for _, i in _items(ReplyKind.ACCESS_ANSWER)],
+)
+def test_access_answer_has_every_art15_item(controller: str, item: PreviewItem) -> None:
+    profile = load_profile(controller)
+    for part in (item.reply.text, item.reply.html):
+        flat = " ".join(part.split())
+        for line in AUTHORITIES[controller]:
+            assert line in flat
+        for outdated in OUTDATED:
+            assert outdated not in flat
+        for letter in "abcdefgh":
+            assert f"lit. {letter} DSGVO" in flat or f"15(1)({letter})" in flat
+        assert "15 Abs. 2" in flat or "15(2)" in flat
+        assert "Art. 77" in flat
+        for purpose in profile.purposes:
+            assert purpose.legal_basis in flat
+        for recipient in profile.recipients:
+            assert recipient.name.replace("&", "&amp;") in flat or recipient.name in flat
+        for retention in profile.retention:
+            assert retention.period in flat
+        for decision in profile.automated_decisions:
+            assert decision.logic in flat and decision.significance in flat
+        for transfer in profile.third_country_transfers:
+            assert transfer.safeguard in flat
+
+
+def test_access_answer_names_case_recipients_or_says_none(profile: ControllerProfile) -> None:
+    base = sample_context(ReplyKind.ACCESS_ANSWER, profile.key)
+    named = render_reply(ReplyKind.ACCESS_ANSWER, replace(base, case_recipients=("Dach & Fach KG",)), profile)
+    none = render_reply(ReplyKind.ACCESS_ANSWER, replace(base, case_recipients=()), profile)
+    assert "Dach & Fach KG" in named.text and "Dach &amp; Fach KG" in named.html
+    assert "kein Empfänger aus diesen Gruppen" in none.text
+
+
+@pytest.mark.parametrize(
+    ("kind", "ctx_update"),
+    [
+        (ReplyKind.REFUSAL_NOTICE, {}),
+        (ReplyKind.IDENTITY_FAILED, {}),
+        (ReplyKind.OBJECTION_OUTCOME, {"request_granted": False}),
+        (ReplyKind.AUTOMATED_DECISION_OUTCOME, {"request_granted": None}),
+        (ReplyKind.ERASURE_DONE, {}),
+    ],
+)
+@pytest.mark.parametrize("language", ["de", "en"])
+def test_every_refusal_names_complaint_and_court(
+    profile: ControllerProfile, kind: ReplyKind, ctx_update: dict[str, object], language: str
+) -> None:
+    ctx = replace(sample_context(kind, profile.key, language), **ctx_update)  # type: ignore[arg-type]
+    reply = render_reply(kind, ctx, profile, language=language)
+    flat = " ".join(reply.text.split())
+    gdpr = "DSGVO" if language == "de" else "GDPR"
+    assert f"Art. 77 {gdpr}" in flat and f"Art. 79 {gdpr}" in flat
+    assert AUTHORITIES[profile.key][0] in flat and AUTHORITIES[profile.key][2] in flat
+
+
+def test_granted_outcome_carries_no_remedies_notice(profile: ControllerProfile) -> None:
+    ctx = replace(sample_context(ReplyKind.OBJECTION_OUTCOME, profile.key), request_granted=True)
+    assert "Art. 79" not in render_reply(ReplyKind.OBJECTION_OUTCOME, ctx, profile).text
+
+
+@pytest.mark.parametrize("language", ["de", "en"])
+def test_extension_states_reasons_and_new_date(profile: ControllerProfile, language: str) -> None:
+    ctx = sample_context(ReplyKind.EXTENSION_NOTICE, profile.key, language)
+    reply = render_reply(ReplyKind.EXTENSION_NOTICE, ctx, profile, language=language)
+    flat = " ".join(reply.text.split())
+    new_date = "30. April 2026" if language == "de" else "30 April 2026"
+    assert new_date in reply.subject and new_date in flat and new_date in reply.chat
+    assert ("2. März 2026" if language == "de" else "2 March 2026") in flat
+    for reason in ctx.extension_reasons:
+        assert reason in flat
+    assert "12 Abs. 3" in flat or "12(3)" in flat
+
+
+UNVERIFIED_KINDS = [k for k, s in KIND_SPECS.items() if not s.internal and not s.requires_verified]
+
+
+@pytest.mark.parametrize("kind", UNVERIFIED_KINDS)
+@pytest.mark.parametrize("language", ["de", "en"])
+def test_unverified_sender_reply_contains_no_personal_data(
+    profile: ControllerProfile, kind: ReplyKind, language: str
+) -> None:
+    secret = ("Jana Beispiel", "j***@beispiel-handel.de", "Lindenweg 4", "Elektro Sommer", "K-4711")
+    ctx = replace(
+        sample_context(kind, profile.key, language),
+        verified=False,
+        recipient_name=secret[0],
+        code_sent_to_masked=secret[1],
+        changes=(secret[2],),
+        case_recipients=(secret[3],),
+        notified_recipients=(secret[3],),
+        erased=(secret[4],),
+        retained=(RetainedItem(secret[4], "§ 147 AO", sample_context(kind, profile.key).received_date),),
+    )
+    text = _all_parts(render_reply(kind, ctx, profile, language=language))
+    for value in secret:
+        assert value not in text
+
+
+def test_neutral_receipt_to_unverified_sender(profile: ControllerProfile) -> None:
+    reply = render_reply(ReplyKind.RECEIPT_CONFIRMATION, unverified_receipt(), profile)
+    assert NAME not in _all_parts(reply)
+    assert reply.text.startswith("Guten Tag,\n")
+    assert "Ausweiskopie benötigen wir dafür nicht" in " ".join(reply.text.split())
+
+
+def test_receipt_states_rights_due_date_and_next_steps(profile: ControllerProfile) -> None:
+    ctx = replace(sample_context(ReplyKind.RECEIPT_CONFIRMATION, profile.key), rights=tuple(Right))
+    flat = " ".join(render_reply(ReplyKind.RECEIPT_CONFIRMATION, ctx, profile).text.split())
+    for right, info in RIGHTS.items():
+        if right not in (Right.COMPLAINT, Right.OTHER):
+            assert f"{info.name_de} ({info.article})" in flat
+    assert "spätestens am 2. März 2026" in flat and "31. Januar 2026" in flat
+    assert "Als Nächstes" in flat
+    assert "Den Werbewiderspruch und den Widerruf der Einwilligung setzen wir sofort" in flat
+
+
+def test_identity_request_is_proportionate(profile: ControllerProfile) -> None:
+    for facts in ((), ("Kundennummer",), ("Kundennummer", "Postleitzahl")):
+        ctx = replace(sample_context(ReplyKind.IDENTITY_REQUEST, profile.key), facts_requested=facts)
+        flat = " ".join(render_reply(ReplyKind.IDENTITY_REQUEST, ctx, profile).text.split())
+        assert "Personalausweises benötigen wir nicht" in flat
+        assert all(fact in flat for fact in facts)
+        assert ("Bestätigungscode" in flat) == (not facts)
+
+
+def test_marketing_objection_is_immediate_all_channels_and_keeps_suppression(
+    profile: ControllerProfile,
+) -> None:
+    ctx = sample_context(ReplyKind.MARKETING_OBJECTION_CONFIRMATION, profile.key)
+    flat = " ".join(render_reply(ReplyKind.MARKETING_OBJECTION_CONFIRMATION, ctx, profile).text.split())
+    assert "sofort umgesetzt" in flat and "Werbesperrliste" in flat and "Profiling" in flat
+    assert "für alle Werbekanäle" in flat
+    for company in profile.marketing_companies if len(profile.marketing_companies) > 1 else ():
+        assert company in flat
+
+
+def test_consent_withdrawal_future_effect_and_lawfulness(profile: ControllerProfile) -> None:
+    ctx = sample_context(ReplyKind.CONSENT_WITHDRAWAL_CONFIRMATION, profile.key)
+    flat = " ".join(render_reply(ReplyKind.CONSENT_WITHDRAWAL_CONFIRMATION, ctx, profile).text.split())
+    assert "für die Zukunft" in flat and "Rechtmäßigkeit der Verarbeitung bis zum Widerruf" in flat
+
+
+def test_portability_names_machine_readable_format(profile: ControllerProfile) -> None:
+    ctx = sample_context(ReplyKind.PORTABILITY_ANSWER, profile.key)
+    flat = " ".join(render_reply(ReplyKind.PORTABILITY_ANSWER, ctx, profile).text.split())
+    assert "strukturierten, gängigen und maschinenlesbaren Format (JSON)" in flat
+    assert "Art. 20 Abs. 2" in flat
+
+
+def test_erasure_names_retention_basis_end_date_and_restriction(profile: ControllerProfile) -> None:
+    ctx = sample_context(ReplyKind.ERASURE_DONE, profile.key)
+    flat = " ".join(render_reply(ReplyKind.ERASURE_DONE, ctx, profile).text.split())
+    for item in ctx.retained:
+        assert item.legal_basis in flat and item.category in flat
+    assert "31. Dezember 2032" in flat and "gesperrt" in flat and "§ 35 Abs. 3 BDSG" in flat
+
+
+@pytest.mark.parametrize(
+    "kind", [ReplyKind.RECTIFICATION_DONE, ReplyKind.ERASURE_DONE, ReplyKind.RESTRICTION_DONE]
+)
+def test_completion_notices_carry_art19(profile: ControllerProfile, kind: ReplyKind) -> None:
+    ctx = sample_context(kind, profile.key)
+    flat = " ".join(render_reply(kind, ctx, profile).text.split())
+    assert "Art. 19 DSGVO" in flat
+    assert all(name in flat for name in ctx.notified_recipients)
+
+
+def test_restriction_explains_effect_and_notice_before_lifting(profile: ControllerProfile) -> None:
+    flat = " ".join(
+        render_reply(
+            ReplyKind.RESTRICTION_DONE, sample_context(ReplyKind.RESTRICTION_DONE, profile.key), profile
+        ).text.split()
+    )
+    assert "Art. 18 Abs. 2" in flat and "Art. 18 Abs. 3" in flat
+
+
+def test_objection_and_automated_decision_acknowledgements(profile: ControllerProfile) -> None:
+    objection = " ".join(
+        render_reply(
+            ReplyKind.OBJECTION_ACK, sample_context(ReplyKind.OBJECTION_ACK, profile.key), profile
+        ).text.split()
+    )
+    assert "zwingende schutzwürdige Gründe" in objection and "Art. 18 Abs. 1 lit. d" in objection
+    review = " ".join(
+        render_reply(
+            ReplyKind.AUTOMATED_DECISION_ACK,
+            sample_context(ReplyKind.AUTOMATED_DECISION_ACK, profile.key),
+            profile,
+        ).text.split()
+    )
+    assert (
+        "Art. 22 Abs. 3 DSGVO" in review and "Standpunkt" in review and "nicht erneut automatisch" in review
+    )
+    assert "spätestens am 2. März 2026" in review
+
+
+def test_escalation_notice_keeps_the_date_and_names_the_right_office(profile: ControllerProfile) -> None:
+    ctx = sample_context(ReplyKind.ESCALATION_NOTICE, profile.key)
+    text = render_reply(ReplyKind.ESCALATION_NOTICE, ctx, profile).text
+    flat = " ".join(text.split())
+    assert "spätestens am 2. März 2026" in flat and "legal_threat" not in text
+    assert ("Datenschutzbeauftragten" in flat) == (profile.dpo is not None)
+
+
+def test_clarification_lists_every_reading(profile: ControllerProfile) -> None:
+    ctx = replace(
+        sample_context(ReplyKind.CLARIFICATION, profile.key),
+        readings=(Right.ACCESS, Right.OBJECTION, Right.ERASURE),
+    )
+    reply = render_reply(ReplyKind.CLARIFICATION, ctx, profile)
+    for n, right in enumerate(ctx.readings, 1):
+        assert f"({n}) {RIGHTS[right].name_de} ({RIGHTS[right].article})" in reply.text
+        assert f"({n}) {RIGHTS[right].name_de}" in reply.chat
+
+
+def test_dpo_alert_explains_every_reason_code(profile: ControllerProfile) -> None:
+    ctx = replace(
+        sample_context(ReplyKind.DPO_ESCALATION_ALERT, profile.key),
+        escalation_reasons=tuple(ESCALATION_REASONS_DE),
+    )
+    flat = " ".join(render_reply(ReplyKind.DPO_ESCALATION_ALERT, ctx, profile).text.split())
+    for code, explanation in ESCALATION_REASONS_DE.items():
+        assert f"{explanation} [{code}]" in flat
+
+
+@pytest.mark.parametrize(
+    "kind", [ReplyKind.DPO_ESCALATION_ALERT, ReplyKind.DEADLINE_REMINDER, ReplyKind.WEEKLY_DIGEST]
+)
+def test_internal_mails_carry_metadata_only(profile: ControllerProfile, kind: ReplyKind) -> None:
+    ctx = replace(sample_context(kind, profile.key), recipient_name=NAME)
+    reply = render_reply(kind, ctx, profile)
+    assert NAME not in _all_parts(reply) and "@" not in reply.text and reply.chat == ""
+
+
+def test_digest_counts_and_orders_by_deadline(profile: ControllerProfile) -> None:
+    text = render_reply(
+        ReplyKind.WEEKLY_DIGEST, sample_context(ReplyKind.WEEKLY_DIGEST, profile.key), profile
+    ).text
+    assert "Offene Vorgänge: 3" in text and "Frist überschritten: 1" in text
+    assert text.index("DSR-2026-000101") < text.index("DSR-2026-000123") < text.index("DSR-2026-000131")
+    empty = replace(sample_context(ReplyKind.WEEKLY_DIGEST, profile.key), digest_rows=())
+    assert "Es gibt keine offenen Vorgänge." in render_reply(ReplyKind.WEEKLY_DIGEST, empty, profile).text
+
+
+@pytest.mark.parametrize("days_before", [-3, 0, 7])
+def test_deadline_reminder_wording_follows_days_left(profile: ControllerProfile, days_before: int) -> None:
+    from datetime import timedelta
+
+    base = sample_context(ReplyKind.DEADLINE_REMINDER, profile.key)
+    assert base.due_date is not None
+    ctx = replace(base, as_of=base.due_date - timedelta(days=days_before))
+    subject = render_reply(ReplyKind.DEADLINE_REMINDER, ctx, profile).subject
+    expected = {-3: "Frist überschritten", 0: "Frist endet heute", 7: "Fristerinnerung"}[days_before]
+    assert expected in subject
+
+
+def test_du_profile_switches_every_reply(profile: ControllerProfile) -> None:
+    du = with_form(profile, "Du")
+    reply = render_reply(
+        ReplyKind.RECEIPT_CONFIRMATION, sample_context(ReplyKind.RECEIPT_CONFIRMATION, profile.key), du
+    )
+    assert reply.text.startswith("Hallo Jana Beispiel,") and "Viele Grüße" in reply.text

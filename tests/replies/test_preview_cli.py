@@ -1,0 +1,28 @@
+"""`dsr replies preview`: one browsable page plus text files, for legal review."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from bot.cli import app
+
+
+def test_preview_writes_index_and_text_files(tmp_path: Path) -> None:
+    out = tmp_path / "preview"
+    result = CliRunner().invoke(app, ["replies", "preview", "--controller", "komsa", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    index = (out / "index.html").read_text(encoding="utf-8")
+    texts = sorted(p.name for p in out.glob("*.txt"))
+    # 22 data-subject kinds x (Sie, Du, English) + 3 internal kinds + the neutral receipt.
+    assert len(texts) == 22 * 3 + 3 + 1
+    assert "access_answer.de-Du.txt" in texts and "weekly_digest.de-Sie.txt" in texts
+    assert "receipt_confirmation.de-Sie-unverifiziert.txt" in texts
+    assert 'id="access_answer.en"' in index and "KOMSA AG" in index
+    assert "Betreff: [DSR-2026-000123]" in (out / "no_data.de-Du.txt").read_text(encoding="utf-8")
+
+
+def test_preview_rejects_unknown_controller(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["replies", "preview", "--controller", "nope", "--out", str(tmp_path)])
+    assert result.exit_code != 0
