@@ -123,7 +123,9 @@ def false_friend(view: FieldView, match: Match, label: str) -> str | None:
         rule = other.rule
         if rule.kind != "false_friend" or other.unless or label not in rule.suppresses:
             continue
-        if view.tokens[other.first].sentence == sentence and rule.id not in cancelled:
+        if view.tokens[other.first].sentence != sentence or rule.id in cancelled:
+            continue
+        if not negated(view, other):  # "Ich widerspreche NICHT der Werbung" claims nothing
             return rule.id
     return None
 
@@ -140,12 +142,12 @@ def suppression(view: FieldView, match: Match, *, auto_reply: bool, grievance: b
     label = match.rule.label
     if auto_reply:
         return "auto_reply"
-    if match.rule.negatable and negated(view, match):
-        return "negation"
+    sentence = view.tokens[match.first].sentence
+    if match.rule.negatable and negated(view, match) and not view.has("conditional", sentence):
+        return "negation"  # "Wenn Sie nicht löschen, ..." is a demand under a condition, no negation
     ff = false_friend(view, match, label)
     if ff is not None:
         return ff
-    sentence = view.tokens[match.first].sentence
     if notice_sentence(view, sentence):
         return "rights_notice"
     if view.name != "subject" and match.rule.first_person and not view.has("first_person", sentence):

@@ -68,6 +68,7 @@ class Matcher:
         self._protected = frozenset(w for w in lexicon.protected if not w.endswith("*"))
         self._protected_stems = tuple(w[:-1] for w in lexicon.protected if w.endswith("*"))
         self._fuzzy: dict[str, tuple[list[str], list[str]]] = {}
+        self._fuzzy_suffixes = tuple(s for s in self._suffix if len(s) >= 7 and s.isalpha())
         self._build_fuzzy_targets()
         self._cache: dict[str, tuple[frozenset[int], float]] = {}
 
@@ -131,11 +132,23 @@ class Matcher:
         limit = 1 if len(norm) < 10 else 2
         found = process.extractOne(norm, bucket[0], scorer=OSA.distance, score_cutoff=limit)
         if found is None:
-            return None
+            return self._suffix_correction(norm)
         target, distance = found[0], int(found[1])
         if distance == 0 or target.startswith(norm) or norm.startswith(target):
             return None
         return target, 100.0 * (1.0 - distance / max(len(norm), len(target)))
+
+    def _suffix_correction(self, norm: str) -> tuple[str, float] | None:
+        """A misspelt compound ending ("Datenlöschunk"): compare the tail with suffix terms."""
+        for suffix in self._fuzzy_suffixes:
+            for width in (len(suffix) - 1, len(suffix), len(suffix) + 1):
+                if width >= len(norm):
+                    continue
+                tail = norm[-width:]
+                distance = OSA.distance(tail, suffix, score_cutoff=1)
+                if distance == 1:
+                    return norm[:-width] + suffix, 100.0 * (1.0 - 1 / len(suffix))
+        return None
 
     def lookup(self, norm: str) -> tuple[frozenset[int], float]:
         """Term keys a folded token fills, and the match score (100 unless fuzzily corrected)."""

@@ -1,0 +1,174 @@
+"""Behaviour of classify(): contract, negation, false friends, fuzzy matching, escalation, evidence."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from intents import classify
+from intents.rights import Right
+
+
+def labels(subject: str, body: str, channel: str = "email") -> list[str]:
+    return [r.value for r in classify(subject, body, channel).labels]
+
+
+def test_contract_types_and_order() -> None:
+    body = "Bitte Auskunft nach Art. 15 DSGVO und danach Löschung."
+    result = classify("Auskunft und Löschung", body, "email")
+    assert result.labels == (Right.ACCESS, Right.ERASURE)
+    assert 0.0 <= result.confidence <= 1.0
+    assert isinstance(result.reasons, tuple) and isinstance(result.evidence, tuple)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        result.escalate = True  # type: ignore[misc]
+
+
+def test_noise_is_other_and_not_escalated() -> None:
+    result = classify("", "wann habt ihr morgen offen?", "telegram")
+    assert result.labels == (Right.OTHER,)
+    assert not result.escalate and result.confidence > 0.5
+
+
+def test_empty_message_is_other() -> None:
+    assert labels("", "") == ["other"]
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("Bitte NICHT löschen, nur meine Adresse ändern: Hauptstr. 1", ["rectification"]),
+        ("Keine Auskunft nötig, sondern bitte mein Konto löschen.", ["erasure"]),
+        ("Ich widerspreche NICHT der Werbung, aber dem Scoring meiner Zahlungsdaten.", ["objection"]),
+        ("Löschen Sie die Unterlagen gerade nicht, sondern bewahren Sie sie gesperrt auf.", ["restriction"]),
+        ("keine werbung mehr!!", ["marketing_objection"]),
+        ("Ich will nicht mehr bei Ihnen gespeichert sein.", ["erasure"]),
+    ],
+)
+def test_negation_and_contrast(body: str, expected: list[str]) -> None:
+    assert labels("", body) == expected
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "Hiermit widerspreche ich der Nebenkostenabrechnung 2023.",
+        "Bitte sperren Sie meine SIM-Karte, das Handy wurde gestohlen.",
+        "Bitte leiten Sie die Portierung meiner Rufnummer zum neuen Anbieter ein.",
+        "Hiermit widerrufe ich den Kaufvertrag über das Tablet (Bestellung 4411).",
+        "Hiermit kündige ich meinen Vertrag zum nächstmöglichen Zeitpunkt.",
+        "Ich widerrufe das SEPA-Lastschriftmandat.",
+        "Können Sie mir Auskunft zum Lieferstatus meiner Bestellung geben?",
+        "Bitte schicken Sie mir eine Kopie der Rechnung vom März.",
+    ],
+)
+def test_false_friends_are_other(body: str) -> None:
+    assert labels("", body) == ["other"]
+
+
+def test_false_friend_is_explained() -> None:
+    result = classify("", "Hiermit widerspreche ich der Nebenkostenabrechnung 2023.", "email")
+    assert any(e.suppressed_by == "false_friend.invoice_dispute" for e in result.evidence)
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("Wo bleibt meine Auskumft?", "access"),
+        ("bitte loeschen sie meine daten", "erasure"),
+        ("Ich lege Wiederspruch gegen die Bonitätsprüfung ein.", "objection"),
+        ("Hiermit wiederrufe ich meine Einwiligung.", "consent_withdrawal"),
+        ("Ich beantrage die Einschraenkung der Verarbeitung.", "restriction"),
+    ],
+)
+def test_typos_still_match(body: str, expected: str) -> None:
+    assert expected in labels("", body)
+
+
+@pytest.mark.parametrize(
+    "body",
+    ["Die Auskunftei hat falsche Werte.", "Bei der Anmeldung gab es Probleme.", "Die Bewertung war gut."],
+)
+def test_near_words_are_not_typos(body: str) -> None:
+    result = classify("", body, "email")
+    assert all(e.score == 100 for e in result.evidence)
+    assert Right.ACCESS not in result.labels and Right.MARKETING_OBJECTION not in result.labels
+
+
+def test_fuzzy_hit_has_score_below_100() -> None:
+    result = classify("", "Wo bleibt meine Auskumft?", "telegram")
+    hit = next(e for e in result.evidence if e.label is Right.ACCESS)
+    assert hit.matched == "Auskumft" and 80 <= hit.score < 100
+
+
+def test_conditional_threat_in_standard_letter_is_not_a_complaint() -> None:
+    body = ("Hiermit verlange ich Auskunft nach Art. 15 DSGVO. Sollten Sie nicht fristgerecht antworten, "
+            "behalte ich mir vor, Beschwerde bei der Aufsichtsbehörde einzulegen.")
+    result = classify("Auskunft", body, "email")
+    assert result.labels == (Right.ACCESS,)
+    assert not result.escalate
+    assert any(e.suppressed_by == "conditional_threat" for e in result.evidence)
+
+
+def test_threat_after_ignored_requests_is_a_complaint() -> None:
+    body = "Ich habe Sie zweimal aufgefordert zu löschen. Wenn nichts passiert, gehe ich zur Behörde."
+    result = classify("", body, "email")
+    assert Right.COMPLAINT in result.labels and "complaint" in result.reasons
+
+
+def test_subject_counts_less_when_reply() -> None:
+    body = "Dann bitte ich darum, die Daten zu sperren und nur noch für die Aufbewahrung zu verwenden."
+    assert labels("AW: Ihre Anfrage auf Löschung", body) == ["restriction"]
+
+
+def test_subject_alone_can_carry_the_request() -> None:
+    assert labels("Art. 15 DSGVO", "Kd.-Nr. 110872\nJ. Hempel") == ["access"]
+
+
+def test_single_word_stop_only_in_short_messages() -> None:
+    assert labels("", "STOP", "telegram") == ["marketing_objection"]
+    spam = "Wir bieten SEO an. Wenn Sie keine weiteren E-Mails wünschen, antworten Sie mit STOP. Ihr Team"
+    assert labels("Angebot", spam) == ["other"]
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ("Namens und in Vollmacht unseres Mandanten verlangen wir Auskunft.", "representative"),
+        ("Mein Sohn (14) hat sich angemeldet, bitte löschen Sie seine Daten.", "minor"),
+        ("Bitte löschen Sie mein Attest zu meiner Krankheit.", "special_category"),
+        ("Bitte löschen Sie meine Bewerbungsunterlagen.", "employee"),
+        ("Mein Vater ist verstorben, bitte löschen Sie sein Konto.", "deceased"),
+        ("Bitte löschen Sie alles, die Zertifikate möchte ich aber behalten.", "contradictory"),
+        ("Ihre Rundmail ging mit offenem Verteiler raus, bitte löschen Sie meine Adresse.", "breach"),
+    ],
+)
+def test_escalation_reasons(body: str, reason: str) -> None:
+    result = classify("", body, "email")
+    assert result.escalate
+    assert reason in result.reasons
+
+
+def test_job_application_is_not_escalated() -> None:
+    body = "Hiermit bewerbe ich mich als Fachinformatiker. Lebenslauf anbei."
+    result = classify("Bewerbung", body, "email")
+    assert result.labels == (Right.OTHER,) and not result.escalate
+
+
+def test_evidence_spans_point_at_the_body() -> None:
+    body = "Hallo,\n\nbitte löschen Sie meine Daten.\n\nGruß"
+    result = classify("", body, "email")
+    counted = [e for e in result.evidence if e.suppressed_by is None and e.reason is None]
+    assert counted
+    for item in counted:
+        assert body[item.start : item.end] == item.matched
+
+
+def test_language_follows_the_sender() -> None:
+    assert classify("", "please delete my account and all data", "telegram").language == "en"
+    assert classify("", "bitte löschen Sie mein Konto", "telegram").language == "de"
+
+
+def test_html_body_is_classified_as_text() -> None:
+    body = "<div>Bitte nehmen Sie mich aus Ihrem E-Mail-Verteiler.&nbsp;</div>"
+    assert labels("Abmeldung", body) == ["marketing_objection"]
