@@ -218,3 +218,49 @@ def test_quarantine_keeps_the_raw_message_with_its_reason(harness: Harness) -> N
         [item] = s.scalars(select(QuarantinedMessage)).all()
         assert (item.reason, item.raw, item.state) == ("no From header", b"\x00garbage", "open")
     assert "message_quarantined" in harness.actions()
+
+
+UNCLEAR = ("hab ich bei euch überhaupt ein konto? bekomm dauernd mails von euch obwohl ich da nie was "
+           "gemacht hab")
+
+
+def test_unclear_request_gets_a_clarification_question_first(harness: Harness) -> None:
+    outcome = harness.send(make_mail(subject="Frage", body=UNCLEAR))
+    assert outcome.reason == "clarification_requested"
+    ticket = harness.ticket(outcome.ticket_reference)
+    assert ticket.state == "new" and ticket.classification["pending_clarification"] is True
+    assert ticket.due_date is not None  # the month runs from receipt, question or not
+    [question] = harness.items(outcome.outbox_ids)
+    assert (question.kind, question.recipient) == ("clarification", ERIKA)
+    assert "Auskunft" in text_of(question.payload)
+
+    ours = parsed(question.payload)
+    answer = make_mail(subject=f"AW: {ours['Subject']}", headers={"In-Reply-To": ours["Message-ID"]},
+                       body="Ja, ich möchte eine Auskunft nach Art. 15 DSGVO über meine Daten.")
+    done = harness.send(answer)
+    assert (done.reason, done.ticket_reference) == ("receipt_confirmed", ticket.reference)
+    after = harness.ticket(ticket.reference)
+    assert (after.state, after.rights, after.identity_level) == ("in_progress", ["access"], "contact_on_file")
+    assert "rights_corrected" in harness.actions(ticket.reference)
+
+
+def test_answer_that_stays_unclear_goes_to_a_human(harness: Harness) -> None:
+    outcome = harness.send(make_mail(subject="Frage", body=UNCLEAR))
+    [question] = harness.items(outcome.outbox_ids)
+    ours = parsed(question.payload)
+    answer = make_mail(subject=f"AW: {ours['Subject']}", body="weiß nicht",
+                       headers={"In-Reply-To": ours["Message-ID"]})
+    done = harness.send(answer)
+    assert done.reason == "escalated"
+    assert harness.ticket(outcome.ticket_reference).state == "escalated"
+
+
+def test_english_request_gets_an_english_reply(harness: Harness) -> None:
+    body = ("Dear Sir or Madam,\n\nunder Article 15 GDPR I request access to the personal data you hold "
+            "about me and a copy of it.\n\nKind regards\nErika Mustermann")
+    outcome = harness.send(make_mail(subject="Subject access request", body=body))
+    ticket = harness.ticket(outcome.ticket_reference)
+    assert ticket.language == "en"
+    [item] = harness.items(outcome.outbox_ids)
+    assert parsed(item.payload)["Content-Language"] == "en"
+    assert "April 2, 2026" in text_of(item.payload) or "2 April 2026" in text_of(item.payload)
