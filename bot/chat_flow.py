@@ -293,9 +293,7 @@ class _Turn:
         elif len(labels) == 1 and not result.escalate:
             pending["rights"] = [r.value for r in labels]
             self.state.step = "confirm"
-            want = " und " if self.form != "en" else " and "
-            self.say(t.text("confirm", self.form,
-                            want=want.join(t.want_phrase(r, self.form) for r in labels),
+            self.say(t.text("confirm", self.form, want=t.wants(labels, self.form),
                             article=", ".join(t.article(r, self.form) for r in labels)),
                      [[(t.text("button_yes", self.form), self._data("ok")),
                        (t.text("button_no", self.form), self._data("no"))]])

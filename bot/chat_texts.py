@@ -118,9 +118,9 @@ _TEXTS: dict[str, tuple[str, str, str]] = {
         "/abmelden – unlink this chat from your customer account\n"
         "Please do not send ID copies or photos. By e-mail you reach us at {email}.",
     ),
-    "confirm": ("Sie möchten {want} ({article}). Stimmt das?",
-                "Du möchtest {want} ({article}). Stimmt das?",
-                "You would like {want} ({article}). Is that right?"),
+    "confirm": ("Sie möchten{want} ({article}). Stimmt das?",
+                "Du möchtest{want} ({article}). Stimmt das?",
+                "You would like{want} ({article}). Is that right?"),
     "choose": ("Ich bin nicht sicher, was Sie meinen. Welches Anliegen haben Sie?",
                "Ich bin nicht sicher, was du meinst. Welches Anliegen hast du?",
                "I am not sure what you mean. Which of these is your request?"),
@@ -251,6 +251,12 @@ def button_label(right: Right, form: Form) -> str:
 
 def want_phrase(right: Right, form: Form) -> str:
     return _WANT[right][("sie", "du", "en").index(form)]
+
+
+def wants(rights: list[Right] | tuple[Right, ...], form: Form) -> str:
+    """What the person wants, to follow "Sie möchten": a comma before a "dass" clause."""
+    joined = (" and " if form == "en" else " und ").join(want_phrase(r, form) for r in rights)
+    return f", {joined}" if joined.startswith("dass ") else f" {joined}"
 
 
 def article(right: Right, form: Form) -> str:

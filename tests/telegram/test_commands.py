@@ -73,3 +73,11 @@ async def test_du_form_when_the_profile_says_so(bot_parts: Bot) -> None:
         assert "Hier kannst du deine Rechte" in (await bot.reply(mark)).text
         mark = await bot.say("/status")
         assert (await bot.reply(mark)).text == "Du hast keine offenen Anfragen."
+
+
+async def test_english_request_is_answered_in_english(bot: Bot) -> None:
+    mark = await bot.say("What data do you have on me? GDPR request", language_code="en")
+    question = await bot.reply(mark)
+    assert question.text == ("You would like to know which data we hold about you (Art. 15 GDPR). "
+                             "Is that right?")
+    assert [label for label, _ in question.buttons] == ["Yes, correct", "No, something else"]

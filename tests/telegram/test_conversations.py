@@ -123,7 +123,7 @@ async def test_offset_is_committed_after_processing(bot: Bot) -> None:
         assert load_offset(session, "kmb2") == update["update_id"] + 1
 
 
-AMBIGUOUS = "können sie meine daten sperren"
+AMBIGUOUS = "daten löschen oder erstmal auskunft? keine ahnung"
 
 
 async def test_ambiguous_text_offers_the_likely_readings_as_buttons(bot: Bot) -> None:
@@ -131,14 +131,14 @@ async def test_ambiguous_text_offers_the_likely_readings_as_buttons(bot: Bot) ->
     question = await bot.reply(mark, has_buttons)
     labels = [label for label, _ in question.buttons]
     assert question.text == "Ich bin nicht sicher, was Sie meinen. Welches Anliegen haben Sie?"
-    assert labels == ["Auskunft", "Einschränkung", "Beides", "Etwas anderes"]
+    assert labels == ["Auskunft", "Löschung", "Beides", "Etwas anderes"]
     assert bot.tickets() == []
     mark = len(bot.fake.sent)
-    await bot.fake.press(question, "Einschränkung")
-    await bot.reply(mark, lambda m: m.method == "editMessageText" and m.text == "✓ Einschränkung")
+    await bot.fake.press(question, "Löschung")
+    await bot.reply(mark, lambda m: m.method == "editMessageText" and m.text == "✓ Löschung")
     await bot.reply(mark, lambda m: "E-Mail-Adresse" in m.text)
     [ticket] = bot.tickets()
-    assert ticket.rights == ["restriction"]
+    assert ticket.rights == ["erasure"]
     assert ticket.state == TicketState.AWAITING_IDENTITY.value
     # A second press on the old keyboard changes nothing.
     mark = len(bot.fake.sent)

@@ -1,0 +1,43 @@
+"""The conversation's own short texts: complete in every form, German grammar of the confirmation."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from bot import chat_texts as t
+from intents.rights import Right
+
+FORMS: tuple[t.Form, ...] = ("sie", "du", "en")
+
+
+@pytest.mark.parametrize("key", sorted(t._TEXTS))
+def test_every_text_exists_in_all_three_forms_with_the_same_placeholders(key: str) -> None:
+    variants = t._TEXTS[key]
+    placeholders = [set(re.findall(r"{(\w+)}", v)) for v in variants]
+    assert len(variants) == 3 and all(v.strip() for v in variants)
+    assert placeholders[0] == placeholders[1] == placeholders[2]
+
+
+def test_du_texts_do_not_address_the_person_formally() -> None:
+    for sie, du, _en in t._TEXTS.values():
+        if sie != du:
+            assert not re.search(r"\b(Sie|Ihre?[mnrs]?)\b", du.replace("Ihre Anfrage", "")), du
+
+
+@pytest.mark.parametrize(("rights", "form", "expected"), [
+    ((Right.ERASURE,), "sie", "Sie möchten, dass wir Ihre Daten löschen (Art. 17 DSGVO). Stimmt das?"),
+    ((Right.ACCESS,), "du",
+     "Du möchtest Auskunft darüber, welche Daten wir über dich speichern (Art. 15 DSGVO). Stimmt das?"),
+    ((Right.PORTABILITY,), "en",
+     "You would like to receive your data in a machine-readable format (Art. 20 GDPR). Is that right?"),
+])
+def test_confirmation_sentence(rights: tuple[Right, ...], form: t.Form, expected: str) -> None:
+    article = ", ".join(t.article(r, form) for r in rights)
+    assert t.text("confirm", form, want=t.wants(rights, form), article=article) == expected
+
+
+def test_menu_has_the_nine_rights_in_legal_order() -> None:
+    assert len(t.MENU_RIGHTS) == 9
+    assert [t.button_label(r, "sie") for r in t.MENU_RIGHTS][-1] == "Entscheidung überprüfen lassen"
