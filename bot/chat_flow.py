@@ -335,14 +335,6 @@ class _Turn:
                                       key=pending["key"], at=datetime.fromisoformat(pending["at"]))
         if outcome is None:
             return
-        if not escalate and outcome.reason == "clarification_requested" and outcome.ticket_reference:
-            # The pipeline asks its own clarification question; the person has already answered
-            # it by button, so give the answer to the ticket in words the classifier reads.
-            _chosen, clarified = self._pipeline(
-                text=chat_submit.chosen_sentence(ordered), rights=ordered, confirmed=True,
-                subject=f"[{outcome.ticket_reference}]", key=f"{pending['key']}:chosen")
-            if clarified is None:
-                return
         result = chat_submit.after_pipeline(
             self.session, outcome=outcome, msg=msg, profile=self.profile, rights=ordered,
             confirmed=not escalate, form=self.form, now=self.flow._clock())

@@ -28,7 +28,7 @@ from bot.inbound import InboundMessage, Outcome
 from bot.pipeline import CONFIRMED_RIGHTS_HEADER
 from bot.reply_queue import reply_context
 from controllers import ControllerProfile
-from intents.rights import RIGHTS, Right
+from intents.rights import Right
 from replies import format_date_de, render_reply
 from replies.context import ReplyKind
 from store.models import IdentityLevel, Message, OutboxItem, Ticket, TicketState
@@ -101,11 +101,6 @@ def after_pipeline(
     challenge = pending_challenge(session, ticket) if needs_identity else None
     offer_email = challenge is None or challenge.purpose != PURPOSE_CODE
     return SubmitResult(ticket.reference, needs_identity, ids, offer_email=needs_identity and offer_email)
-
-
-def chosen_sentence(rights: Sequence[Right]) -> str:
-    """The rights picked by button, as the words of the law (what the record shows as the answer)."""
-    return " und ".join(f"{RIGHTS[r].long_de} ({RIGHTS[r].article})" for r in rights)
 
 
 def verify_ticket(session: Session, ticket: Ticket, *, subject_id: int, actor: str, now: datetime) -> None:
