@@ -133,19 +133,33 @@ def _rights_phrase(rights: tuple[Right, ...], lang: str = DEFAULT_LANGUAGE) -> s
     return ", ".join(parts[:-1]) + joiner + parts[-1]
 
 
-def _loader(overrides_dir: Path | None) -> BaseLoader:
+def _override_folders(overrides_dir: Path | None, controller: str) -> tuple[Path, ...]:
+    """The controller's own folder `<overrides_dir>/<key>/` (if present) before `overrides_dir`.
+
+    One override root can so serve several controllers (group companies): files directly in it
+    apply to all, files in a controller's subfolder to that controller only.
+    """
+    if overrides_dir is None:
+        return ()
+    own = overrides_dir / controller
+    reserved = {*SUPPORTED_LANGUAGES, "_fmt"}
+    if controller not in reserved and own.is_dir():
+        return (own, overrides_dir)
+    return (overrides_dir,)
+
+
+def _loader(folders: tuple[Path, ...]) -> BaseLoader:
     default = FileSystemLoader(TEMPLATE_DIR)
     chain: list[BaseLoader] = [PrefixLoader({"default": default}, delimiter=":")]
-    if overrides_dir is not None:
-        chain.append(FileSystemLoader(overrides_dir))
+    chain.extend(FileSystemLoader(folder) for folder in folders)
     chain.append(default)
     return ChoiceLoader(chain)
 
 
 @lru_cache(maxsize=32)
-def _environment(overrides_dir: Path | None, html: bool) -> Environment:
+def _environment(folders: tuple[Path, ...], html: bool) -> Environment:
     env = Environment(
-        loader=_loader(overrides_dir),
+        loader=_loader(folders),
         undefined=StrictUndefined,
         autoescape=html,  # noqa: S701 - plain-text and chat output are not HTML
         trim_blocks=True,
@@ -178,14 +192,15 @@ def render_reply(kind: ReplyKind, ctx: ReplyContext, profile: ControllerProfile,
     """Render `kind` for `ctx` and `profile`.
 
     `language` is the request's language ("de", "en", "en-GB" ...); internal kinds are always
-    German.  `overrides_dir` is the controller's own template folder (same layout as
-    `replies/templates`).  Raises ReplyDataError when the context lacks a legally required value
-    and ReplyTemplateError when a template or variable is missing.
+    German.  `overrides_dir` is an override folder with the layout of `replies/templates`; a
+    subfolder named after the controller key takes precedence for that controller.  Raises
+    ReplyDataError when the context lacks a legally required value and ReplyTemplateError when a
+    template or variable is missing.
     """
     spec = KIND_SPECS[kind]
     check_context(spec, ctx)
     lang = DEFAULT_LANGUAGE if spec.internal else normalise_language(language)
-    overrides = overrides_dir.resolve() if overrides_dir is not None else None
+    overrides = _override_folders(overrides_dir.resolve() if overrides_dir else None, profile.key)
     name = f"{lang}/{kind.value}.j2"
     variables: dict[str, Any] = {
         "ctx": _redacted(ctx), "profile": profile, "a": AddressForm(profile.address_form),
@@ -213,7 +228,8 @@ def render_reply(kind: ReplyKind, ctx: ReplyContext, profile: ControllerProfile,
     return RenderedReply(subject=subject, text=text, html=html, chat=chat)
 
 
-def _render(overrides: Path | None, name: str, variables: dict[str, Any], *, section: str, fmt: str) -> str:
+def _render(overrides: tuple[Path, ...], name: str, variables: dict[str, Any], *,
+            section: str, fmt: str) -> str:
     env = _environment(overrides, fmt == "html")
     fmt_lib = env.get_template(f"_fmt/{fmt}.j2").module
     out = env.get_template(name).render(variables, section=section, fmt=fmt, f=fmt_lib)

@@ -250,3 +250,13 @@ def test_text_lines_are_wrapped_for_mail_clients(profile: ControllerProfile) -> 
     long_lines = [line for line in text.splitlines() if len(line) > 76]
     # Only the numbered Art. 15 headings may be longer (headings are never wrapped).
     assert all(re.match(r"\d\. ", line) for line in long_lines), long_lines
+
+
+def test_controller_subfolder_of_a_shared_override_root_wins(tmp_path: Path) -> None:
+    _override(tmp_path, "de/blocks/greeting.j2", "Hallo zusammen,")
+    _override(tmp_path, "komsa/de/blocks/greeting.j2", "Guten Tag aus Hartmannsdorf,")
+    ctx = sample_context(ReplyKind.NO_DATA, "komsa")
+    komsa = render_reply(ReplyKind.NO_DATA, ctx, KOMSA, overrides_dir=tmp_path)
+    kmb2 = render_reply(ReplyKind.NO_DATA, ctx, load_profile("kmb2"), overrides_dir=tmp_path)
+    assert komsa.text.startswith("Guten Tag aus Hartmannsdorf,")
+    assert kmb2.text.startswith("Hallo zusammen,")
