@@ -62,6 +62,7 @@ COMMANDS = ("start", "hilfe", "help", "status", "abbrechen", "cancel", "abmelden
 ALLOWED_UPDATES = ["message", "callback_query"]
 MAX_UPDATE_ATTEMPTS = 5
 DELIVERY_IDLE_SECONDS = 5.0
+MAX_MESSAGE_CHARS = 4000  # Telegram allows 4096 characters per message
 AnyApplication = Application[Any, Any, Any, Any, Any, Any]
 
 
@@ -293,7 +294,10 @@ class TelegramChannel:
                 await bot.edit_message_text(chat_id=payload["chat_id"], message_id=payload["edit_message_id"],
                                             text=payload["text"], reply_markup=markup)
             else:
-                await bot.send_message(chat_id=payload["chat_id"], text=payload["text"], reply_markup=markup)
+                parts = split_text(str(payload["text"]))
+                for i, part in enumerate(parts):
+                    await bot.send_message(chat_id=payload["chat_id"], text=part,
+                                           reply_markup=markup if i == len(parts) - 1 else None)
         except RetryAfter as exc:
             return f"RetryAfter: {exc.retry_after}", False
         except (Forbidden, BadRequest) as exc:
@@ -387,6 +391,18 @@ def pick_profile(settings: Settings, profiles: Mapping[str, ControllerProfile]) 
                 return profile
         raise ValueError(f"DSR_TELEGRAM_CONTROLLER: {wanted!r} is not a configured controller")
     return next(iter(profiles.values()))
+
+
+def split_text(text: str, limit: int = MAX_MESSAGE_CHARS) -> list[str]:
+    """Cut a long answer (an access cover letter) into Telegram-sized parts at line breaks."""
+    parts: list[str] = []
+    rest = text
+    while len(rest) > limit:
+        cut = max(rest.rfind("\n\n", 0, limit), rest.rfind("\n", 0, limit))
+        cut = cut if cut > limit // 2 else limit
+        parts.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip("\n")
+    return [*parts, rest]
 
 
 def _markup(data: Any) -> InlineKeyboardMarkup | None:
