@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -50,13 +51,14 @@ class Classifier:
         self.lexicon = lexicon
         self.matcher = Matcher(lexicon)
         self.words = WordLists.from_lexicon(lexicon)
+        self.cues = {rule.id: rule for rule in lexicon.rules if rule.kind == "cue"}
 
     def _view(self, name: str, text: str, ranges: list[tuple[int, int]] | None) -> FieldView:
         tokens = tokenize(text, ranges)
         return FieldView(name, text, tokens, self.matcher.match(tokens), self.words)
 
     def _score(self, views: list[FieldView], *, auto_reply: bool, factor: dict[str, float],
-               grievance: bool) -> _Scored:
+               grievance: Callable[[], bool]) -> _Scored:
         best: dict[str, tuple[Right, float]] = {}
         evidence: list[Evidence] = []
         reasons: list[str] = []
@@ -101,7 +103,8 @@ class Classifier:
         subject_norms = [t.norm for t in subject_view.tokens]
         auto_reply = self.words.contains("auto_reply", subject_norms)
         is_reply = bool(subject_norms) and subject_norms[0] in self.words.single.get("reply_prefix", ())
-        grievance = self.words.contains("grievance", subject_norms + [t.norm for t in own_view.tokens])
+        def grievance() -> bool:
+            return self.words.contains("grievance", subject_norms + [t.norm for t in own_view.tokens])
 
         body_scored = self._score([own_view], auto_reply=auto_reply, factor={}, grievance=grievance)
         forwarded = body_scope.ranges(FORWARDED)
@@ -148,11 +151,10 @@ class Classifier:
         found: list[str] = []
         if Right.COMPLAINT in labels:
             found.append("complaint")
-        rules = {rule.id: rule for rule in self.lexicon.rules if rule.kind == "cue"}
         for item in evidence:
             if item.reason is None:
                 continue
-            rule = rules[item.rule]
+            rule = self.cues[item.rule]
             if rule.needs_right and not rights_found:
                 continue
             if rule.requires_label and Right(rule.requires_label) not in labels:

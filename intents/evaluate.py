@@ -8,7 +8,7 @@ evidence (so the DPO sees it) but marks it `suppressed_by`, and suppressed evide
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from intents.lexicon import Lexicon
@@ -26,25 +26,32 @@ class WordLists:
     """The `[words]` lists of modifiers.toml, split into single words and multi-word phrases."""
 
     single: dict[str, frozenset[str]]
-    multi: dict[str, tuple[tuple[str, ...], ...]]
+    multi: dict[str, dict[str, tuple[tuple[str, ...], ...]]]  # list -> first word -> phrases
 
     @classmethod
     def from_lexicon(cls, lexicon: Lexicon) -> WordLists:
         single: dict[str, frozenset[str]] = {}
-        multi: dict[str, tuple[tuple[str, ...], ...]] = {}
+        multi: dict[str, dict[str, tuple[tuple[str, ...], ...]]] = {}
         for name, entries in lexicon.words.items():
             single[name] = frozenset(e for e in entries if " " not in e)
-            multi[name] = tuple(tuple(e.split()) for e in entries if " " in e)
+            by_first: dict[str, list[tuple[str, ...]]] = {}
+            for entry in entries:
+                if " " in entry:
+                    words = tuple(entry.split())
+                    by_first.setdefault(words[0], []).append(words)
+            multi[name] = {first: tuple(phrases) for first, phrases in by_first.items()}
         return cls(single, multi)
 
     def contains(self, name: str, norms: Sequence[str]) -> bool:
         words = self.single.get(name, frozenset())
-        if any(n in words for n in norms):
+        if not words.isdisjoint(norms):
             return True
-        for phrase in self.multi.get(name, ()):
-            width = len(phrase)
-            for i in range(len(norms) - width + 1):
-                if tuple(norms[i : i + width]) == phrase:
+        starts = self.multi.get(name)
+        if not starts:
+            return False
+        for i, norm in enumerate(norms):
+            for phrase in starts.get(norm, ()):
+                if tuple(norms[i : i + len(phrase)]) == phrase:
                     return True
         return False
 
@@ -59,6 +66,7 @@ class FieldView:
     matches: list[Match]
     words: WordLists
     _sentences: dict[int, list[str]] = field(default_factory=dict)
+    _has: dict[tuple[str, int], bool] = field(default_factory=dict)
 
     def sentence_norms(self, sentence: int) -> list[str]:
         if not self._sentences:
@@ -67,7 +75,10 @@ class FieldView:
         return self._sentences.get(sentence, [])
 
     def has(self, name: str, sentence: int) -> bool:
-        return self.words.contains(name, self.sentence_norms(sentence))
+        key = (name, sentence)
+        if key not in self._has:
+            self._has[key] = self.words.contains(name, self.sentence_norms(sentence))
+        return self._has[key]
 
     def has_before(self, name: str, sentence: int, position: int) -> bool:
         """The word list occurs in `sentence` before token `position`."""
@@ -137,7 +148,9 @@ def notice_sentence(view: FieldView, sentence: int) -> bool:
     return view.has("notice", sentence) and not view.has("first_person", sentence)
 
 
-def suppression(view: FieldView, match: Match, *, auto_reply: bool, grievance: bool) -> str | None:
+def suppression(
+    view: FieldView, match: Match, *, auto_reply: bool, grievance: Callable[[], bool]
+) -> str | None:
     """Why a right hit must not count, or None when it stands."""
     label = match.rule.label
     if auto_reply:
@@ -155,7 +168,7 @@ def suppression(view: FieldView, match: Match, *, auto_reply: bool, grievance: b
     if view.has_before("reported_speech", sentence, match.first):
         return "reported_speech"
     if view.has("conditional", sentence):
-        if label == Right.COMPLAINT.value and not grievance:
+        if label == Right.COMPLAINT.value and not grievance():
             return "conditional_threat"
         if not view.has("first_person", sentence):
             return "conditional"

@@ -173,19 +173,27 @@ class Matcher:
         token_keys: list[frozenset[int]] = []
         scores: list[float] = []
         occurrences: dict[int, list[int]] = {}
+        cache = self._cache
         for i, token in enumerate(tokens):
-            keys, score = self.lookup(token.norm)
+            found = cache.get(token.norm)
+            keys, score = found if found is not None else self.lookup(token.norm)
             token_keys.append(keys)
             scores.append(score)
             for key in keys:
-                occurrences.setdefault(key, []).append(i)
+                if key in occurrences:
+                    occurrences[key].append(i)
+                else:
+                    occurrences[key] = [i]
         candidates: set[int] = set()
+        by_first = self._by_first_slot
         for key in occurrences:
-            candidates.update(self._by_first_slot.get(key, ()))
+            if key in by_first:
+                candidates.update(by_first[key])
+        present = set(occurrences)
         matches: list[Match] = []
         for index in sorted(candidates):
             compiled = self._compiled[index]
-            if not all(any(k in occurrences for k in slot) for slot in compiled.slots[1:]):
+            if any(slot.isdisjoint(present) for slot in compiled.slots[1:]):
                 continue
             if compiled.pattern.ordered:
                 self._match_ordered(compiled, tokens, token_keys, scores, occurrences, matches)

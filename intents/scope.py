@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from intents.text import fold
+from intents.text import fold_text
 
 OWN = "own"
 FORWARDED = "forwarded"
@@ -32,6 +32,9 @@ _QUOTE_START = re.compile(
     r"|(?:von|from):\s.*\s(?:gesendet|sent):\s)",
     re.IGNORECASE,
 )
+# Cheap test whether a text can contain a quote or forward at all (most messages do not).
+_THREAD_HINTS = ("schrieb", "wrote", "--", "von:", "from:", "weitergeleitet", "forwarded", "\n>")
+_DISCLAIMER_HINTS = ("vertraulich", "confidential", "geschuetzt", "privileged")
 _HEADER_LINE = re.compile(
     r"^\s*(?:von|from|an|to|cc|bcc|datum|date|betreff|subject|gesendet|sent|reply-to|antwort an)\s*:",
     re.IGNORECASE,
@@ -112,8 +115,8 @@ def _lines(text: str) -> list[tuple[int, int]]:
 
 def _is_outlook_header(text: str, spans: list[tuple[int, int]], i: int) -> bool:
     """A "Von:" line followed by "Gesendet:"/"Datum:" lines starts a quoted Outlook reply."""
-    line = text[spans[i][0] : spans[i][1]].strip().casefold()
-    if not line.startswith(("von:", "from:")):
+    start = spans[i][0]
+    if text[start : start + 5].strip()[:5].casefold() not in ("von:", "from:"):
         return False
     following = [text[s:e].strip().casefold() for s, e in spans[i + 1 : i + 4]]
     return any(f.startswith(("gesendet:", "sent:", "datum:", "date:")) for f in following)
@@ -125,8 +128,11 @@ def _mark_threads(text: str, spans: list[tuple[int, int]], kinds: list[str]) -> 
     in_header = False
     for i, (s, e) in enumerate(spans):
         line = text[s:e]
+        if state == QUOTED:
+            kinds[i] = QUOTED
+            continue
         quote_starts = _QUOTE_START.match(line) or _is_outlook_header(text, spans, i)
-        if state != QUOTED and quote_starts and (state == OWN or not in_header):
+        if quote_starts and (state == OWN or not in_header):
             state = QUOTED
         if state != QUOTED and _FORWARD_START.match(line):
             state, in_header = FORWARDED, True
@@ -186,16 +192,17 @@ def _mark_boilerplate(text: str, spans: list[tuple[int, int]], kinds: list[str])
         kept = [i for i in para if kinds[i] in (OWN, FORWARDED)]
         if not kept:
             continue
-        body = fold(" ".join(text[spans[i][0] : spans[i][1]] for i in kept))
-        if _DISCLAIMER.search(body):
+        body = fold_text(" ".join(text[spans[i][0] : spans[i][1]] for i in kept))
+        if any(hint in body for hint in _DISCLAIMER_HINTS) and _DISCLAIMER.search(body):
             end = spans[kept[-1]][1]
-            first = next(i for i in reversed(kept) if _DISCLAIMER.search(fold(text[spans[i][0] : end])))
+            first = next(i for i in reversed(kept) if _DISCLAIMER.search(fold_text(text[spans[i][0] : end])))
             for i in kept:
                 if i >= first:
                     kinds[i] = DISCLAIMER
             continue
-        rights = sum(1 for pattern in _RIGHT_NOUNS if pattern.search(body))
-        if rights >= 3 and _NOTICE_MARKER.search(body) and not _FIRST_PERSON.search(body):
+        if not _NOTICE_MARKER.search(body) or _FIRST_PERSON.search(body):
+            continue
+        if sum(1 for pattern in _RIGHT_NOUNS if pattern.search(body)) >= 3:
             for i in kept:
                 kinds[i] = PRIVACY_NOTICE
 
@@ -206,7 +213,9 @@ def scope(text: str, *, chat: bool = False) -> Scope:
         return Scope(text, ())
     spans = _lines(text)
     kinds = [OWN] * len(spans)
-    _mark_threads(text, spans, kinds)
+    lowered = text.casefold()
+    if lowered.startswith(">") or any(hint in lowered for hint in _THREAD_HINTS):
+        _mark_threads(text, spans, kinds)
     _mark_signatures(text, spans, kinds, chat)
     _mark_boilerplate(text, spans, kinds)
     regions: list[Region] = []
