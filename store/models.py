@@ -214,7 +214,11 @@ class OutboxItem(Base):
     """A message to deliver, written in the same transaction as the decision that caused it."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_due", "state", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_due", "state", "next_attempt_at"),
+        # The loop guard counts recent automatic mails per recipient (bot/loop_guard.py).
+        Index("ix_outbox_recipient", "controller", "recipient", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     controller: Mapped[str] = mapped_column(String(64))
