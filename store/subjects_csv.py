@@ -254,18 +254,18 @@ def _apply_batch(
         email: sid for email, sid in session.execute(
             select(SubjectEmail.email, SubjectEmail.subject_id)
             .where(SubjectEmail.controller == controller, SubjectEmail.email.in_(primaries + alternates))
-        ).tuples()
+        )
     }
     if alternates:
         owner.update({email: sid for email, sid in session.execute(
             select(DataSubject.email, DataSubject.id)
             .where(DataSubject.controller == controller, DataSubject.email.in_(alternates))
-        ).tuples() if email is not None})
+        ) if email is not None})
     telegram_owner: dict[int, int] = {
         tid: sid for tid, sid in session.execute(
             select(DataSubject.telegram_user_id, DataSubject.id)
             .where(DataSubject.controller == controller, DataSubject.telegram_user_id.in_(telegram_ids))
-        ).tuples() if tid is not None
+        ) if tid is not None
     } if telegram_ids else {}
     for row in batch:
         subject = existing.get(row.values["email"])

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from store.catalogue import TRANSITIONS
+from intents.rights import Right
+from store.catalogue import REFUSAL_REASONS, TRANSITIONS, RefusalReason
 from store.models import Ticket, TicketState
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -41,3 +42,17 @@ def require_text(text: str | None, what: str) -> str:
     if text is None or not text.strip():
         raise TicketError(f"{what} is required and must not be empty")
     return text.strip()
+
+
+def check_refusal(ticket: Ticket, code: str | None) -> RefusalReason:
+    """The catalogue entry for `code`; it must exist and fit one of the ticket's rights."""
+    if code is None or code not in REFUSAL_REASONS:
+        known = ", ".join(sorted(REFUSAL_REASONS))
+        raise TicketError(f"ticket {ticket.reference}: refusal needs a code from the catalogue ({known})")
+    reason = REFUSAL_REASONS[code]
+    if reason.rights and not reason.rights & {Right(r) for r in ticket.rights}:
+        names = ", ".join(sorted(reason.rights))
+        raise TicketError(
+            f"ticket {ticket.reference}: refusal ground {code} ({reason.article}) applies only to {names}"
+        )
+    return reason

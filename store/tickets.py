@@ -31,7 +31,13 @@ from store.catalogue import (
 )
 from store.deadlines import compute_deadline, may_extend
 from store.models import IdentityLevel, Ticket, TicketCounter, TicketState, User
-from store.ticket_common import IllegalTransition, TicketError, berlin_date, require_text
+from store.ticket_common import (
+    IllegalTransition,
+    TicketError,
+    berlin_date,
+    check_refusal,
+    require_text,
+)
 from store.ticket_facts import add_note, assign, correct_rights, record_identity
 from store.ticket_queries import due_tickets, effective_due, find_by_reference
 
@@ -183,19 +189,6 @@ def open_ticket(
 # --- state machine --------------------------------------------------------------------------
 
 
-def _check_refusal(ticket: Ticket, code: str | None) -> RefusalReason:
-    if code is None or code not in REFUSAL_REASONS:
-        known = ", ".join(sorted(REFUSAL_REASONS))
-        raise TicketError(f"ticket {ticket.reference}: refusal needs a code from the catalogue ({known})")
-    reason = REFUSAL_REASONS[code]
-    if reason.rights and not reason.rights & {Right(r) for r in ticket.rights}:
-        names = ", ".join(sorted(reason.rights))
-        raise TicketError(
-            f"ticket {ticket.reference}: refusal ground {code} ({reason.article}) applies only to {names}"
-        )
-    return reason
-
-
 def _set_state(
     session: Session, ticket: Ticket, to: TicketState, *, actor: str, reason: str, now: datetime,
     action: str = "state_changed", detail: dict[str, Any] | None = None,
@@ -247,10 +240,10 @@ def transition(
         if refusal_code is not None:
             if outcome not in PARTIAL_OUTCOMES:
                 raise TicketError(f"ticket {ticket.reference}: outcome {outcome} takes no refusal code")
-            detail["article"] = _check_refusal(ticket, refusal_code).article
+            detail["article"] = check_refusal(ticket, refusal_code).article
         detail["outcome"] = outcome
     elif to is TicketState.REFUSED:
-        detail["article"] = _check_refusal(ticket, refusal_code).article
+        detail["article"] = check_refusal(ticket, refusal_code).article
         outcome = "refused"
         detail["outcome"] = outcome
     elif outcome is not None or refusal_code is not None:
