@@ -124,7 +124,7 @@ class SecurityHeaders:
                 extra = [
                     (b"x-content-type-options", b"nosniff"),
                     (b"x-frame-options", b"DENY"),
-                    (b"referrer-policy", b"no-referrer"),
+                    (b"referrer-policy", b"same-origin"),
                     (b"content-security-policy", CSP.encode()),
                     (b"cross-origin-opener-policy", b"same-origin"),
                 ]

@@ -6,6 +6,7 @@ escaped, and the chart carries a <title>/<desc> plus per-bar titles for screen r
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from html import escape
 
@@ -24,7 +25,8 @@ def _percent(rate: float | None) -> str:
 def on_time_chart(months: Sequence[MonthFigures]) -> Markup:
     """Stacked bars (on time / late) per month with the on-time rate above each bar."""
     peak = max((m.answered for m in months), default=0)
-    scale_max = max(peak, 1)
+    step = max(1, math.ceil(peak / 4))  # whole-number gridlines
+    scale_max = step * 4
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     slot = plot_w / max(len(months), 1)
     bar_w = slot * 0.6
@@ -36,12 +38,10 @@ def on_time_chart(months: Sequence[MonthFigures]) -> Markup:
         "Über jedem Balken der Anteil fristgerechter Antworten.</desc>",
     ]
     for tick in range(5):
-        value = scale_max * tick / 4
+        value = step * tick
         y = TOP + plot_h - plot_h * tick / 4
         parts.append(f'<line x1="{LEFT}" y1="{y:.1f}" x2="{WIDTH - RIGHT}" y2="{y:.1f}" class="grid"/>')
-        parts.append(
-            f'<text x="{LEFT - 6}" y="{y + 4:.1f}" class="axis" text-anchor="end">{value:.0f}</text>'
-        )
+        parts.append(f'<text x="{LEFT - 6}" y="{y + 4:.1f}" class="axis" text-anchor="end">{value}</text>')
     for i, month in enumerate(months):
         x = LEFT + slot * i + (slot - bar_w) / 2
         on_h = plot_h * month.on_time / scale_max

@@ -106,7 +106,7 @@ def test_security_headers_and_no_personal_data_in_urls(world: World) -> None:
     assert "default-src 'none'" in response.headers["content-security-policy"]
     assert response.headers["x-frame-options"] == "DENY"
     assert response.headers["cache-control"] == "no-store"
-    assert response.headers["referrer-policy"] == "no-referrer"
+    assert response.headers["referrer-policy"] == "same-origin"
     hrefs = [part.split('"')[0] for part in response.text.split('href="')[1:]]
     actions = [part.split('"')[0] for part in response.text.split('action="')[1:]]
     for url in hrefs + actions:

@@ -198,6 +198,12 @@ def test_state_change_without_csrf_token_is_refused(world: World, route: Guarded
         headers={"Origin": "https://evil.example"},
     )
     assert response.status_code == 403
+    response = client.post(
+        _url(world, route),
+        data={**data, "csrf_token": client.csrf},  # type: ignore[attr-defined]
+        headers={"Sec-Fetch-Site": "cross-site", "Origin": "null"},
+    )
+    assert response.status_code == 403
     assert _audit_count(world) == before
 
 

@@ -161,7 +161,7 @@ def test_pause_is_refused_where_the_profile_does_not_allow_it(world: World) -> N
 def test_email_ticket_from_queue_to_sent_reply_and_closed(world: World) -> None:
     client = world.client("dpo")
     queue = client.get("/queue").text
-    assert queue.index("/tickets/%d" % world.overdue_ticket) < queue.index("/tickets/%d" % world.email_ticket)
+    assert queue.index(f"/tickets/{world.overdue_ticket}") < queue.index(f"/tickets/{world.email_ticket}")
     url = f"/tickets/{world.email_ticket}"
     _post(client, f"{url}/identity", {"level": "known_facts", "method": "Kundennummer und PLZ bestätigt"})
     page = _post(client, f"{url}/draft/template", {"kind": "access_answer"})
@@ -268,3 +268,16 @@ def test_queue_filters(world: World) -> None:
     page = client.get("/queue?controller=komsa&right=erasure").text
     assert f"/tickets/{world.overdue_ticket}" in page
     assert "überfällig" in page
+
+
+def test_extend_send_close_on_sqlite_and_postgresql(db_world: World) -> None:
+    world = db_world
+    client = world.client("dpo")
+    url = f"/tickets/{world.email_ticket}"
+    assert "Frist verlängert bis 20.05.2026" in _post(client, f"{url}/extend", {"reason": "Drei Systeme"})
+    _post(client, f"{url}/send", {"subject": "Auskunft", "text": "Anbei die Auskunft.", "outcome": "granted"})
+    _post(client, f"{url}/close", {"reason": "erledigt"})
+    assert _ticket(world, world.email_ticket).state == "closed"
+    assert [i.kind for i in _outbox(world, world.email_ticket)] == ["extension_notice", "dpo_reply"]
+    page = client.get("/board").text
+    assert 'id="tile-overdue"><span class="n">1<' in page
