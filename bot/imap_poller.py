@@ -17,7 +17,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import unquote, urlsplit
 
@@ -36,6 +36,17 @@ SEEN = b"\\Seen"
 IDLE_RENEW_SECONDS = 25 * 60  # RFC 2177: re-issue IDLE before the server's 29-minute timeout
 FAILURES_BEFORE_QUARANTINE = 5  # a message the pipeline keeps failing on must not block the rest
 CONSECUTIVE_FAILURES_TO_PAUSE = 3  # the store is probably down: stop the round and back off
+
+
+@dataclass(slots=True)
+class _Round:
+    """Counters of one polling round."""
+
+    total: int
+    done: int = 0
+    acknowledged: int = 0
+    consecutive_failures: int = 0
+    failed: list[tuple[int, int]] = field(default_factory=list)  # (uidvalidity, uid)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +122,7 @@ class ImapPoller:
         self._rescan = True
         self._use_keyword = True
         self._supports_idle = False
+        self._uidnext: object = None  # UIDNEXT at the last poll: new mail since then skips IDLE
         self._failures: dict[tuple[int, int], int] = {}
         self.round_failed = False  # the last round left messages behind because the sink failed
 
@@ -122,39 +134,49 @@ class ImapPoller:
         with self._lock:
             client = self._connection()
             uids = self._pending_uids(client)
-            self.round_failed = False
-            failed: list[tuple[int, int]] = []
-            processed = consecutive_failures = done = 0
+            progress = _Round(total=len(uids))
             for start in range(0, len(uids), self._batch_size):
-                batch = uids[start : start + self._batch_size]
-                fetched = client.fetch(batch, [b"BODY.PEEK[]", b"INTERNALDATE"])
-                for uid in batch:
-                    done += 1
-                    data = fetched.get(uid)
-                    if data is None or b"BODY[]" not in data:
-                        continue  # expunged meanwhile
-                    if self._process(client, uid, data[b"BODY[]"], data.get(b"INTERNALDATE")):
-                        processed += 1
-                        consecutive_failures = 0
-                    else:
-                        failed.append((self._uidvalidity or 0, uid))
-                        consecutive_failures += 1
-                        if consecutive_failures >= CONSECUTIVE_FAILURES_TO_PAUSE:
-                            break
-                    if len(uids) > self._progress_every and done % self._progress_every == 0:
-                        log.info("IMAP backlog: %d/%d messages imported", done, len(uids))
-                if consecutive_failures >= CONSECUTIVE_FAILURES_TO_PAUSE:
+                if not self._process_batch(client, uids[start : start + self._batch_size], progress):
                     break
-            self.round_failed = bool(failed)
-            for key in failed:
+            self.round_failed = bool(progress.failed)
+            for key in progress.failed:
                 self._failures[key] = self._failures.get(key, 0) + 1
-            if not failed:
+            if not progress.failed:
                 self._rescan = False
                 self._highest_uid = max([self._highest_uid, *uids])
-            return processed
+            return progress.acknowledged
+
+    def _process_batch(self, client: IMAPClient, batch: list[int], progress: _Round) -> bool:
+        """Fetch, commit and acknowledge one batch; False when the round should pause because
+        the sink keeps failing.  Acknowledging once per batch (one STORE, one MOVE) is what
+        makes a backlog fast; a crash in between only means the pipeline sees duplicates."""
+        fetched = client.fetch(batch, [b"BODY.PEEK[]", b"INTERNALDATE"])
+        committed: list[int] = []
+        try:
+            for uid in batch:
+                progress.done += 1
+                data = fetched.get(uid)
+                if data is None or b"BODY[]" not in data:
+                    continue  # expunged meanwhile
+                if self._process(uid, data[b"BODY[]"], data.get(b"INTERNALDATE")):
+                    committed.append(uid)
+                    progress.consecutive_failures = 0
+                else:
+                    progress.failed.append((self._uidvalidity or 0, uid))
+                    progress.consecutive_failures += 1
+                    if progress.consecutive_failures >= CONSECUTIVE_FAILURES_TO_PAUSE:
+                        return False
+                if progress.total > self._progress_every and progress.done % self._progress_every == 0:
+                    log.info("IMAP backlog: %d/%d messages imported", progress.done, progress.total)
+            return True
+        finally:
+            if committed:
+                self._acknowledge(client, committed)
+                progress.acknowledged += len(committed)
 
     def _pending_uids(self, client: IMAPClient) -> list[int]:
         selected = client.select_folder(self.location.folder)
+        self._uidnext = selected.get(b"UIDNEXT")
         uidvalidity = int(selected[b"UIDVALIDITY"])
         if uidvalidity != self._uidvalidity:
             if self._uidvalidity is not None:
@@ -168,7 +190,7 @@ class ImapPoller:
             criteria += ["UID", f"{self._highest_uid + 1}:*"]
         return sorted(uid for uid in client.search(criteria) if self._rescan or uid > self._highest_uid)
 
-    def _process(self, client: IMAPClient, uid: int, raw: bytes, internal_date: object) -> bool:
+    def _process(self, uid: int, raw: bytes, internal_date: object) -> bool:
         received_at = (
             internal_date if isinstance(internal_date, datetime) and internal_date.tzinfo else self._clock()
         )
@@ -181,7 +203,6 @@ class ImapPoller:
                       type(exc).__name__)  # fmt: skip
             return False
         self._failures.pop(key, None)
-        self._acknowledge(client, uid)
         log.info("IMAP message uid=%d for %s committed: %s", uid, controller, outcome.status)
         return True
 
@@ -211,17 +232,17 @@ class ImapPoller:
                 return address, self._controller_of[address]
         return self._default_route
 
-    def _acknowledge(self, client: IMAPClient, uid: int) -> None:
+    def _acknowledge(self, client: IMAPClient, uids: list[int]) -> None:
         flags = [PROCESSED_KEYWORD.encode(), SEEN] if self._use_keyword else [SEEN]
-        client.add_flags([uid], flags, silent=True)
+        client.add_flags(uids, flags, silent=True)
         if self._processed_folder:
             if client.has_capability("MOVE"):
-                client.move([uid], self._processed_folder)
+                client.move(uids, self._processed_folder)
             else:
-                client.copy([uid], self._processed_folder)
-                client.delete_messages([uid], silent=True)
+                client.copy(uids, self._processed_folder)
+                client.delete_messages(uids, silent=True)
                 if client.has_capability("UIDPLUS"):
-                    client.uid_expunge([uid])
+                    client.uid_expunge(uids)
                 else:
                     client.expunge()
 
@@ -264,7 +285,9 @@ class ImapPoller:
         """IDLE until the server reports new mail, `should_stop()` or it is time to renew."""
         with self._lock:
             client = self._connection()
-            client.select_folder(self.location.folder)
+            selected = client.select_folder(self.location.folder)
+            if selected.get(b"UIDNEXT") != self._uidnext:
+                return  # mail arrived between the last poll and now: no IDLE needed
             client.idle()
             try:
                 deadline = time.monotonic() + IDLE_RENEW_SECONDS

@@ -23,14 +23,15 @@ import email
 import email.parser
 import hashlib
 import re
-from collections.abc import Iterator
 from datetime import datetime
 from email import policy
 from email.message import EmailMessage, Message
 from email.utils import getaddresses
 
-from bot.inbound import Attachment, InboundMessage
-from bot.mail_text import decode_header_text, decode_part_text, html_to_text, recover_8bit
+from bot.inbound import InboundMessage
+from bot.mail_mime import attachments, body_text, dsn_details, first_msg_id, one_line, walk
+from bot.mail_mime import looks_like_id_document as looks_like_id_document  # re-exported
+from bot.mail_text import content_type, decode_header_text, header_param, parse_policy, recover_8bit
 
 # Headers the pipeline needs: loop guard (RFC 3834 and the usual vendor variants), identity
 # (Authentication-Results), bounces (Return-Path, X-Failed-Recipients, Content-Type).
@@ -48,19 +49,8 @@ TRACE_HEADERS = frozenset({
 })  # fmt: skip
 SYNTHETIC_ID_DOMAIN = "synthetic.dsr.invalid"
 MAX_BODY_CHARS = 1_000_000
-MAX_FORWARD_DEPTH = 3
-FORWARD_SEPARATOR = "---------- Forwarded message ----------"
 
-_MSG_ID = re.compile(r"<[^<>\s]+>")
 _ADDR_SPEC = re.compile(r"[^\s<>@,;:\"()\[\]]+@[^\s<>@,;:\"()\[\]]+")
-_ID_WORDS = re.compile(
-    r"ausweis|reisepass|passport|identit(?:y|ät|aet)|führerschein|fuehrerschein|driving.?licen[cs]e"
-    r"|(?:^|[^a-z])(?:id|perso|pass|idcard|id-card)(?:[^a-z]|$)",
-    re.IGNORECASE,
-)
-_ID_DOCUMENT_EXTENSIONS = (
-    ".pdf", ".jpg", ".jpeg", ".png", ".gif", ".heic", ".heif", ".tif", ".tiff", ".webp",
-)  # fmt: skip
 
 
 class UnparseableMessage(Exception):  # noqa: N818 - name fixed by ARCHITECTURE/STYLE
@@ -86,10 +76,10 @@ def parse_email(
         raise ValueError("received_at must be timezone-aware")
     if not raw.strip():
         raise UnparseableMessage("empty message")
-    msg = email.message_from_bytes(raw, policy=policy.default)
+    msg = email.message_from_bytes(raw, policy=parse_policy())
     if not isinstance(msg, EmailMessage):  # pragma: no cover - policy.default always builds these
         raise UnparseableMessage("parser returned no message")
-    header_charset = msg.get_content_charset() or "utf-8"
+    header_charset = header_param(msg, "content-type", "charset") or "utf-8"
     raw_headers = _raw_headers(msg)
 
     def header(name: str) -> str:
@@ -105,11 +95,11 @@ def parse_email(
         raise UnparseableMessage("From header contains no address")
 
     defects: set[str] = set()
-    body, body_parts = _body_text(msg, defects, depth=0)
+    body, body_parts = body_text(msg, defects)
     if len(body) > max_body_chars:
         body = body[:max_body_chars] + "\n[…]"
         defects.add("BodyTruncated")
-    attachments = tuple(_attachments(msg, body_parts, defects))
+    files = tuple(attachments(msg, body_parts, defects))
 
     headers: dict[str, str] = {}
     for name in KEPT_HEADERS:
@@ -119,19 +109,21 @@ def parse_email(
     if envelope_sender is not None:
         headers["return-path"] = f"<{envelope_sender.strip().strip('<>')}>"  # "<>" for bounces
 
-    message_id = _first_msg_id(header("message-id"))
+    message_id = first_msg_id(header("message-id"))
     if message_id is None:
         message_id = synthetic_message_id(raw)
         defects.add("MissingMessageId")
-    references = tuple(_MSG_ID.findall(header("references")))
-    in_reply_to = _first_msg_id(header("in-reply-to"))
-    if msg.get_content_type() == "multipart/report":
-        original_id = _dsn_details(msg, headers)
+    references = tuple(re.findall(r"<[^<>\s]+>", header("references")))
+    in_reply_to = first_msg_id(header("in-reply-to"))
+    if content_type(msg) == "multipart/report":
+        dsn, original_id = dsn_details(msg)
+        for key, value in dsn.items():
+            headers[f"x-dsr-dsn-{key}"] = normalize_address(value) if key == "final-recipient" else value
         if original_id and original_id not in references:
             # A bounce rarely carries References; the bounced message's own ID lets the pipeline
             # attach it to the ticket whose statutory reply did not arrive.
             references = (*references, original_id)
-    for part in _walk(msg):
+    for part in walk(msg):
         defects.update(type(d).__name__ for d in part.defects)
     if defects:
         headers["x-dsr-defects"] = ", ".join(sorted(defects))
@@ -142,15 +134,15 @@ def parse_email(
         dedupe_key=message_id,
         sender=sender,
         received_at=received_at,
-        subject=_one_line(header("subject")),
+        subject=one_line(header("subject")),
         body=body,
         recipient=normalize_address(recipient),
         message_id=message_id,
         in_reply_to=in_reply_to,
         references=references,
         headers=headers,
-        attachments=attachments,
-        display_name=_one_line(display_name),
+        attachments=files,
+        display_name=one_line(display_name),
         raw=raw,
     )
 
@@ -197,17 +189,6 @@ def synthetic_message_id(raw: bytes) -> str:
     return f"<{digest[:40]}@{SYNTHETIC_ID_DOMAIN}>"
 
 
-def looks_like_id_document(name: str, content_type: str) -> bool:
-    """An image or PDF whose name suggests an identity document (Ausweis, Reisepass, ID …)."""
-    lowered = name.lower()
-    is_image_or_pdf = content_type.startswith("image/") or content_type == "application/pdf"
-    if not (is_image_or_pdf or lowered.endswith(_ID_DOCUMENT_EXTENSIONS)):
-        return False
-    # Split camel case so that "MeinAusweisVorne.jpg" and "scanID.pdf" are seen as words.
-    spaced = re.sub(r"(?<=[a-zäöü])(?=[A-ZÄÖÜ])", " ", name.rsplit(".", 1)[0])
-    return bool(_ID_WORDS.search(spaced))
-
-
 # --- internals --------------------------------------------------------------------------------
 
 
@@ -228,184 +209,3 @@ def _first_address(values: list[str]) -> tuple[str, str]:
         if match:
             return normalize_address(match.group(0)), ""
     return "", ""
-
-
-def _first_msg_id(value: str) -> str | None:
-    match = _MSG_ID.search(value)
-    if match:
-        return match.group(0)
-    value = value.strip()
-    return f"<{value}>" if value and " " not in value else None
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
-
-
-def _walk(part: Message) -> Iterator[Message]:
-    """Every part, descending into multiparts and forwarded messages but not into the
-    per-recipient blocks of a delivery-status part (those are not MIME parts)."""
-    yield part
-    if part.get_content_type() == "message/delivery-status":
-        return
-    payload = part.get_payload()
-    if isinstance(payload, list):
-        for sub in payload:
-            if isinstance(sub, Message):
-                yield from _walk(sub)
-
-
-def _structure(msg: Message, defects: set[str]) -> Message:
-    """A multipart whose declared boundary never occurs is re-read with the boundary it uses."""
-    if msg.get_content_maintype() != "multipart" or msg.is_multipart():
-        return msg
-    payload = msg.get_payload(decode=True)  # the undecoded body bytes (no boundary was found)
-    data = payload if isinstance(payload, bytes) else b""
-    match = re.search(rb"^--([^\s-][^\r\n]{0,68}?)\s*$", data, re.MULTILINE)
-    if not match:
-        return msg
-    boundary = match.group(1).decode("ascii", "replace").replace('"', "")
-    rebuilt = f'Content-Type: {msg.get_content_type()}; boundary="{boundary}"\r\n\r\n'.encode() + data
-    recovered = email.message_from_bytes(rebuilt, policy=policy.default)
-    if recovered.is_multipart():
-        defects.add("BoundaryRecovered")
-        return recovered
-    return msg
-
-
-def _body_text(msg: Message, defects: set[str], *, depth: int) -> tuple[str, set[int]]:
-    """Text of `msg` (plain preferred, HTML converted) plus forwarded messages' text; and the ids
-    of the parts used, so they are not also listed as attachments."""
-    msg = _structure(msg, defects)
-    used: set[int] = set()
-    text = ""
-    plain = html = None
-    if isinstance(msg, EmailMessage):
-        try:
-            plain = msg.get_body(preferencelist=("plain",))
-            html = msg.get_body(preferencelist=("html",))
-        except Exception:
-            defects.add("BodyLookupFailed")
-    if plain is not None:
-        text = decode_part_text(plain, defects).strip()
-        used.add(id(plain))
-    if not text and html is not None:
-        text = html_to_text(decode_part_text(html, defects)).strip()
-        used.add(id(html))
-    if not text:
-        text, fallback_used = _fallback_text(msg, defects)
-        used |= fallback_used
-    for part in _walk(msg):
-        if part is msg or part.get_content_type() != "message/rfc822" or depth >= MAX_FORWARD_DEPTH:
-            continue
-        if msg.get_content_type() == "multipart/report":
-            break  # a bounce quotes our own reply: not the sender's words
-        inner = part.get_payload()
-        if isinstance(inner, list) and inner and isinstance(inner[0], Message) and _is_top_forward(msg, part):
-            forwarded, _ = _body_text(inner[0], defects, depth=depth + 1)
-            header_lines = [
-                f"{label}: {_one_line(decode_header_text(str(inner[0].get(name, '')), 'utf-8'))}"
-                for label, name in (("From", "from"), ("Date", "date"), ("Subject", "subject"))
-                if inner[0].get(name)
-            ]
-            text = "\n\n".join(t for t in (text, FORWARD_SEPARATOR, "\n".join(header_lines), forwarded) if t)
-    return text, used
-
-
-def _is_top_forward(root: Message, candidate: Message) -> bool:
-    """True if `candidate` is not nested inside another forwarded message of `root`."""
-    stack: list[tuple[Message, bool]] = [(root, False)]
-    while stack:
-        part, inside_forward = stack.pop()
-        if part is candidate:
-            return not inside_forward
-        payload = part.get_payload()
-        if isinstance(payload, list) and part.get_content_type() != "message/delivery-status":
-            nested = inside_forward or (part is not root and part.get_content_type() == "message/rfc822")
-            stack.extend((sub, nested) for sub in payload if isinstance(sub, Message))
-    return False
-
-
-def _fallback_text(msg: Message, defects: set[str]) -> tuple[str, set[int]]:
-    for part in _walk(msg):
-        if part.is_multipart() or part.get_content_maintype() != "text":
-            continue
-        if part.get_content_type() == "text/rfc822-headers":
-            continue
-        decoded = decode_part_text(part, defects)
-        text = html_to_text(decoded) if part.get_content_subtype() == "html" else decoded
-        if text.strip():
-            return text.strip(), {id(part)}
-    if msg.get_content_maintype() == "multipart" and isinstance(msg.get_payload(), str):
-        defects.add("UnstructuredMultipart")  # no boundary found at all: keep the text as it is
-        return decode_part_text(msg, defects).strip(), set()
-    return "", set()
-
-
-def _attachments(msg: Message, body_parts: set[int], defects: set[str]) -> Iterator[Attachment]:
-    for part in _walk(_structure(msg, set())):
-        content_type = part.get_content_type()
-        if part.is_multipart() and content_type != "message/rfc822":
-            continue
-        if id(part) in body_parts or content_type in ("message/delivery-status", "text/rfc822-headers"):
-            continue
-        try:
-            filename = part.get_filename() or ""
-        except Exception:
-            filename = ""
-            defects.add("BadFilename")
-        if content_type in ("text/plain", "text/html") and not filename and not _is_attachment(part):
-            continue  # an alternative body or an inline text part, not a file
-        if content_type == "message/rfc822":
-            inner = part.get_payload()
-            forwarded = inner[0] if isinstance(inner, list) and inner else None
-            data = forwarded.as_bytes(policy=policy.compat32) if isinstance(forwarded, Message) else b""
-            filename = filename or "forwarded.eml"
-        else:
-            payload = part.get_payload(decode=True)
-            data = payload if isinstance(payload, bytes) else b""
-        name = _safe_filename(decode_header_text(filename, "utf-8")) or "unnamed"
-        yield Attachment(
-            name=name,
-            content_type=content_type,
-            size=len(data),
-            sha256=hashlib.sha256(data).hexdigest(),
-            looks_like_id_document=looks_like_id_document(name, content_type),
-        )
-
-
-def _is_attachment(part: Message) -> bool:
-    disposition = str(part.get("content-disposition", "")).split(";", 1)[0].strip().lower()
-    return disposition == "attachment"
-
-
-def _safe_filename(name: str) -> str:
-    name = name.replace("\\", "/").rsplit("/", 1)[-1]
-    name = "".join(ch for ch in name if ch.isprintable())
-    return name.strip()[:255]
-
-
-def _dsn_details(msg: Message, headers: dict[str, str]) -> str | None:
-    """Copy action/status/recipient of a delivery status notification (RFC 3464) into `headers`
-    and return the Message-ID of the bounced message, if the report includes it."""
-    original_id: str | None = None
-    for part in _walk(msg):
-        content_type = part.get_content_type()
-        payload = part.get_payload()
-        if content_type == "message/delivery-status" and isinstance(payload, list):
-            for block in payload:
-                if isinstance(block, Message) and block.get("action"):
-                    headers["x-dsr-dsn-action"] = str(block["action"]).strip().lower()
-                    headers["x-dsr-dsn-status"] = str(block.get("status", "")).strip()
-                    final = str(block.get("final-recipient", "")).split(";", 1)[-1]
-                    headers["x-dsr-dsn-final-recipient"] = normalize_address(final)
-                    break
-        elif content_type == "message/rfc822" and isinstance(payload, list) and payload:
-            bounced = payload[0]
-            if isinstance(bounced, Message):
-                original_id = original_id or _first_msg_id(str(bounced.get("message-id", "")))
-        elif content_type == "text/rfc822-headers":
-            text = decode_part_text(part, set())
-            original = email.parser.HeaderParser(policy=policy.compat32).parsestr(text)
-            original_id = original_id or _first_msg_id(str(original.get("message-id", "")))
-    return original_id
