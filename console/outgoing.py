@@ -13,6 +13,7 @@ import html
 import json
 from dataclasses import dataclass
 from datetime import date, datetime
+from uuid import uuid4
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
@@ -113,8 +114,18 @@ def send_to_subject(
             chat_id = int(ticket.reply_to)
         except ValueError:
             return SendProblem("Die hinterlegte Telegram-Chat-ID ist ungültig.")
-        payload = json.dumps({"chat_id": chat_id, "text": chat_text or text}, ensure_ascii=False).encode(
-            "utf-8"
+        body = chat_text or text
+        payload = json.dumps({"chat_id": chat_id, "text": body}, ensure_ascii=False).encode("utf-8")
+        out = _record(
+            session,
+            ticket,
+            profile,
+            channel=Channel.TELEGRAM.value,
+            dedupe=f"console:{uuid4().hex}",
+            message_id=None,
+            subject="",
+            text=body,
+            now=now,
         )
         return enqueue(
             session,
@@ -125,9 +136,10 @@ def send_to_subject(
             payload=payload,
             now=now,
             ticket_id=ticket.id,
-            message_id=last.id if last else None,
+            message_id=out.id,
         )
     references = tuple((last.references or "").split()) if last else ()
+    in_reply_to = last.message_id if last else None
     mail = compose_mail(
         from_address=profile.from_address,
         from_name=profile.short_name,
@@ -137,11 +149,24 @@ def send_to_subject(
         html=html_body or text_to_html(text),
         now=now,
         reference=ticket.reference,
-        in_reply_to=last.message_id if last else None,
+        in_reply_to=in_reply_to,
         references=references,
         # A reply the DPO wrote or approved is not an automatic one (RFC 3834).
         auto_submitted="no",
         language=ticket.language or "de",
+    )
+    out = _record(
+        session,
+        ticket,
+        profile,
+        channel=Channel.EMAIL.value,
+        dedupe=mail.message_id,
+        message_id=mail.message_id,
+        subject=mail.subject,
+        text=text,
+        now=now,
+        in_reply_to=in_reply_to,
+        references=references,
     )
     return enqueue(
         session,
@@ -152,5 +177,43 @@ def send_to_subject(
         payload=mail.payload,
         now=now,
         ticket_id=ticket.id,
-        message_id=last.id if last else None,
+        message_id=out.id,
     )
+
+
+def _record(
+    session: Session,
+    ticket: Ticket,
+    profile: ControllerProfile,
+    *,
+    channel: str,
+    dedupe: str,
+    message_id: str | None,
+    subject: str,
+    text: str,
+    now: datetime,
+    in_reply_to: str | None = None,
+    references: tuple[str, ...] = (),
+) -> Message:
+    """The outbound message row, as the pipeline writes it: the person's answer threads to it."""
+    out = Message(
+        controller=ticket.controller,
+        channel=channel,
+        direction=Direction.OUTBOUND.value,
+        dedupe_key=dedupe,
+        message_id=message_id,
+        in_reply_to=in_reply_to,
+        references=" ".join(references) or None,
+        sender=profile.from_address,
+        recipient=ticket.reply_to or "",
+        subject_line=subject,
+        body_text=text,
+        headers={},
+        attachments=[],
+        received_at=now,
+        ticket_id=ticket.id,
+        disposition="",
+    )
+    session.add(out)
+    session.flush()
+    return out

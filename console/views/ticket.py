@@ -82,6 +82,7 @@ def _conversation(
 ) -> list[ConversationItem]:
     items: list[ConversationItem] = []
     first_inbound = True
+    delivered_by = {o.message_id: o for o in outbox if o.message_id is not None}
     for msg in ticket.messages:
         item = ConversationItem(
             at=msg.received_at,
@@ -93,13 +94,19 @@ def _conversation(
             attachments=list(msg.attachments or []),
             note=msg.disposition,
         )
+        delivery = delivered_by.get(msg.id)
+        if msg.direction != Direction.INBOUND.value and delivery is not None:
+            item.note = f"{delivery.kind} · {OUTBOX_STATES.get(delivery.state, delivery.state)}"
         if msg.direction == Direction.INBOUND.value and first_inbound and evidence:
             # The classification was made on the message that opened the ticket.
             item.marks, item.unplaced = segments(msg.body_text, evidence, "body")
             item.subject_marks, _ = segments(msg.subject_line, evidence, "subject")
             first_inbound = False
         items.append(item)
+    outbound_ids = {m.id for m in ticket.messages if m.direction != Direction.INBOUND.value}
     for out in outbox:
+        if out.message_id in outbound_ids:
+            continue  # already shown as the outbound message it delivers
         subject, text = outbox_text(out)
         items.append(
             ConversationItem(

@@ -9,7 +9,7 @@ from email import message_from_bytes, policy
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
-from store.models import AuditEvent, OutboxItem, Ticket, TicketNote
+from store.models import AuditEvent, Message, OutboxItem, Ticket, TicketNote
 from tests.console.conftest import World
 
 
@@ -180,6 +180,15 @@ def test_email_ticket_from_queue_to_sent_reply_and_closed(world: World) -> None:
     mail = message_from_bytes(item.payload, policy=policy.default)
     assert mail["To"] == "anna.schmidt@example.org"
     assert mail["Auto-Submitted"] == "no"
+    with world.sessions() as s:  # recorded like the pipeline's replies, so an answer threads to it
+        out = s.scalars(
+            select(Message).where(Message.ticket_id == world.email_ticket, Message.direction == "out")
+        ).one()
+    assert (out.message_id, item.message_id, out.in_reply_to) == (
+        mail["Message-ID"],
+        out.id,
+        "<m1@example.org>",
+    )
     ticket = _ticket(world, world.email_ticket)
     assert (ticket.state, ticket.outcome, ticket.draft_reply) == ("answered", "granted", None)
     _post(client, f"{url}/close", {"reason": "erledigt"})
