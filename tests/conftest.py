@@ -32,7 +32,7 @@ def pg_admin_engine() -> Iterator[Engine]:
     try:
         with engine.connect() as conn:
             conn.execute(text("select 1"))
-    except Exception as exc:  # noqa: BLE001 - any failure means "no server"
+    except Exception as exc:  # any failure means "no server"
         engine.dispose()
         missing_server(f"PostgreSQL at {PG_ADMIN_URL} ({type(exc).__name__})")
     yield engine

@@ -8,7 +8,9 @@ import sys
 
 import pytest
 
-FORBIDDEN = ("sqlalchemy", "aiosmtpd", "telegram", "imapclient", "starlette", "uvicorn", "httpx", "bot", "console")
+FORBIDDEN = (
+    "sqlalchemy", "aiosmtpd", "telegram", "imapclient", "starlette", "uvicorn", "httpx", "bot", "console",
+)
 
 
 @pytest.mark.parametrize("module", ["intents", "replies", "store.deadlines", "controllers"])
