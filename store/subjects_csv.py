@@ -18,7 +18,7 @@ from datetime import date, datetime
 from typing import IO, Any
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session, selectinload
 
 from store.audit import audit
@@ -223,6 +223,11 @@ def import_subjects(
     report = ImportReport()
     problems: list[RowProblem] = []
     done = 0
+    if session.get_bind().dialect.name == "postgresql":
+        # Right after a bulk load the planner still believes the tables are empty and scans them
+        # once per batch lookup (measured: 40 s instead of 6 s for 20,000 unchanged rows).
+        session.execute(text("ANALYZE data_subjects"))
+        session.execute(text("ANALYZE subject_emails"))
     for batch in _batches(read_rows(stream, today=now.date(), problems=problems), BATCH_SIZE):
         _apply_batch(session, batch, controller=controller, now=now, report=report, problems=problems)
         before, done = done, done + len(batch)
