@@ -24,6 +24,7 @@ from bot.mail_text import (
     html_to_text,
     parse_policy,
     raw_header,
+    subparts,
 )
 
 MAX_FORWARD_DEPTH = 3
@@ -57,11 +58,8 @@ def walk(part: Message) -> Iterator[Message]:
     yield part
     if content_type(part) in _NOT_PARTS:
         return
-    payload = part.get_payload()
-    if isinstance(payload, list):
-        for sub in payload:
-            if isinstance(sub, Message):
-                yield from walk(sub)
+    for sub in subparts(part):
+        yield from walk(sub)
 
 
 def is_attachment(part: Message) -> bool:
@@ -95,12 +93,10 @@ def find_body(part: Message, subtype: str) -> Message | None:
         return None if is_attachment(part) else part
     if not ctype.startswith("multipart/"):
         return None
-    payload = part.get_payload()
-    for sub in payload if isinstance(payload, list) else []:
-        if isinstance(sub, Message):
-            found = find_body(sub, subtype)
-            if found is not None:
-                return found
+    for sub in subparts(part):
+        found = find_body(sub, subtype)
+        if found is not None:
+            return found
     return None
 
 
@@ -123,8 +119,8 @@ def body_text(msg: Message, defects: set[str], *, depth: int = 0) -> tuple[str, 
     if depth >= MAX_FORWARD_DEPTH or content_type(msg) == "multipart/report":
         return text, used  # a bounce quotes our own reply: not the sender's words
     for forward in _top_forwards(msg):
-        inner = forward.get_payload()
-        if not (isinstance(inner, list) and inner and isinstance(inner[0], Message)):
+        inner = subparts(forward)
+        if not inner:
             continue
         forwarded, _ = body_text(inner[0], defects, depth=depth + 1)
         header_lines = [
@@ -138,10 +134,7 @@ def body_text(msg: Message, defects: set[str], *, depth: int = 0) -> tuple[str, 
 
 def _top_forwards(msg: Message) -> Iterator[Message]:
     """message/rfc822 parts of `msg` that are not themselves inside a forwarded message."""
-    payload = msg.get_payload()
-    for sub in payload if isinstance(payload, list) else []:
-        if not isinstance(sub, Message):
-            continue
+    for sub in subparts(msg):
         if content_type(sub) == "message/rfc822":
             yield sub
         elif content_type(sub).startswith("multipart/"):
@@ -157,7 +150,7 @@ def _fallback_text(msg: Message, defects: set[str]) -> tuple[str, set[int]]:
         text = html_to_text(decoded) if ctype == "text/html" else decoded
         if text.strip():
             return text.strip(), {id(part)}
-    if content_type(msg).startswith("multipart/") and isinstance(msg.get_payload(), str):
+    if content_type(msg).startswith("multipart/") and not msg.is_multipart():
         defects.add("UnstructuredMultipart")  # no boundary found at all: keep the text as it is
         return decode_part_text(msg, defects).strip(), set()
     return "", set()
@@ -179,9 +172,8 @@ def attachments(msg: Message, body_parts: set[int], defects: set[str]) -> Iterat
         if ctype in ("text/plain", "text/html") and not filename and not is_attachment(part):
             continue  # an alternative body or an inline text part, not a file
         if ctype == "message/rfc822":
-            inner = part.get_payload()
-            forwarded = inner[0] if isinstance(inner, list) and inner else None
-            data = forwarded.as_bytes(policy=policy.compat32) if isinstance(forwarded, Message) else b""
+            inner = subparts(part)
+            data = inner[0].as_bytes(policy=policy.compat32) if inner else b""
             filename = filename or "forwarded.eml"
         else:
             payload = part.get_payload(decode=True)
@@ -220,10 +212,9 @@ def dsn_details(msg: Message) -> tuple[dict[str, str], str | None]:
     original_id: str | None = None
     for part in walk(msg):
         ctype = content_type(part)
-        payload = part.get_payload()
-        if ctype == "message/delivery-status" and isinstance(payload, list) and not fields:
-            for block in payload:
-                if isinstance(block, Message) and raw_header(block, "action"):
+        if ctype == "message/delivery-status" and not fields:
+            for block in subparts(part):
+                if raw_header(block, "action"):
                     fields = {
                         "action": (raw_header(block, "action") or "").strip().lower(),
                         "status": (raw_header(block, "status") or "").strip(),
@@ -232,10 +223,9 @@ def dsn_details(msg: Message) -> tuple[dict[str, str], str | None]:
                         .strip(),
                     }
                     break
-        elif ctype == "message/rfc822" and isinstance(payload, list) and payload:
-            bounced = payload[0]
-            if isinstance(bounced, Message):
-                original_id = original_id or first_msg_id(raw_header(bounced, "message-id") or "")
+        elif ctype == "message/rfc822" and subparts(part):
+            bounced = subparts(part)[0]
+            original_id = original_id or first_msg_id(raw_header(bounced, "message-id") or "")
         elif ctype == "text/rfc822-headers":
             original = email.parser.HeaderParser(policy=policy.compat32).parsestr(
                 decode_part_text(part, set())

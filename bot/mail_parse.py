@@ -71,9 +71,28 @@ def parse_email(
     max_body_chars: int = MAX_BODY_CHARS,
 ) -> InboundMessage:
     """Parse one message.  `envelope_sender` is the SMTP MAIL FROM ("" for a bounce): it replaces
-    any Return-Path header in the message, which only the final delivering MTA may set."""
+    any Return-Path header in the message, which only the final delivering MTA may set.
+
+    Raises only `UnparseableMessage` (for a message): even an unforeseen failure inside the stdlib
+    parser becomes one, so the adapter quarantines the message instead of refusing it forever."""
     if received_at.tzinfo is None:
         raise ValueError("received_at must be timezone-aware")
+    try:
+        return _parse(raw, controller, recipient, received_at, envelope_sender, max_body_chars)
+    except UnparseableMessage:
+        raise
+    except Exception as exc:
+        raise UnparseableMessage(f"parser error ({type(exc).__name__})") from exc
+
+
+def _parse(
+    raw: bytes,
+    controller: str,
+    recipient: str,
+    received_at: datetime,
+    envelope_sender: str | None,
+    max_body_chars: int,
+) -> InboundMessage:
     if not raw.strip():
         raise UnparseableMessage("empty message")
     msg = email.message_from_bytes(raw, policy=parse_policy())

@@ -75,7 +75,7 @@ def charset_codec(label: str | None) -> str | None:
         name = codecs.lookup(label).name
         with contextlib.suppress(UnicodeDecodeError):
             b"a".decode(name)  # LookupError for bytes-to-bytes codecs such as base64 or zlib
-    except LookupError:
+    except (LookupError, ValueError):  # ValueError: a NUL inside the label
         return None
     return None if name in _NOT_CHARSETS else name
 
@@ -182,7 +182,8 @@ def content_type(part: Message) -> str:
         return part.get_default_type()
     ctype = "".join(value.split(";", 1)[0].split()).lower()
     maintype, sep, subtype = ctype.partition("/")
-    return ctype if sep and maintype and subtype and "/" not in subtype else "text/plain"
+    valid = sep and maintype and subtype and "/" not in subtype and ctype.isascii()
+    return ctype if valid else "text/plain"
 
 
 def header_param(part: Message, header: str, param: str) -> str | None:
@@ -194,6 +195,15 @@ def header_param(part: Message, header: str, param: str) -> str | None:
     return (match.group(1) or match.group(2) or None) if match else None
 
 
+def subparts(part: Message) -> list[Message]:
+    """Child parts (of a multipart or message/*), without the stdlib's decoding of text payloads
+    (which raises on hostile charset labels)."""
+    if not part.is_multipart():
+        return []
+    payload = part.get_payload()
+    return [sub for sub in payload if isinstance(sub, Message)] if isinstance(payload, list) else []
+
+
 def decode_part_text(part: Message, defects: set[str]) -> str:
     """The decoded text of a leaf part (any transfer encoding, any charset)."""
     try:
@@ -202,8 +212,7 @@ def decode_part_text(part: Message, defects: set[str]) -> str:
         defects.add("UndecodablePayload")
         payload = None
     if not isinstance(payload, bytes):
-        raw = part.get_payload()
-        payload = raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else b""
+        payload = b""  # a multipart, or a payload the stdlib cannot even return undecoded
     label = header_param(part, "content-type", "charset")
     if label is None and content_type(part) == "text/html":
         meta = re.search(rb"<meta[^>]+charset=[\"']?([A-Za-z0-9_.:-]+)", payload[:4096], re.IGNORECASE)
