@@ -46,7 +46,8 @@ for _module in (
 def main() -> None:
     """Entry point of the `dsr` console script: errors are one line and a non-zero exit code."""
     try:
-        app(standalone_mode=False)
+        # With standalone_mode=False click returns the exit code of typer.Exit instead of exiting.
+        result = app(standalone_mode=False)
     except CliError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(exc.exit_code)
@@ -62,3 +63,4 @@ def main() -> None:
             exc.show()
             sys.exit(exc.exit_code)
         raise
+    sys.exit(result if isinstance(result, int) else 0)
