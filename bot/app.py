@@ -18,6 +18,7 @@ import contextlib
 import logging
 import os
 import signal
+import threading
 from collections.abc import Callable, Coroutine, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -102,9 +103,13 @@ async def serve(settings: Settings, profiles: Mapping[str, ControllerProfile],
     if settings.trusted_authserv_id is None:
         log.warning("DSR_TRUSTED_AUTHSERV_ID is not set: a sender address on file counts as verified "
                     "without a DKIM/DMARC check (set it to your receiving MTA's authserv-id)")
+    # SQLite has one writer at a time: let our own writers queue on a lock (immediate wake-up)
+    # instead of SQLite's sleeping busy handler.  PostgreSQL needs no gate.
+    gate = threading.Lock() if settings.database_url.startswith("sqlite") else None
     pipeline = Pipeline(sessions=sessions, profiles=profiles, clock=clock, settings=settings,
-                        fault_hook=fault_hook_from_env())
-    sender = OutboxSender(sessions=sessions, profiles=profiles, settings=settings, clock=clock)
+                        fault_hook=fault_hook_from_env(), write_gate=gate)
+    sender = OutboxSender(sessions=sessions, profiles=profiles, settings=settings, clock=clock,
+                          write_gate=gate)
     sink = WakingSink(pipeline, sender.wake)
     tasks: list[asyncio.Task[Any]] = []
 

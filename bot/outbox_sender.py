@@ -24,9 +24,11 @@ import contextlib
 import logging
 import mailbox
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import aiosmtplib
 from sqlalchemy.orm import Session, sessionmaker
@@ -42,6 +44,7 @@ from store.tickets import escalate
 log = logging.getLogger(__name__)
 
 BATCH = 50
+LANES = 4  # parallel relay connections
 _NO_ESCALATION_STATES = frozenset({TicketState.CLOSED.value, TicketState.PAUSED.value})
 
 
@@ -58,8 +61,10 @@ class _Item:
 class OutboxSender:
     def __init__(self, *, sessions: sessionmaker[Session], profiles: Mapping[str, ControllerProfile],
                  settings: Settings, clock: Callable[[], datetime], poll_interval: float = 1.0,
-                 timeout: float = 30.0) -> None:
+                 timeout: float = 30.0, write_gate: AbstractContextManager[Any] | None = None) -> None:
         self._sessions = sessions
+        self._gate = write_gate or nullcontext()
+        self._clients: dict[int, aiosmtplib.SMTP] = {}  # relay connections per lane, kept open
         self._profiles = dict(profiles)
         self._settings = settings
         self._clock = clock
@@ -100,6 +105,7 @@ class OutboxSender:
                 finally:
                     waiter.cancel()
                     stopper.cancel()
+        await self.close()
 
     async def deliver_due(self) -> int:
         """One round: deliver every due e-mail item (up to BATCH); return how many were handled."""
@@ -117,31 +123,58 @@ class OutboxSender:
     # --- delivery ---------------------------------------------------------------------------
 
     async def _send_via_relay(self, items: list[_Item]) -> None:
-        host, port = Settings.split_host_port(self._settings.smtp_relay or "")
-        client = aiosmtplib.SMTP(hostname=host, port=port, timeout=self._timeout, start_tls=None)
+        """Deliver over up to LANES parallel relay connections; each lane is strictly sequential
+        (send, then mark sent), so the mark still follows each acceptance immediately."""
+        lanes = [items[i::LANES] for i in range(min(LANES, len(items)))]
+        await asyncio.gather(*(self._lane(index, lane) for index, lane in enumerate(lanes)))
+
+    async def _lane(self, index: int, items: list[_Item]) -> None:
         try:
-            await client.connect()
-            if self._settings.smtp_relay_user:
-                await client.login(self._settings.smtp_relay_user, self._settings.smtp_relay_password or "")
+            client = await self._relay_client(index)
         except (aiosmtplib.SMTPException, OSError) as exc:
-            log.warning("relay %s:%d unavailable (%s); %d items wait", host, port, type(exc).__name__,
-                        len(items))
+            log.warning("relay %s unavailable (%s); %d items wait", self._settings.smtp_relay,
+                        type(exc).__name__, len(items))
             for item in items:
                 await asyncio.to_thread(self._mark_failed, item.id, f"relay unavailable: {exc}", False)
             return
-        try:
-            for item in items:
-                await self._send_one(client, item)
-        finally:
-            with contextlib.suppress(aiosmtplib.SMTPException, OSError):
-                await client.quit()
+        for item in items:
+            if not client.is_connected:
+                try:
+                    client = await self._relay_client(index)
+                except (aiosmtplib.SMTPException, OSError) as exc:
+                    await asyncio.to_thread(self._mark_failed, item.id, f"relay unavailable: {exc}", False)
+                    continue
+            await self._send_one(client, item)
+
+    async def _relay_client(self, index: int) -> aiosmtplib.SMTP:
+        """Lane `index`'s relay connection, (re)connected and logged in when needed."""
+        client = self._clients.get(index)
+        if client is not None and client.is_connected:
+            try:
+                await client.noop()
+                return client
+            except (aiosmtplib.SMTPException, OSError):
+                client.close()
+        self._clients.pop(index, None)
+        host, port = Settings.split_host_port(self._settings.smtp_relay or "")
+        client = aiosmtplib.SMTP(hostname=host, port=port, timeout=self._timeout, start_tls=None)
+        await client.connect()
+        if self._settings.smtp_relay_user:
+            await client.login(self._settings.smtp_relay_user, self._settings.smtp_relay_password or "")
+        self._clients[index] = client
+        return client
+
+    async def close(self) -> None:
+        for client in self._clients.values():
+            if client.is_connected:
+                with contextlib.suppress(aiosmtplib.SMTPException, OSError):
+                    await client.quit()
+        self._clients.clear()
 
     async def _send_one(self, client: aiosmtplib.SMTP, item: _Item) -> None:
         profile = self._profiles.get(item.controller)
         envelope_from = profile.from_address if profile else ""
         try:
-            if not client.is_connected:
-                await client.connect()
             await client.sendmail(envelope_from, [item.recipient], item.payload)
         except aiosmtplib.SMTPRecipientsRefused as exc:
             codes = [r.code for r in exc.recipients]
@@ -168,14 +201,14 @@ class OutboxSender:
     # --- database steps (worker threads, one short transaction each) -------------------------
 
     def _load_due(self) -> list[_Item]:
-        with self._sessions() as session:
+        with self._gate, self._sessions() as session:
             rows = due_items(session, now=self._clock(), channel="email", limit=BATCH)
             items = [_Item(r.id, r.controller, r.recipient, r.payload) for r in rows]
             session.commit()
         return items
 
     def _mark_sent(self, item_id: int) -> None:
-        with self._sessions() as session:
+        with self._gate, self._sessions() as session:
             item = session.get(OutboxItem, item_id)
             if item is not None:
                 mark_sent(session, item, now=self._clock())
@@ -183,7 +216,7 @@ class OutboxSender:
 
     def _mark_failed(self, item_id: int, error: str, permanent: bool) -> None:
         now = self._clock()
-        with self._sessions() as session:
+        with self._gate, self._sessions() as session:
             item = session.get(OutboxItem, item_id)
             if item is None:
                 return

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -69,8 +70,12 @@ class Pipeline:
 
     def __init__(self, *, sessions: sessionmaker[Session], profiles: Mapping[str, ControllerProfile],
                  clock: Callable[[], datetime], settings: Settings,
-                 fault_hook: Callable[[str], None] | None = None, overrides_dir: Path | None = None) -> None:
+                 fault_hook: Callable[[str], None] | None = None, overrides_dir: Path | None = None,
+                 write_gate: AbstractContextManager[Any] | None = None) -> None:
+        """`write_gate`: a lock shared by every writer in the process when the database is SQLite
+        (one writer at a time anyway); waiting on it wakes at once, unlike SQLite's busy handler."""
         self._sessions = sessions
+        self._gate = write_gate or nullcontext()
         self._profiles = dict(profiles)
         self._clock = clock
         self._settings = settings
@@ -89,17 +94,16 @@ class Pipeline:
             return self.quarantine(controller=msg.controller, channel=msg.channel, raw=msg.raw or b"",
                                    reason=f"unbekannter Verantwortlicher {msg.controller!r}")
         now = self._clock()
-        with self._sessions() as session:
-            if self._already_seen(session, msg):
-                return self._duplicate(msg)
+        result = _classify(msg)  # pure: done before the transaction takes the write lock
+        with self._gate, self._sessions() as session:
             stored = self._store_inbound(session, msg)
             try:
                 session.flush()
-            except IntegrityError:  # a concurrent delivery of the same message won the race
+            except IntegrityError:  # (controller, channel, direction, dedupe_key) seen before
                 session.rollback()
                 return self._duplicate(msg)
             queue = ReplyQueue(session, profile, msg, now, self._overrides_dir)
-            run = Run(session, profile, msg, stored, now, queue)
+            run = Run(session, profile, msg, stored, now, queue, result)
             outcome = self._route(run)
             self._fault("crash_before_commit")
             session.commit()
@@ -113,7 +117,7 @@ class Pipeline:
     def quarantine(self, *, controller: str, channel: str, raw: bytes, reason: str) -> Outcome:
         """Keep input we cannot process, with the reason, for the DPO; never drop it."""
         now = self._clock()
-        with self._sessions() as session:
+        with self._gate, self._sessions() as session:
             item = QuarantinedMessage(controller=controller, channel=channel, reason=reason, raw=raw,
                                       received_at=now, state="open")
             session.add(item)
@@ -125,11 +129,6 @@ class Pipeline:
         return Outcome(OutcomeStatus.QUARANTINED, reason=reason)
 
     # --- steps ----------------------------------------------------------------------------------
-
-    def _already_seen(self, session: Session, msg: InboundMessage) -> bool:
-        return session.scalar(select(Message.id).where(
-            Message.controller == msg.controller, Message.channel == msg.channel,
-            Message.direction == Direction.INBOUND.value, Message.dedupe_key == msg.dedupe_key)) is not None
 
     def _duplicate(self, msg: InboundMessage) -> Outcome:
         decisions.info("msg=%s outcome=duplicate", msg.dedupe_key[:80])
@@ -160,7 +159,7 @@ class Pipeline:
                             references=run.msg.references, subject=run.msg.subject)
         if match.ticket is not None:
             return self._follow_up(run, match.ticket, match.method)
-        return self._new_request(run, _classify(run.msg))
+        return self._new_request(run, run.classification)
 
     def _automatic(self, run: Run, check: LoopCheck) -> Outcome:
         """Machine mail (auto-replies, lists, our own mail): recorded and attached, never answered."""
@@ -222,7 +221,7 @@ class Pipeline:
               detail={"matched_by": matched_by, "message_id": run.stored.id})
         if ticket.state == TicketState.AWAITING_IDENTITY.value:
             return handle_identity_reply(run, ticket)
-        result = _classify(run.msg)
+        result = run.classification
         if ticket.state == TicketState.NEW.value and ticket.classification.get("pending_clarification"):
             return self._clarified(run, ticket, result)
         immediate = [r for r in result.labels if RIGHTS[r].immediate]

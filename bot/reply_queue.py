@@ -24,6 +24,7 @@ from bot.logging_setup import mask_address
 from bot.loop_guard import over_reply_limit
 from bot.mail_compose import compose_mail
 from controllers.profile import ControllerProfile
+from intents.model import Classification
 from intents.rights import RIGHTS, Right
 from replies import render_reply
 from replies.context import ReplyContext, ReplyKind
@@ -172,3 +173,4 @@ class Run:
     stored: Message  # the inbound message as stored
     now: datetime
     replies: ReplyQueue
+    classification: Classification  # intents.classify of the message, computed before the transaction

@@ -148,3 +148,19 @@ def test_authentication_results_from_the_trusted_server_only(header: str, expect
 )
 def test_mask_address(address: str, masked: str) -> None:
     assert mask_address(address) == masked
+
+
+@pytest.mark.parametrize("subject", [
+    "[DSR-2026-000001] Eingangsbestätigung Ihrer Datenschutzanfrage",
+    "Ihre Anfrage – Löschung nach Art. 17 DSGVO, Aktenzeichen [DSR-2026-000002], Rückfrage zur Identität 😀",
+])
+def test_non_ascii_subjects_survive_encoding_and_folding(subject: str) -> None:
+    mail = compose_mail(from_address="info@komsa.com", from_name="KOMSA Datenschutz", to="a@example.org",
+                        subject=subject, text="Grüße\n", html="<p>Grüße</p>", now=NOW,
+                        references=tuple(f"<r{n}@example.org>" for n in range(30)),
+                        in_reply_to="<x@example.org>")
+    parsed = message_from_bytes(mail.payload, policy=default)
+    assert parsed["Subject"] == subject
+    assert all(len(line) <= 78 for line in mail.payload.split(b"\r\n"))
+    assert len(str(parsed["References"]).split()) == 20  # trimmed, newest kept, ends with In-Reply-To
+    assert str(parsed["References"]).split()[-1] == "<x@example.org>"
