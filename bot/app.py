@@ -18,8 +18,9 @@ import contextlib
 import logging
 import os
 import signal
+import socket
 import threading
-from collections.abc import Callable, Coroutine, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -127,9 +128,9 @@ async def serve(settings: Settings, profiles: Mapping[str, ControllerProfile],
         log.info("IMAP poller watching %s:%d/%s", poller.location.host, poller.location.port,
                  poller.location.folder)
         spawn("imap", poller.run(stop))
-    if settings.telegram_token:
-        _start_telegram(settings, profiles, sessions, sink, stop, spawn, clock)
-    _start_console(settings, profiles, sessions, stop, spawn, clock)
+    webhook = _start_telegram(settings, profiles, sessions, sink, stop, spawn, clock) \
+        if settings.telegram_token else None
+    _start_console(settings, profiles, sessions, stop, spawn, clock, webhook=webhook, notify=notify)
     log.info("dsr serve ready: controllers %s", ", ".join(profiles))
     await stop.wait()
     log.info("shutting down")
@@ -165,21 +166,27 @@ async def _start_smtp(settings: Settings, profiles: Mapping[str, ControllerProfi
 def _start_telegram(settings: Settings, profiles: Mapping[str, ControllerProfile],
                     sessions: sessionmaker[Session], sink: WakingSink, stop: asyncio.Event,
                     spawn: Callable[[str, Coroutine[Any, Any, Any]], None],
-                    clock: Callable[[], datetime]) -> None:
+                    clock: Callable[[], datetime]) -> Callable[[Any], Awaitable[Any]] | None:
+    """Spawn the bot; in webhook mode return the console endpoint that feeds it (else None)."""
     try:
-        from bot.telegram_chat import run_telegram
+        from bot.telegram_chat import TelegramChannel, run_telegram, webhook_endpoint
     except ImportError as exc:  # the adapter is optional at build time
         log.error("DSR_TELEGRAM_TOKEN is set but the Telegram adapter cannot be loaded (%s)", exc)
-        return
+        return None
     log.info("Telegram bot starting (API %s)", settings.telegram_api_url or "api.telegram.org")
+    running: list[TelegramChannel] = []  # filled by run_telegram once the bot is up
     spawn("telegram", run_telegram(settings=settings, sessions=sessions, profiles=profiles, pipeline=sink,
-                                   clock=clock, stop=stop))
+                                   clock=clock, stop=stop, on_ready=running.append))
+    if not settings.telegram_webhook_url:
+        return None
+    return webhook_endpoint(lambda: running[-1] if running else None)
 
 
 def _start_console(settings: Settings, profiles: Mapping[str, ControllerProfile],
                    sessions: sessionmaker[Session], stop: asyncio.Event,
                    spawn: Callable[[str, Coroutine[Any, Any, Any]], None],
-                   clock: Callable[[], datetime]) -> None:
+                   clock: Callable[[], datetime], *, webhook: Callable[[Any], Awaitable[Any]] | None = None,
+                   notify: Listening | None = None) -> None:
     try:
         import uvicorn
 
@@ -188,7 +195,8 @@ def _start_console(settings: Settings, profiles: Mapping[str, ControllerProfile]
         log.error("web console unavailable (%s); continuing without it", exc)
         return
     host, port = Settings.split_host_port(settings.web_listen)
-    app = create_app(settings=settings, sessions=sessions, profiles=profiles, clock=clock)
+    app = create_app(settings=settings, sessions=sessions, profiles=profiles, clock=clock,
+                     telegram_webhook=webhook)
     config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False, lifespan="off")
 
     class ConsoleServer(uvicorn.Server):
@@ -198,11 +206,17 @@ def _start_console(settings: Settings, profiles: Mapping[str, ControllerProfile]
 
     server = ConsoleServer(config)
 
+    # Bound here, not by uvicorn, so that the port (0 in tests: chosen by the OS) is known at once.
+    sock = socket.create_server((host, port), family=socket.AF_INET6 if ":" in host else socket.AF_INET)
+    bound = sock.getsockname()
+    if notify is not None:
+        notify("console", bound[0], bound[1])
+
     async def run_console() -> None:
-        serving = asyncio.create_task(server.serve())
+        serving = asyncio.create_task(server.serve(sockets=[sock]))
         await stop.wait()
         server.should_exit = True
         await serving
 
-    log.info("web console on http://%s:%d/", host, port)
+    log.info("web console on http://%s:%d/", host, bound[1])
     spawn("console", run_console())

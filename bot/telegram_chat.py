@@ -63,6 +63,7 @@ ALLOWED_UPDATES = ["message", "callback_query"]
 MAX_UPDATE_ATTEMPTS = 5
 DELIVERY_IDLE_SECONDS = 5.0
 MAX_MESSAGE_CHARS = 4000  # Telegram allows 4096 characters per message
+SECRET_HEADER = "x-telegram-bot-api-secret-token"  # noqa: S105 - a header name, not a secret
 AnyApplication = Application[Any, Any, Any, Any, Any, Any]
 
 
@@ -230,7 +231,8 @@ class TelegramChannel:
         update could act in a bound customer's name), 500 when processing failed so Telegram
         delivers it again, 200 otherwise.
         """
-        if secret_token is None or not hmac.compare_digest(secret_token, self.webhook_secret):
+        expected = self.webhook_secret.encode()
+        if secret_token is None or not hmac.compare_digest(secret_token.encode(), expected):
             return 403
         update = Update.de_json(data, self.application.bot)
         async with self._webhook_lock:  # one at a time, in arrival order
@@ -365,9 +367,13 @@ def webhook_endpoint(
 
     `channel` returns the running `TelegramChannel` (handed over by `run_telegram(on_ready=...)`),
     or None while the bot is not up, which answers 503 so that Telegram delivers again later.
+    A request without the secret-token header is refused with 403 before anything else.
     """
 
     async def endpoint(request: Request) -> Response:
+        secret = request.headers.get(SECRET_HEADER)
+        if not secret:
+            return Response(status_code=403)  # not from Telegram: nothing is read or processed
         current = channel()
         if current is None:
             return Response(status_code=503)
@@ -375,8 +381,9 @@ def webhook_endpoint(
             data = await request.json()
         except ValueError:
             return Response(status_code=400)
-        status = await current.handle_webhook_update(
-            data, secret_token=request.headers.get("x-telegram-bot-api-secret-token"))
+        if not isinstance(data, dict):
+            return Response(status_code=400)
+        status = await current.handle_webhook_update(data, secret_token=secret)
         return Response(status_code=status)
 
     return endpoint

@@ -4,13 +4,20 @@ Every entry states who may call it (`page`: console roles with login and CSRF; `
 token roles; `calendar`: the calendar token in the URL; `public`: the login form only).  URLs
 carry ticket ids and references, never names or addresses (they would land in logs and
 browser histories).
+
+One route is not in that list because its path is configuration: with DSR_TELEGRAM_WEBHOOK_URL
+set, Telegram POSTs chat updates to that URL's path.  Telegram has no console login and cannot
+echo a CSRF token; it authenticates with the secret it was given in setWebhook, sent back in
+the X-Telegram-Bot-Api-Secret-Token header, which the endpoint requires (403 without it or with
+a wrong one).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import jinja2
 from sqlalchemy.orm import Session, sessionmaker
@@ -18,7 +25,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
-from starlette.routing import BaseRoute, Mount
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -38,6 +45,8 @@ DPO, MANAGER, ADMIN = (Role.DPO,), (Role.MANAGER,), (Role.ADMIN,)
 ANY_USER = (Role.DPO, Role.MANAGER, Role.ADMIN)
 BOARD = ANY_USER  # deadline metadata: everyone with a console account
 POST = ("POST",)
+WEBHOOK_MAX_BYTES = 256 * 1024  # a Telegram update is a few KiB (messages are at most 4096 characters)
+Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 def _ticket_post(suffix: str, view: Callable[..., Response]) -> BaseRoute:
@@ -166,8 +175,13 @@ def create_app(
     clock: Callable[[], datetime],
     session_store: SessionStore | None = None,
     throttle: LoginThrottle | None = None,
+    telegram_webhook: Endpoint | None = None,
 ) -> Starlette:
-    """Build the console; `dsr serve` runs it under uvicorn in the service's event loop."""
+    """Build the console; `dsr serve` runs it under uvicorn in the service's event loop.
+
+    `telegram_webhook` (from `bot.telegram_chat.webhook_endpoint`) is served on the path of
+    DSR_TELEGRAM_WEBHOOK_URL when that is set.
+    """
     services = Services(
         settings=settings,
         sessions=sessions,
@@ -177,7 +191,20 @@ def create_app(
         web_sessions=session_store or SessionStore(),
         throttle=throttle or LoginThrottle(),
     )
-    app = Starlette(routes=ROUTES, exception_handlers={HTTPException: _http_error})
+    routes = list(ROUTES)
+    if settings.telegram_webhook_url and telegram_webhook is not None:
+        routes.insert(0, telegram_webhook_route(settings.telegram_webhook_url, telegram_webhook))
+    app = Starlette(routes=routes, exception_handlers={HTTPException: _http_error})
     app.state.services = services
     app.add_middleware(SecurityHeaders, hsts=settings.web_cookie_secure)
     return app
+
+
+def telegram_webhook_route(url: str, endpoint: Endpoint) -> Route:
+    """POST-only route on the path of the public webhook URL (no login, no CSRF: see above)."""
+    path = urlsplit(url).path.rstrip("/")
+    taken = {getattr(r, "path", "") for r in ROUTES}
+    if not path or path in taken or path.startswith(("/static/", "/api/")):
+        raise ValueError(f"DSR_TELEGRAM_WEBHOOK_URL: the path {path or '/'!r} is used by the console; "
+                         "choose its own path, e.g. https://dsr.example.org/telegram/<random>")
+    return Route(path, endpoint, methods=["POST"], name="telegram_webhook", max_body_size=WEBHOOK_MAX_BYTES)
