@@ -5,7 +5,8 @@ button presses); `bot.telegram_chat` turns updates into `ChatEvent`s and deliver
 module puts into the outbox.  Per-chat state lives in `channel_state` and every answer is an
 outbox row written in the same transaction as the state change and the "last update handled"
 mark, so a crash at any point neither loses an answer nor sends it twice, and a restart
-continues the conversation where it stood.
+continues the conversation where it stood.  The identity step (address, code, binding) is in
+`bot.chat_verify`, the hand-over to the pipeline in `bot.chat_submit`.
 
 Legal shape of the dialogue (LEGAL.md 1.12, 3.5):
 - a clear reading is confirmed in one sentence before a ticket is opened on it, but the receipt
@@ -18,7 +19,6 @@ Legal shape of the dialogue (LEGAL.md 1.12, 3.5):
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -27,14 +27,13 @@ from typing import Any, Literal
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import chat_binding as binding
-from bot import chat_submit
+from bot import chat_submit, chat_verify
 from bot import chat_texts as t
 from bot.chat_state import ChatState, load_state, save_state
 from bot.inbound import InboundMessage, Outcome
 from controllers import ControllerProfile
 from intents import classify
 from intents.rights import RIGHTS, Right, legal_sort
-from store.subjects import normalize_email
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +42,6 @@ Buttons = list[list[tuple[str, str]]]
 IMMEDIATE = frozenset({Right.MARKETING_OBJECTION, Right.CONSENT_WITHDRAWAL})
 # Reasons the chat can settle by asking the person; every other reason goes to a human.
 ASKABLE_REASONS = frozenset({"ambiguous", "low_confidence"})
-EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-CODE_RE = re.compile(r"^\s*(\d{6})\s*$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +102,7 @@ class ChatFlow:
                 if event.update_id <= state.last_update_id:
                     log.info("chat update already handled update=%s", event.update_id)
                     return []
-                turn = _Turn(self, session, state, event, outcomes)
+                turn = Turn(self, session, state, event, outcomes)
                 turn.run()
                 request = turn.pipeline_request
                 if request is None:
@@ -118,7 +115,7 @@ class ChatFlow:
             outcomes[request.dedupe_key] = self._pipeline.handle(request)
 
 
-class _Turn:
+class Turn:
     """One event applied to one chat's state inside one transaction."""
 
     def __init__(self, flow: ChatFlow, session: Session, state: ChatState, event: ChatEvent,
@@ -265,12 +262,12 @@ class _Turn:
 
     def _text(self, text: str) -> None:
         if self.state.step == "await_identity" and self.state.ticket_reference:
-            if EMAIL_RE.match(text):
-                self._email(text)
-            elif CODE_RE.match(text) and self.state.code_expected:
-                self._code(text)
+            if chat_verify.EMAIL_RE.match(text):
+                chat_verify.email_step(self, text)
+            elif chat_verify.CODE_RE.match(text) and self.state.code_expected:
+                chat_verify.code_step(self, text)
             else:
-                self._forward(text)
+                chat_verify.forward_step(self, text)
             return
         step = self.state.step
         pending = {"key": f"tg:{self.event.chat_id}:{self.event.message_id}", "text": text,
@@ -313,7 +310,7 @@ class _Turn:
             else:
                 self.say(t.text("no_right", self.form), self._rights_keyboard(t.MENU_RIGHTS))
 
-    def _pipeline(
+    def pipeline_outcome(
         self, *, text: str, rights: tuple[Right, ...], confirmed: bool, subject: str = "",
         key: str | None = None, at: datetime | None = None,
     ) -> tuple[InboundMessage, Outcome | None]:
@@ -331,7 +328,7 @@ class _Turn:
         """Hand the pending request to the pipeline and tell the person what happens next."""
         pending = self.state.pending or {}
         ordered = legal_sort(rights)
-        msg, outcome = self._pipeline(text=pending["text"], rights=ordered, confirmed=not escalate,
+        msg, outcome = self.pipeline_outcome(text=pending["text"], rights=ordered, confirmed=not escalate,
                                       key=pending["key"], at=datetime.fromisoformat(pending["at"]))
         if outcome is None:
             return
@@ -344,66 +341,6 @@ class _Turn:
             self.state.step, self.state.ticket_reference = "await_identity", result.reference
             if result.offer_email:
                 self.say(t.text("ask_email", self.form))
-
-    def _forward(self, text: str) -> None:
-        """A reply while identity is open (facts, or a code the pipeline sent): it belongs to the ticket."""
-        reference = self.state.ticket_reference or ""
-        _msg, outcome = self._pipeline(text=text, rights=(), confirmed=False, subject=f"[{reference}]")
-        if outcome is None:
-            return
-        ticket = chat_submit.ticket_by_reference(self.session, reference)
-        if ticket is None or ticket.state != "awaiting_identity":
-            if ticket is not None and ticket.subject_id and ticket.identity_level == "code_confirmed":
-                # The pipeline's code went to the address on file: that proves the chat, too.
-                binding.bind_chat(self.session, controller=self.flow.controller, subject_id=ticket.subject_id,
-                                  telegram_user_id=self.event.user_id, now=self.flow._clock())
-            self.state.reset()
-
-    def _email(self, text: str) -> None:
-        if not EMAIL_RE.match(text):
-            self.say(t.text("not_an_email", self.form))
-            return
-        self.state.email_attempts += 1
-        if self.state.email_attempts > self.flow.limits.email_attempts:
-            self.state.reset()
-            self.say(t.text("code_failed", self.form, email=self.profile.contact_email))
-            return
-        ticket = chat_submit.ticket_by_reference(self.session, self.state.ticket_reference)
-        self.state.code_expected, self.state.code_misses = True, 0
-        self.state.challenge_id = binding.start_binding(
-            self.session, profile=self.profile, typed_address=normalize_email(text), ticket=ticket,
-            now=self.flow._clock(), ttl=self.flow.limits.code_ttl,
-            max_attempts=self.flow.limits.code_attempts, language=self.state.language)
-        self.say(t.text("code_sent", self.form, minutes=int(self.flow.limits.code_ttl.total_seconds() // 60)))
-
-    def _code(self, code: str) -> None:
-        now = self.flow._clock()
-        result = binding.check_code(self.session, self.state.challenge_id, code, now=now)
-        if result.outcome is binding.CodeCheck.WRONG:
-            self.say(t.text("code_wrong", self.form, left=result.attempts_left))
-            return
-        if result.outcome is binding.CodeCheck.NO_CHALLENGE:
-            # The address was not on file: answer exactly as for a wrong code (no enumeration).
-            self.state.code_misses += 1
-            left = self.flow.limits.code_attempts - self.state.code_misses
-            if left > 0:
-                self.say(t.text("code_wrong", self.form, left=left))
-                return
-        if result.outcome is not binding.CodeCheck.VERIFIED or result.subject_id is None:
-            self.state.challenge_id, self.state.code_expected = None, False
-            self.say(t.text("code_failed", self.form, email=self.profile.contact_email))
-            return
-        binding.bind_chat(self.session, controller=self.flow.controller, subject_id=result.subject_id,
-                          telegram_user_id=self.event.user_id, now=now)
-        ticket = chat_submit.ticket_by_reference(self.session, self.state.ticket_reference)
-        text = t.text("bound", self.form)
-        if ticket is not None:
-            chat_submit.verify_ticket(self.session, ticket, subject_id=result.subject_id,
-                                      actor=f"telegram:{self.event.user_id}", now=now)
-            verified = chat_submit.render_chat(ticket, self.profile, form=self.form, verified=True)
-            text = f"{verified}\n\n{text}"
-        self.state.reset()
-        self.say(text)
 
     # -- keyboards -----------------------------------------------------------------------------
 

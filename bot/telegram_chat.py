@@ -11,10 +11,8 @@ the person gets a generic apology.  With `DSR_TELEGRAM_WEBHOOK_URL` set, Telegra
 to the console's web server instead, which hands them to `handle_webhook_update`; a non-2xx
 answer makes Telegram retry, which is the webhook's form of "offset not advanced".
 
-Sending.  Every chat answer is an outbox row (channel "telegram", UTF-8 JSON `{"chat_id",
-"text"}` plus optional `reply_markup` / `edit_message_id`), so answers written by the pipeline,
-by the conversation or approved by the DPO in the console are delivered the same way, in
-order, and marked sent only after Telegram accepted them.
+Sending.  Every chat answer is an outbox row, delivered by `bot.telegram_delivery` in order
+and marked sent only after Telegram accepted it; this module wakes it after each update.
 
 Privacy.  Photos, documents and stickers are never downloaded (an ID photo is never kept);
 only private chats are served; the bot token never appears in logs (httpx is kept quiet by
@@ -24,7 +22,6 @@ only private chats are served; the bot token never appears in logs (httpx is kep
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import hmac
 import json
@@ -36,8 +33,8 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.requests import Request
 from starlette.responses import Response
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram import Update
+from telegram.error import NetworkError, RetryAfter, TelegramError
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -51,9 +48,8 @@ from telegram.ext import (
 from bot import chat_state
 from bot.chat_flow import ChatEvent, ChatFlow, ChatLimits, EventKind
 from bot.config import Settings
+from bot.telegram_delivery import ChatDelivery, first_done, sleep_unless
 from controllers import ControllerProfile
-from store.models import OutboxItem
-from store.outbox import due_items, mark_failed, mark_sent
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +57,6 @@ DEFAULT_API_URL = "https://api.telegram.org"
 COMMANDS = ("start", "hilfe", "help", "status", "abbrechen", "cancel", "abmelden")
 ALLOWED_UPDATES = ["message", "callback_query"]
 MAX_UPDATE_ATTEMPTS = 5
-DELIVERY_IDLE_SECONDS = 5.0
-MAX_MESSAGE_CHARS = 4000  # Telegram allows 4096 characters per message
 SECRET_HEADER = "x-telegram-bot-api-secret-token"  # noqa: S105 - a header name, not a secret
 AnyApplication = Application[Any, Any, Any, Any, Any, Any]
 
@@ -88,9 +82,9 @@ class TelegramChannel:
         self.application = self._build_application(settings.telegram_token, settings.telegram_api_url)
         self._failures: dict[int, BaseException] = {}
         self._attempts: dict[int, int] = {}
-        self._wake = asyncio.Event()
         self._webhook_lock = asyncio.Lock()
-        self._delivery_lock = asyncio.Lock()  # one delivery round at a time: never send an item twice
+        self.delivery = ChatDelivery(sessions=sessions, controller=profile.key, clock=clock,
+                                     bot=lambda: self.application.bot)
 
     # -- PTB application -------------------------------------------------------------------------
 
@@ -125,7 +119,7 @@ class TelegramChannel:
 
     async def _dispatch(self, event: ChatEvent) -> None:
         await asyncio.to_thread(self.flow.handle, event)
-        self._wake.set()
+        self.delivery.wake()
 
     async def _on_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
@@ -184,14 +178,14 @@ class TelegramChannel:
         while not stop.is_set():
             fetch = asyncio.ensure_future(bot.get_updates(
                 offset=offset or None, timeout=self._poll_timeout, allowed_updates=ALLOWED_UPDATES))
-            if not await _first(fetch, stop):
+            if not await first_done(fetch, stop):
                 break
             try:
                 updates = fetch.result()
             except (NetworkError, RetryAfter) as exc:
                 failures += 1
                 log.warning("getUpdates failed (%s); retrying", type(exc).__name__)
-                await _sleep_unless(stop, min(60.0, self._retry_base * 2 ** min(failures, 6)))
+                await sleep_unless(stop, min(60.0, self._retry_base * 2 ** min(failures, 6)))
                 continue
             failures = 0
             for update in updates:
@@ -210,7 +204,7 @@ class TelegramChannel:
         attempts = self._attempts.get(update.update_id, 0) + 1
         self._attempts[update.update_id] = attempts
         if attempts < MAX_UPDATE_ATTEMPTS:
-            await _sleep_unless(stop, self._retry_base * 2 ** (attempts - 1))
+            await sleep_unless(stop, self._retry_base * 2 ** (attempts - 1))
             return False
         self._attempts.pop(update.update_id, None)
         raw = json.dumps(update.to_dict(), ensure_ascii=False).encode()
@@ -259,74 +253,11 @@ class TelegramChannel:
 
     async def deliver(self, stop: asyncio.Event) -> None:
         """Deliver due chat items whenever woken (after each update) or every few seconds."""
-        while not stop.is_set():
-            self._wake.clear()
-            try:
-                await self.deliver_due()
-            except Exception:  # the delivery loop must survive a database hiccup
-                log.exception("telegram delivery round failed")
-            wake = asyncio.ensure_future(self._wake.wait())
-            await _first(wake, stop, timeout=DELIVERY_IDLE_SECONDS)
-            wake.cancel()
+        await self.delivery.run(stop)
 
     async def deliver_due(self) -> int:
         """Send every due chat item in order; returns how many were sent."""
-        async with self._delivery_lock:
-            return await self._deliver_round()
-
-    async def _deliver_round(self) -> int:
-        items = await asyncio.to_thread(self._due)
-        blocked: set[str] = set()
-        sent = 0
-        for item_id, recipient, payload in items:
-            if recipient in blocked:
-                continue  # keep a chat's messages in order behind a temporary failure
-            error, permanent = await self._send(payload)
-            if error is not None and not permanent:
-                blocked.add(recipient)
-            await asyncio.to_thread(self._mark, item_id, error, permanent)
-            sent += error is None
-        return sent
-
-    async def _send(self, payload: dict[str, Any]) -> tuple[str | None, bool]:
-        bot = self.application.bot
-        markup = _markup(payload.get("reply_markup"))
-        try:
-            if payload.get("edit_message_id") is not None:
-                await bot.edit_message_text(chat_id=payload["chat_id"], message_id=payload["edit_message_id"],
-                                            text=payload["text"], reply_markup=markup)
-            else:
-                parts = split_text(str(payload["text"]))
-                for i, part in enumerate(parts):
-                    await bot.send_message(chat_id=payload["chat_id"], text=part,
-                                           reply_markup=markup if i == len(parts) - 1 else None)
-        except RetryAfter as exc:
-            return f"RetryAfter: {exc.retry_after}", False
-        except (Forbidden, BadRequest) as exc:
-            if "not modified" in str(exc).lower():
-                return None, False
-            return f"{type(exc).__name__}: {exc}", True
-        except NetworkError as exc:
-            return f"{type(exc).__name__}: {exc}", False
-        return None, False
-
-    def _due(self) -> list[tuple[int, str, dict[str, Any]]]:
-        with self._sessions() as session:
-            items = due_items(session, now=self._clock(), channel="telegram", limit=100)
-            mine = [i for i in items if i.controller == self.profile.key]
-            mine.sort(key=lambda i: i.id)
-            return [(i.id, i.recipient, json.loads(i.payload.decode())) for i in mine]
-
-    def _mark(self, item_id: int, error: str | None, permanent: bool) -> None:
-        with self._sessions() as session:
-            item = session.get(OutboxItem, item_id)
-            if item is None:
-                return
-            if error is None:
-                mark_sent(session, item, now=self._clock())
-            else:
-                mark_failed(session, item, error=error, permanent=permanent, now=self._clock())
-            session.commit()
+        return await self.delivery.deliver_due()
 
 
 async def run_telegram(
@@ -400,51 +331,7 @@ def pick_profile(settings: Settings, profiles: Mapping[str, ControllerProfile]) 
     return next(iter(profiles.values()))
 
 
-def split_text(text: str, limit: int = MAX_MESSAGE_CHARS) -> list[str]:
-    """Cut a long answer (an access cover letter) into Telegram-sized parts at line breaks."""
-    parts: list[str] = []
-    rest = text
-    while len(rest) > limit:
-        cut = max(rest.rfind("\n\n", 0, limit), rest.rfind("\n", 0, limit))
-        cut = cut if cut > limit // 2 else limit
-        parts.append(rest[:cut].rstrip())
-        rest = rest[cut:].lstrip("\n")
-    return [*parts, rest]
-
-
-def _markup(data: Any) -> InlineKeyboardMarkup | None:
-    if not isinstance(data, dict) or not data.get("inline_keyboard"):
-        return None
-    return InlineKeyboardMarkup([[InlineKeyboardButton(b["text"], callback_data=b.get("callback_data"))
-                                  for b in row] for row in data["inline_keyboard"]])
-
-
 def _try_later(profile: ControllerProfile) -> str:
     from bot import chat_texts
 
     return chat_texts.text("try_later", chat_texts.form_for("de", profile.address_form))
-
-
-async def _first(task: asyncio.Future[Any], stop: asyncio.Event, *, timeout: float | None = None) -> bool:
-    """Wait for `task` or `stop`; True when the task finished (otherwise it is cancelled)."""
-    stopper = asyncio.ensure_future(stop.wait())
-    done, _ = await asyncio.wait({task, stopper}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-    stopper.cancel()
-    if task in done:
-        return True
-    task.cancel()
-    try:
-        await task
-    except asyncio.CancelledError:
-        current = asyncio.current_task()
-        if current is not None and current.cancelling():
-            raise
-        # The poll we abandoned: its updates are fetched again from the stored offset.
-    except Exception:
-        log.debug("abandoned request failed", exc_info=True)
-    return False
-
-
-async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), timeout=seconds)
