@@ -9,8 +9,10 @@ continues the conversation where it stood.  The identity step (address, code, bi
 `bot.chat_verify`, the hand-over to the pipeline in `bot.chat_submit`.
 
 Legal shape of the dialogue (LEGAL.md 1.12, 3.5):
-- a clear reading is confirmed in one sentence before a ticket is opened on it, but the receipt
-  time is always the time of the person's message (Art. 12(3) runs from receipt);
+- a clear reading opens the ticket at once, with the receipt time of the person's message
+  (Art. 12(3) runs from receipt; a request must never exist only in the chat), and is then
+  confirmed in one sentence; "Nein, etwas anderes" corrects the ticket (`bot.chat_confirm`);
+- several or weak readings: the person chooses first, and the choice opens the ticket;
 - marketing objection and consent withdrawal take effect at once, without verification;
 - anything else that needs identity asks for a one-time code to the address on file, once per
   chat; a bound chat is verified at the level its binding reached.
@@ -27,7 +29,7 @@ from typing import Any, Literal
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import chat_binding as binding
-from bot import chat_submit, chat_verify
+from bot import chat_confirm, chat_submit, chat_verify
 from bot import chat_texts as t
 from bot.chat_state import ChatState, load_state, save_state
 from bot.inbound import InboundMessage, Outcome
@@ -172,6 +174,7 @@ class Turn:
     def _command(self, name: str) -> None:
         if name == "start":
             self.state.reset()
+            self._stop_correcting()
             notice = (t.text("notice", self.form, url=self.profile.privacy_notice_url)
                       if self.profile.privacy_notice_url else "")
             self.say(t.text("welcome", self.form, controller=self.profile.legal_name, notice=notice),
@@ -181,8 +184,9 @@ class Turn:
         elif name == "status":
             self._status()
         elif name in ("abbrechen", "cancel"):
-            had = self.state.step != "idle"
+            had = self.state.step != "idle" or chat_confirm.correcting(self)
             self.state.reset()
+            self._stop_correcting()
             self.say(t.text("cancelled" if had else "nothing_to_cancel", self.form))
         elif name == "abmelden":
             removed = binding.unbind_chat(self.session, controller=self.flow.controller,
@@ -191,6 +195,11 @@ class Turn:
             self.say(t.text("unbound" if removed else "not_bound", self.form))
         else:
             self.say(t.text("help", self.form, email=self.profile.contact_email))
+
+    def _stop_correcting(self) -> None:
+        """Typed text is a new request again (the confirmation's buttons stay usable)."""
+        if self.state.confirm:
+            self.state.confirm = {**self.state.confirm, "correcting": False}
 
     def _status(self) -> None:
         subject = binding.bound_subject(self.session, self.flow.controller, self.event.user_id)
@@ -213,6 +222,9 @@ class Turn:
 
     def _button(self, data: str) -> None:
         action, _, rest = data.partition(":")
+        if action in chat_confirm.ACTIONS:
+            chat_confirm.on_button(self, action, rest)
+            return
         value, _, nonce = rest.rpartition(":") if ":" in rest else ("", "", rest)
         if nonce != str(self.state.prompt):
             self.say(t.text("stale_button", self.form))
@@ -261,14 +273,19 @@ class Turn:
     # -- free text -----------------------------------------------------------------------------
 
     def _text(self, text: str) -> None:
-        if self.state.step == "await_identity" and self.state.ticket_reference:
-            if chat_verify.EMAIL_RE.match(text):
-                chat_verify.email_step(self, text)
-            elif chat_verify.CODE_RE.match(text) and self.state.code_expected:
-                chat_verify.code_step(self, text)
-            else:
-                chat_verify.forward_step(self, text)
-            return
+        identity_open = self.state.step == "await_identity" and bool(self.state.ticket_reference)
+        if identity_open and chat_verify.EMAIL_RE.match(text):
+            chat_verify.email_step(self, text)
+        elif identity_open and chat_verify.CODE_RE.match(text) and self.state.code_expected:
+            chat_verify.code_step(self, text)
+        elif chat_confirm.correcting(self):
+            chat_confirm.correct_by_text(self, text)
+        elif identity_open:
+            chat_verify.forward_step(self, text)
+        else:
+            self._new_request(text)
+
+    def _new_request(self, text: str) -> None:
         step = self.state.step
         pending = {"key": f"tg:{self.event.chat_id}:{self.event.message_id}", "text": text,
                    "at": self.event.at.isoformat(), "rights": []}
@@ -288,12 +305,9 @@ class Turn:
         elif labels and set(labels) <= IMMEDIATE and not result.escalate:
             self._submit(labels)
         elif len(labels) == 1 and not result.escalate:
+            # Clear: the ticket is opened now (receipt = this message), the reading confirmed after.
             pending["rights"] = [r.value for r in labels]
-            self.state.step = "confirm"
-            self.say(t.text("confirm", self.form, want=t.wants(labels, self.form),
-                            article=", ".join(t.article(r, self.form) for r in labels)),
-                     [[(t.text("button_yes", self.form), self._data("ok")),
-                       (t.text("button_no", self.form), self._data("no"))]])
+            self._submit(labels, ask_confirmation=True)
         else:
             # Several rights found, or a weak reading: the person says which one is meant.
             readings = _likely_readings(labels, result.scores)
@@ -324,23 +338,31 @@ class Turn:
             self.pipeline_request = msg
         return msg, outcome
 
-    def _submit(self, rights: list[Right], *, escalate: bool = False) -> None:
-        """Hand the pending request to the pipeline and tell the person what happens next."""
+    def _submit(self, rights: list[Right], *, escalate: bool = False, ask_confirmation: bool = False) -> None:
+        """Hand the pending request to the pipeline and tell the person what happens next.
+
+        `rights` count as chosen by the person (the pipeline takes them as given) unless the
+        request escalates or is a classifier reading still to be confirmed (`ask_confirmation`:
+        the pipeline classifies the text itself, and the question follows the receipt).
+        """
         pending = self.state.pending or {}
         ordered = legal_sort(rights)
-        msg, outcome = self.pipeline_outcome(text=pending["text"], rights=ordered, confirmed=not escalate,
-                                      key=pending["key"], at=datetime.fromisoformat(pending["at"]))
+        confirmed = not escalate and not ask_confirmation
+        msg, outcome = self.pipeline_outcome(text=pending["text"], rights=ordered, confirmed=confirmed,
+                                             key=pending["key"], at=datetime.fromisoformat(pending["at"]))
         if outcome is None:
             return
         result = chat_submit.after_pipeline(
             self.session, outcome=outcome, msg=msg, profile=self.profile, rights=ordered,
-            confirmed=not escalate, form=self.form, now=self.flow._clock())
+            confirmed=confirmed, form=self.form, now=self.flow._clock())
         self.outbox_ids.extend(result.outbox_ids)
         self.state.reset()
         if result.needs_identity:
             self.state.step, self.state.ticket_reference = "await_identity", result.reference
             if result.offer_email:
                 self.say(t.text("ask_email", self.form))
+        if ask_confirmation and result.reference:
+            chat_confirm.ask(self, result.reference, ordered)  # last: the message with the buttons
 
     # -- keyboards -----------------------------------------------------------------------------
 

@@ -20,7 +20,7 @@ from store.models import ChannelState
 
 @dataclass
 class ChatState:
-    step: str = "idle"  # idle / confirm / choose / describe / await_identity
+    step: str = "idle"  # idle / choose / describe / await_identity ("confirm": older saved state)
     language: str = "de"
     language_set: bool = False  # True once the person wrote text (language from the text)
     pending: dict[str, Any] | None = None  # {"key", "text", "at", "rights"} not yet submitted
@@ -35,10 +35,14 @@ class ChatState:
     last_update_id: int = 0  # every update up to this one is fully handled
     rate_window_start: float = 0.0
     rate_count: int = 0
+    # A ticket opened on a clear reading whose one-sentence confirmation is still open:
+    # {"reference", "rights", "correcting"}.  Survives `reset()`: the ticket exists, and the
+    # person may still confirm or correct it after the identity step.
+    confirm: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def reset(self) -> None:
-        """Back to idle: forget what was pending (identity attempts and counters stay)."""
+        """Back to idle: forget what was pending (identity attempts, counters and `confirm` stay)."""
         self.step, self.pending, self.chosen_right = "idle", None, None
         self.ticket_reference, self.challenge_id = None, None
         self.code_expected, self.code_misses = False, 0

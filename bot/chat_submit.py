@@ -87,9 +87,7 @@ def after_pipeline(
     immediate = bool(rights) and set(rights) <= IMMEDIATE
     subject = bound_subject(session, profile.key, user_id)
     if Right.MARKETING_OBJECTION in rights:
-        for address in (f"telegram:{user_id}", subject.email if subject else None):
-            if address and not is_suppressed(session, controller=profile.key, address=address):
-                suppress(session, controller=profile.key, address=address, now=now, ticket_id=ticket.id)
+        suppress_everywhere(session, profile=profile, ticket=ticket, user_id=user_id, now=now)
     if subject is not None and not immediate and ticket.identity_level not in VERIFIED_LEVELS:
         verify_ticket(session, ticket, subject_id=subject.id, actor=actor, now=now)
     ids: list[int] = []
@@ -101,6 +99,40 @@ def after_pipeline(
     challenge = pending_challenge(session, ticket) if needs_identity else None
     offer_email = challenge is None or challenge.purpose != PURPOSE_CODE
     return SubmitResult(ticket.reference, needs_identity, ids, offer_email=needs_identity and offer_email)
+
+
+def suppress_everywhere(session: Session, *, profile: ControllerProfile, ticket: Ticket, user_id: int,
+                        now: datetime) -> None:
+    """Art. 21(3): no more marketing to this Telegram account nor to the bound person's address."""
+    subject = bound_subject(session, profile.key, user_id)
+    for address in (f"telegram:{user_id}", subject.email if subject else None):
+        if address and not is_suppressed(session, controller=profile.key, address=address):
+            suppress(session, controller=profile.key, address=address, now=now, ticket_id=ticket.id)
+
+
+def take_effect_now(session: Session, ticket: Ticket, *, profile: ControllerProfile, rights: Sequence[Right],
+                    chat_id: int, user_id: int, form: t.Form, now: datetime) -> list[int]:
+    """Rights corrected to a marketing objection or consent withdrawal: effective at once.
+
+    The same effect the pipeline gives them on receipt (suppression, confirmation to the
+    person; the ticket answered when nothing else is asked), for a ticket that was opened on
+    another reading and corrected by the person in the chat.  Returns the queued chat items.
+    """
+    immediate = [r for r in rights if r in IMMEDIATE]
+    if not immediate:
+        return []
+    suppress_everywhere(session, profile=profile, ticket=ticket, user_id=user_id, now=now)
+    queued = set(session.scalars(select(OutboxItem.kind).where(OutboxItem.ticket_id == ticket.id)))
+    kinds = [ReplyKind.MARKETING_OBJECTION_CONFIRMATION if r is Right.MARKETING_OBJECTION
+             else ReplyKind.CONSENT_WITHDRAWAL_CONFIRMATION for r in immediate]
+    ids = [_enqueue_reply(session, kind, ticket, profile, chat_id=chat_id, verified=False, form=form, now=now)
+           for kind in kinds if kind.value not in queued]
+    current = TicketState(ticket.state)
+    if len(immediate) == len(rights) and TicketState.ANSWERED in TRANSITIONS[current]:
+        outcome = "suppressed" if Right.MARKETING_OBJECTION in immediate else "consent_withdrawn"
+        transition(session, ticket, TicketState.ANSWERED, actor=f"telegram:{user_id}", now=now,
+                   outcome=outcome, reason="Wirksam mit Eingang; vom Betroffenen im Chat so richtiggestellt")
+    return ids
 
 
 def verify_ticket(session: Session, ticket: Ticket, *, subject_id: int, actor: str, now: datetime) -> None:

@@ -222,12 +222,37 @@ _TEXTS: dict[str, tuple[str, str, str]] = {
     "held": ("Ihre Nachricht ist eingegangen. Eine Person aus unserem Datenschutz-Team sieht sie sich an.",
              "Deine Nachricht ist eingegangen. Eine Person aus unserem Datenschutz-Team sieht sie sich an.",
              "Your message has been received. A person from our data protection team will look at it."),
+    "fix_choose": ("Was meinen Sie stattdessen? Wählen Sie bitte, oder beschreiben Sie es in eigenen "
+                   "Worten. Ihre Anfrage {reference} bleibt bestehen; wir passen sie an.",
+                   "Was meinst du stattdessen? Wähl bitte, oder beschreib es in eigenen Worten. "
+                   "Deine Anfrage {reference} bleibt bestehen; wir passen sie an.",
+                   "What do you mean instead? Please choose, or describe it in your own words. Your "
+                   "request {reference} stays open; we will adjust it."),
+    "fix_unclear": ("Das habe ich nicht sicher verstanden. Bitte wählen Sie, was Sie meinen:",
+                    "Das habe ich nicht sicher verstanden. Bitte wähl, was du meinst:",
+                    "I did not understand that for sure. Please choose what you mean:"),
+    "fixed": ("Danke, korrigiert: Ihre Anfrage {reference} betrifft jetzt {rights}.",
+              "Danke, korrigiert: Deine Anfrage {reference} betrifft jetzt {rights}.",
+              "Thank you, corrected: your request {reference} now concerns {rights}."),
+    "due_stays": ("Die Frist bleibt der {due}.", "Die Frist bleibt der {due}.",
+                  "The deadline stays {due}."),
+    "not_a_request": ("Danke für den Hinweis. Wir haben vermerkt, dass Sie kein Datenschutz-Anliegen "
+                      "haben; gelöscht wird dadurch nichts. Eine Person aus unserem Datenschutz-Team "
+                      "sieht sich Ihre Nachricht ({reference}) an.",
+                      "Danke für den Hinweis. Wir haben vermerkt, dass du kein Datenschutz-Anliegen "
+                      "hast; gelöscht wird dadurch nichts. Eine Person aus unserem Datenschutz-Team "
+                      "sieht sich deine Nachricht ({reference}) an.",
+                      "Thank you. We have noted that this is not a data protection request; nothing "
+                      "is deleted because of it. A person from our data protection team will look at "
+                      "your message ({reference})."),
     "button_yes": ("Stimmt", "Stimmt", "Yes, correct"),
     "button_no": ("Nein, etwas anderes", "Nein, etwas anderes", "No, something else"),
     "button_send": ("Ohne weitere Angaben absenden", "Ohne weitere Angaben absenden", "Submit as is"),
     "button_both": ("Beides", "Beides", "Both"),
     "button_all": ("Alle davon", "Alle davon", "All of these"),
     "button_other": ("Etwas anderes", "Etwas anderes", "Something else"),
+    "button_not_a_request": ("Kein Datenschutz-Anliegen", "Kein Datenschutz-Anliegen",
+                             "Not a data protection request"),
 }
 
 

@@ -36,6 +36,7 @@ REASONS: dict[str, str] = {
     "abusive": "Möglicherweise rechtsmissbräuchlich oder exzessiv",
     "objection_balancing": "Widerspruch nach Art. 21 Abs. 1: Abwägung nötig",
     "automated_decision_review": "Überprüfung einer automatisierten Entscheidung (Art. 22)",
+    "subject_says_not_a_request": "Person sagt im Chat: kein Datenschutz-Anliegen",
 }
 
 STATES: dict[str, str] = {

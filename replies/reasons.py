@@ -39,6 +39,9 @@ ESCALATION_REASONS_DE: dict[str, str] = {
     "Menschen erforderlich.",
     "automated_decision_review": "Anfechtung einer automatisierten Entscheidung (Art. 22 Abs. 3 DSGVO): "
     "echte Überprüfung durch eine entscheidungsbefugte Person.",
+    "subject_says_not_a_request": "Die Person hat im Chat angegeben, dass ihre Nachricht kein "
+    "Datenschutz-Anliegen ist. Nichts wurde gelöscht; bitte prüfen und den Vorgang mit passendem "
+    "Ergebnis schließen (z. B. „Kein Betroffenenrecht“). Bis dahin läuft die Frist weiter.",
 }
 
 

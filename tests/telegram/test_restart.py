@@ -20,15 +20,17 @@ async def test_restart_mid_conversation_continues_where_it_stood(bot_parts: Bot,
         mark = await bot.say(ACCESS)
         question = await bot.reply(mark, has_buttons)
         first_app = bot.channel
-    assert bot_parts.tickets() == []
+    [ticket] = bot_parts.tickets()  # opened on receipt, before any button
 
     async with running_bot(bot_parts) as bot:
         assert bot.channel is not first_app
         mark = len(bot.fake.sent)
         await bot.fake.press(question, "Stimmt")
-        await bot.reply(mark, lambda m: "E-Mail-Adresse" in m.text)
-    [ticket] = bot_parts.tickets()
-    assert ticket.rights == ["access"]
+        await bot.reply(mark, lambda m: m.method == "editMessageText" and m.text == "✓ Auskunft")
+        mark = await bot.say("erika@example.org")  # the identity step is still where it stood
+        assert "Falls diese Adresse bei uns hinterlegt ist" in (await bot.reply(mark)).text
+    [after] = bot_parts.tickets()
+    assert after.id == ticket.id and after.rights == ["access"]
 
 
 @pytest.mark.parametrize("point", ["crash_before_commit", "crash_after_commit"])
