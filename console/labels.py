@@ -1,7 +1,9 @@
 """German words for the stable codes the console shows (reason codes, states, identity levels).
 
-Reason codes follow docs/ARCHITECTURE.md and the escalation cases of LEGAL.md section 5; the DPO
-reads the plain German sentence, the code stays visible as a tooltip for support questions.
+Reason codes follow docs/ARCHITECTURE.md and the escalation cases of LEGAL.md section 5 (the
+classifier's codes, and those the service sets itself: undeliverable answers, identity not
+confirmed, the person's own word in the chat); the DPO reads the plain German sentence, the code
+stays visible as a tooltip for support questions.
 """
 
 from __future__ import annotations
@@ -36,6 +38,9 @@ REASONS: dict[str, str] = {
     "abusive": "Möglicherweise rechtsmissbräuchlich oder exzessiv",
     "objection_balancing": "Widerspruch nach Art. 21 Abs. 1: Abwägung nötig",
     "automated_decision_review": "Überprüfung einer automatisierten Entscheidung (Art. 22)",
+    "delivery_bounced": "Antwort kam als unzustellbar zurück",
+    "delivery_failed": "Antwort konnte nicht versendet werden",
+    "identity_unverified": "Identität nicht bestätigt (zu viele falsche Angaben)",
     "subject_says_not_a_request": "Person sagt im Chat: kein Datenschutz-Anliegen",
 }
 

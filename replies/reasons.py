@@ -1,8 +1,9 @@
-"""Escalation reason codes (ARCHITECTURE.md, `intents`) explained in German for the DPO alert.
+"""Escalation reason codes (ARCHITECTURE.md) explained in German for the DPO alert.
 
-The classifier emits stable snake_case codes; the DPO reads what each means and why the law wants
-a human to look (LEGAL.md section 5).  A code missing here is shown with a warning rather than
-dropped: an escalation alert must never fail to go out.
+The classifier (`intents`) and the service itself (undeliverable answers, identity not
+confirmed, the person's word in the chat) emit stable snake_case codes; the DPO reads what each
+means and why the law wants a human to look (LEGAL.md section 5).  A code missing here is shown
+with a warning rather than dropped: an escalation alert must never fail to go out.
 """
 
 from __future__ import annotations
@@ -39,6 +40,14 @@ ESCALATION_REASONS_DE: dict[str, str] = {
     "Menschen erforderlich.",
     "automated_decision_review": "Anfechtung einer automatisierten Entscheidung (Art. 22 Abs. 3 DSGVO): "
     "echte Überprüfung durch eine entscheidungsbefugte Person.",
+    "delivery_bounced": "Eine Antwort an die betroffene Person kam als unzustellbar zurück. Bitte einen "
+    "anderen Weg zur Person suchen (z. B. Anschrift im Bestand); die Frist läuft weiter.",
+    "delivery_failed": "Eine Antwort an die betroffene Person konnte endgültig nicht versendet werden "
+    "(vom Mailserver oder von Telegram abgelehnt). Bitte prüfen und auf anderem Weg antworten; die "
+    "Frist läuft weiter.",
+    "identity_unverified": "Die Identität konnte nicht bestätigt werden (zu viele falsche Codes oder "
+    "Angaben). Ein Mensch entscheidet, wie sie verhältnismäßig geprüft wird (Art. 12 Abs. 6 DSGVO; "
+    "keine Ausweiskopie verlangen); die Frist läuft weiter.",
     "subject_says_not_a_request": "Die Person hat im Chat angegeben, dass ihre Nachricht kein "
     "Datenschutz-Anliegen ist. Nichts wurde gelöscht; bitte prüfen und den Vorgang mit passendem "
     "Ergebnis schließen (z. B. „Kein Betroffenenrecht“). Bis dahin läuft die Frist weiter.",

@@ -233,6 +233,9 @@ def test_every_ticket_state_and_reason_code_has_german_text() -> None:
         "abusive",
         "objection_balancing",
         "automated_decision_review",
+        "delivery_bounced",
+        "delivery_failed",
+        "identity_unverified",
         "subject_says_not_a_request",
     }
     assert documented == set(ESCALATION_REASONS_DE)
