@@ -16,8 +16,8 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 from intents.evaluate import FieldView, WordLists, cue_cancelled, evidence_for, suppression
 from intents.lexicon import LEXICON_DIR, Lexicon, load_lexicon
@@ -35,10 +35,10 @@ BORDERLINE = 0.45  # a rejected right at or above this makes the reading ambiguo
 SUBJECT_FACTOR = 0.8
 REPLY_SUBJECT_FACTOR = 0.3
 _MAX_EVIDENCE_PER_RULE = 3
+_RIGHTS = {right.value: right for right in Right}  # Right(label) without the enum call per hit
 
 
-@dataclass(frozen=True, slots=True)
-class _Scored:
+class _Scored(NamedTuple):
     scores: dict[Right, float]
     evidence: list[Evidence]
     reasons: list[str]
@@ -59,7 +59,9 @@ class Classifier:
 
     def _score(self, views: list[FieldView], *, auto_reply: bool, factor: dict[str, float],
                grievance: Callable[[], bool]) -> _Scored:
-        best: dict[str, tuple[Right, float]] = {}
+        if not any(view.matches for view in views):
+            return _Scored({}, [], [])
+        best: dict[tuple[str, str], tuple[Right, float]] = {}
         evidence: list[Evidence] = []
         reasons: list[str] = []
         per_rule: dict[str, int] = {}
@@ -79,13 +81,13 @@ class Classifier:
                                                      label=Right.OTHER, reason=rule.label))
                         reasons.append(rule.id)
                     continue
-                label = Right(rule.label)
+                label = _RIGHTS[rule.label]
                 why = suppression(view, match, auto_reply=auto_reply, grievance=grievance)
                 weight = rule.weight * factor.get(view.name, 1.0)
                 evidence.append(evidence_for(view, match, weight=weight, suppressed_by=why, label=label))
                 if why is None:
                     value = weight * match.score / 100.0
-                    key = f"{view.name}:{rule.id}"
+                    key = (view.name, rule.id)
                     if key not in best or best[key][1] < value:
                         best[key] = (label, value)
         scores: dict[Right, float] = {}
@@ -171,8 +173,8 @@ class Classifier:
     def _language(self, norms: list[str]) -> str:
         english = self.words.single.get("english", frozenset())
         german = self.words.single.get("german", frozenset())
-        en = sum(1 for n in norms if n in english)
-        de = sum(1 for n in norms if n in german)
+        en = sum(map(english.__contains__, norms))
+        de = sum(map(german.__contains__, norms))
         return "en" if en > de else "de"
 
 

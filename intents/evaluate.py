@@ -8,8 +8,9 @@ evidence (so the DPO sees it) but marks it `suppressed_by`, and suppressed evide
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from intents.lexicon import Lexicon
 from intents.matcher import Match
@@ -19,6 +20,7 @@ from intents.text import Token
 
 _CONTRAST = frozenset({"sondern", "but", "aber", "stattdessen", "instead"})
 _FORWARD_NEGATION = frozenset({"nicht", "not"})
+_NO_WORDS: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,11 +45,11 @@ class WordLists:
         return cls(single, multi)
 
     def contains(self, name: str, norms: Sequence[str]) -> bool:
-        words = self.single.get(name, frozenset())
+        words = self.single.get(name, _NO_WORDS)
         if not words.isdisjoint(norms):
             return True
         starts = self.multi.get(name)
-        if not starts:
+        if not starts or starts.keys().isdisjoint(norms):
             return False
         for i, norm in enumerate(norms):
             for phrase in starts.get(norm, ()):
@@ -56,23 +58,88 @@ class WordLists:
         return False
 
 
-@dataclass
 class FieldView:
-    """One field (subject, own body, forwarded body) with per-sentence helpers, computed lazily."""
+    """One field (subject, own body, forwarded body) with per-sentence helpers, computed lazily.
 
-    name: str
-    text: str
-    tokens: list[Token]
-    matches: list[Match]
-    words: WordLists
-    _sentences: dict[int, list[str]] = field(default_factory=dict)
-    _has: dict[tuple[str, int], bool] = field(default_factory=dict)
+    A plain class with slots: one or two are built per message, and most helpers are never
+    needed (a message without hits asks nothing), so nothing is prepared up front.
+    """
+
+    __slots__ = (
+        "_false_friends",
+        "_has",
+        "_negator_positions",
+        "_negators",
+        "_positions",
+        "_sentences",
+        "matches",
+        "name",
+        "text",
+        "tokens",
+        "words",
+    )
+
+    def __init__(self, name: str, text: str, tokens: list[Token], matches: list[Match],
+                 words: WordLists) -> None:
+        self.name = name
+        self.text = text
+        self.tokens = tokens
+        self.matches = matches
+        self.words = words
+        self._sentences: dict[int, list[str]] = {}
+        self._positions: dict[int, list[int]] = {}  # sentence -> token indices
+        self._has: dict[tuple[str, int], bool] = {}
+        self._negators: set[int] | None = None
+        self._negator_positions: list[int] = []
+        self._false_friends: list[Match] | None = None
 
     def sentence_norms(self, sentence: int) -> list[str]:
-        if not self._sentences:
-            for token in self.tokens:
-                self._sentences.setdefault(token.sentence, []).append(token.norm)
+        if not self._sentences and self.tokens:
+            self._index_sentences()
         return self._sentences.get(sentence, [])
+
+    def _index_sentences(self) -> None:
+        """Per sentence number: its tokens' norms and positions, in token order."""
+        norms = [token.norm for token in self.tokens]
+        numbers = [token.sentence for token in self.tokens]
+        cuts = [i for i in range(1, len(numbers)) if numbers[i] != numbers[i - 1]]
+        for start, end in zip([0, *cuts], [*cuts, len(numbers)], strict=True):
+            number = numbers[start]
+            if number in self._sentences:  # a sentence interrupted by another (not in order)
+                self._sentences[number].extend(norms[start:end])
+                self._positions[number].extend(range(start, end))
+            else:
+                self._sentences[number] = norms[start:end]
+                self._positions[number] = list(range(start, end))
+
+    def false_friends(self) -> list[Match]:
+        """The false-friend matches of this field (not their `unless` patterns), in match order."""
+        if self._false_friends is None:
+            self._false_friends = [
+                m for m in self.matches if m.rule.kind == "false_friend" and not m.unless
+            ]
+        return self._false_friends
+
+    def negators(self) -> set[int]:
+        """Token positions of negation words not followed by a cessation word ("nicht mehr")."""
+        if self._negators is None:
+            negation = self.words.single.get("negation", _NO_WORDS)
+            cessation = self.words.single.get("cessation", _NO_WORDS)
+            tokens = self.tokens
+            last = len(tokens) - 1
+            self._negator_positions = [
+                i for i, token in enumerate(tokens)
+                if token.norm in negation and (tokens[i + 1].norm if i < last else "") not in cessation
+            ]
+            self._negators = set(self._negator_positions)
+        return self._negators
+
+    def negator_near(self, low: int, high: int) -> bool:
+        """Whether a negator (see `negators`) stands at a token position from `low` to `high`."""
+        self.negators()
+        positions = self._negator_positions
+        found = bisect_left(positions, low)
+        return found < len(positions) and positions[found] <= high
 
     def has(self, name: str, sentence: int) -> bool:
         key = (name, sentence)
@@ -82,31 +149,27 @@ class FieldView:
 
     def has_before(self, name: str, sentence: int, position: int) -> bool:
         """The word list occurs in `sentence` before token `position`."""
-        norms = [t.norm for t in self.tokens[:position] if t.sentence == sentence]
-        return bool(norms) and self.words.contains(name, norms)
-
-
-def _is_negator(view: FieldView, i: int) -> bool:
-    tokens = view.tokens
-    if tokens[i].norm not in view.words.single.get("negation", frozenset()):
-        return False
-    nxt = tokens[i + 1].norm if i + 1 < len(tokens) else ""
-    return nxt not in view.words.single.get("cessation", frozenset())
+        norms = self.sentence_norms(sentence)
+        before = bisect_left(self._positions.get(sentence, ()), position)
+        return before > 0 and self.words.contains(name, norms[:before])
 
 
 def negated(view: FieldView, match: Match) -> bool:
     """Negation before the hit, inside it (not part of the rule), or "nicht" after it."""
-    tokens = view.tokens
     first, last = match.first, match.last
+    if not view.negator_near(first - 3, last + 15):  # the farthest places looked at below
+        return False
+    tokens = view.tokens
+    negators = view.negators()
     slots = set(match.slot_tokens)
     for j in range(first - 1, max(first - 4, -1), -1):
         if tokens[j].clause != tokens[first].clause:
             break
-        if _is_negator(view, j):
+        if j in negators:
             return True
     end_clause = tokens[last].clause
     if any(
-        j not in slots and tokens[j].clause == end_clause and _is_negator(view, j)
+        j not in slots and tokens[j].clause == end_clause and j in negators
         for j in range(first, last + 1)
     ):
         return True
@@ -115,7 +178,7 @@ def negated(view: FieldView, match: Match) -> bool:
         token = tokens[j]
         if token.sentence != sentence:
             break
-        if token.norm in _FORWARD_NEGATION and _is_negator(view, j):
+        if token.norm in _FORWARD_NEGATION and j in negators:
             after = tokens[j + 1].norm if j + 1 < len(tokens) else ""
             if token.clause == tokens[last].clause and j - last <= 8:
                 return True
@@ -126,15 +189,20 @@ def negated(view: FieldView, match: Match) -> bool:
 
 def false_friend(view: FieldView, match: Match, label: str) -> str | None:
     """The id of a false friend in the same sentence that claims this hit, if any."""
+    friends = view.false_friends()
+    if not friends:
+        return None
     sentence = view.tokens[match.first].sentence
-    cancelled = {
-        m.rule.id for m in view.matches if m.unless and view.tokens[m.first].sentence == sentence
-    }
-    for other in view.matches:
+    cancelled: set[str] | None = None
+    for other in friends:
         rule = other.rule
-        if rule.kind != "false_friend" or other.unless or label not in rule.suppresses:
+        if label not in rule.suppresses or view.tokens[other.first].sentence != sentence:
             continue
-        if view.tokens[other.first].sentence != sentence or rule.id in cancelled:
+        if cancelled is None:
+            cancelled = {
+                m.rule.id for m in view.matches if m.unless and view.tokens[m.first].sentence == sentence
+            }
+        if rule.id in cancelled:
             continue
         if not negated(view, other):  # "Ich widerspreche NICHT der Werbung" claims nothing
             return rule.id

@@ -14,7 +14,7 @@ protected vocabulary.  This is how "Auskumft", "Wiederspruch" and "Einwiligung" 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
@@ -27,9 +27,12 @@ _MIN_FUZZY_LENGTH = 6
 _EMPTY: frozenset[int] = frozenset()
 
 
-@dataclass(frozen=True, slots=True)
-class Match:
-    """A pattern that matched: rule, token range, tokens that filled slots, weakest fuzzy score."""
+class Match(NamedTuple):
+    """A pattern that matched: rule, token range, tokens that filled slots, weakest fuzzy score.
+
+    A named tuple, like `Token`: a message yields several matches and tuples are much cheaper to
+    create than frozen dataclasses.
+    """
 
     rule: Rule
     pattern: Pattern
@@ -40,12 +43,27 @@ class Match:
     unless: bool = False  # True when this is a rule's `unless` pattern
 
 
-@dataclass(frozen=True, slots=True)
-class _Compiled:
+_SINGLE, _ORDERED, _NEAR = 0, 1, 2  # how a compiled pattern is matched
+
+
+class _Compiled(NamedTuple):
+    """A pattern with its slots as sets of term keys (a tuple: unpacked in the hot loop)."""
+
     rule: Rule
     pattern: Pattern
     slots: tuple[frozenset[int], ...]
+    others: tuple[frozenset[int], ...]  # the slots besides the indexed one: each must be present
+    first_key: int  # the only term of slot 0, or -1 when it has alternatives
+    mode: int  # _SINGLE (one slot), _ORDERED (adjacent, in order) or _NEAR (within a window)
     unless: bool
+
+
+class _Entry(NamedTuple):
+    """What one folded token contributes: term keys, score, and the patterns it may complete."""
+
+    keys: frozenset[int]
+    score: float
+    candidates: tuple[int, ...]  # patterns whose indexed slot this token fills
 
 
 class Matcher:
@@ -57,12 +75,12 @@ class Matcher:
         self._prefix: dict[str, set[int]] = {}
         self._suffix: dict[str, set[int]] = {}
         self._compiled: list[_Compiled] = []
-        self._by_first_slot: dict[int, list[int]] = {}
         for rule in lexicon.rules:
             for pattern in rule.patterns:
                 self._compile(rule, pattern, unless=False)
             for pattern in rule.unless:
                 self._compile(rule, pattern, unless=True)
+        self._by_indexed_slot = self._index_patterns()
         self._prefix_lengths = sorted({len(p) for p in self._prefix})
         self._suffix_lengths = sorted({len(s) for s in self._suffix})
         self._protected = frozenset(w for w in lexicon.protected if not w.endswith("*"))
@@ -70,7 +88,7 @@ class Matcher:
         self._fuzzy: dict[str, tuple[list[str], list[str]]] = {}
         self._fuzzy_suffixes = tuple(s for s in self._suffix if len(s) >= 7 and s.isalpha())
         self._build_fuzzy_targets()
-        self._cache: dict[str, tuple[frozenset[int], float]] = {}
+        self._cache: dict[str, _Entry] = {}
 
     def _key(self, term: str) -> int:
         if term not in self._keys:
@@ -82,10 +100,30 @@ class Matcher:
 
     def _compile(self, rule: Rule, pattern: Pattern, *, unless: bool) -> None:
         slots = tuple(frozenset(self._key(t) for t in slot) for slot in pattern.slots)
-        index = len(self._compiled)
-        self._compiled.append(_Compiled(rule, pattern, slots, unless))
-        for key in slots[0]:
-            self._by_first_slot.setdefault(key, []).append(index)
+        first_key = next(iter(slots[0])) if len(slots[0]) == 1 else -1
+        mode = _SINGLE if len(slots) == 1 else _ORDERED if pattern.ordered else _NEAR
+        self._compiled.append(_Compiled(rule, pattern, slots, slots[1:], first_key, mode, unless))
+
+    def _index_patterns(self) -> dict[int, list[int]]:
+        """Index each pattern under one slot's terms; a token filling them makes it a candidate.
+
+        A pattern matches only when every slot is filled, so any slot will do; the one chosen is
+        the slot whose terms occur in the fewest patterns, a proxy for rare words: patterns are
+        then looked at when their least common word occurs ("melde" in "ich melde sie"), not for
+        every "ich".  The others are checked when the candidate is looked at.
+        """
+        popularity: dict[int, int] = {}
+        for compiled in self._compiled:
+            for key in set().union(*compiled.slots):
+                popularity[key] = popularity.get(key, 0) + 1
+        index: dict[int, list[int]] = {}
+        for number, compiled in enumerate(self._compiled):
+            slots = compiled.slots
+            chosen = min(range(len(slots)), key=lambda i: sum(popularity[k] for k in slots[i]))
+            self._compiled[number] = compiled._replace(others=slots[:chosen] + slots[chosen + 1 :])
+            for key in slots[chosen]:
+                index.setdefault(key, []).append(number)
+        return index
 
     def _build_fuzzy_targets(self) -> None:
         targets: dict[str, str] = {}
@@ -152,6 +190,11 @@ class Matcher:
 
     def lookup(self, norm: str) -> tuple[frozenset[int], float]:
         """Term keys a folded token fills, and the match score (100 unless fuzzily corrected)."""
+        entry = self._entry(norm)
+        return entry.keys, entry.score
+
+    def _entry(self, norm: str) -> _Entry:
+        """`lookup` plus the patterns the token can start, computed once per distinct token."""
         cached = self._cache.get(norm)
         if cached is not None:
             return cached
@@ -162,82 +205,108 @@ class Matcher:
             if corrected is not None:
                 keys = self._direct(corrected[0])
                 score = corrected[1]
-        result = (frozenset(keys), score)
+        candidates: set[int] = set()
+        for key in keys:
+            candidates.update(self._by_indexed_slot.get(key, ()))
+        entry = _Entry(frozenset(keys), score, tuple(sorted(candidates)))
         if len(self._cache) > 200_000:
             self._cache.clear()
-        self._cache[norm] = result
-        return result
+        self._cache[norm] = entry
+        return entry
 
     def match(self, tokens: Sequence[Token]) -> list[Match]:
-        """Every occurrence of every pattern in `tokens` (one field or scope part)."""
-        token_keys: list[frozenset[int]] = []
-        scores: list[float] = []
-        occurrences: dict[int, list[int]] = {}
+        """Every occurrence of every pattern in `tokens` (one field or scope part).
+
+        Matches come pattern by pattern in lexicon order, each pattern's occurrences left to right.
+        """
         cache = self._cache
-        for i, token in enumerate(tokens):
-            found = cache.get(token.norm)
-            keys, score = found if found is not None else self.lookup(token.norm)
-            token_keys.append(keys)
-            scores.append(score)
-            for key in keys:
-                if key in occurrences:
-                    occurrences[key].append(i)
-                else:
-                    occurrences[key] = [i]
+        entries = [cache.get(token.norm) or self._entry(token.norm) for token in tokens]
+        occurrences: dict[int, list[int]] = {}
         candidates: set[int] = set()
-        by_first = self._by_first_slot
-        for key in occurrences:
-            if key in by_first:
-                candidates.update(by_first[key])
-        present = set(occurrences)
+        for i, entry in enumerate(entries):
+            if entry.keys:
+                for key in entry.keys:
+                    if key in occurrences:
+                        occurrences[key].append(i)
+                    else:
+                        occurrences[key] = [i]
+                candidates.update(entry.candidates)
+        if not candidates:
+            return []
+        present = occurrences.keys()
         matches: list[Match] = []
+        compiled_patterns = self._compiled
         for index in sorted(candidates):
-            compiled = self._compiled[index]
-            if any(slot.isdisjoint(present) for slot in compiled.slots[1:]):
+            compiled = compiled_patterns[index]
+            rule, pattern, slots, others, first_key, mode, unless = compiled
+            if mode == _SINGLE:
+                for start in occurrences[first_key] if first_key >= 0 else _positions(slots[0], occurrences):
+                    matches.append(Match(rule, pattern, start, start, (start,), entries[start].score, unless))
                 continue
-            if compiled.pattern.ordered:
-                self._match_ordered(compiled, tokens, token_keys, scores, occurrences, matches)
+            for slot in others:
+                if slot.isdisjoint(present):
+                    break
             else:
-                self._match_near(compiled, tokens, scores, occurrences, matches)
+                starts = occurrences[first_key] if first_key >= 0 else _positions(slots[0], occurrences)
+                if mode == _ORDERED:
+                    _match_ordered(compiled, starts, entries, matches)
+                else:
+                    _match_near(compiled, starts, tokens, entries, occurrences, matches)
         return matches
 
-    @staticmethod
-    def _positions(slot: frozenset[int], occurrences: dict[int, list[int]]) -> list[int]:
-        found: set[int] = set()
-        for key in slot:
-            found.update(occurrences.get(key, ()))
-        return sorted(found)
 
-    def _match_ordered(self, compiled: _Compiled, tokens: Sequence[Token], token_keys: list[frozenset[int]],
-                       scores: list[float], occurrences: dict[int, list[int]], out: list[Match]) -> None:
-        slots = compiled.slots
-        width = len(slots)
-        for start in self._positions(slots[0], occurrences):
-            end = start + width - 1
-            if end >= len(tokens):
+def _positions(slot: frozenset[int], occurrences: dict[int, list[int]]) -> list[int]:
+    """Token positions, ascending, that fill `slot` (any of its alternative terms); read only."""
+    keys = occurrences.keys() & slot
+    if len(keys) == 1:
+        return occurrences[keys.pop()]
+    found: set[int] = set()
+    for key in keys:
+        found.update(occurrences[key])
+    return sorted(found)
+
+
+def _match_ordered(compiled: _Compiled, starts: list[int], entries: list[_Entry], out: list[Match]) -> None:
+    """Slots filled by consecutive tokens, in order."""
+    rest = compiled.slots[1:]
+    width = len(rest) + 1
+    limit = len(entries) - width
+    for start in starts:
+        if start > limit:
+            break
+        score = entries[start].score
+        for offset, slot in enumerate(rest, start + 1):
+            entry = entries[offset]
+            if slot.isdisjoint(entry.keys):
                 break
-            if all(not slots[j].isdisjoint(token_keys[start + j]) for j in range(1, width)):
-                positions = tuple(range(start, end + 1))
-                out.append(Match(compiled.rule, compiled.pattern, start, end, positions,
-                                 min(scores[p] for p in positions), compiled.unless))
+            if entry.score < score:
+                score = entry.score
+        else:
+            out.append(Match(compiled.rule, compiled.pattern, start, start + width - 1,
+                             tuple(range(start, start + width)), score, compiled.unless))
 
-    def _match_near(self, compiled: _Compiled, tokens: Sequence[Token], scores: list[float],
-                    occurrences: dict[int, list[int]], out: list[Match]) -> None:
-        slots = compiled.slots
-        window = compiled.pattern.window
-        others = [self._positions(slot, occurrences) for slot in slots[1:]]
-        for anchor in self._positions(slots[0], occurrences):
-            sentence = tokens[anchor].sentence
-            chosen = [anchor]
-            for positions in others:
-                best = None
-                for p in positions:
-                    near = p not in chosen and abs(p - anchor) <= window and tokens[p].sentence == sentence
-                    if near and (best is None or abs(p - anchor) < abs(best - anchor)):
-                        best = p
-                if best is None:
-                    break
-                chosen.append(best)
-            else:
-                out.append(Match(compiled.rule, compiled.pattern, min(chosen), max(chosen),
-                                 tuple(sorted(chosen)), min(scores[p] for p in chosen), compiled.unless))
+
+def _match_near(compiled: _Compiled, anchors: list[int], tokens: Sequence[Token], entries: list[_Entry],
+                occurrences: dict[int, list[int]], out: list[Match]) -> None:
+    """Every slot filled within `window` tokens of an anchor in the same sentence, in any order.
+
+    For each further slot the nearest free token wins; on equal distance the earlier one.
+    """
+    window = compiled.pattern.window
+    others = [_positions(slot, occurrences) for slot in compiled.slots[1:]]
+    for anchor in anchors:
+        sentence = tokens[anchor].sentence
+        chosen = [anchor]
+        for positions in others:
+            best = -1
+            best_distance = window + 1
+            for p in positions:
+                distance = abs(p - anchor)
+                if distance < best_distance and p not in chosen and tokens[p].sentence == sentence:
+                    best, best_distance = p, distance
+            if best < 0:
+                break
+            chosen.append(best)
+        else:
+            out.append(Match(compiled.rule, compiled.pattern, min(chosen), max(chosen),
+                             tuple(sorted(chosen)), min(entries[p].score for p in chosen), compiled.unless))

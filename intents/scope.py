@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from itertools import accumulate
+from operator import add
+from typing import NamedTuple
 
 from intents.text import fold_text
 
@@ -25,23 +28,31 @@ SIGNATURE = "signature"
 DISCLAIMER = "disclaimer"
 PRIVACY_NOTICE = "privacy_notice"
 
-_QUOTE_START = re.compile(
-    r"^\s*(?:-{2,}\s*(?:original message|urspr(?:ü|ue)ngliche nachricht|originalnachricht)\s*-{2,}"
+_QUOTE_HEADER = (
+    r"-{2,}\s*(?:original message|urspr(?:ü|ue)ngliche nachricht|originalnachricht)\s*-{2,}"
     r"|am\s.{3,120}\sschrieb\s.{0,160}:\s*$"
     r"|on\s.{3,160}\swrote:\s*$"
-    r"|(?:von|from):\s.*\s(?:gesendet|sent):\s)",
-    re.IGNORECASE,
+    r"|(?:von|from):\s.*\s(?:gesendet|sent):\s"
+)
+_FORWARD_HEADER = (
+    r"-{3,}\s*(?:weitergeleitete nachricht|forwarded message|original-nachricht)\s*-{3,}"
+    r"|begin forwarded message:|anfang der weitergeleiteten nachricht:"
+)
+_FORWARD_START = re.compile(rf"^\s*(?:{_FORWARD_HEADER})", re.IGNORECASE)
+# Both tests in one pass per line: a quote header wins over a forward header, as when tested one
+# after the other (no alternative starts with a blank, so both look at the same position).
+# What a quote or forward header can start with, after blanks ("-----", "Am", "On", "Von",
+# "From", "Begin", "Anfang"); lines starting otherwise skip the regex.  Only these characters
+# match the initials when ignoring case.
+_HEADER_INITIALS = frozenset("-aAoOvVfFbB")
+_THREAD_LINE = re.compile(
+    rf"^\s*(?:(?P<quote>{_QUOTE_HEADER})|(?P<forward>{_FORWARD_HEADER}))", re.IGNORECASE
 )
 # Cheap test whether a text can contain a quote or forward at all (most messages do not).
 _THREAD_HINTS = ("schrieb", "wrote", "--", "von:", "from:", "weitergeleitet", "forwarded", "\n>")
 _DISCLAIMER_HINTS = ("vertraulich", "confidential", "geschuetzt", "privileged")
 _HEADER_LINE = re.compile(
     r"^\s*(?:von|from|an|to|cc|bcc|datum|date|betreff|subject|gesendet|sent|reply-to|antwort an)\s*:",
-    re.IGNORECASE,
-)
-_FORWARD_START = re.compile(
-    r"^\s*(?:-{3,}\s*(?:weitergeleitete nachricht|forwarded message|original-nachricht)\s*-{3,}"
-    r"|begin forwarded message:|anfang der weitergeleiteten nachricht:)",
     re.IGNORECASE,
 )
 _SIGNATURE_DELIMITER = re.compile(r"^\s*(?:--|__{3,}|—)\s*$")
@@ -80,8 +91,7 @@ _NOTICE_MARKER = re.compile(
 _FIRST_PERSON = re.compile(r"\b(?:ich|mir|mich|i|me|my)\b")
 
 
-@dataclass(frozen=True, slots=True)
-class Region:
+class Region(NamedTuple):
     """A range of the plain text with what it is (`OWN`, `QUOTED`, `SIGNATURE` ...)."""
 
     start: int
@@ -104,66 +114,72 @@ class Scope:
         return tuple(r for r in self.regions if r.kind not in (OWN, FORWARDED))
 
 
-def _lines(text: str) -> list[tuple[int, int]]:
-    spans: list[tuple[int, int]] = []
-    start = 0
-    for line in text.split("\n"):
-        spans.append((start, start + len(line)))
-        start += len(line) + 1
-    return spans
+def _line_starts(lines: list[str]) -> list[int]:
+    """Offset in the text of each line of `text.split("\\n")`: earlier lengths plus line breaks."""
+    return list(map(add, accumulate(map(len, lines[:-1]), initial=0), range(len(lines))))
 
 
-def _is_outlook_header(text: str, spans: list[tuple[int, int]], i: int) -> bool:
+def _is_outlook_header(text: str, lines: list[str], starts: list[int], i: int) -> bool:
     """A "Von:" line followed by "Gesendet:"/"Datum:" lines starts a quoted Outlook reply."""
-    start = spans[i][0]
+    start = starts[i]
     if text[start : start + 5].strip()[:5].casefold() not in ("von:", "from:"):
         return False
-    following = [text[s:e].strip().casefold() for s, e in spans[i + 1 : i + 4]]
+    following = [line.strip().casefold() for line in lines[i + 1 : i + 4]]
     return any(f.startswith(("gesendet:", "sent:", "datum:", "date:")) for f in following)
 
 
-def _mark_threads(text: str, spans: list[tuple[int, int]], kinds: list[str]) -> None:
-    """Quoted replies end the sender's text; forwarded messages become fallback content."""
+def _mark_threads(text: str, lowered: str, lines: list[str], starts: list[int], kinds: list[str]) -> int:
+    """Quoted replies end the sender's text; forwarded messages become fallback content.
+
+    Everything from the start of a quoted reply on is quoted; returns the index of that line
+    (the number of lines when there is none), so later passes can stop there.
+    """
+    # "von:"/"from:" somewhere in the text is necessary for an Outlook header (casefold works
+    # character by character, so a match on a line is a match in the whole text).
+    outlook = "von:" in lowered or "from:" in lowered
     state = OWN
     in_header = False
-    for i, (s, e) in enumerate(spans):
-        line = text[s:e]
-        if state == QUOTED:
-            kinds[i] = QUOTED
-            continue
-        quote_starts = _QUOTE_START.match(line) or _is_outlook_header(text, spans, i)
-        if quote_starts and (state == OWN or not in_header):
-            state = QUOTED
-        if state != QUOTED and _FORWARD_START.match(line):
+    for i, line in enumerate(lines):
+        stripped = line.lstrip()
+        header = _THREAD_LINE.match(line) if stripped[:1] in _HEADER_INITIALS else None
+        found = header.lastgroup if header is not None else None
+        if (state == OWN or not in_header) and (
+            found == "quote" or (outlook and _is_outlook_header(text, lines, starts, i))
+        ):
+            kinds[i:] = [QUOTED] * (len(lines) - i)
+            return i
+        if found == "forward" or (found == "quote" and _FORWARD_START.match(line)):
             state, in_header = FORWARDED, True
             kinds[i] = FORWARD_HEADER
             continue
-        if state == QUOTED:
-            kinds[i] = QUOTED
-            continue
         if state == FORWARDED and in_header:
-            if _HEADER_LINE.match(line) or not line.strip():
+            blank = not line.strip()
+            if blank or _HEADER_LINE.match(line):
                 kinds[i] = FORWARD_HEADER
-                if not line.strip():
+                if blank:
                     in_header = False
                 continue
             in_header = False
-        if line.lstrip().startswith(">"):
+        if stripped.startswith(">"):
             kinds[i] = QUOTED
             continue
         kinds[i] = state
+    return len(lines)
 
 
-def _mark_signatures(text: str, spans: list[tuple[int, int]], kinds: list[str], chat: bool) -> None:
+def _mark_signatures(lines: list[str], kinds: list[str], limit: int, chat: bool) -> None:
     """After "--" or a closing formula ("Mit freundlichen Grüßen") comes name, address, footer."""
     for part in (OWN, FORWARDED):
+        if part == FORWARDED and FORWARDED not in kinds:
+            continue
         signing = False
-        for i, (s, e) in enumerate(spans):
-            if kinds[i] != part:
-                if kinds[i] in (QUOTED, FORWARD_HEADER) and part == OWN and signing:
+        for i in range(limit):
+            kind = kinds[i]
+            if kind != part:
+                if signing and part == OWN and kind in (QUOTED, FORWARD_HEADER):
                     signing = False
                 continue
-            line = text[s:e]
+            line = lines[i]
             if signing:
                 if _POSTSCRIPT.match(line):
                     signing = False
@@ -176,26 +192,30 @@ def _mark_signatures(text: str, spans: list[tuple[int, int]], kinds: list[str], 
                 kinds[i] = SIGNATURE
 
 
-def _paragraphs(spans: list[tuple[int, int]], text: str) -> list[list[int]]:
-    paragraphs: list[list[int]] = [[]]
-    for i, (s, e) in enumerate(spans):
-        if text[s:e].strip():
-            paragraphs[-1].append(i)
-        elif paragraphs[-1]:
-            paragraphs.append([])
-    return [p for p in paragraphs if p]
+def _kept_paragraphs(lines: list[str], kinds: list[str], limit: int) -> list[list[int]]:
+    """Per paragraph (lines between blank lines), the indices of its own or forwarded lines."""
+    paragraphs: list[list[int]] = []
+    kept: list[int] = []
+    for i in range(limit):
+        line = lines[i]
+        if line and not line.isspace():
+            if kinds[i] == OWN or kinds[i] == FORWARDED:
+                kept.append(i)
+        elif kept:
+            paragraphs.append(kept)
+            kept = []
+    if kept:
+        paragraphs.append(kept)
+    return paragraphs
 
 
-def _mark_boilerplate(text: str, spans: list[tuple[int, int]], kinds: list[str]) -> None:
+def _mark_boilerplate(text: str, lines: list[str], starts: list[int], kinds: list[str], limit: int) -> None:
     """Disclaimers and pasted privacy notices are text the sender did not write as a request."""
-    for para in _paragraphs(spans, text):
-        kept = [i for i in para if kinds[i] in (OWN, FORWARDED)]
-        if not kept:
-            continue
-        body = fold_text(" ".join(text[spans[i][0] : spans[i][1]] for i in kept))
+    for kept in _kept_paragraphs(lines, kinds, limit):
+        body = fold_text(" ".join(lines[i] for i in kept))
         if any(hint in body for hint in _DISCLAIMER_HINTS) and _DISCLAIMER.search(body):
-            end = spans[kept[-1]][1]
-            first = next(i for i in reversed(kept) if _DISCLAIMER.search(fold_text(text[spans[i][0] : end])))
+            end = starts[kept[-1]] + len(lines[kept[-1]])
+            first = next(i for i in reversed(kept) if _DISCLAIMER.search(fold_text(text[starts[i] : end])))
             for i in kept:
                 if i >= first:
                     kinds[i] = DISCLAIMER
@@ -207,21 +227,29 @@ def _mark_boilerplate(text: str, spans: list[tuple[int, int]], kinds: list[str])
                 kinds[i] = PRIVACY_NOTICE
 
 
+def _regions(text: str, lines: list[str], starts: list[int], kinds: list[str]) -> tuple[Region, ...]:
+    """Runs of lines of one kind as regions; regions holding only blanks are left out."""
+    count = len(lines)
+    cuts = [i for i in range(1, count) if kinds[i] != kinds[i - 1]]
+    regions: list[Region] = []
+    for first, after in zip([0, *cuts], [*cuts, count], strict=True):
+        start, end = starts[first], starts[after - 1] + len(lines[after - 1])
+        if start < end and not text[start:end].isspace():
+            regions.append(Region(start, end, kinds[first]))
+    return tuple(regions)
+
+
 def scope(text: str, *, chat: bool = False) -> Scope:
     """Classify every line of `text` (plain text, see `intents.text.plain_text`) by origin."""
     if not text:
         return Scope(text, ())
-    spans = _lines(text)
-    kinds = [OWN] * len(spans)
+    lines = text.split("\n")
+    starts = _line_starts(lines)
+    kinds = [OWN] * len(lines)
+    limit = len(lines)
     lowered = text.casefold()
     if lowered.startswith(">") or any(hint in lowered for hint in _THREAD_HINTS):
-        _mark_threads(text, spans, kinds)
-    _mark_signatures(text, spans, kinds, chat)
-    _mark_boilerplate(text, spans, kinds)
-    regions: list[Region] = []
-    for (s, e), kind in zip(spans, kinds, strict=True):
-        if regions and regions[-1].kind == kind:
-            regions[-1] = Region(regions[-1].start, e, kind)
-        else:
-            regions.append(Region(s, e, kind))
-    return Scope(text, tuple(r for r in regions if text[r.start : r.end].strip()))
+        limit = _mark_threads(text, lowered, lines, starts, kinds)
+    _mark_signatures(lines, kinds, limit, chat)
+    _mark_boilerplate(text, lines, starts, kinds, limit)
+    return Scope(text, _regions(text, lines, starts, kinds))

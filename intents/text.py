@@ -18,7 +18,10 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import NamedTuple
 
-_UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "’": "'", "‘": "'"})
+# Umlauts and ß spelled out, typographic apostrophes made plain (str.replace per character is
+# much faster than str.translate on non-ASCII text; no replacement creates another's character).
+_UMLAUT_SPELLINGS = (("ä", "ae"), ("ö", "oe"), ("ü", "ue"), ("ß", "ss"), ("’", "'"), ("‘", "'"))
+_NON_ASCII_RUN = re.compile(r"[^\x00-\x7f]+")
 
 _HTML_HINT = re.compile(r"<(?:/?[a-zA-Z][a-zA-Z0-9]*\b[^>]*|!--)>?|&(?:[a-zA-Z]{2,8}|#\d{2,5});")
 _HTML_DROP = re.compile(r"<(script|style|head)\b.*?</\1\s*>|<!--.*?-->", re.I | re.S)
@@ -26,6 +29,7 @@ _HTML_BREAK = re.compile(r"<\s*(?:br|/p|/div|/tr|/li|/h[1-6]|/table|hr|p|div|li|
 _HTML_TAG = re.compile(r"<[^>]*>")
 _BLANKS = "\t\u00a0\u2000-\u200b\u202f\u205f\u3000"
 _SPACES = re.compile(f"[{_BLANKS}][ {_BLANKS}]*| {{2,}}")
+_WIDE_BLANKS = "\u00a0\u202f\u205f\u3000" + "".join(chr(c) for c in range(0x2000, 0x200C))
 _MANY_NEWLINES = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)+")
 
 LAWS_ABSORBED = {"dsgvo": "art", "ds-gvo": "art", "gdpr": "art", "eu-dsgvo": "art", "dsg-vo": "art"}
@@ -38,16 +42,50 @@ _CITATION = (
 )
 CITATION_RE = re.compile(_CITATION, re.IGNORECASE)
 # E-mail addresses and links are skipped: "kanzlei@steuerbuero.de" is no lawyer.
-_SKIP = r"(?P<skip>[\w.+-]+@[\w-]+(?:\.[\w-]+)+|(?:https?://|hxxps?://|www\.)\S+)"
-_TOKEN = re.compile(
-    _SKIP + "|" + _CITATION + r"|(?P<word>[^\W\d_]+(?:'[^\W\d_]+)*)|(?P<digits>\d+)", re.IGNORECASE
-)
-# A sentence ends at . ! ? followed by space, at a blank line, or before a list item.
+_EMAIL = r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"
+_LINK = r"(?:https?://|hxxps?://|www\.)\S+"
+_WORD_OR_DIGITS = r"(?P<word>[^\W\d_]+(?:'[^\W\d_]+)*)|(?P<digits>\d+)"
+
+
+@lru_cache(maxsize=8)
+def _token_pattern(emails: bool, links: bool, citations: bool) -> re.Pattern[str]:
+    """The token regex: skipped addresses and links, citations, words, numbers (in this order).
+
+    Alternatives that cannot occur in a text are left out (see `_special_tokens`): the regex
+    then finds exactly the same tokens, only faster, because plain words are by far the most
+    common case and every alternative is otherwise tried at every word.
+    """
+    skips = [part for part, wanted in ((_EMAIL, emails), (_LINK, links)) if wanted]
+    parts = [f"(?P<skip>{'|'.join(skips)})"] if skips else []
+    if citations:
+        parts.append(_CITATION)
+    parts.append(_WORD_OR_DIGITS)
+    return re.compile("|".join(parts), re.IGNORECASE)
+
+
+_PLAIN_SPLIT = re.compile(r"([^\W\d_]+(?:'[^\W\d_]+)*)|(\d+)")  # words, numbers as split groups
+
+
+def _special_tokens(segment: str) -> tuple[bool, bool, bool]:
+    """Whether `segment` may hold an address, a link, a citation (arguments of `_token_pattern`).
+
+    Each test is a necessary condition of its alternative: an address needs "@", a link "://" or
+    "www.", a citation "§" or "art" ("Art.", "Artikel", "Article"); the regex matches these
+    letters ignoring case, and no other characters than A, R, T, W fold to them.
+    """
+    lowered = segment.lower()
+    return "@" in segment, "://" in segment or "www." in lowered, "§" in segment or "art" in lowered
+
+
+# A sentence ends at . ! ? followed by space, at a blank line, or before a list item.  Written
+# to start with one character class (". ! ? or line break") so the regex engine can skip ahead
+# to candidates instead of trying every alternative at every position.
 _SENTENCE_BREAK = re.compile(
-    r"[.!?]+(?=[\s\"')\]]|$)|\n[ \t]*\n|\n(?=[ \t]*(?:[-*•>]|\d+(?:\.\d+)*[.)]?\s))"
+    r"[.!?\n](?:(?<=[.!?])[.!?]*(?=[\s\"')\]]|$)"
+    r"|(?<=\n)(?:[ \t]*\n|(?=[ \t]*(?:[-*•>]|\d+(?:\.\d+)*[.)]?\s))))"
 )
-# A clause also ends at commas, colons, semicolons and dashes.
-_CLAUSE_BREAK = re.compile(r"[,:;–—]|\s-\s")
+# A clause also ends at commas, colons, semicolons and dashes (" - " between spaces).
+_CLAUSE_BREAK = re.compile(r"[,:;–—\s](?:(?<=[,:;–—])|(?<=\s)-\s)")
 _CONJUNCTIONS = frozenset(
     {"und", "oder", "aber", "sondern", "sowie", "jedoch", "doch", "and", "but", "or", "whereas"}
 )
@@ -74,20 +112,24 @@ def fold(word: str) -> str:
 
 def fold_text(text: str) -> str:
     """`fold` for longer text (not cached): paragraphs, whole lines."""
-    folded = text.casefold().translate(_UMLAUTS)
+    folded = text.casefold()
+    if folded.isascii():
+        return folded
+    for char, spelled in _UMLAUT_SPELLINGS:
+        if char in folded:
+            folded = folded.replace(char, spelled)
     if not folded.isascii():
         decomposed = unicodedata.normalize("NFKD", folded)
-        folded = "".join(c for c in decomposed if not unicodedata.combining(c))
+        folded = decomposed if decomposed.isascii() else _NON_ASCII_RUN.sub(_without_marks, decomposed)
     return folded
 
 
-@lru_cache(maxsize=65536)
-def _fold_cached(word: str) -> str:
-    folded = word.casefold().translate(_UMLAUTS)
-    if not folded.isascii():
-        decomposed = unicodedata.normalize("NFKD", folded)
-        folded = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return folded
+def _without_marks(run: re.Match[str]) -> str:
+    """A run of non-ASCII characters without its combining marks (the accents of "é", "ñ" ...)."""
+    return "".join(c for c in run.group() if not unicodedata.combining(c))
+
+
+_fold_cached = lru_cache(maxsize=65536)(fold_text)
 
 
 def looks_like_html(text: str) -> bool:
@@ -102,6 +144,13 @@ def html_to_text(markup: str) -> str:
     return html.unescape(text)
 
 
+def _has_odd_spaces(text: str) -> bool:
+    """Whether `_SPACES` has anything to do; a substring test is far cheaper than the regex scan."""
+    if "  " in text or "\t" in text:
+        return True
+    return not text.isascii() and any(blank in text for blank in _WIDE_BLANKS)
+
+
 def plain_text(raw: str) -> str:
     """Unicode NFC, HTML to text, uniform line ends and spaces; the text all spans refer to."""
     if not raw:
@@ -112,8 +161,10 @@ def plain_text(raw: str) -> str:
             text = html_to_text(text)
         elif "&" in text:
             text = html.unescape(text)
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    text = _SPACES.sub(" ", text)
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if _has_odd_spaces(text):
+        text = _SPACES.sub(" ", text)
     return _MANY_NEWLINES.sub("\n\n", text).strip()
 
 
@@ -162,29 +213,52 @@ def tokenize(text: str, ranges: Sequence[tuple[int, int]] | None = None) -> list
     With `ranges`, only tokens inside those character ranges are returned; sentence numbers are
     still counted over the whole text, so spans and sentences agree with the full message.
     """
+    if not text:
+        return []
     if ranges is None:
         ranges = [(0, len(text))]
     sentence_breaks = sorted(_break_positions(text, _SENTENCE_BREAK, ranges) + _line_breaks(text, ranges))
     clause_breaks = sorted(sentence_breaks + _break_positions(text, _CLAUSE_BREAK, ranges))
     tokens: list[Token] = []
     append = tokens.append
+    make = tuple.__new__  # Token(...) without the Python-level __new__ of named tuples
     conj_offset = 0
     for start_at, end_at in ranges:
-        for m in _TOKEN.finditer(text, start_at, end_at):
+        segment = text[start_at:end_at]
+        specials = _special_tokens(segment)
+        if not any(specials):
+            # Words and numbers only: str.split with the same regex yields [gap, word, number,
+            # gap, ...] without a match object per token, and spans follow from the lengths.
+            parts = _PLAIN_SPLIT.split(segment)
+            start = start_at + len(parts[0])
+            for i in range(1, len(parts), 3):
+                word = parts[i]
+                if word is None:
+                    word = norm = parts[i + 1]
+                else:
+                    norm = _fold_cached(word)
+                    if norm in _CONJUNCTIONS:
+                        conj_offset += 1
+                end = start + len(word)
+                append(make(Token, (norm, start, end, bisect_right(sentence_breaks, start),
+                                    bisect_right(clause_breaks, start) + conj_offset)))
+                start = end + len(parts[i + 2])
+            continue
+        for m in _token_pattern(*specials).finditer(text, start_at, end_at):
             kind = m.lastgroup
             if kind == "word":
-                norm = _fold_cached(m.group("word"))
+                norm = _fold_cached(m.group())
                 if norm in _CONJUNCTIONS:
                     conj_offset += 1
             elif kind == "digits":
-                norm = m.group("digits")
+                norm = m.group()
             elif kind == "skip":
                 continue
             else:
                 norm = citation_token(m)
             start, end = m.span()
-            append(Token(norm, start, end, bisect_right(sentence_breaks, start),
-                         bisect_right(clause_breaks, start) + conj_offset))
+            append(make(Token, (norm, start, end, bisect_right(sentence_breaks, start),
+                                bisect_right(clause_breaks, start) + conj_offset)))
     return tokens
 
 
