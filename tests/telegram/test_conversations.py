@@ -8,6 +8,8 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.chat_state import load_offset
+from intents import classify
+from intents.rights import Right
 from replies import format_date_de
 from store.deadlines import compute_deadline
 from store.models import AuditEvent, DataSubject, IdentityLevel, Message, Suppression, Ticket, TicketState
@@ -131,6 +133,12 @@ async def test_offset_is_committed_after_processing(bot: Bot) -> None:
 
 
 AMBIGUOUS = "daten löschen oder erstmal auskunft? keine ahnung"
+
+
+def test_the_ambiguous_example_has_two_readings_for_the_classifier() -> None:
+    """Precondition of the next test (`dsr classify --explain`): two rights, nothing to escalate."""
+    result = classify("", AMBIGUOUS, "telegram")
+    assert set(result.labels) == {Right.ACCESS, Right.ERASURE} and not result.escalate
 
 
 async def test_ambiguous_text_offers_the_likely_readings_as_buttons(bot: Bot) -> None:
