@@ -5,16 +5,22 @@ for some, a quoted earlier message) and short chat messages.  Texts come from ou
 (tests/intents/corpus_hard.jsonl), so the benchmark needs nothing outside the repository.
 
 Figures: lexicon load (parse, validate, compile), a cold pass (first sight of every word, fuzzy
-cache empty), steady-state throughput, and the substring baseline that only checks whether any
-lexicon phrase occurs in the lower-cased text (no scope, no negation, no fuzziness, no evidence).
+cache empty), steady-state throughput in CPU time and wall-clock time, and the substring baseline,
+measured in the same run, that only checks whether any lexicon phrase occurs in the lower-cased text
+(no scope, no negation, no fuzziness, no evidence).  Issue 3 asks for at least 3,000 messages/s.
+
+The machine is shared, so the steady state is the best of several rounds of each third of the mix
+(the least disturbed), and the load average is printed with the figures.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import random
 import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from intents.classifier import Classifier
@@ -23,6 +29,8 @@ from intents.lexicon import load_lexicon
 CORPUS = Path(__file__).resolve().parents[1] / "tests" / "intents" / "corpus_hard.jsonl"
 MESSAGES = 3000
 EMAIL_SHARE = 0.6
+TARGET = 3000  # messages/s, issue 3
+ROUNDS = 5
 
 _SIGNATURE = (
     "\n\nMit freundlichen Grüßen\n{name}\nMusterstraße 12\n38100 Braunschweig\nTel. 0531 123456\n\n"
@@ -78,7 +86,29 @@ def _rate(count: int, seconds: float) -> float:
     return count / seconds if seconds > 0 else float("inf")
 
 
+def _best_of(rounds: int, mix: list[tuple[str, str, str]], work: Callable[[str, str, str], object],
+             parts: int = 3) -> tuple[float, float]:
+    """CPU and wall-clock seconds for the whole mix: per part the best of `rounds`, summed.
+
+    CPU time of this process, because on a shared machine wall-clock time also counts the time
+    other processes held the core; wall-clock figures are printed alongside for comparison.
+    """
+    size = -(-len(mix) // parts)
+    chunks = [mix[i : i + size] for i in range(0, len(mix), size)]
+    cpu = [float("inf")] * len(chunks)
+    wall = [float("inf")] * len(chunks)
+    for _ in range(rounds):
+        for index, chunk in enumerate(chunks):
+            started_wall, started_cpu = time.perf_counter(), time.process_time()
+            for subject, body, channel in chunk:
+                work(subject, body, channel)
+            cpu[index] = min(cpu[index], time.process_time() - started_cpu)
+            wall[index] = min(wall[index], time.perf_counter() - started_wall)
+    return sum(cpu), sum(wall)
+
+
 def main() -> None:
+    load_before = os.getloadavg()[0]
     loads = []
     for _ in range(5):
         started = time.perf_counter()
@@ -87,37 +117,32 @@ def main() -> None:
     mix = build_mix()
     size = statistics.mean(len(b.encode()) for _, b, c in mix if c == "email")
 
-    # CPU time of this process: on a shared machine, wall-clock time would also count the time
-    # other processes held the core. Wall-clock figures are printed alongside for comparison.
-    wall, cpu = time.perf_counter(), time.process_time()
+    started = time.process_time()
     for subject, body, channel in mix:
         classifier.classify(subject, body, channel)
-    cold = time.process_time() - cpu
-    warm = warm_wall = float("inf")
-    for _ in range(3):  # best of three: the least disturbed run on a shared machine
-        wall, cpu = time.perf_counter(), time.process_time()
-        for subject, body, channel in mix:
-            classifier.classify(subject, body, channel)
-        warm = min(warm, time.process_time() - cpu)
-        warm_wall = min(warm_wall, time.perf_counter() - wall)
+    cold = time.process_time() - started
+    warm, warm_wall = _best_of(ROUNDS, mix, classifier.classify)
 
     keywords = _naive_keywords()
-    naive = naive_wall = float("inf")
-    for _ in range(3):
-        wall, cpu = time.perf_counter(), time.process_time()
-        for subject, body, _ in mix:
-            text = f"{subject}\n{body}".casefold()
-            [k for k in keywords if k in text]
-        naive = min(naive, time.process_time() - cpu)
-        naive_wall = min(naive_wall, time.perf_counter() - wall)
+
+    def naive(subject: str, body: str, channel: str) -> list[str]:
+        text = f"{subject}\n{body}".casefold()
+        return [k for k in keywords if k in text]
+
+    base, base_wall = _best_of(ROUNDS, mix, naive)
+    rate = _rate(len(mix), warm)
+    load_after = os.getloadavg()[0]
 
     print(f"   lexicon load (parse, validate, compile): median {statistics.median(loads) * 1000:.0f} ms")
     print(f"   mix: {len(mix)} messages, {EMAIL_SHARE:.0%} e-mails (mean {size:.0f} bytes), rest chats")
     print(f"   classify, first pass (cold caches):  {_rate(len(mix), cold):8.0f} messages/s (CPU time)")
-    print(f"   classify, steady state (one core):   {_rate(len(mix), warm):8.0f} messages/s"
-          f"   (wall clock {_rate(len(mix), warm_wall):.0f}/s)")
-    print(f"   naive substring baseline ({len(keywords)} phrases): {_rate(len(mix), naive):8.0f} messages/s"
-          f"   (wall clock {_rate(len(mix), naive_wall):.0f}/s)")
+    print(f"   classify, steady state (one core):   {rate:8.0f} messages/s (CPU time)"
+          f"   wall clock {_rate(len(mix), warm_wall):.0f}/s")
+    print(f"   naive substring baseline ({len(keywords)} phrases): {_rate(len(mix), base):8.0f} messages/s"
+          f" (CPU time)   wall clock {_rate(len(mix), base_wall):.0f}/s")
+    print(f"   classify takes {warm / base:.1f}x the baseline's time; target {TARGET}/s: "
+          f"{'met' if rate >= TARGET else 'NOT met'}")
+    print(f"   load average during the run: {load_before:.2f} -> {load_after:.2f} ({os.cpu_count()} cores)")
 
 
 if __name__ == "__main__":

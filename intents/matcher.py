@@ -9,6 +9,10 @@ targets with the same first letter.  A correction is refused when one word merel
 other ("Auskunft" vs "Auskunftei" are different words, not a typo) or when the word is in the
 protected vocabulary.  This is how "Auskumft", "Wiederspruch" and "Einwiligung" match while
 "Bewertung" does not become "Bewerbung".
+
+Per message, a pattern is only looked at when a token fills its indexed slot (its least common
+word) and every other slot is filled somewhere; then its occurrences are searched.  Matches come
+in lexicon order, so evidence and scores are the same whatever the indexing.
 """
 
 from __future__ import annotations
@@ -194,7 +198,7 @@ class Matcher:
         return entry.keys, entry.score
 
     def _entry(self, norm: str) -> _Entry:
-        """`lookup` plus the patterns the token can start, computed once per distinct token."""
+        """`lookup` plus the candidate patterns (indexed under its terms), once per distinct token."""
         cached = self._cache.get(norm)
         if cached is not None:
             return cached
@@ -244,7 +248,7 @@ class Matcher:
                     matches.append(Match(rule, pattern, start, start, (start,), entries[start].score, unless))
                 continue
             for slot in others:
-                if slot.isdisjoint(present):
+                if present.isdisjoint(slot):  # iterates the smaller of the two
                     break
             else:
                 starts = occurrences[first_key] if first_key >= 0 else _positions(slots[0], occurrences)

@@ -133,7 +133,14 @@ _fold_cached = lru_cache(maxsize=65536)(fold_text)
 
 
 def looks_like_html(text: str) -> bool:
-    return ("<" in text and _HTML_HINT.search(text) is not None) or ("&" in text and "&#" in text)
+    """A tag, comment or entity somewhere in `text` (or a numeric character reference)."""
+    tag = text.find("<")
+    if tag >= 0:
+        # Every hint starts with "<" or "&": the regex needs to look only from the first of them.
+        entity = text.find("&", 0, tag)
+        if _HTML_HINT.search(text, entity if entity >= 0 else tag) is not None:
+            return True
+    return "&#" in text
 
 
 def html_to_text(markup: str) -> str:
