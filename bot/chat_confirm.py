@@ -12,6 +12,10 @@ then does the chat ask "Sie möchten … Stimmt das?".  The answer does not open
 - "Kein Datenschutz-Anliegen" deletes nothing: the ticket goes to the DPO with the reason code
   `subject_says_not_a_request`, who closes it with the fitting outcome.
 
+The "Etwas anderes" menu, `correct` and "Kein Datenschutz-Anliegen" also serve the choice
+between several or weak readings (`bot.chat_choice`), there with the reason "vom Betroffenen im
+Chat präzisiert".
+
 Buttons carry the ticket reference (not the prompt counter), so the question can still be
 answered after the identity step in between; it answers once.
 """
@@ -22,7 +26,7 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from bot import chat_submit
+from bot import chat_submit, chat_verify
 from bot import chat_texts as t
 from intents import classify
 from intents.rights import Right, legal_sort
@@ -40,11 +44,15 @@ NOT_A_REQUEST_REASON = "subject_says_not_a_request"
 CORRECTED_REASON = "vom Betroffenen im Chat korrigiert"
 CONFIRMED_REASON = "vom Betroffenen im Chat bestätigt"
 ACTIONS = frozenset({"cy", "cn", "cr", "cx"})  # confirm yes / no, corrected right, not a request
+# Pipeline outcomes of a follow-up that answered the identity step rather than the question.
+IDENTITY_OUTCOMES = frozenset({"identity_verified", "identity_attempt_failed", "identity_failed",
+                               "code_expired_resent"})
 
 
 def ask(turn: Turn, reference: str, rights: Sequence[Right]) -> None:
     """Ask the person whether the reading the ticket was opened on is right."""
-    turn.state.confirm = {"reference": reference, "rights": [r.value for r in rights], "correcting": False}
+    turn.state.confirm = {"reference": reference, "rights": [r.value for r in rights], "correcting": False,
+                          "mode": "confirm"}
     turn.say(t.text("confirm", turn.form, want=t.wants(list(rights), turn.form),
                     article=", ".join(t.article(r, turn.form) for r in rights)),
              [[(t.text("button_yes", turn.form), f"cy:{reference}"),
@@ -52,7 +60,7 @@ def ask(turn: Turn, reference: str, rights: Sequence[Right]) -> None:
 
 
 def correcting(turn: Turn) -> bool:
-    """True while the person was offered the rights after "Nein, etwas anderes"."""
+    """True while typed text answers the open question (after "Nein, etwas anderes", or a choice)."""
     return bool(turn.state.confirm and turn.state.confirm.get("correcting"))
 
 
@@ -74,7 +82,7 @@ def on_button(turn: Turn, action: str, rest: str) -> None:
             turn.say(t.text("chosen", turn.form, right=_labels(rights, turn)), edit=message_id)
     elif action == "cn":
         turn.state.confirm = {**(turn.state.confirm or {}), "correcting": True}
-        turn.say(t.text("fix_choose", turn.form, reference=ticket.reference), _keyboard(turn, ticket),
+        turn.say(t.text("fix_choose", turn.form, reference=ticket.reference), keyboard(turn, ticket),
                  edit=message_id)
     elif action == "cr":
         correct(turn, ticket, [Right(value)], edit=message_id)
@@ -93,27 +101,40 @@ def correct_by_text(turn: Turn, text: str) -> None:
                                           subject=f"[{ticket.reference}]")
     if outcome is None:
         return
+    if outcome.reason in IDENTITY_OUTCOMES:
+        # It answered the identity step (facts or a code the pipeline sent); the question stays open.
+        if turn.state.ticket_reference == ticket.reference:
+            chat_verify.forward_step(turn, text)
+        return
     result = classify("", text, "telegram")
     labels = [r for r in result.labels if r is not Right.OTHER]
     if labels and not result.escalate:
         correct(turn, ticket, labels, edit=None)
     else:
-        turn.say(t.text("fix_unclear", turn.form), _keyboard(turn, ticket))
+        turn.say(t.text("fix_unclear", turn.form), keyboard(turn, ticket))
 
 
-def correct(turn: Turn, ticket: Ticket, rights: Sequence[Right], *, edit: int | None) -> None:
-    """Set the ticket's rights to what the person says they meant (audited); the due date stays."""
+def correct(turn: Turn, ticket: Ticket, rights: Sequence[Right], *, edit: int | None,
+            reason: str = CORRECTED_REASON, text_key: str = "fixed") -> None:
+    """Set the ticket's rights to what the person says they meant (audited); the due date stays.
+
+    Rights equal to the ticket's are recorded as confirmed with the same `reason` (the person
+    made the request precise by keeping all of it, e.g. "Beides").
+    """
     ordered = legal_sort(tuple(rights))
     now = turn.flow._clock()
     if edit is not None:
         turn.say(t.text("chosen", turn.form, right=_labels(ordered, turn)), edit=edit)
     if list(ticket.rights) != [r.value for r in ordered]:
-        correct_rights(turn.session, ticket, ordered, actor=_actor(turn), reason=CORRECTED_REASON, now=now)
+        correct_rights(turn.session, ticket, ordered, actor=_actor(turn), reason=reason, now=now)
+    else:
+        audit(turn.session, actor=_actor(turn), action="rights_confirmed", now=now, ticket_id=ticket.id,
+              reason=reason, detail={"rights": [r.value for r in ordered]})
     turn.outbox_ids.extend(chat_submit.take_effect_now(
         turn.session, ticket, profile=turn.profile, rights=ordered, chat_id=turn.event.chat_id,
         user_id=turn.event.user_id, form=turn.form, now=now))
     turn.state.confirm = None
-    text = t.text("fixed", turn.form, reference=ticket.reference, rights=_labels(ordered, turn))
+    text = t.text(text_key, turn.form, reference=ticket.reference, rights=_labels(ordered, turn))
     if ticket.state == TicketState.ANSWERED.value:
         _leave_identity_step(turn, ticket)  # nothing left that needs identity
     elif ticket.due_date is not None:
@@ -145,7 +166,7 @@ def _leave_identity_step(turn: Turn, ticket: Ticket) -> None:
         turn.state.reset()
 
 
-def _keyboard(turn: Turn, ticket: Ticket) -> Buttons:
+def keyboard(turn: Turn, ticket: Ticket) -> Buttons:
     """The rights other than the ticket's, two per row, and "Kein Datenschutz-Anliegen"."""
     current = set(ticket.rights)
     buttons = [(t.button_label(r, turn.form), f"cr:{r.value}:{ticket.reference}")

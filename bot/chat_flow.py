@@ -12,7 +12,9 @@ Legal shape of the dialogue (LEGAL.md 1.12, 3.5):
 - a clear reading opens the ticket at once, with the receipt time of the person's message
   (Art. 12(3) runs from receipt; a request must never exist only in the chat), and is then
   confirmed in one sentence; "Nein, etwas anderes" corrects the ticket (`bot.chat_confirm`);
-- several or weak readings: the person chooses first, and the choice opens the ticket;
+- several or weak readings: the ticket is opened at once as well (the pipeline asks its
+  clarification question where it models one), then the readings are offered as buttons; the
+  choice makes the open ticket precise (`bot.chat_choice`);
 - marketing objection and consent withdrawal take effect at once, without verification;
 - anything else that needs identity asks for a one-time code to the address on file, once per
   chat; a bound chat is verified at the level its binding reached.
@@ -29,7 +31,7 @@ from typing import Any, Literal
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import chat_binding as binding
-from bot import chat_confirm, chat_submit, chat_verify
+from bot import chat_choice, chat_confirm, chat_submit, chat_verify
 from bot import chat_texts as t
 from bot.chat_state import ChatState, load_state, save_state
 from bot.inbound import InboundMessage, Outcome
@@ -222,6 +224,9 @@ class Turn:
 
     def _button(self, data: str) -> None:
         action, _, rest = data.partition(":")
+        if action in chat_choice.ACTIONS or (action == "cr" and chat_choice.choosing(self)):
+            chat_choice.on_button(self, action, rest)
+            return
         if action in chat_confirm.ACTIONS:
             chat_confirm.on_button(self, action, rest)
             return
@@ -231,14 +236,7 @@ class Turn:
             return
         self.state.prompt += 1  # every button set answers once
         message_id = self.event.message_id
-        if action == "ok" and self.state.pending:
-            rights = [Right(r) for r in self.state.pending["rights"]]
-            self._edit_chosen(message_id, rights)
-            self._submit(rights)
-        elif action == "no":
-            self.state.step = "choose"
-            self.say(t.text("choose_any", self.form), self._rights_keyboard(t.MENU_RIGHTS), edit=message_id)
-        elif action == "r":
+        if action == "r":
             right = Right(value)
             self._edit_chosen(message_id, [right])
             if self.state.pending:
@@ -278,6 +276,8 @@ class Turn:
             chat_verify.email_step(self, text)
         elif identity_open and chat_verify.CODE_RE.match(text) and self.state.code_expected:
             chat_verify.code_step(self, text)
+        elif chat_confirm.correcting(self) and chat_choice.choosing(self):
+            chat_choice.answer_by_text(self, text)
         elif chat_confirm.correcting(self):
             chat_confirm.correct_by_text(self, text)
         elif identity_open:
@@ -299,30 +299,25 @@ class Turn:
         result = classify("", text, "telegram")
         self.state.language, self.state.language_set = result.language, True
         labels: list[Right] = [r for r in result.labels if r is not Right.OTHER]
+        choosable = [r for r in labels if r not in IMMEDIATE]
         hard = set(result.reasons) - ASKABLE_REASONS
+        pending["rights"] = [r.value for r in labels]
         if result.escalate and hard:
             self._submit(labels or [Right.OTHER], escalate=True)
         elif labels and set(labels) <= IMMEDIATE and not result.escalate:
             self._submit(labels)
-        elif len(labels) == 1 and not result.escalate:
-            # Clear: the ticket is opened now (receipt = this message), the reading confirmed after.
-            pending["rights"] = [r.value for r in labels]
+        elif len(choosable) == 1 and not result.escalate:
+            # Clear (a marketing objection beside it takes effect anyway): the ticket is opened now
+            # (receipt = this message), the reading confirmed after.
             self._submit(labels, ask_confirmation=True)
+        elif labels or result.escalate:
+            # Several rights, or a weak reading: opened now like an e-mail, then the person chooses.
+            self._submit(labels, offer_choice=True)
         else:
-            # Several rights found, or a weak reading: the person says which one is meant.
-            readings = _likely_readings(labels, result.scores)
+            # Nothing recognised (an e-mail would open no ticket either): offer the rights; a choice
+            # opens the ticket with this message's text and receipt time.
             self.state.step = "choose"
-            if readings:
-                keyboard = self._rights_keyboard(readings)
-                last = [(t.text("button_other", self.form), self._data("no"))]
-                if len(labels) > 1:
-                    pending["rights"] = [r.value for r in labels]
-                    last.insert(0, (t.text("button_all" if len(labels) > 2 else "button_both", self.form),
-                                    self._data("ok")))
-                keyboard.append(last)
-                self.say(t.text("choose", self.form), keyboard)
-            else:
-                self.say(t.text("no_right", self.form), self._rights_keyboard(t.MENU_RIGHTS))
+            self.say(t.text("no_right", self.form), self._rights_keyboard(t.MENU_RIGHTS))
 
     def pipeline_outcome(
         self, *, text: str, rights: tuple[Right, ...], confirmed: bool, subject: str = "",
@@ -338,16 +333,18 @@ class Turn:
             self.pipeline_request = msg
         return msg, outcome
 
-    def _submit(self, rights: list[Right], *, escalate: bool = False, ask_confirmation: bool = False) -> None:
+    def _submit(self, rights: list[Right], *, escalate: bool = False, ask_confirmation: bool = False,
+                offer_choice: bool = False) -> None:
         """Hand the pending request to the pipeline and tell the person what happens next.
 
         `rights` count as chosen by the person (the pipeline takes them as given) unless the
-        request escalates or is a classifier reading still to be confirmed (`ask_confirmation`:
-        the pipeline classifies the text itself, and the question follows the receipt).
+        request escalates or is a classifier reading still to be confirmed or chosen
+        (`ask_confirmation`, `offer_choice`: the pipeline classifies the text itself, and the
+        question follows the receipt).
         """
         pending = self.state.pending or {}
         ordered = legal_sort(rights)
-        confirmed = not escalate and not ask_confirmation
+        confirmed = not escalate and not ask_confirmation and not offer_choice
         msg, outcome = self.pipeline_outcome(text=pending["text"], rights=ordered, confirmed=confirmed,
                                              key=pending["key"], at=datetime.fromisoformat(pending["at"]))
         if outcome is None:
@@ -363,6 +360,8 @@ class Turn:
                 self.say(t.text("ask_email", self.form))
         if ask_confirmation and result.reference:
             chat_confirm.ask(self, result.reference, ordered)  # last: the message with the buttons
+        elif offer_choice and result.reference:
+            chat_choice.offer(self, result.reference, ordered)
 
     # -- keyboards -----------------------------------------------------------------------------
 
@@ -373,13 +372,3 @@ class Turn:
         buttons = [(t.button_label(r, self.form), self._data("r", r.value)) for r in rights]
         return [buttons[i:i + 2] for i in range(0, len(buttons), 2)]
 
-
-def _likely_readings(labels: list[Right], scores: Mapping[str, float]) -> list[Right]:
-    """Up to three readings to offer: the labels found, else the best-scoring menu rights."""
-    if len(labels) > 1:
-        return labels[:3]
-    known = {r.value for r in t.MENU_RIGHTS}
-    ranked = sorted(((score, key) for key, score in scores.items() if key in known and score > 0),
-                    reverse=True)
-    readings = list(dict.fromkeys([*labels, *(Right(key) for _, key in ranked)]))
-    return readings[:3]

@@ -20,7 +20,7 @@ from store.models import ChannelState
 
 @dataclass
 class ChatState:
-    step: str = "idle"  # idle / choose / describe / await_identity ("confirm": older saved state)
+    step: str = "idle"  # idle / choose (nothing recognised, menu shown) / describe / await_identity
     language: str = "de"
     language_set: bool = False  # True once the person wrote text (language from the text)
     pending: dict[str, Any] | None = None  # {"key", "text", "at", "rights"} not yet submitted
@@ -35,9 +35,11 @@ class ChatState:
     last_update_id: int = 0  # every update up to this one is fully handled
     rate_window_start: float = 0.0
     rate_count: int = 0
-    # A ticket opened on a clear reading whose one-sentence confirmation is still open:
-    # {"reference", "rights", "correcting"}.  Survives `reset()`: the ticket exists, and the
-    # person may still confirm or correct it after the identity step.
+    # A ticket opened at once whose question is still open: the one-sentence confirmation of a
+    # clear reading ("mode": "confirm") or the choice between several or weak readings ("mode":
+    # "choose", with the "readings" offered): {"reference", "rights", "correcting", "mode",
+    # "readings"}; "correcting" means typed text answers it.  Survives `reset()`: the ticket
+    # exists, and the person may still answer after the identity step.
     confirm: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 

@@ -121,11 +121,21 @@ _TEXTS: dict[str, tuple[str, str, str]] = {
     "confirm": ("Sie möchten{want} ({article}). Stimmt das?",
                 "Du möchtest{want} ({article}). Stimmt das?",
                 "You would like{want} ({article}). Is that right?"),
-    "choose": ("Ich bin nicht sicher, was Sie meinen. Welches Anliegen haben Sie?",
-               "Ich bin nicht sicher, was du meinst. Welches Anliegen hast du?",
-               "I am not sure what you mean. Which of these is your request?"),
-    "choose_any": ("Bitte wählen Sie Ihr Anliegen:", "Bitte wähle dein Anliegen:",
-                   "Please choose your request:"),
+    "choose": ("Ich bin nicht sicher, was Sie meinen. Ihre Nachricht ist als Anfrage {reference} "
+               "eingegangen; die Frist läuft ab ihrem Eingang. Welches Anliegen haben Sie? Tippen Sie "
+               "darauf, oder beschreiben Sie es in eigenen Worten.",
+               "Ich bin nicht sicher, was du meinst. Deine Nachricht ist als Anfrage {reference} "
+               "eingegangen; die Frist läuft ab ihrem Eingang. Welches Anliegen hast du? Tipp darauf, "
+               "oder beschreib es in eigenen Worten.",
+               "I am not sure what you mean. Your message has been received as request {reference}; "
+               "the deadline runs from its receipt. Which of these is your request? Tap it, or "
+               "describe it in your own words."),
+    "choose_any_open": ("Ihre Nachricht ist als Anfrage {reference} eingegangen. Wenn Sie möchten, "
+                        "wählen Sie hier, worum es geht, oder beschreiben Sie es genauer.",
+                        "Deine Nachricht ist als Anfrage {reference} eingegangen. Wenn du möchtest, "
+                        "wähl hier, worum es geht, oder beschreib es genauer.",
+                        "Your message has been received as request {reference}. If you like, choose "
+                        "here what it is about, or describe it in more detail."),
     "no_right": ("Ich habe darin kein Datenschutz-Anliegen erkannt. Wählen Sie bitte ein Recht oder "
                  "beschreiben Sie Ihr Anliegen genauer.",
                  "Ich habe darin kein Datenschutz-Anliegen erkannt. Wähle bitte ein Recht oder "
@@ -234,6 +244,9 @@ _TEXTS: dict[str, tuple[str, str, str]] = {
     "fixed": ("Danke, korrigiert: Ihre Anfrage {reference} betrifft jetzt {rights}.",
               "Danke, korrigiert: Deine Anfrage {reference} betrifft jetzt {rights}.",
               "Thank you, corrected: your request {reference} now concerns {rights}."),
+    "precised": ("Danke. Ihre Anfrage {reference} betrifft jetzt {rights}.",
+                 "Danke. Deine Anfrage {reference} betrifft jetzt {rights}.",
+                 "Thank you. Your request {reference} now concerns {rights}."),
     "due_stays": ("Die Frist bleibt der {due}.", "Die Frist bleibt der {due}.",
                   "The deadline stays {due}."),
     "not_a_request": ("Danke für den Hinweis. Wir haben vermerkt, dass Sie kein Datenschutz-Anliegen "

@@ -141,25 +141,180 @@ def test_the_ambiguous_example_has_two_readings_for_the_classifier() -> None:
     assert set(result.labels) == {Right.ACCESS, Right.ERASURE} and not result.escalate
 
 
-async def test_ambiguous_text_offers_the_likely_readings_as_buttons(bot: Bot) -> None:
+async def test_ambiguous_text_opens_the_ticket_at_once_and_the_choice_makes_it_precise(bot: Bot) -> None:
     mark = await bot.say(AMBIGUOUS)
     question = await bot.reply(mark, has_buttons)
     labels = [label for label, _ in question.buttons]
-    assert question.text == "Ich bin nicht sicher, was Sie meinen. Welches Anliegen haben Sie?"
     assert labels == ["Auskunft", "Löschung", "Beides", "Etwas anderes"]
-    assert bot.tickets() == []
+    # The ticket exists before any button is pressed, for both readings, identity step running.
+    [ticket] = bot.tickets()
+    assert ticket.rights == ["access", "erasure"]
+    assert ticket.state == TicketState.AWAITING_IDENTITY.value
+    assert question.text.startswith("Ich bin nicht sicher, was Sie meinen.")
+    assert f"als Anfrage {ticket.reference} eingegangen" in question.text
+    assert any("E-Mail-Adresse" in m.text for m in bot.fake.sent[mark:])
     mark = len(bot.fake.sent)
     await bot.fake.press(question, "Löschung")
     await bot.reply(mark, lambda m: m.method == "editMessageText" and m.text == "✓ Löschung")
-    await bot.reply(mark, lambda m: "E-Mail-Adresse" in m.text)
-    [ticket] = bot.tickets()
-    assert ticket.rights == ["erasure"]
-    assert ticket.state == TicketState.AWAITING_IDENTITY.value
+    done = await bot.reply(mark, lambda m: m.method == "sendMessage" and "betrifft jetzt" in m.text)
+    assert ticket.due_date is not None
+    assert done.text == (f"Danke. Ihre Anfrage {ticket.reference} betrifft jetzt Löschung. "
+                         f"Die Frist bleibt der {format_date_de(ticket.due_date)}.")
+    [after] = bot.tickets()
+    assert after.id == ticket.id and after.rights == ["erasure"]
+    assert (after.received_at, after.due_date) == (ticket.received_at, ticket.due_date)
+    assert after.state == TicketState.AWAITING_IDENTITY.value
+    [event] = audit_events(bot, ticket.id, "rights_corrected")
+    assert event.actor == f"telegram:{CHAT}" and event.reason == "vom Betroffenen im Chat präzisiert"
+    assert event.detail == {"from": ["access", "erasure"], "to": ["erasure"]}
     # A second press on the old keyboard changes nothing.
     mark = len(bot.fake.sent)
     await bot.fake.press(question, "Auskunft")
     assert (await bot.reply(mark)).text == "Diese Auswahl ist nicht mehr aktuell."
-    assert len(bot.tickets()) == 1
+    assert bot.tickets()[0].rights == ["erasure"]
+    # The identity step of the (now precise) request is still open.
+    mark = await bot.say("erika@example.org")
+    assert "Falls diese Adresse bei uns hinterlegt ist" in (await bot.reply(mark)).text
+
+
+async def test_ambiguous_text_without_any_button_pressed_is_a_ticket_the_dpo_sees(bot: Bot) -> None:
+    update = await bot.fake.inject_message(CHAT, AMBIGUOUS)
+    await bot.reply(0, has_buttons)
+    # Nobody presses anything: the request exists, the clock running from the person's message.
+    [ticket] = bot.tickets()
+    received = datetime.fromtimestamp(update["message"]["date"], UTC)
+    assert ticket.received_at.replace(tzinfo=UTC) == received
+    assert ticket.due_date == compute_deadline(received, bot.profile.state).due
+    assert ticket.rights == ["access", "erasure"]
+    with bot.sessions() as session:
+        assert session.scalar(select(Message.body_text).where(Message.ticket_id == ticket.id)) == AMBIGUOUS
+    [offered] = audit_events(bot, ticket.id, "readings_offered")
+    assert offered.reason == ("Im Chat zur Auswahl angeboten: Auskunft (Art. 15 DSGVO), "
+                              "Löschung (Art. 17 DSGVO)")
+    assert offered.detail == {"readings": ["access", "erasure"]}
+
+
+async def test_beides_keeps_both_rights_and_records_that_the_person_said_so(bot: Bot) -> None:
+    mark = await bot.say(AMBIGUOUS)
+    question = await bot.reply(mark, has_buttons)
+    mark = len(bot.fake.sent)
+    await bot.fake.press(question, "Beides")
+    await bot.reply(mark, lambda m: m.method == "editMessageText" and m.text == "✓ Auskunft, Löschung")
+    await bot.reply(mark, lambda m: "betrifft jetzt Auskunft, Löschung" in m.text)
+    [ticket] = bot.tickets()
+    assert ticket.rights == ["access", "erasure"]
+    [event] = audit_events(bot, ticket.id, "rights_confirmed")
+    assert event.reason == "vom Betroffenen im Chat präzisiert"
+    assert audit_events(bot, ticket.id, "rights_corrected") == []
+
+
+async def test_choice_in_free_text_is_kept_with_the_ticket(bot: Bot) -> None:
+    mark = await bot.say(AMBIGUOUS)
+    await bot.reply(mark, has_buttons)
+    mark = await bot.say("Nur die Auskunft bitte, was Sie über mich gespeichert haben.")
+    await bot.reply(mark, lambda m: "betrifft jetzt Auskunft" in m.text)
+    [ticket] = bot.tickets()
+    assert ticket.rights == ["access"]
+    [event] = audit_events(bot, ticket.id, "rights_corrected")
+    assert event.reason == "vom Betroffenen im Chat präzisiert"
+    with bot.sessions() as session:
+        bodies = session.scalars(select(Message.body_text).where(
+            Message.ticket_id == ticket.id, Message.direction == "in").order_by(Message.id)).all()
+    assert bodies == [AMBIGUOUS, "Nur die Auskunft bitte, was Sie über mich gespeichert haben."]
+
+
+async def test_something_else_then_not_a_request_keeps_the_ticket_for_the_dpo(bot: Bot) -> None:
+    mark = await bot.say(AMBIGUOUS)
+    question = await bot.reply(mark, has_buttons)
+    mark = len(bot.fake.sent)
+    await bot.fake.press(question, "Etwas anderes")
+    menu = await bot.reply(mark, lambda m: m.method == "editMessageText" and has_buttons(m))
+    labels = [label for label, _ in menu.buttons]
+    assert "Auskunft" not in labels and "Löschung" not in labels
+    assert labels[-1] == "Kein Datenschutz-Anliegen"
+    mark = len(bot.fake.sent)
+    await bot.fake.press(menu, "Kein Datenschutz-Anliegen")
+    answer = await bot.reply(mark, lambda m: m.method == "sendMessage")
+    assert "gelöscht wird dadurch nichts" in answer.text
+    [ticket] = bot.tickets()
+    assert ticket.state == TicketState.ESCALATED.value
+    assert "subject_says_not_a_request" in ticket.escalation_reasons
+    assert ticket.rights == ["access", "erasure"]
+
+
+UNCLEAR = ("hab ich bei euch überhaupt ein konto? bekomm dauernd mails von euch obwohl ich da nie was "
+           "gemacht hab")
+
+
+def test_the_unclear_example_is_a_weak_reading_for_the_classifier() -> None:
+    """Precondition of the next tests: one weak reading, the pipeline asks before anything else."""
+    result = classify("", UNCLEAR, "telegram")
+    assert result.labels == (Right.ACCESS,) and result.reasons == ("low_confidence",)
+
+
+async def test_weak_reading_opens_a_ticket_pending_clarification_even_if_nobody_answers(bot: Bot) -> None:
+    update = await bot.fake.inject_message(CHAT, UNCLEAR)
+    question = await bot.reply(0, has_buttons)
+    assert [label for label, _ in question.buttons] == ["Auskunft", "Etwas anderes"]
+    # The pipeline's own clarification question, in the chat, lists the same readings, numbered.
+    assert any(m.text.startswith("Kurze Rückfrage") and "(1)" in m.text for m in bot.fake.sent)
+    [ticket] = bot.tickets()
+    received = datetime.fromtimestamp(update["message"]["date"], UTC)
+    assert ticket.received_at.replace(tzinfo=UTC) == received
+    assert ticket.due_date == compute_deadline(received, bot.profile.state).due
+    assert ticket.state == TicketState.NEW.value and ticket.classification["pending_clarification"] is True
+    [asked] = audit_events(bot, ticket.id, "clarification_requested")
+    assert asked.detail == {"readings": ["access"]}
+    [offered] = audit_events(bot, ticket.id, "readings_offered")
+    assert offered.reason == "Im Chat zur Auswahl angeboten: Auskunft (Art. 15 DSGVO)"
+
+
+async def test_number_answer_continues_the_pipelines_clarification_and_the_identity_step(bot: Bot) -> None:
+    mark = await bot.say(UNCLEAR)
+    await bot.reply(mark, has_buttons)
+    mark = await bot.say("1")
+    done = await bot.reply(mark, lambda m: "betrifft jetzt" in m.text)
+    [ticket] = bot.tickets()
+    assert ticket.due_date is not None
+    assert done.text == (f"Danke. Ihre Anfrage {ticket.reference} betrifft jetzt Auskunft. "
+                         f"Die Frist bleibt der {format_date_de(ticket.due_date)}.")
+    assert ticket.rights == ["access"] and ticket.classification["pending_clarification"] is False
+    assert ticket.state == TicketState.AWAITING_IDENTITY.value
+    await bot.reply(mark, lambda m: "nur, wenn die Adresse bei uns hinterlegt ist" in m.text)
+    assert "rights_corrected" in audit_actions(bot, ticket.id)
+    # The identity step is the usual one: same answer whether or not the address is on file.
+    mark = await bot.say("fremd@example.net")
+    assert "Falls diese Adresse bei uns hinterlegt ist" in (await bot.reply(mark)).text
+
+
+async def test_button_on_a_pending_ticket_goes_through_the_pipeline(bot: Bot) -> None:
+    mark = await bot.say(UNCLEAR)
+    question = await bot.reply(mark, has_buttons)
+    mark = len(bot.fake.sent)
+    await bot.fake.press(question, "Etwas anderes")
+    menu = await bot.reply(mark, lambda m: m.method == "editMessageText" and has_buttons(m))
+    mark = len(bot.fake.sent)
+    await bot.fake.press(menu, "Werbewiderspruch")
+    await bot.reply(mark, lambda m: "betrifft jetzt Werbewiderspruch" in m.text)
+    [ticket] = bot.tickets()
+    assert ticket.rights == ["marketing_objection"]
+    assert ticket.state == TicketState.ANSWERED.value and ticket.outcome == "suppressed"
+    with bot.sessions() as session:
+        assert f"telegram:{CHAT}" in session.scalars(select(Suppression.address)).all()
+        bodies = session.scalars(select(Message.body_text).where(
+            Message.ticket_id == ticket.id, Message.direction == "in").order_by(Message.id)).all()
+    assert bodies == [UNCLEAR, "Im Telegram-Chat über die Schaltfläche gewählt: Werbewiderspruch "
+                               "(Art. 21 Abs. 2 und 3 DSGVO)"]
+
+
+async def test_marketing_stop_beside_another_right_takes_effect_before_any_question(bot: Bot) -> None:
+    mark = await bot.say("keine mails mehr und alles löschen")
+    question = await bot.reply(mark, has_buttons)
+    assert question.text.endswith("Stimmt das?")
+    [ticket] = bot.tickets()
+    assert ticket.rights == ["erasure", "marketing_objection"]
+    with bot.sessions() as session:
+        assert f"telegram:{CHAT}" in session.scalars(select(Suppression.address)).all()
 
 
 async def test_clear_request_opens_the_ticket_at_once_even_if_no_button_is_pressed(bot: Bot) -> None:
@@ -282,3 +437,27 @@ def audit_events(bot: Bot, ticket_id: int, action: str) -> list[AuditEvent]:
 def audit_actions(bot: Bot, ticket_id: int) -> list[str]:
     with bot.sessions() as session:
         return list(session.scalars(select(AuditEvent.action).where(AuditEvent.ticket_id == ticket_id)))
+
+
+NOTHING_TO_OFFER = "ich hätte ein anliegen bezüglich meiner daten"
+
+
+def test_the_vague_example_has_no_reading_for_the_classifier() -> None:
+    """Precondition of the next test: a weak reading with no right to offer (e-mail: to a human)."""
+    result = classify("", NOTHING_TO_OFFER, "telegram")
+    assert result.escalate and result.reasons == ("low_confidence",) and result.scores.get("access", 0) == 0
+
+
+async def test_vague_request_goes_to_a_person_and_may_still_be_made_precise(bot: Bot) -> None:
+    mark = await bot.say(NOTHING_TO_OFFER)
+    menu = await bot.reply(mark, has_buttons)
+    [ticket] = bot.tickets()
+    assert ticket.escalated and ticket.reference in menu.text
+    assert menu.buttons[0][0] == "Auskunft"
+    mark = len(bot.fake.sent)
+    await bot.fake.press(menu, "Auskunft")
+    await bot.reply(mark, lambda m: "betrifft jetzt Auskunft" in m.text)
+    [after] = bot.tickets()
+    assert after.rights == ["access"] and after.escalated and after.due_date == ticket.due_date
+    [event] = audit_events(bot, ticket.id, "rights_corrected")
+    assert event.reason == "vom Betroffenen im Chat präzisiert" and event.actor == f"telegram:{CHAT}"
