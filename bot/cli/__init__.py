@@ -13,6 +13,7 @@ from bot.cli import (
     demo_cmd,
     outbox_cmd,
     replies_cmd,
+    retention_cmd,
     serve_cmd,
     subjects_cmd,
     tickets_cmd,
@@ -39,6 +40,7 @@ for _module in (
     outbox_cmd,
     demo_cmd,
     users_cmd,
+    retention_cmd,
 ):
     _module.register(app)
 
