@@ -30,6 +30,7 @@ from bot.config import Settings
 from bot.inbound import InboundMessage, Outcome
 from bot.outbox_sender import OutboxSender
 from bot.pipeline import Pipeline
+from bot.scheduler import Scheduler
 from controllers.profile import ControllerProfile
 from store.db import make_engine, migrate, session_factory
 
@@ -108,7 +109,8 @@ async def serve(settings: Settings, profiles: Mapping[str, ControllerProfile],
     # instead of SQLite's sleeping busy handler.  PostgreSQL needs no gate.
     gate = threading.Lock() if settings.database_url.startswith("sqlite") else None
     pipeline = Pipeline(sessions=sessions, profiles=profiles, clock=clock, settings=settings,
-                        fault_hook=fault_hook_from_env(), write_gate=gate)
+                        fault_hook=fault_hook_from_env(), write_gate=gate,
+                        overrides_dir=settings.templates_dir)
     sender = OutboxSender(sessions=sessions, profiles=profiles, settings=settings, clock=clock,
                           write_gate=gate)
     sink = WakingSink(pipeline, sender.wake)
@@ -120,6 +122,9 @@ async def serve(settings: Settings, profiles: Mapping[str, ControllerProfile],
     smtp = await _start_smtp(settings, profiles, sink, clock)
     notify("smtp", *smtp.sockets[0].getsockname()[:2])
     spawn("outbox", sender.run(stop))
+    scheduler = Scheduler(sessions=sessions, profiles=profiles, clock=clock, settings=settings,
+                          write_gate=gate, wake=sender.wake)
+    spawn("scheduler", scheduler.run(stop))
     if settings.imap_url:
         from bot.imap_poller import ImapPoller
 

@@ -67,6 +67,10 @@ class Settings(BaseSettings):
     telegram_controller: str | None = None  # profile the bot serves; default: the first configured
     maildir: Path = Path("./var/maildir")
     keep_attachments: bool = False
+    # Per-controller reply template overrides, laid out like replies/templates/ (README "Replies").
+    templates_dir: Path | None = None
+    # Delete DSR records past the profiles' dsr_record_retention_years once a day (`dsr serve`).
+    retention_auto_purge: bool = False
     demo: bool = False
     log_level: str = "INFO"
 
@@ -127,6 +131,13 @@ class Settings(BaseSettings):
     def _existing_file(cls, value: Path | None) -> Path | None:
         if value is not None and not value.is_file():
             raise ValueError(f"file {value} does not exist or is not a regular file")
+        return value
+
+    @field_validator("templates_dir")
+    @classmethod
+    def _existing_folder(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_dir():
+            raise ValueError(f"folder {value} does not exist or is not a folder")
         return value
 
     @field_validator("imap_url")

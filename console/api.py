@@ -146,7 +146,13 @@ def _ticket_operation(ctx: Ctx, operation: str) -> Response:
             result: dict[str, Any] = {"reference": ticket.reference}
             if operation == "extend":
                 new_due = extend_with_notice(
-                    session, ticket, profile, reason=str(body.get("reason", "")), actor=ctx.actor, now=ctx.now
+                    session,
+                    ticket,
+                    profile,
+                    reason=str(body.get("reason", "")),
+                    actor=ctx.actor,
+                    now=ctx.now,
+                    overrides_dir=ctx.services.settings.templates_dir,
                 )
                 result["extended_due_date"] = new_due.isoformat()
             elif operation == "close":

@@ -7,6 +7,7 @@ cases, and the message to the person that belongs to a decision, queued in the s
 from __future__ import annotations
 
 from datetime import date, datetime
+from pathlib import Path
 
 from sqlalchemy.orm import Session
 
@@ -40,7 +41,14 @@ def queued_id(result: object) -> int:
 
 
 def extend_with_notice(
-    session: Session, ticket: Ticket, profile: ControllerProfile, *, reason: str, actor: str, now: datetime
+    session: Session,
+    ticket: Ticket,
+    profile: ControllerProfile,
+    *,
+    reason: str,
+    actor: str,
+    now: datetime,
+    overrides_dir: Path | None = None,
 ) -> date:
     """Extend by two months (Art. 12(3) s. 2) and queue the notice with the reasons (s. 3)."""
     today = now.astimezone(BERLIN).date()
@@ -64,7 +72,13 @@ def extend_with_notice(
         extended_due_date=new_due,
         extension_reasons=(reason,),
     )
-    rendered = render_reply(ReplyKind.EXTENSION_NOTICE, context, profile, language=ticket.language or "de")
+    rendered = render_reply(
+        ReplyKind.EXTENSION_NOTICE,
+        context,
+        profile,
+        language=ticket.language or "de",
+        overrides_dir=overrides_dir,
+    )
     item = queued_id(
         send_to_subject(
             session,

@@ -13,6 +13,7 @@ import html
 import json
 from dataclasses import dataclass
 from datetime import date, datetime
+from pathlib import Path
 from uuid import uuid4
 from zoneinfo import ZoneInfo
 
@@ -21,7 +22,8 @@ from sqlalchemy.orm import Session
 from bot.mail_compose import compose_mail
 from controllers import ControllerProfile
 from intents.rights import Right
-from replies.context import ReplyContext
+from replies import render_reply
+from replies.context import ReplyContext, ReplyKind
 from store.models import Channel, Direction, IdentityLevel, Message, OutboxItem, Ticket
 from store.outbox import enqueue
 
@@ -178,6 +180,50 @@ def send_to_subject(
         now=now,
         ticket_id=ticket.id,
         message_id=out.id,
+    )
+
+
+def queue_internal_mail(
+    session: Session,
+    profile: ControllerProfile,
+    *,
+    kind: ReplyKind,
+    context: ReplyContext,
+    to: str,
+    now: datetime,
+    reference: str | None = None,
+    overrides_dir: Path | None = None,
+) -> OutboxItem:
+    """Render an internal mail (DPO, managers: German, metadata only) and queue it to `to`.
+
+    The one path for internal mails started outside the pipeline: the console's weekly digest
+    and the scheduler's digest and deadline reminders.  `to` must be an internal address from the
+    controller profile, never one typed in.  The item is not linked to the ticket (`ticket_id`
+    stays empty): a failed internal mail must not be mistaken for an undeliverable answer to the
+    data subject, which escalates the ticket; the reference travels in the subject and in
+    `X-DSR-Reference` instead.
+    """
+    rendered = render_reply(kind, context, profile, language="de", overrides_dir=overrides_dir)
+    mail = compose_mail(
+        from_address=profile.from_address,
+        from_name=f"{profile.short_name} DSR-Assistent",
+        to=to,
+        subject=rendered.subject,
+        text=rendered.text,
+        html=rendered.html or text_to_html(rendered.text),
+        now=now,
+        reference=reference,
+        # Mail we start ourselves, not an answer to a message (RFC 3834).
+        auto_submitted="auto-generated",
+    )
+    return enqueue(
+        session,
+        controller=profile.key,
+        channel=Channel.EMAIL.value,
+        kind=kind.value,
+        recipient=to,
+        payload=mail.payload,
+        now=now,
     )
 
 

@@ -122,6 +122,9 @@ class ControllerProfile(_Strict):
     # The named data protection officer, where the notice names one; else the privacy contact.
     dpo: DataProtectionOfficer | None = None
     privacy_contact: str = ""  # who handles privacy questions, e.g. "Geschäftsführer Klaus Marwede"
+    # Internal recipients of the deadline reminders and the weekly digest (metadata only).  Empty:
+    # the DPO's e-mail address, else `contact_email` (see `notification_recipients`).
+    notification_addresses: list[EmailStr] = Field(default_factory=list)
     state: Land
     authority: Authority
     address_form: Literal["Sie", "Du"] = "Sie"
@@ -150,6 +153,23 @@ class ControllerProfile(_Strict):
     @property
     def from_address(self) -> str:
         return str(self.request_addresses[0])
+
+    @property
+    def notification_recipients(self) -> list[str]:
+        """Who gets internal notifications: `notification_addresses`, else the DPO, else the contact.
+
+        Internal mails carry only ticket metadata, but they still reach the people accountable for
+        the deadlines (Art. 5(2), 12(3) GDPR); without an explicit list that is the named DPO, and
+        where the notice names none, the privacy contact address.
+        """
+        if self.notification_addresses:
+            unique: dict[str, str] = {}
+            for address in self.notification_addresses:
+                unique.setdefault(str(address).lower(), str(address))
+            return list(unique.values())
+        if self.dpo is not None and self.dpo.email:
+            return [self.dpo.email]
+        return [str(self.contact_email)]
 
 
 def profile_names() -> list[str]:

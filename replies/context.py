@@ -104,3 +104,4 @@ class ReplyContext:
     # digest, extension "sent before the original date").
     as_of: date | None = None
     internal_target: date | None = None  # reminder: the internal target date
+    ticket_state: str = ""  # reminder: the ticket's state code (metadata only), e.g. "in_progress"

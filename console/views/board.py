@@ -12,18 +12,14 @@ from dataclasses import dataclass
 
 from starlette.responses import Response
 
-from bot.mail_compose import compose_mail
 from console.charts import on_time_chart
+from console.digest import queue_digest
 from console.guard import Ctx
 from console.metrics import answered_dates, compute
-from console.outgoing import text_to_html
-from console.queries import TicketRow, load_rows, open_rows, sort_by_due
+from console.queries import TicketRow, load_rows, sort_by_due
 from console.users import create_token
 from controllers import ControllerProfile
 from intents.rights import Right
-from replies import render_reply
-from replies.context import DigestRow, ReplyContext, ReplyKind
-from store.outbox import enqueue
 from store.tickets import audit
 
 CSV_COLUMNS = (
@@ -55,7 +51,7 @@ class DigestTarget:
 
 
 def digest_targets(profiles: dict[str, ControllerProfile]) -> list[DigestTarget]:
-    """Internal recipients from the profiles: the named DPO and the privacy contact, no free input."""
+    """Internal recipients from the profiles (DPO, privacy contact, notification addresses), no free input."""
     targets: list[DigestTarget] = []
     for key in sorted(profiles):
         profile = profiles[key]
@@ -64,6 +60,8 @@ def digest_targets(profiles: dict[str, ControllerProfile]) -> list[DigestTarget]
         if profile.dpo is not None and profile.dpo.email:
             candidates.append((profile.dpo.email, "Datenschutzbeauftragte(r)"))
         candidates.append((str(profile.contact_email), "Datenschutzkontakt"))
+        # Listed after the two above so that their keys stay stable when addresses are added.
+        candidates += [(str(a), "Benachrichtigungsadresse") for a in profile.notification_addresses]
         for address, role in candidates:
             if address.lower() in seen:
                 continue
@@ -137,57 +135,24 @@ def send_digest(ctx: Ctx) -> Response:
     if target is None:
         return ctx.redirect("/board", "Bitte einen Empfänger aus der Liste wählen.", "error")
     profile = ctx.services.profiles[target.controller]
-    year, week, _ = ctx.today.isocalendar()
     with ctx.services.sessions.begin() as session:
-        rows = [r for r in open_rows(session, today=ctx.today, controllers=[target.controller]) if r.due]
-        digest = tuple(
-            DigestRow(
-                reference=r.reference,
-                rights=tuple(Right(x) for x in r.rights),
-                state=r.state,
-                due_date=r.due,
-                escalation_reasons=r.reasons,
-            )
-            for r in rows
-            if r.due
-        )
-        context = ReplyContext(
-            reference="",
-            rights=(),
-            received_date=ctx.today,
-            digest_rows=digest,
-            period_label=f"KW {week}/{year}",
-            as_of=ctx.today,
-        )
-        rendered = render_reply(ReplyKind.WEEKLY_DIGEST, context, profile)
-        mail = compose_mail(
-            from_address=profile.from_address,
-            from_name=profile.short_name,
-            to=target.address,
-            subject=rendered.subject,
-            text=rendered.text,
-            html=rendered.html or text_to_html(rendered.text),
-            now=ctx.now,
-            auto_submitted="auto-generated",
-        )
-        item = enqueue(
+        queued = queue_digest(
             session,
-            controller=target.controller,
-            channel="email",
-            kind=ReplyKind.WEEKLY_DIGEST.value,
-            recipient=target.address,
-            payload=mail.payload,
+            profile,
+            to=target.address,
+            today=ctx.today,
             now=ctx.now,
+            overrides_dir=ctx.services.settings.templates_dir,
         )
         audit(
             session,
             actor=ctx.actor,
             action="console.digest_queued",
             now=ctx.now,
-            detail={"outbox_id": item.id, "controller": target.controller, "rows": len(digest)},
+            detail={"outbox_id": queued.item.id, "controller": target.controller, "rows": queued.rows},
         )
     return ctx.redirect(
-        "/board", f"Wochenübersicht ({len(digest)} offene Anfragen) an {target.label} ist im Postausgang."
+        "/board", f"Wochenübersicht ({queued.rows} offene Anfragen) an {target.label} ist im Postausgang."
     )
 
 

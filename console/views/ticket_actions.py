@@ -135,7 +135,15 @@ def _note(ctx: Ctx, session: Session, ticket: Ticket, profile: ControllerProfile
 
 def _extend(ctx: Ctx, session: Session, ticket: Ticket, profile: ControllerProfile) -> str:
     reason = _required(ctx, "reason", "die Gründe für die Verlängerung (sie werden der Person mitgeteilt)")
-    new_due = extend_with_notice(session, ticket, profile, reason=reason, actor=ctx.actor, now=ctx.now)
+    new_due = extend_with_notice(
+        session,
+        ticket,
+        profile,
+        reason=reason,
+        actor=ctx.actor,
+        now=ctx.now,
+        overrides_dir=ctx.services.settings.templates_dir,
+    )
     return f"Frist verlängert bis {date_de(new_due)}; die Mitteilung an die Person ist im Postausgang."
 
 
@@ -225,7 +233,13 @@ def _draft_template(ctx: Ctx, session: Session, ticket: Ticket, profile: Control
         extra = {"readings": tuple(Right(r) for r in ticket.rights)}
     extra = {**TEMPLATE_GAPS, **extra}
     context = reply_context(ticket, ctx.today, **extra)
-    rendered = render_reply(ReplyKind(kind), context, profile, language=ticket.language or "de")
+    rendered = render_reply(
+        ReplyKind(kind),
+        context,
+        profile,
+        language=ticket.language or "de",
+        overrides_dir=ctx.services.settings.templates_dir,
+    )
     ticket.draft_reply = rendered.chat if ticket.channel == "telegram" else rendered.text
     ticket.updated_at = ctx.now
     audit(

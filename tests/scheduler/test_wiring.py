@@ -1,0 +1,95 @@
+"""Settings and `dsr serve` wiring: DSR_TEMPLATES_DIR reaches the pipeline and the scheduler."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import smtplib
+from pathlib import Path
+
+import pytest
+
+from bot.app import prepare_database, serve
+from bot.config import ConfigError, Settings, load_settings
+from bot.demo import load_demo_data
+from controllers.profile import load_profile
+from tests.pipeline.conftest import ERIKA, KMB2, FakeClock, make_mail
+from tests.scheduler.conftest import RECEIVED, Desk, berlin, mail_text
+from tests.servers.smtp_sink import SmtpSink
+
+OVERRIDE_SUBJECT = "Ihre Datenschutzanfrage ist bei kmb2 angekommen"
+
+
+def write_overrides(root: Path) -> Path:
+    """kmb2's own receipt subject and digest subject; everything else falls back to the defaults."""
+    own = root / "kmb2" / "de"
+    own.mkdir(parents=True)
+    (own / "receipt_confirmation.j2").write_text(
+        '{% extends "default:de/receipt_confirmation.j2" %}\n'
+        f"{{% block subject %}}{OVERRIDE_SUBJECT}{{% endblock %}}\n", encoding="utf-8")
+    (own / "weekly_digest.j2").write_text(
+        '{% extends "default:de/weekly_digest.j2" %}\n'
+        "{% block subject %}Fristen der Woche {{ ctx.period_label }}{% endblock %}\n", encoding="utf-8")
+    return root
+
+
+def test_templates_dir_must_be_an_existing_folder(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("DSR_TEMPLATES_DIR", str(tmp_path / "missing"))
+    with pytest.raises(ConfigError, match=r"^DSR_TEMPLATES_DIR: folder .*missing does not exist"):
+        load_settings()
+    monkeypatch.setenv("DSR_TEMPLATES_DIR", str(tmp_path))
+    monkeypatch.setenv("DSR_RETENTION_AUTO_PURGE", "true")
+    settings = load_settings()
+    assert settings.templates_dir == tmp_path and settings.retention_auto_purge is True
+    monkeypatch.delenv("DSR_TEMPLATES_DIR")
+    monkeypatch.delenv("DSR_RETENTION_AUTO_PURGE")
+    assert (load_settings().templates_dir, load_settings().retention_auto_purge) == (None, False)
+
+
+async def test_override_changes_the_receipt_sent_by_serve(tmp_path: Path, smtp_sink: SmtpSink) -> None:
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path}/dsr.sqlite3", controller="kmb2", smtp_listen="127.0.0.1:0",
+        web_listen="127.0.0.1:0", smtp_relay=smtp_sink.relay, maildir=tmp_path / "maildir",
+        web_secret_key="wiring-secret-key-0123456789abcdef", web_cookie_secure=False,
+        templates_dir=write_overrides(tmp_path / "overrides"),
+    )
+    profiles = {"kmb2": load_profile("kmb2")}
+    clock = FakeClock(RECEIVED)
+    sessions = await asyncio.to_thread(prepare_database, settings)
+    await asyncio.to_thread(load_demo_data, sessions, list(profiles), now=clock.now)
+    stop = asyncio.Event()
+    bound: dict[str, tuple[str, int]] = {}
+    ready = asyncio.Event()
+
+    def listening(name: str, host: str, port: int) -> None:
+        bound[name] = (host, port)
+        if name == "smtp":
+            ready.set()
+
+    service = asyncio.create_task(serve(settings, profiles, sessions, stop=stop, clock=clock,
+                                        on_listening=listening))
+    try:
+        await asyncio.wait_for(ready.wait(), 20)
+        host, port = bound["smtp"]
+
+        def deliver() -> None:
+            with smtplib.SMTP(host, port, timeout=30) as client:
+                client.sendmail(ERIKA, [KMB2], make_mail(message_id="<override-1@example.org>"))
+
+        await asyncio.to_thread(deliver)
+        reply = await smtp_sink.next_message()
+    finally:
+        stop.set()
+        await asyncio.wait_for(service, 20)
+    assert reply.rcpt_tos == (ERIKA,)
+    assert re.fullmatch(rf"\[DSR-2026-\d{{6}}\] {OVERRIDE_SUBJECT}", reply.subject), reply.subject
+    # Only the subject was overridden: the body is the standard receipt with the due date.
+    assert "spätestens am 2. April 2026" in reply.text
+
+
+def test_scheduler_digest_uses_the_overrides(desk: Desk, tmp_path: Path) -> None:
+    desk.settings = Settings(templates_dir=write_overrides(tmp_path / "overrides"))
+    desk.tick_at(berlin(2026, 3, 2, 8))
+    subjects = {i.controller: mail_text(i)[0] for i in desk.items("weekly_digest")}
+    assert subjects["kmb2"] == "Fristen der Woche KW 10/2026"
+    assert subjects["komsa"].startswith("Wochenübersicht Betroffenenanfragen KW 10/2026")
