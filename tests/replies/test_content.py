@@ -343,3 +343,27 @@ def test_du_profile_switches_every_reply(profile: ControllerProfile) -> None:
         ReplyKind.RECEIPT_CONFIRMATION, sample_context(ReplyKind.RECEIPT_CONFIRMATION, profile.key), du
     )
     assert reply.text.startswith("Hallo Jana Beispiel,") and "Viele Grüße" in reply.text
+
+
+# "Du hast das Recht, sich … zu beschweren": an infinitive clause about the reader that kept the
+# formal reflexive "sich" (Du form: "Dich").  Third-person "sich" ("lässt sich öffnen", "die sich
+# aus … ergeben", "meldet sich") does not open a clause after a comma and is not matched.
+READER_REFLEXIVE_SICH = re.compile(r"(?:^|[,–(]\s*)sich\b[^.,;:]*?\bzu \w+", re.M)
+
+
+def test_reflexive_check_finds_the_formal_sich_in_a_du_sentence() -> None:
+    assert READER_REFLEXIVE_SICH.search("Du hast das Recht, sich bei einer Aufsichtsbehörde zu beschweren")
+    assert not READER_REFLEXIVE_SICH.search("Du hast das Recht, Dich bei einer Aufsichtsbehörde zu beschweren")
+    assert not READER_REFLEXIVE_SICH.search("Die Datei lässt sich mit üblicher Software öffnen, um sie zu lesen")
+
+
+@pytest.mark.parametrize("channel", ["email", "telegram"])
+@pytest.mark.parametrize("kind", [k for k, s in KIND_SPECS.items() if not s.internal], ids=str)
+def test_du_texts_use_dich_where_the_reader_is_meant(
+        profile: ControllerProfile, kind: ReplyKind, channel: str) -> None:
+    ctx = replace(sample_context(kind, profile.key, "de"), channel=channel)
+    reply = render_reply(kind, ctx, with_form(profile, "Du"), language="de")
+    text = _all_parts(reply)
+    found = READER_REFLEXIVE_SICH.findall(text)
+    assert found == [], f"{kind}: formal reflexive in a Du text: {found}"
+    assert SIE_WORDS.findall(text) == []
