@@ -352,9 +352,10 @@ READER_REFLEXIVE_SICH = re.compile(r"(?:^|[,–(]\s*)sich\b[^.,;:]*?\bzu \w+", r
 
 
 def test_reflexive_check_finds_the_formal_sich_in_a_du_sentence() -> None:
-    assert READER_REFLEXIVE_SICH.search("Du hast das Recht, sich bei einer Aufsichtsbehörde zu beschweren")
-    assert not READER_REFLEXIVE_SICH.search("Du hast das Recht, Dich bei einer Aufsichtsbehörde zu beschweren")
-    assert not READER_REFLEXIVE_SICH.search("Die Datei lässt sich mit üblicher Software öffnen, um sie zu lesen")
+    find = READER_REFLEXIVE_SICH.search
+    assert find("Du hast das Recht, sich bei einer Aufsichtsbehörde zu beschweren")
+    assert not find("Du hast das Recht, Dich bei einer Aufsichtsbehörde zu beschweren")
+    assert not find("Die Datei lässt sich mit üblicher Software öffnen, um sie zu lesen")
 
 
 @pytest.mark.parametrize("channel", ["email", "telegram"])
