@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from bot.scheduler import digest_due
+from console.views.board import digest_targets
 from intents.rights import Right
 from store.models import Ticket
 from tests.scheduler.conftest import BERLIN, PERSON, PERSON_NAME, SECRET_BODY, Desk, berlin, mail_text
@@ -85,3 +86,14 @@ def test_a_week_that_began_while_the_service_was_down_gets_its_digest_late(desk:
     assert desk.tick_at(berlin(2026, 3, 4, 10)).digests == 2  # Wednesday, first round this week
     assert desk.tick_at(berlin(2026, 3, 6, 10)).digests == 0
     assert all("KW 10/2026" in mail_text(i)[0] for i in desk.items(DIGEST))
+
+
+def test_board_offers_the_notification_addresses_after_the_existing_targets(desk: Desk) -> None:
+    before = {t.key: t.address for t in digest_targets(desk.profiles)}
+    desk.profiles["komsa"] = desk.profiles["komsa"].model_copy(
+        update={"notification_addresses": ["fristen@komsa.com", "info@komsa.com"]})
+    after = {t.key: t.address for t in digest_targets(desk.profiles)}
+    assert {k: after[k] for k in before} == before  # existing choices keep their keys
+    assert set(after.values()) - set(before.values()) == {"fristen@komsa.com"}
+    assert desk.profiles["komsa"].notification_recipients == ["fristen@komsa.com", "info@komsa.com"]
+    assert desk.profiles["kmb2"].notification_recipients == ["klaus.marwede@kmb2.de"]
