@@ -11,6 +11,7 @@ from datetime import date, datetime
 from enum import StrEnum
 
 from intents.rights import Right
+from replies.facts import fact_names
 
 
 class ReplyKind(StrEnum):
@@ -105,3 +106,7 @@ class ReplyContext:
     as_of: date | None = None
     internal_target: date | None = None  # reminder: the internal target date
     ticket_state: str = ""  # reminder: the ticket's state code (metadata only), e.g. "in_progress"
+
+    def facts_in(self, language: str) -> tuple[str, ...]:
+        """`facts_requested` named in the reply's language (the ladder passes German names)."""
+        return fact_names(self.facts_requested, language)
