@@ -10,6 +10,12 @@ Figures (targets from issue 5):
 
 Every request comes from a different known data subject (level 1), so each one opens a ticket
 with a deadline and gets a receipt confirmation: the main path, not a shortcut.
+
+The machine has two cores shared by `dsr serve`, PostgreSQL or Dovecot, and this harness (SMTP
+clients and the sink), so each line also shows the CPU time per message of `dsr serve` and of
+the harness, and the load average at the start: figures from a busy machine are not comparable.
+`BENCH_EMAIL_RUNS=latency,sqlite,postgres,imap,imap-postgres` runs a subset (default: all but
+imap-postgres).
 """
 
 from __future__ import annotations
@@ -158,6 +164,12 @@ class Service:
             time.sleep(0.05)
         raise RuntimeError("dsr serve did not start:\n" + self.log_path.read_text()[-3000:])
 
+    def cpu_seconds(self) -> tuple[float, float]:
+        """(user, system) CPU time the service has used so far."""
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rpartition(")")[2].split()
+        tick = os.sysconf("SC_CLK_TCK")
+        return int(fields[11]) / tick, int(fields[12]) / tick
+
     def peak_rss_mb(self) -> float:
         for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
             if line.startswith("VmHWM:"):
@@ -193,6 +205,18 @@ def _send_all(port: int, requests: list[tuple[str, str, bytes]], *, clients: int
         list(pool.map(worker, range(clients)))
 
 
+def _own_cpu() -> float:
+    usage = os.times()
+    return usage.user + usage.system
+
+
+def _cpu_note(service_cpu: tuple[float, float], harness_cpu: float, count: int) -> str:
+    """CPU per message; the system share is mostly socket round trips and thread hand-overs."""
+    user, system = service_cpu
+    return (f"CPU/msg: dsr serve {1000 * (user + system) / count:.1f} ms ({1000 * system / count:.1f} ms "
+            f"in the kernel), harness {1000 * harness_cpu / count:.1f} ms")
+
+
 def _percentile(values: list[float], q: int) -> float:
     if not values:
         return float("nan")
@@ -207,11 +231,14 @@ def smtp_run(kind: str, *, count: int, clients: int, rate: float | None, sink: S
             run = uuid.uuid4().hex[:6]
             requests = [_request(n, run) for n in range(count)]
             sent_at: dict[str, float] = {}
+            service_cpu, harness_cpu = service.cpu_seconds(), _own_cpu()
             began = time.perf_counter()
             _send_all(service.port, requests, clients=clients, rate=rate, sent_at=sent_at)
             accepted = time.perf_counter() - began  # every request committed (SMTP 250)
             complete = sink.wait_for(count, timeout=300)
             ended = max(sink.arrived.values()) if sink.arrived else time.perf_counter()
+            (user, system), harness_cpu = service.cpu_seconds(), _own_cpu() - harness_cpu
+            service_cpu = (user - service_cpu[0], system - service_cpu[1])
             latencies = [(sink.arrived[m] - sent_at[m]) * 1000 for m in sent_at if m in sink.arrived]
             rss = service.peak_rss_mb()
         finally:
@@ -220,11 +247,12 @@ def smtp_run(kind: str, *, count: int, clients: int, rate: float | None, sink: S
     status = "" if complete else f" (only {len(latencies)} of {count} replies!)"
     line = (f"   SMTP {kind:<8} {mode:<34} {count / (ended - began):6.1f} msg/s answered "
             f"({count / accepted:.1f} msg/s accepted), "
-            f"p50 {_percentile(latencies, 50):5.0f} ms, p95 {_percentile(latencies, 95):5.0f} ms{status}")
+            f"p50 {_percentile(latencies, 50):5.0f} ms, p95 {_percentile(latencies, 95):5.0f} ms{status}\n"
+            f"        {_cpu_note(service_cpu, harness_cpu, count)}")
     return line, rss
 
 
-def imap_backlog(*, count: int, sink: Sink) -> tuple[str, float]:
+def imap_backlog(*, count: int, sink: Sink, kind: str = "sqlite") -> tuple[str, float]:
     from tests.servers.dovecot import DovecotServer, DovecotUnavailableError
 
     try:
@@ -242,47 +270,74 @@ def imap_backlog(*, count: int, sink: Sink) -> tuple[str, float]:
                 client.multiappend("INBOX", [_request(n, run)[2] for n in batch])
         finally:
             client.logout()
-        with tempfile.TemporaryDirectory() as tmp, _database("sqlite", Path(tmp), count) as url:
+        with tempfile.TemporaryDirectory() as tmp, _database(kind, Path(tmp), count) as url:
             sink.reset()
+            harness_cpu = _own_cpu()
             service = Service(Path(tmp), url, sink.relay, DSR_IMAP_URL=account.url())
             try:
-                engine = make_engine(url)
-                with session_factory(engine)() as session:
-                    while (session.scalar(select(func.count(Message.id)).where(Message.direction == "in"))
-                           or 0) < count:
-                        session.rollback()
-                        time.sleep(0.05)
-                        if time.perf_counter() - service.started > 300:
-                            break
-                ingested = time.perf_counter() - service.started
-                engine.dispose()
+                ingested = _wait_for_inbound(url, count, service.started)
+                service_cpu = service.cpu_seconds()
                 sink.wait_for(count, timeout=300)
                 answered = max(sink.arrived.values()) - service.started if sink.arrived else float("nan")
+                harness_cpu = _own_cpu() - harness_cpu
                 rss = service.peak_rss_mb()
             finally:
                 service.stop()
     finally:
         dovecot.stop()
-    line = (f"   IMAP backlog of {count} in Dovecot (SQLite): ingested {count / ingested:6.1f} msg/s "
-            f"({ingested:.1f} s), all replies at the relay after {answered:.1f} s")
+    name = "SQLite" if kind == "sqlite" else "PostgreSQL"
+    line = (f"   IMAP backlog of {count} in Dovecot ({name}): ingested {count / ingested:6.1f} msg/s "
+            f"({ingested:.1f} s), all replies at the relay after {answered:.1f} s\n"
+            f"        {_cpu_note(service_cpu, harness_cpu, count)} (dsr serve until ingested, "
+            f"start-up included)")
     return line, rss
 
 
+def _wait_for_inbound(url: str, count: int, started: float) -> float:
+    """Seconds from start-up until `count` inbound messages are committed, polled every 20 ms.
+
+    A plain engine, not `store.db.make_engine`: that one opens every SQLite transaction with
+    BEGIN IMMEDIATE, and a poll holding the write lock would stall the service's writers."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            query = select(func.count(Message.id)).where(Message.direction == "in")
+            while (conn.execute(query).scalar() or 0) < count:
+                conn.rollback()
+                time.sleep(0.02)
+                if time.perf_counter() - started > 300:
+                    break
+            return time.perf_counter() - started
+    finally:
+        engine.dispose()
+
+
+RUNS = ("latency", "sqlite", "postgres", "imap")
+
+
 def main() -> None:
+    wanted = [r.strip() for r in os.environ.get("BENCH_EMAIL_RUNS", ",".join(RUNS)).split(",") if r.strip()]
+    print(f"   load average at start: {' '.join(f'{v:.2f}' for v in os.getloadavg())} "
+          f"({os.cpu_count()} cores)", flush=True)
     sink = Sink()
     peaks: list[float] = []
     try:
-        for kind, count, clients, rate in (("sqlite", 300, 4, 20.0), ("sqlite", 1000, 8, None),
-                                           ("postgres", 1000, 8, None)):
-            line, rss = smtp_run(kind, count=count, clients=clients, rate=rate, sink=sink)
+        for run in wanted:
+            if run == "latency":
+                line, rss = smtp_run("sqlite", count=300, clients=4, rate=20.0, sink=sink)
+            elif run in ("sqlite", "postgres"):
+                line, rss = smtp_run(run, count=1000, clients=8, rate=None, sink=sink)
+            elif run in ("imap", "imap-postgres"):
+                line, rss = imap_backlog(count=1000, sink=sink,
+                                         kind="postgres" if run == "imap-postgres" else "sqlite")
+            else:
+                raise SystemExit(f"unknown run {run!r}; choose from {', '.join(RUNS)}, imap-postgres")
             print(line, flush=True)
             peaks.append(rss)
-        line, rss = imap_backlog(count=1000, sink=sink)
-        print(line, flush=True)
-        peaks.append(rss)
     finally:
         sink.close()
-    print(f"   peak resident memory of dsr serve: {max(peaks):.0f} MB", flush=True)
+    print(f"   peak resident memory of dsr serve: {max(peaks, default=float('nan')):.0f} MB", flush=True)
+    print(f"   load average at end: {' '.join(f'{v:.2f}' for v in os.getloadavg())}", flush=True)
 
 
 if __name__ == "__main__":

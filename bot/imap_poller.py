@@ -23,6 +23,7 @@ from urllib.parse import unquote, urlsplit
 
 from imapclient import IMAPClient
 
+from bot.imap_batch import BatchItem, BatchRunner
 from bot.inbound import Outcome
 from bot.logging_setup import mask_address
 from bot.mail_parse import UnparseableMessage, normalize_address, parse_email, recipient_candidates
@@ -40,13 +41,14 @@ CONSECUTIVE_FAILURES_TO_PAUSE = 3  # the store is probably down: stop the round 
 
 @dataclass(slots=True)
 class _Round:
-    """Counters of one polling round."""
+    """Counters of one polling round (updated by the worker threads under `lock`)."""
 
     total: int
     done: int = 0
     acknowledged: int = 0
-    consecutive_failures: int = 0
+    committed: list[int] = field(default_factory=list)  # of the current batch, not yet acknowledged
     failed: list[tuple[int, int]] = field(default_factory=list)  # (uidvalidity, uid)
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +96,10 @@ class ImapPoller:
         max_backoff: float = 300.0,
         timeout: float = 60.0,
         tls_context: ssl.SSLContext | None = None,
+        workers: int = 1,
     ) -> None:
+        """`workers`: messages of a fetched batch processed side by side (see `bot.imap_batch`:
+        related messages keep their order; each is acknowledged only after its commit)."""
         if not profiles:
             raise ValueError("at least one controller profile is needed")
         self.location = ImapLocation.from_url(url)
@@ -124,6 +129,10 @@ class ImapPoller:
         self._supports_idle = False
         self._uidnext: object = None  # UIDNEXT at the last poll: new mail since then skips IDLE
         self._failures: dict[tuple[int, int], int] = {}
+        self._workers = workers
+        self._round: _Round | None = None
+        self._runner = BatchRunner(workers=workers, process=self._process_item,
+                                   failures_to_stop=CONSECUTIVE_FAILURES_TO_PAUSE, on_done=self._done)
         self.round_failed = False  # the last round left messages behind because the sink failed
 
     # --- one round ---------------------------------------------------------------------------
@@ -148,31 +157,43 @@ class ImapPoller:
 
     def _process_batch(self, client: IMAPClient, batch: list[int], progress: _Round) -> bool:
         """Fetch, commit and acknowledge one batch; False when the round should pause because
-        the sink keeps failing.  Acknowledging once per batch (one STORE, one MOVE) is what
-        makes a backlog fast; a crash in between only means the pipeline sees duplicates."""
+        the sink keeps failing.  Acknowledging once per batch (one STORE, one MOVE), after every
+        commit in it, is what makes a backlog fast; a crash in between only means the pipeline
+        sees duplicates.  A message that was not committed is not acknowledged."""
         fetched = client.fetch(batch, [b"BODY.PEEK[]", b"INTERNALDATE"])
-        committed: list[int] = []
+        items: list[BatchItem] = []
+        for uid in batch:
+            data = fetched.get(uid)
+            if data is None or b"BODY[]" not in data:
+                progress.done += 1  # expunged meanwhile
+                continue
+            items.append(BatchItem(uid, data[b"BODY[]"], data.get(b"INTERNALDATE")))
+        self._round = progress
         try:
-            for uid in batch:
-                progress.done += 1
-                data = fetched.get(uid)
-                if data is None or b"BODY[]" not in data:
-                    continue  # expunged meanwhile
-                if self._process(uid, data[b"BODY[]"], data.get(b"INTERNALDATE")):
-                    committed.append(uid)
-                    progress.consecutive_failures = 0
-                else:
-                    progress.failed.append((self._uidvalidity or 0, uid))
-                    progress.consecutive_failures += 1
-                    if progress.consecutive_failures >= CONSECUTIVE_FAILURES_TO_PAUSE:
-                        return False
-                if progress.total > self._progress_every and progress.done % self._progress_every == 0:
-                    log.info("IMAP backlog: %d/%d messages imported", progress.done, progress.total)
-            return True
+            return self._runner.run(items)
         finally:
+            committed, progress.committed = sorted(progress.committed), []
             if committed:
                 self._acknowledge(client, committed)
                 progress.acknowledged += len(committed)
+
+    def _process_item(self, item: BatchItem) -> bool:
+        return self._process(item.uid, item.raw, item.internal_date)
+
+    def _done(self, item: BatchItem, committed: bool) -> None:
+        """A worker finished `item`: count it; committed ones are acknowledged with the batch."""
+        progress = self._round
+        if progress is None:
+            return
+        with progress.lock:
+            progress.done += 1
+            if committed:
+                progress.committed.append(item.uid)
+            else:
+                progress.failed.append((self._uidvalidity or 0, item.uid))
+            done = progress.done
+        if progress.total > self._progress_every and done % self._progress_every == 0:
+            log.info("IMAP backlog: %d/%d messages imported", done, progress.total)
 
     def _pending_uids(self, client: IMAPClient) -> list[int]:
         selected = client.select_folder(self.location.folder)
@@ -276,6 +297,7 @@ class ImapPoller:
     def close(self) -> None:
         """Log out (waits for a running round or IDLE to finish)."""
         with self._lock:
+            self._runner.close()
             client, self._client = self._client, None
             if client is not None:
                 with contextlib.suppress(Exception):

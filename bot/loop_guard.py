@@ -26,7 +26,7 @@ from email.parser import HeaderParser
 from email.policy import compat32
 from enum import StrEnum
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from bot.inbound import InboundMessage
@@ -111,15 +111,25 @@ def check_message(msg: InboundMessage, *, own_addresses: frozenset[str],
 
 
 def over_reply_limit(session: Session, *, controller: str, recipient: str, now: datetime) -> bool:
-    """True when `recipient` already got AUTO_REPLY_LIMIT automatic mails in the window."""
-    count = session.scalar(
-        select(func.count(OutboxItem.id)).where(
-            OutboxItem.controller == controller,
-            OutboxItem.recipient == recipient,
-            OutboxItem.created_at >= now - AUTO_REPLY_WINDOW,
-        )
-    )
+    """True when `recipient` already got AUTO_REPLY_LIMIT automatic mails in the window.
+
+    Counted on the transaction's connection without an autoflush: outbox rows are always
+    written at once (`store.outbox.enqueue` flushes, `enqueue_id` inserts), so replies queued
+    earlier in the same transaction are counted, and the caller's other pending changes are
+    written once, at commit.
+    """
+    count = session.connection().execute(
+        _RECENT_REPLIES, {"controller": controller, "recipient": recipient, "since": now - AUTO_REPLY_WINDOW}
+    ).scalar()
     return (count or 0) >= AUTO_REPLY_LIMIT
+
+
+# Built once: the statement and its cache key are reused for every reply.
+_RECENT_REPLIES = select(func.count(OutboxItem.id)).where(
+    OutboxItem.controller == bindparam("controller"),
+    OutboxItem.recipient == bindparam("recipient"),
+    OutboxItem.created_at >= bindparam("since"),
+)
 
 
 def parse_bounce(msg: InboundMessage) -> BounceReport:

@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import logging
 import mailbox
+import threading
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
@@ -38,7 +39,7 @@ from bot.logging_setup import mask_address
 from controllers.profile import ControllerProfile
 from replies.context import ReplyKind
 from store.models import OutboxItem, Ticket, TicketState
-from store.outbox import due_items, mark_failed, mark_sent
+from store.outbox import due_items, mark_failed, mark_sent_by_id
 from store.tickets import escalate
 
 log = logging.getLogger(__name__)
@@ -71,14 +72,34 @@ class OutboxSender:
         self._poll_interval = poll_interval
         self._timeout = timeout
         self._wake: asyncio.Event | None = None
+        self._wake_lock = threading.Lock()
+        self._wake_pending = False
         self._loop: asyncio.AbstractEventLoop | None = None
 
     # --- service loop -----------------------------------------------------------------------
 
     def wake(self) -> None:
-        """Deliver soon; safe to call from any thread (adapters call it after a commit)."""
-        if self._loop is not None and self._wake is not None:
-            self._loop.call_soon_threadsafe(self._wake.set)
+        """Deliver soon; safe to call from any thread (adapters call it after a commit).
+
+        Wake-ups are coalesced: while one is on its way to the event loop, further calls add
+        nothing (each would cost a write to the loop's self-pipe and a thread switch per
+        message).  The pending one is handled after the commit of every call it stands for,
+        so no wake-up is lost.
+        """
+        loop = self._loop
+        if loop is None or self._wake is None:
+            return
+        with self._wake_lock:
+            if self._wake_pending:
+                return
+            self._wake_pending = True
+        loop.call_soon_threadsafe(self._woken)
+
+    def _woken(self) -> None:
+        with self._wake_lock:
+            self._wake_pending = False
+        if self._wake is not None:
+            self._wake.set()
 
     async def run(self, stop: asyncio.Event) -> None:
         self._loop = asyncio.get_running_loop()
@@ -209,9 +230,7 @@ class OutboxSender:
 
     def _mark_sent(self, item_id: int) -> None:
         with self._gate, self._sessions() as session:
-            item = session.get(OutboxItem, item_id)
-            if item is not None:
-                mark_sent(session, item, now=self._clock())
+            if mark_sent_by_id(session, item_id, now=self._clock()):
                 session.commit()
 
     def _mark_failed(self, item_id: int, error: str, permanent: bool) -> None:

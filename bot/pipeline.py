@@ -20,7 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -32,7 +32,7 @@ from bot.inbound import InboundMessage, Outcome, OutcomeStatus
 from bot.logging_setup import mask_address
 from bot.loop_guard import LoopCheck, Verdict, check_message, parse_bounce
 from bot.mail_compose import domain_of
-from bot.reply_queue import ReplyQueue, Run, reply_context
+from bot.reply_queue import INSERT_MESSAGE, ReplyQueue, Run, StoredInbound, reply_context
 from bot.thread_match import find_thread, is_requester
 from controllers.profile import ControllerProfile
 from intents import classify
@@ -96,15 +96,15 @@ class Pipeline:
         now = self._clock()
         result = _classify(msg)  # pure: done before the transaction takes the write lock
         with self._gate, self._sessions() as session:
-            stored = self._store_inbound(session, msg)
             try:
-                session.flush()
+                stored = self._store_inbound(session, msg)
             except IntegrityError:  # (controller, channel, direction, dedupe_key) seen before
                 session.rollback()
                 return self._duplicate(msg)
             queue = ReplyQueue(session, profile, msg, now, self._overrides_dir)
             run = Run(session, profile, msg, stored, now, queue, result)
             outcome = self._route(run)
+            self._record_disposition(session, stored)
             self._fault("crash_before_commit")
             session.commit()
         self._fault("crash_after_commit")
@@ -134,18 +134,28 @@ class Pipeline:
         decisions.info("msg=%s outcome=duplicate", msg.dedupe_key[:80])
         return Outcome(OutcomeStatus.DUPLICATE, reason="already_received")
 
-    def _store_inbound(self, session: Session, msg: InboundMessage) -> Message:
+    def _store_inbound(self, session: Session, msg: InboundMessage) -> StoredInbound:
+        """Insert the message; the unique key refuses a redelivery (IntegrityError) before any
+        work is done.  A plain INSERT: nothing in the transaction reads the row back."""
         attachments: list[Any] = [
             {"name": a.name, "type": a.content_type, "size": a.size, "sha256": a.sha256,
              "id_document": a.looks_like_id_document} for a in msg.attachments]
-        stored = Message(
-            controller=msg.controller, channel=msg.channel, direction=Direction.INBOUND.value,
-            dedupe_key=msg.dedupe_key, message_id=msg.message_id, in_reply_to=msg.in_reply_to,
-            references=" ".join(msg.references) or None, sender=msg.sender, recipient=msg.recipient,
-            subject_line=msg.subject, body_text=msg.body, headers=dict(msg.headers), attachments=attachments,
-            received_at=msg.received_at, disposition="")
-        session.add(stored)
-        return stored
+        message_id = session.connection().execute(INSERT_MESSAGE, {
+            "controller": msg.controller, "channel": msg.channel, "direction": Direction.INBOUND.value,
+            "dedupe_key": msg.dedupe_key, "message_id": msg.message_id, "in_reply_to": msg.in_reply_to,
+            "references": " ".join(msg.references) or None, "sender": msg.sender, "recipient": msg.recipient,
+            "subject_line": msg.subject, "body_text": msg.body, "headers": dict(msg.headers),
+            "attachments": attachments, "received_at": msg.received_at, "ticket_id": None, "disposition": "",
+        }).scalar_one()
+        return StoredInbound(id=message_id)
+
+    @staticmethod
+    def _record_disposition(session: Session, stored: StoredInbound) -> None:
+        """Write the ticket and disposition the steps chose for the inbound message."""
+        if stored.ticket_id is not None or stored.disposition:
+            session.connection().execute(
+                update(Message).where(Message.id == stored.id)
+                .values(ticket_id=stored.ticket_id, disposition=stored.disposition))
 
     def _route(self, run: Run) -> Outcome:
         check = check_message(run.msg, own_addresses=self._own_addresses, own_domains=self._own_domains)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from bot.inbound import InboundMessage
@@ -30,10 +31,11 @@ from replies import render_reply
 from replies.context import ReplyContext, ReplyKind
 from store.audit import audit
 from store.models import Direction, Message, Ticket
-from store.outbox import enqueue
+from store.outbox import enqueue_id
 
 log = logging.getLogger(__name__)
 BERLIN = ZoneInfo("Europe/Berlin")
+INSERT_MESSAGE = insert(Message).returning(Message.id)  # a row nothing reads back in the transaction
 
 
 def berlin_date(moment: datetime) -> date:
@@ -139,28 +141,41 @@ class ReplyQueue:
         return str(self.msg.chat_id) if self.msg.chat_id is not None else self.msg.sender
 
     def _outbound(self, ticket: Ticket, *, dedupe: str, message_id: str | None, recipient: str, subject: str,
-                  text: str, in_reply_to: str | None = None, references: Sequence[str] = ()) -> Message:
-        out = Message(
-            controller=self.profile.key, channel="telegram" if message_id is None else "email",
-            direction=Direction.OUTBOUND.value, dedupe_key=dedupe, message_id=message_id,
-            in_reply_to=in_reply_to, references=" ".join(references) or None,
-            sender=self.profile.from_address, recipient=recipient, subject_line=subject, body_text=text,
-            headers={}, attachments=[], received_at=self.now, ticket_id=ticket.id, disposition="",
-        )
-        self.session.add(out)
-        self.session.flush()
-        return out
+                  text: str, in_reply_to: str | None = None, references: Sequence[str] = ()) -> int:
+        """Store the reply as an outbound message and return its id.
+
+        One INSERT on the transaction's connection, no ORM object: nothing in the transaction
+        reads the row back through the session, and the ticket it points to is already written.
+        """
+        return self.session.connection().execute(INSERT_MESSAGE, {
+            "controller": self.profile.key, "channel": "telegram" if message_id is None else "email",
+            "direction": Direction.OUTBOUND.value, "dedupe_key": dedupe, "message_id": message_id,
+            "in_reply_to": in_reply_to, "references": " ".join(references) or None,
+            "sender": self.profile.from_address, "recipient": recipient, "subject_line": subject,
+            "body_text": text, "headers": {}, "attachments": [], "received_at": self.now,
+            "ticket_id": ticket.id, "disposition": "",
+        }).scalar_one()
 
     def _enqueue(self, kind: ReplyKind, ticket: Ticket, channel: str, recipient: str, payload: bytes,
-                 out: Message) -> int:
-        item = enqueue(self.session, controller=self.profile.key, channel=channel, kind=kind.value,
-                       recipient=recipient, payload=payload, now=self.now, ticket_id=ticket.id,
-                       message_id=out.id)
+                 out_id: int) -> int:
+        item_id = enqueue_id(self.session, controller=self.profile.key, channel=channel, kind=kind.value,
+                             recipient=recipient, payload=payload, now=self.now, ticket_id=ticket.id,
+                             message_id=out_id)
         audit(self.session, actor="system", action="reply_queued", now=self.now, ticket_id=ticket.id,
-              reason=kind.value, detail={"outbox_id": item.id, "channel": channel,
+              reason=kind.value, detail={"outbox_id": item_id, "channel": channel,
                                          "recipient": mask_address(recipient)})
-        self.queued.append(item.id)
-        return item.id
+        self.queued.append(item_id)
+        return item_id
+
+
+@dataclass(slots=True)
+class StoredInbound:
+    """The inbound message's row: its id and the two columns the pipeline fills in afterwards
+    (written with one UPDATE just before the commit)."""
+
+    id: int
+    ticket_id: int | None = None
+    disposition: str = ""  # why no ticket was touched (loop guard, held, ...); "" when processed
 
 
 @dataclass(slots=True)
@@ -170,7 +185,7 @@ class Run:
     session: Session
     profile: ControllerProfile
     msg: InboundMessage
-    stored: Message  # the inbound message as stored
+    stored: StoredInbound  # the inbound message as stored
     now: datetime
     replies: ReplyQueue
     classification: Classification  # intents.classify of the message, computed before the transaction

@@ -17,6 +17,7 @@ import dataclasses
 import logging
 import re
 import textwrap
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -85,7 +86,12 @@ _GLUE = "\x00"
 
 def _wrap(value: str, *, first: str = "", rest: str = "") -> str:
     """Wrap at TEXT_WIDTH columns without splitting dates or legal citations across lines."""
-    text = " ".join(str(value).split())
+    return _wrap_normalised(" ".join(str(value).split()), first, rest)
+
+
+@lru_cache(maxsize=4096)
+def _wrap_normalised(text: str, first: str, rest: str) -> str:
+    """`_wrap` of whitespace-normalised text; cached, as most paragraphs recur in every letter."""
     for pattern in _KEEP_TOGETHER:
         text = pattern.sub(lambda m: m.group(0).replace(" ", _GLUE), text)
     wrapped = textwrap.fill(text, width=TEXT_WIDTH, initial_indent=first, subsequent_indent=rest,
@@ -148,8 +154,24 @@ def _override_folders(overrides_dir: Path | None, controller: str) -> tuple[Path
     return (overrides_dir,)
 
 
+class _PackagedLoader(FileSystemLoader):
+    """The templates shipped with the code: loaded and compiled once per process.
+
+    Only override folders are watched for changes (a DPO may edit those while the service runs);
+    checking the packaged files on disk for every include of every reply is pure overhead.
+    """
+
+    def get_source(self, environment: Environment, template: str) -> tuple[str, str, Callable[[], bool]]:
+        source, filename, _uptodate = super().get_source(environment, template)
+        return source, filename, _always_current
+
+
+def _always_current() -> bool:
+    return True
+
+
 def _loader(folders: tuple[Path, ...]) -> BaseLoader:
-    default = FileSystemLoader(TEMPLATE_DIR)
+    default = _PackagedLoader(TEMPLATE_DIR)
     chain: list[BaseLoader] = [PrefixLoader({"default": default}, delimiter=":")]
     chain.extend(FileSystemLoader(folder) for folder in folders)
     chain.append(default)
@@ -168,8 +190,10 @@ def _environment(folders: tuple[Path, ...], html: bool) -> Environment:
     )
     env.filters.update(
         para=_para, bullet=_bullet, squash=_squash, capitalize_first=_capitalize_first,
-        date_de=format_date_de, date_en=format_date_en,
-        datetime_de=format_datetime_de, datetime_en=format_datetime_en,
+        # Pure functions of a date: cached (babel's pattern formatting is slow).
+        date_de=lru_cache(maxsize=1024)(format_date_de), date_en=lru_cache(maxsize=1024)(format_date_en),
+        datetime_de=lru_cache(maxsize=1024)(format_datetime_de),
+        datetime_en=lru_cache(maxsize=1024)(format_datetime_en),
     )
     env.globals.update(right_info=_right_info, rights_phrase=_rights_phrase, legal_sort=legal_sort,
                        explain_reason=explain_reason, state_label=state_label)

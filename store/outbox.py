@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from store.audit import audit
@@ -23,6 +23,7 @@ MAX_ATTEMPTS = 10
 BASE_DELAY = timedelta(minutes=1)
 MAX_DELAY = timedelta(hours=4)
 ERROR_MAX_CHARS = 2000
+_INSERT_ITEM = insert(OutboxItem).returning(OutboxItem.id)
 
 
 def backoff_delay(attempts: int, *, base: timedelta = BASE_DELAY, cap: timedelta = MAX_DELAY) -> timedelta:
@@ -58,6 +59,36 @@ def enqueue(
     return item
 
 
+def enqueue_id(
+    session: Session,
+    *,
+    controller: str,
+    channel: str,
+    kind: str,
+    recipient: str,
+    payload: bytes,
+    now: datetime,
+    ticket_id: int | None = None,
+    message_id: int | None = None,
+) -> int:
+    """`enqueue` for callers that need only the id: one INSERT on the transaction's connection.
+
+    The pipeline queues a reply for nearly every message; skipping the ORM unit of work for a
+    row nothing in the transaction reads back is a large part of its per-message cost.  The
+    row is written at once, like `enqueue`'s flush, so the loop guard's count sees it.
+    """
+    if not recipient.strip():
+        raise ValueError("outbox: recipient must not be empty")
+    item_id: int = session.connection().execute(_INSERT_ITEM, {
+        "controller": controller, "channel": channel, "kind": kind, "ticket_id": ticket_id,
+        "message_id": message_id, "recipient": recipient.strip(), "payload": payload,
+        "state": OutboxState.PENDING.value, "attempts": 0, "next_attempt_at": now, "last_error": None,
+        "created_at": now, "sent_at": None,
+    }).scalar_one()
+    log.info("outbox enqueued item=%s kind=%s channel=%s ticket=%s", item_id, kind, channel, ticket_id)
+    return item_id
+
+
 def due_items(
     session: Session, *, now: datetime, channel: str | None = None, limit: int = 50
 ) -> list[OutboxItem]:
@@ -85,6 +116,22 @@ def mark_sent(session: Session, item: OutboxItem, *, now: datetime) -> None:
     item.sent_at = now
     item.last_error = None
     log.info("outbox sent item=%s attempts=%s", item.id, item.attempts)
+
+
+def mark_sent_by_id(session: Session, item_id: int, *, now: datetime) -> bool:
+    """`mark_sent` in one UPDATE, without loading the row first (the sender's hot path).
+
+    Returns False when the item no longer exists."""
+    attempts = session.connection().execute(
+        update(OutboxItem)
+        .where(OutboxItem.id == item_id)
+        .values(attempts=OutboxItem.attempts + 1, state=OutboxState.SENT.value, sent_at=now, last_error=None)
+        .returning(OutboxItem.attempts)
+    ).scalar_one_or_none()
+    if attempts is None:
+        return False
+    log.info("outbox sent item=%s attempts=%s", item_id, attempts)
+    return True
 
 
 def mark_failed(

@@ -96,7 +96,8 @@ def next_reference(session: Session, year: int) -> str:
         ).returning(table.c.last_value)
     else:
         raise TicketError(f"unsupported database {dialect!r} for ticket references")
-    value = session.execute(stmt).scalar_one()
+    # A plain statement on the transaction's connection: it depends on no pending ORM change.
+    value = session.connection().execute(stmt).scalar_one()
     if value > 999_999:
         raise TicketError(f"reference numbers for {year} exhausted")
     return f"DSR-{year:04d}-{value:06d}"
