@@ -27,19 +27,17 @@ person never answers.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
-
 from bot import chat_confirm, chat_submit, chat_verify
 from bot import chat_texts as t
+from bot.clarification import offered_readings, reading_numbers
 from bot.inbound import InboundMessage, Outcome
 from intents import classify
 from intents.rights import RIGHTS, Right, legal_sort
 from store.audit import audit
-from store.models import AuditEvent, Ticket, TicketState
+from store.models import Ticket, TicketState
 
 if TYPE_CHECKING:
     from bot.chat_flow import Turn
@@ -54,9 +52,6 @@ MAX_READINGS = 3
 IDENTITY_OUTCOMES = chat_confirm.IDENTITY_OUTCOMES
 # Pipeline outcomes of a follow-up that was simply attached (the ticket was not pending clarification).
 ATTACHED_OUTCOMES = frozenset({"follow_up_attached", "sender_not_requester"})
-# "2", "(1)", "1 und 3", "1, 2": the numbers of the clarification question.
-_NUMBERS_RE = re.compile(
-    r"^\s*\(?\d\)?(?:(?:\s*(?:,|;|&|\+|und|and)\s*|\s+)\(?\d\)?)*\s*[.!]?\s*$", re.IGNORECASE)
 
 
 def pending_clarification(ticket: Ticket) -> bool:
@@ -197,12 +192,7 @@ def _after_clarification(turn: Turn, ticket: Ticket, outcome: Outcome, msg: Inbo
 def _readings(turn: Turn, ticket: Ticket, labels: Sequence[Right]) -> list[Right]:
     """What to offer: the pipeline's own readings (as numbered in its question), else the rights found."""
     if pending_clarification(ticket):
-        detail = turn.session.scalar(
-            select(AuditEvent.detail).where(AuditEvent.ticket_id == ticket.id,
-                                            AuditEvent.action == "clarification_requested")
-            .order_by(AuditEvent.id.desc()).limit(1))
-        valid = {r.value for r in Right}
-        found = [Right(r) for r in (detail or {}).get("readings", []) if r in valid]
+        found = offered_readings(turn.session, ticket)
         if found:
             return found[:MAX_READINGS]
     found = [r for r in labels if r not in IMMEDIATE and r is not Right.OTHER]
@@ -213,16 +203,6 @@ def _with_effective(ticket: Ticket, rights: Sequence[Right]) -> tuple[Right, ...
     """The chosen rights plus any marketing objection / consent withdrawal already in effect."""
     kept = [Right(r) for r in ticket.rights if Right(r) in IMMEDIATE]
     return legal_sort(tuple(dict.fromkeys([*rights, *kept])))
-
-
-def reading_numbers(text: str, count: int) -> list[int]:
-    """The reading numbers in `text` ("2", "1 und 3"), or [] if it is not just numbers in range."""
-    if count == 0 or not _NUMBERS_RE.match(text):
-        return []
-    numbers = [int(d) for d in re.findall(r"\d", text)]
-    if not all(1 <= n <= count for n in numbers):
-        return []
-    return list(dict.fromkeys(numbers))
 
 
 def _button_text(rights: Sequence[Right]) -> str:

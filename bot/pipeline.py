@@ -25,13 +25,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import identity
+from bot.clarification import chosen_readings
 from bot.config import Settings
 from bot.identity import IdentityDecision, Rung
 from bot.identity_flow import handle_identity_reply, start_verification
 from bot.inbound import InboundMessage, Outcome, OutcomeStatus
 from bot.logging_setup import mask_address
 from bot.loop_guard import LoopCheck, Verdict, check_message, parse_bounce
-from bot.mail_compose import domain_of
+from bot.mail_compose import domain_of, is_our_message_id
 from bot.reply_queue import INSERT_MESSAGE, ReplyQueue, Run, StoredInbound, reply_context
 from bot.thread_match import find_thread, is_requester
 from controllers.profile import ControllerProfile
@@ -60,6 +61,9 @@ decisions = logging.getLogger("dsr.decisions")
 # two-stage fallback); anything else the classifier escalates goes straight to the DPO.
 UNCLEAR_REASONS = frozenset({"ambiguous", "low_confidence"})
 MAX_READINGS = 3
+# Mails to the DPO and managers: a bounce of one is an internal matter, not an unreachable person.
+INTERNAL_KINDS = frozenset({ReplyKind.DPO_ESCALATION_ALERT.value, ReplyKind.DEADLINE_REMINDER.value,
+                            ReplyKind.WEEKLY_DIGEST.value})
 CONFIRMED_RIGHTS_HEADER = "x-dsr-chat-confirmed-rights"  # set by the Telegram adapter
 SYSTEM = "system"
 _CLOSED_STATES = frozenset({TicketState.CLOSED.value, TicketState.PAUSED.value})
@@ -200,12 +204,24 @@ class Pipeline:
               detail={"status": report.status, "permanent": report.permanent, "matched_by": match.method,
                       "outbox_id": bounced.id if bounced else None, "kind": bounced.kind if bounced else None,
                       "detected_by": check.reason})
-        internal = bounced is not None and bounced.kind == ReplyKind.DPO_ESCALATION_ALERT.value
+        internal = self._bounced_internal_mail(bounced, report.message_ids)
         if ticket is not None and report.permanent and not internal and ticket.state not in _CLOSED_STATES:
             escalate(run.session, ticket, ["delivery_bounced"], actor=SYSTEM, now=run.now,
                      reason="Antwort an die betroffene Person nicht zustellbar; die Frist läuft weiter")
             run.replies.alert_dpo(ticket, ticket.escalation_reasons)
         return Outcome(OutcomeStatus.IGNORED, reason="bounce", ticket_reference=_ref(ticket))
+
+    def _bounced_internal_mail(self, bounced: OutboxItem | None, message_ids: Sequence[str]) -> bool:
+        """Whether the bounced mail was one of ours to the DPO or managers, not an answer to a person.
+
+        Every answer to a data subject is recorded as an outbound message (so `bounced` finds it);
+        internal mails (alerts, reminders, digests) are not linked to a ticket.  A bounce quoting
+        only our own Message-IDs that match no recorded answer is therefore an internal mail, and
+        must not escalate the ticket whose tag it carries as if the person could not be reached.
+        """
+        if bounced is not None:
+            return bounced.kind in INTERNAL_KINDS
+        return bool(message_ids) and all(is_our_message_id(mid, self._own_domains) for mid in message_ids)
 
     @staticmethod
     def _bounced_item(session: Session, message_ids: Sequence[str]) -> OutboxItem | None:
@@ -303,6 +319,11 @@ class Pipeline:
 
     def _clarified(self, run: Run, ticket: Ticket, result: Classification) -> Outcome:
         """The answer to our clarification question: proceed, or hand to a human if still unclear."""
+        chosen = chosen_readings(run.session, ticket, run.msg.body)
+        if chosen:
+            # "2" or "1 und 3": the person picked readings from our numbered question.
+            result = replace(result, labels=legal_sort(chosen), escalate=False,
+                             reasons=tuple(r for r in result.reasons if r not in UNCLEAR_REASONS))
         labels = [r for r in result.labels if r is not Right.OTHER]
         still_unclear = not labels or (bool(result.reasons) and set(result.reasons) <= UNCLEAR_REASONS)
         ticket.classification = {**ticket.classification, "pending_clarification": False,

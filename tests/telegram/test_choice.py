@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.chat_choice import reading_numbers
+from bot.clarification import reading_numbers
 
 
 @pytest.mark.parametrize(("text", "expected"), [
