@@ -51,12 +51,12 @@ def main() -> None:
         # With standalone_mode=False click returns the exit code of typer.Exit instead of exiting.
         result = app(standalone_mode=False)
     except CliError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        typer.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except typer.Abort:
-        print("aborted", file=sys.stderr)
+        typer.echo("aborted", err=True)
         sys.exit(1)
     except Exception as exc:  # click usage errors and the like
         import click
