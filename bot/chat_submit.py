@@ -31,10 +31,18 @@ from controllers import ControllerProfile
 from intents.rights import Right
 from replies import format_date_de, render_reply
 from replies.context import ReplyKind
+from store.audit import audit
 from store.models import IdentityLevel, Message, OutboxItem, Ticket, TicketState
 from store.outbox import enqueue
 from store.suppression import is_suppressed, suppress
-from store.tickets import TRANSITIONS, correct_rights, find_by_reference, record_identity, transition
+from store.tickets import (
+    TRANSITIONS,
+    correct_rights,
+    escalate,
+    find_by_reference,
+    record_identity,
+    transition,
+)
 
 if TYPE_CHECKING:
     from bot.chat_flow import ChatEvent
@@ -88,7 +96,10 @@ def after_pipeline(
     subject = bound_subject(session, profile.key, user_id)
     if Right.MARKETING_OBJECTION in rights:
         suppress_everywhere(session, profile=profile, ticket=ticket, user_id=user_id, now=now)
-    if subject is not None and not immediate and ticket.identity_level not in VERIFIED_LEVELS:
+    # An escalated request (representative, third party, identity theft …) is the DPO's identity
+    # decision; a bound chat does not replace it.
+    if (subject is not None and not immediate and not ticket.escalated
+            and ticket.identity_level not in VERIFIED_LEVELS):
         verify_ticket(session, ticket, subject_id=subject.id, actor=actor, now=now)
     ids: list[int] = []
     if not _chat_reply_queued(session, ticket):
@@ -135,8 +146,20 @@ def take_effect_now(session: Session, ticket: Ticket, *, profile: ControllerProf
     return ids
 
 
-def verify_ticket(session: Session, ticket: Ticket, *, subject_id: int, actor: str, now: datetime) -> None:
-    """Record that the requester proved the link to the record; let the work begin."""
+def verify_ticket(session: Session, ticket: Ticket, *, subject_id: int, actor: str, now: datetime) -> bool:
+    """Record that the requester proved the link to the record; let the work begin.
+
+    The code proves only the record of the address it was sent to.  A ticket already linked to
+    another person (e.g. one whose address was written into the message) is not verified by it:
+    that would let one customer confirm a request about someone else and receive the answer in
+    his chat.  Such a ticket goes to the DPO instead; returns whether the ticket was verified.
+    """
+    if ticket.subject_id is not None and ticket.subject_id != subject_id:
+        audit(session, actor=actor, action="identity_mismatch", now=now, ticket_id=ticket.id,
+              reason="Chat-Code bestätigt eine andere Person als die des Vorgangs")
+        escalate(session, ticket, ["identity_unverified"], actor=actor, now=now,
+                 reason="Code im Chat gehört zu einer anderen Person als der im Vorgang genannten")
+        return False
     if ticket.subject_id is None:
         ticket.subject_id = subject_id
     record_identity(session, ticket, IdentityLevel.CODE_CONFIRMED, method=BOUND_METHOD, actor=actor, now=now)
@@ -144,6 +167,7 @@ def verify_ticket(session: Session, ticket: Ticket, *, subject_id: int, actor: s
     if current is TicketState.AWAITING_IDENTITY and TicketState.IN_PROGRESS in TRANSITIONS[current]:
         transition(session, ticket, TicketState.IN_PROGRESS, actor=actor, reason="Identität bestätigt",
                    now=now)
+    return True
 
 
 def enqueue_chat(session: Session, *, controller: str, chat_id: int, text: str, now: datetime,

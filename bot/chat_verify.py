@@ -81,9 +81,8 @@ def code_step(turn: Turn, code: str) -> None:
                       telegram_user_id=turn.event.user_id, now=now)
     ticket = chat_submit.ticket_by_reference(turn.session, turn.state.ticket_reference)
     text = t.text("bound", turn.form)
-    if ticket is not None:
-        chat_submit.verify_ticket(turn.session, ticket, subject_id=result.subject_id,
-                                  actor=f"telegram:{turn.event.user_id}", now=now)
+    if ticket is not None and chat_submit.verify_ticket(turn.session, ticket, subject_id=result.subject_id,
+                                                        actor=f"telegram:{turn.event.user_id}", now=now):
         verified = chat_submit.render_chat(ticket, turn.profile, form=turn.form, verified=True)
         text = f"{verified}\n\n{text}"
     turn.state.reset()

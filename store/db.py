@@ -25,7 +25,12 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """Create an engine; SQLite gets WAL, foreign keys and a busy timeout on every connection."""
+    """Create an engine; SQLite gets WAL, foreign keys and a busy timeout on every connection.
+
+    Statement parameters are hidden from exception messages: they hold message bodies and
+    addresses, and an exception text can end up in a log.
+    """
+    kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
