@@ -53,8 +53,18 @@ def audit(
         at=now, actor=actor, action=action, ticket_id=ticket_id, reason=reason, detail=dict(detail or {})
     )
     session.add(event_row)
-    log.info("audit action=%s actor=%s ticket=%s", action, actor, ticket_id)
+    log.info("audit action=%s actor=%s ticket=%s", action, actor_for_log(actor), ticket_id)
     return event_row
+
+
+def actor_for_log(actor: str) -> str:
+    """An actor as logs may show it: data subjects (chat ids, addresses) masked, staff and system as is."""
+    if actor.startswith("telegram:"):
+        return "telegram:***"
+    if "@" in actor:
+        local, _, domain = actor.rpartition("@")
+        return f"{local[:1]}***@{domain}"
+    return actor
 
 
 def allow_audit_purge(session: Session) -> None:

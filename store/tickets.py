@@ -19,7 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from intents.rights import RIGHTS, Right, legal_sort
-from store.audit import audit
+from store.audit import actor_for_log, audit
 from store.catalogue import (
     GUARDED_SOURCES,
     GUARDED_TARGETS,
@@ -203,7 +203,8 @@ def _set_state(
         session, actor=actor, action=action, now=now, ticket_id=ticket.id, reason=reason,
         detail={"from": current.value, "to": to.value, **(detail or {})},
     )
-    log.info("ticket state ticket=%s %s->%s actor=%s", ticket.reference, current.value, to.value, actor)
+    log.info("ticket state ticket=%s %s->%s actor=%s", ticket.reference, current.value, to.value,
+             actor_for_log(actor))
 
 
 def transition(

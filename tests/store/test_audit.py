@@ -97,3 +97,12 @@ def test_postgres_trigger_refuses_raw_sql(pg_url: str) -> None:
         assert _count(sessions) == 0
     finally:
         engine.dispose()
+
+
+def test_actor_for_log_masks_data_subjects_only() -> None:
+    from store.audit import actor_for_log
+
+    assert actor_for_log("telegram:123456789") == "telegram:***"
+    assert actor_for_log("erika.mustermann@example.org") == "e***@example.org"
+    assert actor_for_log("system") == "system"
+    assert actor_for_log("user:anna") == "user:anna"
