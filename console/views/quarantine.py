@@ -63,50 +63,31 @@ def _resolve(ctx: Ctx, item: QuarantinedMessage, state: str) -> None:
 
 
 def quarantine_discard(ctx: Ctx) -> Response:
-    reason = ctx.field("reason")
-    if not reason:
-        return ctx.redirect(
-            f"/quarantine/{ctx.path_int('item_id')}", "Bitte begründen, warum verworfen wird.", "error"
-        )
-    with ctx.services.sessions.begin() as session:
-        item = session.get(QuarantinedMessage, ctx.path_int("item_id"))
-        if item is None or item.state != "open":
-            return ctx.not_found()
-        _resolve(ctx, item, "discarded")
-        audit(
-            session,
-            actor=ctx.actor,
-            action="console.quarantine_discarded",
-            now=ctx.now,
-            reason=reason,
-            detail={"quarantine_id": item.id},
-        )
-    return ctx.redirect("/quarantine", "Eintrag verworfen.")
+    return _resolve_by_hand(ctx, state="discarded", action="console.quarantine_discarded",
+                            missing_reason="Bitte begründen, warum verworfen wird.",
+                            done="Eintrag verworfen.")
 
 
 def quarantine_handled(ctx: Ctx) -> Response:
     """The DPO dealt with the content by hand (e.g. answered by letter): record that."""
+    return _resolve_by_hand(ctx, state="processed", action="console.quarantine_handled",
+                            missing_reason="Bitte vermerken, wie der Eintrag erledigt wurde.",
+                            done="Als erledigt vermerkt.")
+
+
+def _resolve_by_hand(ctx: Ctx, *, state: str, action: str, missing_reason: str, done: str) -> Response:
+    """Close an open quarantine entry without the pipeline; a reason is required and audited."""
     reason = ctx.field("reason")
     if not reason:
-        return ctx.redirect(
-            f"/quarantine/{ctx.path_int('item_id')}",
-            "Bitte vermerken, wie der Eintrag erledigt wurde.",
-            "error",
-        )
+        return ctx.redirect(f"/quarantine/{ctx.path_int('item_id')}", missing_reason, "error")
     with ctx.services.sessions.begin() as session:
         item = session.get(QuarantinedMessage, ctx.path_int("item_id"))
         if item is None or item.state != "open":
             return ctx.not_found()
-        _resolve(ctx, item, "processed")
-        audit(
-            session,
-            actor=ctx.actor,
-            action="console.quarantine_handled",
-            now=ctx.now,
-            reason=reason,
-            detail={"quarantine_id": item.id},
-        )
-    return ctx.redirect("/quarantine", "Als erledigt vermerkt.")
+        _resolve(ctx, item, state)
+        audit(session, actor=ctx.actor, action=action, now=ctx.now, reason=reason,
+              detail={"quarantine_id": item.id})
+    return ctx.redirect("/quarantine", done)
 
 
 def quarantine_process(ctx: Ctx) -> Response:
