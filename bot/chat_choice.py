@@ -30,11 +30,10 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from bot import chat_confirm, chat_submit, chat_verify
+from bot import chat_confirm, chat_submit
 from bot import chat_texts as t
 from bot.clarification import offered_readings, reading_numbers
 from bot.inbound import InboundMessage, Outcome
-from intents import classify
 from intents.rights import RIGHTS, Right, legal_sort
 from store.audit import audit
 from store.models import Ticket, TicketState
@@ -49,7 +48,6 @@ OFFERED_ACTION = "readings_offered"
 ACTIONS = frozenset({"cp", "ca"})  # a reading, all readings ("cr" too while the choice is open)
 IMMEDIATE = frozenset({Right.MARKETING_OBJECTION, Right.CONSENT_WITHDRAWAL})
 MAX_READINGS = 3
-IDENTITY_OUTCOMES = chat_confirm.IDENTITY_OUTCOMES
 # Pipeline outcomes of a follow-up that was simply attached (the ticket was not pending clarification).
 ATTACHED_OUTCOMES = frozenset({"follow_up_attached", "sender_not_requester"})
 
@@ -134,30 +132,23 @@ def choose(turn: Turn, ticket: Ticket, rights: Sequence[Right], *, edit: int | N
 
 def answer_by_text(turn: Turn, text: str) -> None:
     """Typed text while the choice is open: numbers pick readings; anything else is read as words."""
-    ticket = chat_submit.ticket_by_reference(turn.session, (turn.state.confirm or {}).get("reference"))
+    ticket = chat_confirm.question_ticket(turn)
     if ticket is None:
-        turn.state.confirm = None
         return
     readings = offered(turn)
     picked = reading_numbers(text, len(readings))
     if picked:
         choose(turn, ticket, [readings[i - 1] for i in picked], edit=None, typed=text)
         return
-    msg, outcome = turn.pipeline_outcome(text=text, rights=(), confirmed=False,
-                                         subject=f"[{ticket.reference}]")
-    if outcome is None:
+    sent = chat_confirm.follow_up(turn, ticket, text)
+    if sent is None:
         return
-    if outcome.reason in IDENTITY_OUTCOMES:
-        # It answered the identity step (facts or a code); the choice stays open.
-        if turn.state.ticket_reference == ticket.reference:
-            chat_verify.forward_step(turn, text)
-        return
+    msg, outcome = sent
     if outcome.reason not in ATTACHED_OUTCOMES:
         _after_clarification(turn, ticket, outcome, msg, ())  # the pipeline read the answer itself
         return
-    result = classify("", text, "telegram")
-    labels = [r for r in result.labels if r is not Right.OTHER]
-    if labels and not result.escalate:
+    labels = chat_confirm.clear_labels(text)
+    if labels:
         chat_confirm.correct(turn, ticket, _with_effective(ticket, labels), edit=None,
                              reason=PRECISED_REASON, text_key="precised")
     else:

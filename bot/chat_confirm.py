@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 
 from bot import chat_submit, chat_verify
 from bot import chat_texts as t
+from bot.inbound import InboundMessage, Outcome
 from intents import classify
 from intents.rights import Right, legal_sort
 from store.audit import audit
@@ -92,26 +93,47 @@ def on_button(turn: Turn, action: str, rest: str) -> None:
 
 def correct_by_text(turn: Turn, text: str) -> None:
     """Free text after "Nein, etwas anderes": kept with the ticket, read, and the rights corrected."""
-    ticket = chat_submit.ticket_by_reference(turn.session, (turn.state.confirm or {}).get("reference"))
-    if ticket is None:
-        turn.state.confirm = None
+    ticket = question_ticket(turn)
+    if ticket is None or follow_up(turn, ticket, text) is None:
         return
-    # Through the pipeline as a follow-up, so the person's words are stored with the ticket.
-    _msg, outcome = turn.pipeline_outcome(text=text, rights=(), confirmed=False,
-                                          subject=f"[{ticket.reference}]")
-    if outcome is None:
-        return
-    if outcome.reason in IDENTITY_OUTCOMES:
-        # It answered the identity step (facts or a code the pipeline sent); the question stays open.
-        if turn.state.ticket_reference == ticket.reference:
-            chat_verify.forward_step(turn, text)
-        return
-    result = classify("", text, "telegram")
-    labels = [r for r in result.labels if r is not Right.OTHER]
-    if labels and not result.escalate:
+    labels = clear_labels(text)
+    if labels:
         correct(turn, ticket, labels, edit=None)
     else:
         turn.say(t.text("fix_unclear", turn.form), keyboard(turn, ticket))
+
+
+def question_ticket(turn: Turn) -> Ticket | None:
+    """The ticket the open question is about; the question is dropped when the ticket is gone."""
+    ticket = chat_submit.ticket_by_reference(turn.session, (turn.state.confirm or {}).get("reference"))
+    if ticket is None:
+        turn.state.confirm = None
+    return ticket
+
+
+def follow_up(turn: Turn, ticket: Ticket, text: str) -> tuple[InboundMessage, Outcome] | None:
+    """Typed text about `ticket`, stored with it through the pipeline as a follow-up.
+
+    None when nothing more is to be done here: the pipeline failed (the person got an apology),
+    or the text answered the identity step (facts or a code), which takes it over while the
+    question stays open.
+    """
+    msg, outcome = turn.pipeline_outcome(text=text, rights=(), confirmed=False,
+                                         subject=f"[{ticket.reference}]")
+    if outcome is None:
+        return None
+    if outcome.reason in IDENTITY_OUTCOMES:
+        if turn.state.ticket_reference == ticket.reference:
+            chat_verify.forward_step(turn, text)
+        return None
+    return msg, outcome
+
+
+def clear_labels(text: str) -> list[Right]:
+    """The rights typed text clearly names, or [] when it is unclear or needs a person."""
+    result = classify("", text, "telegram")
+    labels: list[Right] = [r for r in result.labels if r is not Right.OTHER]
+    return labels if labels and not result.escalate else []
 
 
 def correct(turn: Turn, ticket: Ticket, rights: Sequence[Right], *, edit: int | None,
