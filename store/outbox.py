@@ -45,17 +45,12 @@ def enqueue(
     ticket_id: int | None = None,
     message_id: int | None = None,
 ) -> OutboxItem:
-    """Add a pending item, due at once; flushed so that its id is known, not committed."""
-    if not recipient.strip():
-        raise ValueError("outbox: recipient must not be empty")
-    item = OutboxItem(
-        controller=controller, channel=channel, kind=kind, ticket_id=ticket_id, message_id=message_id,
-        recipient=recipient.strip(), payload=payload, state=OutboxState.PENDING.value, attempts=0,
-        next_attempt_at=now, created_at=now,
-    )
-    session.add(item)
-    session.flush()
-    log.info("outbox enqueued item=%s kind=%s channel=%s ticket=%s", item.id, kind, channel, ticket_id)
+    """Add a pending item, due at once; written at once so that its id is known, not committed."""
+    item_id = enqueue_id(session, controller=controller, channel=channel, kind=kind, recipient=recipient,
+                         payload=payload, now=now, ticket_id=ticket_id, message_id=message_id)
+    item = session.get(OutboxItem, item_id)
+    if item is None:  # cannot happen inside the inserting transaction
+        raise RuntimeError(f"outbox item {item_id} vanished after insert")
     return item
 
 
