@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import Settings
@@ -33,6 +34,7 @@ from bot.pipeline import Pipeline
 from bot.scheduler import Scheduler
 from controllers.profile import ControllerProfile
 from store.db import make_engine, migrate, session_factory
+from store.models import User
 
 log = logging.getLogger(__name__)
 
@@ -187,6 +189,15 @@ def _start_telegram(settings: Settings, profiles: Mapping[str, ControllerProfile
     return webhook_endpoint(lambda: running[-1] if running else None)
 
 
+def _warn_without_users(sessions: sessionmaker[Session]) -> None:
+    """A first start has no console account: say how to make one instead of a silent login page."""
+    with sessions() as session:
+        active = session.scalar(select(func.count()).select_from(User).where(User.disabled.is_(False)))
+    if not active:
+        log.warning("no console user yet: create one with `dsr users add NAME --role dpo` "
+                    "(or --role manager / admin), then log in")
+
+
 def _start_console(settings: Settings, profiles: Mapping[str, ControllerProfile],
                    sessions: sessionmaker[Session], stop: asyncio.Event,
                    spawn: Callable[[str, Coroutine[Any, Any, Any]], None],
@@ -224,4 +235,5 @@ def _start_console(settings: Settings, profiles: Mapping[str, ControllerProfile]
         await serving
 
     log.info("web console on http://%s:%d/", host, bound[1])
+    _warn_without_users(sessions)
     spawn("console", run_console())
