@@ -142,7 +142,8 @@ class Service:
     """`dsr serve` in a subprocess, logging to a file; its SMTP port is read from the log."""
 
     def __init__(self, folder: Path, database_url: str, relay: str, **extra: str) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("DSR_")}
+        # The harness's own DSR_* settings are dropped, except DSR_WORKERS (to compare counts).
+        env = {k: v for k, v in os.environ.items() if not k.startswith("DSR_") or k == "DSR_WORKERS"}
         env.update({"DSR_DATABASE_URL": database_url, "DSR_CONTROLLER": "kmb2",
                     "DSR_SMTP_LISTEN": "127.0.0.1:0", "DSR_WEB_LISTEN": "127.0.0.1:0",
                     "DSR_SMTP_RELAY": relay, "DSR_WEB_COOKIE_SECURE": "false", **extra})
@@ -164,17 +165,37 @@ class Service:
             time.sleep(0.05)
         raise RuntimeError("dsr serve did not start:\n" + self.log_path.read_text()[-3000:])
 
-    def cpu_seconds(self) -> tuple[float, float]:
-        """(user, system) CPU time the service has used so far."""
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rpartition(")")[2].split()
+    def processes(self) -> list[int]:
+        """The service process and its pipeline workers (children)."""
+        pids = [self.proc.pid]
+        for task in Path(f"/proc/{self.proc.pid}/task").iterdir():
+            with contextlib.suppress(OSError):
+                pids += [int(p) for p in (task / "children").read_text().split()]
+        return pids
+
+    def cpu_seconds(self) -> tuple[float, float, float]:
+        """(user, system, of which the service process itself) CPU seconds used so far by the
+        service and its pipeline workers."""
         tick = os.sysconf("SC_CLK_TCK")
-        return int(fields[11]) / tick, int(fields[12]) / tick
+        user = system = own = 0.0
+        for pid in self.processes():
+            with contextlib.suppress(OSError):
+                fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+                used = int(fields[11]) / tick, int(fields[12]) / tick
+                user, system = user + used[0], system + used[1]
+                own += sum(used) if pid == self.proc.pid else 0.0
+        return user, system, own
 
     def peak_rss_mb(self) -> float:
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-        return float("nan")
+        """Peak resident memory (VmHWM) summed over the service and its workers: an upper bound,
+        since pages the processes share (the interpreter, libraries) are counted once per process."""
+        total = 0
+        for pid in self.processes():
+            with contextlib.suppress(OSError):
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith("VmHWM:"):
+                        total += int(line.split()[1])
+        return total / 1024 if total else float("nan")
 
     def stop(self) -> None:
         self.proc.send_signal(signal.SIGTERM)
@@ -210,11 +231,32 @@ def _own_cpu() -> float:
     return usage.user + usage.system
 
 
-def _cpu_note(service_cpu: tuple[float, float], harness_cpu: float, count: int) -> str:
-    """CPU per message; the system share is mostly socket round trips and thread hand-overs."""
-    user, system = service_cpu
-    return (f"CPU/msg: dsr serve {1000 * (user + system) / count:.1f} ms ({1000 * system / count:.1f} ms "
-            f"in the kernel), harness {1000 * harness_cpu / count:.1f} ms")
+def _machine_cpu() -> tuple[float, float]:
+    """(busy, stolen) CPU seconds of the whole machine so far (all cores, from /proc/stat).
+    Stolen time is what the hypervisor gave to other guests: a high figure means a noisy host."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields
+    tick = os.sysconf("SC_CLK_TCK")
+    return (user + nice + system + irq + softirq) / tick, steal / tick
+
+
+def _cpu_note(service_cpu: tuple[float, float, float], harness_cpu: float, count: int,
+              machine: tuple[float, float] | None = None) -> str:
+    """CPU per message; the system share is mostly socket round trips and thread hand-overs.
+    `machine`: (busy, stolen) seconds of the whole machine over the same span."""
+    user, system, own = service_cpu
+    note = (f"CPU/msg: dsr serve {1000 * (user + system) / count:.1f} ms ({1000 * system / count:.1f} ms "
+            f"in the kernel; {1000 * own / count:.1f} ms in the service process, the rest in its "
+            f"workers), harness {1000 * harness_cpu / count:.1f} ms")
+    if machine is not None:
+        note += (f", whole machine {1000 * machine[0] / count:.1f} ms (PostgreSQL/Dovecot included; "
+                 f"{1000 * machine[1] / count:.1f} ms stolen by the host)")
+    return note
+
+
+def _since(start: tuple[float, float]) -> tuple[float, float]:
+    busy, stolen = _machine_cpu()
+    return busy - start[0], stolen - start[1]
 
 
 def _percentile(values: list[float], q: int) -> float:
@@ -231,14 +273,15 @@ def smtp_run(kind: str, *, count: int, clients: int, rate: float | None, sink: S
             run = uuid.uuid4().hex[:6]
             requests = [_request(n, run) for n in range(count)]
             sent_at: dict[str, float] = {}
-            service_cpu, harness_cpu = service.cpu_seconds(), _own_cpu()
+            service_cpu, harness_cpu, machine = service.cpu_seconds(), _own_cpu(), _machine_cpu()
             began = time.perf_counter()
             _send_all(service.port, requests, clients=clients, rate=rate, sent_at=sent_at)
             accepted = time.perf_counter() - began  # every request committed (SMTP 250)
             complete = sink.wait_for(count, timeout=300)
             ended = max(sink.arrived.values()) if sink.arrived else time.perf_counter()
-            (user, system), harness_cpu = service.cpu_seconds(), _own_cpu() - harness_cpu
-            service_cpu = (user - service_cpu[0], system - service_cpu[1])
+            used, harness_cpu = service.cpu_seconds(), _own_cpu() - harness_cpu
+            machine = _since(machine)
+            service_cpu = (used[0] - service_cpu[0], used[1] - service_cpu[1], used[2] - service_cpu[2])
             latencies = [(sink.arrived[m] - sent_at[m]) * 1000 for m in sent_at if m in sink.arrived]
             rss = service.peak_rss_mb()
         finally:
@@ -248,7 +291,7 @@ def smtp_run(kind: str, *, count: int, clients: int, rate: float | None, sink: S
     line = (f"   SMTP {kind:<8} {mode:<34} {count / (ended - began):6.1f} msg/s answered "
             f"({count / accepted:.1f} msg/s accepted), "
             f"p50 {_percentile(latencies, 50):5.0f} ms, p95 {_percentile(latencies, 95):5.0f} ms{status}\n"
-            f"        {_cpu_note(service_cpu, harness_cpu, count)}")
+            f"        {_cpu_note(service_cpu, harness_cpu, count, machine)}")
     return line, rss
 
 
@@ -272,11 +315,11 @@ def imap_backlog(*, count: int, sink: Sink, kind: str = "sqlite") -> tuple[str, 
             client.logout()
         with tempfile.TemporaryDirectory() as tmp, _database(kind, Path(tmp), count) as url:
             sink.reset()
-            harness_cpu = _own_cpu()
+            harness_cpu, machine = _own_cpu(), _machine_cpu()
             service = Service(Path(tmp), url, sink.relay, DSR_IMAP_URL=account.url())
             try:
                 ingested = _wait_for_inbound(url, count, service.started)
-                service_cpu = service.cpu_seconds()
+                service_cpu, machine = service.cpu_seconds(), _since(machine)
                 sink.wait_for(count, timeout=300)
                 answered = max(sink.arrived.values()) - service.started if sink.arrived else float("nan")
                 harness_cpu = _own_cpu() - harness_cpu
@@ -288,7 +331,7 @@ def imap_backlog(*, count: int, sink: Sink, kind: str = "sqlite") -> tuple[str, 
     name = "SQLite" if kind == "sqlite" else "PostgreSQL"
     line = (f"   IMAP backlog of {count} in Dovecot ({name}): ingested {count / ingested:6.1f} msg/s "
             f"({ingested:.1f} s), all replies at the relay after {answered:.1f} s\n"
-            f"        {_cpu_note(service_cpu, harness_cpu, count)} (dsr serve until ingested, "
+            f"        {_cpu_note(service_cpu, harness_cpu, count, machine)} (until ingested, "
             f"start-up included)")
     return line, rss
 

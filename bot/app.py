@@ -16,10 +16,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import signal
 import socket
-import threading
 from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -28,37 +26,21 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import Settings
+from bot.fault_inject import fault_hook_from_env
 from bot.inbound import InboundMessage, Outcome
 from bot.outbox_sender import OutboxSender
 from bot.pipeline import Pipeline
+from bot.pipeline_workers import PipelineWorkers
 from bot.scheduler import Scheduler
+from bot.smtp_server import MessageSink
 from controllers.profile import ControllerProfile
 from store.db import make_engine, migrate, session_factory
 from store.models import User
+from store.write_gate import gate_for
 
 log = logging.getLogger(__name__)
 
-# Crash-safety tests kill the process at a named point: "crash_before_commit" (message received,
-# transaction not committed) or "crash_after_commit" (committed, reply not yet sent).  Read here
-# and nowhere else; unset in every real deployment.
-FAULT_INJECT_ENV = "DSR_FAULT_INJECT"
 SHUTDOWN_GRACE_SECONDS = 10.0
-
-
-def fault_hook_from_env() -> Callable[[str], None] | None:
-    """The SIGKILL hook for crash tests, or None (the normal case)."""
-    point = os.environ.get(FAULT_INJECT_ENV, "").strip()
-    if not point:
-        return None
-    log.warning("fault injection armed: the process will be killed at %r", point)
-
-    def hook(reached: str) -> None:
-        if reached == point:
-            log.error("fault injection: SIGKILL at %s", reached)
-            logging.shutdown()
-            os.kill(os.getpid(), signal.SIGKILL)
-
-    return hook
 
 
 def utc_now() -> datetime:
@@ -68,7 +50,7 @@ def utc_now() -> datetime:
 class WakingSink:
     """The pipeline as adapters see it (`MessageSink`), waking the sender after each commit."""
 
-    def __init__(self, pipeline: Pipeline, wake: Callable[[], None]) -> None:
+    def __init__(self, pipeline: MessageSink, wake: Callable[[], None]) -> None:
         self._pipeline = pipeline
         self._wake = wake
 
@@ -107,12 +89,13 @@ async def serve(settings: Settings, profiles: Mapping[str, ControllerProfile],
     if settings.trusted_authserv_id is None:
         log.warning("DSR_TRUSTED_AUTHSERV_ID is not set: a sender address on file counts as verified "
                     "without a DKIM/DMARC check (set it to your receiving MTA's authserv-id)")
-    # SQLite has one writer at a time: let our own writers queue on a lock (immediate wake-up)
-    # instead of SQLite's sleeping busy handler.  PostgreSQL needs no gate.
-    gate = threading.Lock() if settings.database_url.startswith("sqlite") else None
-    pipeline = Pipeline(sessions=sessions, profiles=profiles, clock=clock, settings=settings,
-                        fault_hook=fault_hook_from_env(), write_gate=gate,
-                        overrides_dir=settings.templates_dir)
+    # SQLite has one writer at a time: let our own writers (threads and worker processes) queue
+    # on a gate that wakes at once, instead of SQLite's sleeping busy handler.  PostgreSQL: None.
+    gate = gate_for(settings.database_url)
+    workers = await _start_workers(settings, profiles)
+    pipeline: MessageSink = workers or Pipeline(
+        sessions=sessions, profiles=profiles, clock=clock, settings=settings,
+        fault_hook=fault_hook_from_env(), write_gate=gate, overrides_dir=settings.templates_dir)
     sender = OutboxSender(sessions=sessions, profiles=profiles, settings=settings, clock=clock,
                           write_gate=gate)
     sink = WakingSink(pipeline, sender.wake)
@@ -130,8 +113,10 @@ async def serve(settings: Settings, profiles: Mapping[str, ControllerProfile],
     if settings.imap_url:
         from bot.imap_poller import ImapPoller
 
+        # Two messages in flight per worker process: one is committed while the next is handed over.
         poller = ImapPoller(sink=sink, profiles=profiles, url=settings.imap_url,
-                            processed_folder=settings.imap_processed_folder, clock=clock)
+                            processed_folder=settings.imap_processed_folder, clock=clock,
+                            workers=2 * workers.count if workers else 1)
         log.info("IMAP poller watching %s:%d/%s", poller.location.host, poller.location.port,
                  poller.location.folder)
         spawn("imap", poller.run(stop))
@@ -149,7 +134,20 @@ async def serve(settings: Settings, profiles: Mapping[str, ControllerProfile],
     for task in [*done, *pending]:
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await task
+    if workers is not None:
+        await asyncio.to_thread(workers.close)
     log.info("stopped")
+
+
+async def _start_workers(settings: Settings,
+                         profiles: Mapping[str, ControllerProfile]) -> PipelineWorkers | None:
+    """Start the pipeline worker processes (None: the pipeline runs in this process)."""
+    count = settings.worker_count
+    if count == 0:
+        return None
+    workers = PipelineWorkers(settings=settings, profiles=profiles, count=count)
+    await asyncio.to_thread(workers.start)
+    return workers
 
 
 async def _start_smtp(settings: Settings, profiles: Mapping[str, ControllerProfile],

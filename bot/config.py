@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import difflib
 import logging
+import os
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -24,12 +25,15 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from store.write_gate import lock_path_for
+
 
 class ConfigError(Exception):
     """Invalid or missing configuration; the message is meant for the operator as is."""
 
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+MAX_AUTO_WORKERS = 4
 # Settings whose values must never appear in an error message or a log line.
 _SECRET_MARKERS = ("password", "token", "secret", "imap_url")
 
@@ -73,6 +77,9 @@ class Settings(BaseSettings):
     retention_auto_purge: bool = False
     demo: bool = False
     log_level: str = "INFO"
+    # Pipeline worker processes (`bot.pipeline_workers`); 0: the pipeline runs inside the
+    # service process; unset: see `worker_count`.
+    workers: int | None = Field(default=None, ge=0, le=64)
 
     @model_validator(mode="before")
     @classmethod
@@ -164,6 +171,24 @@ class Settings(BaseSettings):
     @property
     def controller_names(self) -> list[str]:
         return [c.strip() for c in self.controller.split(",") if c.strip()]
+
+    @property
+    def worker_count(self) -> int:
+        """How many pipeline worker processes `dsr serve` starts (0: the pipeline runs in-process).
+
+        Unset, the choice follows what the benchmarks show (README "Performance"): on PostgreSQL
+        one worker per core but one (the service process itself needs a core for the listeners and
+        the outbox sender), at most MAX_AUTO_WORKERS; on SQLite none, because its single writer
+        serialises the pipeline anyway and the hand-over only adds work.  An in-memory SQLite
+        database cannot be shared between processes: always 0."""
+        sqlite = self.database_url.startswith("sqlite")
+        if sqlite and lock_path_for(self.database_url) is None:
+            return 0
+        if self.workers is not None:
+            return self.workers
+        if sqlite:
+            return 0
+        return max(0, min(MAX_AUTO_WORKERS, (os.cpu_count() or 1) - 1))
 
     @property
     def log_level_number(self) -> int:

@@ -212,8 +212,11 @@ class ImapPoller:
         return sorted(uid for uid in client.search(criteria) if self._rescan or uid > self._highest_uid)
 
     def _process(self, uid: int, raw: bytes, internal_date: object) -> bool:
+        # In UTC: imapclient's own tzinfo class cannot cross into a pipeline worker process.
         received_at = (
-            internal_date if isinstance(internal_date, datetime) and internal_date.tzinfo else self._clock()
+            internal_date.astimezone(UTC)
+            if isinstance(internal_date, datetime) and internal_date.tzinfo
+            else self._clock()
         )
         recipient, controller = self._route(raw)
         key = (self._uidvalidity or 0, uid)

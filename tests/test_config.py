@@ -44,6 +44,27 @@ def test_defaults() -> None:
     assert settings.maildir == Path("./var/maildir")
     assert settings.smtp_max_message_size == 25 * 1024 * 1024
     assert settings.log_level == "INFO"
+    assert settings.workers is None
+    assert settings.worker_count == 0  # SQLite: the pipeline runs in the service process
+
+
+PG = "postgresql+psycopg://u@db/dsr"
+
+
+@pytest.mark.parametrize(("database_url", "workers", "cores", "expected"), [
+    (PG, None, 1, 0),  # one core: a worker would only add the hand-over
+    (PG, None, 2, 1),  # one core stays with the listeners and the outbox sender
+    (PG, None, 8, 4),  # at most MAX_AUTO_WORKERS unless set
+    (PG, 6, 2, 6),
+    (PG, 0, 8, 0),
+    ("sqlite:///./dsr.sqlite3", None, 8, 0),  # one writer: workers are opt-in
+    ("sqlite:///./dsr.sqlite3", 2, 8, 2),
+    ("sqlite://", 2, 8, 0),  # an in-memory database cannot be shared between processes
+])
+def test_worker_count(monkeypatch: pytest.MonkeyPatch, database_url: str, workers: int | None, cores: int,
+                      expected: int) -> None:
+    monkeypatch.setattr(os, "cpu_count", lambda: cores)
+    assert Settings(database_url=database_url, workers=workers).worker_count == expected
 
 
 @pytest.mark.parametrize(
@@ -81,6 +102,7 @@ def test_defaults() -> None:
         ("DSR_SMTP_MAX_MESSAGE_SIZE", "2048", "smtp_max_message_size", 2048),
         ("DSR_MAILDIR", "/var/spool/dsr", "maildir", Path("/var/spool/dsr")),
         ("DSR_LOG_LEVEL", "debug", "log_level", "DEBUG"),
+        ("DSR_WORKERS", "3", "workers", 3),
     ],
 )
 def test_environment_overrides(
@@ -159,6 +181,8 @@ INVALID_ENVIRONMENT = [
     ("DSR_DEMO", "2", "expected true or false, got '2'"),
     ("DSR_KEEP_ATTACHMENTS", "nope", "expected true or false"),
     ("DSR_LOG_LEVEL", "LOUD", "expected one of DEBUG, INFO, WARNING, ERROR, CRITICAL, got 'LOUD'"),
+    ("DSR_WORKERS", "-1", "greater than or equal to 0"),
+    ("DSR_WORKERS", "many", "expected a whole number"),
     ("DSR_MAILDIR", " ", "must not be empty"),
     ("DSR_SMTP_AUTH_USERS", "/nonexistent/users.txt", "file /nonexistent/users.txt does not exist"),
     ("DSR_IMAP_URL", "http://user:sekret@imap.example.org/INBOX", "expected imap://"),

@@ -1,8 +1,10 @@
 """Crash safety of `dsr serve` as a real process, killed with SIGKILL at the two critical points.
 
-DSR_FAULT_INJECT (read only in `bot.app.fault_hook_from_env`) makes the service kill itself
+DSR_FAULT_INJECT (read only in `bot.fault_inject`) makes the service kill itself
 between receipt and commit, or between commit and send.  A real MTA that got no 250 delivers
-again; after the restart nothing may be lost and nothing may be sent twice.
+again; after the restart nothing may be lost and nothing may be sent twice.  Each test runs with
+the pipeline inside the service process and in two worker processes (DSR_WORKERS=2): there the
+worker that reaches the fault point kills the service process and itself.
 """
 
 from __future__ import annotations
@@ -34,12 +36,13 @@ DSR = str(Path(sys.executable).with_name("dsr"))
 class ServeProcess:
     """`dsr serve` in a subprocess; its SMTP port (chosen by the OS) is read from its log."""
 
-    def __init__(self, tmp_path: Path, relay: str, fault: str | None = None) -> None:
+    def __init__(self, tmp_path: Path, relay: str, fault: str | None = None, workers: int = 0) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("DSR_")}
         env.update({
             "DSR_DATABASE_URL": f"sqlite:///{tmp_path}/crash.sqlite3", "DSR_CONTROLLER": "kmb2",
             "DSR_SMTP_LISTEN": "127.0.0.1:0", "DSR_WEB_LISTEN": "127.0.0.1:0", "DSR_SMTP_RELAY": relay,
             "DSR_DEMO": "true", "DSR_WEB_COOKIE_SECURE": "false", "DSR_MAILDIR": str(tmp_path / "maildir"),
+            "DSR_WORKERS": str(workers),
         })
         if fault:
             env["DSR_FAULT_INJECT"] = fault
@@ -105,16 +108,17 @@ def _counts(tmp_path: Path) -> tuple[int, int, int, int]:
         engine.dispose()
 
 
+@pytest.mark.parametrize("workers", [0, 2])
 def test_crash_between_receipt_and_commit_loses_nothing(tmp_path: Path, smtp_sink: SmtpSink,
-                                                        processes: list[ServeProcess]) -> None:
+                                                        processes: list[ServeProcess], workers: int) -> None:
     raw = make_mail(message_id="<crash-before@example.org>")
-    first = ServeProcess(tmp_path, smtp_sink.relay, fault="crash_before_commit")
+    first = ServeProcess(tmp_path, smtp_sink.relay, fault="crash_before_commit", workers=workers)
     processes.append(first)
     assert first.send(raw) is False  # no 250: the sending MTA keeps the mail and retries
     assert first.wait_killed() == -signal.SIGKILL
     assert _counts(tmp_path) == (0, 0, 0, 0)  # the transaction never committed
 
-    second = ServeProcess(tmp_path, smtp_sink.relay)
+    second = ServeProcess(tmp_path, smtp_sink.relay, workers=workers)
     processes.append(second)
     assert second.send(raw) is True  # the MTA's retry
     reply = smtp_sink.wait_for_message(20)
@@ -123,17 +127,18 @@ def test_crash_between_receipt_and_commit_loses_nothing(tmp_path: Path, smtp_sin
     assert _counts(tmp_path) == (1, 1, 0, 1)
 
 
-def test_crash_between_commit_and_send_sends_exactly_once(tmp_path: Path, smtp_sink: SmtpSink,
-                                                          processes: list[ServeProcess]) -> None:
+@pytest.mark.parametrize("workers", [0, 2])
+def test_crash_between_commit_and_send_sends_exactly_once(
+        tmp_path: Path, smtp_sink: SmtpSink, processes: list[ServeProcess], workers: int) -> None:
     raw = make_mail(message_id="<crash-after@example.org>")
-    first = ServeProcess(tmp_path, smtp_sink.relay, fault="crash_after_commit")
+    first = ServeProcess(tmp_path, smtp_sink.relay, fault="crash_after_commit", workers=workers)
     processes.append(first)
     assert first.send(raw) is False
     assert first.wait_killed() == -signal.SIGKILL
     assert _counts(tmp_path) == (1, 1, 1, 0)  # committed: ticket and pending reply survive
     assert smtp_sink.messages == []
 
-    second = ServeProcess(tmp_path, smtp_sink.relay)
+    second = ServeProcess(tmp_path, smtp_sink.relay, workers=workers)
     processes.append(second)
     reply = smtp_sink.wait_for_message(20)  # the restarted sender delivers the pending reply
     assert reply.rcpt_tos == (ERIKA,)

@@ -1,0 +1,77 @@
+"""The SQLite write gate: one writer at a time across threads and processes, woken at once."""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+import time
+from pathlib import Path
+
+from store.write_gate import WriteGate, gate_for, lock_path_for
+
+
+def _hold(lock_path: str, held: object, release: object) -> None:
+    gate = WriteGate(lock_path)
+    with gate:
+        held.set()  # type: ignore[attr-defined]
+        release.wait(30)  # type: ignore[attr-defined]
+
+
+def test_a_second_process_waits_until_the_first_releases(tmp_path: Path) -> None:
+    lock_path = str(tmp_path / "dsr.sqlite3.write-lock")
+    context = multiprocessing.get_context("spawn")
+    held, release = context.Event(), context.Event()
+    holder = context.Process(target=_hold, args=(lock_path, held, release))
+    holder.start()
+    try:
+        assert held.wait(30)
+        gate = WriteGate(lock_path)
+        entered = threading.Event()
+
+        def enter() -> None:
+            with gate:
+                entered.set()
+
+        waiter = threading.Thread(target=enter)
+        waiter.start()
+        assert not entered.wait(0.5), "the gate let a second writer in while another process held it"
+        released_at = time.monotonic()
+        release.set()
+        assert entered.wait(10)
+        assert time.monotonic() - released_at < 2.0  # woken by the release, not by polling
+        waiter.join()
+    finally:
+        release.set()
+        holder.join(30)
+    assert holder.exitcode == 0
+
+
+def test_threads_of_one_process_exclude_each_other(tmp_path: Path) -> None:
+    gate = WriteGate(str(tmp_path / "x.write-lock"))
+    inside = 0
+    overlaps = []
+
+    def write() -> None:
+        nonlocal inside
+        for _ in range(200):
+            with gate:
+                inside += 1
+                overlaps.append(inside)
+                inside -= 1
+
+    threads = [threading.Thread(target=write) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert max(overlaps) == 1 and len(overlaps) == 800
+
+
+def test_lock_files_only_for_sqlite_files(tmp_path: Path) -> None:
+    assert lock_path_for(f"sqlite:///{tmp_path}/dsr.sqlite3") == f"{tmp_path}/dsr.sqlite3.write-lock"
+    assert lock_path_for("sqlite://") is None
+    assert lock_path_for("sqlite:///:memory:") is None
+    assert lock_path_for("postgresql+psycopg://u@127.0.0.1/test") is None
+    assert gate_for("postgresql+psycopg://u@127.0.0.1/test") is None
+    in_memory = gate_for("sqlite://")
+    assert in_memory is not None and in_memory.lock_path is None  # threads only
