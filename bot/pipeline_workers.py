@@ -58,7 +58,11 @@ def _start_worker(values: dict[str, Any], profiles: Mapping[str, ControllerProfi
     global _pipeline, _barrier
     _barrier = barrier
     settings = Settings.model_construct(**values)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the service process decides when to stop
+    # The service process decides when to stop (it closes the pool after its listeners), also
+    # when a service manager signals the whole process group; if it dies, the pool's pipes close
+    # and the worker ends.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     configure_logging(settings.log_level)
     engine = make_engine(settings.database_url, pool_size=2)
     hook = fault_hook_from_env(whole_service=True)
