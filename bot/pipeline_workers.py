@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import multiprocessing.connection
 import os
 import signal
 import threading
@@ -63,12 +64,23 @@ def _start_worker(values: dict[str, Any], profiles: Mapping[str, ControllerProfi
     # and the worker ends.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        threading.Thread(target=_exit_with, args=(parent.sentinel,), name="parent-watch", daemon=True).start()
     configure_logging(settings.log_level)
     engine = make_engine(settings.database_url, pool_size=2)
     hook = fault_hook_from_env(whole_service=True)
     _pipeline = Pipeline(sessions=session_factory(engine), profiles=profiles,
                          clock=lambda: datetime.now(UTC), settings=settings, fault_hook=hook,
                          write_gate=gate_for(settings.database_url), overrides_dir=settings.templates_dir)
+
+
+def _exit_with(parent_sentinel: int) -> None:
+    """End the worker when the service process is gone (killed, crashed): nobody can acknowledge
+    its work any more, and an orphan would keep database connections open.  A transaction in
+    progress is rolled back by the database when the connection closes."""
+    multiprocessing.connection.wait([parent_sentinel])
+    os._exit(1)
 
 
 def _handle(msg: InboundMessage) -> Outcome:
@@ -113,7 +125,7 @@ class PipelineWorkers:
             pool = self._pool
         futures = [pool.submit(_ready) for _ in range(self.count)]
         pids = sorted(f.result(START_TIMEOUT_SECONDS) for f in futures)
-        log.info("pipeline workers ready: %d processes", self.count)
+        log.info("pipeline worker processes ready: %d", self.count)
         return pids
 
     def handle(self, msg: InboundMessage) -> Outcome:

@@ -17,6 +17,7 @@ import smtplib
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -95,6 +96,26 @@ def processes() -> Iterator[list[ServeProcess]]:
         proc.stop()
 
 
+def _orphans(tmp_path: Path) -> list[int]:
+    """Processes still working in the killed service's folder (its workers, if any survived)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if Path(os.readlink(entry / "cwd")) == tmp_path:
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+def _assert_no_orphans(tmp_path: Path) -> None:
+    deadline = time.monotonic() + 10
+    while _orphans(tmp_path) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _orphans(tmp_path) == [], "worker processes outlived the killed service"
+
+
 def _counts(tmp_path: Path) -> tuple[int, int, int, int]:
     engine = make_engine(f"sqlite:///{tmp_path}/crash.sqlite3")
     try:
@@ -116,6 +137,7 @@ def test_crash_between_receipt_and_commit_loses_nothing(tmp_path: Path, smtp_sin
     processes.append(first)
     assert first.send(raw) is False  # no 250: the sending MTA keeps the mail and retries
     assert first.wait_killed() == -signal.SIGKILL
+    _assert_no_orphans(tmp_path)
     assert _counts(tmp_path) == (0, 0, 0, 0)  # the transaction never committed
 
     second = ServeProcess(tmp_path, smtp_sink.relay, workers=workers)
@@ -135,6 +157,7 @@ def test_crash_between_commit_and_send_sends_exactly_once(
     processes.append(first)
     assert first.send(raw) is False
     assert first.wait_killed() == -signal.SIGKILL
+    _assert_no_orphans(tmp_path)
     assert _counts(tmp_path) == (1, 1, 1, 0)  # committed: ticket and pending reply survive
     assert smtp_sink.messages == []
 
