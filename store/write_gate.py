@@ -49,11 +49,6 @@ class WriteGate:
         finally:
             self._thread_lock.release()
 
-    def close(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
-
 
 def lock_path_for(database_url: str) -> str | None:
     """The lock file of an SQLite database file (None for PostgreSQL and in-memory SQLite)."""
