@@ -109,7 +109,7 @@ def start_binding(
         received_date=(ticket.received_at if ticket else now).astimezone(BERLIN).date(),
         channel="email", verified=False, verification_code=code, code_expires_at=now + ttl,
         code_sent_to_masked=mask_email(address))
-    rendered = render_reply(ReplyKind.VERIFICATION_CODE, ctx, profile, language=language)
+    rendered = render_reply(ReplyKind.VERIFICATION_CODE, ctx, profile, language=language, only="mail")
     payload = compose_email(profile, to=address, subject=rendered.subject, text=rendered.text,
                             html=rendered.html, now=now)
     enqueue(session, controller=profile.key, channel="email", kind=ReplyKind.VERIFICATION_CODE.value,

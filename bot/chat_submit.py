@@ -225,7 +225,7 @@ def render_chat(ticket: Ticket, profile: ControllerProfile, *, form: t.Form, ver
                 kind: ReplyKind = ReplyKind.IDENTITY_VERIFIED) -> str:
     """The chat variant of a reply about `ticket` (no personal data unless `verified`)."""
     ctx = reply_context(ticket, channel="telegram", verified=verified)
-    return render_reply(kind, ctx, profile, language="en" if form == "en" else "de").chat
+    return render_reply(kind, ctx, profile, language="en" if form == "en" else "de", only="chat").chat
 
 
 def _enqueue_reply(session: Session, kind: ReplyKind, ticket: Ticket, profile: ControllerProfile, *,

@@ -20,7 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -67,6 +67,8 @@ INTERNAL_KINDS = frozenset({ReplyKind.DPO_ESCALATION_ALERT.value, ReplyKind.DEAD
 CONFIRMED_RIGHTS_HEADER = "x-dsr-chat-confirmed-rights"  # set by the Telegram adapter
 SYSTEM = "system"
 _CLOSED_STATES = frozenset({TicketState.CLOSED.value, TicketState.PAUSED.value})
+_SET_DISPOSITION = update(Message).where(Message.id == bindparam("message")).values(
+    ticket_id=bindparam("ticket_id"), disposition=bindparam("disposition"))
 
 
 class Pipeline:
@@ -157,9 +159,8 @@ class Pipeline:
     def _record_disposition(session: Session, stored: StoredInbound) -> None:
         """Write the ticket and disposition the steps chose for the inbound message."""
         if stored.ticket_id is not None or stored.disposition:
-            session.connection().execute(
-                update(Message).where(Message.id == stored.id)
-                .values(ticket_id=stored.ticket_id, disposition=stored.disposition))
+            session.connection().execute(_SET_DISPOSITION, {
+                "message": stored.id, "ticket_id": stored.ticket_id, "disposition": stored.disposition})
 
     def _route(self, run: Run) -> Outcome:
         check = check_message(run.msg, own_addresses=self._own_addresses, own_domains=self._own_domains)

@@ -98,7 +98,8 @@ class ReplyQueue:
                         ticket.reference, kind.value, mask_address(recipient))
             return None
         rendered = render_reply(kind, ctx, self.profile, language=ticket.language,
-                                overrides_dir=self.overrides_dir)
+                                overrides_dir=self.overrides_dir,
+                                only="chat" if channel == "telegram" else "mail")
         if channel == "telegram":
             payload = json.dumps({"chat_id": self.msg.chat_id, "text": rendered.chat,
                                   "reference": ticket.reference, "kind": kind.value},
@@ -127,7 +128,8 @@ class ReplyQueue:
             or str(self.profile.contact_email)
         ctx = reply_context(ticket, channel="email", verified=False,
                             escalation_reasons=tuple(reasons), outcome_text=note)
-        rendered = render_reply(kind, ctx, self.profile, language="de", overrides_dir=self.overrides_dir)
+        rendered = render_reply(kind, ctx, self.profile, language="de", overrides_dir=self.overrides_dir,
+                                only="mail")
         mail = compose_mail(
             from_address=self.profile.from_address, from_name=f"{self.profile.short_name} DSR-Assistent",
             to=to, subject=rendered.subject, text=rendered.text, html=rendered.html, now=self.now,

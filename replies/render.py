@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from jinja2 import (
     BaseLoader,
@@ -212,14 +212,16 @@ def _redacted(ctx: ReplyContext) -> ReplyContext:
 
 
 def render_reply(kind: ReplyKind, ctx: ReplyContext, profile: ControllerProfile, *,
-                 language: str = DEFAULT_LANGUAGE, overrides_dir: Path | None = None) -> RenderedReply:
+                 language: str = DEFAULT_LANGUAGE, overrides_dir: Path | None = None,
+                 only: Literal["mail", "chat"] | None = None) -> RenderedReply:
     """Render `kind` for `ctx` and `profile`.
 
     `language` is the request's language ("de", "en", "en-GB" ...); internal kinds are always
     German.  `overrides_dir` is an override folder with the layout of `replies/templates`; a
-    subfolder named after the controller key takes precedence for that controller.  Raises
-    ReplyDataError when the context lacks a legally required value and ReplyTemplateError when a
-    template or variable is missing.
+    subfolder named after the controller key takes precedence for that controller.  `only`
+    renders just the forms one channel sends ("mail": subject, text and HTML; "chat": the chat
+    text); the others are left empty.  Raises ReplyDataError when the context lacks a legally
+    required value and ReplyTemplateError when a template or variable is missing.
     """
     spec = KIND_SPECS[kind]
     check_context(spec, ctx)
@@ -231,10 +233,13 @@ def render_reply(kind: ReplyKind, ctx: ReplyContext, profile: ControllerProfile,
         "kind": kind.value, "lang": lang, "Right": Right,
     }
     try:
-        subject = _squash(_render(overrides, name, variables, section="subject", fmt="text"))
-        text = _render(overrides, name, variables, section="body", fmt="text")
-        html = _render(overrides, name, variables, section="body", fmt="html")
-        chat = "" if spec.internal else _render(overrides, name, variables, section="chat", fmt="chat")
+        subject = text = html = chat = ""
+        if only != "chat":
+            subject = _squash(_render(overrides, name, variables, section="subject", fmt="text"))
+            text = _render(overrides, name, variables, section="body", fmt="text")
+            html = _render(overrides, name, variables, section="body", fmt="html")
+        if only != "mail" and not spec.internal:
+            chat = _render(overrides, name, variables, section="chat", fmt="chat")
     except TemplateNotFound as exc:
         raise ReplyTemplateError(
             f"{kind.value} ({lang}, controller {profile.key}): template {exc.name!r} not found"

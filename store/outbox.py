@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from store.audit import audit
@@ -80,7 +80,7 @@ def enqueue_id(
         "state": OutboxState.PENDING.value, "attempts": 0, "next_attempt_at": now, "last_error": None,
         "created_at": now, "sent_at": None,
     }).scalar_one()
-    log.info("outbox enqueued item=%s kind=%s channel=%s ticket=%s", item_id, kind, channel, ticket_id)
+    log.debug("outbox enqueued item=%s kind=%s channel=%s ticket=%s", item_id, kind, channel, ticket_id)
     return item_id
 
 
@@ -110,22 +110,26 @@ def mark_sent(session: Session, item: OutboxItem, *, now: datetime) -> None:
     item.state = OutboxState.SENT.value
     item.sent_at = now
     item.last_error = None
-    log.info("outbox sent item=%s attempts=%s", item.id, item.attempts)
+    log.debug("outbox sent item=%s attempts=%s", item.id, item.attempts)
+
+
+_MARK_SENT = (
+    update(OutboxItem)
+    .where(OutboxItem.id == bindparam("item"))
+    .values(attempts=OutboxItem.attempts + 1, state=OutboxState.SENT.value, sent_at=bindparam("now"),
+            last_error=None)
+    .returning(OutboxItem.attempts)
+)
 
 
 def mark_sent_by_id(session: Session, item_id: int, *, now: datetime) -> bool:
     """`mark_sent` in one UPDATE, without loading the row first (the sender's hot path).
 
     Returns False when the item no longer exists."""
-    attempts = session.connection().execute(
-        update(OutboxItem)
-        .where(OutboxItem.id == item_id)
-        .values(attempts=OutboxItem.attempts + 1, state=OutboxState.SENT.value, sent_at=now, last_error=None)
-        .returning(OutboxItem.attempts)
-    ).scalar_one_or_none()
+    attempts = session.connection().execute(_MARK_SENT, {"item": item_id, "now": now}).scalar_one_or_none()
     if attempts is None:
         return False
-    log.info("outbox sent item=%s attempts=%s", item_id, attempts)
+    log.debug("outbox sent item=%s attempts=%s", item_id, attempts)
     return True
 
 

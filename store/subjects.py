@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from email.utils import parseaddr
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from store.models import DataSubject, SubjectEmail
@@ -30,6 +30,16 @@ def normalize_email(address: str) -> str:
     return value.lower()
 
 
+# Built once: the pipeline looks a sender up for nearly every message.
+_BY_EMAIL = select(DataSubject).where(DataSubject.controller == bindparam("controller"),
+                                      DataSubject.email == bindparam("email"))
+_BY_ALTERNATE_EMAIL = (
+    select(DataSubject)
+    .join(SubjectEmail, SubjectEmail.subject_id == DataSubject.id)
+    .where(SubjectEmail.controller == bindparam("controller"), SubjectEmail.email == bindparam("email"))
+)
+
+
 def find_subject(
     session: Session,
     controller: str,
@@ -45,15 +55,10 @@ def find_subject(
     """
     if email:
         address = normalize_email(email)
-        found = session.scalars(
-            select(DataSubject).where(DataSubject.controller == controller, DataSubject.email == address)
-        ).one_or_none()
+        keys = {"controller": controller, "email": address}
+        found = session.scalars(_BY_EMAIL, keys).one_or_none()
         if found is None:
-            found = session.scalars(
-                select(DataSubject)
-                .join(SubjectEmail, SubjectEmail.subject_id == DataSubject.id)
-                .where(SubjectEmail.controller == controller, SubjectEmail.email == address)
-            ).one_or_none()
+            found = session.scalars(_BY_ALTERNATE_EMAIL, keys).one_or_none()
         if found is not None:
             return found
     if telegram_user_id is not None:

@@ -12,9 +12,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import date, datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Insert, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -82,25 +83,29 @@ def next_reference(session: Session, year: int) -> str:
     """
     if not 2000 <= year <= 9999:
         raise TicketError(f"year {year} out of range for a ticket reference")
-    dialect = session.get_bind().dialect.name
-    table = TicketCounter.__table__
-    if dialect == "postgresql":
-        pg_stmt = postgresql.insert(TicketCounter).values(year=year, last_value=1)
-        stmt = pg_stmt.on_conflict_do_update(
-            index_elements=[table.c.year], set_={"last_value": table.c.last_value + 1}
-        ).returning(table.c.last_value)
-    elif dialect == "sqlite":
-        lite_stmt = sqlite.insert(TicketCounter).values(year=year, last_value=1)
-        stmt = lite_stmt.on_conflict_do_update(
-            index_elements=[table.c.year], set_={"last_value": table.c.last_value + 1}
-        ).returning(table.c.last_value)
-    else:
-        raise TicketError(f"unsupported database {dialect!r} for ticket references")
     # A plain statement on the transaction's connection: it depends on no pending ORM change.
-    value = session.connection().execute(stmt).scalar_one()
+    value = session.connection().execute(_counter_upsert(session.get_bind().dialect.name),
+                                         {"year": year}).scalar_one()
     if value > 999_999:
         raise TicketError(f"reference numbers for {year} exhausted")
     return f"DSR-{year:04d}-{value:06d}"
+
+
+@cache
+def _counter_upsert(dialect: str) -> Insert:
+    """The counter upsert for `dialect`, built once (statement and cache key are reused)."""
+    table = TicketCounter.__table__
+    if dialect == "postgresql":
+        pg_stmt = postgresql.insert(TicketCounter).values(year=bindparam("year"), last_value=1)
+        return pg_stmt.on_conflict_do_update(
+            index_elements=[table.c.year], set_={"last_value": table.c.last_value + 1}
+        ).returning(table.c.last_value)
+    if dialect == "sqlite":
+        lite_stmt = sqlite.insert(TicketCounter).values(year=bindparam("year"), last_value=1)
+        return lite_stmt.on_conflict_do_update(
+            index_elements=[table.c.year], set_={"last_value": table.c.last_value + 1}
+        ).returning(table.c.last_value)
+    raise TicketError(f"unsupported database {dialect!r} for ticket references")
 
 
 # --- opening --------------------------------------------------------------------------------
@@ -183,7 +188,7 @@ def open_ticket(
             "escalation_reasons": ticket.escalation_reasons, "identity_level": ticket.identity_level,
         },
     )
-    log.info("ticket opened ticket=%s due=%s rights=%s", reference, deadline.due, ticket.rights)
+    log.debug("ticket opened ticket=%s due=%s rights=%s", reference, deadline.due, ticket.rights)
     return ticket
 
 
@@ -203,7 +208,7 @@ def _set_state(
         session, actor=actor, action=action, now=now, ticket_id=ticket.id, reason=reason,
         detail={"from": current.value, "to": to.value, **(detail or {})},
     )
-    log.info("ticket state ticket=%s %s->%s actor=%s", ticket.reference, current.value, to.value,
+    log.debug("ticket state ticket=%s %s->%s actor=%s", ticket.reference, current.value, to.value,
              actor_for_log(actor))
 
 

@@ -243,3 +243,15 @@ def test_controller_subfolder_of_a_shared_override_root_wins(tmp_path: Path) -> 
     kmb2 = render_reply(ReplyKind.NO_DATA, ctx, load_profile("kmb2"), overrides_dir=tmp_path)
     assert komsa.text.startswith("Guten Tag aus Hartmannsdorf,")
     assert kmb2.text.startswith("Hallo zusammen,")
+
+
+@pytest.mark.parametrize("kind", [ReplyKind.RECEIPT_CONFIRMATION, ReplyKind.ACCESS_ANSWER,
+                                  ReplyKind.DPO_ESCALATION_ALERT])
+def test_rendering_one_channel_gives_that_channels_forms_unchanged(kind: ReplyKind) -> None:
+    ctx = sample_context(kind, "komsa")
+    full = render_reply(kind, ctx, KOMSA)
+    mail = render_reply(kind, ctx, KOMSA, only="mail")
+    chat = render_reply(kind, ctx, KOMSA, only="chat")
+    assert (mail.subject, mail.text, mail.html, mail.chat) == (full.subject, full.text, full.html, "")
+    assert (chat.subject, chat.text, chat.html, chat.chat) == ("", "", "", full.chat)
+    assert full.text and full.html and full.subject

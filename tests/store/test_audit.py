@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import Engine, delete, event, func, select, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -19,9 +19,11 @@ NOW = datetime(2026, 2, 1, 12, tzinfo=UTC)
 @pytest.fixture
 def event_id(sessions: sessionmaker[Session]) -> int:
     with sessions.begin() as s:
-        event = audit(s, actor="system", action="test_event", now=NOW, reason="Grund", detail={"a": 1})
-        s.flush()
-        return event.id
+        audit(s, actor="system", action="test_event", now=NOW, reason="Grund", detail={"a": 1})
+    with sessions() as s:
+        found = s.scalar(select(AuditEvent.id).where(AuditEvent.action == "test_event"))
+        assert found is not None
+        return found
 
 
 def _count(sessions: sessionmaker[Session]) -> int:
@@ -76,6 +78,68 @@ def test_purge_gate_is_per_transaction(sessions: sessionmaker[Session], event_id
         s.commit()
         with pytest.raises(AuditImmutableError):
             s.execute(delete(AuditEvent))
+
+
+def _actions(s: Session) -> list[str]:
+    return list(s.scalars(select(AuditEvent.action).order_by(AuditEvent.id)))
+
+
+def test_events_of_a_transaction_are_written_by_one_insert_at_commit(
+        engine: Engine, sessions: sessionmaker[Session]) -> None:
+    inserts: list[str] = []
+
+    def note(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if statement.startswith("INSERT INTO audit_events"):
+            inserts.append(statement)
+
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        with sessions() as s:
+            for n in range(5):
+                audit(s, actor="system", action=f"step_{n}", now=NOW, detail={"n": n})
+            assert inserts == []  # nothing written before the commit
+            s.commit()
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+    assert len(inserts) == 1
+    with sessions() as s:
+        assert _actions(s) == [f"step_{n}" for n in range(5)]
+
+
+def test_a_transaction_reads_its_own_events(sessions: sessionmaker[Session]) -> None:
+    with sessions() as s:
+        audit(s, actor="system", action="first", now=NOW)
+        assert s.scalar(select(func.count()).select_from(AuditEvent)) == 1
+        audit(s, actor="system", action="second", now=NOW)
+        assert _actions(s) == ["first", "second"]
+        s.commit()
+    assert _count(sessions) == 2
+
+
+def test_rollback_drops_pending_events(sessions: sessionmaker[Session]) -> None:
+    with sessions() as s:
+        audit(s, actor="system", action="dropped", now=NOW)
+        s.rollback()
+        audit(s, actor="system", action="kept", now=NOW)
+        s.commit()
+    with sessions() as s:
+        audit(s, actor="system", action="never_committed", now=NOW)  # closed without commit
+    with sessions() as s:
+        assert _actions(s) == ["kept"]
+
+
+def test_savepoint_rollback_drops_only_its_own_events(sessions: sessionmaker[Session]) -> None:
+    with sessions() as s:
+        audit(s, actor="system", action="before", now=NOW)
+        savepoint = s.begin_nested()
+        audit(s, actor="system", action="inside_rolled_back", now=NOW)
+        savepoint.rollback()
+        with s.begin_nested():
+            audit(s, actor="system", action="inside_released", now=NOW)
+        audit(s, actor="system", action="after", now=NOW)
+        s.commit()
+    with sessions() as s:
+        assert _actions(s) == ["before", "inside_released", "after"]
 
 
 @pytest.mark.postgres
