@@ -26,7 +26,6 @@ import mailbox
 import threading
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -39,7 +38,7 @@ from bot.logging_setup import mask_address
 from controllers.profile import ControllerProfile
 from replies.context import ReplyKind
 from store.models import OutboxItem, Ticket, TicketState
-from store.outbox import due_items, mark_failed, mark_sent_by_id
+from store.outbox import Delivery, due_deliveries, mark_failed, mark_sent_by_id
 from store.tickets import escalate
 
 log = logging.getLogger(__name__)
@@ -47,16 +46,6 @@ log = logging.getLogger(__name__)
 BATCH = 50
 LANES = 4  # parallel relay connections
 _NO_ESCALATION_STATES = frozenset({TicketState.CLOSED.value, TicketState.PAUSED.value})
-
-
-@dataclass(frozen=True, slots=True)
-class _Item:
-    """A snapshot of an outbox row, so no ORM object crosses into the event loop."""
-
-    id: int
-    controller: str
-    recipient: str
-    payload: bytes
 
 
 class OutboxSender:
@@ -143,13 +132,13 @@ class OutboxSender:
 
     # --- delivery ---------------------------------------------------------------------------
 
-    async def _send_via_relay(self, items: list[_Item]) -> None:
+    async def _send_via_relay(self, items: list[Delivery]) -> None:
         """Deliver over up to LANES parallel relay connections; each lane is strictly sequential
         (send, then mark sent), so the mark still follows each acceptance immediately."""
         lanes = [items[i::LANES] for i in range(min(LANES, len(items)))]
         await asyncio.gather(*(self._lane(index, lane) for index, lane in enumerate(lanes)))
 
-    async def _lane(self, index: int, items: list[_Item]) -> None:
+    async def _lane(self, index: int, items: list[Delivery]) -> None:
         try:
             client = await self._relay_client(index)
         except (aiosmtplib.SMTPException, OSError) as exc:
@@ -192,7 +181,7 @@ class OutboxSender:
                     await client.quit()
         self._clients.clear()
 
-    async def _send_one(self, client: aiosmtplib.SMTP, item: _Item) -> None:
+    async def _send_one(self, client: aiosmtplib.SMTP, item: Delivery) -> None:
         profile = self._profiles.get(item.controller)
         envelope_from = profile.from_address if profile else ""
         try:
@@ -212,7 +201,7 @@ class OutboxSender:
         await asyncio.to_thread(self._mark_sent, item.id)
         log.info("outbox item=%s delivered to %s", item.id, mask_address(item.recipient))
 
-    def _write_maildir(self, item: _Item) -> None:
+    def _write_maildir(self, item: Delivery) -> None:
         path = Path(self._settings.maildir)
         path.parent.mkdir(parents=True, exist_ok=True)
         box = mailbox.Maildir(str(path), create=True)
@@ -221,10 +210,9 @@ class OutboxSender:
 
     # --- database steps (worker threads, one short transaction each) -------------------------
 
-    def _load_due(self) -> list[_Item]:
+    def _load_due(self) -> list[Delivery]:
         with self._gate, self._sessions() as session:
-            rows = due_items(session, now=self._clock(), channel="email", limit=BATCH)
-            items = [_Item(r.id, r.controller, r.recipient, r.payload) for r in rows]
+            items = due_deliveries(session, now=self._clock(), channel="email", limit=BATCH)
             session.commit()
         return items
 

@@ -9,6 +9,7 @@ DPO task: an unanswered data subject is a missed deadline (Art. 12(3) GDPR).
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, insert, select, update
@@ -102,6 +103,32 @@ def due_items(
     if session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update(skip_locked=True)
     return list(session.scalars(stmt))
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """What a sender needs of a due item: no ORM object, nothing else of the row."""
+
+    id: int
+    controller: str
+    recipient: str
+    payload: bytes
+
+
+_DUE_DELIVERIES = (
+    select(OutboxItem.id, OutboxItem.controller, OutboxItem.recipient, OutboxItem.payload)
+    .where(OutboxItem.state == OutboxState.PENDING.value, OutboxItem.next_attempt_at <= bindparam("now"),
+           OutboxItem.channel == bindparam("channel"))
+    .order_by(OutboxItem.next_attempt_at, OutboxItem.id)
+    .limit(bindparam("limit"))
+)
+
+
+def due_deliveries(session: Session, *, now: datetime, channel: str, limit: int = 50) -> list[Delivery]:
+    """`due_items` of one channel as plain values, for a sender that marks each item itself
+    (`mark_sent_by_id`, `mark_failed`) in its own transaction after the delivery attempt."""
+    rows = session.connection().execute(_DUE_DELIVERIES, {"now": now, "channel": channel, "limit": limit})
+    return [Delivery(row.id, row.controller, row.recipient, row.payload) for row in rows]
 
 
 def mark_sent(session: Session, item: OutboxItem, *, now: datetime) -> None:

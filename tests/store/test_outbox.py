@@ -9,7 +9,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from store.models import AuditEvent, OutboxItem
-from store.outbox import MAX_ATTEMPTS, backoff_delay, due_items, enqueue, mark_failed, mark_sent, requeue
+from store.outbox import (
+    MAX_ATTEMPTS,
+    Delivery,
+    backoff_delay,
+    due_deliveries,
+    due_items,
+    enqueue,
+    mark_failed,
+    mark_sent,
+    requeue,
+)
 from tests.store.conftest import new_ticket
 
 NOW = datetime(2026, 2, 2, 9, tzinfo=UTC)
@@ -40,6 +50,20 @@ def test_enqueue_and_due_items(session: Session) -> None:
     assert [i.id for i in due] == [first.id, chat.id, second.id]
     assert [i.id for i in due_items(session, now=NOW, channel="telegram")] == [chat.id]
     assert [i.id for i in due_items(session, now=NOW + timedelta(seconds=1), limit=1)] == [first.id]
+
+
+def test_due_deliveries_are_the_due_items_of_a_channel_as_plain_values(session: Session) -> None:
+    first = _item(session)
+    later = _item(session, now=NOW + timedelta(seconds=1))
+    _item(session, channel="telegram")
+    sent = _item(session)
+    mark_sent(session, sent, now=NOW)
+    session.flush()
+    due = due_deliveries(session, now=NOW + timedelta(seconds=1), channel="email")
+    assert due == [Delivery(first.id, first.controller, first.recipient, first.payload),
+                   Delivery(later.id, later.controller, later.recipient, later.payload)]
+    assert due_deliveries(session, now=NOW, channel="email") == due[:1]
+    assert due_deliveries(session, now=NOW + timedelta(seconds=1), channel="email", limit=1) == due[:1]
 
 
 def test_retry_with_backoff_then_sent(session: Session) -> None:
