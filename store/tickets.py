@@ -15,9 +15,9 @@ from datetime import date, datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Insert, bindparam, select
+from sqlalchemy import Insert, bindparam, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from intents.rights import RIGHTS, Right, legal_sort
 from store.audit import actor_for_log, audit
@@ -108,6 +108,9 @@ def _counter_upsert(dialect: str) -> Insert:
     raise TicketError(f"unsupported database {dialect!r} for ticket references")
 
 
+_INSERT_TICKET = insert(Ticket).returning(Ticket.id)
+
+
 # --- opening --------------------------------------------------------------------------------
 
 
@@ -135,7 +138,7 @@ def open_ticket(
     internal_target_working_days: int = 10,
     actor: str = "system",
 ) -> Ticket:
-    """Create a ticket in state NEW with its reference, deadline and trail; flushed, not committed.
+    """Create a ticket in state NEW with its reference, deadline and trail; written, not committed.
 
     Escalation reasons are recorded (`escalated=True`), the state stays NEW: the caller moves it
     on (`escalate()` / `transition()`), so each step has its own audit event.
@@ -154,30 +157,24 @@ def open_ticket(
         if identity_level is IdentityLevel.NONE:
             identity_level = IdentityLevel.NOT_REQUIRED  # LEGAL.md 3.5, level 0
     reference = next_reference(session, deadline.received_local_date.year)
-    ticket = Ticket(
-        reference=reference,
-        controller=controller,
-        subject_id=subject_id,
-        channel=channel,
-        reply_to=reply_to,
-        language=language,
-        rights=[r.value for r in ordered],
-        state=TicketState.NEW.value,
-        received_at=received_at,
-        due_date=deadline.due,
-        due_trail=trail,
-        internal_target_date=deadline.internal_target,
-        paused_days=0,
-        identity_level=IdentityLevel(identity_level).value,
-        identity_method=identity_method,
-        escalated=bool(escalation_reasons),
-        escalation_reasons=sorted(set(escalation_reasons)),
-        classification=dict(classification or {}),
-        created_at=now,
-        updated_at=now,
-    )
+    values: dict[str, Any] = {
+        "reference": reference, "controller": controller, "subject_id": subject_id, "channel": channel,
+        "reply_to": reply_to, "language": language, "rights": [r.value for r in ordered],
+        "state": TicketState.NEW.value, "received_at": received_at, "due_date": deadline.due,
+        "due_trail": trail, "internal_target_date": deadline.internal_target, "extended_due_date": None,
+        "extension_reason": None, "paused_days": 0, "paused_since": None,
+        "identity_level": IdentityLevel(identity_level).value, "identity_method": identity_method,
+        "escalated": bool(escalation_reasons), "escalation_reasons": sorted(set(escalation_reasons)),
+        "classification": dict(classification or {}), "assignee": None, "outcome": None,
+        "refusal_code": None, "draft_reply": None, "closed_at": None, "created_at": now, "updated_at": now,
+    }
+    # One INSERT on the transaction's connection, then the row's object joins the session as
+    # persistent with exactly these values: no unit-of-work flush (a large part of a message's
+    # cost); later changes to the ticket are flushed as UPDATEs as usual.
+    ticket_id = session.connection().execute(_INSERT_TICKET, values).scalar_one()
+    ticket = Ticket(id=ticket_id, **values)
+    make_transient_to_detached(ticket)
     session.add(ticket)
-    session.flush()
     audit(
         session, actor=actor, action="ticket_opened", now=now, ticket_id=ticket.id,
         reason="Anfrage eingegangen",
