@@ -22,12 +22,13 @@ from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import Settings
 from bot.fault_inject import fault_hook_from_env
 from bot.inbound import InboundMessage, Outcome
+from bot.outbox_sender import LANES as OUTBOX_LANES
 from bot.outbox_sender import OutboxSender
 from bot.pipeline import Pipeline
 from bot.pipeline_workers import PipelineWorkers
@@ -96,8 +97,9 @@ async def serve(settings: Settings, profiles: Mapping[str, ControllerProfile],
     pipeline: MessageSink = workers or Pipeline(
         sessions=sessions, profiles=profiles, clock=clock, settings=settings,
         fault_hook=fault_hook_from_env(), write_gate=gate, overrides_dir=settings.templates_dir)
-    sender = OutboxSender(sessions=sessions, profiles=profiles, settings=settings, clock=clock,
-                          write_gate=gate)
+    sender_engine = _sender_engine(settings)
+    sender = OutboxSender(sessions=session_factory(sender_engine) if sender_engine else sessions,
+                          profiles=profiles, settings=settings, clock=clock, write_gate=gate)
     sink = WakingSink(pipeline, sender.wake)
     tasks: list[asyncio.Task[Any]] = []
 
@@ -136,7 +138,17 @@ async def serve(settings: Settings, profiles: Mapping[str, ControllerProfile],
             await task
     if workers is not None:
         await asyncio.to_thread(workers.close)
+    if sender_engine is not None:
+        sender_engine.dispose()
     log.info("stopped")
+
+
+def _sender_engine(settings: Settings) -> Engine | None:
+    """PostgreSQL: the outbox sender's own pool, without a pre-ping round trip per transaction
+    (it repeats a transaction whose connection turned out dead).  SQLite: None (shared)."""
+    if not settings.database_url.startswith("postgresql"):
+        return None
+    return make_engine(settings.database_url, pre_ping=False, pool_size=OUTBOX_LANES + 1)
 
 
 async def _start_workers(settings: Settings,

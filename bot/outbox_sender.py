@@ -37,6 +37,7 @@ from bot.config import Settings
 from bot.logging_setup import mask_address
 from controllers.profile import ControllerProfile
 from replies.context import ReplyKind
+from store.db import retry_if_disconnected
 from store.models import OutboxItem, Ticket, TicketState
 from store.outbox import Delivery, due_deliveries, mark_failed, mark_sent_by_id
 from store.tickets import escalate
@@ -217,20 +218,31 @@ class OutboxSender:
         return items
 
     def _mark_sent(self, item_id: int) -> None:
-        with self._gate, self._sessions() as session:
-            if mark_sent_by_id(session, item_id, now=self._clock()):
-                session.commit()
+        """Right after the relay's acceptance; repeated on a new connection if the pooled one
+        turned out dead, since an item left pending would be sent a second time."""
+        def transaction() -> None:
+            with self._gate, self._sessions() as session:
+                if mark_sent_by_id(session, item_id, now=self._clock()):
+                    session.commit()
+
+        retry_if_disconnected(transaction)
 
     def _mark_failed(self, item_id: int, error: str, permanent: bool) -> None:
         now = self._clock()
-        with self._gate, self._sessions() as session:
-            item = session.get(OutboxItem, item_id)
-            if item is None:
-                return
-            mark_failed(session, item, error=error, permanent=permanent, now=now)
-            if item.state == "failed":
-                self._escalate(session, item, now)
-            session.commit()
+
+        def transaction() -> bool:
+            with self._gate, self._sessions() as session:
+                item = session.get(OutboxItem, item_id)
+                if item is None:
+                    return False
+                mark_failed(session, item, error=error, permanent=permanent, now=now)
+                if item.state == "failed":
+                    self._escalate(session, item, now)
+                session.commit()
+                return True
+
+        if not retry_if_disconnected(transaction):
+            return
         # The relay's text may quote the address: the log gets only the outcome, the row the error.
         log.warning("outbox item=%s delivery failed (%s)", item_id,
                     "permanent" if permanent else "will retry")

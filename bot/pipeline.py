@@ -41,6 +41,7 @@ from intents.model import Classification
 from intents.rights import RIGHTS, Right, legal_sort
 from replies.context import ReplyKind
 from store.audit import audit
+from store.db import retry_if_disconnected
 from store.models import (
     DataSubject,
     Direction,
@@ -101,6 +102,37 @@ class Pipeline:
                                    reason=f"unbekannter Verantwortlicher {msg.controller!r}")
         now = self._clock()
         result = _classify(msg)  # pure: done before the transaction takes the write lock
+        outcome = retry_if_disconnected(lambda: self._transaction(msg, profile, now, result))
+        if outcome.status is OutcomeStatus.DUPLICATE:
+            return outcome
+        self._fault("crash_after_commit")
+        decisions.info("msg=%s from=%s outcome=%s reason=%s ticket=%s replies=%d", msg.dedupe_key[:80],
+                       mask_address(msg.sender), outcome.status.value, outcome.reason,
+                       outcome.ticket_reference, len(outcome.outbox_ids))
+        return outcome
+
+    def quarantine(self, *, controller: str, channel: str, raw: bytes, reason: str) -> Outcome:
+        """Keep input we cannot process, with the reason, for the DPO; never drop it."""
+        now = self._clock()
+
+        def transaction() -> int:
+            with self._gate, self._sessions() as session:
+                item = QuarantinedMessage(controller=controller, channel=channel, reason=reason, raw=raw,
+                                          received_at=now, state="open")
+                session.add(item)
+                session.flush()
+                audit(session, actor=SYSTEM, action="message_quarantined", now=now, reason=reason,
+                      detail={"quarantine_id": item.id, "channel": channel, "size": len(raw)})
+                session.commit()
+                return item.id
+
+        item_id = retry_if_disconnected(transaction)
+        log.warning("message quarantined id=%s channel=%s reason=%s", item_id, channel, reason)
+        return Outcome(OutcomeStatus.QUARANTINED, reason=reason)
+
+    def _transaction(self, msg: InboundMessage, profile: ControllerProfile, now: datetime,
+                     result: Classification) -> Outcome:
+        """Every step for `msg` in one transaction, committed once (not at all for a duplicate)."""
         with self._gate, self._sessions() as session:
             try:
                 stored = self._store_inbound(session, msg)
@@ -113,26 +145,7 @@ class Pipeline:
             self._record_disposition(session, stored)
             self._fault("crash_before_commit")
             session.commit()
-        self._fault("crash_after_commit")
-        outcome = replace(outcome, outbox_ids=tuple(queue.queued))
-        decisions.info("msg=%s from=%s outcome=%s reason=%s ticket=%s replies=%d", msg.dedupe_key[:80],
-                       mask_address(msg.sender), outcome.status.value, outcome.reason,
-                       outcome.ticket_reference, len(outcome.outbox_ids))
-        return outcome
-
-    def quarantine(self, *, controller: str, channel: str, raw: bytes, reason: str) -> Outcome:
-        """Keep input we cannot process, with the reason, for the DPO; never drop it."""
-        now = self._clock()
-        with self._gate, self._sessions() as session:
-            item = QuarantinedMessage(controller=controller, channel=channel, reason=reason, raw=raw,
-                                      received_at=now, state="open")
-            session.add(item)
-            session.flush()
-            audit(session, actor=SYSTEM, action="message_quarantined", now=now, reason=reason,
-                  detail={"quarantine_id": item.id, "channel": channel, "size": len(raw)})
-            session.commit()
-        log.warning("message quarantined id=%s channel=%s reason=%s", item.id, channel, reason)
-        return Outcome(OutcomeStatus.QUARANTINED, reason=reason)
+        return replace(outcome, outbox_ids=tuple(queue.queued))
 
     # --- steps ----------------------------------------------------------------------------------
 

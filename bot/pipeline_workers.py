@@ -68,7 +68,9 @@ def _start_worker(values: dict[str, Any], profiles: Mapping[str, ControllerProfi
     if parent is not None:
         threading.Thread(target=_exit_with, args=(parent.sentinel,), name="parent-watch", daemon=True).start()
     configure_logging(settings.log_level)
-    engine = make_engine(settings.database_url, pool_size=2)
+    # No pre-ping round trip per transaction: the pipeline repeats a transaction whose pooled
+    # connection turned out dead (`store.db.retry_if_disconnected`).
+    engine = make_engine(settings.database_url, pool_size=2, pre_ping=False)
     hook = fault_hook_from_env(whole_service=True)
     _pipeline = Pipeline(sessions=session_factory(engine), profiles=profiles,
                          clock=lambda: datetime.now(UTC), settings=settings, fault_hook=hook,
