@@ -212,10 +212,13 @@ class OutboxSender:
     # --- database steps (worker threads, one short transaction each) -------------------------
 
     def _load_due(self) -> list[Delivery]:
-        with self._gate, self._sessions() as session:
-            items = due_deliveries(session, now=self._clock(), channel="email", limit=BATCH)
-            session.commit()
-        return items
+        def transaction() -> list[Delivery]:
+            with self._gate, self._sessions() as session:
+                items = due_deliveries(session, now=self._clock(), channel="email", limit=BATCH)
+                session.commit()
+            return items
+
+        return retry_if_disconnected(transaction)
 
     def _mark_sent(self, item_id: int) -> None:
         """Right after the relay's acceptance; repeated on a new connection if the pooled one
