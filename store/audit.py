@@ -139,10 +139,6 @@ def _mentions_audit(clause: FromClause) -> bool:
     return False
 
 
-def _write_before_commit(session: Session) -> None:
-    write_pending_audit(session)
-
-
 def _drop_rolled_back(session: Session, transaction: SessionTransaction) -> None:
     """A transaction ended: events still pending were not committed (a commit writes them first).
 
@@ -176,7 +172,7 @@ def install_guards() -> None:
     event.listen(Session, "before_flush", _refuse_changed_events)
     event.listen(Session, "do_orm_execute", _write_before_statement)
     event.listen(Session, "do_orm_execute", _refuse_bulk_statements)
-    event.listen(Session, "before_commit", _write_before_commit)
+    event.listen(Session, "before_commit", write_pending_audit)
     event.listen(Session, "after_transaction_end", _drop_rolled_back)
     event.listen(Session, "after_commit", _close_gate)
     event.listen(Session, "after_rollback", _close_gate)
