@@ -9,12 +9,7 @@ ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
 COPY pyproject.toml README.md ./
-COPY bot ./bot
-COPY console ./console
-COPY controllers ./controllers
-COPY intents ./intents
-COPY replies ./replies
-COPY store ./store
+COPY dsr ./dsr
 RUN python -m venv /opt/dsr \
     && /opt/dsr/bin/pip install --upgrade pip \
     && /opt/dsr/bin/pip install .

@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 
 .PHONY: run test bench lint typecheck system-deps clean migration-regen bytecode
-PACKAGES := intents replies store controllers bot console
+PACKAGES := dsr
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,7 +48,7 @@ bench: $(VENV)/.installed-test system-deps bytecode
 	$(BIN)/python -m bench
 
 migration-regen: $(VENV)/.installed
-	$(BIN)/python -m store.migrations.regenerate
+	$(BIN)/python -m dsr.store.migrations.regenerate
 
 clean:
 	rm -rf $(VENV) artifacts .pytest_cache .mypy_cache .ruff_cache

@@ -23,8 +23,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from intents.classifier import Classifier
-from intents.lexicon import load_lexicon
+from dsr.intents.classifier import Classifier
+from dsr.intents.lexicon import load_lexicon
 
 CORPUS = Path(__file__).resolve().parents[1] / "tests" / "intents" / "corpus_hard.jsonl"
 MESSAGES = 3000

@@ -6,7 +6,7 @@ import random
 import time
 from datetime import UTC, datetime, timedelta
 
-from store.deadlines import LAENDER, compute_deadline
+from dsr.deadlines import LAENDER, compute_deadline
 
 RECEIPTS = 100_000
 

@@ -43,8 +43,8 @@ from pathlib import Path
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from sqlalchemy import create_engine, func, select, text
 
-from store.db import make_engine, migrate, session_factory
-from store.models import DataSubject, Message
+from dsr.store.db import make_engine, migrate, session_factory
+from dsr.store.models import DataSubject, Message
 
 KMB2 = "klaus.marwede@kmb2.de"
 PG_ADMIN = os.environ.get("DSR_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -339,7 +339,7 @@ def imap_backlog(*, count: int, sink: Sink, kind: str = "sqlite") -> tuple[str, 
 def _wait_for_inbound(url: str, count: int, started: float) -> float:
     """Seconds from start-up until `count` inbound messages are committed, polled every 20 ms.
 
-    A plain engine, not `store.db.make_engine`: that one opens every SQLite transaction with
+    A plain engine, not `dsr.store.db.make_engine`: that one opens every SQLite transaction with
     BEGIN IMMEDIATE, and a poll holding the write lock would stall the service's writers."""
     engine = create_engine(url)
     try:

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from store.db import make_engine, migrate, session_factory
+from dsr.store.db import make_engine, migrate, session_factory
 
 pytest_plugins = ["tests.servers.fixtures"]  # real-server fixtures: tests/servers/README.md
 

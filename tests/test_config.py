@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import ConfigError, Settings, load_settings
+from dsr.config import ConfigError, Settings, load_settings
 
 DSR = str(Path(sys.executable).with_name("dsr"))
 

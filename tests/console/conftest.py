@@ -15,15 +15,15 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from bot.config import Settings
-from console.app import create_app
-from console.auth import LoginThrottle, Role, SessionStore
-from console.users import add_user, create_token
-from controllers import ControllerProfile, load_profile
-from intents.rights import Right
-from store.db import make_engine, migrate, session_factory
-from store.models import DataSubject, Message, QuarantinedMessage, TicketState, User
-from store.tickets import escalate, open_ticket, transition
+from dsr.config import Settings
+from dsr.console.app import create_app
+from dsr.console.auth import LoginThrottle, Role, SessionStore
+from dsr.console.users import add_user, create_token
+from dsr.controllers import ControllerProfile, load_profile
+from dsr.intents.rights import Right
+from dsr.store.db import make_engine, migrate, session_factory
+from dsr.store.models import DataSubject, Message, QuarantinedMessage, TicketState, User
+from dsr.store.tickets.services import escalate, open_ticket, transition
 
 PASSWORD = "korrekt-pferd-batterie"
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)

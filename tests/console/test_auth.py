@@ -11,8 +11,8 @@ from pathlib import Path
 from sqlalchemy import Engine, select
 from starlette.testclient import TestClient
 
-from console.users import authenticate
-from store.models import AuditEvent, User
+from dsr.console.users import authenticate
+from dsr.store.models import AuditEvent, User
 from tests.console.conftest import PASSWORD, World, login, make_world
 
 
@@ -116,7 +116,7 @@ def test_security_headers_and_no_personal_data_in_urls(world: World) -> None:
 def _dsr(tmp_path: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "DSR_DATABASE_URL": f"sqlite:///{tmp_path}/cli.sqlite3", "DSR_CONTROLLER": "kmb2"}
     return subprocess.run(
-        [sys.executable, "-c", "from bot.cli import main; main()", *args],
+        [sys.executable, "-c", "from dsr.cli import main; main()", *args],
         input=stdin,
         capture_output=True,
         text=True,
@@ -140,7 +140,7 @@ def test_users_command_adds_changes_disables_and_issues_tokens(tmp_path: Path) -
     listing = _dsr(tmp_path, "users", "list").stdout
     assert "erika" in listing and "disabled" in listing and "crm" in listing
     assert token.stdout.strip() not in listing
-    from store.db import make_engine, session_factory
+    from dsr.store.db import make_engine, session_factory
 
     engine = make_engine(f"sqlite:///{tmp_path}/cli.sqlite3")
     with session_factory(engine).begin() as s:

@@ -8,8 +8,8 @@ from email import message_from_bytes, policy
 
 from sqlalchemy import select
 
-from console.ical import fold
-from store.models import AuditEvent, OutboxItem, Suppression
+from dsr.console.ical import fold
+from dsr.store.models import AuditEvent, OutboxItem, Suppression
 from tests.console.conftest import NOW, World
 
 PERSONAL = (
@@ -186,8 +186,8 @@ def test_openapi_document_describes_every_api_route(world: World) -> None:
     status, doc = _api(world, "manager", "GET", "/api/openapi.json")
     assert status == 200 and isinstance(doc, dict)
     assert doc["openapi"].startswith("3.1")
-    from console.app import ROUTES
-    from console.guard import Access, GuardedRoute
+    from dsr.console.app import ROUTES
+    from dsr.console.guard import Access, GuardedRoute
 
     api_paths = {r.path for r in ROUTES if isinstance(r, GuardedRoute) and r.access is Access.TOKEN}
     assert api_paths == set(doc["paths"])

@@ -19,8 +19,8 @@ import uvicorn
 from playwright.sync_api import Page, expect, sync_playwright
 from sqlalchemy import select
 
-from store.db import make_engine
-from store.models import OutboxItem, Ticket
+from dsr.store.db import make_engine
+from dsr.store.models import OutboxItem, Ticket
 from tests.conftest import missing_server
 from tests.console.conftest import PASSWORD, World, make_world
 

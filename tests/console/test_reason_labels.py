@@ -3,7 +3,7 @@
 The codes are collected from their sources, not typed in here: the classifier's list and its cue
 lexicon, every `escalate(...)` / `_escalate(...)` call in the service (AST scan, module string
 constants resolved) and the list in docs/ARCHITECTURE.md.  Each must be explained in the console
-(`console.labels.REASONS`) and in the DPO alert (`replies.reasons.ESCALATION_REASONS_DE`).
+(`dsr.console.labels.REASONS`) and in the DPO alert (`dsr.replies.reasons.ESCALATION_REASONS_DE`).
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from console.labels import REASONS, reason_label
-from intents.reasons import REASON_CODES
-from replies.reasons import ESCALATION_REASONS_DE, explain_reason
+from dsr.console.labels import REASONS, reason_label
+from dsr.intents.reasons import REASON_CODES
+from dsr.replies.reasons import ESCALATION_REASONS_DE, explain_reason
 
 ROOT = Path(__file__).resolve().parents[2]
-SCANNED = ("bot", "console", "store", "intents", "replies", "controllers")
+SCANNED = ("dsr",)
 ESCALATING_CALLS = frozenset({"escalate", "_escalate"})
 CODE_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -67,7 +67,7 @@ def codes_passed_to_escalate() -> set[str]:
 
 def codes_in_cue_lexicon() -> set[str]:
     codes: set[str] = set()
-    for path in (ROOT / "intents" / "lexicon").glob("*.toml"):
+    for path in (ROOT / "dsr" / "intents" / "lexicon").glob("*.toml"):
         data = tomllib.loads(path.read_text(encoding="utf-8"))
         codes |= {str(cue["reason"]) for cue in data.get("cue", []) if "reason" in cue}
     return codes

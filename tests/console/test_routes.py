@@ -14,10 +14,10 @@ from sqlalchemy import func, select
 from starlette.routing import Mount
 from starlette.testclient import TestClient
 
-from console.app import ROUTES
-from console.auth import USER_ROLES, Role
-from console.guard import Access, GuardedRoute
-from store.models import AuditEvent
+from dsr.console.app import ROUTES
+from dsr.console.auth import USER_ROLES, Role
+from dsr.console.guard import Access, GuardedRoute
+from dsr.store.models import AuditEvent
 from tests.console.conftest import World
 
 # Form data (pages) or JSON bodies (API) that make each state-changing route do its job.

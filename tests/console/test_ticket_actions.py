@@ -9,7 +9,7 @@ from email import message_from_bytes, policy
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
-from store.models import AuditEvent, Message, OutboxItem, Ticket, TicketNote
+from dsr.store.models import AuditEvent, Message, OutboxItem, Ticket, TicketNote
 from tests.console.conftest import World
 
 

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from store.deadlines import compute_deadline
+from dsr.deadlines import compute_deadline
 
 CET = timezone(timedelta(hours=1))
 CEST = timezone(timedelta(hours=2))

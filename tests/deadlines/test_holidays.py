@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import holidays
 import pytest
 
-from store.deadlines import (
+from dsr.deadlines import (
     LAENDER,
     _holidays_of_year,
     compute_deadline,

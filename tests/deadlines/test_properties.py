@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from store.deadlines import LAENDER, compute_deadline, is_working_day, may_extend
+from dsr.deadlines import LAENDER, compute_deadline, is_working_day, may_extend
 
 BERLIN_OFFSETS = st.integers(min_value=-12 * 60, max_value=14 * 60).map(
     lambda m: timezone(timedelta(minutes=m))

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from store.deadlines import (
+from dsr.deadlines import (
     Deadline,
     DeadlineError,
     add_months,

@@ -1,4 +1,4 @@
-"""The whole service (`bot.app.serve`) in the test's event loop, talking to real servers on loopback.
+"""The whole service (`dsr.service.app.serve`) in the test's event loop, talking to real servers on loopback.
 
 Our SMTP endpoint and the console listen on ports the OS chooses; outgoing mail goes to the
 recording SMTP sink (`smtp_sink`), IMAP tests use the real Dovecot (`dovecot`).  The clock is fixed
@@ -19,11 +19,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.app import prepare_database, serve
-from bot.config import Settings
-from bot.demo import load_demo_data
-from controllers.profile import ControllerProfile, load_profile
-from store.models import Ticket
+from dsr.config import Settings
+from dsr.controllers.profile import ControllerProfile, load_profile
+from dsr.service.app import prepare_database, serve
+from dsr.service.demo import load_demo_data
+from dsr.store.models import Ticket
 from tests.pipeline.conftest import FakeClock
 from tests.servers.smtp_sink import SmtpSink
 

@@ -1,6 +1,6 @@
 """Crash safety of `dsr serve` as a real process, killed with SIGKILL at the two critical points.
 
-DSR_FAULT_INJECT (read only in `bot.fault_inject`) makes the service kill itself
+DSR_FAULT_INJECT (read only in `dsr.pipeline.fault_inject`) makes the service kill itself
 between receipt and commit, or between commit and send.  A real MTA that got no 250 delivers
 again; after the restart nothing may be lost and nothing may be sent twice.  Each test runs with
 the pipeline inside the service process and in two worker processes (DSR_WORKERS=2): there the
@@ -24,8 +24,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from store.db import make_engine, session_factory
-from store.models import Message, OutboxItem, Ticket
+from dsr.store.db import make_engine, session_factory
+from dsr.store.models import Message, OutboxItem, Ticket
 from tests.pipeline.conftest import ERIKA, KMB2, make_mail
 from tests.servers.smtp_sink import SmtpSink
 

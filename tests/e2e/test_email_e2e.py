@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
-from bot.demo import demo_request
-from store.models import Message, Suppression
+from dsr.service.demo import demo_request
+from dsr.store.models import Message, Suppression
 from tests.e2e.conftest import START, ServiceFactory
 from tests.pipeline.conftest import ACCESS_BODY, CODE_LINE, ERIKA, KMB2, STRANGER, make_mail
 from tests.servers.dovecot import ImapAccount

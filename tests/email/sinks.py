@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bot.inbound import InboundMessage, Outcome, OutcomeStatus
+from dsr.inbound import InboundMessage, Outcome, OutcomeStatus
 
 
 class StoreDownError(RuntimeError):

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from imapclient.exceptions import IMAPClientError
 
-from bot.imap_poller import PROCESSED_KEYWORD, ImapPoller
-from controllers.profile import ControllerProfile
+from dsr.channels.email.imap import PROCESSED_KEYWORD, ImapPoller
+from dsr.controllers.profile import ControllerProfile
 from tests.email.sinks import RecordingSink
 from tests.email.test_mail_parse import PARSED, QUARANTINED
 from tests.servers.dovecot import ImapAccount

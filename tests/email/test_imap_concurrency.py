@@ -7,10 +7,10 @@ import threading
 
 import pytest
 
-from bot.imap_batch import BatchItem, BatchRunner, chains
-from bot.imap_poller import PROCESSED_KEYWORD
-from bot.inbound import InboundMessage, Outcome
-from controllers.profile import ControllerProfile
+from dsr.channels.email.imap import PROCESSED_KEYWORD
+from dsr.channels.email.imap_batch import BatchItem, BatchRunner, chains
+from dsr.controllers.profile import ControllerProfile
+from dsr.inbound import InboundMessage, Outcome
 from tests.email.sinks import RecordingSink
 from tests.email.test_imap_poller import flags_by_subject, make_poller, seed
 from tests.servers.dovecot import ImapAccount

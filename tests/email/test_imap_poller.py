@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.imap_poller import FAILURES_BEFORE_QUARANTINE, PROCESSED_KEYWORD, ImapLocation, ImapPoller
-from controllers.profile import ControllerProfile
+from dsr.channels.email.imap import FAILURES_BEFORE_QUARANTINE, PROCESSED_KEYWORD, ImapLocation, ImapPoller
+from dsr.controllers.profile import ControllerProfile
 from tests.email.sinks import RecordingSink
 from tests.servers.dovecot import DovecotServer, ImapAccount
 
@@ -216,7 +216,7 @@ def test_uidvalidity_change_rescans_and_dedupe_keeps_it_harmless(
         client.select_folder("INBOX")
         client.remove_flags([1], [KEYWORD])
         client.logout()
-        with caplog.at_level(logging.WARNING, logger="bot.imap_poller"):
+        with caplog.at_level(logging.WARNING, logger="dsr.channels.email.imap"):
             assert poller.poll_once() == 1
     finally:
         poller.close()
@@ -240,7 +240,7 @@ def test_backlog_of_200_messages(
     client.logout()
     poller = make_poller(dovecot, sink, reference_profiles, batch_size=64, progress_every=50)
     try:
-        with caplog.at_level(logging.INFO, logger="bot.imap_poller"):
+        with caplog.at_level(logging.INFO, logger="dsr.channels.email.imap"):
             assert poller.poll_once() == 200
         assert poller.poll_once() == 0
     finally:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.inbound import InboundMessage
-from bot.mail_parse import (
+from dsr.inbound import InboundMessage
+from dsr.mail.parse import (
     UnparseableMessage,
     looks_like_id_document,
     normalize_address,
@@ -16,7 +16,7 @@ from bot.mail_parse import (
     recipient_candidates,
     synthetic_message_id,
 )
-from bot.mail_text import decode_header_text, html_to_text
+from dsr.mail.text import decode_header_text, html_to_text
 
 EML = Path(__file__).parent / "eml"
 RECEIVED = datetime(2026, 3, 2, 8, 15, tzinfo=UTC)

@@ -9,7 +9,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.mail_parse import UnparseableMessage, parse_email
+from dsr.mail.parse import UnparseableMessage, parse_email
 
 CORPUS = [p.read_bytes() for p in sorted((Path(__file__).parent / "eml").glob("*.eml")) if p.stat().st_size]
 NOW = datetime(2026, 3, 2, 8, 15, tzinfo=UTC)

@@ -14,7 +14,7 @@ from typing import TypeVar
 import pytest
 from argon2 import PasswordHasher
 
-from bot.smtp_server import (
+from dsr.channels.email.smtp import (
     SMTP_ACCEPTED,
     SMTP_ONE_CONTROLLER,
     SMTP_TRY_LATER,
@@ -22,7 +22,7 @@ from bot.smtp_server import (
     PasswordFileAuthenticator,
     start_smtp_server,
 )
-from controllers.profile import ControllerProfile
+from dsr.controllers.profile import ControllerProfile
 from tests.email.eml.generate import huge_message
 from tests.email.sinks import RecordingSink
 from tests.servers.fixtures import SmtpEndpointFactory, TlsFiles
@@ -115,7 +115,7 @@ async def test_storage_failure_answers_451_and_the_retry_is_committed_once(
     sink = RecordingSink()
     sink.fail_everything = True
     host, port = await smtp_endpoint(sink)
-    with caplog.at_level(logging.INFO, logger="bot.smtp_server"):
+    with caplog.at_level(logging.INFO, logger="dsr.channels.email.smtp"):
         _mail, _rcpt, data = await in_thread(lambda: transaction(host, port, request()))
     assert data == code_of(SMTP_TRY_LATER)
     assert sink.handled == [] and sink.failures == 1  # nothing acknowledged, nothing kept
@@ -256,6 +256,6 @@ def test_auth_file_format_errors_name_the_line(tmp_path: Path) -> None:
 
 
 def test_tls_context_from_files(tls_files: TlsFiles) -> None:
-    from bot.smtp_server import tls_context_from_files
+    from dsr.channels.email.smtp import tls_context_from_files
 
     assert isinstance(tls_context_from_files(tls_files.cert, tls_files.key), ssl.SSLContext)

@@ -6,8 +6,8 @@ import dataclasses
 
 import pytest
 
-from intents import classify
-from intents.rights import Right
+from dsr.intents import classify
+from dsr.intents.rights import Right
 
 
 def labels(subject: str, body: str, channel: str = "email") -> list[str]:

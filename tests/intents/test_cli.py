@@ -8,8 +8,8 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from bot.cli import app
-from bot.cli.classify_cmd import classify_stream
+from dsr.cli import app
+from dsr.cli.classify_cmd import classify_stream
 
 HARD = Path(__file__).with_name("corpus_hard.jsonl")
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from intents import classify
-from intents.scoring import CorpusScores, read_corpus, score
+from dsr.intents import classify
+from dsr.intents.scoring import CorpusScores, read_corpus, score
 from tests.conftest import missing_server
 
 REPO = Path(__file__).resolve().parents[2]

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from intents.lexicon import LEXICON_DIR, LexiconError, load_lexicon
-from intents.reasons import REASON_CODES
+from dsr.intents.lexicon import LEXICON_DIR, LexiconError, load_lexicon
+from dsr.intents.reasons import REASON_CODES
 
 ARCHITECTURE = Path(__file__).resolve().parents[2] / "docs" / "ARCHITECTURE.md"
 
@@ -130,7 +130,7 @@ def test_missing_file_is_reported(lexicon_copy: Path) -> None:
 
 
 def test_dpo_can_add_a_rule(lexicon_copy: Path) -> None:
-    from intents.classifier import Classifier
+    from dsr.intents.classifier import Classifier
 
     before = Classifier(load_lexicon(lexicon_copy)).classify("", "Bitte Datenhygiene durchführen", "email")
     assert [r.value for r in before.labels] == ["other"]

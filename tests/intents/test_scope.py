@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from intents.scope import DISCLAIMER, FORWARDED, OWN, PRIVACY_NOTICE, QUOTED, SIGNATURE, scope
+from dsr.intents.scope import DISCLAIMER, FORWARDED, OWN, PRIVACY_NOTICE, QUOTED, SIGNATURE, scope
 
 
 def _own(text: str, *, chat: bool = False) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from intents.text import fold, plain_text, tokenize
+from dsr.intents.text import fold, plain_text, tokenize
 
 
 @pytest.mark.parametrize(

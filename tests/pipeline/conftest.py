@@ -15,13 +15,13 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.config import Settings
-from bot.demo import load_demo_data
-from bot.inbound import InboundMessage, Outcome
-from bot.mail_parse import parse_email
-from bot.pipeline import Pipeline
-from controllers.profile import ControllerProfile, load_profile
-from store.models import AuditEvent, Message, OutboxItem, Ticket
+from dsr.config import Settings
+from dsr.controllers.profile import ControllerProfile, load_profile
+from dsr.inbound import InboundMessage, Outcome
+from dsr.mail.parse import parse_email
+from dsr.pipeline.core import Pipeline
+from dsr.service.demo import load_demo_data
+from dsr.store.models import AuditEvent, Message, OutboxItem, Ticket
 
 KMB2 = "klaus.marwede@kmb2.de"
 ERIKA = "erika.mustermann@example.org"  # demo data subject of kmb2: K-10001, 38100

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from bot.clarification import first_written_line, reading_numbers
-from bot.inbound import OutcomeStatus
-from bot.mail_compose import make_message_id
+from dsr.inbound import OutcomeStatus
+from dsr.mail.compose import make_message_id
+from dsr.pipeline.clarification import first_written_line, reading_numbers
 from tests.pipeline.conftest import Harness, make_mail, parsed, text_of
 from tests.pipeline.test_pipeline import UNCLEAR
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from bot.inbound import OutcomeStatus
-from store.models import VerificationChallenge
+from dsr.inbound import OutcomeStatus
+from dsr.store.models import VerificationChallenge
 from tests.pipeline.conftest import ERIKA, STRANGER, Harness, HarnessFactory, make_mail, parsed, text_of
 
 TRUSTED = "mx.kmb2.de"

@@ -9,12 +9,12 @@ from email.policy import default
 
 import pytest
 
-from bot.identity import authentication_passes
-from bot.inbound import InboundMessage
-from bot.logging_setup import mask_address
-from bot.loop_guard import Verdict, check_message, parse_bounce
-from bot.mail_compose import compose_mail, find_reference_tag, is_our_message_id, tagged_subject
-from bot.mail_parse import parse_email
+from dsr.inbound import InboundMessage
+from dsr.logs import mask_address
+from dsr.mail.compose import compose_mail, find_reference_tag, is_our_message_id, tagged_subject
+from dsr.mail.parse import parse_email
+from dsr.pipeline.identity import authentication_passes
+from dsr.pipeline.loop_guard import Verdict, check_message, parse_bounce
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 OWN = frozenset({"klaus.marwede@kmb2.de"})

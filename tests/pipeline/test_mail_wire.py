@@ -17,7 +17,7 @@ from email.utils import format_datetime, formataddr
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.mail_compose import _WIRE, BERLIN, MAX_REFERENCES, compose_mail, encoded_words, tagged_subject
+from dsr.mail.compose import _WIRE, BERLIN, MAX_REFERENCES, compose_mail, encoded_words, tagged_subject
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 BOUNDARY = re.compile(rb'boundary="([^"]+)"')

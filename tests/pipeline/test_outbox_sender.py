@@ -8,10 +8,10 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from bot.config import Settings
-from bot.outbox_sender import OutboxSender
-from store.models import AuditEvent, OutboxItem
-from store.outbox import enqueue
+from dsr.channels.sender import OutboxSender
+from dsr.config import Settings
+from dsr.store.models import AuditEvent, OutboxItem
+from dsr.store.outbox import enqueue
 from tests.pipeline.conftest import ERIKA, Harness, make_mail, parsed
 from tests.servers.smtp_sink import SmtpSink
 

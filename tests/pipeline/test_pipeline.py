@@ -8,8 +8,8 @@ from datetime import date
 import pytest
 from sqlalchemy import select
 
-from bot.inbound import OutcomeStatus
-from store.models import AuditEvent, QuarantinedMessage, Suppression
+from dsr.inbound import OutcomeStatus
+from dsr.store.models import AuditEvent, QuarantinedMessage, Suppression
 from tests.pipeline.conftest import ERIKA, KMB2, STRANGER, Harness, make_mail, parsed, text_of
 
 

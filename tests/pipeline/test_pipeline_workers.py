@@ -18,15 +18,15 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from bot.config import Settings
-from bot.demo import load_demo_data
-from bot.imap_poller import PROCESSED_KEYWORD, ImapPoller
-from bot.inbound import InboundMessage, OutcomeStatus
-from bot.mail_parse import parse_email
-from bot.pipeline_workers import PipelineWorkers, WorkerUnavailableError
-from controllers.profile import ControllerProfile
-from store.db import session_factory
-from store.models import Message, OutboxItem, Ticket
+from dsr.channels.email.imap import PROCESSED_KEYWORD, ImapPoller
+from dsr.config import Settings
+from dsr.controllers.profile import ControllerProfile
+from dsr.inbound import InboundMessage, OutcomeStatus
+from dsr.mail.parse import parse_email
+from dsr.pipeline.workers import PipelineWorkers, WorkerUnavailableError
+from dsr.service.demo import load_demo_data
+from dsr.store.db import session_factory
+from dsr.store.models import Message, OutboxItem, Ticket
 from tests.email.test_imap_poller import flags_by_subject, seed
 from tests.pipeline.conftest import ERIKA, KMB2, make_mail
 from tests.servers.dovecot import ImapAccount

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from controllers import ControllerProfile, load_profile
+from dsr.controllers import ControllerProfile, load_profile
 
 CONTROLLERS = ("kmb2", "komsa")
 

@@ -12,9 +12,9 @@ from dataclasses import replace
 
 import pytest
 
-from controllers import ControllerProfile
-from replies import KIND_SPECS, ReplyContext, ReplyKind, format_date_de, format_date_en, render_reply
-from replies.samples import sample_context
+from dsr.controllers import ControllerProfile
+from dsr.replies import KIND_SPECS, ReplyContext, ReplyKind, format_date_de, format_date_en, render_reply
+from dsr.replies.samples import sample_context
 from tests.replies.conftest import with_form
 
 VARIANTS = [("de", "Sie"), ("de", "Du"), ("en", "Sie")]

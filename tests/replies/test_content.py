@@ -7,12 +7,12 @@ from dataclasses import replace
 
 import pytest
 
-from controllers import ControllerProfile, load_profile
-from intents.rights import RIGHTS, Right
-from replies import KIND_SPECS, RenderedReply, ReplyKind, RetainedItem, render_reply
-from replies.preview import PreviewItem, preview_items
-from replies.reasons import ESCALATION_REASONS_DE
-from replies.samples import NAME, sample_context, unverified_receipt
+from dsr.controllers import ControllerProfile, load_profile
+from dsr.intents.rights import RIGHTS, Right
+from dsr.replies import KIND_SPECS, RenderedReply, ReplyKind, RetainedItem, render_reply
+from dsr.replies.preview import PreviewItem, preview_items
+from dsr.replies.reasons import ESCALATION_REASONS_DE
+from dsr.replies.samples import NAME, sample_context, unverified_receipt
 from tests.replies.conftest import with_form
 
 AUTHORITIES = {

@@ -6,11 +6,11 @@ from dataclasses import replace
 
 import pytest
 
-from bot.identity import FACTS_REQUESTED
-from controllers import ControllerProfile
-from replies import ReplyKind, render_reply
-from replies.facts import FACT_NAMES_EN, fact_name, fact_names
-from replies.samples import sample_context
+from dsr.controllers import ControllerProfile
+from dsr.pipeline.identity import FACTS_REQUESTED
+from dsr.replies import ReplyKind, render_reply
+from dsr.replies.facts import FACT_NAMES_EN, fact_name, fact_names
+from dsr.replies.samples import sample_context
 
 
 def _identity_request(profile: ControllerProfile, language: str, facts: tuple[str, ...]) -> str:
@@ -39,7 +39,7 @@ def test_german_identity_request_keeps_the_german_names(profile: ControllerProfi
 
 def test_a_fact_without_an_english_name_is_shown_in_german_and_logged(
         caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level("WARNING", logger="replies.facts"):
+    with caplog.at_level("WARNING", logger="dsr.replies.facts"):
         assert fact_names(("Kundennummer", "Lieblingsfarbe"), "en") == ("customer number", "Lieblingsfarbe")
     assert "Lieblingsfarbe" in caplog.text
 

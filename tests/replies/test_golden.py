@@ -1,6 +1,6 @@
 """Golden tests: every reply kind, controller and variant compared as a whole to a stored file.
 
-Dates are frozen in `replies.samples`.  After an intended template change, regenerate with
+Dates are frozen in `dsr.replies.samples`.  After an intended template change, regenerate with
 
     DSR_UPDATE_GOLDEN=1 .venv/bin/pytest tests/replies/test_golden.py
 
@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from controllers import load_profile
-from replies.preview import PreviewItem, as_text, preview_items
+from dsr.controllers import load_profile
+from dsr.replies.preview import PreviewItem, as_text, preview_items
 
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("DSR_UPDATE_GOLDEN") == "1"

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import pytest
 
-from controllers import ControllerProfile
-from replies import ReplyKind, format_date_de, render_reply
-from replies.samples import sample_context
+from dsr.controllers import ControllerProfile
+from dsr.replies import ReplyKind, format_date_de, render_reply
+from dsr.replies.samples import sample_context
 from tests.replies.conftest import with_form
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from bot.cli import app
+from dsr.cli import app
 
 
 def test_preview_writes_index_and_text_files(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from controllers import ControllerProfile, load_profile
+from dsr.controllers import ControllerProfile, load_profile
 
 SEEDS = Path(__file__).resolve().parents[3] / "shared" / "seeds"
 ADDRESS_WORDS = re.compile(

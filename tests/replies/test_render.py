@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from controllers import ControllerProfile, load_profile
-from intents.reasons import REASON_CODES
-from replies import (
+from dsr.controllers import ControllerProfile, load_profile
+from dsr.intents.reasons import REASON_CODES
+from dsr.replies import (
     ReplyDataError,
     ReplyKind,
     ReplyTemplateError,
@@ -19,12 +19,12 @@ from replies import (
     format_date_de,
     render_reply,
 )
-from replies.address import AddressForm
-from replies.dates import format_date_en, format_datetime_de
-from replies.reasons import ESCALATION_REASONS_DE, STATE_LABELS_DE
-from replies.render import normalise_language
-from replies.samples import sample_context
-from store.models import TicketState
+from dsr.replies.address import AddressForm
+from dsr.replies.dates import format_date_en, format_datetime_de
+from dsr.replies.reasons import ESCALATION_REASONS_DE, STATE_LABELS_DE
+from dsr.replies.render import normalise_language
+from dsr.replies.samples import sample_context
+from dsr.store.models import TicketState
 
 KOMSA = load_profile("komsa")
 

@@ -14,12 +14,12 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.config import Settings
-from bot.scheduler import Scheduler, TickReport
-from controllers.profile import ControllerProfile, load_profile
-from intents.rights import Right
-from store.models import AuditEvent, Message, OutboxItem, Ticket
-from store.tickets import open_ticket
+from dsr.config import Settings
+from dsr.controllers.profile import ControllerProfile, load_profile
+from dsr.intents.rights import Right
+from dsr.service.scheduler import Scheduler, TickReport
+from dsr.store.models import AuditEvent, Message, OutboxItem, Ticket
+from dsr.store.tickets.services import open_ticket
 from tests.pipeline.conftest import FakeClock
 
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -7,10 +7,10 @@ from datetime import datetime
 import pytest
 from sqlalchemy.orm import Session
 
-from bot.scheduler import digest_due
-from console.views.board import digest_targets
-from intents.rights import Right
-from store.models import Ticket
+from dsr.console.views.board import digest_targets
+from dsr.intents.rights import Right
+from dsr.service.scheduler import digest_due
+from dsr.store.models import Ticket
 from tests.scheduler.conftest import BERLIN, PERSON, PERSON_NAME, SECRET_BODY, Desk, berlin, mail_text
 
 DIGEST = "weekly_digest"

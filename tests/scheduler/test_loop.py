@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.config import Settings
-from store.marks import add_mark, digest_key
-from store.models import AuditEvent, ChannelState, OutboxItem, Ticket, TicketState
-from store.tickets import transition
+from dsr.config import Settings
+from dsr.store.marks import add_mark, digest_key
+from dsr.store.models import AuditEvent, ChannelState, OutboxItem, Ticket, TicketState
+from dsr.store.tickets.services import transition
 from tests.scheduler.conftest import Desk, berlin
 
 MONDAY = berlin(2026, 3, 30, 8)  # the kmb2 ticket is due soon; the weekly digest is due
@@ -36,7 +36,7 @@ def test_a_crash_before_commit_leaves_nothing_and_the_next_round_sends_once(
         raise RuntimeError("database went away")
 
     # The audit event is the last write before the commit: failing there is a crash mid-transaction.
-    monkeypatch.setattr("bot.scheduler.audit", failing_audit)
+    monkeypatch.setattr("dsr.service.scheduler.audit", failing_audit)
     failed = desk.tick_at(MONDAY)
     assert (failed.reminders, failed.digests) == (0, 0)
     with desk.sessions() as s:

@@ -7,10 +7,10 @@ from datetime import date
 import pytest
 from sqlalchemy.orm import Session
 
-from bot.scheduler import ReminderStage, reminder_stage
-from intents.rights import Right
-from store.models import Ticket, TicketState
-from store.tickets import extend
+from dsr.intents.rights import Right
+from dsr.service.scheduler import ReminderStage, reminder_stage
+from dsr.store.models import Ticket, TicketState
+from dsr.store.tickets.services import extend
 from tests.scheduler.conftest import PERSON, PERSON_NAME, SECRET_BODY, Desk, berlin, mail_text
 
 REMINDER = "deadline_reminder"

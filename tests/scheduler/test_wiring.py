@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import prepare_database, serve
-from bot.config import ConfigError, Settings, load_settings
-from bot.demo import load_demo_data
-from controllers.profile import load_profile
+from dsr.config import ConfigError, Settings, load_settings
+from dsr.controllers.profile import load_profile
+from dsr.service.app import prepare_database, serve
+from dsr.service.demo import load_demo_data
 from tests.pipeline.conftest import ERIKA, KMB2, FakeClock, make_mail
 from tests.scheduler.conftest import RECEIVED, Desk, berlin, mail_text
 from tests.servers.smtp_sink import SmtpSink

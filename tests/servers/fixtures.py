@@ -2,7 +2,7 @@
 
 - `smtp_sink`: an aiosmtpd server recording every message (our outbound relay in tests).
 - `dovecot_server` (session) and `dovecot` (a fresh account per test): a real Dovecot IMAP server.
-- `smtp_endpoint`: starts *our* SMTP server (`bot.smtp_server`) on port 0 for a given sink.
+- `smtp_endpoint`: starts *our* SMTP server (`dsr.channels.email.smtp`) on port 0 for a given sink.
 - `tls_files`: a throwaway self-signed certificate for 127.0.0.1/localhost.
 - `reference_profiles`: the built-in controller profiles (kmb2, komsa).
 See tests/servers/README.md for examples.
@@ -25,8 +25,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from bot.smtp_server import MessageSink, start_smtp_server
-from controllers.profile import ControllerProfile, load_profile
+from dsr.channels.email.smtp import MessageSink, start_smtp_server
+from dsr.controllers.profile import ControllerProfile, load_profile
 from tests.conftest import missing_server
 from tests.servers.dovecot import DovecotServer, DovecotUnavailableError, ImapAccount
 from tests.servers.smtp_sink import SmtpSink, running_smtp_sink

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from intents.rights import Right
-from store.models import Ticket, TicketState, User
-from store.tickets import open_ticket
+from dsr.intents.rights import Right
+from dsr.store.models import Ticket, TicketState, User
+from dsr.store.tickets.services import open_ticket
 
 # Received Saturday 31.01.2026 in Niedersachsen: due Monday 02.03.2026, extended 30.04.2026
 # (docs: LEGAL.md 2.2 and issue 2's examples).

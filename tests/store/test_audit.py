@@ -9,9 +9,9 @@ from sqlalchemy import Engine, delete, event, func, select, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from store.audit import AuditImmutableError, allow_audit_purge, audit
-from store.db import make_engine, migrate, session_factory
-from store.models import AuditEvent
+from dsr.store.audit import AuditImmutableError, allow_audit_purge, audit
+from dsr.store.db import make_engine, migrate, session_factory
+from dsr.store.models import AuditEvent
 
 NOW = datetime(2026, 2, 1, 12, tzinfo=UTC)
 
@@ -164,7 +164,7 @@ def test_postgres_trigger_refuses_raw_sql(pg_url: str) -> None:
 
 
 def test_actor_for_log_masks_data_subjects_only() -> None:
-    from store.audit import actor_for_log
+    from dsr.store.audit import actor_for_log
 
     assert actor_for_log("telegram:123456789") == "telegram:***"
     assert actor_for_log("erika.mustermann@example.org") == "e***@example.org"

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from store.db import make_engine, session_factory
-from store.models import AuditEvent, DataSubject, SubjectEmail
+from dsr.store.db import make_engine, session_factory
+from dsr.store.models import AuditEvent, DataSubject, SubjectEmail
 from tests.store.cli_helpers import run_dsr
 
 GOOD_AND_BAD = """\

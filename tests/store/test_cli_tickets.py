@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from intents.rights import Right
-from store.db import make_engine, migrate, session_factory
-from store.models import Message, TicketState
-from store.tickets import extend, open_ticket, transition
+from dsr.intents.rights import Right
+from dsr.store.db import make_engine, migrate, session_factory
+from dsr.store.models import Message, TicketState
+from dsr.store.tickets.services import extend, open_ticket, transition
 from tests.store.cli_helpers import run_dsr
 
 SECRET_BODY = "GEHEIMER-NACHRICHTENTEXT"

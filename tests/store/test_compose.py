@@ -62,7 +62,7 @@ def test_dockerfile_runs_dsr_serve_as_non_root() -> None:
     assert {p.rstrip("*") for p in packages} == copied
 
 
-@pytest.mark.parametrize("needed", ["pyproject.toml", "README.md", "bot", "store"])
+@pytest.mark.parametrize("needed", ["pyproject.toml", "README.md", "dsr"])
 def test_dockerignore_keeps_what_the_build_needs(needed: str) -> None:
     ignored = {line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()
                if line.strip() and not line.startswith("#")}

@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from store.models import AuditEvent, TicketState
-from store.ticket_queries import effective_due
-from store.tickets import TicketError, extend, pause, resume, transition
+from dsr.store.models import AuditEvent, TicketState
+from dsr.store.tickets.queries import effective_due
+from dsr.store.tickets.services import TicketError, extend, pause, resume, transition
 from tests.store.conftest import new_ticket
 
 

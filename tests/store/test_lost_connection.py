@@ -9,12 +9,12 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 
-from bot.config import Settings
-from bot.demo import load_demo_data
-from bot.inbound import OutcomeStatus
-from bot.pipeline import Pipeline
-from controllers.profile import load_profile
-from store.db import make_engine, migrate, retry_if_disconnected, session_factory
+from dsr.config import Settings
+from dsr.controllers.profile import load_profile
+from dsr.inbound import OutcomeStatus
+from dsr.pipeline.core import Pipeline
+from dsr.service.demo import load_demo_data
+from dsr.store.db import make_engine, migrate, retry_if_disconnected, session_factory
 from tests.pipeline.conftest import ERIKA, FakeClock, Harness, make_mail
 
 

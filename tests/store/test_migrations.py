@@ -1,4 +1,4 @@
-"""Migrations: idempotent, and the migrated schema matches `store.models` exactly."""
+"""Migrations: idempotent, and the migrated schema matches `dsr.store.models` exactly."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect
 
-from store.db import alembic_config, migrate
-from store.models import Base
+from dsr.store.db import alembic_config, migrate
+from dsr.store.models import Base
 
 
 def _current(engine: Engine) -> set[str]:

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from store.models import AuditEvent, OutboxItem
-from store.outbox import (
+from dsr.store.models import AuditEvent, OutboxItem
+from dsr.store.outbox import (
     MAX_ATTEMPTS,
     Delivery,
     backoff_delay,

@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from intents.rights import Right
-from store.models import Ticket
-from store.tickets import find_by_reference, next_reference, open_ticket
+from dsr.intents.rights import Right
+from dsr.store.models import Ticket
+from dsr.store.tickets.services import find_by_reference, next_reference, open_ticket
 from tests.store.conftest import RECEIVED
 
 WRITERS = 6
@@ -95,7 +95,7 @@ def test_concurrent_writers_are_gap_free(engine: Engine, sessions: sessionmaker[
 
 @pytest.mark.parametrize("year", [1999, 10000])
 def test_year_out_of_range(sessions: sessionmaker[Session], year: int) -> None:
-    from store.tickets import TicketError
+    from dsr.store.tickets.services import TicketError
 
     with sessions() as s, pytest.raises(TicketError):
         next_reference(s, year)

@@ -1,4 +1,4 @@
-"""Retention purge of DSR records (store.retention) on SQLite and PostgreSQL."""
+"""Retention purge of DSR records (dsr.store.retention) on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -11,13 +11,13 @@ import pytest
 from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from console.metrics import BoardFigures, answered_dates, compute
-from console.queries import load_rows
-from intents.rights import Right
-from store.audit import AuditImmutableError
-from store.db import make_engine, migrate, session_factory
-from store.marks import add_mark, digest_key, reminder_key
-from store.models import (
+from dsr.console.metrics import BoardFigures, answered_dates, compute
+from dsr.console.queries import load_rows
+from dsr.intents.rights import Right
+from dsr.store.audit import AuditImmutableError
+from dsr.store.db import make_engine, migrate, session_factory
+from dsr.store.marks import add_mark, digest_key, reminder_key
+from dsr.store.models import (
     AuditEvent,
     ChannelState,
     DataSubject,
@@ -31,11 +31,11 @@ from store.models import (
     TicketState,
     VerificationChallenge,
 )
-from store.outbox import enqueue
-from store.retention import PurgeCounts, purge, retention_horizon
-from store.suppression import is_suppressed, suppress
-from store.ticket_facts import add_note
-from store.tickets import open_ticket, transition
+from dsr.store.outbox import enqueue
+from dsr.store.retention import PurgeCounts, purge, retention_horizon
+from dsr.store.suppression import is_suppressed, suppress
+from dsr.store.tickets.facts import add_note
+from dsr.store.tickets.services import open_ticket, transition
 from tests.store.cli_helpers import run_dsr
 
 BERLIN = ZoneInfo("Europe/Berlin")

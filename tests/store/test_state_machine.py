@@ -8,10 +8,16 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from intents.rights import Right
-from store.catalogue import GUARDED_SOURCES, GUARDED_TARGETS, OUTCOMES, REFUSAL_REASONS, TRANSITIONS
-from store.models import AuditEvent, Ticket, TicketState
-from store.tickets import IllegalTransition, TicketError, extend, pause, resume, transition
+from dsr.intents.rights import Right
+from dsr.store.models import AuditEvent, Ticket, TicketState
+from dsr.store.tickets.catalogue import (
+    GUARDED_SOURCES,
+    GUARDED_TARGETS,
+    OUTCOMES,
+    REFUSAL_REASONS,
+    TRANSITIONS,
+)
+from dsr.store.tickets.services import IllegalTransition, TicketError, extend, pause, resume, transition
 from tests.store.conftest import RECEIVED, new_ticket
 
 NOW = RECEIVED + timedelta(days=3)

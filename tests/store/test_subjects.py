@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy.orm import Session
 
-from store.models import DataSubject, SubjectEmail
-from store.subjects import find_subject, normalize_email
+from dsr.store.models import DataSubject, SubjectEmail
+from dsr.store.subjects import find_subject, normalize_email
 
 NOW = datetime(2026, 2, 2, 9, tzinfo=UTC)
 

@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from store.models import DataSubject
-from store.subjects import find_subject
-from store.subjects_csv import SubjectImportError, export_subjects, import_subjects
+from dsr.store.models import DataSubject
+from dsr.store.subjects import find_subject
+from dsr.store.subjects_csv import SubjectImportError, export_subjects, import_subjects
 
 NOW = datetime(2026, 2, 2, 9, tzinfo=UTC)
 HEADER = "email,name,customer_number,postal_code,phone,telegram_user_id,alt_emails,branche\n"

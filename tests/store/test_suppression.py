@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from store.models import AuditEvent, Suppression
-from store.suppression import is_suppressed, normalize_address, suppress
+from dsr.store.models import AuditEvent, Suppression
+from dsr.store.suppression import is_suppressed, normalize_address, suppress
 
 NOW = datetime(2026, 2, 2, 9, tzinfo=UTC)
 

@@ -7,9 +7,9 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from intents.rights import Right
-from store.models import AuditEvent, IdentityLevel, TicketNote, TicketState
-from store.tickets import (
+from dsr.intents.rights import Right
+from dsr.store.models import AuditEvent, IdentityLevel, TicketNote, TicketState
+from dsr.store.tickets.services import (
     add_note,
     assign,
     correct_rights,

@@ -7,7 +7,7 @@ import threading
 import time
 from pathlib import Path
 
-from store.write_gate import WriteGate, gate_for, lock_path_for
+from dsr.store.write_gate import WriteGate, gate_for, lock_path_for
 
 
 def _hold(lock_path: str, held: object, release: object) -> None:

@@ -14,12 +14,12 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.config import Settings
-from bot.outbox_sender import OutboxSender
-from bot.pipeline import Pipeline
-from bot.telegram_chat import TelegramChannel, run_telegram
-from controllers import ControllerProfile, load_profile
-from store.models import DataSubject, Ticket
+from dsr.channels.sender import OutboxSender
+from dsr.channels.telegram.adapter import TelegramChannel, run_telegram
+from dsr.config import Settings
+from dsr.controllers import ControllerProfile, load_profile
+from dsr.pipeline.core import Pipeline
+from dsr.store.models import DataSubject, Ticket
 from tests.servers.fake_telegram import FakeTelegram, running_fake_telegram
 from tests.servers.smtp_sink import SmtpSink
 

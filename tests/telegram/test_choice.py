@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.clarification import reading_numbers
+from dsr.pipeline.clarification import reading_numbers
 
 
 @pytest.mark.parametrize(("text", "expected"), [

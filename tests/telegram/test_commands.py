@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from store.models import Message
+from dsr.store.models import Message
 from tests.telegram.conftest import CHAT, Bot, running_bot
 
 

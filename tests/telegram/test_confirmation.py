@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 
-from replies import format_date_de
-from store.deadlines import compute_deadline
-from store.models import Message, Suppression, Ticket, TicketState
+from dsr.deadlines import compute_deadline
+from dsr.replies import format_date_de
+from dsr.store.models import Message, Suppression, Ticket, TicketState
 from tests.servers.fake_telegram import SentMessage
 from tests.telegram.conftest import CHAT, Bot
 from tests.telegram.test_conversations import (

@@ -7,12 +7,12 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
-from bot.chat_state import load_offset
-from intents import classify
-from intents.rights import Right
-from replies import format_date_de
-from store.deadlines import compute_deadline
-from store.models import AuditEvent, DataSubject, IdentityLevel, Message, Suppression, TicketState
+from dsr.channels.telegram.conversation.state import load_offset
+from dsr.deadlines import compute_deadline
+from dsr.intents import classify
+from dsr.intents.rights import Right
+from dsr.replies import format_date_de
+from dsr.store.models import AuditEvent, DataSubject, IdentityLevel, Message, Suppression, TicketState
 from tests.telegram.conftest import CHAT, Bot
 
 ACCESS = "Ich möchte Auskunft über meine gespeicherten Daten nach Art. 15 DSGVO."

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from store.models import OutboxItem
-from store.outbox import enqueue
+from dsr.store.models import OutboxItem
+from dsr.store.outbox import enqueue
 from tests.telegram.conftest import CHAT, Bot, real_clock
 
 

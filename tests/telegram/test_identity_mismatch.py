@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from store.models import DataSubject, IdentityLevel, TicketState
+from dsr.store.models import DataSubject, IdentityLevel, TicketState
 from tests.telegram.conftest import CHAT, Bot, real_clock
 from tests.telegram.test_conversations import confirm_reading
 

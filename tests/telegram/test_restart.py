@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from bot.chat_state import load_offset
-from store.models import Message, OutboxItem, Suppression
+from dsr.channels.telegram.conversation.state import load_offset
+from dsr.store.models import Message, OutboxItem, Suppression
 from tests.telegram.conftest import CHAT, Bot, running_bot
 from tests.telegram.test_conversations import ACCESS, has_buttons
 

@@ -7,10 +7,10 @@ import asyncio
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.app import serve
-from bot.config import Settings
-from bot.telegram_chat import pick_profile
-from controllers import load_profile
+from dsr.channels.telegram.adapter import pick_profile
+from dsr.config import Settings
+from dsr.controllers import load_profile
+from dsr.service.app import serve
 from tests.servers.fake_telegram import FakeTelegram
 from tests.telegram.conftest import CHAT
 

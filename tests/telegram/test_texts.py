@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from bot import chat_texts as t
-from intents.rights import Right
+from dsr.channels.telegram.conversation import texts as t
+from dsr.intents.rights import Right
 
 FORMS: tuple[t.Form, ...] = ("sie", "du", "en")
 

@@ -13,12 +13,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bot.app import serve
-from bot.config import Settings
-from bot.telegram_chat import TelegramChannel, webhook_endpoint
-from console.app import create_app
-from controllers import load_profile
-from store.models import Message, Suppression, Ticket
+from dsr.channels.telegram.adapter import TelegramChannel, webhook_endpoint
+from dsr.config import Settings
+from dsr.console.app import create_app
+from dsr.controllers import load_profile
+from dsr.service.app import serve
+from dsr.store.models import Message, Suppression, Ticket
 from tests.servers.fake_telegram import FakeTelegram
 from tests.telegram.conftest import CHAT, Bot, make_settings, real_clock, running_bot
 

@@ -1,1 +1,0 @@
-"""Channels (SMTP, IMAP, Telegram), the message pipeline, the CLI and service wiring."""

@@ -1,1 +1,0 @@
-"""Console views, one module per area; routes are listed in `console.app`."""

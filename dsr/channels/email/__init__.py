@@ -1,0 +1,1 @@
+"""E-mail in: the SMTP endpoint and the IMAP poller."""

@@ -1,0 +1,1 @@
+"""Telegram: the bot adapter, delivery of chat replies and the conversation."""

@@ -1,0 +1,1 @@
+"""The Telegram conversation: states, their handlers and the texts."""

@@ -1,0 +1,200 @@
+"""Binding a Telegram chat to a known data subject, and what a bound chat may see.
+
+LEGAL.md 3.5: a chat is an unknown channel until it proves a link to the record.  The proof is
+a one-time code sent to an e-mail address *already on file* (EDPB 01/2022 §§ 72-73: reuse what
+the controller holds; never an ID copy).  An address typed into the chat is used only when it
+equals an address in the record, and the chat is told the same thing whether or not it does, so
+the bot cannot be used to find out who is a customer.  Codes expire, attempts are limited and
+only a salted hash is stored.  Once bound, the chat counts as an authenticated session on file
+(level 1 upwards: the level reached by the code is recorded on each later ticket).
+
+Every function takes a `Session` and an explicit `now` and never commits: the caller owns the
+transaction (the same rule as the store services).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr, make_msgid
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from dsr.controllers import ControllerProfile
+from dsr.intents.rights import Right
+from dsr.replies import render_reply
+from dsr.replies.context import ReplyContext, ReplyKind
+from dsr.store.models import DataSubject, Ticket, TicketState, VerificationChallenge
+from dsr.store.outbox import enqueue
+from dsr.store.subjects import find_subject, normalize_email
+from dsr.store.tickets.services import audit
+
+log = logging.getLogger(__name__)
+
+PURPOSE = "telegram_binding"
+CLOSED_STATES = frozenset({TicketState.ANSWERED.value, TicketState.REFUSED.value, TicketState.CLOSED.value})
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
+class CodeCheck(StrEnum):
+    VERIFIED = "verified"
+    WRONG = "wrong"  # attempts left
+    FAILED = "failed"  # attempts used up
+    EXPIRED = "expired"
+    NO_CHALLENGE = "no_challenge"  # the typed address matched no record (the chat is not told)
+
+
+@dataclass(frozen=True, slots=True)
+class CodeResult:
+    outcome: CodeCheck
+    attempts_left: int = 0
+    subject_id: int | None = None
+
+
+def mask_email(address: str) -> str:
+    """"m***@example.org": enough for the person to recognise it, useless to anyone else."""
+    local, _, domain = address.partition("@")
+    return f"{local[:1]}***@{domain}"
+
+
+def hash_code(code: str, *, salt: str | None = None) -> str:
+    salt = salt or secrets.token_hex(8)
+    digest = hmac.new(salt.encode(), code.encode(), hashlib.sha256).hexdigest()
+    return f"sha256${salt}${digest}"
+
+
+def code_matches(code: str, stored: str) -> bool:
+    _, salt, _ = stored.split("$", 2)
+    return hmac.compare_digest(hash_code(code, salt=salt), stored)
+
+
+def start_binding(
+    session: Session, *, profile: ControllerProfile, typed_address: str, ticket: Ticket | None,
+    now: datetime, ttl: timedelta, max_attempts: int, language: str = "de",
+) -> int | None:
+    """Send a code to `typed_address` if, and only if, it is an address on file.
+
+    Returns the challenge id, or None when the address matched no record (the caller says the
+    same to the chat either way).  Earlier pending binding challenges of that subject lapse.
+    """
+    address = normalize_email(typed_address)
+    subject = find_subject(session, profile.key, email=address)
+    if subject is None:
+        audit(session, actor="system", action="telegram_binding_no_match", now=now,
+              ticket_id=ticket.id if ticket else None, reason="address not on file")
+        return None
+    for old in session.scalars(select(VerificationChallenge).where(
+            VerificationChallenge.subject_id == subject.id, VerificationChallenge.purpose == PURPOSE,
+            VerificationChallenge.state == "pending")):
+        old.state = "expired"
+    code = f"{secrets.randbelow(1_000_000):06d}"
+    # Not linked to the ticket: the pipeline's own challenge for the ticket (facts) stays separate.
+    challenge = VerificationChallenge(
+        ticket_id=None, subject_id=subject.id, purpose=PURPOSE,
+        code_hash=hash_code(code), sent_to=address, expires_at=now + ttl, attempts=0,
+        max_attempts=max_attempts, state="pending", created_at=now)
+    session.add(challenge)
+    session.flush()
+    ctx = ReplyContext(
+        reference=ticket.reference if ticket else "",
+        rights=tuple(Right(r) for r in ticket.rights) if ticket else (),
+        received_date=(ticket.received_at if ticket else now).astimezone(BERLIN).date(),
+        channel="email", verified=False, verification_code=code, code_expires_at=now + ttl,
+        code_sent_to_masked=mask_email(address))
+    rendered = render_reply(ReplyKind.VERIFICATION_CODE, ctx, profile, language=language, only="mail")
+    payload = compose_email(profile, to=address, subject=rendered.subject, text=rendered.text,
+                            html=rendered.html, now=now)
+    enqueue(session, controller=profile.key, channel="email", kind=ReplyKind.VERIFICATION_CODE.value,
+            recipient=address, payload=payload, now=now, ticket_id=ticket.id if ticket else None)
+    audit(session, actor="system", action="telegram_binding_code_sent", now=now,
+          ticket_id=ticket.id if ticket else None, detail={"sent_to": mask_email(address)})
+    log.info("binding code sent challenge=%s to=%s", challenge.id, mask_email(address))
+    return challenge.id
+
+
+def check_code(session: Session, challenge_id: int | None, code: str, *, now: datetime) -> CodeResult:
+    """Count an attempt and say whether `code` proves the link; never reveals the code."""
+    challenge = session.get(VerificationChallenge, challenge_id) if challenge_id else None
+    if challenge is None:
+        return CodeResult(CodeCheck.NO_CHALLENGE)
+    if challenge.state != "pending":
+        outcome = CodeCheck.EXPIRED if challenge.state == "expired" else CodeCheck.FAILED
+        return CodeResult(outcome)
+    if now >= challenge.expires_at:
+        challenge.state = "expired"
+        return CodeResult(CodeCheck.EXPIRED)
+    challenge.attempts += 1
+    if code_matches(code.strip(), challenge.code_hash):
+        challenge.state = "verified"
+        return CodeResult(CodeCheck.VERIFIED, subject_id=challenge.subject_id)
+    left = challenge.max_attempts - challenge.attempts
+    if left <= 0:
+        challenge.state = "failed"
+        return CodeResult(CodeCheck.FAILED)
+    return CodeResult(CodeCheck.WRONG, attempts_left=left)
+
+
+def bind_chat(session: Session, *, controller: str, subject_id: int, telegram_user_id: int,
+              now: datetime) -> None:
+    """Link the Telegram account to the subject (one subject per account, per controller)."""
+    for other in session.scalars(select(DataSubject).where(
+            DataSubject.controller == controller, DataSubject.telegram_user_id == telegram_user_id,
+            DataSubject.id != subject_id)):
+        other.telegram_user_id = None
+    session.flush()
+    subject = session.get(DataSubject, subject_id)
+    if subject is None:
+        return
+    subject.telegram_user_id = telegram_user_id
+    subject.updated_at = now
+    audit(session, actor=f"telegram:{telegram_user_id}", action="telegram_bound", now=now,
+          reason="one-time code to the address on file confirmed", detail={"subject_id": subject_id})
+
+
+def unbind_chat(session: Session, *, controller: str, telegram_user_id: int, now: datetime) -> bool:
+    """Remove the link (/abmelden); True when there was one."""
+    subject = find_subject(session, controller, telegram_user_id=telegram_user_id)
+    if subject is None:
+        return False
+    subject.telegram_user_id = None
+    subject.updated_at = now
+    audit(session, actor=f"telegram:{telegram_user_id}", action="telegram_unbound", now=now,
+          reason="removed by the data subject", detail={"subject_id": subject.id})
+    return True
+
+
+def bound_subject(session: Session, controller: str, telegram_user_id: int) -> DataSubject | None:
+    return find_subject(session, controller, telegram_user_id=telegram_user_id)
+
+
+def open_tickets(session: Session, *, controller: str, chat_id: int, subject_id: int | None) -> list[Ticket]:
+    """Open tickets this chat may list: those it opened, and the bound subject's own."""
+    mine = (Ticket.channel == "telegram") & (Ticket.reply_to == str(chat_id))
+    who = or_(mine, Ticket.subject_id == subject_id) if subject_id is not None else mine
+    query = (select(Ticket).where(Ticket.controller == controller, Ticket.state.not_in(CLOSED_STATES), who)
+             .order_by(Ticket.received_at, Ticket.id))
+    return list(session.scalars(query))
+
+
+def compose_email(profile: ControllerProfile, *, to: str, subject: str, text: str, html: str,
+                  now: datetime) -> bytes:
+    """RFC 5322 bytes for the outbox, marked as automatic so no autoresponder answers it."""
+    msg = EmailMessage()
+    msg["From"] = formataddr((profile.short_name, profile.from_address))
+    msg["To"] = to
+    msg["Subject"] = subject
+    msg["Date"] = format_datetime(now)
+    msg["Message-ID"] = make_msgid(domain=profile.from_address.rpartition("@")[2])
+    msg["Auto-Submitted"] = "auto-generated"
+    msg.set_content(text)
+    if html:
+        msg.add_alternative(html, subtype="html")
+    return msg.as_bytes()

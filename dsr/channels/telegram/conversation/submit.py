@@ -1,0 +1,235 @@
+"""Handing a chat request to the pipeline, and the chat-specific steps around it.
+
+The pipeline is the only place a ticket is opened (same classifier, dedupe, deadline and audit
+as e-mail).  Around it the chat adds what only the chat knows: which rights the person
+confirmed by button (recorded as a correction by the data subject, Art. 12(2) facilitation),
+that a bound chat is an authenticated session on file (LEGAL.md 3.5), that a marketing
+objection also covers the bound person's e-mail address (Art. 21(3): all channels), and a
+short chat answer when the pipeline queued none for the chat.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
+
+from babel.dates import format_date
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from dsr.channels.telegram.conversation import texts as t
+from dsr.channels.telegram.conversation.binding import bound_subject
+from dsr.controllers import ControllerProfile
+from dsr.inbound import InboundMessage, Outcome
+from dsr.intents.rights import Right
+from dsr.pipeline.core import CONFIRMED_RIGHTS_HEADER
+from dsr.pipeline.identity import PURPOSE_CODE, pending_challenge
+from dsr.pipeline.outbound import reply_context
+from dsr.replies import format_date_de, render_reply
+from dsr.replies.context import ReplyKind
+from dsr.store.audit import audit
+from dsr.store.models import IdentityLevel, Message, OutboxItem, Ticket, TicketState
+from dsr.store.outbox import enqueue
+from dsr.store.suppression import is_suppressed, suppress
+from dsr.store.tickets.services import (
+    TRANSITIONS,
+    correct_rights,
+    escalate,
+    find_by_reference,
+    record_identity,
+    transition,
+)
+
+if TYPE_CHECKING:
+    from dsr.channels.telegram.conversation.flow import ChatEvent
+
+log = logging.getLogger(__name__)
+
+# Rights the person picked or confirmed by button: the pipeline uses them instead of guessing.
+CONFIRMED_HEADER = CONFIRMED_RIGHTS_HEADER
+IMMEDIATE = frozenset({Right.MARKETING_OBJECTION, Right.CONSENT_WITHDRAWAL})
+VERIFIED_LEVELS = frozenset({IdentityLevel.CONTACT_ON_FILE.value, IdentityLevel.CODE_CONFIRMED.value,
+                             IdentityLevel.KNOWN_FACTS.value, IdentityLevel.MANUAL.value})
+BOUND_METHOD = "Telegram-Chat mit Code an hinterlegte E-Mail-Adresse verknüpft"
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitResult:
+    reference: str | None
+    needs_identity: bool
+    outbox_ids: list[int]
+    offer_email: bool = False  # the pipeline asked for facts: offer the code to the address on file
+
+
+def inbound_message(*, controller: str, event: ChatEvent, key: str, text: str, received_at: datetime,
+                    rights: Sequence[Right], confirmed: bool, subject: str = "") -> InboundMessage:
+    headers = {CONFIRMED_HEADER: ",".join(r.value for r in rights)} if confirmed and rights else {}
+    return InboundMessage(
+        controller=controller, channel="telegram", dedupe_key=key, sender=f"telegram:{event.user_id}",
+        received_at=received_at, subject=subject, body=text, message_id=key, headers=headers,
+        chat_id=event.chat_id, telegram_user_id=event.user_id)
+
+
+def after_pipeline(
+    session: Session, *, outcome: Outcome, msg: InboundMessage, profile: ControllerProfile,
+    rights: Sequence[Right], confirmed: bool, form: t.Form, now: datetime,
+) -> SubmitResult:
+    """Finish a submission in the chat's transaction; safe to repeat after a crash."""
+    ticket = ticket_by_reference(session, outcome.ticket_reference) or _ticket_by_key(session, msg.dedupe_key)
+    chat_id = msg.chat_id or 0
+    user_id = msg.telegram_user_id or 0
+    if ticket is None:
+        log.info("chat request without ticket status=%s reason=%s", outcome.status, outcome.reason)
+        held = enqueue_chat(session, controller=profile.key, chat_id=chat_id,
+                            text=t.text("held", form), now=now)
+        return SubmitResult(None, False, [held])
+    actor = f"telegram:{user_id}"
+    wanted = [r.value for r in rights]
+    if confirmed and rights and list(ticket.rights) != wanted:
+        correct_rights(session, ticket, list(rights), actor=actor, reason="im Chat vom Betroffenen bestätigt",
+                       now=now)
+    immediate = bool(rights) and set(rights) <= IMMEDIATE
+    subject = bound_subject(session, profile.key, user_id)
+    if Right.MARKETING_OBJECTION in rights:
+        suppress_everywhere(session, profile=profile, ticket=ticket, user_id=user_id, now=now)
+    # An escalated request (representative, third party, identity theft …) is the DPO's identity
+    # decision; a bound chat does not replace it.
+    if (subject is not None and not immediate and not ticket.escalated
+            and ticket.identity_level not in VERIFIED_LEVELS):
+        verify_ticket(session, ticket, subject_id=subject.id, actor=actor, now=now)
+    ids: list[int] = []
+    if not _chat_reply_queued(session, ticket):
+        for kind in _reply_kinds(ticket, rights):
+            ids.append(_enqueue_reply(session, kind, ticket, profile, chat_id=chat_id,
+                                      verified=subject is not None, form=form, now=now))
+    needs_identity = ticket.state == TicketState.AWAITING_IDENTITY.value
+    challenge = pending_challenge(session, ticket) if needs_identity else None
+    offer_email = challenge is None or challenge.purpose != PURPOSE_CODE
+    return SubmitResult(ticket.reference, needs_identity, ids, offer_email=needs_identity and offer_email)
+
+
+def suppress_everywhere(session: Session, *, profile: ControllerProfile, ticket: Ticket, user_id: int,
+                        now: datetime) -> None:
+    """Art. 21(3): no more marketing to this Telegram account nor to the bound person's address."""
+    subject = bound_subject(session, profile.key, user_id)
+    for address in (f"telegram:{user_id}", subject.email if subject else None):
+        if address and not is_suppressed(session, controller=profile.key, address=address):
+            suppress(session, controller=profile.key, address=address, now=now, ticket_id=ticket.id)
+
+
+def take_effect_now(session: Session, ticket: Ticket, *, profile: ControllerProfile, rights: Sequence[Right],
+                    chat_id: int, user_id: int, form: t.Form, now: datetime) -> list[int]:
+    """Rights corrected to a marketing objection or consent withdrawal: effective at once.
+
+    The same effect the pipeline gives them on receipt (suppression, confirmation to the
+    person; the ticket answered when nothing else is asked), for a ticket that was opened on
+    another reading and corrected by the person in the chat.  Returns the queued chat items.
+    """
+    immediate = [r for r in rights if r in IMMEDIATE]
+    if not immediate:
+        return []
+    suppress_everywhere(session, profile=profile, ticket=ticket, user_id=user_id, now=now)
+    queued = set(session.scalars(select(OutboxItem.kind).where(OutboxItem.ticket_id == ticket.id)))
+    kinds = [ReplyKind.MARKETING_OBJECTION_CONFIRMATION if r is Right.MARKETING_OBJECTION
+             else ReplyKind.CONSENT_WITHDRAWAL_CONFIRMATION for r in immediate]
+    ids = [_enqueue_reply(session, kind, ticket, profile, chat_id=chat_id, verified=False, form=form, now=now)
+           for kind in kinds if kind.value not in queued]
+    current = TicketState(ticket.state)
+    if len(immediate) == len(rights) and TicketState.ANSWERED in TRANSITIONS[current]:
+        outcome = "suppressed" if Right.MARKETING_OBJECTION in immediate else "consent_withdrawn"
+        transition(session, ticket, TicketState.ANSWERED, actor=f"telegram:{user_id}", now=now,
+                   outcome=outcome, reason="Wirksam mit Eingang; vom Betroffenen im Chat so richtiggestellt")
+    return ids
+
+
+def verify_ticket(session: Session, ticket: Ticket, *, subject_id: int, actor: str, now: datetime) -> bool:
+    """Record that the requester proved the link to the record; let the work begin.
+
+    The code proves only the record of the address it was sent to.  A ticket already linked to
+    another person (e.g. one whose address was written into the message) is not verified by it:
+    that would let one customer confirm a request about someone else and receive the answer in
+    his chat.  Such a ticket goes to the DPO instead; returns whether the ticket was verified.
+    """
+    if ticket.subject_id is not None and ticket.subject_id != subject_id:
+        audit(session, actor=actor, action="identity_mismatch", now=now, ticket_id=ticket.id,
+              reason="Chat-Code bestätigt eine andere Person als die des Vorgangs")
+        escalate(session, ticket, ["identity_unverified"], actor=actor, now=now,
+                 reason="Code im Chat gehört zu einer anderen Person als der im Vorgang genannten")
+        return False
+    if ticket.subject_id is None:
+        ticket.subject_id = subject_id
+    record_identity(session, ticket, IdentityLevel.CODE_CONFIRMED, method=BOUND_METHOD, actor=actor, now=now)
+    current = TicketState(ticket.state)
+    if current is TicketState.AWAITING_IDENTITY and TicketState.IN_PROGRESS in TRANSITIONS[current]:
+        transition(session, ticket, TicketState.IN_PROGRESS, actor=actor, reason="Identität bestätigt",
+                   now=now)
+    return True
+
+
+def enqueue_chat(session: Session, *, controller: str, chat_id: int, text: str, now: datetime,
+                 buttons: list[list[tuple[str, str]]] | None = None, edit_message_id: int | None = None,
+                 kind: str = "chat", ticket_id: int | None = None) -> int:
+    """Queue one chat message (or an edit of an earlier one) as UTF-8 JSON for the outbox."""
+    payload: dict[str, Any] = {"chat_id": chat_id, "text": text}
+    if buttons:
+        payload["reply_markup"] = {"inline_keyboard": [
+            [{"text": label, "callback_data": data} for label, data in row] for row in buttons]}
+    if edit_message_id is not None:
+        payload["edit_message_id"] = edit_message_id
+    item = enqueue(session, controller=controller, channel="telegram", kind=kind, recipient=str(chat_id),
+                   payload=json.dumps(payload, ensure_ascii=False).encode(), now=now, ticket_id=ticket_id)
+    session.flush()
+    return item.id
+
+
+def ticket_by_reference(session: Session, reference: str | None) -> Ticket | None:
+    return find_by_reference(session, reference) if reference else None
+
+
+def format_day(day: date | None, form: t.Form) -> str:
+    if day is None:
+        return ""
+    return format_date(day, format="long", locale="en") if form == "en" else format_date_de(day)
+
+
+def _ticket_by_key(session: Session, key: str) -> Ticket | None:
+    """The ticket an already processed message went to (the pipeline answered DUPLICATE)."""
+    ticket_id = session.scalar(select(Message.ticket_id).where(
+        Message.channel == "telegram", Message.direction == "in", Message.dedupe_key == key))
+    return session.get(Ticket, ticket_id) if ticket_id else None
+
+
+def _chat_reply_queued(session: Session, ticket: Ticket) -> bool:
+    query = select(OutboxItem.id).where(OutboxItem.ticket_id == ticket.id, OutboxItem.channel == "telegram")
+    return session.scalar(query.limit(1)) is not None
+
+
+def _reply_kinds(ticket: Ticket, rights: Sequence[Right]) -> list[ReplyKind]:
+    kinds = []
+    if Right.MARKETING_OBJECTION in rights:
+        kinds.append(ReplyKind.MARKETING_OBJECTION_CONFIRMATION)
+    if Right.CONSENT_WITHDRAWAL in rights:
+        kinds.append(ReplyKind.CONSENT_WITHDRAWAL_CONFIRMATION)
+    if ticket.escalated:
+        kinds.append(ReplyKind.ESCALATION_NOTICE)
+    elif set(rights) - IMMEDIATE or not kinds:
+        kinds.append(ReplyKind.RECEIPT_CONFIRMATION)
+    return kinds
+
+
+def render_chat(ticket: Ticket, profile: ControllerProfile, *, form: t.Form, verified: bool,
+                kind: ReplyKind = ReplyKind.IDENTITY_VERIFIED) -> str:
+    """The chat variant of a reply about `ticket` (no personal data unless `verified`)."""
+    ctx = reply_context(ticket, channel="telegram", verified=verified)
+    return render_reply(kind, ctx, profile, language="en" if form == "en" else "de", only="chat").chat
+
+
+def _enqueue_reply(session: Session, kind: ReplyKind, ticket: Ticket, profile: ControllerProfile, *,
+                   chat_id: int, verified: bool, form: t.Form, now: datetime) -> int:
+    text = render_chat(ticket, profile, form=form, verified=verified, kind=kind)
+    return enqueue_chat(session, controller=profile.key, chat_id=chat_id, text=text, now=now,
+                        kind=kind.value, ticket_id=ticket.id)

@@ -1,0 +1,89 @@
+"""The identity step of the chat: binding the chat to a known data subject, inside a ticket.
+
+While a ticket waits for identity (Art. 12(6)), what the person types is read as an answer to
+that step: an e-mail address gets a one-time code sent to it *only if* it is already on file
+(the chat is told the same either way, LEGAL.md 3.5); a six-digit answer is checked against
+that code; anything else (facts, or the code the pipeline itself sent) belongs to the ticket
+and goes through the pipeline.  Once the code is right the chat is bound, and later requests
+from it are verified at the same level.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from dsr.channels.telegram.conversation import binding
+from dsr.channels.telegram.conversation import submit as chat_submit
+from dsr.channels.telegram.conversation import texts as t
+from dsr.store.subjects import normalize_email
+
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+CODE_RE = re.compile(r"^\s*(\d{6})\s*$")
+
+if TYPE_CHECKING:
+    from dsr.channels.telegram.conversation.flow import Turn
+
+
+def forward_step(turn: Turn, text: str) -> None:
+    """A reply while identity is open (facts, or a code the pipeline sent): it belongs to the ticket."""
+    reference = turn.state.ticket_reference or ""
+    _msg, outcome = turn.pipeline_outcome(text=text, rights=(), confirmed=False, subject=f"[{reference}]")
+    if outcome is None:
+        return
+    ticket = chat_submit.ticket_by_reference(turn.session, reference)
+    if ticket is None or ticket.state != "awaiting_identity":
+        if ticket is not None and ticket.subject_id and ticket.identity_level == "code_confirmed":
+            # The pipeline's code went to the address on file: that proves the chat, too.
+            binding.bind_chat(turn.session, controller=turn.flow.controller, subject_id=ticket.subject_id,
+                              telegram_user_id=turn.event.user_id, now=turn.flow._clock())
+        turn.state.reset()
+
+
+def email_step(turn: Turn, text: str) -> None:
+    """An e-mail address typed while identity is open: a code to it, if (and only if) it is on file."""
+    if not EMAIL_RE.match(text):
+        turn.say(t.text("not_an_email", turn.form))
+        return
+    turn.state.email_attempts += 1
+    if turn.state.email_attempts > turn.flow.limits.email_attempts:
+        turn.state.reset()
+        turn.say(t.text("code_failed", turn.form, email=turn.profile.contact_email))
+        return
+    ticket = chat_submit.ticket_by_reference(turn.session, turn.state.ticket_reference)
+    turn.state.code_expected, turn.state.code_misses = True, 0
+    turn.state.challenge_id = binding.start_binding(
+        turn.session, profile=turn.profile, typed_address=normalize_email(text), ticket=ticket,
+        now=turn.flow._clock(), ttl=turn.flow.limits.code_ttl,
+        max_attempts=turn.flow.limits.code_attempts, language=turn.state.language)
+    turn.say(t.text("code_sent", turn.form, minutes=int(turn.flow.limits.code_ttl.total_seconds() // 60)))
+
+
+def code_step(turn: Turn, code: str) -> None:
+    """A six-digit answer after an address was given: check it; bind the chat when it is right."""
+    now = turn.flow._clock()
+    result = binding.check_code(turn.session, turn.state.challenge_id, code, now=now)
+    if result.outcome is binding.CodeCheck.WRONG:
+        turn.say(t.text("code_wrong", turn.form, left=result.attempts_left))
+        return
+    if result.outcome is binding.CodeCheck.NO_CHALLENGE:
+        # The address was not on file: answer exactly as for a wrong code (no enumeration).
+        turn.state.code_misses += 1
+        left = turn.flow.limits.code_attempts - turn.state.code_misses
+        if left > 0:
+            turn.say(t.text("code_wrong", turn.form, left=left))
+            return
+    if result.outcome is not binding.CodeCheck.VERIFIED or result.subject_id is None:
+        turn.state.challenge_id, turn.state.code_expected = None, False
+        turn.say(t.text("code_failed", turn.form, email=turn.profile.contact_email))
+        return
+    binding.bind_chat(turn.session, controller=turn.flow.controller, subject_id=result.subject_id,
+                      telegram_user_id=turn.event.user_id, now=now)
+    ticket = chat_submit.ticket_by_reference(turn.session, turn.state.ticket_reference)
+    text = t.text("bound", turn.form)
+    if ticket is not None and chat_submit.verify_ticket(turn.session, ticket, subject_id=result.subject_id,
+                                                        actor=f"telegram:{turn.event.user_id}", now=now):
+        verified = chat_submit.render_chat(ticket, turn.profile, form=turn.form, verified=True)
+        text = f"{verified}\n\n{text}"
+    turn.state.reset()
+    turn.say(text)

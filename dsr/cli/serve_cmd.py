@@ -1,0 +1,43 @@
+"""`dsr serve`: run the service (SMTP endpoint, IMAP poller, Telegram bot, console, outbox sender)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+import typer
+
+from dsr.cli import common
+
+log = logging.getLogger(__name__)
+
+
+def serve(config: Path | None = typer.Option(None, "--config", help="TOML settings file.")) -> None:
+    """Run every configured channel in one process until SIGTERM/SIGINT.
+
+    Bad configuration stops the start with one line naming the setting (exit code 2).
+    """
+    from dsr.logs import configure_logging
+    from dsr.service.app import prepare_database, utc_now
+    from dsr.service.app import serve as run_service
+    from dsr.service.demo import load_demo_data
+
+    cfg = common.settings(config)
+    configure_logging(cfg.log_level)
+    profiles = {p.key: p for p in common.profiles(cfg)}
+    try:
+        sessions = prepare_database(cfg)
+    except Exception as exc:  # unreachable database, wrong URL: one line, not a traceback
+        raise common.CliError(f"DSR_DATABASE_URL: cannot open the database ({type(exc).__name__})",
+                              exit_code=2) from exc
+    if cfg.demo:
+        load_demo_data(sessions, list(profiles), now=utc_now())
+    try:
+        asyncio.run(run_service(cfg, profiles, sessions))
+    except OSError as exc:  # e.g. the SMTP or web port is taken
+        raise common.CliError(f"cannot start a listener: {exc.strerror or exc}", exit_code=2) from exc
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)

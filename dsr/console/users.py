@@ -1,0 +1,117 @@
+"""Console users and API tokens in the database (used by the console and `dsr users`).
+
+Outcomes are return values: a `UserProblem` carries a German one-line explanation for the CLI or
+the admin page.  Nothing here commits; the caller owns the transaction.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from dsr.console.auth import (
+    TOKEN_ROLES,
+    USER_ROLES,
+    Role,
+    hash_password,
+    hash_token,
+    new_secret,
+    password_needs_rehash,
+    password_problem,
+    verify_password,
+)
+from dsr.store.models import ApiToken, User
+
+USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
+
+
+@dataclass(frozen=True, slots=True)
+class UserProblem:
+    message: str
+
+
+def find_user(session: Session, username: str) -> User | None:
+    return session.scalar(select(User).where(User.username == username))
+
+
+def add_user(
+    session: Session, *, username: str, role: str, password: str, now: datetime
+) -> User | UserProblem:
+    if not USERNAME_RE.fullmatch(username):
+        return UserProblem(
+            "Benutzername: 2-64 Zeichen, Kleinbuchstaben, Ziffern, Punkt, Bindestrich, Unterstrich."
+        )
+    if role not in {r.value for r in USER_ROLES}:
+        return UserProblem(f"Unbekannte Rolle {role!r} (erlaubt: dpo, manager, admin).")
+    if find_user(session, username) is not None:
+        return UserProblem(f"Den Benutzer {username} gibt es schon.")
+    problem = password_problem(password)
+    if problem:
+        return UserProblem(problem)
+    user = User(
+        username=username, role=role, password_hash=hash_password(password), disabled=False, created_at=now
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+def set_password(session: Session, *, username: str, password: str) -> User | UserProblem:
+    user = find_user(session, username)
+    if user is None:
+        return UserProblem(f"Den Benutzer {username} gibt es nicht.")
+    problem = password_problem(password)
+    if problem:
+        return UserProblem(problem)
+    user.password_hash = hash_password(password)
+    return user
+
+
+def set_disabled(session: Session, *, username: str, disabled: bool = True) -> User | UserProblem:
+    user = find_user(session, username)
+    if user is None:
+        return UserProblem(f"Den Benutzer {username} gibt es nicht.")
+    user.disabled = disabled
+    return user
+
+
+def authenticate(session: Session, *, username: str, password: str, now: datetime) -> User | None:
+    """The enabled user with this password, or None (same cost whether or not the name exists)."""
+    user = find_user(session, username)
+    ok = verify_password(user.password_hash if user else None, password)
+    if user is None or not ok or user.disabled or user.role not in {r.value for r in USER_ROLES}:
+        return None
+    if password_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    user.last_login_at = now
+    return user
+
+
+def create_token(
+    session: Session, *, name: str, role: str, now: datetime
+) -> tuple[ApiToken, str] | UserProblem:
+    """Create an API token; the plain token is returned once and only its digest is stored."""
+    if not name or len(name) > 100:
+        return UserProblem("Der Token braucht einen Namen (höchstens 100 Zeichen).")
+    if role not in {r.value for r in TOKEN_ROLES}:
+        allowed = ", ".join(r.value for r in TOKEN_ROLES)
+        return UserProblem(f"Unbekannte Token-Rolle {role!r} (erlaubt: {allowed}).")
+    plain = new_secret()
+    token = ApiToken(name=name, token_hash=hash_token(plain), role=role, created_at=now, revoked=False)
+    session.add(token)
+    session.flush()
+    return token, plain
+
+
+def find_token(session: Session, plain: str) -> ApiToken | None:
+    """The unrevoked token matching `plain` (looked up by digest, so no timing side channel)."""
+    if not plain or len(plain) > 200:
+        return None
+    token = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(plain)))
+    if token is None or token.revoked or token.role not in {r.value for r in Role}:
+        return None
+    return token

@@ -1,0 +1,147 @@
+"""Quarantine: input the service could not process, kept with the reason, never silently dropped.
+
+A request counts from its arrival on an official channel whether or not anyone could read it
+(EDPB § 159), so every quarantined item needs a human decision: process it again (e-mail runs
+through the normal pipeline), mark it handled by hand, or discard it (spam, empty).  Looking at
+the raw content is access to personal data and is audited.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import select
+from starlette.responses import Response
+
+from dsr.console.guard import Ctx
+from dsr.inbound import OutcomeStatus
+from dsr.mail.parse import UnparseableMessage, parse_email, recipient_candidates
+from dsr.store.models import QuarantinedMessage
+from dsr.store.tickets.services import audit
+
+log = logging.getLogger(__name__)
+MAX_SHOWN_BYTES = 200_000
+STATES = {"open": "offen", "processed": "verarbeitet", "discarded": "verworfen"}
+
+
+def quarantine_list(ctx: Ctx) -> Response:
+    show_all = ctx.request.query_params.get("all") == "1"
+    with ctx.services.sessions() as session:
+        query = select(QuarantinedMessage).order_by(QuarantinedMessage.received_at.desc())
+        if not show_all:
+            query = query.where(QuarantinedMessage.state == "open")
+        items = list(session.scalars(query.limit(500)))
+        return ctx.render("quarantine.html", items=items, show_all=show_all, states=STATES)
+
+
+def quarantine_item(ctx: Ctx) -> Response:
+    with ctx.services.sessions.begin() as session:
+        item = session.get(QuarantinedMessage, ctx.path_int("item_id"))
+        if item is None:
+            return ctx.not_found()
+        raw = item.raw[:MAX_SHOWN_BYTES].decode("utf-8", errors="replace")
+        audit(
+            session,
+            actor=ctx.actor,
+            action="console.quarantine_viewed",
+            now=ctx.now,
+            detail={"quarantine_id": item.id},
+        )
+        return ctx.render(
+            "quarantine_item.html",
+            item=item,
+            raw=raw,
+            truncated=len(item.raw) > MAX_SHOWN_BYTES,
+            states=STATES,
+        )
+
+
+def _resolve(ctx: Ctx, item: QuarantinedMessage, state: str) -> None:
+    item.state = state
+    item.resolved_by = ctx.actor
+    item.resolved_at = ctx.now
+
+
+def quarantine_discard(ctx: Ctx) -> Response:
+    return _resolve_by_hand(ctx, state="discarded", action="console.quarantine_discarded",
+                            missing_reason="Bitte begründen, warum verworfen wird.",
+                            done="Eintrag verworfen.")
+
+
+def quarantine_handled(ctx: Ctx) -> Response:
+    """The DPO dealt with the content by hand (e.g. answered by letter): record that."""
+    return _resolve_by_hand(ctx, state="processed", action="console.quarantine_handled",
+                            missing_reason="Bitte vermerken, wie der Eintrag erledigt wurde.",
+                            done="Als erledigt vermerkt.")
+
+
+def _resolve_by_hand(ctx: Ctx, *, state: str, action: str, missing_reason: str, done: str) -> Response:
+    """Close an open quarantine entry without the pipeline; a reason is required and audited."""
+    reason = ctx.field("reason")
+    if not reason:
+        return ctx.redirect(f"/quarantine/{ctx.path_int('item_id')}", missing_reason, "error")
+    with ctx.services.sessions.begin() as session:
+        item = session.get(QuarantinedMessage, ctx.path_int("item_id"))
+        if item is None or item.state != "open":
+            return ctx.not_found()
+        _resolve(ctx, item, state)
+        audit(session, actor=ctx.actor, action=action, now=ctx.now, reason=reason,
+              detail={"quarantine_id": item.id})
+    return ctx.redirect("/quarantine", done)
+
+
+def quarantine_process(ctx: Ctx) -> Response:
+    """Run a quarantined e-mail through the normal pipeline again (e.g. after a parser fix)."""
+    item_id = ctx.path_int("item_id")
+    services = ctx.services
+    with services.sessions() as session:
+        item = session.get(QuarantinedMessage, item_id)
+        if item is None or item.state != "open":
+            return ctx.not_found()
+        channel, controller, raw, received_at = item.channel, item.controller, item.raw, item.received_at
+    if channel != "email" or controller not in services.profiles:
+        return ctx.redirect(
+            f"/quarantine/{item_id}",
+            "Nur E-Mails eines geladenen Verantwortlichen können erneut "
+            "verarbeitet werden; bitte von Hand erledigen.",
+            "error",
+        )
+    profile = services.profiles[controller]
+    candidates = recipient_candidates(raw)
+    try:
+        msg = parse_email(
+            raw,
+            controller=controller,
+            recipient=candidates[0] if candidates else profile.from_address,
+            received_at=received_at,
+        )
+    except UnparseableMessage as exc:
+        return ctx.redirect(f"/quarantine/{item_id}", f"Weiterhin nicht lesbar: {exc.reason}", "error")
+    from dsr.pipeline.core import Pipeline  # the classifier stack loads only when reprocessing is asked for
+
+    pipeline = Pipeline(
+        sessions=services.sessions,
+        profiles=services.profiles,
+        clock=services.clock,
+        settings=services.settings,
+    )
+    outcome = pipeline.handle(msg)
+    if outcome.status is OutcomeStatus.QUARANTINED:
+        return ctx.redirect(f"/quarantine/{item_id}", f"Erneut nicht verarbeitbar: {outcome.reason}", "error")
+    with services.sessions.begin() as session:
+        item = session.get(QuarantinedMessage, item_id)
+        if item is not None:
+            _resolve(ctx, item, "processed")
+        audit(
+            session,
+            actor=ctx.actor,
+            action="console.quarantine_reprocessed",
+            now=ctx.now,
+            detail={
+                "quarantine_id": item_id,
+                "status": outcome.status.value,
+                "reference": outcome.ticket_reference,
+            },
+        )
+    where = f" Ticket {outcome.ticket_reference}." if outcome.ticket_reference else ""
+    return ctx.redirect("/quarantine", f"Erneut verarbeitet ({outcome.status.value}).{where}")

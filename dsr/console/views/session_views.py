@@ -1,0 +1,129 @@
+"""Login, logout and the role's start page.
+
+The login is rate-limited per user name and per client address (LoginThrottle), answers the same
+for unknown users and wrong passwords, and starts a fresh server-side session (no fixation).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.responses import RedirectResponse, Response
+
+from dsr.console import csrf
+from dsr.console.auth import Role, new_secret, same_secret
+from dsr.console.guard import Ctx
+from dsr.console.users import authenticate
+from dsr.store.tickets.services import audit
+
+log = logging.getLogger(__name__)
+
+HOME: dict[Role, str] = {Role.DPO: "/queue", Role.MANAGER: "/board", Role.ADMIN: "/admin/users"}
+
+
+def _safe_next(value: str) -> str | None:
+    """Only a local absolute path may be a redirect target (no open redirect)."""
+    if value.startswith("/") and not value.startswith("//") and "\\" not in value and "://" not in value:
+        return value
+    return None
+
+
+def _login_page(ctx: Ctx, *, error: str | None = None, status_code: int = 200) -> Response:
+    token = new_secret()
+    response = ctx.render(
+        "login.html",
+        status_code=status_code,
+        login_csrf=token,
+        error=error,
+        next=_safe_next(ctx.request.query_params.get("next", "") or ctx.field("next")) or "",
+    )
+    response.set_cookie(
+        csrf.LOGIN_COOKIE,
+        token,
+        max_age=3600,
+        httponly=True,
+        samesite="strict",
+        secure=ctx.services.settings.web_cookie_secure,
+        path="/login",
+    )
+    return response
+
+
+def login_form(ctx: Ctx) -> Response:
+    web = ctx.services.web_sessions.get(ctx.request.cookies.get(ctx.services.cookie_name), now=ctx.now)
+    if web is not None:
+        return RedirectResponse(HOME[web.role], status_code=303)
+    return _login_page(ctx)
+
+
+def login_submit(ctx: Ctx) -> Response:
+    services = ctx.services
+    if not (
+        csrf.origin_ok(ctx.request)
+        and same_secret(csrf.form_token(ctx.form), ctx.request.cookies.get(csrf.LOGIN_COOKIE))
+    ):
+        return _login_page(
+            ctx, error="Die Sicherheitsprüfung ist fehlgeschlagen. Bitte erneut versuchen.", status_code=403
+        )
+    username = ctx.field("username").lower()
+    password = ctx.form.get("password")
+    password = password if isinstance(password, str) else ""
+    client = ctx.request.client.host if ctx.request.client else "unknown"
+    keys = (f"user:{username}", f"addr:{client}")
+    if any(services.throttle.blocked(k, now=ctx.now) for k in keys):
+        log.warning("login throttled client=%s", client)
+        return _login_page(
+            ctx,
+            status_code=429,
+            error="Zu viele Fehlversuche. Bitte warten Sie 15 Minuten und versuchen Sie es erneut.",
+        )
+    with services.sessions.begin() as session:
+        user = authenticate(session, username=username, password=password, now=ctx.now) if username else None
+        if user is None:
+            for key in keys:
+                services.throttle.fail(key, now=ctx.now)
+            audit(
+                session,
+                actor="console:anonymous",
+                action="console.login_failed",
+                now=ctx.now,
+                detail={"client": client},
+            )
+            log.info("login failed client=%s", client)
+            return _login_page(ctx, status_code=401, error="Benutzername oder Passwort ist falsch.")
+        audit(session, actor=f"console:{user.username}", action="console.login", now=ctx.now)
+        user_id, name, role = user.id, user.username, Role(user.role)
+    services.throttle.clear(keys[0])
+    web = services.web_sessions.create(user_id=user_id, username=name, role=role, now=ctx.now)
+    target = _safe_next(ctx.field("next")) or HOME[role]
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(
+        services.cookie_name,
+        web.handle,
+        httponly=True,
+        samesite="strict",
+        secure=services.settings.web_cookie_secure,
+        path="/",
+        max_age=int(services.web_sessions.max_age.total_seconds()),
+    )
+    response.delete_cookie(csrf.LOGIN_COOKIE, path="/login")
+    return response
+
+
+def logout(ctx: Ctx) -> Response:
+    ctx.services.web_sessions.drop(ctx.user.handle)
+    with ctx.services.sessions.begin() as session:
+        audit(session, actor=ctx.actor, action="console.logout", now=ctx.now)
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(
+        ctx.services.cookie_name,
+        path="/",
+        secure=ctx.services.settings.web_cookie_secure,
+        httponly=True,
+        samesite="strict",
+    )
+    return response
+
+
+def home(ctx: Ctx) -> Response:
+    return RedirectResponse(HOME[ctx.user.role], status_code=303)

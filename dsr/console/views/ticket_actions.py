@@ -1,0 +1,357 @@
+"""What the DPO can do on a ticket.  Each action is one POST, one transaction, one audit trail.
+
+The rules themselves live in the store services (state machine, extension, pause); the console
+checks the common cases first so the DPO gets a German explanation, and turns any remaining
+`TicketError` into a visible refusal.  Messages to the person go through the outbox in the same
+transaction as the decision (an extension is never recorded without its notice, and vice versa).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from starlette.responses import Response
+
+from dsr.console.guard import Ctx
+from dsr.console.labels import OPEN_STATES, PAUSE_REASONS, date_de, rights_names
+from dsr.console.operations import (
+    RefusedError,
+    check_outcome,
+    close,
+    extend_with_notice,
+    queued_id,
+    record_outcome,
+    reply_problem,
+)
+from dsr.console.outgoing import placeholder, reply_context, send_to_subject
+from dsr.console.views.ticket import DRAFT_KINDS, VERIFY_LEVELS
+from dsr.controllers import ControllerProfile
+from dsr.intents.rights import Right
+from dsr.replies import ReplyError, render_reply
+from dsr.replies.context import ReplyKind
+from dsr.store.models import IdentityLevel, Ticket, User
+from dsr.store.tickets.services import (
+    REFUSAL_REASONS,
+    TicketError,
+    add_note,
+    assign,
+    audit,
+    correct_rights,
+    pause,
+    record_identity,
+    resume,
+)
+
+log = logging.getLogger(__name__)
+
+
+Action = Callable[[Ctx, Session, Ticket, ControllerProfile], str]
+
+
+def _keep_draft(ctx: Ctx, ticket_id: int) -> None:
+    """A refused send must not lose the DPO's edited text: save it as the draft."""
+    with ctx.services.sessions.begin() as session:
+        ticket = session.get(Ticket, ticket_id)
+        if ticket is not None and ctx.field("text"):
+            ticket.draft_reply = ctx.field("text")
+            ticket.updated_at = ctx.now
+
+
+def _run(ctx: Ctx, action: Action, *, keep_draft: bool = False) -> Response:
+    ticket_id = ctx.path_int("ticket_id")
+    target = f"/tickets/{ticket_id}"
+    try:
+        with ctx.services.sessions.begin() as session:
+            ticket = session.get(Ticket, ticket_id)
+            if ticket is None:
+                return ctx.not_found()
+            profile = ctx.services.profiles.get(ticket.controller)
+            if profile is None:
+                raise RefusedError(f"Für den Verantwortlichen {ticket.controller} ist kein Profil geladen.")
+            message = action(ctx, session, ticket, profile)
+    except ReplyError as exc:
+        if keep_draft:
+            _keep_draft(ctx, ticket_id)
+        return ctx.redirect(target, reply_problem(exc), "error")
+    except (RefusedError, TicketError) as exc:
+        log.info("console action refused ticket=%s rule=%s", ticket_id, type(exc).__name__)
+        if keep_draft:
+            _keep_draft(ctx, ticket_id)
+        prefix = (
+            "" if isinstance(exc, RefusedError) else "Nach den Regeln der Ticketverwaltung nicht möglich: "
+        )
+        return ctx.redirect(target, f"{prefix}{exc}", "error")
+    return ctx.redirect(target, message)
+
+
+def _required(ctx: Ctx, name: str, what: str) -> str:
+    value = ctx.field(name)
+    if not value:
+        raise RefusedError(f"Bitte {what} angeben.")
+    return value
+
+
+# --- facts --------------------------------------------------------------------------------
+
+
+def _rights(ctx: Ctx, session: Session, ticket: Ticket, profile: ControllerProfile) -> str:
+    chosen = [c for c in ctx.fields("rights") if c in {r.value for r in Right}]
+    if not chosen:
+        raise RefusedError("Bitte mindestens ein Recht auswählen.")
+    reason = _required(ctx, "reason", "eine Begründung für die Korrektur")
+    correct_rights(session, ticket, [Right(c) for c in chosen], actor=ctx.actor, reason=reason, now=ctx.now)
+    return f"Rechte korrigiert: {rights_names(ticket.rights)}."
+
+
+def _identity(ctx: Ctx, session: Session, ticket: Ticket, profile: ControllerProfile) -> str:
+    level = ctx.field("level")
+    if level not in VERIFY_LEVELS:
+        raise RefusedError("Bitte eine Prüfstufe auswählen.")
+    method = _required(ctx, "method", "die Prüfmethode (wie wurde die Identität festgestellt?)")
+    record_identity(session, ticket, IdentityLevel(level), method=method, actor=ctx.actor, now=ctx.now)
+    return "Identitätsprüfung vermerkt."
+
+
+def _assign(ctx: Ctx, session: Session, ticket: Ticket, profile: ControllerProfile) -> str:
+    name = ctx.field("assignee")
+    if name:
+        user = session.scalar(select(User).where(User.username == name))
+        if user is None or user.disabled or user.role != "dpo":
+            raise RefusedError("Zuweisen nur an ein aktives DSB-Konto.")
+    assign(session, ticket, name or None, actor=ctx.actor, now=ctx.now)
+    return f"Zugewiesen an {name}." if name else "Zuweisung aufgehoben."
+
+
+def _note(ctx: Ctx, session: Session, ticket: Ticket, profile: ControllerProfile) -> str:
+    add_note(session, ticket, author=ctx.actor, text=_required(ctx, "text", "einen Notiztext"), now=ctx.now)
+    return "Notiz gespeichert."
+
+
+# --- deadline -----------------------------------------------------------------------------
+
+
+def _extend(ctx: Ctx, session: Session, ticket: Ticket, profile: ControllerProfile) -> str:
+    reason = _required(ctx, "reason", "die Gründe für die Verlängerung (sie werden der Person mitgeteilt)")
+    new_due = extend_with_notice(
+        session,
+        ticket,
+        profile,
+        reason=reason,
+        actor=ctx.actor,
+        now=ctx.now,
+        overrides_dir=ctx.services.settings.templates_dir,
+    )
+    return f"Frist verlängert bis {date_de(new_due)}; die Mitteilung an die Person ist im Postausgang."
+
+
+def _pause(ctx: Ctx, session: Session, ticket: Ticket, profile: ControllerProfile) -> str:
+    if not profile.allow_identity_pause:
+        raise RefusedError(
+            "Das Profil dieses Verantwortlichen erlaubt keine Fristpause (allow_identity_pause). "
+            "Die Frist läuft weiter (Art. 12 Abs. 3 kennt keine Hemmung)."
+        )
+    code = ctx.field("ground")
+    if code not in PAUSE_REASONS:
+        raise RefusedError("Bitte einen rechtmäßigen Grund für die Pause auswählen.")
+    detail = _required(ctx, "reason", "wann und was angefragt wurde")
+    pause(
+        session,
+        ticket,
+        approved_by=ctx.user.username,
+        actor=ctx.actor,
+        reason=f"{PAUSE_REASONS[code]}: {detail}",
+        now=ctx.now,
+    )
+    return "Frist pausiert. Beenden Sie die Pause, sobald die Antwort vorliegt."
+
+
+def _resume(ctx: Ctx, session: Session, ticket: Ticket, profile: ControllerProfile) -> str:
+    reason = _required(ctx, "reason", "einen Grund (z. B. Antwort eingegangen)")
+    new_due = resume(
+        session,
+        ticket,
+        land=profile.state,
+        actor=ctx.actor,
+        reason=reason,
+        now=ctx.now,
+        internal_target_working_days=profile.internal_target_working_days,
+    )
+    return f"Pause beendet; neue Frist {date_de(new_due)}."
+
+
+# --- messages -----------------------------------------------------------------------------
+
+
+def _question(ctx: Ctx, session: Session, ticket: Ticket, profile: ControllerProfile) -> str:
+    text = _required(ctx, "text", "den Text der Rückfrage")
+    subject = ctx.field("subject") or "Rückfrage zu Ihrer Anfrage"
+    item = queued_id(
+        send_to_subject(
+            session, ticket, profile, kind="dpo_question", subject=subject, text=text, now=ctx.now
+        )
+    )
+    audit(
+        session,
+        actor=ctx.actor,
+        action="console.question_queued",
+        now=ctx.now,
+        ticket_id=ticket.id,
+        detail={"outbox_id": item},
+    )
+    return "Rückfrage ist im Postausgang."
+
+
+def _draft_save(ctx: Ctx, session: Session, ticket: Ticket, profile: ControllerProfile) -> str:
+    ticket.draft_reply = ctx.field("text") or None
+    ticket.updated_at = ctx.now
+    audit(session, actor=ctx.actor, action="console.draft_saved", now=ctx.now, ticket_id=ticket.id)
+    return "Entwurf gespeichert."
+
+
+# What only the DPO can know; the draft shows these gaps and cannot be sent until they are filled.
+TEMPLATE_GAPS: dict[str, object] = {
+    "attachment_names": (placeholder("Name der Datei mit der Kopie der Daten"),),
+    "changes": (placeholder("was wurde berichtigt"),),
+    "outcome_text": placeholder("Ergebnis der Prüfung in eigenen Worten"),
+}
+
+
+def _draft_template(ctx: Ctx, session: Session, ticket: Ticket, profile: ControllerProfile) -> str:
+    kind = ctx.field("kind")
+    if kind not in DRAFT_KINDS:
+        raise RefusedError("Bitte eine Vorlage auswählen.")
+    extra: dict[str, object] = {}
+    if kind == ReplyKind.REFUSAL_NOTICE.value:
+        code = ctx.field("refusal_code")
+        if code not in REFUSAL_REASONS:
+            raise RefusedError("Für eine Ablehnung bitte den Ablehnungsgrund aus dem Katalog wählen.")
+        extra = {"refusal_code": code, "refusal_reasons": REFUSAL_REASONS[code].explanation_de}
+    if kind == ReplyKind.CLARIFICATION.value:
+        extra = {"readings": tuple(Right(r) for r in ticket.rights)}
+    extra = {**TEMPLATE_GAPS, **extra}
+    context = reply_context(ticket, ctx.today, **extra)
+    rendered = render_reply(
+        ReplyKind(kind),
+        context,
+        profile,
+        language=ticket.language or "de",
+        overrides_dir=ctx.services.settings.templates_dir,
+    )
+    ticket.draft_reply = rendered.chat if ticket.channel == "telegram" else rendered.text
+    ticket.updated_at = ctx.now
+    audit(
+        session,
+        actor=ctx.actor,
+        action="console.draft_from_template",
+        now=ctx.now,
+        ticket_id=ticket.id,
+        detail={"kind": kind},
+    )
+    return f"Entwurf aus der Vorlage „{DRAFT_KINDS[kind]}“ erstellt. Bitte prüfen und anpassen."
+
+
+def _outcome_fields(ctx: Ctx) -> tuple[str, str | None]:
+    outcome, code = ctx.field("outcome"), ctx.field("refusal_code") or None
+    if outcome:
+        check_outcome(outcome, code)
+    return outcome, code
+
+
+def _send(ctx: Ctx, session: Session, ticket: Ticket, profile: ControllerProfile) -> str:
+    text = _required(ctx, "text", "den Antworttext")
+    subject = ctx.field("subject") or "Ihre Anfrage"
+    outcome, code = _outcome_fields(ctx)
+    item = queued_id(
+        send_to_subject(session, ticket, profile, kind="dpo_reply", subject=subject, text=text, now=ctx.now)
+    )
+    ticket.draft_reply = None
+    ticket.updated_at = ctx.now
+    audit(
+        session,
+        actor=ctx.actor,
+        action="console.reply_approved",
+        now=ctx.now,
+        ticket_id=ticket.id,
+        reason="Antwort vom DSB geprüft und freigegeben",
+        detail={"outbox_id": item, "channel": ticket.channel},
+    )
+    label = None
+    if outcome and ticket.state in OPEN_STATES:
+        label = record_outcome(
+            session,
+            ticket,
+            outcome=outcome,
+            refusal_code=code,
+            actor=ctx.actor,
+            reason="Antwort versandt",
+            now=ctx.now,
+        )
+    return "Antwort freigegeben und im Postausgang." + (f" Ergebnis: {label}." if label else "")
+
+
+def _close(ctx: Ctx, session: Session, ticket: Ticket, profile: ControllerProfile) -> str:
+    outcome, code = _outcome_fields(ctx)
+    close(
+        session,
+        ticket,
+        outcome=outcome or None,
+        refusal_code=code,
+        actor=ctx.actor,
+        reason=ctx.field("reason"),
+        now=ctx.now,
+    )
+    return "Ticket abgeschlossen."
+
+
+# --- routes ---------------------------------------------------------------------------------
+
+
+def correct_rights_action(ctx: Ctx) -> Response:
+    return _run(ctx, _rights)
+
+
+def identity_action(ctx: Ctx) -> Response:
+    return _run(ctx, _identity)
+
+
+def assign_action(ctx: Ctx) -> Response:
+    return _run(ctx, _assign)
+
+
+def note_action(ctx: Ctx) -> Response:
+    return _run(ctx, _note)
+
+
+def extend_action(ctx: Ctx) -> Response:
+    return _run(ctx, _extend)
+
+
+def pause_action(ctx: Ctx) -> Response:
+    return _run(ctx, _pause)
+
+
+def resume_action(ctx: Ctx) -> Response:
+    return _run(ctx, _resume)
+
+
+def question_action(ctx: Ctx) -> Response:
+    return _run(ctx, _question)
+
+
+def draft_save_action(ctx: Ctx) -> Response:
+    return _run(ctx, _draft_save)
+
+
+def draft_template_action(ctx: Ctx) -> Response:
+    return _run(ctx, _draft_template)
+
+
+def send_action(ctx: Ctx) -> Response:
+    return _run(ctx, _send, keep_draft=True)
+
+
+def close_action(ctx: Ctx) -> Response:
+    return _run(ctx, _close)

@@ -1,0 +1,327 @@
+"""The lexicon: classification rules as data files a DPO can read, review and extend.
+
+Every file in `intents/lexicon/` is TOML.  One file per right (`access.toml` ...) holds `[[rule]]`
+tables; `cues.toml` holds escalation cues, `modifiers.toml` false friends and the word lists for
+negation, conditions and notices, `vocabulary.toml` words that fuzzy matching must never "correct".
+A rule matches either a `phrases` entry (words in this order, next to each other) or all slots of
+`all` within `window` words in one sentence, in any order.  Inside a phrase or slot:
+
+    loesch*          a word starting with "loesch" (löschen, Löschung, löscht ...)
+    *sperre          a word ending in "sperre" (Stromsperre, Kontosperre ...)
+    konto|account    either word
+    Art. 17 DSGVO    a legal citation (matches "Art. 17 Abs. 1 DSGVO" too)
+
+Spelling is folded before comparison (ä = ae, ß = ss, case ignored).  Files are validated when they
+are loaded; a mistake raises `LexiconError` naming the file, the line and what is wrong, because a
+rule that silently never fires is worse than a service that refuses to start.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dsr.intents.reasons import REASON_CODES
+from dsr.intents.rights import Right
+from dsr.intents.text import canonical_citations, fold
+
+LEXICON_DIR = Path(__file__).with_name("lexicon")
+RIGHT_FILES = tuple(r.value for r in Right if r is not Right.OTHER)
+
+_RULE_KEYS = {
+    "id", "weight", "phrases", "all", "window", "max_tokens", "negatable", "first_person", "note", "lang",
+}
+_CUE_KEYS = {"id", "reason", "phrases", "all", "window", "needs_right", "requires_label", "note", "unless"}
+_FALSE_FRIEND_KEYS = {"id", "suppresses", "phrases", "all", "window", "unless", "note"}
+_ID = re.compile(r"^[a-z][a-z0-9_]*$")
+_CITATION_TERM = re.compile(r"^[a-z]+:\d{1,3}(?::\d{1,2}(?::[a-h])?)?$")
+_WORD_TERM = re.compile(r"^\*?[a-z0-9']+\*?$")
+
+
+class LexiconError(ValueError):
+    """A lexicon file is invalid; the message names file, line and problem."""
+
+    def __init__(self, path: Path, line: int, problem: str) -> None:
+        super().__init__(f"{path}:{line}: {problem}")
+        self.path = path
+        self.line = line
+        self.problem = problem
+
+
+@dataclass(frozen=True, slots=True)
+class Pattern:
+    """Slots of alternative terms; `ordered` patterns need the slots adjacent and in order."""
+
+    slots: tuple[tuple[str, ...], ...]
+    ordered: bool
+    window: int
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One matching rule: a right rule, an escalation cue or a false friend."""
+
+    id: str  # "access.auskunft", "cue.lawyer", "ff.invoice_objection"
+    kind: str  # "right", "cue" or "false_friend"
+    label: str  # the right for kind "right", the reason code for "cue", "" otherwise
+    weight: float
+    patterns: tuple[Pattern, ...]
+    source: Path
+    line: int
+    max_tokens: int | None = None
+    negatable: bool = True
+    needs_right: bool = False
+    first_person: bool = False  # only counts in a sentence where the sender speaks ("ich", "mein")
+    suppresses: tuple[str, ...] = ()
+    unless: tuple[Pattern, ...] = ()
+    requires_label: str = ""
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Lexicon:
+    """All rules and word lists, validated and folded."""
+
+    rules: tuple[Rule, ...]
+    words: dict[str, frozenset[str]] = field(default_factory=dict)
+    protected: frozenset[str] = frozenset()
+
+
+class _Source:
+    """A parsed file plus the raw lines, to point errors at the right line."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            raw = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise LexiconError(path, 0, f"cannot read file: {exc}") from exc
+        self.lines = raw.splitlines()
+        try:
+            self.data: dict[str, Any] = tomllib.loads(raw)
+        except tomllib.TOMLDecodeError as exc:
+            found = re.search(r"line (\d+)", str(exc))
+            raise LexiconError(path, int(found.group(1)) if found else 0, f"TOML syntax: {exc}") from exc
+
+    def table_line(self, array: str, index: int) -> int:
+        seen = -1
+        for number, line in enumerate(self.lines, start=1):
+            if line.strip().replace(" ", "") == f"[[{array}]]":
+                seen += 1
+                if seen == index:
+                    return number
+        return 0
+
+    def value_line(self, after: int, value: str) -> int:
+        for number in range(max(after, 1), len(self.lines) + 1):
+            if value in self.lines[number - 1]:
+                return number
+        return after
+
+    def error(self, line: int, problem: str) -> LexiconError:
+        return LexiconError(self.path, line, problem)
+
+
+def _term(src: _Source, line: int, where: str, alternative: str) -> str:
+    """Fold one alternative into a term key: "=word", ">prefix", "<suffix" or "=art:17"."""
+    if _CITATION_TERM.match(alternative):
+        return "=" + alternative
+    folded = fold(alternative)
+    if not _WORD_TERM.match(folded):
+        raise src.error(
+            line, f"{where}: {alternative!r} is not a word, stem (word*), suffix (*word) or citation"
+        )
+    core = folded.strip("*")
+    if folded.startswith("*") and folded.endswith("*"):
+        raise src.error(line, f"{where}: {alternative!r}: use either word* or *word, not both")
+    if folded.endswith("*"):
+        if len(core) < 3:
+            raise src.error(line, f"{where}: stem {alternative!r} is shorter than 3 letters (too broad)")
+        return ">" + core
+    if folded.startswith("*"):
+        if len(core) < 4:
+            raise src.error(line, f"{where}: suffix {alternative!r} is shorter than 4 letters")
+        return "<" + core
+    return "=" + core
+
+
+def _slots(src: _Source, line: int, where: str, text: str) -> tuple[tuple[str, ...], ...]:
+    if not isinstance(text, str) or not text.strip():
+        raise src.error(line, f"{where}: empty phrase")
+    canonical = canonical_citations(text).replace("-", " ")
+    slots: list[tuple[str, ...]] = []
+    for slot in canonical.split():
+        alternatives = [a for a in slot.strip(".,;!?\"'()").split("|")]
+        if any(not a for a in alternatives):
+            raise src.error(line, f"{where}: {text!r} has an empty alternative around '|'")
+        slots.append(tuple(_term(src, line, where, a) for a in alternatives))
+    if not slots:
+        raise src.error(line, f"{where}: {text!r} contains no words")
+    return tuple(slots)
+
+
+def _patterns(src: _Source, table: dict[str, Any], line: int, where: str) -> tuple[Pattern, ...]:
+    phrases = table.get("phrases")
+    slots = table.get("all")
+    if (phrases is None) == (slots is None):
+        raise src.error(line, f"{where}: give exactly one of 'phrases' (list) or 'all' (list of slots)")
+    window = table.get("window", 8)
+    if not isinstance(window, int) or isinstance(window, bool) or not 1 <= window <= 40:
+        raise src.error(line, f"{where}: 'window' must be a whole number from 1 to 40")
+    if phrases is not None:
+        if not isinstance(phrases, list) or not phrases:
+            raise src.error(line, f"{where}: 'phrases' must be a non-empty list of strings")
+        out = []
+        for phrase in phrases:
+            at = src.value_line(line, str(phrase)) if isinstance(phrase, str) else line
+            parsed = _slots(src, at, where, phrase)
+            out.append(Pattern(parsed, True, len(parsed), phrase))
+        return tuple(out)
+    if not isinstance(slots, list) or len(slots) < 2 or not all(isinstance(s, str) for s in slots):
+        raise src.error(line, f"{where}: 'all' must list at least two slots as strings")
+    parsed_slots: list[tuple[str, ...]] = []
+    for slot in slots:
+        at = src.value_line(line, slot)
+        parsed = _slots(src, at, where, slot)
+        if len(parsed) != 1:
+            raise src.error(at, f"{where}: slot {slot!r} must be one word (use '|' for alternatives)")
+        parsed_slots.append(parsed[0])
+    if window < len(parsed_slots):
+        raise src.error(line, f"{where}: 'window' {window} is smaller than the number of slots")
+    return (Pattern(tuple(parsed_slots), False, window, " + ".join(slots)),)
+
+
+def _check_keys(src: _Source, table: Any, allowed: set[str], line: int, where: str) -> dict[str, Any]:
+    if not isinstance(table, dict):
+        raise src.error(line, f"{where}: expected a table")
+    unknown = sorted(set(table) - allowed)
+    if unknown:
+        allowed_text = ", ".join(sorted(allowed))
+        raise src.error(line, f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {allowed_text}")
+    ident = table.get("id")
+    if not isinstance(ident, str) or not _ID.match(ident):
+        raise src.error(line, f"{where}: 'id' must be snake_case text (a-z, 0-9, _)")
+    return table
+
+
+def _unless(src: _Source, table: dict[str, Any], line: int, where: str) -> tuple[Pattern, ...]:
+    unless = table.get("unless", [])
+    if not isinstance(unless, list) or not all(isinstance(u, str) for u in unless):
+        raise src.error(line, f"{where}: 'unless' must be a list of phrases")
+    return tuple(Pattern(_slots(src, line, where, u), True, 0, u) for u in unless)
+
+
+def _right_rules(src: _Source, seen: set[str]) -> list[Rule]:
+    label = src.data.get("label")
+    if label != src.path.stem or label not in RIGHT_FILES:
+        names = ", ".join(RIGHT_FILES)
+        raise src.error(1, f"'label' must be {src.path.stem!r}, the file name (one of {names})")
+    tables = src.data.get("rule")
+    if not isinstance(tables, list) or not tables:
+        raise src.error(1, "no [[rule]] tables")
+    rules: list[Rule] = []
+    for index, raw in enumerate(tables):
+        line = src.table_line("rule", index)
+        table = _check_keys(src, raw, _RULE_KEYS, line, f"rule #{index + 1}")
+        where = f"rule {table['id']!r}"
+        rule_id = f"{label}.{table['id']}"
+        if rule_id in seen:
+            raise src.error(line, f"{where}: duplicate id")
+        seen.add(rule_id)
+        weight = table.get("weight", 1.0)
+        if not isinstance(weight, int | float) or isinstance(weight, bool) or not 0 < weight <= 3:
+            raise src.error(line, f"{where}: 'weight' must be a number above 0 and at most 3")
+        max_tokens = table.get("max_tokens")
+        if max_tokens is not None and (not isinstance(max_tokens, int) or max_tokens < 1):
+            raise src.error(line, f"{where}: 'max_tokens' must be a positive whole number")
+        negatable = table.get("negatable", True)
+        if not isinstance(negatable, bool):
+            raise src.error(line, f"{where}: 'negatable' must be true or false")
+        first_person = table.get("first_person", False)
+        if not isinstance(first_person, bool):
+            raise src.error(line, f"{where}: 'first_person' must be true or false")
+        rules.append(
+            Rule(rule_id, "right", label, float(weight), _patterns(src, table, line, where), src.path,
+                 line, max_tokens, negatable, first_person=first_person, note=str(table.get("note", "")))
+        )
+    return rules
+
+
+def _cue_rules(src: _Source, seen: set[str]) -> list[Rule]:
+    rules: list[Rule] = []
+    for index, raw in enumerate(src.data.get("cue", [])):
+        line = src.table_line("cue", index)
+        table = _check_keys(src, raw, _CUE_KEYS, line, f"cue #{index + 1}")
+        where = f"cue {table['id']!r}"
+        reason = table.get("reason")
+        if reason not in REASON_CODES:
+            raise src.error(line, f"{where}: reason {reason!r} is not an escalation code (ARCHITECTURE.md)")
+        requires = table.get("requires_label", "")
+        if requires and requires not in (*RIGHT_FILES, Right.OTHER.value):
+            raise src.error(line, f"{where}: requires_label {requires!r} is not a label")
+        rule_id = f"cue.{table['id']}"
+        if rule_id in seen:
+            raise src.error(line, f"{where}: duplicate id")
+        seen.add(rule_id)
+        rules.append(
+            Rule(rule_id, "cue", str(reason), 1.0, _patterns(src, table, line, where), src.path, line,
+                 needs_right=bool(table.get("needs_right", False)), unless=_unless(src, table, line, where),
+                 requires_label=str(requires), note=str(table.get("note", "")))
+        )
+    return rules
+
+
+def _false_friends(src: _Source, seen: set[str]) -> list[Rule]:
+    rules: list[Rule] = []
+    for index, raw in enumerate(src.data.get("false_friend", [])):
+        line = src.table_line("false_friend", index)
+        table = _check_keys(src, raw, _FALSE_FRIEND_KEYS, line, f"false_friend #{index + 1}")
+        where = f"false_friend {table['id']!r}"
+        suppresses = table.get("suppresses")
+        if not isinstance(suppresses, list) or not suppresses or not set(suppresses) <= set(RIGHT_FILES):
+            raise src.error(line, f"{where}: 'suppresses' must list labels from {', '.join(RIGHT_FILES)}")
+        rule_id = f"false_friend.{table['id']}"
+        if rule_id in seen:
+            raise src.error(line, f"{where}: duplicate id")
+        seen.add(rule_id)
+        rules.append(
+            Rule(rule_id, "false_friend", "", 1.0, _patterns(src, table, line, where), src.path, line,
+                 suppresses=tuple(suppresses), unless=_unless(src, table, line, where),
+                 note=str(table.get("note", "")))
+        )
+    return rules
+
+
+def _word_lists(src: _Source) -> dict[str, frozenset[str]]:
+    lists = src.data.get("words", {})
+    if not isinstance(lists, dict):
+        raise src.error(1, "[words] must be a table of word lists")
+    out: dict[str, frozenset[str]] = {}
+    for name, words in lists.items():
+        if not isinstance(words, list) or not all(isinstance(w, str) and w.strip() for w in words):
+            raise src.error(src.value_line(1, name), f"words.{name} must be a list of non-empty strings")
+        out[name] = frozenset(" ".join(fold(part) for part in w.split()) for w in words)
+    return out
+
+
+def load_lexicon(directory: Path = LEXICON_DIR) -> Lexicon:
+    """Read and validate every lexicon file in `directory`."""
+    seen: set[str] = set()
+    rules: list[Rule] = []
+    for name in RIGHT_FILES:
+        path = directory / f"{name}.toml"
+        if not path.exists():
+            raise LexiconError(path, 0, "missing lexicon file for this right")
+        rules.extend(_right_rules(_Source(path), seen))
+    cues = _Source(directory / "cues.toml")
+    rules.extend(_cue_rules(cues, seen))
+    modifiers = _Source(directory / "modifiers.toml")
+    rules.extend(_false_friends(modifiers, seen))
+    words = _word_lists(modifiers)
+    vocabulary = _Source(directory / "vocabulary.toml")
+    protected = _word_lists(vocabulary).get("protected", frozenset())
+    return Lexicon(tuple(rules), words, protected)

@@ -1,0 +1,316 @@
+"""Fuzzy matching of lexicon patterns against tokens, fast enough for thousands of messages a second.
+
+Everything that can be prepared is prepared when the lexicon loads: term tables for exact words,
+stems and suffixes, one fuzzy target list per initial letter, and per pattern the sets of terms
+that may fill each slot.  At run time each distinct token is looked up once (and cached): exact,
+stem or suffix hits first; only an unknown word of six letters or more is compared with rapidfuzz
+(optimal string alignment distance, 1 edit up to nine letters, 2 from ten), and only against
+targets with the same first letter.  A correction is refused when one word merely extends the
+other ("Auskunft" vs "Auskunftei" are different words, not a typo) or when the word is in the
+protected vocabulary.  This is how "Auskumft", "Wiederspruch" and "Einwiligung" match while
+"Bewertung" does not become "Bewerbung".
+
+Per message, a pattern is only looked at when a token fills its indexed slot (its least common
+word) and every other slot is filled somewhere; then its occurrences are searched.  Matches come
+in lexicon order, so evidence and scores are the same whatever the indexing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import NamedTuple
+
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
+
+from dsr.intents.lexicon import Lexicon, Pattern, Rule
+from dsr.intents.text import Token
+
+_STEM_ENDINGS = ("", "e", "en", "n", "t", "st", "et", "te", "ten", "s", "es", "er", "ung", "ungen")
+_MIN_FUZZY_LENGTH = 6
+_EMPTY: frozenset[int] = frozenset()
+
+
+class Match(NamedTuple):
+    """A pattern that matched: rule, token range, tokens that filled slots, weakest fuzzy score.
+
+    A named tuple, like `Token`: a message yields several matches and tuples are much cheaper to
+    create than frozen dataclasses.
+    """
+
+    rule: Rule
+    pattern: Pattern
+    first: int
+    last: int
+    slot_tokens: tuple[int, ...]
+    score: float
+    unless: bool = False  # True when this is a rule's `unless` pattern
+
+
+_SINGLE, _ORDERED, _NEAR = 0, 1, 2  # how a compiled pattern is matched
+
+
+class _Compiled(NamedTuple):
+    """A pattern with its slots as sets of term keys (a tuple: unpacked in the hot loop)."""
+
+    rule: Rule
+    pattern: Pattern
+    slots: tuple[frozenset[int], ...]
+    others: tuple[frozenset[int], ...]  # the slots besides the indexed one: each must be present
+    first_key: int  # the only term of slot 0, or -1 when it has alternatives
+    mode: int  # _SINGLE (one slot), _ORDERED (adjacent, in order) or _NEAR (within a window)
+    unless: bool
+
+
+class _Entry(NamedTuple):
+    """What one folded token contributes: term keys, score, and the patterns it may complete."""
+
+    keys: frozenset[int]
+    score: float
+    candidates: tuple[int, ...]  # patterns whose indexed slot this token fills
+
+
+class Matcher:
+    """Compiled form of a `Lexicon`; `match(tokens)` returns every pattern occurrence."""
+
+    def __init__(self, lexicon: Lexicon) -> None:
+        self._keys: dict[str, int] = {}
+        self._exact: dict[str, set[int]] = {}
+        self._prefix: dict[str, set[int]] = {}
+        self._suffix: dict[str, set[int]] = {}
+        self._compiled: list[_Compiled] = []
+        for rule in lexicon.rules:
+            for pattern in rule.patterns:
+                self._compile(rule, pattern, unless=False)
+            for pattern in rule.unless:
+                self._compile(rule, pattern, unless=True)
+        self._by_indexed_slot = self._index_patterns()
+        self._prefix_lengths = sorted({len(p) for p in self._prefix})
+        self._suffix_lengths = sorted({len(s) for s in self._suffix})
+        self._protected = frozenset(w for w in lexicon.protected if not w.endswith("*"))
+        self._protected_stems = tuple(w[:-1] for w in lexicon.protected if w.endswith("*"))
+        self._fuzzy: dict[str, tuple[list[str], list[str]]] = {}
+        self._fuzzy_suffixes = tuple(s for s in self._suffix if len(s) >= 7 and s.isalpha())
+        self._build_fuzzy_targets()
+        self._cache: dict[str, _Entry] = {}
+
+    def _key(self, term: str) -> int:
+        if term not in self._keys:
+            key = len(self._keys)
+            self._keys[term] = key
+            table = {"=": self._exact, ">": self._prefix, "<": self._suffix}[term[0]]
+            table.setdefault(term[1:], set()).add(key)
+        return self._keys[term]
+
+    def _compile(self, rule: Rule, pattern: Pattern, *, unless: bool) -> None:
+        slots = tuple(frozenset(self._key(t) for t in slot) for slot in pattern.slots)
+        first_key = next(iter(slots[0])) if len(slots[0]) == 1 else -1
+        mode = _SINGLE if len(slots) == 1 else _ORDERED if pattern.ordered else _NEAR
+        self._compiled.append(_Compiled(rule, pattern, slots, slots[1:], first_key, mode, unless))
+
+    def _index_patterns(self) -> dict[int, list[int]]:
+        """Index each pattern under one slot's terms; a token filling them makes it a candidate.
+
+        A pattern matches only when every slot is filled, so any slot will do; the one chosen is
+        the slot whose terms occur in the fewest patterns, a proxy for rare words: patterns are
+        then looked at when their least common word occurs ("melde" in "ich melde sie"), not for
+        every "ich".  The others are checked when the candidate is looked at.
+        """
+        popularity: dict[int, int] = {}
+        for compiled in self._compiled:
+            for key in set().union(*compiled.slots):
+                popularity[key] = popularity.get(key, 0) + 1
+        index: dict[int, list[int]] = {}
+        for number, compiled in enumerate(self._compiled):
+            slots = compiled.slots
+            chosen = min(range(len(slots)), key=lambda i: sum(popularity[k] for k in slots[i]))
+            self._compiled[number] = compiled._replace(others=slots[:chosen] + slots[chosen + 1 :])
+            for key in slots[chosen]:
+                index.setdefault(key, []).append(number)
+        return index
+
+    def _build_fuzzy_targets(self) -> None:
+        targets: dict[str, str] = {}
+        for word in self._exact:
+            if len(word) >= _MIN_FUZZY_LENGTH - 1 and word.isalpha():
+                targets.setdefault(word, word)
+        for stem in self._prefix:
+            if len(stem) >= _MIN_FUZZY_LENGTH - 1 and stem.isalpha():
+                for ending in _STEM_ENDINGS:
+                    targets.setdefault(stem + ending, stem + ending)
+        for word in sorted(targets):
+            bucket = self._fuzzy.setdefault(word[0], ([], []))
+            bucket[0].append(word)
+            bucket[1].append(targets[word])
+
+    def _direct(self, norm: str) -> set[int]:
+        keys: set[int] = set()
+        if ":" in norm:  # a citation also matches its shorter forms: art:21:2 -> art:21
+            parts = norm.split(":")
+            for end in range(2, len(parts) + 1):
+                keys |= self._exact.get(":".join(parts[:end]), _EMPTY)
+            return keys
+        keys |= self._exact.get(norm, _EMPTY)
+        for length in self._prefix_lengths:
+            if length > len(norm):
+                break
+            keys |= self._prefix.get(norm[:length], _EMPTY)
+        for length in self._suffix_lengths:
+            if length >= len(norm):
+                break
+            keys |= self._suffix.get(norm[-length:], _EMPTY)
+        return keys
+
+    def _is_protected(self, norm: str) -> bool:
+        return norm in self._protected or norm.startswith(self._protected_stems)
+
+    def correction(self, norm: str) -> tuple[str, float] | None:
+        """The lexicon word a misspelt token stands for, with a 0..100 similarity, or None."""
+        if len(norm) < _MIN_FUZZY_LENGTH or not norm.isalpha() or self._is_protected(norm):
+            return None
+        bucket = self._fuzzy.get(norm[0])
+        if bucket is None:
+            return None
+        limit = 1 if len(norm) < 10 else 2
+        found = process.extractOne(norm, bucket[0], scorer=OSA.distance, score_cutoff=limit)
+        if found is None:
+            return self._suffix_correction(norm)
+        target, distance = found[0], int(found[1])
+        if distance == 0 or target.startswith(norm) or norm.startswith(target):
+            return None
+        return target, 100.0 * (1.0 - distance / max(len(norm), len(target)))
+
+    def _suffix_correction(self, norm: str) -> tuple[str, float] | None:
+        """A misspelt compound ending ("Datenlöschunk"): compare the tail with suffix terms."""
+        for suffix in self._fuzzy_suffixes:
+            for width in (len(suffix) - 1, len(suffix), len(suffix) + 1):
+                if width >= len(norm):
+                    continue
+                tail = norm[-width:]
+                distance = OSA.distance(tail, suffix, score_cutoff=1)
+                if distance == 1:
+                    return norm[:-width] + suffix, 100.0 * (1.0 - 1 / len(suffix))
+        return None
+
+    def lookup(self, norm: str) -> tuple[frozenset[int], float]:
+        """Term keys a folded token fills, and the match score (100 unless fuzzily corrected)."""
+        entry = self._entry(norm)
+        return entry.keys, entry.score
+
+    def _entry(self, norm: str) -> _Entry:
+        """`lookup` plus the candidate patterns (indexed under its terms), once per distinct token."""
+        cached = self._cache.get(norm)
+        if cached is not None:
+            return cached
+        keys = self._direct(norm)
+        score = 100.0
+        if not keys:
+            corrected = self.correction(norm)
+            if corrected is not None:
+                keys = self._direct(corrected[0])
+                score = corrected[1]
+        candidates: set[int] = set()
+        for key in keys:
+            candidates.update(self._by_indexed_slot.get(key, ()))
+        entry = _Entry(frozenset(keys), score, tuple(sorted(candidates)))
+        if len(self._cache) > 200_000:
+            self._cache.clear()
+        self._cache[norm] = entry
+        return entry
+
+    def match(self, tokens: Sequence[Token]) -> list[Match]:
+        """Every occurrence of every pattern in `tokens` (one field or scope part).
+
+        Matches come pattern by pattern in lexicon order, each pattern's occurrences left to right.
+        """
+        cache = self._cache
+        entries = [cache.get(token.norm) or self._entry(token.norm) for token in tokens]
+        occurrences: dict[int, list[int]] = {}
+        candidates: set[int] = set()
+        for i, entry in enumerate(entries):
+            if entry.keys:
+                for key in entry.keys:
+                    if key in occurrences:
+                        occurrences[key].append(i)
+                    else:
+                        occurrences[key] = [i]
+                candidates.update(entry.candidates)
+        if not candidates:
+            return []
+        present = occurrences.keys()
+        matches: list[Match] = []
+        compiled_patterns = self._compiled
+        for index in sorted(candidates):
+            compiled = compiled_patterns[index]
+            rule, pattern, slots, others, first_key, mode, unless = compiled
+            if mode == _SINGLE:
+                for start in occurrences[first_key] if first_key >= 0 else _positions(slots[0], occurrences):
+                    matches.append(Match(rule, pattern, start, start, (start,), entries[start].score, unless))
+                continue
+            for slot in others:
+                if present.isdisjoint(slot):  # iterates the smaller of the two
+                    break
+            else:
+                starts = occurrences[first_key] if first_key >= 0 else _positions(slots[0], occurrences)
+                if mode == _ORDERED:
+                    _match_ordered(compiled, starts, entries, matches)
+                else:
+                    _match_near(compiled, starts, tokens, entries, occurrences, matches)
+        return matches
+
+
+def _positions(slot: frozenset[int], occurrences: dict[int, list[int]]) -> list[int]:
+    """Token positions, ascending, that fill `slot` (any of its alternative terms); read only."""
+    keys = occurrences.keys() & slot
+    if len(keys) == 1:
+        return occurrences[keys.pop()]
+    found: set[int] = set()
+    for key in keys:
+        found.update(occurrences[key])
+    return sorted(found)
+
+
+def _match_ordered(compiled: _Compiled, starts: list[int], entries: list[_Entry], out: list[Match]) -> None:
+    """Slots filled by consecutive tokens, in order."""
+    rest = compiled.slots[1:]
+    width = len(rest) + 1
+    limit = len(entries) - width
+    for start in starts:
+        if start > limit:
+            break
+        score = entries[start].score
+        for offset, slot in enumerate(rest, start + 1):
+            entry = entries[offset]
+            if slot.isdisjoint(entry.keys):
+                break
+            if entry.score < score:
+                score = entry.score
+        else:
+            out.append(Match(compiled.rule, compiled.pattern, start, start + width - 1,
+                             tuple(range(start, start + width)), score, compiled.unless))
+
+
+def _match_near(compiled: _Compiled, anchors: list[int], tokens: Sequence[Token], entries: list[_Entry],
+                occurrences: dict[int, list[int]], out: list[Match]) -> None:
+    """Every slot filled within `window` tokens of an anchor in the same sentence, in any order.
+
+    For each further slot the nearest free token wins; on equal distance the earlier one.
+    """
+    window = compiled.pattern.window
+    others = [_positions(slot, occurrences) for slot in compiled.slots[1:]]
+    for anchor in anchors:
+        sentence = tokens[anchor].sentence
+        chosen = [anchor]
+        for positions in others:
+            best = -1
+            best_distance = window + 1
+            for p in positions:
+                distance = abs(p - anchor)
+                if distance < best_distance and p not in chosen and tokens[p].sentence == sentence:
+                    best, best_distance = p, distance
+            if best < 0:
+                break
+            chosen.append(best)
+        else:
+            out.append(Match(compiled.rule, compiled.pattern, min(chosen), max(chosen),
+                             tuple(sorted(chosen)), min(entries[p].score for p in chosen), compiled.unless))

@@ -1,0 +1,1 @@
+"""The pipeline: inbound message -> ticket, decision and replies in one transaction."""

@@ -1,0 +1,422 @@
+"""The one pipeline every channel uses: from a received message to a ticket and a queued answer.
+
+    de-duplicate -> store -> loop guard -> thread -> classify -> identity -> ticket with deadline
+    -> escalation -> reply into the outbox -> audit
+
+Everything happens in ONE database transaction that is committed exactly once, at the end: a
+ticket, its audit trail and the reply announcing it exist together or not at all, and an adapter
+acknowledges the sender (SMTP 250, IMAP flag, Telegram offset) only after `handle` returned.  The
+pipeline is synchronous and does no network I/O; the outbox sender delivers later (Mailman's
+"persist, then act").  Normal outcomes are return values (`Outcome`), never exceptions.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from dsr.config import Settings
+from dsr.controllers.profile import ControllerProfile
+from dsr.inbound import InboundMessage, Outcome, OutcomeStatus
+from dsr.intents import classify
+from dsr.intents.model import Classification
+from dsr.intents.rights import RIGHTS, Right, legal_sort
+from dsr.logs import mask_address
+from dsr.mail.compose import domain_of, is_our_message_id
+from dsr.pipeline import identity
+from dsr.pipeline.clarification import chosen_readings
+from dsr.pipeline.identity import IdentityDecision, Rung
+from dsr.pipeline.identity_flow import handle_identity_reply, start_verification
+from dsr.pipeline.loop_guard import LoopCheck, Verdict, check_message, parse_bounce
+from dsr.pipeline.outbound import INSERT_MESSAGE, ReplyQueue, Run, StoredInbound, reply_context
+from dsr.pipeline.threads import find_thread, is_requester
+from dsr.replies.context import ReplyKind
+from dsr.store.audit import audit
+from dsr.store.db import retry_if_disconnected
+from dsr.store.models import (
+    DataSubject,
+    Direction,
+    IdentityLevel,
+    Message,
+    OutboxItem,
+    QuarantinedMessage,
+    Ticket,
+    TicketState,
+)
+from dsr.store.suppression import suppress
+from dsr.store.tickets.services import correct_rights, escalate, open_ticket, record_identity, transition
+
+log = logging.getLogger(__name__)
+decisions = logging.getLogger("dsr.decisions")
+
+# Reasons that first earn a clarification question rather than a human (ANCHORS lesson 5: the
+# two-stage fallback); anything else the classifier escalates goes straight to the DPO.
+UNCLEAR_REASONS = frozenset({"ambiguous", "low_confidence"})
+MAX_READINGS = 3
+# Mails to the DPO and managers: a bounce of one is an internal matter, not an unreachable person.
+INTERNAL_KINDS = frozenset({ReplyKind.DPO_ESCALATION_ALERT.value, ReplyKind.DEADLINE_REMINDER.value,
+                            ReplyKind.WEEKLY_DIGEST.value})
+CONFIRMED_RIGHTS_HEADER = "x-dsr-chat-confirmed-rights"  # set by the Telegram adapter
+SYSTEM = "system"
+_CLOSED_STATES = frozenset({TicketState.CLOSED.value, TicketState.PAUSED.value})
+_SET_DISPOSITION = update(Message).where(Message.id == bindparam("message")).values(
+    ticket_id=bindparam("ticket_id"), disposition=bindparam("disposition"))
+
+
+class Pipeline:
+    """The only orchestrator; adapters call `handle` via `asyncio.to_thread`."""
+
+    def __init__(self, *, sessions: sessionmaker[Session], profiles: Mapping[str, ControllerProfile],
+                 clock: Callable[[], datetime], settings: Settings,
+                 fault_hook: Callable[[str], None] | None = None, overrides_dir: Path | None = None,
+                 write_gate: AbstractContextManager[Any] | None = None) -> None:
+        """`write_gate`: a lock shared by every writer in the process when the database is SQLite
+        (one writer at a time anyway); waiting on it wakes at once, unlike SQLite's busy handler."""
+        self._sessions = sessions
+        self._gate = write_gate or nullcontext()
+        self._profiles = dict(profiles)
+        self._clock = clock
+        self._settings = settings
+        self._fault = fault_hook or (lambda _point: None)
+        self._overrides_dir = overrides_dir
+        self._own_addresses = frozenset(
+            str(address).lower() for p in profiles.values() for address in p.request_addresses)
+        self._own_domains = frozenset(domain_of(a) for a in self._own_addresses)
+
+    # --- entry points -------------------------------------------------------------------------
+
+    def handle(self, msg: InboundMessage) -> Outcome:
+        """Process one received message; commits exactly once (nothing at all for a duplicate)."""
+        profile = self._profiles.get(msg.controller)
+        if profile is None:
+            return self.quarantine(controller=msg.controller, channel=msg.channel, raw=msg.raw or b"",
+                                   reason=f"unbekannter Verantwortlicher {msg.controller!r}")
+        now = self._clock()
+        result = _classify(msg)  # pure: done before the transaction takes the write lock
+        outcome = retry_if_disconnected(lambda: self._transaction(msg, profile, now, result))
+        if outcome.status is OutcomeStatus.DUPLICATE:
+            return outcome
+        self._fault("crash_after_commit")
+        decisions.info("msg=%s from=%s outcome=%s reason=%s ticket=%s replies=%d", msg.dedupe_key[:80],
+                       mask_address(msg.sender), outcome.status.value, outcome.reason,
+                       outcome.ticket_reference, len(outcome.outbox_ids))
+        return outcome
+
+    def quarantine(self, *, controller: str, channel: str, raw: bytes, reason: str) -> Outcome:
+        """Keep input we cannot process, with the reason, for the DPO; never drop it."""
+        now = self._clock()
+
+        def transaction() -> int:
+            with self._gate, self._sessions() as session:
+                item = QuarantinedMessage(controller=controller, channel=channel, reason=reason, raw=raw,
+                                          received_at=now, state="open")
+                session.add(item)
+                session.flush()
+                audit(session, actor=SYSTEM, action="message_quarantined", now=now, reason=reason,
+                      detail={"quarantine_id": item.id, "channel": channel, "size": len(raw)})
+                session.commit()
+                return item.id
+
+        item_id = retry_if_disconnected(transaction)
+        log.warning("message quarantined id=%s channel=%s reason=%s", item_id, channel, reason)
+        return Outcome(OutcomeStatus.QUARANTINED, reason=reason)
+
+    def _transaction(self, msg: InboundMessage, profile: ControllerProfile, now: datetime,
+                     result: Classification) -> Outcome:
+        """Every step for `msg` in one transaction, committed once (not at all for a duplicate)."""
+        with self._gate, self._sessions() as session:
+            try:
+                stored = self._store_inbound(session, msg)
+            except IntegrityError:  # (controller, channel, direction, dedupe_key) seen before
+                session.rollback()
+                return self._duplicate(msg)
+            queue = ReplyQueue(session, profile, msg, now, self._overrides_dir)
+            run = Run(session, profile, msg, stored, now, queue, result)
+            outcome = self._route(run)
+            self._record_disposition(session, stored)
+            self._fault("crash_before_commit")
+            session.commit()
+        return replace(outcome, outbox_ids=tuple(queue.queued))
+
+    # --- steps ----------------------------------------------------------------------------------
+
+    def _duplicate(self, msg: InboundMessage) -> Outcome:
+        decisions.info("msg=%s outcome=duplicate", msg.dedupe_key[:80])
+        return Outcome(OutcomeStatus.DUPLICATE, reason="already_received")
+
+    def _store_inbound(self, session: Session, msg: InboundMessage) -> StoredInbound:
+        """Insert the message; the unique key refuses a redelivery (IntegrityError) before any
+        work is done.  A plain INSERT: nothing in the transaction reads the row back."""
+        attachments: list[Any] = [
+            {"name": a.name, "type": a.content_type, "size": a.size, "sha256": a.sha256,
+             "id_document": a.looks_like_id_document} for a in msg.attachments]
+        message_id = session.connection().execute(INSERT_MESSAGE, {
+            "controller": msg.controller, "channel": msg.channel, "direction": Direction.INBOUND.value,
+            "dedupe_key": msg.dedupe_key, "message_id": msg.message_id, "in_reply_to": msg.in_reply_to,
+            "references": " ".join(msg.references) or None, "sender": msg.sender, "recipient": msg.recipient,
+            "subject_line": msg.subject, "body_text": msg.body, "headers": dict(msg.headers),
+            "attachments": attachments, "received_at": msg.received_at, "ticket_id": None, "disposition": "",
+        }).scalar_one()
+        return StoredInbound(id=message_id)
+
+    @staticmethod
+    def _record_disposition(session: Session, stored: StoredInbound) -> None:
+        """Write the ticket and disposition the steps chose for the inbound message."""
+        if stored.ticket_id is not None or stored.disposition:
+            session.connection().execute(_SET_DISPOSITION, {
+                "message": stored.id, "ticket_id": stored.ticket_id, "disposition": stored.disposition})
+
+    def _route(self, run: Run) -> Outcome:
+        check = check_message(run.msg, own_addresses=self._own_addresses, own_domains=self._own_domains)
+        if check.verdict is Verdict.BOUNCE:
+            return self._bounce(run, check)
+        if check.verdict is Verdict.AUTOMATIC:
+            return self._automatic(run, check)
+        if check.verdict is Verdict.NO_REPLY:
+            run.replies.withhold_from_sender = check.reason
+        match = find_thread(run.session, controller=run.profile.key, in_reply_to=run.msg.in_reply_to,
+                            references=run.msg.references, subject=run.msg.subject)
+        if match.ticket is not None:
+            return self._follow_up(run, match.ticket, match.method)
+        return self._new_request(run, run.classification)
+
+    def _automatic(self, run: Run, check: LoopCheck) -> Outcome:
+        """Machine mail (auto-replies, lists, our own mail): recorded and attached, never answered."""
+        match = find_thread(run.session, controller=run.profile.key, in_reply_to=run.msg.in_reply_to,
+                            references=run.msg.references, subject=run.msg.subject)
+        ticket = match.ticket
+        run.stored.ticket_id = ticket.id if ticket else None
+        run.stored.disposition = f"loop_guard:{check.reason}"
+        audit(run.session, actor=SYSTEM, action="auto_reply_ignored", now=run.now,
+              ticket_id=ticket.id if ticket else None, reason=check.reason,
+              detail={"message_id": run.stored.id, "sender": mask_address(run.msg.sender)})
+        return Outcome(OutcomeStatus.IGNORED, reason=check.reason, ticket_reference=_ref(ticket))
+
+    def _bounce(self, run: Run, check: LoopCheck) -> Outcome:
+        """A delivery report: attach it to the ticket whose mail bounced; a lost answer is a DPO task."""
+        report = parse_bounce(run.msg)
+        match = find_thread(run.session, controller=run.profile.key, in_reply_to=None,
+                            references=list(reversed(report.message_ids)), subject="",
+                            header_method="bounce_headers", tag_texts=[f"[{t}]" for t in report.tags],
+                            tag_method="bounce_tag")
+        ticket = match.ticket
+        bounced = self._bounced_item(run.session, report.message_ids)
+        run.stored.ticket_id = ticket.id if ticket else None
+        run.stored.disposition = "bounce" if ticket else "bounce_unmatched"
+        audit(run.session, actor=SYSTEM, action="delivery_bounced", now=run.now,
+              ticket_id=ticket.id if ticket else None,
+              reason="Antwort nicht zustellbar" if report.permanent else "Zustellung verzögert",
+              detail={"status": report.status, "permanent": report.permanent, "matched_by": match.method,
+                      "outbox_id": bounced.id if bounced else None, "kind": bounced.kind if bounced else None,
+                      "detected_by": check.reason})
+        internal = self._bounced_internal_mail(bounced, report.message_ids)
+        if ticket is not None and report.permanent and not internal and ticket.state not in _CLOSED_STATES:
+            escalate(run.session, ticket, ["delivery_bounced"], actor=SYSTEM, now=run.now,
+                     reason="Antwort an die betroffene Person nicht zustellbar; die Frist läuft weiter")
+            run.replies.alert_dpo(ticket, ticket.escalation_reasons)
+        return Outcome(OutcomeStatus.IGNORED, reason="bounce", ticket_reference=_ref(ticket))
+
+    def _bounced_internal_mail(self, bounced: OutboxItem | None, message_ids: Sequence[str]) -> bool:
+        """Whether the bounced mail was one of ours to the DPO or managers, not an answer to a person.
+
+        Every answer to a data subject is recorded as an outbound message (so `bounced` finds it);
+        internal mails (alerts, reminders, digests) are not linked to a ticket.  A bounce quoting
+        only our own Message-IDs that match no recorded answer is therefore an internal mail, and
+        must not escalate the ticket whose tag it carries as if the person could not be reached.
+        """
+        if bounced is not None:
+            return bounced.kind in INTERNAL_KINDS
+        return bool(message_ids) and all(is_our_message_id(mid, self._own_domains) for mid in message_ids)
+
+    @staticmethod
+    def _bounced_item(session: Session, message_ids: Sequence[str]) -> OutboxItem | None:
+        if not message_ids:
+            return None
+        return session.scalar(
+            select(OutboxItem).join(Message, OutboxItem.message_id == Message.id)
+            .where(Message.direction == Direction.OUTBOUND.value, Message.message_id.in_(list(message_ids)))
+            .limit(1))
+
+    def _follow_up(self, run: Run, ticket: Ticket, matched_by: str) -> Outcome:
+        run.stored.ticket_id = ticket.id
+        if not is_requester(run.session, ticket, run.msg):
+            # Zammad #5064 / FreeScout #2382: knowing a ticket number must not let anyone act on it.
+            run.stored.disposition = "held_not_requester"
+            audit(run.session, actor=SYSTEM, action="follow_up_held", now=run.now, ticket_id=ticket.id,
+                  reason="Nachricht zum Vorgang von einer anderen Adresse als der des Antragstellers",
+                  detail={"matched_by": matched_by, "sender": mask_address(run.msg.sender),
+                          "message_id": run.stored.id})
+            return Outcome(OutcomeStatus.HELD, reason="sender_not_requester",
+                           ticket_reference=ticket.reference)
+        audit(run.session, actor=SYSTEM, action="follow_up_received", now=run.now, ticket_id=ticket.id,
+              detail={"matched_by": matched_by, "message_id": run.stored.id})
+        if ticket.state == TicketState.AWAITING_IDENTITY.value:
+            return handle_identity_reply(run, ticket)
+        result = run.classification
+        if ticket.state == TicketState.NEW.value and ticket.classification.get("pending_clarification"):
+            return self._clarified(run, ticket, result)
+        immediate = [r for r in result.labels if RIGHTS[r].immediate]
+        if immediate:
+            self._act_immediately(run, ticket, immediate)
+        run.stored.disposition = "follow_up"
+        return Outcome(OutcomeStatus.ACCEPTED, reason="follow_up_attached", ticket_reference=ticket.reference)
+
+    def _new_request(self, run: Run, result: Classification) -> Outcome:
+        labels = [r for r in result.labels if r is not Right.OTHER]
+        unclear = bool(result.reasons) and set(result.reasons) <= UNCLEAR_REASONS
+        readings = _readings(result) if unclear else []
+        if unclear and not readings and not labels:
+            unclear = False  # nothing to offer as a reading: a human has to look
+        to_escalate = result.escalate and not unclear
+        if not labels and not to_escalate and not unclear:
+            run.stored.disposition = "not_a_request"
+            audit(run.session, actor=SYSTEM, action="message_not_a_request", now=run.now,
+                  reason="keine Betroffenenanfrage erkannt", detail={"message_id": run.stored.id,
+                                                                      "classification": result.to_dict()})
+            return Outcome(OutcomeStatus.IGNORED, reason="not_a_request")
+        decision = self._decide(run, labels, result)
+        to_escalate = to_escalate or decision.rung is Rung.MANUAL
+        ticket = open_ticket(
+            run.session, controller=run.profile.key, land=run.profile.state, channel=run.msg.channel,
+            received_at=run.msg.received_at, rights=labels or readings or [Right.OTHER], now=run.now,
+            subject_id=decision.subject.id if decision.subject else None, reply_to=self._reply_address(run),
+            language=result.language, classification={**result.to_dict(), "pending_clarification": unclear},
+            escalation_reasons=list(result.reasons) if to_escalate else [],
+            internal_target_working_days=run.profile.internal_target_working_days)
+        run.stored.ticket_id = ticket.id
+        self._flag_id_documents(run, ticket)
+        return self._proceed(run, ticket, labels, to_escalate, unclear, readings, result.reasons, decision)
+
+    def _proceed(self, run: Run, ticket: Ticket, labels: Sequence[Right], to_escalate: bool, unclear: bool,
+                 readings: Sequence[Right], reasons: Sequence[str], decision: IdentityDecision) -> Outcome:
+        immediate = [r for r in labels if RIGHTS[r].immediate]
+        if immediate:
+            self._act_immediately(run, ticket, immediate)
+        if immediate and len(immediate) == len(labels) and not to_escalate and not unclear:
+            outcome = "suppressed" if Right.MARKETING_OBJECTION in immediate else "consent_withdrawn"
+            transition(run.session, ticket, TicketState.ANSWERED, actor=SYSTEM, now=run.now,
+                       outcome=outcome, reason="Wirksam mit Eingang; Bestätigung an die betroffene Person")
+            return _accepted("effective_immediately", ticket)
+        if decision.level is not IdentityLevel.NONE and decision.method:
+            record_identity(run.session, ticket, decision.level, method=decision.method, actor=SYSTEM,
+                            now=run.now)
+        if to_escalate:
+            return self._escalate(run, ticket, list(reasons) or ["low_confidence"], decision)
+        if unclear:
+            ctx = reply_context(ticket, channel=run.msg.channel, verified=False, readings=tuple(readings))
+            run.replies.reply(ReplyKind.CLARIFICATION, ticket, ctx)
+            audit(run.session, actor=SYSTEM, action="clarification_requested", now=run.now,
+                  ticket_id=ticket.id, reason="Anliegen nicht eindeutig",
+                  detail={"readings": [r.value for r in readings]})
+            return _accepted("clarification_requested", ticket)
+        return start_verification(run, ticket, decision)
+
+    def _escalate(self, run: Run, ticket: Ticket, reasons: Sequence[str],
+                  decision: IdentityDecision) -> Outcome:
+        escalate(run.session, ticket, reasons, actor=SYSTEM, now=run.now,
+                 reason="Automatisch an den Datenschutz übergeben: " + ", ".join(reasons))
+        verified = decision.rung in (Rung.CONTACT_ON_FILE, Rung.KNOWN_FACTS)
+        ctx = reply_context(ticket, channel=run.msg.channel, verified=verified,
+                            recipient_name=_name(decision.subject) if verified else None)
+        run.replies.reply(ReplyKind.ESCALATION_NOTICE, ticket, ctx)
+        run.replies.alert_dpo(ticket, ticket.escalation_reasons)
+        return _accepted("escalated", ticket)
+
+    def _clarified(self, run: Run, ticket: Ticket, result: Classification) -> Outcome:
+        """The answer to our clarification question: proceed, or hand to a human if still unclear."""
+        chosen = chosen_readings(run.session, ticket, run.msg.body)
+        if chosen:
+            # "2" or "1 und 3": the person picked readings from our numbered question.
+            result = replace(result, labels=legal_sort(chosen), escalate=False,
+                             reasons=tuple(r for r in result.reasons if r not in UNCLEAR_REASONS))
+        labels = [r for r in result.labels if r is not Right.OTHER]
+        still_unclear = not labels or (bool(result.reasons) and set(result.reasons) <= UNCLEAR_REASONS)
+        ticket.classification = {**ticket.classification, "pending_clarification": False,
+                                 "clarification": result.to_dict()}
+        decision = self._decide(run, labels, result)
+        if still_unclear or result.escalate:
+            return self._escalate(run, ticket, list(result.reasons) or ["ambiguous"], decision)
+        correct_rights(run.session, ticket, labels, actor=SYSTEM, now=run.now,
+                       reason="Klarstellung durch die betroffene Person")
+        if decision.subject is not None and ticket.subject_id is None:
+            ticket.subject_id = decision.subject.id
+        return self._proceed(run, ticket, labels, decision.rung is Rung.MANUAL, False, [], result.reasons,
+                             decision)
+
+    def _decide(self, run: Run, labels: Sequence[Right], result: Classification) -> IdentityDecision:
+        return identity.decide(run.session, controller=run.profile.key, msg=run.msg, rights=labels,
+                               reasons=result.reasons, trusted_authserv_id=self._settings.trusted_authserv_id)
+
+    def _act_immediately(self, run: Run, ticket: Ticket, rights: Sequence[Right]) -> None:
+        """Art. 21(3) / Art. 7(3): effective on receipt, no verification, confirmation to the sender."""
+        address = (f"telegram:{run.msg.telegram_user_id}" if run.msg.telegram_user_id is not None
+                   else run.msg.sender)
+        suppress(run.session, controller=run.profile.key, address=address, now=run.now, ticket_id=ticket.id)
+        for right in rights:
+            kind = (ReplyKind.MARKETING_OBJECTION_CONFIRMATION if right is Right.MARKETING_OBJECTION
+                    else ReplyKind.CONSENT_WITHDRAWAL_CONFIRMATION)
+            ctx = reply_context(ticket, channel=run.msg.channel, verified=False)
+            run.replies.reply(kind, ticket, ctx)
+
+    def _flag_id_documents(self, run: Run, ticket: Ticket) -> None:
+        """EDPB § 79: an ID copy is checked by a person and deleted; the record only says it came."""
+        flagged = [a.name for a in run.msg.attachments if a.looks_like_id_document]
+        if flagged:
+            audit(run.session, actor=SYSTEM, action="id_document_received", now=run.now, ticket_id=ticket.id,
+                  reason="Ausweiskopie erhalten: prüfen und danach löschen",
+                  detail={"count": len(flagged)})
+
+    def _reply_address(self, run: Run) -> str:
+        return str(run.msg.chat_id) if run.msg.channel == "telegram" and run.msg.chat_id is not None \
+            else run.msg.sender
+
+
+def _classify(msg: InboundMessage) -> Classification:
+    """`intents.classify`, overridden by rights the person confirmed by button in the chat.
+
+    Only the Telegram adapter sets the header (from a button press, never from typed text), and
+    only for chat messages is it read: an e-mail sender cannot choose his own classification.
+    """
+    result = classify(msg.subject, msg.body, msg.channel)
+    if msg.channel != "telegram":
+        return result
+    valid = {r.value for r in Right}
+    confirmed = [Right(v) for v in msg.headers.get(CONFIRMED_RIGHTS_HEADER, "").split(",") if v in valid]
+    if not confirmed:
+        return result
+    reasons = tuple(r for r in result.reasons if r not in UNCLEAR_REASONS)
+    return replace(result, labels=legal_sort(confirmed), reasons=reasons,
+                   escalate=result.escalate and bool(reasons))
+
+
+def _readings(result: Classification) -> list[Right]:
+    """The likeliest readings to offer in a clarification question, best first."""
+    valid = {r.value for r in Right} - {Right.OTHER.value}
+    scored = sorted(((score, label) for label, score in result.scores.items()
+                     if label in valid and score > 0), reverse=True)
+    readings = [Right(label) for _score, label in scored][:MAX_READINGS]
+    for label in result.labels:
+        if label is not Right.OTHER and label not in readings:
+            readings.append(label)
+    return readings[:MAX_READINGS]
+
+
+def _accepted(reason: str, ticket: Ticket) -> Outcome:
+    return Outcome(OutcomeStatus.ACCEPTED, reason=reason, ticket_reference=ticket.reference)
+
+
+def _name(subject: DataSubject | None) -> str | None:
+    return subject.name if subject is not None else None
+
+
+def _ref(ticket: Ticket | None) -> str | None:
+    return ticket.reference if ticket is not None else None

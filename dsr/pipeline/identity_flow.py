@@ -1,0 +1,126 @@
+"""Pipeline steps of the verification ladder: start a check, and evaluate the requester's answer.
+
+The decisions themselves live in `dsr.pipeline.identity`; these steps record them on the ticket (state,
+identity level and method, audit events) and queue the mails that go with them.  The one-time code
+always goes to the contact on file (LEGAL.md 3.5 level 2): the sender of an unverified message
+only learns, masked, where it was sent.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from dsr.inbound import Outcome, OutcomeStatus
+from dsr.logs import mask_address
+from dsr.pipeline import identity
+from dsr.pipeline.identity import CheckResult, IdentityDecision, Rung
+from dsr.pipeline.outbound import Run, reply_context
+from dsr.replies.context import ReplyKind
+from dsr.store.audit import audit
+from dsr.store.models import DataSubject, IdentityLevel, Ticket, TicketState
+from dsr.store.tickets.services import escalate, record_identity, transition
+
+SYSTEM = "system"
+
+
+def _accepted(reason: str, ticket: Ticket) -> Outcome:
+    return Outcome(OutcomeStatus.ACCEPTED, reason=reason, ticket_reference=ticket.reference)
+
+
+def start_verification(run: Run, ticket: Ticket, decision: IdentityDecision) -> Outcome:
+    """Verified now (level 1, or facts in the first message): confirm receipt; else challenge."""
+    if decision.rung in (Rung.CONTACT_ON_FILE, Rung.KNOWN_FACTS):
+        transition(run.session, ticket, TicketState.IN_PROGRESS, actor=SYSTEM, now=run.now,
+                   reason=f"Identität bestätigt: {decision.method}")
+        ctx = reply_context(ticket, channel=run.msg.channel, verified=True,
+                            recipient_name=_name(decision.subject))
+        run.replies.reply(ReplyKind.RECEIPT_CONFIRMATION, ticket, ctx)
+        return _accepted("receipt_confirmed", ticket)
+    transition(run.session, ticket, TicketState.AWAITING_IDENTITY, actor=SYSTEM, now=run.now,
+               reason="Identität noch nicht bestätigt (Art. 12 Abs. 6 DSGVO)")
+    if decision.rung is Rung.SEND_CODE and decision.code_to:
+        send_code(run, ticket, decision.code_to, decision.subject)
+    else:
+        ask_facts(run, ticket)
+    return _accepted("awaiting_identity", ticket)
+
+
+def ask_facts(run: Run, ticket: Ticket) -> None:
+    """Ask for two facts the controller already holds (never an ID copy, EDPB § 73)."""
+    identity.open_facts_challenge(run.session, ticket=ticket, sent_to=run.msg.sender, now=run.now)
+    ctx = reply_context(ticket, channel=run.msg.channel, verified=False,
+                        facts_requested=identity.FACTS_REQUESTED)
+    run.replies.reply(ReplyKind.IDENTITY_REQUEST, ticket, ctx)
+    audit(run.session, actor=SYSTEM, action="identity_challenge_sent", now=run.now, ticket_id=ticket.id,
+          reason="Abfrage bereits bekannter Angaben", detail={"facts": list(identity.FACTS_REQUESTED)})
+
+
+def send_code(run: Run, ticket: Ticket, code_to: str, subject: DataSubject | None) -> None:
+    """Send a one-time code to `code_to` (a contact on file) and tell the sender where, masked."""
+    code, expires = identity.issue_code(run.session, ticket=ticket, subject=subject, sent_to=code_to,
+                                        now=run.now)
+    ctx = reply_context(ticket, channel="email", verified=False, verification_code=code,
+                        code_expires_at=expires)
+    run.replies.reply(ReplyKind.VERIFICATION_CODE, ticket, ctx, to=code_to, channel="email")
+    if run.msg.channel != "email" or code_to.lower() != run.msg.sender.lower():
+        ctx = reply_context(ticket, channel=run.msg.channel, verified=False,
+                            code_sent_to_masked=mask_address(code_to))
+        run.replies.reply(ReplyKind.IDENTITY_REQUEST, ticket, ctx)
+    audit(run.session, actor=SYSTEM, action="identity_challenge_sent", now=run.now, ticket_id=ticket.id,
+          reason="Einmalcode an die hinterlegte Adresse",
+          detail={"sent_to": mask_address(code_to), "expires_at": expires.isoformat()})
+
+
+def handle_identity_reply(run: Run, ticket: Ticket) -> Outcome:
+    """A follow-up by the requester on a ticket awaiting identity: check the code or the facts."""
+    text = f"{run.msg.subject}\n{run.msg.body}"
+    check = identity.check_reply(run.session, ticket=ticket, controller=run.profile.key, text=text,
+                                 now=run.now)
+    if check.result is CheckResult.VERIFIED:
+        subject = check.subject
+        if subject is not None:
+            ticket.subject_id = subject.id
+            proven_mailbox = check.level is IdentityLevel.CODE_CONFIRMED and ticket.channel == "email"
+            if proven_mailbox and subject.email:
+                ticket.reply_to = subject.email  # answers go to the contact whose control was proven
+        record_identity(run.session, ticket, check.level, method=check.method, actor=SYSTEM, now=run.now)
+        transition(run.session, ticket, TicketState.IN_PROGRESS, actor=SYSTEM, now=run.now,
+                   reason=f"Identität bestätigt: {check.method}")
+        ctx = reply_context(ticket, channel=ticket.channel, verified=True, recipient_name=_name(subject))
+        run.replies.reply(ReplyKind.IDENTITY_VERIFIED, ticket, ctx,
+                          to=ticket.reply_to if ticket.channel == "email" else None)
+        return _accepted("identity_verified", ticket)
+    if check.result is CheckResult.EXPIRED:
+        subject = _subject(run.session, check.subject_id)
+        run.replies.reply(ReplyKind.IDENTITY_EXPIRED, ticket,
+                          reply_context(ticket, channel=run.msg.channel, verified=False))
+        send_code(run, ticket, check.sent_to, subject)
+        return _accepted("code_expired_resent", ticket)
+    if check.result is CheckResult.EXHAUSTED:
+        audit(run.session, actor=SYSTEM, action="identity_failed", now=run.now, ticket_id=ticket.id,
+              reason="Zu viele falsche Angaben; ein Mensch entscheidet")
+        run.replies.reply(ReplyKind.IDENTITY_FAILED, ticket,
+                          reply_context(ticket, channel=run.msg.channel, verified=False))
+        escalate(run.session, ticket, ["identity_unverified"], actor=SYSTEM, now=run.now,
+                 reason="Identität konnte nicht bestätigt werden")
+        run.replies.alert_dpo(ticket, ticket.escalation_reasons)
+        return _accepted("identity_failed", ticket)
+    if check.result is CheckResult.WRONG:
+        audit(run.session, actor=SYSTEM, action="identity_attempt_failed", now=run.now, ticket_id=ticket.id,
+              reason="Angaben stimmen nicht")
+        by_facts = check.purpose == identity.PURPOSE_FACTS
+        ctx = reply_context(ticket, channel=run.msg.channel, verified=False,
+                            facts_requested=identity.FACTS_REQUESTED if by_facts else (),
+                            code_sent_to_masked=None if by_facts else mask_address(check.sent_to))
+        run.replies.reply(ReplyKind.IDENTITY_REQUEST, ticket, ctx)
+        return _accepted("identity_attempt_failed", ticket)
+    run.stored.disposition = "follow_up"
+    return _accepted("follow_up_attached", ticket)
+
+
+def _subject(session: Session, subject_id: int | None) -> DataSubject | None:
+    return session.get(DataSubject, subject_id) if subject_id is not None else None
+
+
+def _name(subject: DataSubject | None) -> str | None:
+    return subject.name if subject is not None else None

@@ -1,0 +1,112 @@
+"""What a reply is about: the kind of reply and the facts it may state.
+
+The pipeline and the console build a `ReplyContext`; `replies.render_reply` turns it into text.
+Fields may be added (always with a default); existing ones keep their meaning.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+
+from dsr.intents.rights import Right
+from dsr.replies.facts import fact_names
+
+
+class ReplyKind(StrEnum):
+    # To the data subject.
+    RECEIPT_CONFIRMATION = "receipt_confirmation"
+    IDENTITY_REQUEST = "identity_request"  # asks for 1-2 facts already held, or says a code was sent
+    VERIFICATION_CODE = "verification_code"  # carries the one-time code, sent to the contact on file
+    IDENTITY_VERIFIED = "identity_verified"
+    IDENTITY_FAILED = "identity_failed"
+    IDENTITY_EXPIRED = "identity_expired"
+    MARKETING_OBJECTION_CONFIRMATION = "marketing_objection_confirmation"
+    CONSENT_WITHDRAWAL_CONFIRMATION = "consent_withdrawal_confirmation"
+    ACCESS_ANSWER = "access_answer"
+    PORTABILITY_ANSWER = "portability_answer"
+    RECTIFICATION_DONE = "rectification_done"
+    ERASURE_DONE = "erasure_done"
+    RESTRICTION_DONE = "restriction_done"
+    OBJECTION_ACK = "objection_ack"
+    OBJECTION_OUTCOME = "objection_outcome"
+    AUTOMATED_DECISION_ACK = "automated_decision_ack"
+    AUTOMATED_DECISION_OUTCOME = "automated_decision_outcome"
+    EXTENSION_NOTICE = "extension_notice"
+    REFUSAL_NOTICE = "refusal_notice"
+    NO_DATA = "no_data"
+    ESCALATION_NOTICE = "escalation_notice"  # "handed to our data protection officer"
+    CLARIFICATION = "clarification"  # "did I understand you correctly?"
+    # Internal.
+    DPO_ESCALATION_ALERT = "dpo_escalation_alert"
+    DEADLINE_REMINDER = "deadline_reminder"
+    WEEKLY_DIGEST = "weekly_digest"
+
+
+@dataclass(frozen=True, slots=True)
+class RetainedItem:
+    """Data kept despite erasure (Art. 17(3), § 35 BDSG): what, why, until when."""
+
+    category: str
+    legal_basis: str
+    until: date
+
+
+@dataclass(frozen=True, slots=True)
+class DigestRow:
+    """One ticket line in internal mails: metadata only, never bodies or contact details."""
+
+    reference: str
+    rights: tuple[Right, ...]
+    state: str
+    due_date: date
+    escalation_reasons: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyContext:
+    reference: str  # "DSR-2026-000123"
+    rights: tuple[Right, ...]
+    received_date: date  # Europe/Berlin calendar date of receipt
+    due_date: date | None = None  # legal due date (None where the right takes effect at once)
+    channel: str = "email"  # "email" or "telegram"
+    # False: the sender is not verified; the reply must contain no personal data at all.
+    verified: bool = False
+    recipient_name: str | None = None  # used only when verified
+    extended_due_date: date | None = None
+    extension_reasons: tuple[str, ...] = ()
+    verification_code: str | None = None
+    code_expires_at: datetime | None = None
+    code_sent_to_masked: str | None = None  # e.g. "m***@example.org"
+    facts_requested: tuple[str, ...] = ()  # e.g. ("Kundennummer", "Postleitzahl")
+    readings: tuple[Right, ...] = ()  # for CLARIFICATION: the likely readings to choose from
+    escalation_reasons: tuple[str, ...] = ()  # reason codes (internal alert), never shown raw
+    refusal_code: str | None = None  # catalogue code, e.g. "art12_5_excessive"
+    refusal_reasons: str = ""
+    retained: tuple[RetainedItem, ...] = ()
+    notified_recipients: tuple[str, ...] = ()  # Art. 19
+    changes: tuple[str, ...] = ()  # rectification: what was changed
+    outcome_text: str = ""  # objection / automated-decision outcome in the DPO's words
+    export_format: str = "JSON"  # portability
+    attachment_names: tuple[str, ...] = ()
+    digest_rows: tuple[DigestRow, ...] = field(default=())
+    period_label: str = ""  # digest: e.g. "KW 47/2026"
+    # Access answer (C-154/21): the individual recipients of this person's data where the profile
+    # lists only a category (e.g. the craftsman who worked on the order).  () = no recipient of those
+    # categories received this person's data; None = not determined (the letter offers the names).
+    case_recipients: tuple[str, ...] | None = None
+    erased: tuple[str, ...] = ()  # erasure: what was erased (empty: "all data about you")
+    restricted: tuple[str, ...] = ()  # restriction: what is restricted (empty: all processing)
+    # Objection / automated-decision outcome: True = the request was granted in full; otherwise
+    # (False or unknown) the reply carries the Art. 12(4) remedies.
+    request_granted: bool | None = None
+    # Internal mails and guards: the Europe/Berlin date the reply is written (reminder "days left",
+    # digest, extension "sent before the original date").
+    as_of: date | None = None
+    internal_target: date | None = None  # reminder: the internal target date
+    ticket_state: str = ""  # reminder: the ticket's state code (metadata only), e.g. "in_progress"
+
+    def facts_in(self, language: str) -> tuple[str, ...]:
+        """`facts_requested` named in the reply's language (the ladder passes German names)."""
+        return fact_names(self.facts_requested, language)

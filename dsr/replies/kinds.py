@@ -1,0 +1,180 @@
+"""What each reply kind needs before it may be rendered (rules as data).
+
+A reply that silently leaves out a legally required element (the reasons of an extension, the new
+date, the copy of the data) is worse than no reply: `check_context` refuses it with an error that
+names the kind, the missing field and the legal reason.  The audience decides the layout and the
+languages: data-subject replies exist in German and English, internal mails only in German.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from dsr.intents.rights import RIGHTS
+from dsr.replies.context import ReplyContext, ReplyKind
+
+
+class Audience(StrEnum):
+    SUBJECT = "subject"  # the data subject: e-mail (text + HTML) and chat, German and English
+    INTERNAL = "internal"  # DPO and managers: e-mail (text + HTML), German only
+
+
+class ReplyError(Exception):
+    """Base class: a reply could not be rendered."""
+
+
+class ReplyDataError(ReplyError, ValueError):
+    """The context lacks a value the reply must state, or states something it must not."""
+
+
+class UnverifiedDisclosureError(ReplyDataError):
+    """A reply that discloses personal data was requested for a sender who is not verified."""
+
+
+@dataclass(frozen=True, slots=True)
+class Requirement:
+    """A field that must be non-empty, with the legal reason given in the error."""
+
+    field: str
+    why: str
+
+
+@dataclass(frozen=True, slots=True)
+class KindSpec:
+    kind: ReplyKind
+    audience: Audience
+    # Disclosure kinds: the content reveals personal data or that we hold some (Art. 12(6), 32).
+    requires_verified: bool = False
+    required: tuple[Requirement, ...] = ()
+
+    @property
+    def internal(self) -> bool:
+        return self.audience is Audience.INTERNAL
+
+
+_S, _I = Audience.SUBJECT, Audience.INTERNAL
+K = ReplyKind
+
+
+def _req(field: str, why: str) -> Requirement:
+    return Requirement(field, why)
+
+
+KIND_SPECS: dict[ReplyKind, KindSpec] = {
+    spec.kind: spec
+    for spec in (
+        KindSpec(K.RECEIPT_CONFIRMATION, _S, required=(_req("rights", "the recognised rights are stated"),)),
+        KindSpec(K.IDENTITY_REQUEST, _S, required=(_req("rights", "the reply names what was requested"),)),
+        KindSpec(K.VERIFICATION_CODE, _S, required=(
+            _req("verification_code", "the mail carries the one-time code"),
+            _req("code_expires_at", "the person must know until when the code is valid"),
+        )),
+        KindSpec(K.IDENTITY_VERIFIED, _S, required=(_req("rights", "the reply names what was requested"),)),
+        KindSpec(K.IDENTITY_FAILED, _S),
+        KindSpec(K.IDENTITY_EXPIRED, _S),
+        KindSpec(K.MARKETING_OBJECTION_CONFIRMATION, _S),
+        KindSpec(K.CONSENT_WITHDRAWAL_CONFIRMATION, _S),
+        KindSpec(K.ACCESS_ANSWER, _S, requires_verified=True, required=(
+            _req("attachment_names", "Art. 15(3): the copy of the data is part of the answer"),
+        )),
+        KindSpec(K.PORTABILITY_ANSWER, _S, requires_verified=True, required=(
+            _req("attachment_names", "Art. 20(1): the data are handed over as a file"),
+            _req("export_format", "Art. 20(1): the format must be named"),
+        )),
+        KindSpec(K.RECTIFICATION_DONE, _S, requires_verified=True, required=(
+            _req("changes", "Art. 16: the reply says what was changed"),
+        )),
+        KindSpec(K.ERASURE_DONE, _S, requires_verified=True),
+        KindSpec(K.RESTRICTION_DONE, _S, requires_verified=True),
+        KindSpec(K.OBJECTION_ACK, _S, required=(_req("due_date", "Art. 12(3): the answer date is stated"),)),
+        KindSpec(K.OBJECTION_OUTCOME, _S, requires_verified=True, required=(
+            _req("outcome_text", "Art. 21(1): the result of the balancing is explained"),
+        )),
+        KindSpec(K.AUTOMATED_DECISION_ACK, _S, required=(
+            _req("due_date", "Art. 12(3): the answer date is stated"),
+        )),
+        KindSpec(K.AUTOMATED_DECISION_OUTCOME, _S, requires_verified=True, required=(
+            _req("outcome_text", "Art. 22(3): the outcome of the human review is explained"),
+        )),
+        KindSpec(K.EXTENSION_NOTICE, _S, required=(
+            _req("rights", "the reply names what was requested"),
+            _req("due_date", "Art. 12(3): the original date is stated"),
+            _req("extended_due_date", "Art. 12(3): the new date is stated"),
+            _req("extension_reasons", "Art. 12(3) sentence 3: an extension needs reasons"),
+        )),
+        KindSpec(K.REFUSAL_NOTICE, _S, required=(
+            _req("rights", "the reply names what was requested"),
+            _req("refusal_reasons", "Art. 12(4): a refusal states its reasons"),
+        )),
+        KindSpec(K.NO_DATA, _S, required=(_req("rights", "the reply names what was requested"),)),
+        KindSpec(K.ESCALATION_NOTICE, _S),
+        KindSpec(K.CLARIFICATION, _S, required=(
+            _req("readings", "the person chooses between the possible readings"),
+        )),
+        KindSpec(K.DPO_ESCALATION_ALERT, _I, required=(
+            _req("escalation_reasons", "the DPO must see why the case was escalated"),
+        )),
+        KindSpec(K.DEADLINE_REMINDER, _I, required=(
+            _req("due_date", "a reminder names the legal due date"),
+            _req("as_of", "days left are counted from the reminder date"),
+        )),
+        KindSpec(K.WEEKLY_DIGEST, _I, required=(
+            _req("period_label", "the digest names its week"),
+            _req("as_of", "overdue and due-soon are judged on the digest date"),
+        )),
+    )
+}
+
+# Fields that are personal data of the data subject; blanked for unverified senders so that no
+# template (nor a controller's override) can print them (LEGAL 3.5: no personal data in the reply).
+PERSONAL_FIELDS: tuple[str, ...] = (
+    "recipient_name", "code_sent_to_masked", "changes", "retained", "notified_recipients",
+    "case_recipients", "erased", "restricted",
+)
+
+MAX_FACTS_REQUESTED = 2  # EDPB 01/2022 §§ 65, 70: one or two facts already held, no more
+
+
+def _missing(value: object) -> bool:
+    return value is None or value == "" or value == ()
+
+
+def check_context(spec: KindSpec, ctx: ReplyContext) -> None:
+    """Raise ReplyDataError naming the first missing or inadmissible value for this kind."""
+    if spec.requires_verified and not ctx.verified:
+        raise UnverifiedDisclosureError(
+            f"{spec.kind}: the sender is not verified; this reply would disclose personal data "
+            "(Art. 12(6), Art. 32 DSGVO): verify first or send an identity request"
+        )
+    if not spec.internal and not ctx.reference:
+        raise ReplyDataError(f"{spec.kind}: reference is empty (the subject must carry the ticket tag)")
+    for req in spec.required:
+        if _missing(getattr(ctx, req.field)):
+            raise ReplyDataError(f"{spec.kind}: {req.field} is missing ({req.why})")
+    statutory = any(RIGHTS[r].statutory_deadline for r in ctx.rights)
+    needs_date = spec.kind in {K.RECEIPT_CONFIRMATION, K.IDENTITY_VERIFIED, K.ESCALATION_NOTICE}
+    if needs_date and statutory and ctx.due_date is None:
+        raise ReplyDataError(f"{spec.kind}: due_date is missing (Art. 12(3): the legal date is stated)")
+    if spec.kind is K.IDENTITY_REQUEST and len(ctx.facts_requested) > MAX_FACTS_REQUESTED:
+        raise ReplyDataError(
+            f"{spec.kind}: {len(ctx.facts_requested)} facts requested; at most {MAX_FACTS_REQUESTED} "
+            "facts already held may be asked for (EDPB 01/2022 §§ 65, 70)"
+        )
+    if spec.kind is K.EXTENSION_NOTICE:
+        _check_extension(ctx)
+    if spec.kind is K.PORTABILITY_ANSWER and ctx.export_format.strip().upper() == "PDF":
+        raise ReplyDataError(
+            "portability_answer: PDF is not machine-readable; use CSV, JSON or XML (EDPB 01/2022 § 156)"
+        )
+
+
+def _check_extension(ctx: ReplyContext) -> None:
+    assert ctx.due_date is not None and ctx.extended_due_date is not None  # checked as required
+    if ctx.extended_due_date <= ctx.due_date:
+        raise ReplyDataError("extension_notice: extended_due_date is not after due_date")
+    if ctx.as_of is not None and ctx.as_of > ctx.due_date:
+        raise ReplyDataError(
+            "extension_notice: the original due date has passed; Art. 12(3) sentence 3 requires the "
+            "notice within the first month"
+        )

@@ -1,0 +1,176 @@
+"""Realistic sample contexts for every reply kind: the legal-review preview and the golden tests.
+
+Dates are frozen: a request received on Saturday 31 January 2026 is due on Monday 2 March 2026
+(28 February is a Saturday; LEGAL.md 2.2) and, if extended, on Thursday 30 April 2026.  The
+person and the data are invented.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, date, datetime
+
+from dsr.intents.rights import Right
+from dsr.replies.context import DigestRow, ReplyContext, ReplyKind, RetainedItem
+
+RECEIVED = date(2026, 1, 31)
+DUE = date(2026, 3, 2)
+EXTENDED = date(2026, 4, 30)
+REFERENCE = "DSR-2026-000123"
+NAME = "Jana Beispiel"
+
+_BASE = ReplyContext(
+    reference=REFERENCE,
+    rights=(Right.ACCESS,),
+    received_date=RECEIVED,
+    due_date=DUE,
+    verified=True,
+    recipient_name=NAME,
+)
+
+
+# Free text written by the DPO, in the request's language and without a form of address, so that
+# the same sample serves "Sie" and "Du" replies.
+_TEXTS: dict[str, dict[str, str]] = {
+    "de": {
+        "reason_systems": "Die Daten liegen in drei getrennten Systemen (Abrechnung, Auftragsverwaltung, "
+        "Archiv) und müssen einzeln zusammengestellt werden.",
+        "reason_redaction": "Die Unterlagen enthalten Angaben über andere Personen, die vor der Herausgabe "
+        "geschwärzt werden müssen (Art. 15 Abs. 4 DSGVO).",
+        "objection_komsa": "Die Weitergabe an Auskunfteien wird eingestellt. Die konzerninterne Auswertung "
+        "des Zahlungsverhaltens wird fortgesetzt, weil KOMSA in Vorleistung tritt und ohne sie kein "
+        "Kreditlimit einräumen kann; besondere Gründe aus der persönlichen Situation, die dieses "
+        "Interesse überwiegen, sind nicht erkennbar.",
+        "objection_kmb2": "Dem Widerspruch wird stattgegeben: Die Daten werden nicht mehr für "
+        "Kundenumfragen verwendet. Die Abrechnung des laufenden Auftrags ist davon nicht betroffen, "
+        "weil sie auf dem Vertrag beruht.",
+        "automated": "Nach Prüfung der eingereichten Jahresabschlüsse wird die Zahlung auf Rechnung mit "
+        "einem Kreditlimit von 5.000 Euro eingeräumt.",
+        "refusal": "Die Rechnungen aus den Jahren 2024 und 2025 sind nach § 147 AO und § 14b UStG acht "
+        "Jahre aufzubewahren (Art. 17 Abs. 3 lit. b DSGVO). Diese Daten sind gesperrt und werden nach "
+        "Ablauf der Frist gelöscht.",
+    },
+    "en": {
+        "reason_systems": "The data are held in three separate systems (billing, order management, "
+        "archive) and have to be compiled one by one.",
+        "reason_redaction": "The documents contain information about other people that has to be "
+        "redacted before disclosure (Art. 15(4) GDPR).",
+        "objection_komsa": "Disclosure to credit agencies will stop. The group-internal assessment of "
+        "payment behaviour continues because KOMSA delivers in advance and cannot grant a credit "
+        "limit without it; no grounds relating to the particular situation that override this "
+        "interest could be identified.",
+        "objection_kmb2": "The objection is upheld: the data will no longer be used for customer "
+        "surveys. Billing of the ongoing order is not affected because it is based on the contract.",
+        "automated": "After review of the annual accounts submitted, payment on account is granted "
+        "with a credit limit of EUR 5,000.",
+        "refusal": "The invoices from 2024 and 2025 must be kept for eight years under section 147 of "
+        "the German Fiscal Code and section 14b of the VAT Act (Art. 17(3)(b) GDPR). These data are "
+        "restricted and will be erased when the period ends.",
+    },
+}
+
+
+def sample_context(kind: ReplyKind, controller: str, language: str = "de") -> ReplyContext:
+    """A realistic, complete context for `kind`; `controller` picks controller-specific details,
+    `language` the language of the DPO's free text."""
+    komsa = controller == "komsa"
+    text = _TEXTS["en" if language == "en" else "de"]
+    k = ReplyKind
+    samples: dict[ReplyKind, ReplyContext] = {
+        k.RECEIPT_CONFIRMATION: replace(_BASE, rights=(Right.ACCESS, Right.ERASURE)),
+        k.IDENTITY_REQUEST: replace(
+            _BASE, verified=False, rights=(Right.ACCESS,),
+            facts_requested=("Kundennummer", "Postleitzahl der bei uns hinterlegten Anschrift")
+            if not komsa else (),
+        ),
+        k.VERIFICATION_CODE: replace(
+            _BASE, verified=False, verification_code="482913",
+            code_expires_at=datetime(2026, 2, 1, 10, 15, tzinfo=UTC),
+            code_sent_to_masked="j***@beispiel-handel.de",
+        ),
+        k.IDENTITY_VERIFIED: replace(_BASE, rights=(Right.ACCESS, Right.ERASURE)),
+        k.IDENTITY_FAILED: replace(_BASE, verified=False),
+        k.IDENTITY_EXPIRED: replace(_BASE, verified=False),
+        k.MARKETING_OBJECTION_CONFIRMATION: replace(
+            _BASE, rights=(Right.MARKETING_OBJECTION,), due_date=None, verified=False),
+        k.CONSENT_WITHDRAWAL_CONFIRMATION: replace(
+            _BASE, rights=(Right.CONSENT_WITHDRAWAL,), due_date=None),
+        k.ACCESS_ANSWER: replace(
+            _BASE, attachment_names=("Datenkopie_DSR-2026-000123.pdf", "Datenkopie_DSR-2026-000123.json"),
+            case_recipients=None if komsa else ("Elektro Sommer GmbH, Braunschweig (Handwerkspartner)",),
+        ),
+        k.PORTABILITY_ANSWER: replace(
+            _BASE, rights=(Right.PORTABILITY,), export_format="JSON",
+            attachment_names=("Datenexport_DSR-2026-000123.json",),
+        ),
+        k.RECTIFICATION_DONE: replace(
+            _BASE, rights=(Right.RECTIFICATION,),
+            changes=("Anschrift: neu „Lindenweg 4, 38100 Braunschweig“",
+                     "Schreibweise des Nachnamens: „Beispiel“ statt „Beispil“"),
+            notified_recipients=("Elektro Sommer GmbH, Braunschweig",) if not komsa else (
+                "Creditsafe Deutschland GmbH, Berlin", "KOMSA Services GmbH"),
+        ),
+        k.ERASURE_DONE: replace(
+            _BASE, rights=(Right.ERASURE,),
+            erased=("Kontaktdaten und Kundenkonto", "Anfrage- und Korrespondenzverlauf",
+                    "Daten für Werbezwecke"),
+            retained=(
+                RetainedItem("Rechnungen 2024 (Buchungsbelege)", "§ 147 Abs. 3 AO, § 14b UStG",
+                             date(2032, 12, 31)),
+                RetainedItem("Geschäftsbriefe 2025", "§ 257 HGB, § 147 AO", date(2031, 12, 31)),
+            ),
+            notified_recipients=() if not komsa else ("HubSpot, Inc.",),
+        ),
+        k.RESTRICTION_DONE: replace(
+            _BASE, rights=(Right.RESTRICTION,),
+            restricted=("Abrechnungsdaten 2025 (Richtigkeit bestritten)",),
+            notified_recipients=() if not komsa else ("KOMSA Services GmbH",),
+        ),
+        k.OBJECTION_ACK: replace(_BASE, rights=(Right.OBJECTION,)),
+        k.OBJECTION_OUTCOME: replace(
+            _BASE, rights=(Right.OBJECTION,), request_granted=not komsa,
+            outcome_text=text["objection_komsa"] if komsa else text["objection_kmb2"],
+        ),
+        k.AUTOMATED_DECISION_ACK: replace(_BASE, rights=(Right.AUTOMATED_DECISION,)),
+        k.AUTOMATED_DECISION_OUTCOME: replace(
+            _BASE, rights=(Right.AUTOMATED_DECISION,), request_granted=True, outcome_text=text["automated"],
+        ),
+        k.EXTENSION_NOTICE: replace(
+            _BASE, rights=(Right.ACCESS, Right.PORTABILITY), extended_due_date=EXTENDED,
+            as_of=date(2026, 2, 20), extension_reasons=(text["reason_systems"], text["reason_redaction"]),
+        ),
+        k.REFUSAL_NOTICE: replace(
+            _BASE, rights=(Right.ERASURE,), refusal_code="art17_3_b_retention",
+            refusal_reasons=text["refusal"],
+        ),
+        k.NO_DATA: replace(_BASE, verified=False, recipient_name=NAME),
+        k.ESCALATION_NOTICE: replace(_BASE, rights=(Right.ACCESS, Right.ERASURE),
+                                     escalation_reasons=("legal_threat",)),
+        k.CLARIFICATION: replace(
+            _BASE, rights=(), verified=False, readings=(Right.ERASURE, Right.MARKETING_OBJECTION),
+        ),
+        k.DPO_ESCALATION_ALERT: replace(
+            _BASE, rights=(Right.ACCESS, Right.ERASURE), internal_target=date(2026, 2, 16),
+            escalation_reasons=("legal_threat", "contradictory"),
+        ),
+        k.DEADLINE_REMINDER: replace(
+            _BASE, rights=(Right.ACCESS,), as_of=date(2026, 2, 23), internal_target=date(2026, 2, 16),
+        ),
+        k.WEEKLY_DIGEST: replace(
+            _BASE, reference="", rights=(), due_date=None, period_label="KW 9/2026",
+            as_of=date(2026, 2, 27),
+            digest_rows=(
+                DigestRow("DSR-2026-000101", (Right.ACCESS,), "in_progress", date(2026, 2, 26)),
+                DigestRow("DSR-2026-000123", (Right.ACCESS, Right.ERASURE), "escalated", DUE,
+                          ("legal_threat",)),
+                DigestRow("DSR-2026-000131", (Right.RECTIFICATION,), "awaiting_identity",
+                          date(2026, 3, 16)),
+            ),
+        ),
+    }
+    return samples[kind]
+
+
+def unverified_receipt() -> ReplyContext:
+    """The neutral receipt to a sender we could not match: must contain no personal data."""
+    return replace(_BASE, rights=(Right.ACCESS, Right.ERASURE), verified=False)

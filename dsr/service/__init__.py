@@ -1,0 +1,1 @@
+"""Wiring of `dsr serve`: the event loop with every channel, the console, sender and scheduler."""

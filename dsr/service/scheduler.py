@@ -1,0 +1,277 @@
+"""Scheduled internal work inside `dsr serve`: deadline reminders, the weekly digest, retention.
+
+One round every few minutes (`TICK_SECONDS`), each step in its own short transaction in a worker
+thread (SQLAlchemy is synchronous):
+
+1. **Deadline reminders** to the controller's notification recipients (the DPO or privacy
+   contact unless the profile lists others) for open tickets that reached their internal target
+   date, are due within three working days of the controller's Land, or are overdue: the
+   statutory one month (Art. 12(3) GDPR) must not run out unnoticed.  Each ticket gets at most
+   one reminder per stage and due date, and at most one a day.  Paused tickets get none (their
+   clock stands still, LEGAL.md 2.4); tickets whose rights take effect at once (marketing
+   objection, consent withdrawal) neither.
+2. **The weekly digest** (open requests by due date) to the same recipients, once per ISO week,
+   at the first round from Monday 07:00 Europe/Berlin on; a service that was down on Monday sends
+   it at its first round later that week.
+3. **Retention purge** (`dsr.store.retention`) once a day, only when `DSR_RETENTION_AUTO_PURGE` is on.
+
+Internal mails carry metadata only (reference, rights, state, dates, reason codes), never bodies
+or a data subject's contact details.  They are built by the console's functions
+(`dsr.console.digest.queue_digest`, `dsr.console.outgoing.queue_internal_mail`), so a digest from the
+board and one from the scheduler are the same mail.  What was done is recorded as a mark
+(`dsr.store.marks`) in the same transaction as the outbox items, so restarts and repeated rounds
+never send twice.  The clock is injected; nothing here reads the system time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from dsr.config import Settings
+from dsr.console.digest import queue_digest
+from dsr.console.outgoing import queue_internal_mail, reply_context
+from dsr.controllers.profile import ControllerProfile
+from dsr.deadlines import working_days_before
+from dsr.intents.rights import RIGHTS, Right
+from dsr.replies.context import ReplyKind
+from dsr.store.audit import audit
+from dsr.store.marks import add_mark, digest_key, has_mark, reminder_key, reminder_marks, retention_key
+from dsr.store.models import ChannelState, Ticket, TicketState
+from dsr.store.retention import PurgeReport, purge
+from dsr.store.tickets.catalogue import OPEN_STATES
+
+log = logging.getLogger(__name__)
+BERLIN = ZoneInfo("Europe/Berlin")
+ACTOR = "system:scheduler"
+TICK_SECONDS = 300.0
+# The first round waits until start-up has settled (listeners bound, an inbound backlog taken in
+# first); the rounds are idempotent, so a restart never repeats what was sent.
+FIRST_TICK_AFTER_SECONDS = 60.0
+DUE_SOON_WORKING_DAYS = 3
+DIGEST_HOUR = 7  # Monday, Europe/Berlin
+
+
+class ReminderStage(StrEnum):
+    INTERNAL_TARGET = "internal_target"
+    DUE_SOON = "due_soon"
+    OVERDUE = "overdue"
+
+
+def reminder_stage(*, today: date, due: date, internal_target: date | None,
+                   land: str) -> ReminderStage | None:
+    """The most urgent stage that applies today, or None while no reminder is due."""
+    if today > due:
+        return ReminderStage.OVERDUE
+    if today >= working_days_before(due, DUE_SOON_WORKING_DAYS, land):
+        return ReminderStage.DUE_SOON
+    if internal_target is not None and today >= internal_target:
+        return ReminderStage.INTERNAL_TARGET
+    return None
+
+
+def digest_due(local_now: datetime) -> bool:
+    """True from Monday 07:00 (Europe/Berlin) to the end of that ISO week."""
+    return local_now.weekday() > 0 or local_now.hour >= DIGEST_HOUR
+
+
+@dataclass(frozen=True, slots=True)
+class Reminder:
+    ticket_id: int
+    reference: str
+    stage: ReminderStage
+    due: date
+    internal_target: date | None
+
+
+@dataclass(frozen=True, slots=True)
+class TickReport:
+    reminders: int = 0
+    digests: int = 0
+    purges: tuple[PurgeReport, ...] = ()
+
+
+class Scheduler:
+    """Runs the rounds; `tick()` is one round (sync, for tests and the loop), `run()` the loop."""
+
+    def __init__(self, *, sessions: sessionmaker[Session], profiles: Mapping[str, ControllerProfile],
+                 clock: Callable[[], datetime], settings: Settings,
+                 write_gate: AbstractContextManager[Any] | None = None,
+                 wake: Callable[[], None] | None = None, interval: float = TICK_SECONDS,
+                 first_tick_after: float = FIRST_TICK_AFTER_SECONDS) -> None:
+        self._sessions = sessions
+        self._profiles = dict(profiles)
+        self._clock = clock
+        self._settings = settings
+        self._gate = write_gate or nullcontext()
+        self._wake = wake or (lambda: None)
+        self._interval = interval
+        self._first_tick_after = first_tick_after
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Tick until `stop` is set; a failing round is logged and retried at the next one."""
+        delay = self._first_tick_after
+        log.info("scheduler: first round in %.0f s, then every %.0f s", delay, self._interval)
+        while True:
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=delay)
+                return
+            except TimeoutError:
+                pass
+            try:
+                await asyncio.to_thread(self.tick)
+            except Exception:
+                log.exception("scheduler round failed; next try in %.0f s", self._interval)
+            delay = self._interval
+
+    def tick(self) -> TickReport:
+        """One round over every controller: reminders, digest, and the purge if enabled."""
+        now = self._clock()
+        reminders = digests = 0
+        purges: list[PurgeReport] = []
+        for profile in self._profiles.values():
+            try:
+                reminders += self.send_reminders(profile, now)
+                digests += self.send_digest(profile, now)
+                if self._settings.retention_auto_purge:
+                    report = self.auto_purge(profile, now)
+                    if report is not None:
+                        purges.append(report)
+            except Exception:
+                log.exception("scheduler round failed for controller %s", profile.key)
+        if reminders or digests:
+            self._wake()
+        return TickReport(reminders=reminders, digests=digests, purges=tuple(purges))
+
+    # --- deadline reminders -------------------------------------------------------------------
+
+    def pending_reminders(self, profile: ControllerProfile, today: date) -> list[Reminder]:
+        """Open tickets in a reminder stage whose mark for that stage does not exist yet."""
+        open_states = [s.value for s in OPEN_STATES if s is not TicketState.PAUSED]
+        with self._gate, self._sessions() as session:
+            tickets = session.scalars(select(Ticket).where(
+                Ticket.controller == profile.key, Ticket.state.in_(open_states)).order_by(Ticket.id))
+            candidates = [r for r in (self._reminder_for(t, profile, today) for t in tickets) if r]
+            keys = [reminder_key(r.ticket_id, r.stage, r.due) for r in candidates]
+            done = set(session.scalars(select(ChannelState.key).where(ChannelState.key.in_(keys)))) \
+                if keys else set()
+            session.rollback()
+        return [r for r, key in zip(candidates, keys, strict=True) if key not in done]
+
+    @staticmethod
+    def _reminder_for(ticket: Ticket, profile: ControllerProfile, today: date) -> Reminder | None:
+        due = ticket.extended_due_date or ticket.due_date
+        rights = [Right(code) for code in ticket.rights]
+        if due is None or (rights and not any(RIGHTS[r].statutory_deadline for r in rights)):
+            return None  # e.g. a marketing objection: effective at once, no month to watch
+        # After an extension the stored internal target still belongs to the original date.
+        target = ticket.internal_target_date if ticket.extended_due_date is None else working_days_before(
+            due, profile.internal_target_working_days, profile.state)
+        stage = reminder_stage(today=today, due=due, internal_target=target, land=profile.state)
+        if stage is None:
+            return None
+        return Reminder(ticket.id, ticket.reference, stage, due, target)
+
+    def send_reminders(self, profile: ControllerProfile, now: datetime) -> int:
+        today = now.astimezone(BERLIN).date()
+        sent = 0
+        for reminder in self.pending_reminders(profile, today):
+            try:
+                sent += self._send_reminder(profile, reminder, now, today)
+            except Exception:
+                log.exception("deadline reminder failed ticket=%s", reminder.reference)
+        return sent
+
+    def _send_reminder(self, profile: ControllerProfile, reminder: Reminder, now: datetime,
+                       today: date) -> int:
+        key = reminder_key(reminder.ticket_id, reminder.stage, reminder.due)
+        with self._gate, self._sessions() as session:
+            ticket = session.get(Ticket, reminder.ticket_id)
+            if ticket is None or self._reminder_for(ticket, profile, today) != reminder:
+                return 0  # changed since it was read: the next round decides again
+            marks = reminder_marks(session, ticket.id)
+            if any(m.key == key or m.value.get("sent_on") == today.isoformat() for m in marks):
+                return 0  # once per stage, and at most once a day
+            context = reply_context(
+                ticket, today, due_date=reminder.due, internal_target=reminder.internal_target,
+                verified=False, recipient_name=None, ticket_state=ticket.state,
+            )
+            item_ids = [
+                queue_internal_mail(
+                    session, profile, kind=ReplyKind.DEADLINE_REMINDER, context=context, to=to, now=now,
+                    reference=ticket.reference, overrides_dir=self._settings.templates_dir,
+                ).id
+                for to in profile.notification_recipients
+            ]
+            detail = {"stage": reminder.stage.value, "due": reminder.due.isoformat(), "outbox_ids": item_ids}
+            try:
+                add_mark(session, key, now=now, detail={**detail, "sent_on": today.isoformat()})
+            except IntegrityError:
+                session.rollback()
+                return 0
+            audit(session, actor=ACTOR, action="scheduler.reminder_queued", now=now, ticket_id=ticket.id,
+                  reason=f"Fristerinnerung ({reminder.stage.value})", detail=detail)
+            session.commit()
+        log.info("deadline reminder queued ticket=%s stage=%s due=%s recipients=%d", reminder.reference,
+                 reminder.stage.value, reminder.due.isoformat(), len(item_ids))
+        return 1
+
+    # --- weekly digest ------------------------------------------------------------------------
+
+    def send_digest(self, profile: ControllerProfile, now: datetime) -> int:
+        local = now.astimezone(BERLIN)
+        if not digest_due(local):
+            return 0
+        today = local.date()
+        key = digest_key(profile.key, today)
+        with self._gate, self._sessions() as session:
+            if has_mark(session, key):
+                session.rollback()
+                return 0
+            queued = [
+                queue_digest(session, profile, to=to, today=today, now=now,
+                             overrides_dir=self._settings.templates_dir)
+                for to in profile.notification_recipients
+            ]
+            rows = queued[0].rows if queued else 0
+            detail = {"controller": profile.key, "rows": rows, "outbox_ids": [q.item.id for q in queued]}
+            try:
+                add_mark(session, key, now=now, detail=detail)
+            except IntegrityError:
+                session.rollback()
+                return 0
+            audit(session, actor=ACTOR, action="scheduler.digest_queued", now=now, detail=detail)
+            session.commit()
+        log.info("weekly digest queued controller=%s week=%s rows=%d recipients=%d", profile.key,
+                 key.rsplit(":", 1)[1], rows, len(queued))
+        return 1
+
+    # --- retention ------------------------------------------------------------------------------
+
+    def auto_purge(self, profile: ControllerProfile, now: datetime) -> PurgeReport | None:
+        """The daily purge of records past `dsr_record_retention_years` (once per day)."""
+        key = retention_key(profile.key, now.astimezone(BERLIN).date())
+        with self._gate, self._sessions() as session:
+            if has_mark(session, key):
+                session.rollback()
+                return None
+            report = purge(session, controller=profile.key, years=profile.dsr_record_retention_years,
+                           now=now, actor=ACTOR, record_empty=False)
+            try:
+                add_mark(session, key, now=now, detail=report.counts.as_dict())
+            except IntegrityError:
+                session.rollback()
+                return None
+            session.commit()
+        return report

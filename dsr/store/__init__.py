@@ -1,0 +1,1 @@
+"""Persistence only: models, migrations, tickets, outbox, audit, suppression, subjects, accounts."""

@@ -1,0 +1,329 @@
+"""The persistent model: data subjects, messages, tickets, audit log, outbox and friends.
+
+SQLAlchemy 2.x typed ORM.  Every timestamp is timezone-aware UTC (`UTCDateTime`); legal dates
+(due dates) are plain `date` values in Europe/Berlin terms.  Identifiers of rights and states are
+the stable snake_case strings of `dsr.intents.rights.Right` and `TicketState`.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from dsr.store.types import UTCDateTime
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON(), list[str]: JSON()}  # noqa: RUF012
+
+
+class TicketState(StrEnum):
+    NEW = "new"
+    AWAITING_IDENTITY = "awaiting_identity"
+    IN_PROGRESS = "in_progress"
+    ESCALATED = "escalated"
+    EXTENDED = "extended"
+    PAUSED = "paused"
+    ANSWERED = "answered"
+    REFUSED = "refused"
+    CLOSED = "closed"
+
+
+class Channel(StrEnum):
+    EMAIL = "email"
+    TELEGRAM = "telegram"
+    CONSOLE = "console"
+
+
+class Direction(StrEnum):
+    INBOUND = "in"
+    OUTBOUND = "out"
+
+
+class OutboxState(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"  # permanent failure: a DPO task
+
+
+class IdentityLevel(StrEnum):
+    """LEGAL.md 3.5 verification ladder, as recorded on a ticket."""
+
+    NONE = "none"  # nothing checked yet
+    NOT_REQUIRED = "not_required"  # level 0: marketing objection, consent withdrawal
+    CONTACT_ON_FILE = "contact_on_file"  # level 1: sender address / bound chat matches the record
+    CODE_CONFIRMED = "code_confirmed"  # level 2: one-time code sent to the contact on file
+    KNOWN_FACTS = "known_facts"  # level 2: facts the controller holds matched
+    MANUAL = "manual"  # level 3: a human decided (method recorded)
+    UNIDENTIFIABLE = "unidentifiable"  # level 4: Art. 11(2)
+
+
+class DataSubject(Base):
+    __tablename__ = "data_subjects"
+    __table_args__ = (
+        UniqueConstraint("controller", "email", name="uq_subject_email"),
+        UniqueConstraint("controller", "telegram_user_id", name="uq_subject_telegram"),
+        Index("ix_subject_customer", "controller", "customer_number"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    controller: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    # Normalised (lower-case, trimmed) primary e-mail address; further ones in SubjectEmail.
+    email: Mapped[str | None] = mapped_column(String(320))
+    phone: Mapped[str | None] = mapped_column(String(64))
+    customer_number: Mapped[str | None] = mapped_column(String(64))
+    postal_code: Mapped[str | None] = mapped_column(String(16))
+    birth_date: Mapped[date | None] = mapped_column(Date)
+    # Telegram user ids exceed 32 bits (up to 52 bits per the Bot API): BigInteger.
+    telegram_user_id: Mapped[int | None] = mapped_column(BigInteger)
+    extra: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    emails: Mapped[list[SubjectEmail]] = relationship(back_populates="subject", cascade="all, delete-orphan")
+
+
+class SubjectEmail(Base):
+    __tablename__ = "subject_emails"
+    __table_args__ = (UniqueConstraint("controller", "email", name="uq_subject_alt_email"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subject_id: Mapped[int] = mapped_column(ForeignKey("data_subjects.id", ondelete="CASCADE"))
+    controller: Mapped[str] = mapped_column(String(64))
+    email: Mapped[str] = mapped_column(String(320))
+
+    subject: Mapped[DataSubject] = relationship(back_populates="emails")
+
+
+class TicketCounter(Base):
+    """Gap-free reference numbers per year: incremented in the transaction that inserts the ticket."""
+
+    __tablename__ = "ticket_counters"
+
+    year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    last_value: Mapped[int] = mapped_column(default=0)
+
+
+class Ticket(Base):
+    __tablename__ = "tickets"
+    __table_args__ = (
+        Index("ix_ticket_due", "state", "due_date"),
+        Index("ix_ticket_controller", "controller"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(20), unique=True)  # DSR-YYYY-NNNNNN
+    controller: Mapped[str] = mapped_column(String(64))
+    subject_id: Mapped[int | None] = mapped_column(ForeignKey("data_subjects.id", ondelete="SET NULL"))
+    channel: Mapped[str] = mapped_column(String(16))
+    # Where answers go: the verified contact (e-mail address or Telegram chat id as text).
+    reply_to: Mapped[str | None] = mapped_column(String(320))
+    language: Mapped[str] = mapped_column(String(2), default="de")
+    rights: Mapped[list[str]] = mapped_column(default=list)
+    state: Mapped[str] = mapped_column(String(24), default=TicketState.NEW.value)
+    received_at: Mapped[datetime]
+    due_date: Mapped[date | None] = mapped_column(Date)
+    due_trail: Mapped[str] = mapped_column(Text, default="")
+    internal_target_date: Mapped[date | None] = mapped_column(Date)
+    extended_due_date: Mapped[date | None] = mapped_column(Date)
+    extension_reason: Mapped[str | None] = mapped_column(Text)
+    paused_days: Mapped[int] = mapped_column(default=0)
+    paused_since: Mapped[datetime | None]
+    identity_level: Mapped[str] = mapped_column(String(24), default=IdentityLevel.NONE.value)
+    identity_method: Mapped[str | None] = mapped_column(String(200))
+    escalated: Mapped[bool] = mapped_column(Boolean, default=False)
+    escalation_reasons: Mapped[list[str]] = mapped_column(default=list)
+    classification: Mapped[dict[str, Any]] = mapped_column(default=dict)  # labels, scores, evidence
+    assignee: Mapped[str | None] = mapped_column(String(100))
+    outcome: Mapped[str | None] = mapped_column(String(40))
+    refusal_code: Mapped[str | None] = mapped_column(String(40))
+    draft_reply: Mapped[str | None] = mapped_column(Text)  # awaiting DPO approval
+    closed_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    subject: Mapped[DataSubject | None] = relationship()
+    messages: Mapped[list[Message]] = relationship(back_populates="ticket", order_by="Message.received_at")
+
+
+class Message(Base):
+    """A message in or out, on any channel.  Inbound duplicates are refused by `dedupe_key`."""
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        UniqueConstraint("controller", "channel", "direction", "dedupe_key", name="uq_message_dedupe"),
+        Index("ix_message_msgid", "message_id"),
+        Index("ix_message_ticket", "ticket_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    controller: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(16))
+    direction: Mapped[str] = mapped_column(String(3))
+    # E-mail: the Message-ID; Telegram: "chat:<id>:msg:<id>"; used to refuse redeliveries.
+    dedupe_key: Mapped[str] = mapped_column(String(998))
+    message_id: Mapped[str | None] = mapped_column(String(998))
+    in_reply_to: Mapped[str | None] = mapped_column(String(998))
+    references: Mapped[str | None] = mapped_column(Text)
+    sender: Mapped[str] = mapped_column(String(320))
+    recipient: Mapped[str] = mapped_column(String(320), default="")
+    subject_line: Mapped[str] = mapped_column(Text, default="")
+    body_text: Mapped[str] = mapped_column(Text, default="")
+    headers: Mapped[dict[str, Any]] = mapped_column(default=dict)  # only those needed for threading/loops
+    attachments: Mapped[list[str]] = mapped_column(default=list)  # JSON list of {name,type,size,sha256}
+    received_at: Mapped[datetime]
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="SET NULL"))
+    # Why no ticket was touched (duplicate, loop guard, held for DPO ...); empty when processed normally.
+    disposition: Mapped[str] = mapped_column(String(40), default="")
+
+    ticket: Mapped[Ticket | None] = relationship(back_populates="messages")
+
+
+class AuditEvent(Base):
+    """Append-only: who did what, when and why.  The system itself is an actor ("system")."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_ticket", "ticket_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(60))
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="SET NULL"))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class OutboxItem(Base):
+    """A message to deliver, written in the same transaction as the decision that caused it."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_due", "state", "next_attempt_at"),
+        # The loop guard counts recent automatic mails per recipient (bot/loop_guard.py).
+        Index("ix_outbox_recipient", "controller", "recipient", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    controller: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(60))  # reply kind, e.g. "receipt_confirmation"
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="SET NULL"))
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"))
+    recipient: Mapped[str] = mapped_column(String(320))
+    payload: Mapped[bytes] = mapped_column(LargeBinary)  # RFC 5322 bytes, or UTF-8 JSON for chat
+    state: Mapped[str] = mapped_column(String(16), default=OutboxState.PENDING.value)
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+
+
+class Suppression(Base):
+    """Werbesperrdatei: the minimal entry kept to honour a marketing objection (Art. 21(3))."""
+
+    __tablename__ = "suppressions"
+    __table_args__ = (UniqueConstraint("controller", "address", name="uq_suppression"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    controller: Mapped[str] = mapped_column(String(64))
+    address: Mapped[str] = mapped_column(String(320))  # normalised e-mail, phone or "telegram:<id>"
+    scope: Mapped[str] = mapped_column(String(40), default="all")  # all channels unless narrowed
+    source_ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime]
+
+
+class VerificationChallenge(Base):
+    """A one-time code sent to a contact on file; only its hash is stored."""
+
+    __tablename__ = "verification_challenges"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    subject_id: Mapped[int | None] = mapped_column(ForeignKey("data_subjects.id", ondelete="CASCADE"))
+    purpose: Mapped[str] = mapped_column(String(40))  # "ticket" or "telegram_binding"
+    code_hash: Mapped[str] = mapped_column(String(128))
+    sent_to: Mapped[str] = mapped_column(String(320))
+    expires_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(default=0)
+    max_attempts: Mapped[int] = mapped_column(default=5)
+    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending/verified/failed/expired
+    created_at: Mapped[datetime]
+
+
+class QuarantinedMessage(Base):
+    """Input we could not process; kept with the reason for the DPO, never silently dropped."""
+
+    __tablename__ = "quarantine"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    controller: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text)
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    received_at: Mapped[datetime]
+    state: Mapped[str] = mapped_column(String(16), default="open")  # open/processed/discarded
+    resolved_by: Mapped[str | None] = mapped_column(String(100))
+    resolved_at: Mapped[datetime | None]
+
+
+class TicketNote(Base):
+    __tablename__ = "ticket_notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    author: Mapped[str] = mapped_column(String(100))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
+class User(Base):
+    """A console user; password stored as an argon2 hash."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(100), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))  # dpo / manager / admin
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime]
+    last_login_at: Mapped[datetime | None]
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(128), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime]
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class ChannelState(Base):
+    """Small durable cursors: Telegram getUpdates offset, IMAP UIDVALIDITY/last UID, chat state."""
+
+    __tablename__ = "channel_state"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    value: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    updated_at: Mapped[datetime]

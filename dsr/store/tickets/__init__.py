@@ -1,0 +1,1 @@
+"""Tickets: services (open, state machine, extension), catalogue, queries and facts."""

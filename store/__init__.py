@@ -1,1 +1,0 @@
-"""Persistence: models, database engine, tickets and their state machine, and the deadline engine."""
