@@ -13,9 +13,13 @@ The law (docs/LEGAL.md, section 2):
   one moves to the next working day (Art. 3(3), 3(4)).  Public holidays are those of the Land where
   the controller must act, i.e. its seat (Art. 2(1), § 193 BGB).  They come from the `holidays`
   package; 24 and 31 December are ordinary working days, and Germany has no substitute holidays.
-* The extension by two further months (Art. 12(3) s. 2) is computed from receipt as receipt +
-  3 months with the same rules, never by adding two months to the already rolled one-month date.
-  It must be notified within the first month, so it is refused after the original due date.
+* The extension by "two further months" (Art. 12(3) s. 2) is a further period that runs from the
+  end of the first one: the nominal (unmoved) end of the first month + 2 months, clamped, then
+  rolled forward (Reg. 1182/71 Art. 3(2)(c); § 190 BGB).  Never two months added to the already
+  rolled one-month date.  The other reading found in guidance, receipt + 3 months, is one to three
+  days later at month ends (31.01.2026: 28.04. against 30.04.2026); a controller-side tool takes the
+  earlier date and the trail shows both.  The extension must be notified within the first month,
+  so it is refused after the original due date.
 * A DPO-approved pause while identity is genuinely in doubt (EDPB § 159) shifts the nominal dates
   by the paused days before the roll-forward.  The default is no pause (LEGAL.md 6.3).
 
@@ -87,7 +91,7 @@ class Deadline:
     received_local_date: date  # Europe/Berlin date of receipt
     nominal_due: date  # same date next month, clamped to month end (+ paused days)
     due: date  # rolled to the next working day of the Land
-    extended_nominal: date  # receipt + 3 months, clamped (+ paused days)
+    extended_nominal: date  # nominal first-month end + 2 months, clamped (+ paused days)
     extended_due: date  # rolled forward
     internal_target: date  # N working days before `due`
     trail: str  # German, e.g. "Eingang 31.01.2026 → 28.02.2026 (kein 31.02.) → Samstag → 02.03.2026"
@@ -96,6 +100,8 @@ class Deadline:
     paused_days: int = 0
     internal_target_working_days: int = DEFAULT_INTERNAL_TARGET_WORKING_DAYS
     internal_target_trail: str = ""
+    # The later reading "receipt + 3 months" (clamped, + paused days), shown in the trail only.
+    extended_nominal_from_receipt: date | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form (ISO dates), as shown by `dsr deadline` and the console."""
@@ -106,6 +112,11 @@ class Deadline:
             "due": self.due.isoformat(),
             "extended_nominal": self.extended_nominal.isoformat(),
             "extended_due": self.extended_due.isoformat(),
+            "extended_nominal_from_receipt": (
+                self.extended_nominal_from_receipt.isoformat()
+                if self.extended_nominal_from_receipt is not None
+                else None
+            ),
             "internal_target": self.internal_target.isoformat(),
             "internal_target_working_days": self.internal_target_working_days,
             "paused_days": self.paused_days,
@@ -203,23 +214,59 @@ def roll_forward(day: date, state: str) -> tuple[date, list[str]]:
     return current, steps
 
 
-def _period_end(
-    received: date, months: int, state: str, paused_days: int, *, label: str
-) -> tuple[date, date, str]:
-    """Nominal end, legal end and trail of a period of `months` months from `received`."""
-    nominal, clamped = add_months(received, months)
-    parts = [f"Eingang {_fmt(received)}{label} → {_fmt(nominal)}"]
-    if clamped:
-        parts[0] += f" (kein {received.day:02d}.{nominal.month:02d}.)"
-    if paused_days:
-        nominal += timedelta(days=paused_days)
-        unit = "Tag" if paused_days == 1 else "Tage"
-        parts[-1] += f" + {paused_days} {unit} Pause (Identitätsprüfung) = {_fmt(nominal)}"
+def _roll_into_trail(nominal: date, state: str, parts: list[str]) -> date:
+    """Roll `nominal` to the next working day, appending the reasons and the result to `parts`."""
     legal, reasons = roll_forward(nominal, state)
     if legal != nominal:
         parts.extend(reasons)
         parts.append(_fmt(legal))
-    return nominal, legal, " → ".join(parts)
+    return legal
+
+
+def _pause_note(nominal: date, paused_days: int) -> str:
+    unit = "Tag" if paused_days == 1 else "Tage"
+    return f" + {paused_days} {unit} Pause (Identitätsprüfung) = {_fmt(nominal)}"
+
+
+def _first_month(received: date, state: str, paused_days: int) -> tuple[date, date, date, str]:
+    """Unpaused nominal end, nominal end, legal end and trail of the first month from `received`."""
+    unpaused, clamped = add_months(received, 1)
+    parts = [f"Eingang {_fmt(received)} → {_fmt(unpaused)}"]
+    if clamped:
+        parts[0] += f" (kein {received.day:02d}.{unpaused.month:02d}.)"
+    nominal = unpaused + timedelta(days=paused_days)
+    if paused_days:
+        parts[-1] += _pause_note(nominal, paused_days)
+    legal = _roll_into_trail(nominal, state, parts)
+    return unpaused, nominal, legal, " → ".join(parts)
+
+
+def _extension(
+    received: date, first_month_end: date, state: str, paused_days: int
+) -> tuple[date, date, date, str]:
+    """Nominal end, legal end, the receipt + 3 months reading and the trail of the extension.
+
+    The two further months run from the nominal, unmoved end of the first month; the receipt +
+    3 months reading is never earlier, so the earlier (safe) date is always the one used.
+    """
+    unpaused, clamped = add_months(first_month_end, 2)
+    from_receipt = add_months(received, 3)[0] + timedelta(days=paused_days)
+    parts = [f"Ende des ersten Monats {_fmt(first_month_end)} + 2 Monate → {_fmt(unpaused)}"]
+    if clamped:
+        parts[0] += f" (kein {first_month_end.day:02d}.{unpaused.month:02d}.)"
+    nominal = unpaused + timedelta(days=paused_days)
+    if paused_days:
+        parts[-1] += _pause_note(nominal, paused_days)
+    legal = _roll_into_trail(nominal, state, parts)
+    trail = " → ".join(parts)
+    if from_receipt != nominal:
+        trail = (
+            f"Eingang {_fmt(received)} + 3 Monate = {_fmt(from_receipt)} (spätere Lesart, nicht verwendet); "
+            f"{trail}"
+        )
+    else:
+        trail += " (gleich Eingang + 3 Monate)"
+    return nominal, legal, from_receipt, trail
 
 
 def _count_back(day: date, count: int, state: str, floor: date) -> tuple[date, bool]:
@@ -285,8 +332,10 @@ def compute_deadline(
             f"internal target working days must not be negative, got {internal_target_working_days}"
         )
     received = local_receipt_date(received_at)
-    nominal, due, trail = _period_end(received, 1, code, paused_days, label="")
-    ext_nominal, ext_due, ext_trail = _period_end(received, 3, code, paused_days, label=" + 3 Monate")
+    first_month_end, nominal, due, trail = _first_month(received, code, paused_days)
+    ext_nominal, ext_due, from_receipt, ext_trail = _extension(
+        received, first_month_end, code, paused_days
+    )
     target, stopped = _count_back(due, internal_target_working_days, code, received)
     target_trail = f"{_fmt(due)} − {internal_target_working_days} Arbeitstage in {code} → "
     if stopped:
@@ -306,6 +355,7 @@ def compute_deadline(
         paused_days=paused_days,
         internal_target_working_days=internal_target_working_days,
         internal_target_trail=target_trail,
+        extended_nominal_from_receipt=from_receipt,
     )
 
 

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 DSR = str(Path(sys.executable).with_name("dsr"))
 
 
@@ -24,10 +26,31 @@ def test_single_receipt_prints_json() -> None:
     assert data["received_local_date"] == "2026-01-31"
     assert data["nominal_due"] == "2026-02-28"
     assert data["due"] == "2026-03-02"
-    assert data["extended_due"] == "2026-04-30"
+    assert data["extended_due"] == "2026-04-28"
+    assert data["extended_nominal_from_receipt"] == "2026-04-30"
     assert data["internal_target"] == "2026-02-16"
     assert data["trail"] == "Eingang 31.01.2026 → 28.02.2026 (kein 31.02.) → Samstag → 02.03.2026"
-    assert data["extended_trail"] == "Eingang 31.01.2026 + 3 Monate → 30.04.2026 (kein 31.04.)"
+    assert data["extended_trail"] == (
+        "Eingang 31.01.2026 + 3 Monate = 30.04.2026 (spätere Lesart, nicht verwendet); "
+        "Ende des ersten Monats 28.02.2026 + 2 Monate → 28.04.2026"
+    )
+
+
+# Issue 15: "two further months" run from the nominal end of the first month.
+@pytest.mark.parametrize(
+    ("received", "state", "due", "extended_due"),
+    [
+        ("2026-01-29T10:00:00+01:00", "NI", "2026-03-02", "2026-04-28"),
+        ("2027-05-31T10:00:00+02:00", "NI", "2027-06-30", "2027-08-30"),
+        ("2025-10-31T10:00:00+01:00", "SN", "2025-12-01", "2026-01-30"),
+    ],
+)
+def test_extension_month_ends(received: str, state: str, due: str, extended_due: str) -> None:
+    data = json.loads(dsr("--received", received, "--state", state).stdout)
+    assert (data["due"], data["extended_due"]) == (due, extended_due)
+    # Both readings are in the trail: the later receipt + 3 months one is named, not used.
+    assert "+ 3 Monate = " in data["extended_trail"]
+    assert data["extended_trail"].endswith(f"{extended_due[8:]}.{extended_due[5:7]}.{extended_due[:4]}")
 
 
 def test_single_receipt_options() -> None:
@@ -93,7 +116,7 @@ def test_jsonl_answers_every_line_in_order_and_survives_bad_lines() -> None:
     answers = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(answers) == len(lines)
     first, bad_json, naive, unknown, saxony, array, missing, negative, extra, last = answers
-    assert (first["id"], first["due"], first["extended_due"]) == (1, "2026-03-02", "2026-04-30")
+    assert (first["id"], first["due"], first["extended_due"]) == (1, "2026-03-02", "2026-04-28")
     assert set(bad_json) == {"error"} and "invalid JSON" in bad_json["error"]
     assert naive["id"] == "two" and "no time zone" in naive["error"]
     assert unknown["id"] == 3 and "unknown Land 'Bayern'" in unknown["error"]

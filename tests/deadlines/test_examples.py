@@ -29,11 +29,16 @@ ONE_MONTH_TABLE = [
     ("2026-11-25", "2026-12-25", "2026-12-28", "2026-12-28"),  # 25 Dec, 26 Dec (Sat), Sunday
 ]
 
-# LEGAL.md 2.2, second table: received, receipt + 3 months, legal end in NI, legal end in SN.
+# LEGAL.md 2.2, second table, and the issue 15 cases: received, nominal end of the first month +
+# 2 months, legal end in NI, legal end in SN.
 EXTENSION_TABLE = [
-    ("2026-01-31", "2026-04-30", "2026-04-30", "2026-04-30"),  # not 2 Mar + 2 months = 2 May
-    ("2028-01-31", "2028-04-30", "2028-05-02", "2028-05-02"),  # Sunday, then 1 May
+    ("2026-01-31", "2026-04-28", "2026-04-28", "2026-04-28"),  # 28 Feb + 2; receipt + 3 would be 30 Apr
+    # 29 Feb + 2 months is 29 Apr (a Saturday; LEGAL.md's table says 30 Apr, the legal end is the same)
+    ("2028-01-31", "2028-04-29", "2028-05-02", "2028-05-02"),  # Saturday, Sunday, then 1 May
     ("2025-07-31", "2025-10-31", "2025-11-03", "2025-11-03"),  # Reformationstag in both Länder
+    ("2026-01-29", "2026-04-28", "2026-04-28", "2026-04-28"),
+    ("2027-05-31", "2027-08-30", "2027-08-30", "2027-08-30"),  # receipt + 3 would be 31 Aug
+    ("2025-10-31", "2026-01-30", "2026-01-30", "2026-01-30"),  # 30 Nov (Sunday) + 2, not 1 Dec + 2
 ]
 
 
@@ -69,7 +74,8 @@ def test_edpb_and_ico_nominal_examples(received: str, expected: str) -> None:
 
 def test_issue_examples() -> None:
     january = compute_deadline(datetime(2026, 1, 31, 10, 0, tzinfo=CET), "NI")
-    assert (january.due, january.extended_due) == (date(2026, 3, 2), date(2026, 4, 30))
+    assert (january.due, january.extended_due) == (date(2026, 3, 2), date(2026, 4, 28))
+    assert january.extended_nominal_from_receipt == date(2026, 4, 30)
     # The wrong method ("due + 2 months") would give 2 May; the engine must not.
     assert january.extended_due != date(2026, 5, 2)
     october = datetime(2026, 10, 18, 10, 0, tzinfo=CEST)
@@ -144,4 +150,4 @@ def test_midnight_in_berlin_changes_the_dates() -> None:
     assert late.extended_nominal == date(2026, 5, 1)  # Tag der Arbeit, a Friday
     assert late.extended_due == date(2026, 5, 4)
     early = compute_deadline(datetime(2026, 1, 31, 22, 30, tzinfo=UTC), "NI")
-    assert early.extended_due == date(2026, 4, 30)
+    assert early.extended_due == date(2026, 4, 28)

@@ -58,7 +58,11 @@ def test_nominal_ends_are_calendar_months_clamped(received_at: datetime, state: 
     deadline = compute_deadline(received_at, state)
     received = deadline.received_local_date
     assert deadline.nominal_due == months_later(received, 1)
-    assert deadline.extended_nominal == months_later(received, 3)
+    # Two further months from the nominal end of the first month (never later than receipt + 3).
+    assert deadline.extended_nominal == months_later(deadline.nominal_due, 2)
+    assert deadline.extended_nominal_from_receipt == months_later(received, 3)
+    assert deadline.extended_nominal <= months_later(received, 3)
+    assert 0 <= (months_later(received, 3) - deadline.extended_nominal).days <= 3
     assert 28 <= (deadline.nominal_due - received).days <= 31
     assert deadline.extended_due >= deadline.due
 

@@ -58,17 +58,30 @@ def test_trail(day: str, state: str, trail: str) -> None:
 
 
 EXTENDED_TRAILS = [
-    ("2026-01-31", "NI", "Eingang 31.01.2026 + 3 Monate → 30.04.2026 (kein 31.04.)"),
+    (
+        "2026-01-31",
+        "NI",
+        "Eingang 31.01.2026 + 3 Monate = 30.04.2026 (spätere Lesart, nicht verwendet); "
+        "Ende des ersten Monats 28.02.2026 + 2 Monate → 28.04.2026",
+    ),
     (
         "2028-01-31",
         "NI",
-        "Eingang 31.01.2028 + 3 Monate → 30.04.2028 (kein 31.04.) → Sonntag → Erster Mai (Feiertag in NI)"
+        "Eingang 31.01.2028 + 3 Monate = 30.04.2028 (spätere Lesart, nicht verwendet); "
+        "Ende des ersten Monats 29.02.2028 + 2 Monate → 29.04.2028 → Samstag → Erster Mai (Feiertag in NI)"
         " → 02.05.2028",
     ),
     (
         "2025-07-31",
         "SN",
-        "Eingang 31.07.2025 + 3 Monate → 31.10.2025 → Reformationstag (Feiertag in SN) → 03.11.2025",
+        "Ende des ersten Monats 31.08.2025 + 2 Monate → 31.10.2025 → Reformationstag (Feiertag in SN)"
+        " → 03.11.2025 (gleich Eingang + 3 Monate)",
+    ),
+    (
+        "2026-01-30",
+        "NI",
+        "Eingang 30.01.2026 + 3 Monate = 30.04.2026 (spätere Lesart, nicht verwendet); "
+        "Ende des ersten Monats 28.02.2026 + 2 Monate → 28.04.2026",
     ),
 ]
 
@@ -84,18 +97,19 @@ def test_extended_trail(day: str, state: str, trail: str) -> None:
 @pytest.mark.parametrize(
     ("day", "state", "extended_due"),
     [
-        ("2026-01-31", "NI", "2026-04-30"),
-        ("2026-03-05", "NI", "2026-06-05"),  # due rolled to 7 Apr; extension still from receipt
+        ("2026-01-31", "NI", "2026-04-28"),
+        ("2026-03-05", "NI", "2026-06-05"),  # due rolled to 7 Apr; extension from the nominal 5 Apr
         ("2026-11-25", "NI", "2027-02-25"),  # due rolled to 28 Dec; 28 Dec + 2 months would be 28 Feb
         ("2028-01-31", "SN", "2028-05-02"),
     ],
 )
-def test_extension_runs_from_receipt_not_from_the_rolled_due_date(
+def test_extension_runs_from_the_nominal_first_month_end_not_from_the_rolled_due_date(
     day: str, state: str, extended_due: str
 ) -> None:
     deadline = received(day, state)
     assert deadline.extended_due == date.fromisoformat(extended_due)
-    assert deadline.extended_nominal == add_months(deadline.received_local_date, 3)[0]
+    assert deadline.extended_nominal == add_months(deadline.nominal_due, 2)[0]
+    assert deadline.extended_nominal_from_receipt == add_months(deadline.received_local_date, 3)[0]
 
 
 @pytest.mark.parametrize(
@@ -125,9 +139,9 @@ def test_may_extend_follows_a_paused_due_date() -> None:
 @pytest.mark.parametrize(
     ("day", "state", "paused", "nominal", "due", "extended_nominal", "extended_due"),
     [
-        ("2026-01-31", "NI", 0, "2026-02-28", "2026-03-02", "2026-04-30", "2026-04-30"),
-        ("2026-01-31", "NI", 5, "2026-03-05", "2026-03-05", "2026-05-05", "2026-05-05"),
-        ("2026-01-31", "NI", 1, "2026-03-01", "2026-03-02", "2026-05-01", "2026-05-04"),  # Sun; 1 May Fri
+        ("2026-01-31", "NI", 0, "2026-02-28", "2026-03-02", "2026-04-28", "2026-04-28"),
+        ("2026-01-31", "NI", 5, "2026-03-05", "2026-03-05", "2026-05-03", "2026-05-04"),  # Sunday
+        ("2026-01-31", "NI", 1, "2026-03-01", "2026-03-02", "2026-04-29", "2026-04-29"),
         ("2026-10-18", "SN", 3, "2026-11-21", "2026-11-23", "2027-01-21", "2027-01-21"),  # Saturday
         ("2026-11-30", "NI", 1, "2026-12-31", "2026-12-31", "2027-03-01", "2027-03-01"),  # 31 Dec: work
     ],
@@ -247,5 +261,5 @@ def test_as_dict_uses_iso_dates() -> None:
     data = received("2026-01-31").as_dict()
     assert data["received_local_date"] == "2026-01-31"
     assert data["due"] == "2026-03-02"
-    assert data["extended_due"] == "2026-04-30"
+    assert data["extended_due"] == "2026-04-28"
     assert data["state"] == "NI"

@@ -12,8 +12,8 @@ from dsr.intents.rights import Right
 from dsr.store.models import Ticket, TicketState, User
 from dsr.store.tickets.services import open_ticket
 
-# Received Saturday 31.01.2026 in Niedersachsen: due Monday 02.03.2026, extended 30.04.2026
-# (docs: LEGAL.md 2.2 and issue 2's examples).
+# Received Saturday 31.01.2026 in Niedersachsen: due Monday 02.03.2026, extended 28.04.2026
+# (28.02. + 2 months; LEGAL.md 2.2, issues 2 and 15).
 RECEIVED = datetime(2026, 1, 31, 10, 0, tzinfo=UTC)
 
 

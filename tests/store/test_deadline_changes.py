@@ -44,12 +44,12 @@ def test_extension_only_within_the_first_month(session: Session, today: str, all
     if allowed:
         new_due = extend(session, ticket, land="NI", actor="dpo", reason="Daten in fünf Systemen",
                          now=at(today))
-        assert new_due == ticket.extended_due_date == date(2026, 4, 30)
+        assert new_due == ticket.extended_due_date == date(2026, 4, 28)
         assert ticket.state == "extended" and ticket.extension_reason == "Daten in fünf Systemen"
         assert ticket.due_date == date(2026, 3, 2)  # the original stays on record
-        assert "Verlängert am" in ticket.due_trail and "30.04.2026" in ticket.due_trail
+        assert "Verlängert am" in ticket.due_trail and "28.04.2026" in ticket.due_trail
         event = _last_event(session, ticket.id)
-        assert (event.action, event.detail["extended_due"]) == ("deadline_extended", "2026-04-30")
+        assert (event.action, event.detail["extended_due"]) == ("deadline_extended", "2026-04-28")
     else:
         with pytest.raises(TicketError, match="has passed"):
             extend(session, ticket, land="NI", actor="dpo", reason="zu spät", now=at(today))
@@ -109,8 +109,8 @@ def test_pause_after_extension_moves_the_extended_date(session: Session, dpo: st
     extend(session, ticket, land="NI", actor="dpo", reason="komplex", now=at("2026-02-02"))
     pause(session, ticket, approved_by=dpo, actor="dpo", reason="Rückfrage", now=at("2026-03-10"))
     resume(session, ticket, land="NI", actor="dpo", reason="Antwort", now=at("2026-03-15"))
-    # 30.04.2026 + 5 days = Tuesday 05.05.2026.
-    assert ticket.extended_due_date == date(2026, 5, 5)
+    # 28.04.2026 + 5 days = Sunday 03.05.2026 -> Monday 04.05.2026.
+    assert ticket.extended_due_date == date(2026, 5, 4)
     assert ticket.paused_days == 5
 
 

@@ -289,7 +289,10 @@ def _fmt(day: date) -> str:
 
 
 def extend(session: Session, ticket: Ticket, *, land: str, actor: str, reason: str, now: datetime) -> date:
-    """Extend the deadline to receipt + 3 months (Art. 12(3) s. 2 GDPR) and return the new date.
+    """Extend the deadline by two further months (Art. 12(3) s. 2 GDPR) and return the new date.
+
+    The two months run from the nominal end of the first month (see `dsr.deadlines`); the trail
+    names the later receipt + 3 months reading too.
 
     Refused without a reason (the notice must give one), after the original due date (it must
     be decided and notified within the first month, EDPB § 157), and a second time.
