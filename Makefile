@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test bench lint typecheck system-deps clean migration-regen bytecode
+.PHONY: run test bench lint typecheck imports system-deps clean migration-regen bytecode
 PACKAGES := dsr
 
 $(BIN)/python:
@@ -39,8 +39,12 @@ lint: $(VENV)/.installed-test
 typecheck: $(VENV)/.installed-test
 	$(BIN)/mypy $(PACKAGES)
 
+## imports: the layer, purity and no-cycle contracts of pyproject.toml [tool.importlinter].
+imports: $(VENV)/.installed-test
+	$(BIN)/lint-imports
+
 ## test: set up, install what the tests need, lint, type-check and run the whole suite.
-test: $(VENV)/.installed-test system-deps lint typecheck
+test: $(VENV)/.installed-test system-deps lint typecheck imports
 	$(BIN)/pytest
 
 ## bench: classification, deadline and channel benchmarks (figures go into README.md).
@@ -51,4 +55,4 @@ migration-regen: $(VENV)/.installed
 	$(BIN)/python -m dsr.store.migrations.regenerate
 
 clean:
-	rm -rf $(VENV) artifacts .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) artifacts .pytest_cache .mypy_cache .ruff_cache .import_linter_cache .grimp_cache

@@ -39,7 +39,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import holidays
-from dateutil.easter import easter
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -136,6 +135,25 @@ def normalize_state(state: str) -> str:
     return code
 
 
+def easter_sunday(year: int) -> date:
+    """Easter Sunday of the Gregorian calendar (the anonymous Gregorian computus, Meeus 1991).
+
+    The movable holidays (Karfreitag, Ostermontag, Christi Himmelfahrt, Pfingstmontag,
+    Fronleichnam) are counted from it.
+    """
+    golden = year % 19  # position in the 19-year Metonic cycle
+    century, in_century = divmod(year, 100)
+    leap_skips, century_rest = divmod(century, 4)
+    moon_correction = (century + 8) // 25
+    lunar_correction = (century - moon_correction + 1) // 3
+    epact = (19 * golden + century - leap_skips - lunar_correction + 15) % 30
+    quarter, year_rest = divmod(in_century, 4)
+    weekday_offset = (32 + 2 * century_rest + 2 * quarter - epact - year_rest) % 7
+    late_march = (golden + 11 * epact + 22 * weekday_offset) // 451
+    month, day = divmod(epact + weekday_offset - 7 * late_march + 114, 31)
+    return date(year, month, day + 1)
+
+
 @functools.lru_cache(maxsize=4096)  # 16 Länder x many years, bounded for a long-lived service
 def _holidays_of_year(state: str, year: int) -> Mapping[date, str]:
     """Land-wide public holidays of one year, German names, from the `holidays` package.
@@ -151,8 +169,7 @@ def _holidays_of_year(state: str, year: int) -> Mapping[date, str]:
     found = holidays.country_holidays("DE", subdiv=state, years=year, language="de")
     days: dict[date, str] = {day: str(name) for day, name in found.items()}
     if state == "SN":
-        easter_sunday: date = easter(year)
-        days.pop(easter_sunday + timedelta(days=_CORPUS_CHRISTI_AFTER_EASTER), None)
+        days.pop(easter_sunday(year) + timedelta(days=_CORPUS_CHRISTI_AFTER_EASTER), None)
     return MappingProxyType(days)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Protocol
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,3 +55,15 @@ class Outcome:
     reason: str = ""
     ticket_reference: str | None = None
     outbox_ids: tuple[int, ...] = ()
+
+
+class MessageSink(Protocol):
+    """Where adapters hand messages over; `dsr.pipeline.core.Pipeline` satisfies it.
+
+    The service wires one sink (the pipeline, or its worker processes, waking the outbox sender
+    after each commit) and gives the same one to every channel and to the console.
+    """
+
+    def handle(self, msg: InboundMessage) -> Outcome: ...
+
+    def quarantine(self, *, controller: str, channel: str, raw: bytes, reason: str) -> Outcome: ...

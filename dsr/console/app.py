@@ -39,6 +39,7 @@ from dsr.console.guard import calendar as calendar_route
 from dsr.console.labels import FILTERS
 from dsr.console.views import admin, board, quarantine, queue, session_views, ticket, ticket_actions
 from dsr.controllers import ControllerProfile
+from dsr.inbound import MessageSink
 
 HERE = Path(__file__).parent
 DPO, MANAGER, ADMIN = (Role.DPO,), (Role.MANAGER,), (Role.ADMIN,)
@@ -173,14 +174,16 @@ def create_app(
     sessions: sessionmaker[Session],
     profiles: Mapping[str, ControllerProfile],
     clock: Callable[[], datetime],
+    sink: MessageSink,
     session_store: SessionStore | None = None,
     throttle: LoginThrottle | None = None,
     telegram_webhook: Endpoint | None = None,
 ) -> Starlette:
     """Build the console; `dsr serve` runs it under uvicorn in the service's event loop.
 
-    `telegram_webhook` (from `dsr.channels.telegram.adapter.webhook_endpoint`) is served on the path of
-    DSR_TELEGRAM_WEBHOOK_URL when that is set.
+    `sink` is the service's pipeline, as the channels have it; the console hands reprocessed
+    quarantine items to it.  `telegram_webhook` (from `dsr.channels.telegram.adapter.webhook_endpoint`)
+    is served on the path of DSR_TELEGRAM_WEBHOOK_URL when that is set.
     """
     services = Services(
         settings=settings,
@@ -190,6 +193,7 @@ def create_app(
         templates=_templates(),
         web_sessions=session_store or SessionStore(),
         throttle=throttle or LoginThrottle(),
+        sink=sink,
     )
     routes = list(ROUTES)
     if settings.telegram_webhook_url and telegram_webhook is not None:

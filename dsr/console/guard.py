@@ -34,6 +34,7 @@ from dsr.console import csrf
 from dsr.console.auth import LoginThrottle, Role, SessionStore, WebSession
 from dsr.console.users import find_token
 from dsr.controllers import ControllerProfile
+from dsr.inbound import MessageSink
 from dsr.store.models import User
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,9 @@ class Services:
     templates: Jinja2Templates
     web_sessions: SessionStore
     throttle: LoginThrottle
+    # The service's own pipeline (template overrides, write gate, sender wake-up): quarantined
+    # mail is reprocessed through it, never through a copy built here.
+    sink: MessageSink
 
     @property
     def cookie_name(self) -> str:

@@ -25,12 +25,11 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from dsr.channels.email.smtp import MessageSink
 from dsr.channels.sender import LANES as OUTBOX_LANES
 from dsr.channels.sender import OutboxSender
 from dsr.config import Settings
 from dsr.controllers.profile import ControllerProfile
-from dsr.inbound import InboundMessage, Outcome
+from dsr.inbound import InboundMessage, MessageSink, Outcome
 from dsr.pipeline.core import Pipeline
 from dsr.pipeline.fault_inject import fault_hook_from_env
 from dsr.pipeline.workers import PipelineWorkers
@@ -124,7 +123,7 @@ async def serve(settings: Settings, profiles: Mapping[str, ControllerProfile],
         spawn("imap", poller.run(stop))
     webhook = _start_telegram(settings, profiles, sessions, sink, stop, spawn, clock) \
         if settings.telegram_token else None
-    _start_console(settings, profiles, sessions, stop, spawn, clock, webhook=webhook, notify=notify)
+    _start_console(settings, profiles, sessions, sink, stop, spawn, clock, webhook=webhook, notify=notify)
     log.info("dsr serve ready: controllers %s", ", ".join(profiles))
     await stop.wait()
     log.info("shutting down")
@@ -209,7 +208,7 @@ def _warn_without_users(sessions: sessionmaker[Session]) -> None:
 
 
 def _start_console(settings: Settings, profiles: Mapping[str, ControllerProfile],
-                   sessions: sessionmaker[Session], stop: asyncio.Event,
+                   sessions: sessionmaker[Session], sink: WakingSink, stop: asyncio.Event,
                    spawn: Callable[[str, Coroutine[Any, Any, Any]], None],
                    clock: Callable[[], datetime], *, webhook: Callable[[Any], Awaitable[Any]] | None = None,
                    notify: Listening | None = None) -> None:
@@ -221,7 +220,7 @@ def _start_console(settings: Settings, profiles: Mapping[str, ControllerProfile]
         log.error("web console unavailable (%s); continuing without it", exc)
         return
     host, port = Settings.split_host_port(settings.web_listen)
-    app = create_app(settings=settings, sessions=sessions, profiles=profiles, clock=clock,
+    app = create_app(settings=settings, sessions=sessions, profiles=profiles, clock=clock, sink=sink,
                      telegram_webhook=webhook)
     config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False, lifespan="off")
 

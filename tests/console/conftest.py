@@ -21,6 +21,7 @@ from dsr.console.auth import LoginThrottle, Role, SessionStore
 from dsr.console.users import add_user, create_token
 from dsr.controllers import ControllerProfile, load_profile
 from dsr.intents.rights import Right
+from dsr.pipeline.core import Pipeline
 from dsr.store.db import make_engine, migrate, session_factory
 from dsr.store.models import DataSubject, Message, QuarantinedMessage, TicketState, User
 from dsr.store.tickets.services import escalate, open_ticket, transition
@@ -288,6 +289,7 @@ def make_world(
         sessions=sessions,
         profiles=profiles,
         clock=clock,
+        sink=Pipeline(sessions=sessions, profiles=profiles, clock=clock, settings=settings),
         session_store=store,
         throttle=LoginThrottle(),
     )

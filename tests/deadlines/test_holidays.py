@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import holidays
@@ -12,6 +12,7 @@ from dsr.deadlines import (
     LAENDER,
     _holidays_of_year,
     compute_deadline,
+    easter_sunday,
     holiday_name,
     is_working_day,
     public_holidays,
@@ -198,3 +199,35 @@ def test_sn_fronleichnam_is_dropped_even_if_the_package_lists_it_as_public(
         assert not is_working_day(date(2026, 6, 4), "NI")  # the injected entry is seen elsewhere
     finally:
         _holidays_of_year.cache_clear()
+
+
+@pytest.mark.parametrize(
+    ("year", "expected"),
+    [
+        (1818, date(1818, 3, 22)),  # the earliest possible date
+        (1943, date(1943, 4, 25)),  # the latest possible date
+        (1954, date(1954, 4, 18)),
+        (2000, date(2000, 4, 23)),
+        (2019, date(2019, 4, 21)),
+        (2024, date(2024, 3, 31)),
+        (2026, date(2026, 4, 5)),
+        (2038, date(2038, 4, 25)),
+        (2285, date(2285, 3, 22)),
+    ],
+)
+def test_easter_sunday_on_known_dates(year: int, expected: date) -> None:
+    assert easter_sunday(year) == expected
+
+
+def test_easter_sunday_is_a_sunday_between_22_march_and_25_april() -> None:
+    for year in range(1583, 4100):
+        day = easter_sunday(year)
+        assert day.weekday() == 6 and date(year, 3, 22) <= day <= date(year, 4, 25), year
+
+
+def test_easter_sunday_agrees_with_the_holiday_package() -> None:
+    # The package lists German holidays up to 2100.
+    for year in range(1991, 2101):
+        found = holidays.country_holidays("DE", years=year, language="de")
+        monday = next(day for day, name in found.items() if name == "Ostermontag")
+        assert easter_sunday(year) == monday - timedelta(days=1), year

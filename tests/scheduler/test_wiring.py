@@ -7,12 +7,16 @@ import re
 import smtplib
 from pathlib import Path
 
+import httpx
 import pytest
 
 from dsr.config import ConfigError, Settings, load_settings
+from dsr.console.users import add_user
 from dsr.controllers.profile import load_profile
 from dsr.service.app import prepare_database, serve
 from dsr.service.demo import load_demo_data
+from dsr.store.models import QuarantinedMessage, User
+from tests.console.conftest import PASSWORD, csrf_of
 from tests.pipeline.conftest import ERIKA, KMB2, FakeClock, make_mail
 from tests.scheduler.conftest import RECEIVED, Desk, berlin, mail_text
 from tests.servers.smtp_sink import SmtpSink
@@ -85,6 +89,61 @@ async def test_override_changes_the_receipt_sent_by_serve(tmp_path: Path, smtp_s
     assert re.fullmatch(rf"\[DSR-2026-\d{{6}}\] {OVERRIDE_SUBJECT}", reply.subject), reply.subject
     # Only the subject was overridden: the body is the standard receipt with the due date.
     assert "spätestens am 2. April 2026" in reply.text
+
+
+async def test_reprocessed_quarantine_mail_gets_the_override(tmp_path: Path, smtp_sink: SmtpSink) -> None:
+    """The console reprocesses through the service's own pipeline, so DSR_TEMPLATES_DIR applies
+    (the console's former copy of the pipeline rendered the default receipt)."""
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path}/dsr.sqlite3", controller="kmb2", smtp_listen="127.0.0.1:0",
+        web_listen="127.0.0.1:0", smtp_relay=smtp_sink.relay, maildir=tmp_path / "maildir",
+        web_secret_key="wiring-secret-key-0123456789abcdef", web_cookie_secure=False,
+        templates_dir=write_overrides(tmp_path / "overrides"),
+    )
+    profiles = {"kmb2": load_profile("kmb2")}
+    clock = FakeClock(RECEIVED)
+    sessions = await asyncio.to_thread(prepare_database, settings)
+    await asyncio.to_thread(load_demo_data, sessions, list(profiles), now=clock.now)
+    with sessions.begin() as session:
+        assert isinstance(add_user(session, username="dana", role="dpo", password=PASSWORD, now=clock.now),
+                          User)
+        item = QuarantinedMessage(controller="kmb2", channel="email", reason="parser error (fixed since)",
+                                  raw=make_mail(message_id="<quarantined-1@example.org>"),
+                                  received_at=RECEIVED, state="open")
+        session.add(item)
+        session.flush()
+        item_id = item.id
+    stop = asyncio.Event()
+    bound: dict[str, tuple[str, int]] = {}
+    ready = asyncio.Event()
+
+    def listening(name: str, host: str, port: int) -> None:
+        bound[name] = (host, port)
+        if name == "console":
+            ready.set()
+
+    service = asyncio.create_task(serve(settings, profiles, sessions, stop=stop, clock=clock,
+                                        on_listening=listening))
+    try:
+        await asyncio.wait_for(ready.wait(), 20)
+        host, port = bound["console"]
+        async with httpx.AsyncClient(base_url=f"http://{host}:{port}", timeout=30) as console:
+            login = await console.get("/login")
+            form = {"username": "dana", "password": PASSWORD, "csrf_token": csrf_of(login.text)}
+            assert (await console.post("/login", data=form)).status_code == 303
+            page = await console.get(f"/quarantine/{item_id}")
+            done = await console.post(f"/quarantine/{item_id}/process",
+                                      data={"csrf_token": csrf_of(page.text)})
+            assert done.status_code == 303
+            reply = await smtp_sink.next_message()
+    finally:
+        stop.set()
+        await asyncio.wait_for(service, 20)
+    assert reply.rcpt_tos == (ERIKA,)
+    assert re.fullmatch(rf"\[DSR-2026-\d{{6}}\] {OVERRIDE_SUBJECT}", reply.subject), reply.subject
+    with sessions() as session:
+        item = session.get(QuarantinedMessage, item_id)
+        assert item is not None and item.state == "processed"
 
 
 def test_scheduler_digest_uses_the_overrides(desk: Desk, tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ from dsr.channels.telegram.adapter import TelegramChannel, webhook_endpoint
 from dsr.config import Settings
 from dsr.console.app import create_app
 from dsr.controllers import load_profile
+from dsr.pipeline.core import Pipeline
 from dsr.service.app import serve
 from dsr.store.models import Message, Suppression, Ticket
 from tests.servers.fake_telegram import FakeTelegram
@@ -116,4 +117,5 @@ def test_console_refuses_a_webhook_path_it_already_uses(sessions: sessionmaker[S
         settings = Settings(database_url="sqlite://", controller="kmb2", telegram_webhook_url=url)
         with pytest.raises(ValueError, match="DSR_TELEGRAM_WEBHOOK_URL"):
             create_app(settings=settings, sessions=sessions, profiles={}, clock=real_clock,
+                       sink=Pipeline(sessions=sessions, profiles={}, clock=real_clock, settings=settings),
                        telegram_webhook=endpoint)

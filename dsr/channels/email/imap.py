@@ -24,9 +24,8 @@ from urllib.parse import unquote, urlsplit
 from imapclient import IMAPClient
 
 from dsr.channels.email.imap_batch import BatchItem, BatchRunner
-from dsr.channels.email.smtp import MessageSink
 from dsr.controllers.profile import ControllerProfile
-from dsr.inbound import Outcome
+from dsr.inbound import MessageSink, Outcome
 from dsr.logs import mask_address
 from dsr.mail.parse import UnparseableMessage, normalize_address, parse_email, recipient_candidates
 

@@ -16,14 +16,13 @@ import ssl
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
 
 from aiosmtpd.smtp import SMTP, AuthenticatorType, AuthResult, Envelope, LoginPassword, Session
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from dsr.controllers.profile import ControllerProfile
-from dsr.inbound import InboundMessage, Outcome
+from dsr.inbound import MessageSink, Outcome
 from dsr.logs import mask_address
 from dsr.mail.parse import UnparseableMessage, normalize_address, parse_email
 
@@ -37,14 +36,6 @@ SMTP_TRY_LATER = "451 4.3.0 Temporary failure, please try again later"
 # Real mail clients exceed RFC 5321's 1000-octet line limit (unwrapped HTML); we accept such
 # lines rather than refuse a request over it.  Memory stays bounded by the message size limit.
 LONG_LINE_LIMIT = 1024 * 1024
-
-
-class MessageSink(Protocol):
-    """Where committed messages go; `dsr.pipeline.core.Pipeline` satisfies it."""
-
-    def handle(self, msg: InboundMessage) -> Outcome: ...
-
-    def quarantine(self, *, controller: str, channel: str, raw: bytes, reason: str) -> Outcome: ...
 
 
 class _TolerantSMTP(SMTP):

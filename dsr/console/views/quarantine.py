@@ -117,15 +117,7 @@ def quarantine_process(ctx: Ctx) -> Response:
         )
     except UnparseableMessage as exc:
         return ctx.redirect(f"/quarantine/{item_id}", f"Weiterhin nicht lesbar: {exc.reason}", "error")
-    from dsr.pipeline.core import Pipeline  # the classifier stack loads only when reprocessing is asked for
-
-    pipeline = Pipeline(
-        sessions=services.sessions,
-        profiles=services.profiles,
-        clock=services.clock,
-        settings=services.settings,
-    )
-    outcome = pipeline.handle(msg)
+    outcome = services.sink.handle(msg)
     if outcome.status is OutcomeStatus.QUARANTINED:
         return ctx.redirect(f"/quarantine/{item_id}", f"Erneut nicht verarbeitbar: {outcome.reason}", "error")
     with services.sessions.begin() as session:
