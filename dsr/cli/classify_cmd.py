@@ -3,7 +3,11 @@
     dsr classify < messages.jsonl            one JSON object out per line in, same order
     dsr classify --explain < message.json    one message's evidence, for a person
     dsr classify --explain --subject "..." --body "..."
-    dsr classify --score corpus.jsonl        exact-set accuracy, macro-F1, escalation figures
+    dsr classify --score a.jsonl b.jsonl     per file: exact-set accuracy, requests ignored,
+                                             auto-handled precision, escalation figures,
+                                             per-label precision/recall, confusion table
+
+--score reads the corpus record format (also what `dsr corpus export-corrections` writes).
 
 A malformed input line yields {"line": n, "error": "..."} and processing continues, so one bad
 record never stops a batch.
@@ -84,31 +88,67 @@ def _explain(subject: str | None, body: str | None, channel: str) -> None:
     typer.echo(explain(classify(subject or "", body or "", channel)))
 
 
-def _score(path: Path) -> None:
+def _score(paths: list[Path], *, details: bool) -> None:
     from dsr.intents import classify
     from dsr.intents.scoring import read_corpus, score
 
-    try:
-        records = read_corpus(path)
-    except (OSError, json.JSONDecodeError) as exc:
-        raise CliError(f"cannot read corpus {path}: {exc}", exit_code=2) from exc
-    result = score(records, classify)
-    for line in result.lines():
-        typer.echo(line)
-    if result.mistakes:
-        typer.echo("mistakes: " + ", ".join(result.mistakes))
+    for number, path in enumerate(paths):
+        try:
+            records = read_corpus(path)
+        except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise CliError(f"cannot read corpus {path}: {exc}", exit_code=2) from exc
+        problems = [f"line {i}: {p}" for i, r in enumerate(records, start=1)
+                    if (p := _check_labelled(r)) is not None]
+        if problems:
+            raise CliError(f"corpus {path}: " + "; ".join(problems[:5]), exit_code=2)
+        result = score(records, classify)
+        if number:
+            typer.echo("")
+        typer.echo(f"== {path}")
+        for line in result.lines():
+            typer.echo(line)
+        typer.echo("")
+        for line in result.label_lines():
+            typer.echo(line)
+        typer.echo("")
+        for line in result.confusion_lines():
+            typer.echo(line)
+        if result.ignored_ids:
+            typer.echo("requests ignored: " + ", ".join(result.ignored_ids))
+        if details and result.mistakes:
+            typer.echo("mistakes: " + ", ".join(result.mistakes))
+
+
+def _check_labelled(record: Any) -> str | None:
+    """Why a corpus record cannot be scored, or None."""
+    problem = _check(record)
+    if problem is not None:
+        return problem
+    labels = record.get("labels")
+    if not isinstance(labels, list) or not labels or not all(isinstance(label, str) for label in labels):
+        return "'labels' must be a non-empty list of label names"
+    if not isinstance(record.get("acceptable", []), list):
+        return "'acceptable' must be a list"
+    if record.get("escalate") not in (True, False, None):
+        return "'escalate' must be true, false or null"
+    return None
 
 
 def classify_command(
     explain: bool = typer.Option(False, "--explain", help="Pretty-print one message's evidence."),
-    score: Path | None = typer.Option(None, "--score", help="Score a labelled corpus (JSON Lines)."),
+    score: list[Path] | None = typer.Option(
+        None, "--score", help="Score labelled corpora (JSON Lines; repeat the option or list files)."),
+    files: list[Path] | None = typer.Argument(None, help="With --score: further corpus files."),
+    mistakes: bool = typer.Option(False, "--mistakes", help="With --score: list ids of every mistake."),
     subject: str | None = typer.Option(None, "--subject", help="With --explain: the subject."),
     body: str | None = typer.Option(None, "--body", help="With --explain: the body."),
     channel: str = typer.Option("email", "--channel", help="With --explain: email or telegram."),
 ) -> None:
     """Classify data-subject messages (JSON Lines on stdin, one result per line on stdout)."""
-    if score is not None:
-        _score(score)
+    if score:
+        _score([*score, *(files or [])], details=mistakes)
+    elif files:
+        raise CliError("file arguments are only read with --score", exit_code=2)
     elif explain:
         _explain(subject, body, channel)
     else:

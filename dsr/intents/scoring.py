@@ -1,8 +1,16 @@
 """Quality figures of the classifier on a labelled corpus (corpus/LABELS.md record format).
 
-The figures a DPO needs before trusting automation: how often the label set is right, how many
-cases that need a human are escalated, how many clear cases are escalated needlessly, and how
-precise the classifier is on exactly the messages it would handle without a human.
+The figures a DPO needs before trusting automation:
+
+- exact-set accuracy: labels ⊆ predicted ⊆ labels ∪ acceptable;
+- requests ignored: messages whose gold labels name a right but that the classifier reads as
+  `other` without sending them to a person (the pipeline would store them as "not a request");
+- auto-handled precision: of the messages answered without a person (a right predicted, no
+  escalation), the share with the right label set that did not need a person;
+- escalation recall and false escalation, against the `escalate` field;
+- per label precision and recall, and a confusion table (gold label -> predicted labels).
+
+Records exported by `dsr corpus export-corrections` have the same format and are read the same way.
 """
 
 from __future__ import annotations
@@ -16,6 +24,20 @@ from typing import Any
 from dsr.intents.model import Classification
 from dsr.intents.rights import Right
 
+LABELS: tuple[str, ...] = tuple(r.value for r in Right)
+MISSED = "-"  # confusion column: a gold label the prediction lacks
+
+
+@dataclass(frozen=True, slots=True)
+class LabelScores:
+    """Precision and recall of one label; `support` = messages carrying it in gold."""
+
+    label: str
+    precision: float
+    recall: float
+    support: int
+    predicted: int
+
 
 @dataclass(frozen=True, slots=True)
 class CorpusScores:
@@ -28,16 +50,63 @@ class CorpusScores:
     false_escalation: float  # of the messages that must not be escalated
     auto_precision: float  # of the messages not escalated: right labels and no human needed
     mistakes: tuple[str, ...]  # ids with a wrong label set or a wrong escalation
+    requests: int = 0  # messages whose gold labels name a right
+    ignored: int = 0  # of those, read as `other` and not sent to a person
+    auto_handled: int = 0  # messages answered without a person (a right predicted, no escalation)
+    auto_handled_right: int = 0
+    per_label: tuple[LabelScores, ...] = ()
+    confusion: dict[str, dict[str, int]] | None = None  # gold label -> predicted label (or "-") -> n
+    ignored_ids: tuple[str, ...] = ()
+
+    @property
+    def ignored_share(self) -> float:
+        return _ratio(self.ignored, self.requests, empty=0.0)
+
+    @property
+    def auto_handled_precision(self) -> float:
+        return _ratio(self.auto_handled_right, self.auto_handled)
 
     def lines(self) -> list[str]:
         return [
             f"messages                      {self.messages}",
             f"exact-set accuracy            {self.exact:.3f}",
             f"macro-F1                      {self.macro_f1:.3f}",
+            f"requests ignored              {self.ignored_share:.3f} ({self.ignored} of {self.requests})",
+            f"auto-handled precision        {self.auto_handled_precision:.3f} "
+            f"({self.auto_handled_right} of {self.auto_handled})",
             f"escalation recall             {self.escalation_recall:.3f}",
             f"false-escalation rate         {self.false_escalation:.3f}",
             f"precision without a human     {self.auto_precision:.3f}",
         ]
+
+    def label_lines(self) -> list[str]:
+        out = [f"{'label':<22} {'precision':>9} {'recall':>7} {'gold':>5} {'predicted':>9}"]
+        for item in self.per_label:
+            out.append(f"{item.label:<22} {item.precision:>9.3f} {item.recall:>7.3f} {item.support:>5} "
+                       f"{item.predicted:>9}")
+        return out
+
+    def confusion_lines(self) -> list[str]:
+        """Rows: gold labels; columns: predicted labels (abbreviated), "-" = gold label missed."""
+        if not self.confusion:
+            return []
+        columns = [*LABELS, MISSED]
+        heads = [_short(c) for c in columns]
+        out = ["gold \\ predicted      " + " ".join(f"{h:>5}" for h in heads)]
+        for label in LABELS:
+            row = self.confusion.get(label, {})
+            if not any(row.values()):
+                continue
+            out.append(f"{label:<22} " + " ".join(f"{row.get(c, 0) or '.':>5}" for c in columns))
+        out.append("columns: " + ", ".join(f"{_short(c)}={c}" for c in LABELS) + ", -=label missed")
+        return out
+
+
+def _short(label: str) -> str:
+    if label == MISSED:
+        return MISSED
+    parts = label.split("_")
+    return "".join(p[:3] for p in parts)[:5] if len(parts) > 1 else label[:5]
 
 
 def read_corpus(path: Path) -> list[dict[str, Any]]:
@@ -55,10 +124,14 @@ def score(records: Iterable[dict[str, Any]],
     """Classify every record and compare with its gold labels and escalation."""
     total = exact = 0
     must = must_hit = must_not = must_not_hit = auto = auto_right = 0
-    counts = {r.value: [0, 0, 0] for r in Right}  # tp, fp, fn
+    requests = ignored = handled = handled_right = 0
+    counts = {label: [0, 0, 0, 0] for label in LABELS}  # tp, fp, fn, predicted
+    confusion: dict[str, dict[str, int]] = {label: {} for label in LABELS}
     mistakes: list[str] = []
+    ignored_ids: list[str] = []
     for record in records:
         total += 1
+        ident = str(record.get("id", total))
         result = classify(record.get("subject", ""), record.get("body", ""), record.get("channel", "email"))
         predicted = {label.value for label in result.labels}
         gold = set(record["labels"])
@@ -66,12 +139,20 @@ def score(records: Iterable[dict[str, Any]],
         right = gold <= predicted <= allowed
         exact += right
         for label, cell in counts.items():
+            if label in predicted:
+                cell[3] += 1
             if label in predicted and label in gold:
                 cell[0] += 1
             elif label in predicted and label not in allowed:
                 cell[1] += 1
             elif label in gold and label not in predicted:
                 cell[2] += 1
+        for label in gold & set(LABELS):
+            row = confusion[label]
+            for column in predicted or {MISSED}:
+                row[column] = row.get(column, 0) + 1
+            if label not in predicted:
+                row[MISSED] = row.get(MISSED, 0) + 1
         wanted = record.get("escalate")
         if wanted is True:
             must += 1
@@ -82,12 +163,23 @@ def score(records: Iterable[dict[str, Any]],
         if not result.escalate:
             auto += 1
             auto_right += right and wanted is not True
+        if gold - {Right.OTHER.value}:
+            requests += 1
+            if predicted == {Right.OTHER.value} and not result.escalate:
+                ignored += 1
+                ignored_ids.append(ident)
+        if not result.escalate and predicted - {Right.OTHER.value}:
+            handled += 1
+            handled_right += right and wanted is not True
         if not right or (wanted is not None and wanted != result.escalate):
-            mistakes.append(str(record.get("id", total)))
+            mistakes.append(ident)
     f1s = []
-    for tp, fp, fn in counts.values():
+    per_label = []
+    for label, (tp, fp, fn, made) in counts.items():
         if tp + fp + fn:
             f1s.append(_ratio(2 * tp, 2 * tp + fp + fn))
+        if tp + fn or made:
+            per_label.append(LabelScores(label, _ratio(tp, tp + fp), _ratio(tp, tp + fn), tp + fn, made))
     return CorpusScores(
         messages=total,
         exact=_ratio(exact, total),
@@ -96,4 +188,11 @@ def score(records: Iterable[dict[str, Any]],
         false_escalation=_ratio(must_not_hit, must_not, empty=0.0),
         auto_precision=_ratio(auto_right, auto),
         mistakes=tuple(mistakes),
+        requests=requests,
+        ignored=ignored,
+        auto_handled=handled,
+        auto_handled_right=handled_right,
+        per_label=tuple(per_label),
+        confusion=confusion,
+        ignored_ids=tuple(ignored_ids),
     )
