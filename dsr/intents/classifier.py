@@ -21,7 +21,7 @@ from typing import NamedTuple
 
 from dsr.intents.evaluate import FieldView, WordLists, cue_cancelled, evidence_for, suppression
 from dsr.intents.lexicon import LEXICON_DIR, Lexicon, load_lexicon
-from dsr.intents.matcher import Matcher
+from dsr.intents.matcher import MAX_HITS_PER_RULE, Matcher
 from dsr.intents.model import Classification, Evidence
 from dsr.intents.rights import Right, legal_sort
 from dsr.intents.scope import FORWARDED, OWN, scope
@@ -34,7 +34,6 @@ STRONG = 0.75  # when even the strongest right is below this, the reading is wea
 BORDERLINE = 0.45  # a rejected right at or above this makes the reading ambiguous
 SUBJECT_FACTOR = 0.8
 REPLY_SUBJECT_FACTOR = 0.3
-_MAX_EVIDENCE_PER_RULE = 3
 _RIGHTS = {right.value: right for right in Right}  # Right(label) without the enum call per hit
 
 
@@ -73,7 +72,7 @@ class Classifier:
                 if rule.max_tokens is not None and len(view.tokens) > rule.max_tokens:
                     continue
                 per_rule[rule.id] = per_rule.get(rule.id, 0) + 1
-                if per_rule[rule.id] > _MAX_EVIDENCE_PER_RULE:
+                if per_rule[rule.id] > MAX_HITS_PER_RULE:
                     continue
                 if rule.kind == "cue":
                     if not cue_cancelled(view, match):

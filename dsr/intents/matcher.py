@@ -17,6 +17,7 @@ in lexicon order, so evidence and scores are the same whatever the indexing.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -28,6 +29,13 @@ from dsr.intents.text import Token
 
 _STEM_ENDINGS = ("", "e", "en", "n", "t", "st", "et", "te", "ten", "s", "es", "er", "ung", "ungen")
 _MIN_FUZZY_LENGTH = 6
+_MAX_FUZZY_LENGTH = 40  # longer "words" (no spaces, pasted data) are never corrected
+# Occurrences kept per pattern and field.  The classifier counts only the first few hits of a
+# right rule or cue (`MAX_HITS_PER_RULE`); false friends and `unless` patterns may matter in any
+# sentence, so they keep more.  The caps make a message that repeats a trigger word a million
+# times cost no more matching than one that says it once.
+MAX_HITS_PER_RULE = 3
+_MAX_MODIFIER_HITS = 64
 _EMPTY: frozenset[int] = frozenset()
 
 
@@ -60,6 +68,7 @@ class _Compiled(NamedTuple):
     first_key: int  # the only term of slot 0, or -1 when it has alternatives
     mode: int  # _SINGLE (one slot), _ORDERED (adjacent, in order) or _NEAR (within a window)
     unless: bool
+    limit: int  # occurrences kept (see MAX_HITS_PER_RULE)
 
 
 class _Entry(NamedTuple):
@@ -106,7 +115,8 @@ class Matcher:
         slots = tuple(frozenset(self._key(t) for t in slot) for slot in pattern.slots)
         first_key = next(iter(slots[0])) if len(slots[0]) == 1 else -1
         mode = _SINGLE if len(slots) == 1 else _ORDERED if pattern.ordered else _NEAR
-        self._compiled.append(_Compiled(rule, pattern, slots, slots[1:], first_key, mode, unless))
+        limit = MAX_HITS_PER_RULE if rule.kind in ("right", "cue") and not unless else _MAX_MODIFIER_HITS
+        self._compiled.append(_Compiled(rule, pattern, slots, slots[1:], first_key, mode, unless, limit))
 
     def _index_patterns(self) -> dict[int, list[int]]:
         """Index each pattern under one slot's terms; a token filling them makes it a candidate.
@@ -166,7 +176,8 @@ class Matcher:
 
     def correction(self, norm: str) -> tuple[str, float] | None:
         """The lexicon word a misspelt token stands for, with a 0..100 similarity, or None."""
-        if len(norm) < _MIN_FUZZY_LENGTH or not norm.isalpha() or self._is_protected(norm):
+        if not _MIN_FUZZY_LENGTH <= len(norm) <= _MAX_FUZZY_LENGTH or not norm.isalpha() \
+                or self._is_protected(norm):
             return None
         bucket = self._fuzzy.get(norm[0])
         if bucket is None:
@@ -242,9 +253,10 @@ class Matcher:
         compiled_patterns = self._compiled
         for index in sorted(candidates):
             compiled = compiled_patterns[index]
-            rule, pattern, slots, others, first_key, mode, unless = compiled
+            rule, pattern, slots, others, first_key, mode, unless, limit = compiled
             if mode == _SINGLE:
-                for start in occurrences[first_key] if first_key >= 0 else _positions(slots[0], occurrences):
+                starts = occurrences[first_key] if first_key >= 0 else _positions(slots[0], occurrences)
+                for start in starts[:limit]:
                     matches.append(Match(rule, pattern, start, start, (start,), entries[start].score, unless))
                 continue
             for slot in others:
@@ -274,9 +286,10 @@ def _match_ordered(compiled: _Compiled, starts: list[int], entries: list[_Entry]
     """Slots filled by consecutive tokens, in order."""
     rest = compiled.slots[1:]
     width = len(rest) + 1
-    limit = len(entries) - width
+    last_start = len(entries) - width
+    found = 0
     for start in starts:
-        if start > limit:
+        if start > last_start or found >= compiled.limit:
             break
         score = entries[start].score
         for offset, slot in enumerate(rest, start + 1):
@@ -288,29 +301,53 @@ def _match_ordered(compiled: _Compiled, starts: list[int], entries: list[_Entry]
         else:
             out.append(Match(compiled.rule, compiled.pattern, start, start + width - 1,
                              tuple(range(start, start + width)), score, compiled.unless))
+            found += 1
 
 
 def _match_near(compiled: _Compiled, anchors: list[int], tokens: Sequence[Token], entries: list[_Entry],
                 occurrences: dict[int, list[int]], out: list[Match]) -> None:
     """Every slot filled within `window` tokens of an anchor in the same sentence, in any order.
 
-    For each further slot the nearest free token wins; on equal distance the earlier one.
+    For each further slot the nearest free token wins; on equal distance the earlier one.  The
+    positions of a slot are sorted, so the nearest ones are found by bisection and at most
+    `2 * window + 1` of them are looked at per anchor: linear in the message, whatever it repeats.
     """
     window = compiled.pattern.window
     others = [_positions(slot, occurrences) for slot in compiled.slots[1:]]
+    found = 0
     for anchor in anchors:
+        if found >= compiled.limit:
+            break
         sentence = tokens[anchor].sentence
         chosen = [anchor]
         for positions in others:
-            best = -1
-            best_distance = window + 1
-            for p in positions:
-                distance = abs(p - anchor)
-                if distance < best_distance and p not in chosen and tokens[p].sentence == sentence:
-                    best, best_distance = p, distance
+            best = _nearest(positions, anchor, window, sentence, tokens, chosen)
             if best < 0:
                 break
             chosen.append(best)
         else:
             out.append(Match(compiled.rule, compiled.pattern, min(chosen), max(chosen),
                              tuple(sorted(chosen)), min(entries[p].score for p in chosen), compiled.unless))
+            found += 1
+
+
+def _nearest(positions: list[int], anchor: int, window: int, sentence: int, tokens: Sequence[Token],
+             chosen: list[int]) -> int:
+    """The position nearest to `anchor` (the earlier on a tie) within `window`, in `sentence`,
+    not yet chosen; -1 when there is none."""
+    right = bisect_left(positions, anchor)
+    left = right - 1
+    count = len(positions)
+    while True:
+        to_left = anchor - positions[left] if left >= 0 else window + 1
+        to_right = positions[right] - anchor if right < count else window + 1
+        if to_left > window and to_right > window:
+            return -1
+        if to_left <= to_right:
+            position = positions[left]
+            left -= 1
+        else:
+            position = positions[right]
+            right += 1
+        if position not in chosen and tokens[position].sentence == sentence:
+            return position
