@@ -21,7 +21,7 @@ from typing import NamedTuple
 
 from dsr.intents.evaluate import FieldView, WordLists, cue_cancelled, evidence_for, suppression
 from dsr.intents.lexicon import LEXICON_DIR, Lexicon, load_lexicon
-from dsr.intents.matcher import MAX_HITS_PER_RULE, Matcher
+from dsr.intents.matcher import MAX_HITS_PER_RULE, Match, Matcher
 from dsr.intents.model import Classification, Evidence
 from dsr.intents.rights import Right, legal_sort
 from dsr.intents.scope import FORWARDED, OWN, scope
@@ -34,6 +34,7 @@ STRONG = 0.75  # when even the strongest right is below this, the reading is wea
 BORDERLINE = 0.45  # a rejected right at or above this makes the reading ambiguous
 SUBJECT_FACTOR = 0.8
 REPLY_SUBJECT_FACTOR = 0.3
+SUBJECT_ONLY_WORDS = 25  # a body longer than this that reads no right makes a subject reading unsure
 _RIGHTS = {right.value: right for right in Right}  # Right(label) without the enum call per hit
 
 
@@ -41,6 +42,11 @@ class _Scored(NamedTuple):
     scores: dict[Right, float]
     evidence: list[Evidence]
     reasons: list[str]
+    routine: list[Evidence]  # positive evidence that this is no privacy request
+    privacy: bool  # a privacy word outside a false friend's sentence: never route away unseen
+
+
+_NOTHING = _Scored({}, [], [], [], False)
 
 
 class Classifier:
@@ -51,6 +57,7 @@ class Classifier:
         self.matcher = Matcher(lexicon)
         self.words = WordLists.from_lexicon(lexicon)
         self.cues = {rule.id: rule for rule in lexicon.rules if rule.kind == "cue"}
+        self.routine = {rule.id: rule.label for rule in lexicon.rules if rule.kind == "routine"}
 
     def _view(self, name: str, text: str, ranges: list[tuple[int, int]] | None) -> FieldView:
         tokens = tokenize(text, ranges)
@@ -59,7 +66,9 @@ class Classifier:
     def _score(self, views: list[FieldView], *, auto_reply: bool, factor: dict[str, float],
                grievance: Callable[[], bool]) -> _Scored:
         if not any(view.matches for view in views):
-            return _Scored({}, [], [])
+            return _NOTHING
+        routine: list[Evidence] = []
+        privacy = False
         best: dict[tuple[str, str], tuple[Right, float]] = {}
         evidence: list[Evidence] = []
         reasons: list[str] = []
@@ -71,6 +80,16 @@ class Classifier:
                     continue
                 if rule.max_tokens is not None and len(view.tokens) > rule.max_tokens:
                     continue
+                if rule.kind == "privacy":
+                    privacy = privacy or not _in_false_friend_sentence(view, match)
+                    continue
+                if rule.kind == "routine":
+                    if len(routine) < MAX_HITS_PER_RULE:
+                        routine.append(evidence_for(view, match, weight=0.0, suppressed_by=None,
+                                                    label=Right.OTHER))
+                    continue
+                if rule.kind == "cue" and match.score < 100.0:
+                    continue  # cue words are matched exactly: "Reaktion" is no "Redaktion"
                 per_rule[rule.id] = per_rule.get(rule.id, 0) + 1
                 if per_rule[rule.id] > MAX_HITS_PER_RULE:
                     continue
@@ -92,7 +111,7 @@ class Classifier:
         scores: dict[Right, float] = {}
         for label, value in best.values():
             scores[label] = scores.get(label, 0.0) + value
-        return _Scored(scores, evidence, reasons)
+        return _Scored(scores, evidence, reasons, routine, privacy)
 
     def classify(self, subject: str, body: str, channel: str) -> Classification:
         chat = channel.casefold() not in ("email", "e-mail", "mail")
@@ -113,26 +132,28 @@ class Classifier:
             fwd_view = self._view("body", body_text, forwarded)
             fwd_scored = self._score([fwd_view], auto_reply=auto_reply, factor={}, grievance=grievance)
             body_scored = _Scored(fwd_scored.scores, body_scored.evidence + fwd_scored.evidence,
-                                  body_scored.reasons + fwd_scored.reasons)
+                                  body_scored.reasons + fwd_scored.reasons,
+                                  body_scored.routine + fwd_scored.routine,
+                                  body_scored.privacy or fwd_scored.privacy)
         factor = REPLY_SUBJECT_FACTOR if is_reply and body_scored.scores else SUBJECT_FACTOR
         subject_scored = self._score([subject_view], auto_reply=auto_reply, factor={"subject": factor},
                                      grievance=grievance)
-        negated_in_body = {
-            e.label for e in body_scored.evidence
-            if e.suppressed_by == "negation" and e.label not in body_scored.scores
-        }
-        scores = dict(body_scored.scores)
-        evidence = list(body_scored.evidence)
-        for item in subject_scored.evidence:
-            if item.reason is None and item.suppressed_by is None and item.label in negated_in_body:
-                item = _suppress(item, "contradicted_by_body")
-            evidence.append(item)
-        for label, value in subject_scored.scores.items():
-            if label not in negated_in_body:
-                scores[label] = scores.get(label, 0.0) + value
-        labels = legal_sort([r for r, v in scores.items() if v >= ACCEPT]) or (Right.OTHER,)
+        scores, evidence, subject_only = _merge(body_scored, subject_scored)
+        labels = legal_sort([r for r, v in scores.items() if v >= ACCEPT])
+        non_request = ""
+        own_words = len(own_view.tokens)
+        if not labels:
+            labels = (Right.OTHER,)
+            non_request = self._non_request(body_scored, subject_scored, auto_reply=auto_reply,
+                                            words=own_words + len(subject_view.tokens))
         reasons = self._reasons(labels, scores, evidence)
+        if labels == (Right.OTHER,) and not non_request and "low_confidence" not in reasons:
+            reasons.append("low_confidence")  # nothing recognised, nothing routine: a person looks
+        if subject_only and own_words > SUBJECT_ONLY_WORDS and "low_confidence" not in reasons:
+            reasons.append("low_confidence")  # the body says something else, or nothing we read
         confidence = _confidence(labels, scores)
+        if labels == (Right.OTHER,) and not non_request:
+            confidence = min(confidence, 0.3)
         language = self._language(subject_norms + [t.norm for t in own_view.tokens])
         logger.debug("classified channel=%s labels=%s reasons=%s", channel, labels, reasons)
         return Classification(
@@ -143,6 +164,7 @@ class Classifier:
             evidence=tuple(sorted(evidence, key=lambda e: (e.field != "subject", e.start))),
             scores={r.value: round(v, 3) for r, v in scores.items()},
             language=language,
+            non_request=non_request,
         )
 
     def _reasons(self, labels: tuple[Right, ...], scores: dict[Right, float],
@@ -169,12 +191,57 @@ class Classifier:
                 found.append("ambiguous")
         return sorted(set(found), key=found.index)
 
+    def _non_request(self, body: _Scored, subject: _Scored, *, auto_reply: bool, words: int) -> str:
+        """The routine code when positive evidence shows that no one asks about their data, else ""."""
+        if auto_reply:
+            return "auto_reply"
+        if body.privacy or subject.privacy or body.scores or subject.scores:
+            return ""
+        for item in body.routine + subject.routine:
+            return self.routine[item.rule]
+        return "chat_noise" if words == 0 else ""
+
     def _language(self, norms: list[str]) -> str:
         english = self.words.single.get("english", frozenset())
         german = self.words.single.get("german", frozenset())
         en = sum(map(english.__contains__, norms))
         de = sum(map(german.__contains__, norms))
         return "en" if en > de else "de"
+
+
+def _merge(body: _Scored, subject: _Scored) -> tuple[dict[Right, float], list[Evidence], bool]:
+    """Scores and evidence of body and subject; the subject supports a body reading, never overrides it.
+
+    A right read in the subject counts only when the body reads it too (even weakly) or when
+    the body reads no right at all; a right the body negates never counts.  Returns whether
+    the labels come from the subject alone.
+    """
+    negated_in_body = {
+        e.label for e in body.evidence if e.suppressed_by == "negation" and e.label not in body.scores
+    }
+    body_reads = any(v >= ACCEPT for v in body.scores.values())
+    scores = dict(body.scores)
+    evidence = list(body.evidence) + body.routine
+    for item in subject.evidence:
+        if item.reason is None and item.suppressed_by is None:
+            if item.label in negated_in_body:
+                item = _suppress(item, "contradicted_by_body")
+            elif body_reads and item.label not in body.scores:
+                item = _suppress(item, "body_reads_otherwise")
+        evidence.append(item)
+    evidence.extend(subject.routine)
+    for label, value in subject.scores.items():
+        if label in negated_in_body or (body_reads and label not in body.scores):
+            continue
+        scores[label] = scores.get(label, 0.0) + value
+    subject_only = not body_reads and any(v >= ACCEPT for v in scores.values())
+    return scores, evidence, subject_only
+
+
+def _in_false_friend_sentence(view: FieldView, match: Match) -> bool:
+    """A false friend claims the sentence ("Widerspruch gegen die Rechnung")."""
+    sentence = view.tokens[match.first].sentence
+    return any(view.tokens[f.first].sentence == sentence for f in view.false_friends())
 
 
 def _suppress(item: Evidence, why: str) -> Evidence:

@@ -1,8 +1,10 @@
 """The lexicon: classification rules as data files a DPO can read, review and extend.
 
 Every file in `intents/lexicon/` is TOML.  One file per right (`access.toml` ...) holds `[[rule]]`
-tables; `cues.toml` holds escalation cues, `modifiers.toml` false friends and the word lists for
-negation, conditions and notices, `vocabulary.toml` words that fuzzy matching must never "correct".
+tables; `cues.toml` holds escalation cues, `routine.toml` the positive evidence that a message is
+no privacy request at all (an order, an invoice, an application ...) and the privacy words that
+overrule it, `modifiers.toml` false friends and the word lists for negation, conditions and
+notices, `vocabulary.toml` words that fuzzy matching must never "correct".
 A rule matches either a `phrases` entry (words in this order, next to each other) or all slots of
 `all` within `window` words in one sentence, in any order.  Inside a phrase or slot:
 
@@ -24,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dsr.intents.reasons import REASON_CODES
+from dsr.intents.reasons import REASON_CODES, ROUTINE_CODES
 from dsr.intents.rights import Right
 from dsr.intents.text import canonical_citations, fold
 
@@ -35,6 +37,7 @@ _RULE_KEYS = {
     "id", "weight", "phrases", "all", "window", "max_tokens", "negatable", "first_person", "note", "lang",
 }
 _CUE_KEYS = {"id", "reason", "phrases", "all", "window", "needs_right", "requires_label", "note", "unless"}
+_ROUTINE_KEYS = {"id", "reason", "phrases", "all", "window", "max_tokens", "note"}
 _FALSE_FRIEND_KEYS = {"id", "suppresses", "phrases", "all", "window", "unless", "note"}
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
 _CITATION_TERM = re.compile(r"^[a-z]+:\d{1,3}(?::\d{1,2}(?::[a-h])?)?$")
@@ -66,8 +69,8 @@ class Rule:
     """One matching rule: a right rule, an escalation cue or a false friend."""
 
     id: str  # "access.auskunft", "cue.lawyer", "ff.invoice_objection"
-    kind: str  # "right", "cue" or "false_friend"
-    label: str  # the right for kind "right", the reason code for "cue", "" otherwise
+    kind: str  # "right", "cue", "routine" or "false_friend"
+    label: str  # the right for "right", the reason code for "cue" and "routine", "" otherwise
     weight: float
     patterns: tuple[Pattern, ...]
     source: Path
@@ -275,6 +278,33 @@ def _cue_rules(src: _Source, seen: set[str]) -> list[Rule]:
     return rules
 
 
+def _routine_rules(src: _Source, seen: set[str], kind: str) -> list[Rule]:
+    """`[[routine]]` (evidence of a non-request, with a reason) or `[[privacy]]` (words that
+    make a message a privacy matter, so that no routine reading may route it away)."""
+    rules: list[Rule] = []
+    for index, raw in enumerate(src.data.get(kind, [])):
+        line = src.table_line(kind, index)
+        allowed = _ROUTINE_KEYS if kind == "routine" else _ROUTINE_KEYS - {"reason"}
+        table = _check_keys(src, raw, allowed, line, f"{kind} #{index + 1}")
+        where = f"{kind} {table['id']!r}"
+        reason = table.get("reason", "privacy")
+        if kind == "routine" and reason not in ROUTINE_CODES:
+            codes = ", ".join(sorted(ROUTINE_CODES))
+            raise src.error(line, f"{where}: reason {reason!r} is not one of {codes}")
+        max_tokens = table.get("max_tokens")
+        if max_tokens is not None and (not isinstance(max_tokens, int) or max_tokens < 1):
+            raise src.error(line, f"{where}: 'max_tokens' must be a positive whole number")
+        rule_id = f"{kind}.{table['id']}"
+        if rule_id in seen:
+            raise src.error(line, f"{where}: duplicate id")
+        seen.add(rule_id)
+        rules.append(
+            Rule(rule_id, kind, str(reason), 1.0, _patterns(src, table, line, where), src.path, line,
+                 max_tokens, note=str(table.get("note", "")))
+        )
+    return rules
+
+
 def _false_friends(src: _Source, seen: set[str]) -> list[Rule]:
     rules: list[Rule] = []
     for index, raw in enumerate(src.data.get("false_friend", [])):
@@ -319,6 +349,9 @@ def load_lexicon(directory: Path = LEXICON_DIR) -> Lexicon:
         rules.extend(_right_rules(_Source(path), seen))
     cues = _Source(directory / "cues.toml")
     rules.extend(_cue_rules(cues, seen))
+    routine = _Source(directory / "routine.toml")
+    rules.extend(_routine_rules(routine, seen, "routine"))
+    rules.extend(_routine_rules(routine, seen, "privacy"))
     modifiers = _Source(directory / "modifiers.toml")
     rules.extend(_false_friends(modifiers, seen))
     words = _word_lists(modifiers)

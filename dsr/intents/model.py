@@ -49,6 +49,11 @@ class Classification:
     evidence: tuple[Evidence, ...]
     scores: dict[str, float] = field(default_factory=dict)  # label -> aggregated score
     language: str = "de"  # "de" or "en": the language to answer in
+    # Why the message is no privacy request, on positive evidence ("invoice", "order", "auto_reply",
+    # codes in `dsr.intents.reasons.ROUTINE_CODES`); "" otherwise.  Only a message labelled `other`
+    # with this set and no escalation may be set aside without a person: `other` without it
+    # always carries "low_confidence" and escalates.
+    non_request: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -59,4 +64,5 @@ class Classification:
             "evidence": [e.to_dict() for e in self.evidence],
             "scores": {k: round(v, 3) for k, v in self.scores.items()},
             "language": self.language,
+            "non_request": self.non_request,
         }

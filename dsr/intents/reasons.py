@@ -31,3 +31,21 @@ REASON_CODES: frozenset[str] = frozenset(
         "automated_decision_review",
     }
 )
+
+# Why a message is no privacy request at all: the positive evidence that lets the pipeline route
+# it away without a person (`Classification.non_request`).  Without one of these, a message in
+# which no right is recognised goes to a person ("low_confidence"), never silently aside.
+ROUTINE_CODES: frozenset[str] = frozenset(
+    {
+        "order",  # orders, delivery, returns, appointments
+        "invoice",  # invoices, payments, dunning, contract matters
+        "support",  # product or service support, passwords, technical problems
+        "application",  # job applications
+        "newsletter",  # newsletters and mass mailings received (not a request to stop them)
+        "spam",  # spam, phishing, cold sales offers
+        "auto_reply",  # out-of-office, bounces, automatic notifications
+        "chat_noise",  # greetings, thanks, test messages without any request
+        "business",  # B2B correspondence, partner matters, enquiries about products
+        "closed",  # thanks for a request already answered, nothing further asked
+    }
+)
