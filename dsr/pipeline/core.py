@@ -354,7 +354,8 @@ class Pipeline:
 
     def _decide(self, run: Run, labels: Sequence[Right], result: Classification) -> IdentityDecision:
         return identity.decide(run.session, controller=run.profile.key, msg=run.msg, rights=labels,
-                               reasons=result.reasons, trusted_authserv_id=self._settings.trusted_authserv_id)
+                               reasons=result.reasons, trusted_authserv_id=self._settings.trusted_authserv_id,
+                               now=run.now)
 
     def _act_immediately(self, run: Run, ticket: Ticket, rights: Sequence[Right]) -> None:
         """Art. 21(3) / Art. 7(3): effective on receipt, no verification, confirmation to the sender."""

@@ -17,34 +17,45 @@ Giving data to the wrong person is a breach (Art. 32; the 1&1 fine), so:
 * level 3 - high-risk cases (special categories, identity theft, credit data, representatives,
   third-party data, minors, the deceased) are decided by a human.
 
-Codes: 6 digits from `secrets`, stored only as a salted hash, valid 30 minutes, 5 attempts.
+A sender that is not verified learns nothing from the first answer: whatever the message names (an
+address, a customer number), the reply is the same request for facts, and a code goes *silently*
+to the contact on file where one matches.  Facts anyone can read on an invoice (customer number and
+postal code) verify only requests whose answer discloses nothing; for the others they only find the
+record, and the code to its contact proves the person.  Codes (`dsr.pipeline.codes`): eight
+characters, valid for hours; every candidate in a message counts as an attempt and the limits of
+`dsr.pipeline.attempts` (per ticket, per data subject) hold across re-issued codes and channels.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import re
-import secrets
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 from enum import StrEnum
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from dsr.inbound import InboundMessage
 from dsr.intents.rights import RIGHTS, Right
+from dsr.intents.scope import FORWARDED, OWN, SIGNATURE, scope
+from dsr.pipeline import attempts, codes
 from dsr.store.models import DataSubject, IdentityLevel, Ticket, VerificationChallenge
 from dsr.store.subjects import find_subject
 
-CODE_TTL = timedelta(minutes=30)
-CODE_MAX_ATTEMPTS = 5
+CODE_TTL = timedelta(hours=24)
+CODE_MAX_ATTEMPTS = attempts.TICKET_MAX_FAILURES
 FACTS_TTL = timedelta(days=30)
-FACTS_MAX_ATTEMPTS = 5
+FACTS_MAX_ATTEMPTS = attempts.TICKET_MAX_FAILURES
+# Rights whose answer discloses personal data (a copy, an export, the changed data, the logic of a
+# decision, what was kept after erasure): facts read off an invoice never verify them.
+DISCLOSING_RIGHTS = frozenset({Right.ACCESS, Right.PORTABILITY, Right.RECTIFICATION, Right.ERASURE,
+                               Right.AUTOMATED_DECISION})
+# Beyond this many customer-number-shaped tokens a message is a list of guesses, not an answer.
+MAX_FACT_TOKENS = 200
 FACTS_REQUESTED = ("Kundennummer", "Postleitzahl")
 FACTS_METHOD = "Kundennummer und Postleitzahl stimmen mit dem Datensatz überein"
 # Escalation reason codes that make verification a human decision (LEGAL 3.5 level 3).
@@ -54,9 +65,9 @@ LEVEL3_REASONS = frozenset({"special_category", "identity_theft", "credit_agency
 PURPOSE_CODE = "ticket"
 PURPOSE_FACTS = "ticket_facts"
 
-_CODE_RE = re.compile(r"(?<![\d-])(\d{3}) ?(\d{3})(?![\d-])")
-_POSTAL_RE = re.compile(r"(?<!\d)(\d{5})(?!\d)")
-_TOKEN_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9./-]{2,30}")
+_POSTAL_RE = re.compile(r"^\d{5}$")
+_TOKEN_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9./-]*[A-Za-z0-9])?")
+_REFERENCE_RE = re.compile(r"\b[A-Z]{2,5}-\d{4}-\d{3,8}\b")
 _EMAIL_RE = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 _COMMENT_RE = re.compile(r"\([^()]*\)")
 
@@ -65,8 +76,8 @@ class Rung(StrEnum):
     NOT_REQUIRED = "not_required"  # level 0
     CONTACT_ON_FILE = "contact_on_file"  # level 1: verified now
     KNOWN_FACTS = "known_facts"  # level 2: facts in the first message already matched
-    SEND_CODE = "send_code"  # level 2: code to the contact on file
-    ASK_FACTS = "ask_facts"  # level 2: ask for facts already held
+    SEND_CODE = "send_code"  # level 2: code to the sender's own address on file
+    ASK_FACTS = "ask_facts"  # level 2: ask for facts already held (and a code silently to `code_to`)
     MANUAL = "manual"  # level 3: a human decides
 
 
@@ -76,7 +87,11 @@ class IdentityDecision:
     level: IdentityLevel  # what can be recorded on the ticket now
     method: str | None  # how, in words a DPO understands (stored on the ticket and in the audit)
     subject: DataSubject | None = None  # the data subject the request is (claimed to be) about
-    code_to: str | None = None  # contact on file the code goes to (SEND_CODE)
+    code_to: str | None = None  # contact on file the code goes to (SEND_CODE; ASK_FACTS: silently)
+    code_subject: DataSubject | None = None  # whose contact `code_to` is
+    # The first message counts as an attempt: one entry per failed fact value (the subject whose
+    # customer number it named, or None).
+    failed_facts: tuple[int | None, ...] = ()
 
 
 class CheckResult(StrEnum):
@@ -84,6 +99,7 @@ class CheckResult(StrEnum):
     WRONG = "wrong"  # answer given but wrong; attempts remain
     EXHAUSTED = "exhausted"  # too many wrong answers: a human must decide
     EXPIRED = "expired"  # the code timed out: a new one may be sent
+    CODE_NEEDED = "code_needed"  # facts found the record, but the request discloses: code to its contact
     NOTHING = "nothing"  # the reply contains no code or facts at all
 
 
@@ -151,6 +167,11 @@ def find_subject_by_address(session: Session, controller: str, address: str) -> 
     return find_subject(session, controller, email=address)
 
 
+def discloses(rights: Iterable[Right | str]) -> bool:
+    """Whether answering any of `rights` hands out personal data."""
+    return any(Right(r) in DISCLOSING_RIGHTS for r in rights)
+
+
 def decide(
     session: Session,
     *,
@@ -159,6 +180,7 @@ def decide(
     rights: Sequence[Right],
     reasons: Sequence[str],
     trusted_authserv_id: str | None,
+    now: datetime | None = None,
 ) -> IdentityDecision:
     """Choose the rung of the ladder for a new request (no side effects)."""
     if rights and all(RIGHTS[r].immediate for r in rights):
@@ -185,17 +207,34 @@ def decide(
         if ok:
             return IdentityDecision(Rung.CONTACT_ON_FILE, IdentityLevel.CONTACT_ON_FILE,
                                     f"Absenderadresse im Datensatz hinterlegt, {how}", subject)
-        return IdentityDecision(Rung.SEND_CODE, IdentityLevel.NONE, None, subject, code_to=subject.email)
-    text = f"{msg.subject}\n{msg.body}"
-    facts_subject = match_facts(session, controller, text)
-    if facts_subject is not None:
-        return IdentityDecision(Rung.KNOWN_FACTS, IdentityLevel.KNOWN_FACTS, FACTS_METHOD, facts_subject)
-    named = _subject_named_by_address(session, controller, text)
-    if named is not None and named.email:
-        # The message names an address that is on file: the code goes to the record, never to
-        # the address the message came from.
-        return IdentityDecision(Rung.SEND_CODE, IdentityLevel.NONE, None, named, code_to=named.email)
-    return IdentityDecision(Rung.ASK_FACTS, IdentityLevel.NONE, None, None)
+        return IdentityDecision(Rung.SEND_CODE, IdentityLevel.NONE, None, subject, code_to=subject.email,
+                                code_subject=subject)
+    text = own_text(f"{msg.subject}\n{msg.body}")
+    facts = read_facts(session, controller, text)
+    if facts.subject is not None and not discloses(rights) and not (
+            now is not None and attempts.subject_locked(session, facts.subject.id, now)):
+        return IdentityDecision(Rung.KNOWN_FACTS, IdentityLevel.KNOWN_FACTS, FACTS_METHOD, facts.subject)
+    # Not verified: the answer to the sender is the same whatever the message named.  A code goes
+    # silently to the contact on file of the record the facts found (a disclosing request) or of
+    # an address the message names; never to the address the message came from.
+    target = facts.subject if facts.subject is not None and facts.subject.email else \
+        _subject_named_by_address(session, controller, text)
+    # The record is noted on the ticket as the one the request claims to be about (for the DPO, and
+    # so that a code proving another record cannot verify it); nothing about it goes to the sender.
+    return IdentityDecision(Rung.ASK_FACTS, IdentityLevel.NONE, None, target,
+                            code_to=target.email if target is not None else None, code_subject=target,
+                            failed_facts=facts.failures)
+
+
+def own_text(text: str) -> str:
+    """What the sender wrote in this message: quoted replies and forwarded parts left out.
+
+    Facts and codes are read only from here, so that our own letter quoted in a reply (with the
+    controller's postal code) does not count as a second value.
+    """
+    parts = scope(text)
+    kept = [text[r.start:r.end] for r in parts.regions if r.kind in (OWN, SIGNATURE, FORWARDED)]
+    return "\n".join(kept) if parts.regions else text
 
 
 def _subject_named_by_address(session: Session, controller: str, text: str) -> DataSubject | None:
@@ -206,51 +245,69 @@ def _subject_named_by_address(session: Session, controller: str, text: str) -> D
     return None
 
 
-def match_facts(session: Session, controller: str, text: str) -> DataSubject | None:
-    """A data subject whose customer number AND postal code both occur in `text`.
+@dataclass(frozen=True, slots=True)
+class FactsReading:
+    """The facts a message gives: a matching record, or the failed values (one entry each)."""
 
-    Two independent facts the controller holds (BayLfD: matching existing contract data is normally
-    sufficient in a customer relationship); one alone, or a name and a birth date (the 1&1 case),
-    is not enough.
+    present: bool  # any postal code or known customer number at all
+    subject: DataSubject | None = None  # exactly one value per fact, and all of them match
+    failures: tuple[int | None, ...] = ()
+
+
+def read_facts(session: Session, controller: str, text: str) -> FactsReading:
+    """Customer number AND postal code, exactly one value of each, both matching one record.
+
+    Two facts the controller holds (BayLfD: matching existing contract data is normally sufficient
+    in a customer relationship); one alone, or a name and a birth date (the 1&1 case), is not
+    enough.  A message with several postal codes or several known customer numbers is a list of
+    guesses: it verifies nothing and each value counts as a failed attempt (against the record a
+    named customer number belongs to, so the limit per data subject holds across tickets).
     """
-    postal_codes = set(_POSTAL_RE.findall(text))
-    if not postal_codes:
-        return None
-    tokens = {t.strip("./-").upper() for t in _TOKEN_RE.findall(text) if any(c.isdigit() for c in t)}
-    tokens.discard("")
-    if not tokens:
-        return None
-    candidates = session.scalars(
-        select(DataSubject).where(
-            DataSubject.controller == controller,
-            DataSubject.customer_number.is_not(None),
-            or_(*(func.upper(DataSubject.customer_number) == t for t in list(tokens)[:40])),
-        )
-    ).all()
-    matching = [s for s in candidates if s.postal_code and s.postal_code.strip() in postal_codes]
-    return matching[0] if len(matching) == 1 else None  # ambiguous facts identify nobody
+    tokens = list(dict.fromkeys(t for t in _TOKEN_RE.findall(_REFERENCE_RE.sub(" ", text))
+                                if any(c.isdigit() for c in t)))
+    postal_codes = [t for t in tokens if _POSTAL_RE.match(t)]
+    others = [t.upper() for t in tokens if not _POSTAL_RE.match(t) and 3 <= len(t) <= 64]
+    if len(others) > MAX_FACT_TOKENS:
+        return FactsReading(True, failures=(None,) * attempts.TICKET_MAX_FAILURES)
+    matched: list[DataSubject] = []
+    if others:
+        matched = list(session.scalars(select(DataSubject).where(
+            DataSubject.controller == controller, DataSubject.customer_number.is_not(None),
+            func.upper(DataSubject.customer_number).in_(others)).order_by(DataSubject.id)))
+    if not postal_codes and not matched:
+        return FactsReading(False)
+    if len(postal_codes) == 1 and len(matched) == 1:
+        subject = matched[0]
+        if (subject.postal_code or "").strip() == postal_codes[0]:
+            return FactsReading(True, subject)
+        return FactsReading(True, failures=(subject.id,))
+    guesses = max(len(postal_codes), 1)
+    failures: tuple[int | None, ...] = (tuple(s.id for s in matched for _ in range(guesses))
+                                        or (None,) * guesses)
+    return FactsReading(True, failures=failures)
 
 
-def _hash_code(code: str, salt: str) -> str:
-    digest = hmac.new(salt.encode(), code.encode(), hashlib.sha256).hexdigest()
-    return f"{salt}${digest}"
+def match_facts(session: Session, controller: str, text: str) -> DataSubject | None:
+    """The one data subject the facts in `text` identify (see `read_facts`), if any."""
+    return read_facts(session, controller, own_text(text)).subject
 
 
 def issue_code(session: Session, *, ticket: Ticket, subject: DataSubject | None, sent_to: str,
                now: datetime) -> tuple[str, datetime]:
     """Create a one-time code for `ticket`; returns the plain code (for the mail) and its expiry.
 
-    Earlier pending codes of the ticket are expired, so only the newest code works.
+    Earlier pending codes of the ticket are expired, so only the newest code works.  The attempt
+    limits are not reset: they count failures, not challenges.
     """
     for old in session.scalars(select(VerificationChallenge).where(
             VerificationChallenge.ticket_id == ticket.id, VerificationChallenge.purpose == PURPOSE_CODE,
             VerificationChallenge.state == "pending")):
         old.state = "expired"
-    code = f"{secrets.randbelow(1_000_000):06d}"
+    code = codes.new_code()
     expires = now + CODE_TTL
     session.add(VerificationChallenge(
         ticket_id=ticket.id, subject_id=subject.id if subject else None, purpose=PURPOSE_CODE,
-        code_hash=_hash_code(code, secrets.token_hex(8)), sent_to=sent_to, expires_at=expires,
+        code_hash=codes.hash_code(code), sent_to=sent_to, expires_at=expires,
         attempts=0, max_attempts=CODE_MAX_ATTEMPTS, state="pending", created_at=now))
     return code, expires
 
@@ -263,57 +320,91 @@ def open_facts_challenge(session: Session, *, ticket: Ticket, sent_to: str, now:
         created_at=now))
 
 
-def pending_challenge(session: Session, ticket: Ticket) -> VerificationChallenge | None:
-    return session.scalar(
-        select(VerificationChallenge)
-        .where(VerificationChallenge.ticket_id == ticket.id, VerificationChallenge.state == "pending")
-        .order_by(VerificationChallenge.id.desc())
-        .limit(1)
-    )
+def pending_challenge(session: Session, ticket: Ticket,
+                      purpose: str | None = None) -> VerificationChallenge | None:
+    query = select(VerificationChallenge).where(VerificationChallenge.ticket_id == ticket.id,
+                                                VerificationChallenge.state == "pending")
+    if purpose is not None:
+        query = query.where(VerificationChallenge.purpose == purpose)
+    return session.scalar(query.order_by(VerificationChallenge.id.desc()).limit(1))
 
 
 def check_reply(session: Session, *, ticket: Ticket, controller: str, text: str,
                 now: datetime) -> IdentityCheck:
     """Check a follow-up on a ticket awaiting identity: a code, or the facts asked for."""
-    challenge = pending_challenge(session, ticket)
-    if challenge is None:
+    text = own_text(text)
+    code_challenge = pending_challenge(session, ticket, PURPOSE_CODE)
+    candidates = codes.candidates(text)
+    if code_challenge is not None and candidates:
+        return _check_code(session, code_challenge, candidates, now)
+    facts_challenge = pending_challenge(session, ticket, PURPOSE_FACTS)
+    if facts_challenge is None:
         return IdentityCheck(CheckResult.NOTHING)
-    if challenge.purpose == PURPOSE_CODE:
-        return _check_code(session, challenge, text, now)
-    subject = match_facts(session, controller, text)
-    if subject is None and not _POSTAL_RE.search(text):
-        return IdentityCheck(CheckResult.NOTHING)
-    return _count(challenge, subject, IdentityLevel.KNOWN_FACTS, FACTS_METHOD)
+    return _check_facts(session, ticket, facts_challenge, read_facts(session, controller, text), now)
 
 
-def _check_code(session: Session, challenge: VerificationChallenge, text: str,
+def _check_code(session: Session, challenge: VerificationChallenge, candidates: Sequence[str],
                 now: datetime) -> IdentityCheck:
-    candidates = [a + b for a, b in _CODE_RE.findall(text)]
-    if not candidates:
-        return IdentityCheck(CheckResult.NOTHING)
+    if attempts.locked(session, ticket_id=challenge.ticket_id, subject_ids=[challenge.subject_id], now=now):
+        return _exhausted(session, challenge)
     if now >= challenge.expires_at:
         challenge.state = "expired"
         return IdentityCheck(CheckResult.EXPIRED, sent_to=challenge.sent_to, subject_id=challenge.subject_id,
                              purpose=challenge.purpose)
-    salt, _, _digest = challenge.code_hash.partition("$")
-    matched = any(hmac.compare_digest(_hash_code(c, salt), challenge.code_hash) for c in candidates)
-    subject = session.get(DataSubject, challenge.subject_id) if matched and challenge.subject_id else None
-    return _count(challenge, subject if matched else None, IdentityLevel.CODE_CONFIRMED,
-                  "Einmalcode an die hinterlegte Adresse bestätigt", matched=matched)
-
-
-def _count(challenge: VerificationChallenge, subject: DataSubject | None, level: IdentityLevel, method: str,
-           *, matched: bool | None = None) -> IdentityCheck:
-    ok = subject is not None if matched is None else matched
-    challenge.attempts += 1
-    if ok:
+    challenge.attempts += len(candidates)
+    if len(candidates) == 1 and codes.code_matches(candidates[0], challenge.code_hash):
         challenge.state = "verified"
-        result = CheckResult.VERIFIED
-    elif challenge.attempts >= challenge.max_attempts:
-        challenge.state = "failed"
-        result = CheckResult.EXHAUSTED
-    else:
-        result = CheckResult.WRONG
-    return IdentityCheck(result, level if ok else IdentityLevel.NONE, method if ok else "",
-                         subject if ok else None, sent_to=challenge.sent_to, subject_id=challenge.subject_id,
+        subject = session.get(DataSubject, challenge.subject_id) if challenge.subject_id else None
+        return IdentityCheck(CheckResult.VERIFIED, IdentityLevel.CODE_CONFIRMED,
+                             "Einmalcode an die hinterlegte Adresse bestätigt", subject,
+                             sent_to=challenge.sent_to, subject_id=challenge.subject_id,
+                             purpose=challenge.purpose)
+    # Several candidates are never checked: each one is a failed attempt.
+    attempts.record_failures(session, ticket_id=challenge.ticket_id,
+                             subject_ids=[challenge.subject_id] * len(candidates), purpose=challenge.purpose,
+                             now=now)
+    return _after_failure(session, challenge, [challenge.subject_id], now)
+
+
+def _check_facts(session: Session, ticket: Ticket, challenge: VerificationChallenge, facts: FactsReading,
+                 now: datetime) -> IdentityCheck:
+    if not facts.present:
+        return IdentityCheck(CheckResult.NOTHING)
+    named = [facts.subject.id] if facts.subject is not None else list(facts.failures)
+    if attempts.locked(session, ticket_id=ticket.id, subject_ids=named, now=now):
+        return _exhausted(session, challenge)
+    challenge.attempts += max(len(facts.failures), 1)
+    if facts.subject is not None:
+        if discloses(ticket.rights):
+            # The facts found the record; the person proves themselves by the code to its contact.
+            challenge.state = "verified"
+            return IdentityCheck(CheckResult.CODE_NEEDED, subject=facts.subject,
+                                 sent_to=facts.subject.email or "", subject_id=facts.subject.id,
+                                 purpose=challenge.purpose)
+        challenge.state = "verified"
+        return IdentityCheck(CheckResult.VERIFIED, IdentityLevel.KNOWN_FACTS, FACTS_METHOD, facts.subject,
+                             sent_to=challenge.sent_to, subject_id=facts.subject.id,
+                             purpose=challenge.purpose)
+    attempts.record_failures(session, ticket_id=ticket.id, subject_ids=facts.failures,
+                             purpose=challenge.purpose, now=now)
+    return _after_failure(session, challenge, list(facts.failures), now)
+
+
+def _after_failure(session: Session, challenge: VerificationChallenge, subject_ids: Sequence[int | None],
+                   now: datetime) -> IdentityCheck:
+    if attempts.locked(session, ticket_id=challenge.ticket_id, subject_ids=subject_ids, now=now):
+        return _exhausted(session, challenge)
+    return IdentityCheck(CheckResult.WRONG, sent_to=challenge.sent_to, subject_id=challenge.subject_id,
+                         purpose=challenge.purpose)
+
+
+def _exhausted(session: Session, challenge: VerificationChallenge) -> IdentityCheck:
+    """No further automatic check on this ticket: every pending challenge of it fails."""
+    challenge.state = "failed"
+    if challenge.ticket_id is not None:
+        for other in session.scalars(select(VerificationChallenge).where(
+                VerificationChallenge.ticket_id == challenge.ticket_id,
+                VerificationChallenge.state == "pending")):
+            other.state = "failed"
+    return IdentityCheck(CheckResult.EXHAUSTED, sent_to=challenge.sent_to, subject_id=challenge.subject_id,
                          purpose=challenge.purpose)

@@ -2,8 +2,8 @@
 
 The decisions themselves live in `dsr.pipeline.identity`; these steps record them on the ticket (state,
 identity level and method, audit events) and queue the mails that go with them.  The one-time code
-always goes to the contact on file (LEGAL.md 3.5 level 2): the sender of an unverified message
-only learns, masked, where it was sent.
+always goes to the contact on file (level 2 of the ladder): the sender of an unverified message is
+told the same whether or not a code went anywhere.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from dsr.inbound import Outcome, OutcomeStatus
 from dsr.logs import mask_address
-from dsr.pipeline import identity
+from dsr.pipeline import attempts, identity
 from dsr.pipeline.identity import CheckResult, IdentityDecision, Rung
 from dsr.pipeline.outbound import Run, reply_context
 from dsr.replies.context import ReplyKind
@@ -32,43 +32,72 @@ def start_verification(run: Run, ticket: Ticket, decision: IdentityDecision) -> 
     if decision.rung in (Rung.CONTACT_ON_FILE, Rung.KNOWN_FACTS):
         transition(run.session, ticket, TicketState.IN_PROGRESS, actor=SYSTEM, now=run.now,
                    reason=f"Identität bestätigt: {decision.method}")
-        ctx = reply_context(ticket, channel=run.msg.channel, verified=True,
-                            recipient_name=_name(decision.subject))
+        # Facts from an invoice find the record but are no proof of the person: no name in the reply.
+        named = decision.subject if decision.rung is Rung.CONTACT_ON_FILE else None
+        ctx = reply_context(ticket, channel=run.msg.channel, verified=True, recipient_name=_name(named))
         run.replies.reply(ReplyKind.RECEIPT_CONFIRMATION, ticket, ctx)
         return _accepted("receipt_confirmed", ticket)
     transition(run.session, ticket, TicketState.AWAITING_IDENTITY, actor=SYSTEM, now=run.now,
                reason="Identität noch nicht bestätigt (Art. 12 Abs. 6 DSGVO)")
     if decision.rung is Rung.SEND_CODE and decision.code_to:
-        send_code(run, ticket, decision.code_to, decision.subject)
-    else:
-        ask_facts(run, ticket)
+        if attempts.subject_locked(run.session, _id(decision.code_subject), run.now):
+            return exhausted(run, ticket)
+        send_code(run, ticket, decision.code_to, decision.code_subject)
+        return _accepted("awaiting_identity", ticket)
+    ask_facts(run, ticket)
+    if decision.failed_facts:
+        # The first message counts as an attempt: its wrong facts are failures like any later ones.
+        attempts.record_failures(run.session, ticket_id=ticket.id, subject_ids=decision.failed_facts,
+                                 purpose=identity.PURPOSE_FACTS, now=run.now)
+        audit(run.session, actor=SYSTEM, action="identity_attempt_failed", now=run.now, ticket_id=ticket.id,
+              reason="Angaben stimmen nicht", detail={"values": len(decision.failed_facts)})
+        if attempts.locked(run.session, ticket_id=ticket.id, subject_ids=decision.failed_facts, now=run.now):
+            return exhausted(run, ticket)
+    if decision.code_to and not attempts.subject_locked(run.session, _id(decision.code_subject), run.now):
+        send_code(run, ticket, decision.code_to, decision.code_subject, tell_sender=False)
     return _accepted("awaiting_identity", ticket)
 
 
 def ask_facts(run: Run, ticket: Ticket) -> None:
-    """Ask for two facts the controller already holds (never an ID copy, EDPB § 73)."""
+    """Ask for two facts the controller already holds (never an ID copy, EDPB § 73).
+
+    The same words for every unverified sender, whether or not anything named is on file: the
+    reply says that a code goes to contact data on file *if* we can match any.
+    """
     identity.open_facts_challenge(run.session, ticket=ticket, sent_to=run.msg.sender, now=run.now)
     ctx = reply_context(ticket, channel=run.msg.channel, verified=False,
-                        facts_requested=identity.FACTS_REQUESTED)
+                        facts_requested=identity.FACTS_REQUESTED, code_hint=True)
     run.replies.reply(ReplyKind.IDENTITY_REQUEST, ticket, ctx)
     audit(run.session, actor=SYSTEM, action="identity_challenge_sent", now=run.now, ticket_id=ticket.id,
           reason="Abfrage bereits bekannter Angaben", detail={"facts": list(identity.FACTS_REQUESTED)})
 
 
-def send_code(run: Run, ticket: Ticket, code_to: str, subject: DataSubject | None) -> None:
-    """Send a one-time code to `code_to` (a contact on file) and tell the sender where, masked."""
+def send_code(run: Run, ticket: Ticket, code_to: str, subject: DataSubject | None, *,
+              tell_sender: bool = True) -> None:
+    """Send a one-time code to `code_to` (a contact on file); `tell_sender`: say so, without where."""
     code, expires = identity.issue_code(run.session, ticket=ticket, subject=subject, sent_to=code_to,
                                         now=run.now)
     ctx = reply_context(ticket, channel="email", verified=False, verification_code=code,
                         code_expires_at=expires)
     run.replies.reply(ReplyKind.VERIFICATION_CODE, ticket, ctx, to=code_to, channel="email")
-    if run.msg.channel != "email" or code_to.lower() != run.msg.sender.lower():
-        ctx = reply_context(ticket, channel=run.msg.channel, verified=False,
-                            code_sent_to_masked=mask_address(code_to))
+    if tell_sender and (run.msg.channel != "email" or code_to.lower() != run.msg.sender.lower()):
+        ctx = reply_context(ticket, channel=run.msg.channel, verified=False)
         run.replies.reply(ReplyKind.IDENTITY_REQUEST, ticket, ctx)
     audit(run.session, actor=SYSTEM, action="identity_challenge_sent", now=run.now, ticket_id=ticket.id,
           reason="Einmalcode an die hinterlegte Adresse",
           detail={"sent_to": mask_address(code_to), "expires_at": expires.isoformat()})
+
+
+def exhausted(run: Run, ticket: Ticket) -> Outcome:
+    """The attempt limit is reached: no more automatic checks, a person decides (neutral words)."""
+    audit(run.session, actor=SYSTEM, action="identity_failed", now=run.now, ticket_id=ticket.id,
+          reason="Zu viele falsche Angaben; ein Mensch entscheidet")
+    run.replies.reply(ReplyKind.IDENTITY_FAILED, ticket,
+                      reply_context(ticket, channel=run.msg.channel, verified=False))
+    escalate(run.session, ticket, ["identity_unverified"], actor=SYSTEM, now=run.now,
+             reason="Identität konnte nicht bestätigt werden")
+    run.replies.alert_dpo(ticket, ticket.escalation_reasons)
+    return _accepted("identity_failed", ticket)
 
 
 def handle_identity_reply(run: Run, ticket: Ticket) -> Outcome:
@@ -86,7 +115,9 @@ def handle_identity_reply(run: Run, ticket: Ticket) -> Outcome:
         record_identity(run.session, ticket, check.level, method=check.method, actor=SYSTEM, now=run.now)
         transition(run.session, ticket, TicketState.IN_PROGRESS, actor=SYSTEM, now=run.now,
                    reason=f"Identität bestätigt: {check.method}")
-        ctx = reply_context(ticket, channel=ticket.channel, verified=True, recipient_name=_name(subject))
+        # The name only where control of the contact on file was proven (not for invoice facts).
+        named = subject if check.level is IdentityLevel.CODE_CONFIRMED else None
+        ctx = reply_context(ticket, channel=ticket.channel, verified=True, recipient_name=_name(named))
         run.replies.reply(ReplyKind.IDENTITY_VERIFIED, ticket, ctx,
                           to=ticket.reply_to if ticket.channel == "email" else None)
         return _accepted("identity_verified", ticket)
@@ -96,22 +127,23 @@ def handle_identity_reply(run: Run, ticket: Ticket) -> Outcome:
                           reply_context(ticket, channel=run.msg.channel, verified=False))
         send_code(run, ticket, check.sent_to, subject)
         return _accepted("code_expired_resent", ticket)
+    if check.result is CheckResult.CODE_NEEDED:
+        # Facts found the record of a disclosing request: the code to its contact proves the person.
+        subject = check.subject
+        if subject is None or not subject.email or attempts.subject_locked(run.session, subject.id, run.now):
+            return exhausted(run, ticket)
+        audit(run.session, actor=SYSTEM, action="identity_facts_matched", now=run.now, ticket_id=ticket.id,
+              reason="Angaben passen; die Anfrage gibt Daten heraus, daher zusätzlich Einmalcode")
+        send_code(run, ticket, subject.email, subject)
+        return _accepted("code_sent", ticket)
     if check.result is CheckResult.EXHAUSTED:
-        audit(run.session, actor=SYSTEM, action="identity_failed", now=run.now, ticket_id=ticket.id,
-              reason="Zu viele falsche Angaben; ein Mensch entscheidet")
-        run.replies.reply(ReplyKind.IDENTITY_FAILED, ticket,
-                          reply_context(ticket, channel=run.msg.channel, verified=False))
-        escalate(run.session, ticket, ["identity_unverified"], actor=SYSTEM, now=run.now,
-                 reason="Identität konnte nicht bestätigt werden")
-        run.replies.alert_dpo(ticket, ticket.escalation_reasons)
-        return _accepted("identity_failed", ticket)
+        return exhausted(run, ticket)
     if check.result is CheckResult.WRONG:
         audit(run.session, actor=SYSTEM, action="identity_attempt_failed", now=run.now, ticket_id=ticket.id,
               reason="Angaben stimmen nicht")
         by_facts = check.purpose == identity.PURPOSE_FACTS
         ctx = reply_context(ticket, channel=run.msg.channel, verified=False,
-                            facts_requested=identity.FACTS_REQUESTED if by_facts else (),
-                            code_sent_to_masked=None if by_facts else mask_address(check.sent_to))
+                            facts_requested=identity.FACTS_REQUESTED if by_facts else (), code_hint=by_facts)
         run.replies.reply(ReplyKind.IDENTITY_REQUEST, ticket, ctx)
         return _accepted("identity_attempt_failed", ticket)
     run.stored.disposition = "follow_up"
@@ -120,6 +152,10 @@ def handle_identity_reply(run: Run, ticket: Ticket) -> Outcome:
 
 def _subject(session: Session, subject_id: int | None) -> DataSubject | None:
     return session.get(DataSubject, subject_id) if subject_id is not None else None
+
+
+def _id(subject: DataSubject | None) -> int | None:
+    return subject.id if subject is not None else None
 
 
 def _name(subject: DataSubject | None) -> str | None:

@@ -80,6 +80,9 @@ class ReplyContext:
     code_expires_at: datetime | None = None
     code_sent_to_masked: str | None = None  # e.g. "m***@example.org"
     facts_requested: tuple[str, ...] = ()  # e.g. ("Kundennummer", "Postleitzahl")
+    # IDENTITY_REQUEST to an unverified sender: say that a code goes to contact data on file *if*
+    # any matches (the same words whether or not one does).
+    code_hint: bool = False
     readings: tuple[Right, ...] = ()  # for CLARIFICATION: the likely readings to choose from
     escalation_reasons: tuple[str, ...] = ()  # reason codes (internal alert), never shown raw
     refusal_code: str | None = None  # catalogue code, e.g. "art12_5_excessive"

@@ -268,6 +268,26 @@ class VerificationChallenge(Base):
     created_at: Mapped[datetime]
 
 
+class VerificationFailure(Base):
+    """One failed identity attempt (a wrong code or wrong facts), kept to limit guessing.
+
+    Counted per ticket over all its challenges (a re-issued code does not reset them) and per data
+    subject across tickets and channels (e-mail, chat binding) within a window.
+    """
+
+    __tablename__ = "verification_failures"
+    __table_args__ = (
+        Index("ix_vfail_ticket", "ticket_id"),
+        Index("ix_vfail_subject", "subject_id", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    subject_id: Mapped[int | None] = mapped_column(ForeignKey("data_subjects.id", ondelete="CASCADE"))
+    purpose: Mapped[str] = mapped_column(String(40))  # as VerificationChallenge.purpose
+    at: Mapped[datetime]
+
+
 class QuarantinedMessage(Base):
     """Input we could not process; kept with the reason for the DPO, never silently dropped."""
 

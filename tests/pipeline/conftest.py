@@ -31,7 +31,7 @@ ACCESS_BODY = (
     "welche personenbezogenen Daten Sie über mich verarbeiten, und um eine Kopie dieser Daten.\n\n"
     "Mit freundlichen Grüßen\nErika Mustermann"
 )
-CODE_LINE = re.compile(r"^\s*(\d{6})\s*$", re.MULTILINE)
+CODE_LINE = re.compile(r"^\s*([A-Z0-9]{4}-[A-Z0-9]{4})\s*$", re.MULTILINE)
 
 
 class FakeClock:

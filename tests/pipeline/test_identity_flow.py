@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import select
 
 from dsr.inbound import OutcomeStatus
@@ -9,6 +11,9 @@ from dsr.store.models import VerificationChallenge
 from tests.pipeline.conftest import ERIKA, STRANGER, Harness, HarnessFactory, make_mail, parsed, text_of
 
 TRUSTED = "mx.kmb2.de"
+RESTRICTION_SUBJECT = "Einschränkung der Verarbeitung"
+RESTRICTION_BODY = ("Guten Tag,\n\nich verlange die Einschränkung der Verarbeitung meiner Daten nach "
+                    "Art. 18 DSGVO.\n\nMit freundlichen Grüßen\n")
 
 
 def _reply(harness: Harness, to_item_payload: bytes, body: str, *, sender: str = ERIKA) -> bytes:
@@ -42,9 +47,10 @@ def test_known_address_without_authentication_gets_a_code_on_file(make_harness: 
     with harness.sessions() as s:
         challenge = s.scalars(select(VerificationChallenge)).one()
         assert code not in challenge.code_hash and challenge.max_attempts == 5
+    assert re.fullmatch(r"[ACEFHJKMNPRTWXY34679]{4}-[ACEFHJKMNPRTWXY34679]{4}", code)
 
-    harness.clock.advance(minutes=10)
-    done = harness.send(_reply(harness, code_mail.payload, f"Hier ist der Code: {code}\n\nErika"))
+    harness.clock.advance(hours=20)  # a code by e-mail lives for hours
+    done = harness.send(_reply(harness, code_mail.payload, f"Hier ist der Code: {code.lower()}\n\nErika"))
     assert (done.status, done.reason, done.ticket_reference) == (
         OutcomeStatus.ACCEPTED, "identity_verified", ticket.reference)
     after = harness.ticket(ticket.reference)
@@ -59,7 +65,7 @@ def test_wrong_codes_exhaust_and_escalate(make_harness: HarnessFactory) -> None:
     outcome = harness.send(make_mail())
     [code_mail] = harness.items(outcome.outbox_ids)
     code = harness.code_from(code_mail)
-    wrong = "000000" if code != "000000" else "111111"
+    wrong = "K7MX-3RTA" if code != "K7MX-3RTA" else "K7MX-3RTC"
     reasons = [harness.send(_reply(harness, code_mail.payload, f"Code {wrong}")).reason for _ in range(5)]
     assert reasons == ["identity_attempt_failed"] * 4 + ["identity_failed"]
     ticket = harness.ticket(outcome.ticket_reference)
@@ -75,7 +81,7 @@ def test_expired_code_is_replaced(make_harness: HarnessFactory) -> None:
     outcome = harness.send(make_mail())
     [code_mail] = harness.items(outcome.outbox_ids)
     old = harness.code_from(code_mail)
-    harness.clock.advance(minutes=31)
+    harness.clock.advance(hours=25)
     late = harness.send(_reply(harness, code_mail.payload, f"Code: {old}"))
     assert late.reason == "code_expired_resent"
     kinds = [(i.kind, i.recipient) for i in harness.items(late.outbox_ids)]
@@ -96,19 +102,39 @@ def test_unknown_sender_is_asked_for_facts_and_verified_by_them(harness: Harness
     wrong = harness.send(_reply(harness, request.payload, "Kundennummer K-10001, PLZ 99999", sender=STRANGER))
     assert wrong.reason == "identity_attempt_failed"
     facts = "Meine Kundennummer ist K-10001, Postleitzahl 38100."
-    done = harness.send(_reply(harness, request.payload, facts, sender=STRANGER))
+    found = harness.send(_reply(harness, request.payload, facts, sender=STRANGER))
+    # Access discloses data: invoice facts only find the record; the code goes to its contact.
+    assert found.reason == "code_sent"
+    kinds = [(i.kind, i.recipient) for i in harness.items(found.outbox_ids)]
+    assert kinds == [("verification_code", ERIKA), ("identity_request", STRANGER)]
+    assert harness.ticket(outcome.ticket_reference).identity_level == "none"
+    code_mail = harness.items(found.outbox_ids)[0]
+    done = harness.send(_reply(harness, request.payload, harness.code_from(code_mail), sender=STRANGER))
     assert done.reason == "identity_verified"
     ticket = harness.ticket(outcome.ticket_reference)
-    assert (ticket.identity_level, ticket.state) == ("known_facts", "in_progress")
+    assert (ticket.identity_level, ticket.state, ticket.reply_to) == ("code_confirmed", "in_progress", ERIKA)
     assert ticket.subject_id is not None
 
 
-def test_facts_in_the_first_message_verify_at_once(harness: Harness) -> None:
-    body = ("Hallo,\n\nich bitte um Auskunft nach Art. 15 DSGVO über meine Daten.\nKundennummer: K-10002\n"
-            "Anschrift: Musterweg 1, 38106 Braunschweig\n\nMax Beispiel")
-    outcome = harness.send(make_mail(sender="max.privat@example.com", body=body))
+def test_facts_verify_a_request_that_discloses_nothing(harness: Harness) -> None:
+    outcome = harness.send(make_mail(sender=STRANGER, subject=RESTRICTION_SUBJECT, body=RESTRICTION_BODY))
+    [request] = harness.items(outcome.outbox_ids)
+    facts = "Kundennummer K-10001, Postleitzahl 38100"
+    done = harness.send(_reply(harness, request.payload, facts, sender=STRANGER))
+    assert done.reason == "identity_verified"
+    ticket = harness.ticket(outcome.ticket_reference)
+    assert (ticket.identity_level, ticket.state, ticket.reply_to) == ("known_facts", "in_progress", STRANGER)
+    [verified] = harness.items(done.outbox_ids)
+    assert "Mustermann" not in text_of(verified.payload)  # invoice facts prove no person: no name
+
+
+def test_facts_in_the_first_message_verify_a_non_disclosing_request_at_once(harness: Harness) -> None:
+    body = RESTRICTION_BODY + "\nKundennummer: K-10002\nAnschrift: Musterweg 1, 38106 Braunschweig"
+    outcome = harness.send(make_mail(sender="max.privat@example.com", subject=RESTRICTION_SUBJECT, body=body))
     ticket = harness.ticket(outcome.ticket_reference)
     assert (outcome.reason, ticket.identity_level) == ("receipt_confirmed", "known_facts")
+    [receipt] = harness.items(outcome.outbox_ids)
+    assert "Beispiel" not in text_of(receipt.payload)
 
 
 def test_unknown_sender_naming_an_address_on_file_gets_the_code_there(harness: Harness) -> None:
@@ -117,3 +143,8 @@ def test_unknown_sender_naming_an_address_on_file_gets_the_code_there(harness: H
     outcome = harness.send(make_mail(sender="erika.neu@example.com", body=body))
     kinds = {(i.kind, i.recipient) for i in harness.items(outcome.outbox_ids)}
     assert kinds == {("verification_code", ERIKA), ("identity_request", "erika.neu@example.com")}
+    code_mail = next(i for i in harness.items(outcome.outbox_ids) if i.kind == "verification_code")
+    done = harness.send(_reply(harness, code_mail.payload, harness.code_from(code_mail),
+                               sender="erika.neu@example.com"))
+    assert done.reason == "identity_verified"
+    assert harness.ticket(outcome.ticket_reference).reply_to == ERIKA

@@ -92,9 +92,9 @@ class Bot:
     async def code_from_mail(self) -> str:
         assert self.sink is not None
         mail = await self.sink.next_message()
-        match = re.search(r"\b(\d{3}) ?(\d{3})\b", mail.text)
+        match = re.search(r"(?m)^\s*([A-Z0-9]{4}-[A-Z0-9]{4})\s*$", mail.text)
         assert match, mail.text
-        return match.group(1) + match.group(2)
+        return match.group(1)
 
 
 def make_settings(db_url: str, fake: FakeTelegram, sink: SmtpSink | None, **extra: Any) -> Settings:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -47,7 +48,7 @@ async def test_access_request_binds_the_chat_with_a_code_to_the_address_on_file(
     assert "Falls diese Adresse bei uns hinterlegt ist" in (await bot.reply(mark)).text
     mail = await bot.sink.next_message() if bot.sink else None
     assert mail is not None and mail.rcpt_tos == ("erika@example.org",)
-    code = "".join(ch for ch in mail.text.split("Code")[1][:40] if ch.isdigit())[:6]
+    code = re.search(r"(?m)^\s*([A-Z0-9]{4}-[A-Z0-9]{4})\s*$", mail.text).group(1)  # type: ignore[union-attr]
 
     mark = await bot.say(code)
     done = await bot.reply(mark, lambda m: "verknüpft" in m.text)
@@ -86,7 +87,7 @@ async def test_address_not_on_file_gets_the_same_answer_and_no_mail(bot: Bot, kn
     assert "Falls diese Adresse bei uns hinterlegt ist" in (await bot.reply(mark)).text
     assert bot.sink is not None
     bot.sink.assert_no_message()
-    mark = await bot.say("123456")
+    mark = await bot.say("K7MX-3RTA")
     assert (await bot.reply(mark)).text == "Der Code stimmt nicht. Sie haben noch 4 Versuch(e)."
     assert bot.tickets()[0].identity_level == IdentityLevel.NONE.value
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy.orm import Session, sessionmaker
 
 from dsr.store.models import DataSubject, IdentityLevel, TicketState
@@ -38,7 +40,7 @@ async def test_own_code_does_not_verify_a_request_about_someone_else(bot: Bot, k
             break
     else:
         raise AssertionError("no binding code to the requester's own address")
-    code = "".join(ch for ch in mail.text.split("Code")[1][:40] if ch.isdigit())[:6]
+    code = re.search(r"(?m)^\s*([A-Z0-9]{4}-[A-Z0-9]{4})\s*$", mail.text).group(1)  # type: ignore[union-attr]
     mark = await bot.say(code)
     await bot.reply(mark, lambda m: "verknüpft" in m.text)
 

@@ -14,10 +14,7 @@ transaction (the same rule as the store services).
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -30,6 +27,9 @@ from sqlalchemy.orm import Session
 
 from dsr.controllers import ControllerProfile
 from dsr.intents.rights import Right
+from dsr.logs import mask_address
+from dsr.pipeline import attempts, codes
+from dsr.pipeline.loop_guard import over_reply_limit
 from dsr.replies import render_reply
 from dsr.replies.context import ReplyContext, ReplyKind
 from dsr.store.models import DataSubject, Ticket, TicketState, VerificationChallenge
@@ -65,41 +65,38 @@ def mask_email(address: str) -> str:
     return f"{local[:1]}***@{domain}"
 
 
-def hash_code(code: str, *, salt: str | None = None) -> str:
-    salt = salt or secrets.token_hex(8)
-    digest = hmac.new(salt.encode(), code.encode(), hashlib.sha256).hexdigest()
-    return f"sha256${salt}${digest}"
-
-
-def code_matches(code: str, stored: str) -> bool:
-    _, salt, _ = stored.split("$", 2)
-    return hmac.compare_digest(hash_code(code, salt=salt), stored)
-
-
 def start_binding(
     session: Session, *, profile: ControllerProfile, typed_address: str, ticket: Ticket | None,
     now: datetime, ttl: timedelta, max_attempts: int, language: str = "de",
 ) -> int | None:
     """Send a code to `typed_address` if, and only if, it is an address on file.
 
-    Returns the challenge id, or None when the address matched no record (the caller says the
-    same to the chat either way).  Earlier pending binding challenges of that subject lapse.
+    Returns the challenge id, or None when the address matched no record, the data subject's
+    attempts are used up or the address reached its cap of automatic mails (the caller says the
+    same to the chat in every case).  Pending codes of other chats stay valid: a new request from
+    one chat cannot void the code the data subject is about to type in another.
     """
     address = normalize_email(typed_address)
     subject = find_subject(session, profile.key, email=address)
+    ticket_id = ticket.id if ticket else None
     if subject is None:
         audit(session, actor="system", action="telegram_binding_no_match", now=now,
-              ticket_id=ticket.id if ticket else None, reason="address not on file")
+              ticket_id=ticket_id, reason="address not on file")
         return None
-    for old in session.scalars(select(VerificationChallenge).where(
-            VerificationChallenge.subject_id == subject.id, VerificationChallenge.purpose == PURPOSE,
-            VerificationChallenge.state == "pending")):
-        old.state = "expired"
-    code = f"{secrets.randbelow(1_000_000):06d}"
+    if attempts.subject_locked(session, subject.id, now):
+        audit(session, actor="system", action="telegram_binding_refused", now=now, ticket_id=ticket_id,
+              reason="attempt limit of the data subject reached; a person decides")
+        return None
+    if over_reply_limit(session, controller=profile.key, recipient=address, now=now):
+        audit(session, actor="system", action="auto_reply_withheld", now=now, ticket_id=ticket_id,
+              reason="Begrenzung automatischer Antworten je Empfänger erreicht",
+              detail={"kind": ReplyKind.VERIFICATION_CODE.value, "recipient": mask_address(address)})
+        return None
+    code = codes.new_code()
     # Not linked to the ticket: the pipeline's own challenge for the ticket (facts) stays separate.
     challenge = VerificationChallenge(
         ticket_id=None, subject_id=subject.id, purpose=PURPOSE,
-        code_hash=hash_code(code), sent_to=address, expires_at=now + ttl, attempts=0,
+        code_hash=codes.hash_code(code), sent_to=address, expires_at=now + ttl, attempts=0,
         max_attempts=max_attempts, state="pending", created_at=now)
     session.add(challenge)
     session.flush()
@@ -120,25 +117,35 @@ def start_binding(
     return challenge.id
 
 
-def check_code(session: Session, challenge_id: int | None, code: str, *, now: datetime) -> CodeResult:
-    """Count an attempt and say whether `code` proves the link; never reveals the code."""
+def check_code(session: Session, challenge_id: int | None, candidates: list[str], *,
+               now: datetime) -> CodeResult:
+    """Count the attempts and say whether the one code in `candidates` proves the link.
+
+    A chat turn with several code candidates is never checked: each candidate is a failed attempt
+    (against the ticket-independent limit of the data subject, too).  Never reveals the code.
+    """
     challenge = session.get(VerificationChallenge, challenge_id) if challenge_id else None
     if challenge is None:
         return CodeResult(CodeCheck.NO_CHALLENGE)
     if challenge.state != "pending":
         outcome = CodeCheck.EXPIRED if challenge.state == "expired" else CodeCheck.FAILED
         return CodeResult(outcome)
+    if attempts.subject_locked(session, challenge.subject_id, now):
+        challenge.state = "failed"
+        return CodeResult(CodeCheck.FAILED, subject_id=challenge.subject_id)
     if now >= challenge.expires_at:
         challenge.state = "expired"
         return CodeResult(CodeCheck.EXPIRED)
-    challenge.attempts += 1
-    if code_matches(code.strip(), challenge.code_hash):
+    challenge.attempts += len(candidates)
+    if len(candidates) == 1 and codes.code_matches(candidates[0], challenge.code_hash):
         challenge.state = "verified"
         return CodeResult(CodeCheck.VERIFIED, subject_id=challenge.subject_id)
+    attempts.record_failures(session, ticket_id=None, subject_ids=[challenge.subject_id] * len(candidates),
+                             purpose=PURPOSE, now=now)
     left = challenge.max_attempts - challenge.attempts
-    if left <= 0:
+    if left <= 0 or attempts.subject_locked(session, challenge.subject_id, now):
         challenge.state = "failed"
-        return CodeResult(CodeCheck.FAILED)
+        return CodeResult(CodeCheck.FAILED, subject_id=challenge.subject_id)
     return CodeResult(CodeCheck.WRONG, attempts_left=left)
 
 

@@ -41,6 +41,7 @@ from dsr.controllers import ControllerProfile
 from dsr.inbound import InboundMessage, Outcome
 from dsr.intents import classify
 from dsr.intents.rights import RIGHTS, Right, legal_sort
+from dsr.pipeline import codes
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,7 @@ class ChatLimits:
 
     max_text_chars: int = 2000
     messages_per_minute: int = 12
-    code_ttl: timedelta = timedelta(minutes=15)
+    code_ttl: timedelta = timedelta(hours=24)  # the code travels by e-mail
     code_attempts: int = 5
     email_attempts: int = 3
 
@@ -277,7 +278,7 @@ class Turn:
         identity_open = self.state.step == "await_identity" and bool(self.state.ticket_reference)
         if identity_open and chat_verify.EMAIL_RE.match(text):
             chat_verify.email_step(self, text)
-        elif identity_open and chat_verify.CODE_RE.match(text) and self.state.code_expected:
+        elif identity_open and self.state.code_expected and codes.candidates(text):
             chat_verify.code_step(self, text)
         elif chat_confirm.correcting(self) and chat_choice.choosing(self):
             chat_choice.answer_by_text(self, text)

@@ -27,7 +27,6 @@ from dsr.controllers import ControllerProfile
 from dsr.inbound import InboundMessage, Outcome
 from dsr.intents.rights import Right
 from dsr.pipeline.core import CONFIRMED_RIGHTS_HEADER
-from dsr.pipeline.identity import PURPOSE_CODE, pending_challenge
 from dsr.pipeline.outbound import reply_context
 from dsr.replies import format_date_de, render_reply
 from dsr.replies.context import ReplyKind
@@ -107,9 +106,9 @@ def after_pipeline(
             ids.append(_enqueue_reply(session, kind, ticket, profile, chat_id=chat_id,
                                       verified=subject is not None, form=form, now=now))
     needs_identity = ticket.state == TicketState.AWAITING_IDENTITY.value
-    challenge = pending_challenge(session, ticket) if needs_identity else None
-    offer_email = challenge is None or challenge.purpose != PURPOSE_CODE
-    return SubmitResult(ticket.reference, needs_identity, ids, offer_email=needs_identity and offer_email)
+    # The offer to send a code to an address on file comes whatever the request named: whether the
+    # pipeline silently sent a code somewhere must not show in the chat (no enumeration).
+    return SubmitResult(ticket.reference, needs_identity, ids, offer_email=needs_identity)
 
 
 def suppress_everywhere(session: Session, *, profile: ControllerProfile, ticket: Ticket, user_id: int,

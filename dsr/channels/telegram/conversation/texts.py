@@ -159,11 +159,11 @@ _TEXTS: dict[str, tuple[str, str, str]] = {
                      "Das sieht nicht wie eine E-Mail-Adresse aus. Bitte noch einmal, oder /abbrechen.",
                      "That does not look like an e-mail address. Please try again, or /abbrechen."),
     "code_sent": ("Falls diese Adresse bei uns hinterlegt ist, erhalten Sie in wenigen Minuten einen "
-                  "sechsstelligen Code (gültig {minutes} Minuten). Bitte geben Sie ihn hier ein.",
+                  "achtstelligen Code (gültig {hours} Stunden). Bitte geben Sie ihn hier ein.",
                   "Falls diese Adresse bei uns hinterlegt ist, bekommst du in wenigen Minuten einen "
-                  "sechsstelligen Code (gültig {minutes} Minuten). Bitte gib ihn hier ein.",
-                  "If this address is on file with us, you will receive a six-digit code within a "
-                  "few minutes (valid for {minutes} minutes). Please enter it here."),
+                  "achtstelligen Code (gültig {hours} Stunden). Bitte gib ihn hier ein.",
+                  "If this address is on file with us, you will receive an eight-character code within "
+                  "a few minutes (valid for {hours} hours). Please enter it here."),
     "code_wrong": ("Der Code stimmt nicht. Sie haben noch {left} Versuch(e).",
                    "Der Code stimmt nicht. Du hast noch {left} Versuch(e).",
                    "The code is not correct. {left} attempt(s) left."),

@@ -2,24 +2,27 @@
 
 While a ticket waits for identity (Art. 12(6)), what the person types is read as an answer to
 that step: an e-mail address gets a one-time code sent to it *only if* it is already on file
-(the chat is told the same either way, LEGAL.md 3.5); a six-digit answer is checked against
-that code; anything else (facts, or the code the pipeline itself sent) belongs to the ticket
-and goes through the pipeline.  Once the code is right the chat is bound, and later requests
-from it are verified at the same level.
+(the chat is told the same either way); a code-shaped answer is checked against that code (a
+turn with several candidates counts each as a failed attempt); anything else (facts, or the code
+the pipeline itself sent) belongs to the ticket and goes through the pipeline.  Once the code is
+right the chat is bound, and later requests from it are verified at the same level.
 """
 
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from dsr.channels.telegram.conversation import binding
 from dsr.channels.telegram.conversation import submit as chat_submit
 from dsr.channels.telegram.conversation import texts as t
+from dsr.pipeline import codes
+from dsr.store.models import TicketState
 from dsr.store.subjects import normalize_email
+from dsr.store.tickets.services import escalate
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-CODE_RE = re.compile(r"^\s*(\d{6})\s*$")
 
 if TYPE_CHECKING:
     from dsr.channels.telegram.conversation.flow import Turn
@@ -56,25 +59,27 @@ def email_step(turn: Turn, text: str) -> None:
         turn.session, profile=turn.profile, typed_address=normalize_email(text), ticket=ticket,
         now=turn.flow._clock(), ttl=turn.flow.limits.code_ttl,
         max_attempts=turn.flow.limits.code_attempts, language=turn.state.language)
-    turn.say(t.text("code_sent", turn.form, minutes=int(turn.flow.limits.code_ttl.total_seconds() // 60)))
+    turn.say(t.text("code_sent", turn.form, hours=int(turn.flow.limits.code_ttl.total_seconds() // 3600)))
 
 
-def code_step(turn: Turn, code: str) -> None:
-    """A six-digit answer after an address was given: check it; bind the chat when it is right."""
+def code_step(turn: Turn, text: str) -> None:
+    """A code-shaped answer after an address was given: check it; bind the chat when it is right."""
     now = turn.flow._clock()
-    result = binding.check_code(turn.session, turn.state.challenge_id, code, now=now)
+    candidates = codes.candidates(text)
+    result = binding.check_code(turn.session, turn.state.challenge_id, candidates, now=now)
     if result.outcome is binding.CodeCheck.WRONG:
         turn.say(t.text("code_wrong", turn.form, left=result.attempts_left))
         return
     if result.outcome is binding.CodeCheck.NO_CHALLENGE:
         # The address was not on file: answer exactly as for a wrong code (no enumeration).
-        turn.state.code_misses += 1
+        turn.state.code_misses += len(candidates)
         left = turn.flow.limits.code_attempts - turn.state.code_misses
         if left > 0:
             turn.say(t.text("code_wrong", turn.form, left=left))
             return
     if result.outcome is not binding.CodeCheck.VERIFIED or result.subject_id is None:
         turn.state.challenge_id, turn.state.code_expected = None, False
+        _hand_to_person(turn, now)
         turn.say(t.text("code_failed", turn.form, email=turn.profile.contact_email))
         return
     binding.bind_chat(turn.session, controller=turn.flow.controller, subject_id=result.subject_id,
@@ -87,3 +92,11 @@ def code_step(turn: Turn, code: str) -> None:
         text = f"{verified}\n\n{text}"
     turn.state.reset()
     turn.say(text)
+
+
+def _hand_to_person(turn: Turn, now: datetime) -> None:
+    """The attempts are used up: the ticket's identity is a person's decision (we say we get in touch)."""
+    ticket = chat_submit.ticket_by_reference(turn.session, turn.state.ticket_reference)
+    if ticket is not None and ticket.state == TicketState.AWAITING_IDENTITY.value:
+        escalate(turn.session, ticket, ["identity_unverified"], actor="system", now=now,
+                 reason="Identität im Chat nicht bestätigt; Versuche aufgebraucht")

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 04:05:44.802169
+Create Date: 2026-12-07 00:38:52.823605
 """
 
 from __future__ import annotations
@@ -207,6 +207,20 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['ticket_id'], ['tickets.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id')
     )
+    op.create_table('verification_failures',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('ticket_id', sa.Integer(), nullable=True),
+    sa.Column('subject_id', sa.Integer(), nullable=True),
+    sa.Column('purpose', sa.String(length=40), nullable=False),
+    sa.Column('at', dsr.store.types.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['subject_id'], ['data_subjects.id'], ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['ticket_id'], ['tickets.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('verification_failures', schema=None) as batch_op:
+        batch_op.create_index('ix_vfail_subject', ['subject_id', 'at'], unique=False)
+        batch_op.create_index('ix_vfail_ticket', ['ticket_id'], unique=False)
+
     op.create_table('outbox',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('controller', sa.String(length=64), nullable=False),
@@ -240,6 +254,11 @@ def downgrade() -> None:
         batch_op.drop_index('ix_outbox_due')
 
     op.drop_table('outbox')
+    with op.batch_alter_table('verification_failures', schema=None) as batch_op:
+        batch_op.drop_index('ix_vfail_ticket')
+        batch_op.drop_index('ix_vfail_subject')
+
+    op.drop_table('verification_failures')
     op.drop_table('verification_challenges')
     op.drop_table('ticket_notes')
     op.drop_table('suppressions')
