@@ -174,7 +174,8 @@ class ControllerProfile(_Strict):
 
 def profile_names() -> list[str]:
     """Names of the built-in profiles."""
-    return sorted(p.stem for p in PROFILE_DIR.glob("*.toml"))
+    # `<name>.datamap.toml` beside a profile is its data map (dsr.datamap), not a profile.
+    return sorted(p.stem for p in PROFILE_DIR.glob("*.toml") if "." not in p.stem)
 
 
 def load_profile(name_or_path: str) -> ControllerProfile:

@@ -347,3 +347,144 @@ class ChannelState(Base):
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     value: Mapped[dict[str, Any]] = mapped_column(default=dict)
     updated_at: Mapped[datetime]
+
+
+# --- Fulfilment (dsr.fulfilment): discovery, review, packages, erasure proof -----------------------
+# These tables hold keys of records in the controller's systems, counts and decisions, never the
+# records' contents: the person's data stays where it is until the package is built.
+
+
+class FulfilmentState(StrEnum):
+    DISCOVERING = "discovering"  # systems are being searched
+    REVIEW = "review"  # all systems answered (or failed for good): the DPO reviews
+    APPROVED = "approved"  # the DPO approved what was found (the package is built from it)
+    EXECUTED = "executed"  # erasure/restriction/rectification carried out
+
+
+class DiscoveryState(StrEnum):
+    PENDING = "pending"
+    FOUND = "found"
+    NOTHING = "nothing"
+    FAILED = "failed"  # retried with backoff; the reason is on the row
+    MANUAL = "manual"  # a manual item: the DPO confirms by hand
+    CONFIRMED = "confirmed"  # a manual item the DPO has answered
+
+
+class FulfilmentCase(Base):
+    """One per ticket whose rights need the person's data (access, portability, erasure ...)."""
+
+    __tablename__ = "fulfilment_cases"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), unique=True)
+    controller: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16), default=FulfilmentState.DISCOVERING.value)
+    approved_by: Mapped[str | None] = mapped_column(String(100))
+    approved_at: Mapped[datetime | None]
+    # Erasure/restriction/rectification: what was actually done (for the letter), no personal data.
+    outcome: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class DiscoveryResult(Base):
+    """Per ticket and system: state, found record keys per category, or why it failed."""
+
+    __tablename__ = "discovery_results"
+    __table_args__ = (
+        UniqueConstraint("case_id", "system", name="uq_discovery_system"),
+        Index("ix_discovery_due", "state", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("fulfilment_cases.id", ondelete="CASCADE"))
+    system: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16), default=DiscoveryState.PENDING.value)
+    # {category key: [record keys]}; keys are the systems' own identifiers (ids, UIDs).
+    found: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    manual_note: Mapped[str] = mapped_column(Text, default="")  # manual items: what the DPO found
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime]
+    error: Mapped[str | None] = mapped_column(Text)  # one line, no personal data
+    finished_at: Mapped[datetime | None]
+
+
+class ReviewExclusion(Base):
+    """An item the DPO left out of the copy (Art. 15(4): third parties' rights, trade secrets)."""
+
+    __tablename__ = "review_exclusions"
+    __table_args__ = (UniqueConstraint("case_id", "system", "category", "item_key", name="uq_exclusion"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("fulfilment_cases.id", ondelete="CASCADE"))
+    system: Mapped[str] = mapped_column(String(64))
+    category: Mapped[str] = mapped_column(String(64))
+    item_key: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime]
+
+
+class DeliveryPackage(Base):
+    """An encrypted package on disk and its download link (token and one-time code: hashes only)."""
+
+    __tablename__ = "delivery_packages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="SET NULL"))
+    reference: Mapped[str] = mapped_column(String(20))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    file_name: Mapped[str] = mapped_column(String(200))  # inside DSR_PACKAGE_DIR
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))  # of the plain ZIP
+    contact: Mapped[str] = mapped_column(String(320))  # the verified contact the code goes to
+    channel: Mapped[str] = mapped_column(String(16))
+    max_uses: Mapped[int] = mapped_column(default=3)
+    uses: Mapped[int] = mapped_column(default=0)
+    code_hash: Mapped[str | None] = mapped_column(String(64))
+    code_expires_at: Mapped[datetime | None]
+    code_attempts: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    deleted_at: Mapped[datetime | None]  # file removed (expired, used up or revoked)
+
+
+class ErasureProof(Base):
+    """Kept after the person's data is gone: what was done where, by whose approval; no personal data."""
+
+    __tablename__ = "erasure_proofs"
+    __table_args__ = (Index("ix_proof_reference", "reference"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="SET NULL"))
+    reference: Mapped[str] = mapped_column(String(20))
+    controller: Mapped[str] = mapped_column(String(64))
+    system: Mapped[str] = mapped_column(String(64))
+    category: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(16))  # erase / anonymise / retain / restrict / update
+    rows: Mapped[int]
+    statement: Mapped[str] = mapped_column(Text)  # what was done, in words (German)
+    retained_until: Mapped[date | None] = mapped_column(Date)
+    legal_ground: Mapped[str] = mapped_column(Text, default="")
+    approved_by: Mapped[str] = mapped_column(String(100))
+    executed_at: Mapped[datetime]
+
+
+class RetentionHold(Base):
+    """Records kept under a retention duty, restricted, to be erased by the scheduler after `until`."""
+
+    __tablename__ = "retention_holds"
+    __table_args__ = (Index("ix_hold_due", "state", "until"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    controller: Mapped[str] = mapped_column(String(64))
+    reference: Mapped[str] = mapped_column(String(20))
+    system: Mapped[str] = mapped_column(String(64))
+    category: Mapped[str] = mapped_column(String(64))
+    item_key: Mapped[str] = mapped_column(String(200))
+    until: Mapped[date] = mapped_column(Date)
+    legal_ground: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16), default="held")  # held / erased / failed
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    erased_at: Mapped[datetime | None]

@@ -1,0 +1,203 @@
+"""The package: a human-readable copy (accessible HTML, Art. 15(3)), the Art. 20 data (JSON and CSV
+per category) and a manifest with the SHA-256 of every file, in one ZIP.
+
+Streamed from the systems into the (encrypting) output: records are read by their keys in
+chunks and written row by row, so memory stays flat however many records a person has.  The
+copy carries the Art. 15(1) information for this person (purposes, categories found, recipients,
+storage periods, source, automated decisions, rights, the supervisory authority) in the person's
+language (German; English for English requesters).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import zipfile
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any, BinaryIO, cast
+from zoneinfo import ZoneInfo
+
+import jinja2
+
+from dsr.controllers import ControllerProfile
+from dsr.datamap import Category, DataMap, System
+from dsr.fulfilment.connectors import Connector, Key, Value
+from dsr.fulfilment.texts import copy_labels
+from dsr.fulfilment.vault import EncryptingWriter
+
+BERLIN = ZoneInfo("Europe/Berlin")
+_ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+                          autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """One category of one system to include: the reviewed keys (exclusions already removed)."""
+
+    system: System
+    category: Category
+    keys: tuple[Key, ...]
+    excluded: int = 0
+    exclusion_reasons: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ManifestEntry:
+    name: str
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True, slots=True)
+class BuiltPackage:
+    size: int
+    sha256: str  # of the ZIP itself
+    records: int
+    files: tuple[ManifestEntry, ...] = field(default=())
+
+
+class _Counting:
+    """Wraps a ZIP entry stream: hashes and counts what is written."""
+
+    def __init__(self, target: IO[bytes]) -> None:
+        self.target = target
+        self.sha256 = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes) -> None:
+        self.sha256.update(data)
+        self.size += len(data)
+        self.target.write(data)
+
+
+def build_package(out: BinaryIO | EncryptingWriter, *, reference: str, profile: ControllerProfile,
+                  datamap: DataMap, sources: Sequence[Source], connectors: Mapping[str, Connector],
+                  language: str, now: datetime) -> BuiltPackage:
+    """Write the ZIP to `out` (e.g. a `vault.EncryptingWriter`); `connectors` by system key."""
+    lang = "en" if language == "en" else "de"
+    entries: list[ManifestEntry] = []
+    records = 0
+    archive_out = cast(IO[bytes], out)
+    with zipfile.ZipFile(archive_out, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as archive:
+
+        def entry(name: str, chunks: Iterator[bytes]) -> None:
+            with archive.open(name, "w", force_zip64=True) as raw:
+                counting = _Counting(raw)
+                for chunk in chunks:
+                    counting.write(chunk)
+            entries.append(ManifestEntry(name, counting.size, counting.sha256.hexdigest()))
+
+        for source in sources:
+            if not source.keys:
+                continue
+            connector = connectors[source.system.key]
+            base = f"data/{source.system.key}/{source.category.key}"
+            counter = [0]
+            entry(f"{base}.json", _json_chunks(source, connector.read(source.category, source.keys), counter))
+            records += counter[0]
+            entry(f"{base}.csv", _csv_chunks(source.category, connector.read(source.category, source.keys)))
+        copy_name = "Kopie_Ihrer_Daten.html" if lang == "de" else "copy_of_your_data.html"
+        entry(copy_name, _html_chunks(reference=reference, profile=profile, datamap=datamap, sources=sources,
+                                      connectors=connectors, lang=lang, now=now))
+        manifest = {
+            "reference": reference,
+            "controller": profile.legal_name,
+            "created_at": now.isoformat(),
+            "algorithm": "SHA-256",
+            "files": [{"name": e.name, "size": e.size, "sha256": e.sha256} for e in entries],
+        }
+        archive.writestr("manifest.json", json.dumps(manifest, ensure_ascii=False, indent=2) + "\n")
+        archive.writestr("manifest.sha256", "".join(f"{e.sha256}  {e.name}\n" for e in entries))
+    sha = getattr(out, "sha256", None)
+    size = getattr(out, "size", 0)
+    return BuiltPackage(size=int(size), sha256=sha.hexdigest() if sha is not None else "", records=records,
+                        files=tuple(entries))
+
+
+def _json_chunks(source: Source, rows: Iterator[Any], counter: list[int]) -> Iterator[bytes]:
+    head = {"system": source.system.name, "category": source.category.name,
+            "columns": source.category.columns}
+    yield (json.dumps(head, ensure_ascii=False)[:-1] + ', "records": [').encode()
+    first = True
+    for record in rows:
+        counter[0] += 1
+        text = json.dumps(record.values, ensure_ascii=False)
+        yield (("\n  " if first else ",\n  ") + text).encode()
+        first = False
+    yield b"\n]}\n"
+
+
+def _csv_chunks(category: Category, rows: Iterator[Any]) -> Iterator[bytes]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(category.columns)
+    for count, record in enumerate(rows, start=1):
+        writer.writerow(["" if record.values.get(c) is None else record.values.get(c)
+                         for c in category.columns])
+        if count % 500 == 0:
+            yield buffer.getvalue().encode("utf-8")
+            buffer.seek(0)
+            buffer.truncate()
+    # UTF-8 with BOM would upset other programs; spreadsheet users import as UTF-8.
+    yield buffer.getvalue().encode("utf-8")
+
+
+@dataclass(frozen=True, slots=True)
+class _Block:
+    label: str
+    system: str
+    columns: list[str]
+    rows: Iterator[dict[str, Value]]
+
+
+def _html_chunks(*, reference: str, profile: ControllerProfile, datamap: DataMap, sources: Sequence[Source],
+                 connectors: Mapping[str, Connector], lang: str, now: datetime) -> Iterator[bytes]:
+    labels = copy_labels(lang)
+    found = [s for s in sources if s.keys]
+    profile_categories = {name for s in found for name in s.category.profile_categories}
+    purposes = ([p for p in profile.purposes if profile_categories & set(p.data_categories)]
+                or profile.purposes)
+    recipients: dict[str, None] = {}
+    for source in found:
+        for recipient in datamap.recipients_of(source.system, source.category):
+            recipients.setdefault(recipient.name, None)
+    for named in profile.recipients:
+        recipients.setdefault(f"{named.name} – {named.purpose}", None)
+    retention = [f"{r.category}: {r.period}" + (f" ({r.legal_basis})" if r.legal_basis else "")
+                 for r in profile.retention]
+    for source in found:
+        if source.category.retention is not None:
+            r = source.category.retention
+            retention.append(f"{source.category.label(lang)}: {r.years} "
+                             f"{labels['years']} ({r.ground})")
+
+    def rows(source: Source) -> Iterator[dict[str, Value]]:
+        for record in connectors[source.system.key].read(source.category, source.keys):
+            yield record.values
+
+    context = {
+        "lang": lang, "t": labels, "profile": profile, "reference": reference,
+        "created": now.astimezone(BERLIN).strftime("%d.%m.%Y %H:%M"),
+        "purposes": purposes,
+        "found_categories": [{"label": s.category.label(lang), "count": len(s.keys), "system": s.system.name}
+                             for s in found],
+        "recipients": list(recipients), "transfers": profile.third_country_transfers,
+        "retention": retention,
+        "excluded": [{"label": s.category.label(lang), "count": s.excluded,
+                      "reasons": "; ".join(s.exclusion_reasons)} for s in sources if s.excluded],
+        "blocks": (_Block(s.category.label(lang), s.system.name, s.category.columns, rows(s)) for s in found),
+    }
+    buffer: list[str] = []
+    size = 0
+    for piece in _ENV.get_template("copy.html.j2").generate(**context):
+        buffer.append(piece)
+        size += len(piece)
+        if size > 64 * 1024:
+            yield "".join(buffer).encode("utf-8")
+            buffer, size = [], 0
+    yield "".join(buffer).encode("utf-8")

@@ -1,0 +1,127 @@
+"""What people read: the copy's headings, the download and code messages, Art. 19 notices.
+
+German by default (formal "Sie", or "Du" where the profile says so for the person-facing
+messages), English for English requesters.  Art. 19 notices go to businesses: always German.
+"""
+
+from __future__ import annotations
+
+import html
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+BERLIN = ZoneInfo("Europe/Berlin")
+
+_COPY = {
+    "de": {
+        "title": "Kopie Ihrer personenbezogenen Daten",
+        "intro": "Diese Datei enthält die Auskunft nach Art. 15 DSGVO und eine Kopie der Daten, die wir "
+                 "über Sie verarbeiten. Die Daten liegen zusätzlich maschinenlesbar als JSON und CSV bei "
+                 "(Art. 20 DSGVO); manifest.json nennt die SHA-256-Prüfsumme jeder Datei.",
+        "controller": "Verantwortlicher", "reference": "Aktenzeichen", "created": "Erstellt am",
+        "contents": "Inhalt", "info": "Informationen nach Art. 15 Abs. 1 und 2 DSGVO",
+        "data": "Ihre Daten", "purposes": "Zwecke und Rechtsgrundlagen", "interest": "berechtigtes Interesse",
+        "categories": "Kategorien der Daten, die wir über Sie gefunden haben", "records": "Einträge",
+        "recipients": "Empfänger", "no_recipients": "Keine Empfänger.",
+        "transfers": "Übermittlung in Drittländer und Garantien", "storage": "Speicherdauer",
+        "years": "Jahre ab Ende des Kalenderjahres", "source": "Herkunft der Daten",
+        "automated": "Automatisierte Entscheidungen", "no_automated":
+            "Es findet keine automatisierte Entscheidungsfindung einschließlich Profiling statt.",
+        "rights": "Ihre Rechte", "rights_text":
+            "Sie haben das Recht auf Berichtigung (Art. 16), Löschung (Art. 17), Einschränkung der "
+            "Verarbeitung (Art. 18), Datenübertragbarkeit (Art. 20) und Widerspruch (Art. 21 DSGVO).",
+        "complaint": "Beschwerderecht bei der Aufsichtsbehörde (Art. 77 DSGVO)",
+        "excluded": "Nicht enthaltene Einträge",
+        "excluded_text": "Einzelne Einträge sind nicht enthalten, weil ihre Herausgabe die Rechte und "
+                         "Freiheiten anderer Personen beeinträchtigen würde (Art. 15 Abs. 4 DSGVO):",
+        "data_text": "Je Kategorie eine Tabelle; dieselben Daten stehen im Ordner data/ als JSON und CSV.",
+    },
+    "en": {
+        "title": "Copy of your personal data",
+        "intro": "This file contains the information under Art. 15 GDPR and a copy of the data we process "
+                 "about you. The data is also enclosed in machine-readable form as JSON and CSV (Art. 20 "
+                 "GDPR); manifest.json lists the SHA-256 checksum of every file.",
+        "controller": "Controller", "reference": "Reference", "created": "Created",
+        "contents": "Contents", "info": "Information under Art. 15(1) and (2) GDPR",
+        "data": "Your data", "purposes": "Purposes and legal bases", "interest": "legitimate interest",
+        "categories": "Categories of data we found about you", "records": "records",
+        "recipients": "Recipients", "no_recipients": "No recipients.",
+        "transfers": "Transfers to third countries and safeguards", "storage": "Storage period",
+        "years": "years from the end of the calendar year", "source": "Source of the data",
+        "automated": "Automated decisions", "no_automated":
+            "No automated decision-making, including profiling, takes place.",
+        "rights": "Your rights", "rights_text":
+            "You have the right to rectification (Art. 16), erasure (Art. 17), restriction of processing "
+            "(Art. 18), data portability (Art. 20) and to object (Art. 21 GDPR).",
+        "complaint": "Right to lodge a complaint with the supervisory authority (Art. 77 GDPR)",
+        "excluded": "Records not included",
+        "excluded_text": "Some records are not included because handing them out would adversely affect "
+                         "the rights and freedoms of others (Art. 15(4) GDPR):",
+        "data_text": "One table per category; the same data is in the data/ folder as JSON and CSV.",
+    },
+}
+
+
+def copy_labels(lang: str) -> dict[str, str]:
+    return _COPY["en" if lang == "en" else "de"]
+
+
+def _day(value: datetime | date) -> str:
+    if isinstance(value, datetime):
+        value = value.astimezone(BERLIN).date()
+    return value.strftime("%d.%m.%Y")
+
+
+def link_message(*, lang: str, du: bool, reference: str, url: str, expires_at: datetime,
+                 max_uses: int) -> tuple[str, str]:
+    """(subject, text) of the message with the download link."""
+    if lang == "en":
+        return (f"Your data: download link [{reference}]",
+                f"Hello,\n\nthe copy of your data for your request {reference} is ready:\n\n{url}\n\n"
+                f"The link works until {_day(expires_at)} and for {max_uses} downloads. Before the download "
+                "starts we send a one-time code to this address (or this chat); only you can use it.\n\n"
+                "The file is a ZIP archive with a readable copy (HTML) and the data as JSON and CSV.\n")
+    sie = "Du" if du else "Sie"
+    ihre = "Deine" if du else "Ihre"
+    ihrer = "Deiner" if du else "Ihrer"
+    return (f"{ihre} Daten: Download-Link [{reference}]",
+            f"Guten Tag,\n\ndie Kopie {ihrer} Daten zu {ihrer} Anfrage {reference} liegt bereit:\n\n{url}\n\n"
+            f"Der Link gilt bis zum {_day(expires_at)} und für {max_uses} Downloads. Bevor der Download "
+            f"beginnt, senden wir einen Einmal-Code an diese Adresse (bzw. in diesen Chat); nur {sie} "
+            f"{'kannst' if du else 'können'} ihn verwenden.\n\n"
+            "Die Datei ist ein ZIP-Archiv mit einer lesbaren Kopie (HTML) und den Daten als JSON und CSV.\n")
+
+
+def code_message(*, lang: str, du: bool, reference: str, code: str, minutes: int) -> tuple[str, str]:
+    if lang == "en":
+        return (f"Your download code [{reference}]",
+                f"Your one-time code for the download of your data ({reference}): {code}\n\n"
+                f"It is valid for {minutes} minutes. If you did not ask for it, ignore this message.\n")
+    ihre = "Dein" if du else "Ihr"
+    return (f"{ihre} Download-Code [{reference}]",
+            f"{ihre} Einmal-Code für den Download {'Deiner' if du else 'Ihrer'} Daten "
+            f"({reference}): {code}\n\n"
+            f"Er gilt {minutes} Minuten. Wenn {'Du' if du else 'Sie'} ihn nicht angefordert "
+            f"{'hast' if du else 'haben'}, ignorieren {'Du' if du else 'Sie'} diese Nachricht bitte.\n")
+
+
+def art19_notice(*, controller: str, recipient: str, reference: str, action_lines: list[str],
+                 identification: str) -> tuple[str, str]:
+    """(subject, text) of a notification to a recipient under Art. 19 GDPR (German, business)."""
+    lines = "\n".join(f"- {line}" for line in action_lines)
+    return (f"Mitteilung nach Art. 19 DSGVO [{reference}]",
+            f"Sehr geehrte Damen und Herren ({recipient}),\n\n"
+            f"{controller} hat auf Verlangen der betroffenen Person ({identification}) Folgendes "
+            f"umgesetzt:\n\n{lines}\n\n"
+            "Nach Art. 19 DSGVO teilen wir Ihnen dies mit, weil Sie diese Daten von uns erhalten haben. "
+            "Bitte setzen Sie die Löschung, Einschränkung bzw. Berichtigung auch in Ihren Systemen um "
+            f"und bestätigen Sie uns dies unter Angabe des Aktenzeichens {reference}.\n\n"
+            f"Mit freundlichen Grüßen\n{controller}\n")
+
+
+def plain_html(text: str) -> str:
+    """The HTML part of a mail whose text part is `text` (paragraphs, escaped)."""
+    paragraphs = [p for p in text.split("\n\n") if p.strip()]
+    body = "".join("<p>" + html.escape(p).replace("\n", "<br>\n") + "</p>\n" for p in paragraphs)
+    head = '<!DOCTYPE html>\n<html lang="de"><head><meta charset="utf-8"></head><body>\n'
+    return f"{head}{body}</body></html>\n"
