@@ -24,10 +24,15 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 bytecode: | $(BIN)/python
 	@$(BIN)/python -m compileall -q $(PACKAGES) > /dev/null
 
-## run: set up, migrate and start the service on SQLite with the demo controller (kmb2).
+## run: set up, migrate and start the service on SQLite with the demo controller (kmb2), its demo CRM
+## (var/demo-crm-*.sqlite3) and a package key generated once into var/package.key.
 run: $(VENV)/.installed bytecode
 	DSR_DEMO=$${DSR_DEMO:-true} DSR_WEB_COOKIE_SECURE=$${DSR_WEB_COOKIE_SECURE:-false} $(BIN)/dsr db upgrade
-	DSR_DEMO=$${DSR_DEMO:-true} DSR_WEB_COOKIE_SECURE=$${DSR_WEB_COOKIE_SECURE:-false} $(BIN)/dsr serve
+	@mkdir -p var && test -s var/package.key || (umask 077 && $(BIN)/dsr datamap keygen > var/package.key)
+	DSR_DEMO=$${DSR_DEMO:-true} DSR_WEB_COOKIE_SECURE=$${DSR_WEB_COOKIE_SECURE:-false} \
+	DSR_PACKAGE_KEY=$${DSR_PACKAGE_KEY:-$$(cat var/package.key)} \
+	DSR_CRM_KMB2_URL=$${DSR_CRM_KMB2_URL:-sqlite:///./var/demo-crm-kmb2.sqlite3} \
+	DSR_CRM_KOMSA_URL=$${DSR_CRM_KOMSA_URL:-sqlite:///./var/demo-crm-komsa.sqlite3} $(BIN)/dsr serve
 
 ## system-deps: Debian packages the tests need (Dovecot, Chromium, docker-compose).
 system-deps:

@@ -14,6 +14,8 @@ an optional setting means "not set".
 
 from __future__ import annotations
 
+import base64
+import binascii
 import difflib
 import logging
 import os
@@ -35,7 +37,7 @@ class ConfigError(Exception):
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 MAX_AUTO_WORKERS = 4
 # Settings whose values must never appear in an error message or a log line.
-_SECRET_MARKERS = ("password", "token", "secret", "imap_url")
+_SECRET_MARKERS = ("password", "token", "secret", "imap_url", "package_key")
 
 
 def _host_port(value: str, setting: str) -> str:
@@ -77,6 +79,14 @@ class Settings(BaseSettings):
     retention_auto_purge: bool = False
     demo: bool = False
     log_level: str = "INFO"
+    # Fulfilment (dsr.fulfilment): where encrypted packages are kept, the key (32 bytes, URL-safe
+    # base64; `dsr datamap keygen`), how long a download link works and how often, and the
+    # public base URL of the console that links point to (default: http://<web_listen>).
+    package_dir: Path = Path("./var/packages")
+    package_key: str | None = None
+    download_days: int = Field(default=14, ge=1, le=90)
+    download_max_uses: int = Field(default=3, ge=1, le=20)
+    public_url: str | None = None
     # Pipeline worker processes (`dsr.pipeline.workers`); 0: the pipeline runs inside the
     # service process; unset: see `worker_count`.
     workers: int | None = Field(default=None, ge=0, le=64)
@@ -154,7 +164,21 @@ class Settings(BaseSettings):
             raise ValueError("expected imap://user:password@host:port/INBOX or imaps://...")
         return value
 
-    @field_validator("telegram_api_url", "telegram_webhook_url")
+    @field_validator("package_key")
+    @classmethod
+    def _package_key(cls, value: str | None) -> str | None:
+        # The same check as dsr.fulfilment.vault.parse_key (which sits above this layer).
+        if value is None:
+            return None
+        try:
+            key = base64.urlsafe_b64decode(value.strip().encode() + b"=" * (-len(value.strip()) % 4))
+        except (binascii.Error, ValueError):
+            raise ValueError("expected 32 random bytes in URL-safe base64 (dsr datamap keygen)") from None
+        if len(key) != 32:
+            raise ValueError(f"must encode 32 bytes (AES-256), got {len(key)} (dsr datamap keygen)")
+        return value
+
+    @field_validator("telegram_api_url", "telegram_webhook_url", "public_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("http://", "https://")):
@@ -167,6 +191,11 @@ class Settings(BaseSettings):
             missing = "DSR_SMTP_TLS_KEY" if self.smtp_tls_key is None else "DSR_SMTP_TLS_CERT"
             raise ValueError(f"{missing}: required together with the other of DSR_SMTP_TLS_CERT/KEY")
         return self
+
+    @property
+    def public_base_url(self) -> str:
+        """Where the console is reached from outside (download links point there)."""
+        return (self.public_url or f"http://{self.web_listen}").rstrip("/")
 
     @property
     def controller_names(self) -> list[str]:

@@ -8,6 +8,7 @@ import typer
 
 from dsr.cli import (
     classify_cmd,
+    datamap_cmd,
     db_cmd,
     deadline_cmd,
     demo_cmd,
@@ -41,6 +42,7 @@ for _module in (
     demo_cmd,
     users_cmd,
     retention_cmd,
+    datamap_cmd,
 ):
     _module.register(app)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from pathlib import Path
 
 import typer
@@ -26,6 +27,13 @@ def serve(config: Path | None = typer.Option(None, "--config", help="TOML settin
     cfg = common.settings(config)
     configure_logging(cfg.log_level)
     profiles = {p.key: p for p in common.profiles(cfg)}
+    from dsr.datamap import DataMapError
+    from dsr.fulfilment.maps import load_datamaps
+
+    try:
+        load_datamaps(cfg)
+    except DataMapError as exc:
+        raise common.CliError(str(exc), exit_code=2) from exc
     try:
         sessions = prepare_database(cfg)
     except Exception as exc:  # unreachable database, wrong URL: one line, not a traceback
@@ -33,6 +41,12 @@ def serve(config: Path | None = typer.Option(None, "--config", help="TOML settin
                               exit_code=2) from exc
     if cfg.demo:
         load_demo_data(sessions, list(profiles), now=utc_now())
+        from dsr.service.demo_crm import load_demo_crms
+
+        try:
+            load_demo_crms(list(profiles), dict(os.environ))
+        except Exception as exc:  # a demo CRM that cannot be created must not stop the service
+            log.warning("demo CRM not created (%s)", type(exc).__name__)
     try:
         asyncio.run(run_service(cfg, profiles, sessions))
     except OSError as exc:  # e.g. the SMTP or web port is taken

@@ -50,5 +50,5 @@ def check_systems(datamap: DataMap, env: Mapping[str, str]) -> list[SystemCheck]
             continue
         kind = "manual item (confirmed by the DPO)" if system.kind.value == "manual" else "reachable"
         out.append(SystemCheck(system.key, True, f'system "{system.key}" ({system.name}): {kind}, '
-                                                 f"{len(system.categories)} categories"))
+                                                 f"categories: {len(system.categories)}"))
     return out

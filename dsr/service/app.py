@@ -64,6 +64,29 @@ class WakingSink:
         return self._pipeline.quarantine(controller=controller, channel=channel, raw=raw, reason=reason)
 
 
+def _start_fulfilment(settings: Settings, sessions: sessionmaker[Session], stop: asyncio.Event,
+                      spawn: Callable[[str, Coroutine[Any, Any, Any]], None], clock: Callable[[], datetime],
+                      gate: Any) -> None:
+    """Discovery and package housekeeping for the controllers that have a data map."""
+    from dsr.datamap import DataMapError
+    from dsr.fulfilment.maps import delivery_config, load_datamaps
+    from dsr.service.fulfilment_worker import FulfilmentWorker
+
+    try:
+        datamaps = load_datamaps(settings)
+    except DataMapError as exc:  # `dsr serve` checks the maps first; this guards other callers
+        log.error("fulfilment disabled: %s", exc)
+        return
+    if not datamaps:
+        return
+    delivery = delivery_config(settings)
+    if delivery is None:
+        log.warning("DSR_PACKAGE_KEY is not set: discovery runs, but no package can be built or delivered")
+    worker = FulfilmentWorker(sessions=sessions, datamaps=datamaps, clock=clock, delivery=delivery,
+                              write_gate=gate)
+    spawn("fulfilment", worker.run(stop))
+
+
 def prepare_database(settings: Settings) -> sessionmaker[Session]:
     engine = make_engine(settings.database_url)
     migrate(engine)
@@ -111,6 +134,7 @@ async def serve(settings: Settings, profiles: Mapping[str, ControllerProfile],
     scheduler = Scheduler(sessions=sessions, profiles=profiles, clock=clock, settings=settings,
                           write_gate=gate, wake=sender.wake)
     spawn("scheduler", scheduler.run(stop))
+    _start_fulfilment(settings, sessions, stop, spawn, clock, gate)
     if settings.imap_url:
         from dsr.channels.email.imap import ImapPoller
 

@@ -177,13 +177,15 @@ def _kmb2_rows() -> dict[Table, list[dict[str, object]]]:
         rows[orders].append({"id": oid, "customer_id": pid, "ordered_on": day, "trade": trade,
                              "description": text, "site_address": address[pid], "restricted": False})
         if pid != 3:  # Jürgen's order is not billed yet
-            rows[invoices].append({"id": oid, "customer_id": pid, "invoice_number": f"RE-{day.year}-{oid:04d}",
+            rows[invoices].append({"id": oid, "customer_id": pid,
+                                   "invoice_number": f"RE-{day.year}-{oid:04d}",
                                    "invoice_date": day.replace(day=min(day.day + 10, 28)),
                                    "billing_name": name_of[pid], "billing_address": address[pid],
                                    "amount_eur": 180 + 95 * oid, "restricted": False})
         rows[appointments].append({"id": oid, "customer_id": pid,
                                    "starts_at": datetime(day.year, day.month, day.day, 8 + oid, 0),
-                                   "site_address": address[pid], "note": f"Termin {trade}", "restricted": False})
+                                   "site_address": address[pid], "note": f"Termin {trade}",
+                                   "restricted": False})
     return rows
 
 

@@ -9,6 +9,7 @@ E-mail addresses are compared in lower case (`lower(column) IN (...)`): index th
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -26,7 +27,7 @@ from sqlalchemy import (
     true,
     update,
 )
-from sqlalchemy.exc import NoSuchTableError, SQLAlchemyError
+from sqlalchemy.exc import NoSuchTableError, SAWarning, SQLAlchemyError
 
 from dsr.datamap import Category, Identifier, Person, System
 from dsr.fulfilment.connectors.base import ConnectorError, Key, Record, Step, StepAction, chunks, plain
@@ -49,7 +50,10 @@ class SqlConnector:
         table = self._tables.get(category.table)
         if table is None:
             try:
-                table = Table(category.table, MetaData(), autoload_with=self._engine)
+                with warnings.catch_warnings():
+                    # Expression indexes (lower(email)) cannot be reflected; only columns matter here.
+                    warnings.filterwarnings("ignore", "Skipped unsupported reflection", SAWarning)
+                    table = Table(category.table, MetaData(), autoload_with=self._engine)
             except NoSuchTableError as exc:
                 raise ConnectorError(self.system, f"no table {category.table!r} "
                                      f"(category {category.key!r})") from exc

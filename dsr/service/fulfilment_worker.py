@@ -1,0 +1,117 @@
+"""The fulfilment worker inside `dsr serve`: discovery outside the message path, and housekeeping.
+
+One round every few seconds (`INTERVAL`), each step in short transactions in a worker thread:
+
+1. open a fulfilment case for every verified ticket that needs the person's data (access,
+   portability, erasure, rectification, restriction) and has none yet;
+2. search every due system (pending, or failed and due for its retry): the search runs with no
+   transaction open, its result is written afterwards; one failing system never stops the others;
+3. delete package files whose link expired or whose downloads are used up;
+4. erase records whose retention period ended (`dsr.fulfilment.holds`).
+
+The clock is injected; nothing here reads the system time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from dsr.datamap import DataMap
+from dsr.fulfilment.delivery import DeliveryConfig, expire_packages
+from dsr.fulfilment.discovery import due_searches, open_case, open_new_cases, record_search, run_search
+from dsr.fulfilment.holds import erase_due_holds
+from dsr.store.models import Ticket
+
+log = logging.getLogger(__name__)
+BERLIN = ZoneInfo("Europe/Berlin")
+INTERVAL = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class RoundReport:
+    opened: int = 0
+    searched: int = 0
+    failed: int = 0
+    packages_deleted: int = 0
+    rows_erased: int = 0
+
+
+class FulfilmentWorker:
+    def __init__(self, *, sessions: sessionmaker[Session], datamaps: Mapping[str, DataMap],
+                 clock: Callable[[], datetime], delivery: DeliveryConfig | None,
+                 env: Mapping[str, str] | None = None, write_gate: AbstractContextManager[Any] | None = None,
+                 interval: float = INTERVAL) -> None:
+        self._sessions = sessions
+        self._maps = dict(datamaps)
+        self._clock = clock
+        self._delivery = delivery
+        self._env = env if env is not None else os.environ
+        self._gate = write_gate or nullcontext()
+        self._interval = interval
+
+    async def run(self, stop: asyncio.Event) -> None:
+        log.info("fulfilment worker: every %.0f s for %s", self._interval, ", ".join(self._maps) or "nobody")
+        while True:
+            try:
+                await asyncio.to_thread(self.tick)
+            except Exception:
+                log.exception("fulfilment round failed; next try in %.0f s", self._interval)
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=self._interval)
+                return
+            except TimeoutError:
+                pass
+
+    def tick(self) -> RoundReport:
+        now = self._clock()
+        with self._gate, self._sessions() as session:
+            opened = open_new_cases(session, self._maps, now=now)
+            session.commit()
+        searched, failed = self._search(ticket_id=None)
+        deleted = erased = 0
+        if self._delivery is not None:
+            with self._gate, self._sessions() as session:
+                deleted = expire_packages(session, self._delivery, now=now)
+                session.commit()
+        with self._gate, self._sessions() as session:
+            erased = erase_due_holds(session, self._maps, self._env, today=now.astimezone(BERLIN).date(),
+                                     now=now)
+            session.commit()
+        return RoundReport(len(opened), searched, failed, deleted, erased)
+
+    def discover(self, ticket_id: int) -> tuple[int, int]:
+        """Open the ticket's case if needed and search all its open systems now (`dsr fulfil`)."""
+        now = self._clock()
+        with self._gate, self._sessions() as session:
+            ticket = session.get(Ticket, ticket_id)
+            if ticket is not None and ticket.controller in self._maps:
+                open_case(session, ticket, self._maps[ticket.controller], now=now, actor="cli:fulfil")
+                session.commit()
+        return self._search(ticket_id=ticket_id)
+
+    def _search(self, *, ticket_id: int | None) -> tuple[int, int]:
+        with self._sessions() as session:
+            due = due_searches(session, now=self._clock(), ticket_id=ticket_id)
+            session.rollback()
+        searched = failed = 0
+        for item in due:
+            datamap = self._maps.get(item.controller)
+            if datamap is None:
+                continue
+            outcome = run_search(item, datamap, self._env)
+            with self._gate, self._sessions() as session:
+                record_search(session, item, outcome, now=self._clock())
+                session.commit()
+            searched += 1
+            failed += isinstance(outcome, str)
+        return searched, failed
