@@ -37,7 +37,17 @@ from dsr.console.guard import Services, page, public
 from dsr.console.guard import api as api_route
 from dsr.console.guard import calendar as calendar_route
 from dsr.console.labels import FILTERS
-from dsr.console.views import admin, board, quarantine, queue, session_views, ticket, ticket_actions
+from dsr.console.views import (
+    admin,
+    board,
+    download,
+    fulfilment,
+    quarantine,
+    queue,
+    session_views,
+    ticket,
+    ticket_actions,
+)
 from dsr.controllers import ControllerProfile
 from dsr.inbound import MessageSink
 
@@ -58,6 +68,11 @@ ROUTES: list[BaseRoute] = [
     public("/login", session_views.login_form),
     public("/login", session_views.login_submit, methods=POST),
     page("/logout", session_views.logout, roles=ANY_USER, methods=POST),
+    # The data subject's download of their package: the link token is the secret, a one-time
+    # code to the verified contact the second factor (dsr.console.views.download).
+    public("/download/{token}", download.download_page),
+    public("/download/{token}/code", download.request_code, methods=POST),
+    public("/download/{token}", download.download, methods=POST),
     page("/", session_views.home, roles=ANY_USER),
     # DPO: escalation queue, tickets, quarantine
     page("/queue", queue.queue_page, roles=DPO),
@@ -75,6 +90,14 @@ ROUTES: list[BaseRoute] = [
     _ticket_post("close", ticket_actions.close_action),
     _ticket_post("notes", ticket_actions.note_action),
     _ticket_post("assign", ticket_actions.assign_action),
+    # Fulfilment (dsr.fulfilment): discovery results, review, package, erasure plan, proof
+    page("/tickets/{ticket_id:int}/fulfilment", fulfilment.fulfilment_page, roles=DPO),
+    _ticket_post("fulfilment/discover", fulfilment.discover_action),
+    _ticket_post("fulfilment/exclude", fulfilment.exclude_action),
+    _ticket_post("fulfilment/include", fulfilment.include_action),
+    _ticket_post("fulfilment/manual", fulfilment.manual_action),
+    _ticket_post("fulfilment/deliver", fulfilment.deliver_action),
+    _ticket_post("fulfilment/execute", fulfilment.execute_action),
     page("/quarantine", quarantine.quarantine_list, roles=DPO),
     page("/quarantine/{item_id:int}", quarantine.quarantine_item, roles=DPO),
     page("/quarantine/{item_id:int}/process", quarantine.quarantine_process, roles=DPO, methods=POST),

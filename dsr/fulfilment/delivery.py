@@ -24,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dsr.controllers import ControllerProfile
-from dsr.datamap import DataMap
+from dsr.datamap import DataMap, SystemKind
 from dsr.fulfilment.connectors import Connector, open_connector
 from dsr.fulfilment.package import BuiltPackage, build_package
 from dsr.fulfilment.review import sources
@@ -74,7 +74,7 @@ def create_package(session: Session, ticket: Ticket, case: FulfilmentCase, *, pr
     Raises ConnectorError when a system fails while the package is read (nothing is stored then).
     """
     chosen = sources(session, case, datamap)
-    needed = {s.system.key for s in chosen if s.keys}
+    needed = {s.system.key for s in chosen if s.keys and s.system.kind is not SystemKind.MANUAL}
     connectors: dict[str, Connector] = {}
     config.directory.mkdir(parents=True, exist_ok=True)
     name = f"{ticket.reference}-{secrets.token_hex(8)}.zip.enc"

@@ -18,7 +18,7 @@ from datetime import date, datetime
 from sqlalchemy.orm import Session
 
 from dsr.controllers import ControllerProfile
-from dsr.datamap import DataMap
+from dsr.datamap import Category, DataMap, System
 from dsr.fulfilment.connectors import ConnectorError, Step, open_connector
 from dsr.fulfilment.plan import STEP_OF, PlanAction, PlanItem
 from dsr.fulfilment.texts import art19_notice, plain_html
@@ -53,18 +53,33 @@ def run_plan(plan: Sequence[PlanItem], env: Mapping[str, str]) -> dict[str, Syst
             by_system.setdefault(item.system.key, []).append(item)
     runs: dict[str, SystemRun] = {}
     for key, items in by_system.items():
-        steps = [Step(item.category, STEP_OF[item.action], item.keys, item.values) for item in items]
+        # Children before parents: a database may cascade a parent's deletion to its children,
+        # and then the rows counted for the children would be wrong (and no longer provable).
+        order = sorted(range(len(items)), key=lambda i: -_depth(items[i].system, items[i].category))
+        steps = [Step(items[i].category, STEP_OF[items[i].action], items[i].keys, items[i].values)
+                 for i in order]
         try:
             connector = open_connector(items[0].system, env)
             try:
-                counts = connector.execute(steps)
+                executed = connector.execute(steps)
             finally:
                 connector.close()
+            counts = [0] * len(items)
+            for position, index in enumerate(order):
+                counts[index] = executed[position]
             runs[key] = SystemRun(key, tuple(counts))
         except ConnectorError as exc:
             runs[key] = SystemRun(key, (), error=str(exc))
             log.warning("execution failed system=%s: %s", key, exc)
     return runs
+
+
+def _depth(system: System, category: Category) -> int:
+    depth = 0
+    while category.parent and depth < len(system.categories):
+        category = system.category(category.parent)
+        depth += 1
+    return depth
 
 
 def _statement(item: PlanItem, rows: int) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from dsr.config import Settings
@@ -13,8 +14,12 @@ from dsr.fulfilment.vault import parse_key
 
 def load_datamaps(settings: Settings) -> dict[str, DataMap]:
     """controller key -> data map, for every configured profile that has one (DataMapError if invalid)."""
+    return load_datamaps_of(tuple(settings.controller_names))
+
+
+def load_datamaps_of(profile_refs: Sequence[str]) -> dict[str, DataMap]:
     maps: dict[str, DataMap] = {}
-    for ref in settings.controller_names:
+    for ref in profile_refs:
         datamap = load_datamap_for(ref)
         if datamap is not None:
             maps[load_profile(ref).key] = datamap

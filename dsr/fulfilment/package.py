@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 import jinja2
 
 from dsr.controllers import ControllerProfile
-from dsr.datamap import Category, DataMap, System
+from dsr.datamap import Category, DataMap, System, SystemKind
 from dsr.fulfilment.connectors import Connector, Key, Value
 from dsr.fulfilment.texts import copy_labels
 from dsr.fulfilment.vault import EncryptingWriter
@@ -93,8 +93,8 @@ def build_package(out: BinaryIO | EncryptingWriter, *, reference: str, profile: 
             entries.append(ManifestEntry(name, counting.size, counting.sha256.hexdigest()))
 
         for source in sources:
-            if not source.keys:
-                continue
+            if not source.keys or source.system.kind is SystemKind.MANUAL:
+                continue  # manual items (paper) are listed in the copy, their copies go by post
             connector = connectors[source.system.key]
             base = f"data/{source.system.key}/{source.category.key}"
             counter = [0]
@@ -190,7 +190,8 @@ def _html_chunks(*, reference: str, profile: ControllerProfile, datamap: DataMap
         "retention": retention,
         "excluded": [{"label": s.category.label(lang), "count": s.excluded,
                       "reasons": "; ".join(s.exclusion_reasons)} for s in sources if s.excluded],
-        "blocks": (_Block(s.category.label(lang), s.system.name, s.category.columns, rows(s)) for s in found),
+        "blocks": (_Block(s.category.label(lang), s.system.name, s.category.columns, rows(s))
+                   for s in found if s.system.kind is not SystemKind.MANUAL),
     }
     buffer: list[str] = []
     size = 0

@@ -130,8 +130,10 @@ def sources(session: Session, case: FulfilmentCase, datamap: DataMap) -> list[So
             system = datamap.system(result.system)
         except KeyError:
             continue
+        manual = result.state == DiscoveryState.CONFIRMED.value and bool(result.found.get("_manual"))
         for category in system.categories:
-            keys = result.found.get(category.key, [])
+            # A manual item the DPO found counts as one record per category: done by hand.
+            keys = ["manual"] if manual else result.found.get(category.key, [])
             left_out = excluded.get((system.key, category.key), [])
             skip = {e.item_key for e in left_out}
             kept = tuple(k for k in keys if str(k) not in skip)

@@ -29,6 +29,7 @@ from dsr.console.operations import (
 from dsr.console.outgoing import placeholder, reply_context, send_to_subject
 from dsr.console.views.ticket import DRAFT_KINDS, VERIFY_LEVELS
 from dsr.controllers import ControllerProfile
+from dsr.fulfilment.letter import letter_context
 from dsr.intents.rights import Right
 from dsr.replies import ReplyError, render_reply
 from dsr.replies.context import ReplyKind
@@ -231,7 +232,8 @@ def _draft_template(ctx: Ctx, session: Session, ticket: Ticket, profile: Control
         extra = {"refusal_code": code, "refusal_reasons": REFUSAL_REASONS[code].explanation_de}
     if kind == ReplyKind.CLARIFICATION.value:
         extra = {"readings": tuple(Right(r) for r in ticket.rights)}
-    extra = {**TEMPLATE_GAPS, **extra}
+    # What fulfilment actually did (erased, kept until, restricted, changed, recipients told).
+    extra = {**TEMPLATE_GAPS, **letter_context(session, ticket.id), **extra}
     context = reply_context(ticket, ctx.today, **extra)
     rendered = render_reply(
         ReplyKind(kind),

@@ -1,0 +1,382 @@
+"""The DPO's fulfilment page of a ticket: discovery results, review, package, erasure plan, proof.
+
+`/tickets/{id}/fulfilment` shows per system what discovery found (found / nothing / failed with
+reason / to be confirmed by hand), the found records per category with a form to leave one out
+(Art. 15(4), with a reason), the packages delivered and their use, the plan of an erasure,
+restriction or rectification, and the proof of what was done.  Each POST is one decision, audited.
+
+Record contents are read live from the controller's systems for this page only; the store keeps
+keys and counts, never the contents.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from starlette.responses import Response
+
+from dsr.console.guard import Ctx
+from dsr.console.outgoing import is_verified, send_to_subject
+from dsr.controllers import ControllerProfile
+from dsr.datamap import DataMap, DataMapError
+from dsr.fulfilment.connectors import Connector, ConnectorError, Record, open_connector
+from dsr.fulfilment.delivery import create_package, package_url
+from dsr.fulfilment.discovery import (
+    due_searches,
+    needs_fulfilment,
+    open_case,
+    record_search,
+    retry_now,
+    run_search,
+)
+from dsr.fulfilment.execute import outcome_facts, record_execution, run_plan
+from dsr.fulfilment.maps import delivery_config, load_datamaps_of
+from dsr.fulfilment.package import Source
+from dsr.fulfilment.plan import PlanAction, PlanItem, build_plan
+from dsr.fulfilment.review import (
+    approval_problem,
+    approve,
+    case_for,
+    confirm_manual,
+    exclude,
+    exclusions_of,
+    include_again,
+    results_of,
+    sources,
+)
+from dsr.fulfilment.texts import link_message
+from dsr.intents.rights import Right
+from dsr.store.audit import audit
+from dsr.store.models import (
+    DeliveryPackage,
+    ErasureProof,
+    FulfilmentCase,
+    FulfilmentState,
+    RetentionHold,
+    Ticket,
+)
+
+log = logging.getLogger(__name__)
+BERLIN = ZoneInfo("Europe/Berlin")
+SHOWN_PER_CATEGORY = 200  # records shown per category on the page (all of them go into the package)
+DELIVERY_RIGHTS = {Right.ACCESS, Right.PORTABILITY}
+ACTION_RIGHTS = {Right.ERASURE, Right.RESTRICTION, Right.RECTIFICATION}
+STATE_LABELS = {"pending": "wird durchsucht", "found": "Daten gefunden", "nothing": "nichts gefunden",
+                "failed": "fehlgeschlagen", "manual": "von Hand prüfen", "confirmed": "von Hand bestätigt"}
+
+
+@lru_cache(maxsize=8)
+def _maps_for(profile_refs: tuple[str, ...]) -> dict[str, DataMap]:
+    return load_datamaps_of(profile_refs)
+
+
+def datamaps(ctx: Ctx) -> dict[str, DataMap]:
+    """The configured controllers' data maps (read once per process)."""
+    try:
+        return _maps_for(tuple(ctx.services.settings.controller_names))
+    except DataMapError as exc:
+        log.error("data map invalid: %s", exc)
+        return {}
+
+
+@dataclass
+class CategoryView:
+    key: str
+    name: str
+    count: int
+    records: list[Record] = field(default_factory=list)
+    columns: list[str] = field(default_factory=list)
+    excluded: dict[str, str] = field(default_factory=dict)  # item key -> reason
+    more: int = 0
+
+
+@dataclass
+class SystemView:
+    key: str
+    name: str
+    kind: str
+    state: str
+    state_label: str
+    error: str | None
+    attempts: int
+    next_attempt: object
+    manual_note: str
+    description: str
+    categories: list[CategoryView] = field(default_factory=list)
+    read_error: str | None = None
+
+
+def _connectors(datamap: DataMap, keys: set[str]) -> dict[str, Connector]:
+    out: dict[str, Connector] = {}
+    try:
+        for key in keys:
+            out[key] = open_connector(datamap.system(key), os.environ)
+    except ConnectorError:
+        for connector in out.values():
+            connector.close()
+        raise
+    return out
+
+
+def _system_views(session: Session, case: FulfilmentCase, datamap: DataMap) -> list[SystemView]:
+    excluded: dict[tuple[str, str, str], str] = {
+        (e.system, e.category, e.item_key): e.reason for e in exclusions_of(session, case)}
+    views = []
+    for result in results_of(session, case):
+        try:
+            system = datamap.system(result.system)
+        except KeyError:
+            continue
+        view = SystemView(result.system, system.name, system.kind.value, result.state,
+                          STATE_LABELS.get(result.state, result.state), result.error, result.attempts,
+                          result.next_attempt_at, result.manual_note,
+                          "; ".join(c.description for c in system.categories if c.description))
+        found = {k: v for k, v in result.found.items() if not k.startswith("_")}
+        if found and any(found.values()):
+            try:
+                connector = open_connector(system, os.environ)
+                try:
+                    for category in system.categories:
+                        keys = found.get(category.key, [])
+                        if not keys:
+                            continue
+                        shown = list(connector.read(category, keys[:SHOWN_PER_CATEGORY]))
+                        view.categories.append(CategoryView(
+                            category.key, category.name, len(keys), shown, category.columns,
+                            {k: r for (s, c, k), r in excluded.items()
+                             if s == system.key and c == category.key},
+                            max(0, len(keys) - SHOWN_PER_CATEGORY)))
+                finally:
+                    connector.close()
+            except ConnectorError as exc:
+                view.read_error = str(exc)
+        views.append(view)
+    return views
+
+
+def _plan(session: Session, case: FulfilmentCase, datamap: DataMap, ticket: Ticket, ctx: Ctx,
+          changes: dict[tuple[str, str], dict[str, str]] | None = None) -> list[PlanItem]:
+    chosen: list[Source] = sources(session, case, datamap)
+    connectors = _connectors(datamap, {s.system.key for s in chosen
+                                       if s.keys and s.system.kind.value != "manual"})
+    try:
+        return build_plan(datamap, chosen, {Right(r) for r in ticket.rights}, connectors=connectors,
+                          today=ctx.today, changes=changes)
+    finally:
+        for connector in connectors.values():
+            connector.close()
+
+
+def fulfilment_page(ctx: Ctx) -> Response:
+    with ctx.services.sessions.begin() as session:
+        ticket = session.get(Ticket, ctx.path_int("ticket_id"))
+        if ticket is None:
+            return ctx.not_found()
+        datamap = datamaps(ctx).get(ticket.controller)
+        case = case_for(session, ticket.id)
+        rights = {Right(r) for r in ticket.rights}
+        systems = _system_views(session, case, datamap) if case is not None and datamap is not None else []
+        exclusions = exclusions_of(session, case) if case is not None else []
+        plan: list[PlanItem] = []
+        plan_error = None
+        if case is not None and datamap is not None and rights & ACTION_RIGHTS and \
+                case.state in (FulfilmentState.REVIEW.value, FulfilmentState.APPROVED.value):
+            try:
+                plan = _plan(session, case, datamap, ticket, ctx)
+            except ConnectorError as exc:
+                plan_error = str(exc)
+        packages = list(session.scalars(select(DeliveryPackage).where(DeliveryPackage.ticket_id == ticket.id)
+                                        .order_by(DeliveryPackage.id)))
+        proofs = list(session.scalars(select(ErasureProof).where(ErasureProof.reference == ticket.reference)
+                                      .order_by(ErasureProof.id)))
+        holds = list(session.scalars(select(RetentionHold).where(RetentionHold.reference == ticket.reference)
+                                     .order_by(RetentionHold.until)))
+        problem = approval_problem(session, case) if case is not None else None
+        response = ctx.render(
+            "fulfilment.html", ticket=ticket, datamap=datamap, case=case, systems=systems,
+            exclusions=exclusions, plan=plan, plan_error=plan_error, packages=packages, proofs=proofs,
+            holds=holds, approval_problem=problem, verified=is_verified(ticket),
+            needs=needs_fulfilment(ticket), delivery_rights=bool(rights & DELIVERY_RIGHTS),
+            action_rights=bool(rights & ACTION_RIGHTS),
+            has_key=delivery_config(ctx.services.settings) is not None,
+            facts=outcome_facts(case), PlanAction=PlanAction, rectification=Right.RECTIFICATION in rights)
+        # Record contents were shown: an access to personal data (Art. 5(2) accountability).
+        audit(session, actor=ctx.actor, action="fulfilment.viewed", now=ctx.now, ticket_id=ticket.id)
+    return response
+
+
+# --- actions ----------------------------------------------------------------------------------
+
+
+class RefusedError(Exception):
+    """A German message for the DPO."""
+
+
+def _act(ctx: Ctx, action: Callable[[Session, Ticket, FulfilmentCase | None, DataMap, ControllerProfile], str]
+         ) -> Response:
+    ticket_id = ctx.path_int("ticket_id")
+    target = f"/tickets/{ticket_id}/fulfilment"
+    try:
+        with ctx.services.sessions.begin() as session:
+            ticket = session.get(Ticket, ticket_id)
+            if ticket is None:
+                return ctx.not_found()
+            datamap = datamaps(ctx).get(ticket.controller)
+            profile = ctx.services.profiles.get(ticket.controller)
+            if datamap is None or profile is None:
+                raise RefusedError("Für diesen Verantwortlichen gibt es keine Datenlandkarte.")
+            message = action(session, ticket, case_for(session, ticket.id), datamap, profile)
+    except RefusedError as exc:
+        return ctx.redirect(target, str(exc), "error")
+    except ConnectorError as exc:
+        return ctx.redirect(target, f"Ein System hat nicht geantwortet: {exc}", "error")
+    return ctx.redirect(target, message)
+
+
+def _need_case(case: FulfilmentCase | None) -> FulfilmentCase:
+    if case is None:
+        raise RefusedError("Die Suche wurde für dieses Ticket noch nicht gestartet.")
+    return case
+
+
+def discover_action(ctx: Ctx) -> Response:
+    """Start (or repeat for failed systems) the search now instead of waiting for the worker."""
+
+    def run(session: Session, ticket: Ticket, case: FulfilmentCase | None, datamap: DataMap,
+            profile: ControllerProfile) -> str:
+        if not needs_fulfilment(ticket):
+            raise RefusedError("Suche nur für bestätigte Personen mit Auskunfts-, Übertragbarkeits-, Lösch-, "
+                          "Einschränkungs- oder Berichtigungsanliegen in Bearbeitung.")
+        case = open_case(session, ticket, datamap, now=ctx.now, actor=ctx.actor)
+        retry_now(session, case, now=ctx.now, actor=ctx.actor)
+        session.flush()
+        failed = 0
+        for due in due_searches(session, now=ctx.now, ticket_id=ticket.id):
+            outcome = run_search(due, datamap, os.environ)
+            record_search(session, due, outcome, now=ctx.now)
+            failed += isinstance(outcome, str)
+        if failed:
+            return f"Suche abgeschlossen; {failed} System(e) fehlgeschlagen."
+        return "Suche abgeschlossen."
+
+    return _act(ctx, run)
+
+
+def exclude_action(ctx: Ctx) -> Response:
+    def run(session: Session, ticket: Ticket, case: FulfilmentCase | None, datamap: DataMap,
+            profile: ControllerProfile) -> str:
+        problem = exclude(session, _need_case(case), system=ctx.field("system"),
+                          category=ctx.field("category"), item_key=ctx.field("item"),
+                          reason=ctx.field("reason"), actor=ctx.actor, now=ctx.now)
+        if problem:
+            raise RefusedError(problem)
+        return "Eintrag wird nicht herausgegeben (Grund vermerkt)."
+
+    return _act(ctx, run)
+
+
+def include_action(ctx: Ctx) -> Response:
+    def run(session: Session, ticket: Ticket, case: FulfilmentCase | None, datamap: DataMap,
+            profile: ControllerProfile) -> str:
+        try:
+            exclusion_id = int(ctx.field("exclusion"))
+        except ValueError as exc:
+            raise RefusedError("Unbekannter Eintrag.") from exc
+        include_again(session, _need_case(case), exclusion_id, actor=ctx.actor, now=ctx.now)
+        return "Eintrag wird wieder herausgegeben."
+
+    return _act(ctx, run)
+
+
+def manual_action(ctx: Ctx) -> Response:
+    def run(session: Session, ticket: Ticket, case: FulfilmentCase | None, datamap: DataMap,
+            profile: ControllerProfile) -> str:
+        problem = confirm_manual(session, _need_case(case), system=ctx.field("system"),
+                                 found=ctx.field("found") == "yes", note=ctx.field("note"), actor=ctx.actor,
+                                 now=ctx.now)
+        if problem:
+            raise RefusedError(problem)
+        return "Ergebnis der Prüfung von Hand vermerkt."
+
+    return _act(ctx, run)
+
+
+def deliver_action(ctx: Ctx) -> Response:
+    """Approve what was found and deliver it: build the encrypted package, send the link."""
+
+    def run(session: Session, ticket: Ticket, case: FulfilmentCase | None, datamap: DataMap,
+            profile: ControllerProfile) -> str:
+        case = _need_case(case)
+        if not {Right(r) for r in ticket.rights} & DELIVERY_RIGHTS:
+            raise RefusedError("Ein Paket gibt es nur bei Auskunft (Art. 15) oder Datenübertragbarkeit "
+                               "(Art. 20).")
+        if not is_verified(ticket) or not ticket.reply_to:
+            raise RefusedError("Die Identität ist nicht bestätigt oder es gibt keinen bestätigten Kontakt.")
+        config = delivery_config(ctx.services.settings)
+        if config is None:
+            raise RefusedError("DSR_PACKAGE_KEY ist nicht gesetzt: Pakete können nicht verschlüsselt "
+                               "abgelegt werden.")
+        if case.state == FulfilmentState.REVIEW.value:
+            problem = approve(session, case, actor=ctx.actor, now=ctx.now)
+            if problem:
+                raise RefusedError(problem)
+        elif case.state not in (FulfilmentState.APPROVED.value, FulfilmentState.EXECUTED.value):
+            raise RefusedError(approval_problem(session, case) or "Noch nicht prüfbar.")
+        package, token = create_package(session, ticket, case, profile=profile, datamap=datamap,
+                                        env=os.environ, config=config, actor=ctx.actor, now=ctx.now)
+        subject, text = link_message(lang=ticket.language, du=profile.address_form == "Du",
+                                     reference=ticket.reference, url=package_url(config.base_url, token),
+                                     expires_at=package.expires_at, max_uses=package.max_uses)
+        sent = send_to_subject(session, ticket, profile, kind="package_link", subject=subject, text=text,
+                               now=ctx.now)
+        if not hasattr(sent, "id"):
+            raise RefusedError(getattr(sent, "message", "Der Link konnte nicht versandt werden."))
+        return (f"Paket erstellt und Download-Link an den bestätigten Kontakt versandt "
+                f"(gültig bis {package.expires_at.astimezone(BERLIN):%d.%m.%Y}, "
+                f"{package.max_uses} Downloads).")
+
+    return _act(ctx, run)
+
+
+def execute_action(ctx: Ctx) -> Response:
+    """Approve the plan and carry it out (one transaction per system), with proof and Art. 19."""
+
+    def run(session: Session, ticket: Ticket, case: FulfilmentCase | None, datamap: DataMap,
+            profile: ControllerProfile) -> str:
+        case = _need_case(case)
+        if case.state == FulfilmentState.EXECUTED.value:
+            raise RefusedError("Der Plan wurde bereits ausgeführt.")
+        if case.state == FulfilmentState.REVIEW.value:
+            problem = approve(session, case, actor=ctx.actor, now=ctx.now)
+            if problem:
+                raise RefusedError(problem)
+        elif case.state != FulfilmentState.APPROVED.value:
+            raise RefusedError(approval_problem(session, case) or "Noch nicht prüfbar.")
+        changes: dict[tuple[str, str], dict[str, str]] = {}
+        for name in ctx.form:
+            if name.startswith("set:"):
+                _, system_key, category_key, column = name.split(":", 3)
+                if ctx.field(name):
+                    changes.setdefault((system_key, category_key), {})[column] = ctx.field(name)
+        plan = _plan(session, case, datamap, ticket, ctx, changes)
+        if not plan:
+            raise RefusedError("Der Plan ist leer: es wurde nichts gefunden, das zu ändern wäre.")
+        manual_done = {(v.split(":", 1)[0], v.split(":", 1)[1])
+                       for v in ctx.fields("manual_done") if ":" in v}
+        runs = run_plan(plan, os.environ)
+        outcome = record_execution(session, case, ticket, profile=profile, datamap=datamap, plan=plan,
+                                   runs=runs, manual_done=manual_done, approver=ctx.actor, now=ctx.now)
+        failed = outcome.get("failed")
+        if isinstance(failed, list) and failed:
+            return f"Plan ausgeführt, aber {len(failed)} Schritt(e) fehlgeschlagen; siehe unten."
+        return "Plan ausgeführt; Nachweis gespeichert."
+
+    return _act(ctx, run)
+
