@@ -5,8 +5,8 @@ from __future__ import annotations
 import io
 import json
 import zipfile
-from email import message_from_bytes, policy
 from datetime import date, timedelta
+from email import message_from_bytes, policy
 
 import pytest
 from sqlalchemy import Engine, func, select, text
@@ -28,7 +28,15 @@ from dsr.fulfilment.execute import outcome_facts, record_execution, run_plan
 from dsr.fulfilment.holds import erase_due_holds
 from dsr.fulfilment.letter import letter_context
 from dsr.fulfilment.plan import PlanAction, build_plan
-from dsr.fulfilment.review import approval_problem, approve, case_for, confirm_manual, exclude, results_of, sources
+from dsr.fulfilment.review import (
+    approval_problem,
+    approve,
+    case_for,
+    confirm_manual,
+    exclude,
+    results_of,
+    sources,
+)
 from dsr.intents.rights import Right
 from dsr.service.fulfilment_worker import FulfilmentWorker
 from dsr.store.models import (
@@ -58,8 +66,9 @@ def _confirm_paper(sessions: sessionmaker[Session], ticket_id: int, *, found: bo
     with sessions.begin() as session:
         case = case_for(session, ticket_id)
         assert case is not None
-        assert confirm_manual(session, case, system="paper", found=found,
-                              note="1 Auftragsmappe 2023" if found else "", actor="console:dana", now=NOW) is None
+        note = "1 Auftragsmappe 2023" if found else ""
+        assert confirm_manual(session, case, system="paper", found=found, note=note, actor="console:dana",
+                              now=NOW) is None
 
 
 def test_discovery_finds_exactly_the_persons_rows(sessions: sessionmaker[Session], tickets: Tickets,
@@ -134,7 +143,8 @@ def test_access_package_download_with_code(sessions: sessionmaker[Session], tick
     with sessions.begin() as session:
         package = find_package(session, token)
         assert package is not None
-        assert redeem_code(session, package, "000000", now=NOW) == "Bitte fordern Sie zuerst einen neuen Code an."
+        first = redeem_code(session, package, "000000", now=NOW)
+        assert first == "Bitte fordern Sie zuerst einen neuen Code an."
         code = issue_code(session, package, now=NOW)
         wrong = f"{(int(code) + 1) % 1_000_000:06d}"
         assert redeem_code(session, package, wrong, now=NOW) == "Der Code stimmt nicht."
@@ -231,8 +241,8 @@ def test_erasure_plan_execution_proof_holds_and_art19(
             ("paper", "folders", PlanAction.MANUAL, 1, None),
         ]
         runs = run_plan(plan, env)
-        outcome = record_execution(session, case, ticket, profile=kmb2, datamap=kmb2_map, plan=plan, runs=runs,
-                                   manual_done={("paper", "folders")}, approver="console:dana", now=NOW)
+        outcome = record_execution(session, case, ticket, profile=kmb2, datamap=kmb2_map, plan=plan,
+                                   runs=runs, manual_done={("paper", "folders")}, approver="console:dana", now=NOW)
         assert outcome["failed"] == []
     with crm.connect() as conn:
         assert conn.execute(text("select count(*) from customers where id = 2")).scalar_one() == 0
@@ -300,7 +310,8 @@ def test_restriction_marks_rows_and_rectification_updates_fields(
         assert case is not None and ticket is not None
         approve(session, case, actor="console:dana", now=NOW)
         connector = open_connector(kmb2_map.system("crm"), env)
-        plan = build_plan(kmb2_map, sources(session, case, kmb2_map), {Right.RESTRICTION, Right.RECTIFICATION},
+        plan = build_plan(kmb2_map, sources(session, case, kmb2_map),
+                          {Right.RESTRICTION, Right.RECTIFICATION},
                           connectors={"crm": connector}, today=NOW.date(),
                           changes={("crm", "customers"): {"street": "Neuer Weg 5", "customer_number": "X"}})
         connector.close()
@@ -310,9 +321,11 @@ def test_restriction_marks_rows_and_rectification_updates_fields(
         record_execution(session, case, ticket, profile=kmb2, datamap=kmb2_map, plan=plan,
                          runs=run_plan(plan, env), manual_done=set(), approver="console:dana", now=NOW)
     with crm.connect() as conn:
-        row = conn.execute(text("select street, customer_number, restricted from customers where id = 1")).one()
+        row = conn.execute(text("select street, customer_number, restricted from customers where id = 1")
+                           ).one()
         assert (row[0], row[1], bool(row[2])) == ("Neuer Weg 5", "K-10001", True)
-        assert conn.execute(text("select count(*) from orders where restricted = :t"), {"t": True}).scalar_one() == 2
+        restricted = text("select count(*) from orders where restricted = :t")
+        assert conn.execute(restricted, {"t": True}).scalar_one() == 2
         assert not conn.execute(text("select restricted from customers where id = 4")).scalar_one()
     with sessions() as session:
         context = letter_context(session, ticket_id)
