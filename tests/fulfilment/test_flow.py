@@ -242,7 +242,8 @@ def test_erasure_plan_execution_proof_holds_and_art19(
         ]
         runs = run_plan(plan, env)
         outcome = record_execution(session, case, ticket, profile=kmb2, datamap=kmb2_map, plan=plan,
-                                   runs=runs, manual_done={("paper", "folders")}, approver="console:dana", now=NOW)
+                                   runs=runs, manual_done={("paper", "folders")}, approver="console:dana",
+                                   now=NOW)
         assert outcome["failed"] == []
     with crm.connect() as conn:
         assert conn.execute(text("select count(*) from customers where id = 2")).scalar_one() == 0
