@@ -1,7 +1,8 @@
 """The web console and JSON API: one explicit route list, one factory.
 
 Every entry states who may call it (`page`: console roles with login and CSRF; `api`: bearer
-token roles; `calendar`: the calendar token in the URL; `public`: the login form only).  URLs
+token roles; `calendar`: the calendar token in the URL; `public`: the login form and the
+data subject's download page, where the link token in the URL and a one-time code authenticate).  URLs
 carry ticket ids and references, never names or addresses (they would land in logs and
 browser histories).
 

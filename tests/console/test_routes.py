@@ -37,6 +37,15 @@ POST_DATA: dict[str, dict[str, Any]] = {
     "/tickets/{ticket_id}/close": {"outcome": "granted", "reason": "erledigt"},
     "/tickets/{ticket_id}/notes": {"text": "Rückruf vereinbart"},
     "/tickets/{ticket_id}/assign": {"assignee": "dora"},
+    "/tickets/{ticket_id}/fulfilment/discover": {},
+    "/tickets/{ticket_id}/fulfilment/exclude": {"system": "crm", "category": "customers", "item": "1",
+                                                "reason": "Daten Dritter"},
+    "/tickets/{ticket_id}/fulfilment/include": {"exclusion": "1"},
+    "/tickets/{ticket_id}/fulfilment/manual": {"system": "paper", "found": "no"},
+    "/tickets/{ticket_id}/fulfilment/deliver": {},
+    "/tickets/{ticket_id}/fulfilment/execute": {},
+    "/download/{token}": {"code": "123456"},
+    "/download/{token}/code": {},
     "/quarantine/{item_id}/process": {},
     "/quarantine/{item_id}/handled": {"reason": "per Brief beantwortet"},
     "/quarantine/{item_id}/discard": {"reason": "Spam"},
@@ -104,6 +113,10 @@ def test_anonymous_is_sent_to_login_or_refused(world: World, route: GuardedRoute
         assert response.headers["location"].startswith("/login")
     elif route.access in (Access.TOKEN, Access.CALENDAR):
         assert response.status_code == 401
+    elif route.path.startswith("/download/"):
+        # The data subject's download page needs no login; an unknown link token is simply unknown.
+        assert response.status_code == 404
+        assert "Dieser Link ist ungültig." in response.text
     else:  # the login form itself
         assert route.path == "/login"
         assert response.status_code == (200 if method == "GET" else 403)
