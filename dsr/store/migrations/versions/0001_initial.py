@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-07 00:38:52.823605
+Create Date: 2026-12-07 01:01:11.771442
 """
 
 from __future__ import annotations
@@ -68,6 +68,24 @@ def upgrade() -> None:
     sa.Column('resolved_at', dsr.store.types.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id')
     )
+    op.create_table('retention_holds',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('controller', sa.String(length=64), nullable=False),
+    sa.Column('reference', sa.String(length=20), nullable=False),
+    sa.Column('system', sa.String(length=64), nullable=False),
+    sa.Column('category', sa.String(length=64), nullable=False),
+    sa.Column('item_key', sa.String(length=200), nullable=False),
+    sa.Column('until', sa.Date(), nullable=False),
+    sa.Column('legal_ground', sa.Text(), nullable=False),
+    sa.Column('state', sa.String(length=16), nullable=False),
+    sa.Column('last_error', sa.Text(), nullable=True),
+    sa.Column('created_at', dsr.store.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('erased_at', dsr.store.types.UTCDateTime(timezone=True), nullable=True),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('retention_holds', schema=None) as batch_op:
+        batch_op.create_index('ix_hold_due', ['state', 'until'], unique=False)
+
     op.create_table('ticket_counters',
     sa.Column('year', sa.Integer(), autoincrement=False, nullable=False),
     sa.Column('last_value', sa.Integer(), nullable=False),
@@ -145,6 +163,62 @@ def upgrade() -> None:
     with op.batch_alter_table('audit_events', schema=None) as batch_op:
         batch_op.create_index('ix_audit_ticket', ['ticket_id', 'at'], unique=False)
 
+    op.create_table('delivery_packages',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('ticket_id', sa.Integer(), nullable=True),
+    sa.Column('reference', sa.String(length=20), nullable=False),
+    sa.Column('token_hash', sa.String(length=64), nullable=False),
+    sa.Column('file_name', sa.String(length=200), nullable=False),
+    sa.Column('size', sa.BigInteger(), nullable=False),
+    sa.Column('sha256', sa.String(length=64), nullable=False),
+    sa.Column('contact', sa.String(length=320), nullable=False),
+    sa.Column('channel', sa.String(length=16), nullable=False),
+    sa.Column('max_uses', sa.Integer(), nullable=False),
+    sa.Column('uses', sa.Integer(), nullable=False),
+    sa.Column('code_hash', sa.String(length=64), nullable=True),
+    sa.Column('code_expires_at', dsr.store.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('code_attempts', sa.Integer(), nullable=False),
+    sa.Column('created_at', dsr.store.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', dsr.store.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('deleted_at', dsr.store.types.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['ticket_id'], ['tickets.id'], ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('token_hash')
+    )
+    op.create_table('erasure_proofs',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('ticket_id', sa.Integer(), nullable=True),
+    sa.Column('reference', sa.String(length=20), nullable=False),
+    sa.Column('controller', sa.String(length=64), nullable=False),
+    sa.Column('system', sa.String(length=64), nullable=False),
+    sa.Column('category', sa.String(length=64), nullable=False),
+    sa.Column('action', sa.String(length=16), nullable=False),
+    sa.Column('rows', sa.Integer(), nullable=False),
+    sa.Column('statement', sa.Text(), nullable=False),
+    sa.Column('retained_until', sa.Date(), nullable=True),
+    sa.Column('legal_ground', sa.Text(), nullable=False),
+    sa.Column('approved_by', sa.String(length=100), nullable=False),
+    sa.Column('executed_at', dsr.store.types.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['ticket_id'], ['tickets.id'], ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('erasure_proofs', schema=None) as batch_op:
+        batch_op.create_index('ix_proof_reference', ['reference'], unique=False)
+
+    op.create_table('fulfilment_cases',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('ticket_id', sa.Integer(), nullable=False),
+    sa.Column('controller', sa.String(length=64), nullable=False),
+    sa.Column('state', sa.String(length=16), nullable=False),
+    sa.Column('approved_by', sa.String(length=100), nullable=True),
+    sa.Column('approved_at', dsr.store.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('outcome', sa.JSON(), nullable=False),
+    sa.Column('created_at', dsr.store.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', dsr.store.types.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['ticket_id'], ['tickets.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('ticket_id')
+    )
     op.create_table('messages',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('controller', sa.String(length=64), nullable=False),
@@ -221,6 +295,24 @@ def upgrade() -> None:
         batch_op.create_index('ix_vfail_subject', ['subject_id', 'at'], unique=False)
         batch_op.create_index('ix_vfail_ticket', ['ticket_id'], unique=False)
 
+    op.create_table('discovery_results',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('case_id', sa.Integer(), nullable=False),
+    sa.Column('system', sa.String(length=64), nullable=False),
+    sa.Column('state', sa.String(length=16), nullable=False),
+    sa.Column('found', sa.JSON(), nullable=False),
+    sa.Column('manual_note', sa.Text(), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('next_attempt_at', dsr.store.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('error', sa.Text(), nullable=True),
+    sa.Column('finished_at', dsr.store.types.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['case_id'], ['fulfilment_cases.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('case_id', 'system', name='uq_discovery_system')
+    )
+    with op.batch_alter_table('discovery_results', schema=None) as batch_op:
+        batch_op.create_index('ix_discovery_due', ['state', 'next_attempt_at'], unique=False)
+
     op.create_table('outbox',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('controller', sa.String(length=64), nullable=False),
@@ -244,16 +336,34 @@ def upgrade() -> None:
         batch_op.create_index('ix_outbox_due', ['state', 'next_attempt_at'], unique=False)
         batch_op.create_index('ix_outbox_recipient', ['controller', 'recipient', 'created_at'], unique=False)
 
+    op.create_table('review_exclusions',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('case_id', sa.Integer(), nullable=False),
+    sa.Column('system', sa.String(length=64), nullable=False),
+    sa.Column('category', sa.String(length=64), nullable=False),
+    sa.Column('item_key', sa.String(length=200), nullable=False),
+    sa.Column('reason', sa.Text(), nullable=False),
+    sa.Column('actor', sa.String(length=100), nullable=False),
+    sa.Column('created_at', dsr.store.types.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['case_id'], ['fulfilment_cases.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('case_id', 'system', 'category', 'item_key', name='uq_exclusion')
+    )
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    op.drop_table('review_exclusions')
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.drop_index('ix_outbox_recipient')
         batch_op.drop_index('ix_outbox_due')
 
     op.drop_table('outbox')
+    with op.batch_alter_table('discovery_results', schema=None) as batch_op:
+        batch_op.drop_index('ix_discovery_due')
+
+    op.drop_table('discovery_results')
     with op.batch_alter_table('verification_failures', schema=None) as batch_op:
         batch_op.drop_index('ix_vfail_ticket')
         batch_op.drop_index('ix_vfail_subject')
@@ -267,6 +377,12 @@ def downgrade() -> None:
         batch_op.drop_index('ix_message_msgid')
 
     op.drop_table('messages')
+    op.drop_table('fulfilment_cases')
+    with op.batch_alter_table('erasure_proofs', schema=None) as batch_op:
+        batch_op.drop_index('ix_proof_reference')
+
+    op.drop_table('erasure_proofs')
+    op.drop_table('delivery_packages')
     with op.batch_alter_table('audit_events', schema=None) as batch_op:
         batch_op.drop_index('ix_audit_ticket')
 
@@ -279,6 +395,10 @@ def downgrade() -> None:
     op.drop_table('subject_emails')
     op.drop_table('users')
     op.drop_table('ticket_counters')
+    with op.batch_alter_table('retention_holds', schema=None) as batch_op:
+        batch_op.drop_index('ix_hold_due')
+
+    op.drop_table('retention_holds')
     op.drop_table('quarantine')
     with op.batch_alter_table('data_subjects', schema=None) as batch_op:
         batch_op.drop_index('ix_subject_customer')
