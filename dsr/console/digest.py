@@ -14,17 +14,16 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from dsr.console.outgoing import queue_internal_mail
 from dsr.console.queries import open_rows
 from dsr.controllers import ControllerProfile
 from dsr.intents.rights import Right
+from dsr.pipeline.outbound import queue_internal_mail
 from dsr.replies.context import DigestRow, ReplyContext, ReplyKind
-from dsr.store.models import OutboxItem
 
 
 @dataclass(frozen=True, slots=True)
 class QueuedDigest:
-    item: OutboxItem
+    item: int  # the outbox id
     rows: int  # open tickets listed
 
 

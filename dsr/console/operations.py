@@ -12,8 +12,9 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from dsr.console.labels import BERLIN, OPEN_STATES, date_de
-from dsr.console.outgoing import SendProblem, reply_context, send_to_subject
+from dsr.console.outgoing import SendProblem, send_to_subject
 from dsr.controllers import ControllerProfile
+from dsr.pipeline.outbound import reply_context
 from dsr.replies import ReplyError, UnverifiedDisclosureError, render_reply
 from dsr.replies.context import ReplyKind
 from dsr.store.models import Ticket, TicketState
@@ -34,10 +35,10 @@ def reply_problem(exc: ReplyError) -> str:
     return f"Die Vorlage braucht weitere Angaben: {exc}"
 
 
-def queued_id(result: object) -> int:
+def queued_id(result: int | SendProblem) -> int:
     if isinstance(result, SendProblem):
         raise RefusedError(result.message)
-    return int(getattr(result, "id", 0))
+    return result
 
 
 def extend_with_notice(
@@ -68,7 +69,7 @@ def extend_with_notice(
     new_due = extend(session, ticket, land=profile.state, actor=actor, reason=reason, now=now)
     context = reply_context(
         ticket,
-        today,
+        as_of=today,
         extended_due_date=new_due,
         extension_reasons=(reason,),
     )

@@ -23,9 +23,9 @@ from dsr.fulfilment.connectors import ConnectorError, Step, open_connector
 from dsr.fulfilment.plan import STEP_OF, PlanAction, PlanItem
 from dsr.fulfilment.texts import art19_notice, plain_html
 from dsr.mail.compose import compose_mail
+from dsr.pipeline.outbound import Outgoing, send
 from dsr.store.audit import audit
 from dsr.store.models import (
-    Channel,
     DataSubject,
     ErasureProof,
     FulfilmentCase,
@@ -33,7 +33,6 @@ from dsr.store.models import (
     RetentionHold,
     Ticket,
 )
-from dsr.store.outbox import enqueue
 
 log = logging.getLogger(__name__)
 
@@ -197,10 +196,10 @@ def _notify_recipients(session: Session, ticket: Ticket, *, profile: ControllerP
         mail = compose_mail(from_address=profile.from_address, from_name=profile.short_name,
                             to=addresses[key], subject=subject, text=text, html=plain_html(text), now=now,
                             reference=ticket.reference, auto_submitted="auto-generated")
-        queued = enqueue(session, controller=ticket.controller, channel=Channel.EMAIL.value,
-                         kind="art19_notice", recipient=addresses[key], payload=mail.payload, now=now)
+        queued = send(session, Outgoing(controller=ticket.controller, kind="art19_notice",
+                                        recipient=addresses[key], message=mail), now=now)
         audit(session, actor="system:fulfilment", action="fulfilment.art19_notified", now=now,
-              ticket_id=ticket.id, detail={"recipient": key, "outbox_id": queued.id,
+              ticket_id=ticket.id, detail={"recipient": key, "outbox_id": queued,
                                            "categories": len(action_lines)})
     return [names[k] for k in lines]
 

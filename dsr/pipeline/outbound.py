@@ -1,12 +1,21 @@
-"""Render a reply, compose it for its channel and put it into the outbox, in the caller's transaction.
+"""The one door out: every message the service sends is put into the outbox here.
 
-Used only by the pipeline.  Each queued mail is also stored as an outbound `Message` with its
+Pipeline replies, the console's answers, questions and extension notices, the scheduler's
+reminders and digests, the Telegram conversation's chat messages and binding codes: each becomes
+an `Outgoing` (a composed mail, or one typed `TelegramPayload`) and passes `send`, in the
+caller's transaction.  `send` asks `check_recipient` first; that is the place for every rule
+about who may receive what.  `reply_context` is the one builder of what a letter about a ticket
+may state.
+
+Each reply to a data subject is also stored as an outbound `Message` (`record_outbound`) with its
 Message-ID, so that the answer a data subject replies to (or a bounce quotes) leads back to the
-ticket.  Replies to data subjects are counted against the per-recipient cap of the loop guard.
+ticket.  Pipeline replies to data subjects are counted against the per-recipient cap of the loop
+guard (`ReplyQueue`).
 """
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 import uuid
@@ -25,39 +34,213 @@ from dsr.inbound import InboundMessage
 from dsr.intents.model import Classification
 from dsr.intents.rights import RIGHTS, Right
 from dsr.logs import mask_address
-from dsr.mail.compose import compose_mail
+from dsr.mail.compose import ComposedMail, compose_mail
 from dsr.pipeline.loop_guard import over_reply_limit
 from dsr.replies import render_reply
 from dsr.replies.context import ReplyContext, ReplyKind
 from dsr.store.audit import audit
-from dsr.store.models import Direction, Message, Ticket
+from dsr.store.models import Channel, Direction, IdentityLevel, Message, Ticket
 from dsr.store.outbox import enqueue_id
 
 log = logging.getLogger(__name__)
 BERLIN = ZoneInfo("Europe/Berlin")
 INSERT_MESSAGE = insert(Message).returning(Message.id)  # a row nothing reads back in the transaction
 
+# Identity levels at which a ticket's person counts as verified (Art. 12(6) GDPR).
+VERIFIED_LEVELS = frozenset(
+    {IdentityLevel.CONTACT_ON_FILE, IdentityLevel.CODE_CONFIRMED, IdentityLevel.KNOWN_FACTS,
+     IdentityLevel.MANUAL}
+)
+
 
 def berlin_date(moment: datetime) -> date:
     return moment.astimezone(BERLIN).date()
 
 
-def reply_context(ticket: Ticket, *, channel: str, verified: bool, recipient_name: str | None = None,
-                  **extra: Any) -> ReplyContext:
-    """What a reply about `ticket` may state; personal data (the name) only when verified."""
+def is_verified(ticket: Ticket) -> bool:
+    return ticket.identity_level in VERIFIED_LEVELS
+
+
+# --- what goes out --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TelegramPayload:
+    """One chat message (or an edit of an earlier one) as the Telegram delivery sends it."""
+
+    chat_id: int
+    text: str
+    reference: str | None = None  # the ticket it answers (pipeline replies)
+    kind: str | None = None  # the reply kind (pipeline replies)
+    buttons: tuple[tuple[tuple[str, str], ...], ...] = ()  # rows of (label, callback data)
+    edit_message_id: int | None = None
+
+    def encode(self) -> bytes:
+        """UTF-8 JSON; keys only when set (the delivery reads `reply_markup`, `edit_message_id`)."""
+        data: dict[str, Any] = {"chat_id": self.chat_id, "text": self.text}
+        if self.reference is not None:
+            data["reference"] = self.reference
+        if self.kind is not None:
+            data["kind"] = self.kind
+        if self.buttons:
+            rows = [[{"text": label, "callback_data": callback} for label, callback in row]
+                    for row in self.buttons]
+            data["reply_markup"] = {"inline_keyboard": rows}
+        if self.edit_message_id is not None:
+            data["edit_message_id"] = self.edit_message_id
+        return json.dumps(data, ensure_ascii=False).encode()
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One message for the outbox: a composed mail to `recipient`, or a chat payload."""
+
+    controller: str
+    kind: str
+    recipient: str  # the mail address, or the chat id for a chat payload
+    message: ComposedMail | TelegramPayload
+    ticket_id: int | None = None  # the ticket it is about (None for internal mail: see queue_internal_mail)
+    message_row: int | None = None  # the outbound `Message` stored for it (`record_outbound`)
+
+    @property
+    def channel(self) -> str:
+        return Channel.TELEGRAM.value if isinstance(self.message, TelegramPayload) else Channel.EMAIL.value
+
+    @property
+    def payload(self) -> bytes:
+        return self.message.encode() if isinstance(self.message, TelegramPayload) else self.message.payload
+
+
+class RecipientRefusedError(ValueError):
+    """A message that must not leave: raised in the caller's transaction, so nothing is sent."""
+
+
+def check_recipient(session: Session, out: Outgoing) -> None:
+    """The recipient guard of the door: every rule about who may receive what lives here.
+
+    Today: a recipient is named, and a chat payload goes to the chat it is addressed to.  The
+    rules of who may receive personal data (verified contacts only) belong here too.
+    """
+    recipient = out.recipient.strip()
+    if not recipient:
+        raise RecipientRefusedError(f"outgoing {out.kind}: no recipient")
+    if isinstance(out.message, TelegramPayload) and recipient != str(out.message.chat_id):
+        raise RecipientRefusedError(f"outgoing {out.kind}: chat payload for another chat than its recipient")
+
+
+def send(session: Session, out: Outgoing, *, now: datetime) -> int:
+    """The one door out: check the recipient, then queue the message; returns the outbox id.
+
+    Nothing is delivered here: the outbox sender delivers after the caller's commit.
+    """
+    check_recipient(session, out)
+    return enqueue_id(session, controller=out.controller, channel=out.channel, kind=out.kind,
+                      recipient=out.recipient, payload=out.payload, now=now, ticket_id=out.ticket_id,
+                      message_id=out.message_row)
+
+
+def send_chat(session: Session, *, controller: str, chat_id: int, text: str, now: datetime,
+              buttons: Sequence[Sequence[tuple[str, str]]] = (), edit_message_id: int | None = None,
+              kind: str = "chat", ticket_id: int | None = None) -> int:
+    """A chat message of the Telegram conversation (or an edit of an earlier one) through `send`."""
+    payload = TelegramPayload(chat_id=chat_id, text=text, buttons=tuple(tuple(row) for row in buttons),
+                              edit_message_id=edit_message_id)
+    outgoing = Outgoing(controller=controller, kind=kind, recipient=str(chat_id), message=payload,
+                        ticket_id=ticket_id)
+    item_id = send(session, outgoing, now=now)
+    session.flush()
+    return item_id
+
+
+def record_outbound(session: Session, ticket: Ticket, *, controller: str, sender: str, recipient: str,
+                    dedupe: str, message_id: str | None, subject: str, text: str, now: datetime,
+                    in_reply_to: str | None = None, references: Sequence[str] = ()) -> int:
+    """Store a reply to the person as an outbound message and return its id (the person's answer
+    threads to it).
+
+    One INSERT on the transaction's connection, no ORM object: nothing in the transaction
+    reads the row back through the session, and the ticket it points to is already written.
+    """
+    row_id: int = session.connection().execute(INSERT_MESSAGE, {
+        "controller": controller, "channel": "telegram" if message_id is None else "email",
+        "direction": Direction.OUTBOUND.value, "dedupe_key": dedupe, "message_id": message_id,
+        "in_reply_to": in_reply_to, "references": " ".join(references) or None,
+        "sender": sender, "recipient": recipient, "subject_line": subject,
+        "body_text": text, "headers": {}, "attachments": [], "received_at": now,
+        "ticket_id": ticket.id, "disposition": "",
+    }).scalar_one()
+    return row_id
+
+
+def chat_dedupe_key(prefix: str = "out") -> str:
+    """Dedupe key of an outbound chat message (chat messages have no Message-ID)."""
+    return f"{prefix}:{uuid.uuid4().hex}"
+
+
+# --- what a letter may state ----------------------------------------------------------------
+
+
+def reply_context(ticket: Ticket, *, channel: str | None = None, verified: bool | None = None,
+                  recipient_name: str | None = None, as_of: date | None = None, **extra: Any) -> ReplyContext:
+    """What a reply about `ticket` may state; personal data (the name) only when verified.
+
+    The pipeline says how far the sender is verified and passes the name it verified.  Letters
+    started outside the pipeline (console, scheduler) pass `as_of`, the day they are written:
+    they state what the ticket records (its identity level and the name on file, its due date and
+    internal target).  Otherwise the due date is stated only for a right with a statutory
+    deadline.  `extra` sets further fields of `ReplyContext` (and overrides the above).
+    """
     rights = tuple(Right(r) for r in ticket.rights)
-    statutory = any(RIGHTS[r].statutory_deadline for r in rights)
-    return ReplyContext(
-        reference=ticket.reference,
-        rights=rights,
-        received_date=berlin_date(ticket.received_at),
-        due_date=ticket.due_date if statutory else None,
-        channel=channel,
-        verified=verified,
-        recipient_name=recipient_name if verified else None,
-        extended_due_date=ticket.extended_due_date,
-        **extra,
+    verified = is_verified(ticket) if verified is None else verified
+    values: dict[str, Any] = {
+        "reference": ticket.reference,
+        "rights": rights,
+        "received_date": berlin_date(ticket.received_at),
+        "due_date": ticket.due_date if any(RIGHTS[r].statutory_deadline for r in rights) else None,
+        "channel": channel or ("telegram" if ticket.channel == Channel.TELEGRAM else "email"),
+        "verified": verified,
+        "recipient_name": recipient_name if verified else None,
+        "extended_due_date": ticket.extended_due_date,
+    }
+    if as_of is not None:
+        values.update(as_of=as_of, due_date=ticket.due_date, internal_target=ticket.internal_target_date)
+        if verified and recipient_name is None and ticket.subject is not None:
+            values["recipient_name"] = ticket.subject.name
+    values.update(extra)
+    return ReplyContext(**values)
+
+
+def text_to_html(text: str) -> str:
+    """The HTML part of a mail written as plain text (paragraphs, line breaks kept)."""
+    paragraphs = [p for p in text.replace("\r\n", "\n").split("\n\n") if p.strip()]
+    body = "".join("<p>" + html.escape(p).replace("\n", "<br>\n") + "</p>\n" for p in paragraphs)
+    return (
+        f'<!DOCTYPE html>\n<html lang="de"><head><meta charset="utf-8"></head><body>\n{body}</body></html>\n'
     )
+
+
+def queue_internal_mail(session: Session, profile: ControllerProfile, *, kind: ReplyKind,
+                        context: ReplyContext, to: str, now: datetime, reference: str | None = None,
+                        overrides_dir: Path | None = None) -> int:
+    """Render an internal mail (DPO, managers: German, metadata only) and send it to `to`.
+
+    For internal mails started outside the pipeline: the console's weekly digest and the
+    scheduler's digest and deadline reminders.  `to` must be an internal address from the
+    controller profile, never one typed in.  The item is not linked to the ticket (`ticket_id`
+    stays empty): a failed internal mail must not be mistaken for an undeliverable answer to the
+    data subject, which escalates the ticket; the reference travels in the subject and in
+    `X-DSR-Reference` instead.
+    """
+    rendered = render_reply(kind, context, profile, language="de", overrides_dir=overrides_dir)
+    mail = compose_mail(
+        from_address=profile.from_address, from_name=f"{profile.short_name} DSR-Assistent", to=to,
+        subject=rendered.subject, text=rendered.text, html=rendered.html or text_to_html(rendered.text),
+        now=now, reference=reference,
+        # Mail we start ourselves, not an answer to a message (RFC 3834).
+        auto_submitted="auto-generated",
+    )
+    outgoing = Outgoing(controller=profile.key, kind=kind.value, recipient=to, message=mail)
+    return send(session, outgoing, now=now)
 
 
 @dataclass(slots=True)
@@ -101,12 +284,11 @@ class ReplyQueue:
                                 overrides_dir=self.overrides_dir,
                                 only="chat" if channel == "telegram" else "mail")
         if channel == "telegram":
-            payload = json.dumps({"chat_id": self.msg.chat_id, "text": rendered.chat,
-                                  "reference": ticket.reference, "kind": kind.value},
-                                 ensure_ascii=False).encode()
-            out = self._outbound(ticket, dedupe=f"out:{uuid.uuid4().hex}", message_id=None,
+            chat = TelegramPayload(chat_id=self._chat_id(), text=rendered.chat, reference=ticket.reference,
+                                   kind=kind.value)
+            out = self._outbound(ticket, dedupe=chat_dedupe_key(), message_id=None,
                                  recipient=recipient, subject="", text=rendered.chat)
-            return self._enqueue(kind, ticket, "telegram", recipient, payload, out)
+            return self._enqueue(kind, ticket, recipient, chat, out)
         answering = self.msg.channel == "email"
         mail = compose_mail(
             from_address=self.profile.from_address, from_name=f"{self.profile.short_name} Datenschutz",
@@ -119,7 +301,7 @@ class ReplyQueue:
                              subject=mail.subject, text=rendered.text,
                              in_reply_to=self.msg.message_id if answering else None,
                              references=self.msg.references if answering else ())
-        return self._enqueue(kind, ticket, "email", recipient, mail.payload, out)
+        return self._enqueue(kind, ticket, recipient, mail, out)
 
     def alert_dpo(self, ticket: Ticket, reasons: Sequence[str], *,
                   kind: ReplyKind = ReplyKind.DPO_ESCALATION_ALERT, note: str = "") -> int:
@@ -137,34 +319,30 @@ class ReplyQueue:
         )
         out = self._outbound(ticket, dedupe=mail.message_id, message_id=mail.message_id, recipient=to,
                              subject=mail.subject, text=rendered.text)
-        return self._enqueue(kind, ticket, "email", to, mail.payload, out)
+        return self._enqueue(kind, ticket, to, mail, out)
 
     def _chat_recipient(self) -> str:
         return str(self.msg.chat_id) if self.msg.chat_id is not None else self.msg.sender
 
+    def _chat_id(self) -> int:
+        if self.msg.chat_id is None:
+            raise RecipientRefusedError("a chat reply to a message without a chat id")
+        return self.msg.chat_id
+
     def _outbound(self, ticket: Ticket, *, dedupe: str, message_id: str | None, recipient: str, subject: str,
                   text: str, in_reply_to: str | None = None, references: Sequence[str] = ()) -> int:
-        """Store the reply as an outbound message and return its id.
+        return record_outbound(self.session, ticket, controller=self.profile.key,
+                               sender=self.profile.from_address, recipient=recipient, dedupe=dedupe,
+                               message_id=message_id, subject=subject, text=text, now=self.now,
+                               in_reply_to=in_reply_to, references=references)
 
-        One INSERT on the transaction's connection, no ORM object: nothing in the transaction
-        reads the row back through the session, and the ticket it points to is already written.
-        """
-        return self.session.connection().execute(INSERT_MESSAGE, {
-            "controller": self.profile.key, "channel": "telegram" if message_id is None else "email",
-            "direction": Direction.OUTBOUND.value, "dedupe_key": dedupe, "message_id": message_id,
-            "in_reply_to": in_reply_to, "references": " ".join(references) or None,
-            "sender": self.profile.from_address, "recipient": recipient, "subject_line": subject,
-            "body_text": text, "headers": {}, "attachments": [], "received_at": self.now,
-            "ticket_id": ticket.id, "disposition": "",
-        }).scalar_one()
-
-    def _enqueue(self, kind: ReplyKind, ticket: Ticket, channel: str, recipient: str, payload: bytes,
-                 out_id: int) -> int:
-        item_id = enqueue_id(self.session, controller=self.profile.key, channel=channel, kind=kind.value,
-                             recipient=recipient, payload=payload, now=self.now, ticket_id=ticket.id,
-                             message_id=out_id)
+    def _enqueue(self, kind: ReplyKind, ticket: Ticket, recipient: str,
+                 message: ComposedMail | TelegramPayload, out_id: int) -> int:
+        outgoing = Outgoing(controller=self.profile.key, kind=kind.value, recipient=recipient,
+                            message=message, ticket_id=ticket.id, message_row=out_id)
+        item_id = send(self.session, outgoing, now=self.now)
         audit(self.session, actor="system", action="reply_queued", now=self.now, ticket_id=ticket.id,
-              reason=kind.value, detail={"outbox_id": item_id, "channel": channel,
+              reason=kind.value, detail={"outbox_id": item_id, "channel": outgoing.channel,
                                          "recipient": mask_address(recipient)})
         self.queued.append(item_id)
         return item_id

@@ -41,10 +41,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from dsr.config import Settings
 from dsr.console.digest import queue_digest
-from dsr.console.outgoing import queue_internal_mail, reply_context
 from dsr.controllers.profile import ControllerProfile
 from dsr.deadlines import working_days_before
 from dsr.intents.rights import RIGHTS, Right
+from dsr.pipeline.outbound import queue_internal_mail, reply_context
 from dsr.replies.context import ReplyKind
 from dsr.store.audit import audit
 from dsr.store.marks import add_mark, digest_key, has_mark, reminder_key, reminder_marks, retention_key
@@ -204,14 +204,14 @@ class Scheduler:
             if any(m.key == key or m.value.get("sent_on") == today.isoformat() for m in marks):
                 return 0  # once per stage, and at most once a day
             context = reply_context(
-                ticket, today, due_date=reminder.due, internal_target=reminder.internal_target,
+                ticket, as_of=today, due_date=reminder.due, internal_target=reminder.internal_target,
                 verified=False, recipient_name=None, ticket_state=ticket.state,
             )
             item_ids = [
                 queue_internal_mail(
                     session, profile, kind=ReplyKind.DEADLINE_REMINDER, context=context, to=to, now=now,
                     reference=ticket.reference, overrides_dir=self._settings.templates_dir,
-                ).id
+                )
                 for to in profile.notification_recipients
             ]
             detail = {"stage": reminder.stage.value, "due": reminder.due.isoformat(), "outbox_ids": item_ids}
@@ -245,7 +245,7 @@ class Scheduler:
                 for to in profile.notification_recipients
             ]
             rows = queued[0].rows if queued else 0
-            detail = {"controller": profile.key, "rows": rows, "outbox_ids": [q.item.id for q in queued]}
+            detail = {"controller": profile.key, "rows": rows, "outbox_ids": [q.item for q in queued]}
             try:
                 add_mark(session, key, now=now, detail=detail)
             except IntegrityError:

@@ -149,7 +149,7 @@ def send_digest(ctx: Ctx) -> Response:
             actor=ctx.actor,
             action="console.digest_queued",
             now=ctx.now,
-            detail={"outbox_id": queued.item.id, "controller": target.controller, "rows": queued.rows},
+            detail={"outbox_id": queued.item, "controller": target.controller, "rows": queued.rows},
         )
     return ctx.redirect(
         "/board", f"Wochenübersicht ({queued.rows} offene Anfragen) an {target.label} ist im Postausgang."

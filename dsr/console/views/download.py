@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from starlette.responses import Response, StreamingResponse
 
 from dsr.console.guard import Ctx
-from dsr.console.outgoing import send_to_subject
+from dsr.console.outgoing import SendProblem, send_to_subject
 from dsr.fulfilment.delivery import (
     CODE_MINUTES,
     find_package,
@@ -73,7 +73,7 @@ def request_code(ctx: Ctx) -> Response:
                                      reference=ticket.reference, code=code, minutes=CODE_MINUTES)
         sent = send_to_subject(session, ticket, profile, kind="download_code", subject=subject, text=text,
                                now=ctx.now)
-        if not hasattr(sent, "id"):
+        if isinstance(sent, SendProblem):
             session.rollback()
             return _page(ctx, package, message="Der Code konnte nicht versandt werden.", level="error",
                          status=409)

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from dsr.console.guard import Ctx
-from dsr.console.outgoing import is_verified, send_to_subject
+from dsr.console.outgoing import SendProblem, send_to_subject
 from dsr.controllers import ControllerProfile
 from dsr.datamap import DataMap, DataMapError
 from dsr.fulfilment.connectors import Connector, ConnectorError, Record, open_connector
@@ -53,6 +53,7 @@ from dsr.fulfilment.review import (
 )
 from dsr.fulfilment.texts import link_message
 from dsr.intents.rights import Right
+from dsr.pipeline.outbound import is_verified
 from dsr.store.audit import audit
 from dsr.store.models import (
     DeliveryPackage,
@@ -336,8 +337,8 @@ def deliver_action(ctx: Ctx) -> Response:
                                      expires_at=package.expires_at, max_uses=package.max_uses)
         sent = send_to_subject(session, ticket, profile, kind="package_link", subject=subject, text=text,
                                now=ctx.now)
-        if not hasattr(sent, "id"):
-            raise RefusedError(getattr(sent, "message", "Der Link konnte nicht versandt werden."))
+        if isinstance(sent, SendProblem):
+            raise RefusedError(sent.message or "Der Link konnte nicht versandt werden.")
         return (f"Paket erstellt und Download-Link an den bestätigten Kontakt versandt "
                 f"(gültig bis {package.expires_at.astimezone(BERLIN):%d.%m.%Y}, "
                 f"{package.max_uses} Downloads).")

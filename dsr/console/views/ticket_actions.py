@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -26,11 +27,12 @@ from dsr.console.operations import (
     record_outcome,
     reply_problem,
 )
-from dsr.console.outgoing import placeholder, reply_context, send_to_subject
+from dsr.console.outgoing import placeholder, send_to_subject
 from dsr.console.views.ticket import DRAFT_KINDS, VERIFY_LEVELS
 from dsr.controllers import ControllerProfile
 from dsr.fulfilment.letter import letter_context
 from dsr.intents.rights import Right
+from dsr.pipeline.outbound import reply_context
 from dsr.replies import ReplyError, render_reply
 from dsr.replies.context import ReplyKind
 from dsr.store.models import IdentityLevel, Ticket, User
@@ -224,7 +226,7 @@ def _draft_template(ctx: Ctx, session: Session, ticket: Ticket, profile: Control
     kind = ctx.field("kind")
     if kind not in DRAFT_KINDS:
         raise RefusedError("Bitte eine Vorlage auswählen.")
-    extra: dict[str, object] = {}
+    extra: dict[str, Any] = {}
     if kind == ReplyKind.REFUSAL_NOTICE.value:
         code = ctx.field("refusal_code")
         if code not in REFUSAL_REASONS:
@@ -234,7 +236,7 @@ def _draft_template(ctx: Ctx, session: Session, ticket: Ticket, profile: Control
         extra = {"readings": tuple(Right(r) for r in ticket.rights)}
     # What fulfilment actually did (erased, kept until, restricted, changed, recipients told).
     extra = {**TEMPLATE_GAPS, **letter_context(session, ticket.id), **extra}
-    context = reply_context(ticket, ctx.today, **extra)
+    context = reply_context(ticket, as_of=ctx.today, **extra)
     rendered = render_reply(
         ReplyKind(kind),
         context,

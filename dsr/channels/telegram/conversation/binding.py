@@ -17,8 +17,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.message import EmailMessage
-from email.utils import format_datetime, formataddr, make_msgid
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
@@ -28,12 +26,13 @@ from sqlalchemy.orm import Session
 from dsr.controllers import ControllerProfile
 from dsr.intents.rights import Right
 from dsr.logs import mask_address
+from dsr.mail.compose import compose_mail
 from dsr.pipeline import attempts, codes
 from dsr.pipeline.loop_guard import over_reply_limit
+from dsr.pipeline.outbound import Outgoing, send, text_to_html
 from dsr.replies import render_reply
 from dsr.replies.context import ReplyContext, ReplyKind
 from dsr.store.models import DataSubject, Ticket, TicketState, VerificationChallenge
-from dsr.store.outbox import enqueue
 from dsr.store.subjects import find_subject, normalize_email
 from dsr.store.tickets.services import audit
 
@@ -107,10 +106,13 @@ def start_binding(
         channel="email", verified=False, verification_code=code, code_expires_at=now + ttl,
         code_sent_to_masked=mask_email(address))
     rendered = render_reply(ReplyKind.VERIFICATION_CODE, ctx, profile, language=language, only="mail")
-    payload = compose_email(profile, to=address, subject=rendered.subject, text=rendered.text,
-                            html=rendered.html, now=now)
-    enqueue(session, controller=profile.key, channel="email", kind=ReplyKind.VERIFICATION_CODE.value,
-            recipient=address, payload=payload, now=now, ticket_id=ticket.id if ticket else None)
+    mail = compose_mail(from_address=profile.from_address, from_name=profile.short_name, to=address,
+                        subject=rendered.subject, text=rendered.text,
+                        html=rendered.html or text_to_html(rendered.text), now=now,
+                        # Mail we start ourselves: no autoresponder answers it (RFC 3834).
+                        auto_submitted="auto-generated", language=language)
+    send(session, Outgoing(controller=profile.key, kind=ReplyKind.VERIFICATION_CODE.value, recipient=address,
+                           message=mail, ticket_id=ticket.id if ticket else None), now=now)
     audit(session, actor="system", action="telegram_binding_code_sent", now=now,
           ticket_id=ticket.id if ticket else None, detail={"sent_to": mask_email(address)})
     log.info("binding code sent challenge=%s to=%s", challenge.id, mask_email(address))
@@ -189,19 +191,3 @@ def open_tickets(session: Session, *, controller: str, chat_id: int, subject_id:
     query = (select(Ticket).where(Ticket.controller == controller, Ticket.state.not_in(CLOSED_STATES), who)
              .order_by(Ticket.received_at, Ticket.id))
     return list(session.scalars(query))
-
-
-def compose_email(profile: ControllerProfile, *, to: str, subject: str, text: str, html: str,
-                  now: datetime) -> bytes:
-    """RFC 5322 bytes for the outbox, marked as automatic so no autoresponder answers it."""
-    msg = EmailMessage()
-    msg["From"] = formataddr((profile.short_name, profile.from_address))
-    msg["To"] = to
-    msg["Subject"] = subject
-    msg["Date"] = format_datetime(now)
-    msg["Message-ID"] = make_msgid(domain=profile.from_address.rpartition("@")[2])
-    msg["Auto-Submitted"] = "auto-generated"
-    msg.set_content(text)
-    if html:
-        msg.add_alternative(html, subtype="html")
-    return msg.as_bytes()

@@ -42,6 +42,7 @@ from dsr.inbound import InboundMessage, Outcome
 from dsr.intents import classify
 from dsr.intents.rights import RIGHTS, Right, legal_sort
 from dsr.pipeline import codes
+from dsr.pipeline.outbound import send_chat
 
 log = logging.getLogger(__name__)
 
@@ -144,9 +145,9 @@ class Turn:
         return t.form_for(self.state.language, self.profile.address_form)
 
     def say(self, text: str, buttons: Buttons | None = None, *, edit: int | None = None) -> None:
-        self.outbox_ids.append(chat_submit.enqueue_chat(
+        self.outbox_ids.append(send_chat(
             self.session, controller=self.flow.controller, chat_id=self.event.chat_id, text=text,
-            buttons=buttons, edit_message_id=edit, now=self.flow._clock()))
+            buttons=buttons or (), edit_message_id=edit, now=self.flow._clock()))
 
     def run(self) -> None:
         if not self._within_rate_limit():

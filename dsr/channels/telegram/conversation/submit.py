@@ -10,12 +10,11 @@ short chat answer when the pipeline queued none for the chat.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from babel.dates import format_date
 from sqlalchemy import select
@@ -27,12 +26,11 @@ from dsr.controllers import ControllerProfile
 from dsr.inbound import InboundMessage, Outcome
 from dsr.intents.rights import Right
 from dsr.pipeline.core import CONFIRMED_RIGHTS_HEADER
-from dsr.pipeline.outbound import reply_context
+from dsr.pipeline.outbound import VERIFIED_LEVELS, reply_context, send_chat
 from dsr.replies import format_date_de, render_reply
 from dsr.replies.context import ReplyKind
 from dsr.store.audit import audit
 from dsr.store.models import IdentityLevel, Message, OutboxItem, Ticket, TicketState
-from dsr.store.outbox import enqueue
 from dsr.store.suppression import is_suppressed, suppress
 from dsr.store.tickets.services import (
     TRANSITIONS,
@@ -51,8 +49,6 @@ log = logging.getLogger(__name__)
 # Rights the person picked or confirmed by button: the pipeline uses them instead of guessing.
 CONFIRMED_HEADER = CONFIRMED_RIGHTS_HEADER
 IMMEDIATE = frozenset({Right.MARKETING_OBJECTION, Right.CONSENT_WITHDRAWAL})
-VERIFIED_LEVELS = frozenset({IdentityLevel.CONTACT_ON_FILE.value, IdentityLevel.CODE_CONFIRMED.value,
-                             IdentityLevel.KNOWN_FACTS.value, IdentityLevel.MANUAL.value})
 BOUND_METHOD = "Telegram-Chat mit Code an hinterlegte E-Mail-Adresse verknüpft"
 
 
@@ -83,7 +79,7 @@ def after_pipeline(
     user_id = msg.telegram_user_id or 0
     if ticket is None:
         log.info("chat request without ticket status=%s reason=%s", outcome.status, outcome.reason)
-        held = enqueue_chat(session, controller=profile.key, chat_id=chat_id,
+        held = send_chat(session, controller=profile.key, chat_id=chat_id,
                             text=t.text("held", form), now=now)
         return SubmitResult(None, False, [held])
     actor = f"telegram:{user_id}"
@@ -169,22 +165,6 @@ def verify_ticket(session: Session, ticket: Ticket, *, subject_id: int, actor: s
     return True
 
 
-def enqueue_chat(session: Session, *, controller: str, chat_id: int, text: str, now: datetime,
-                 buttons: list[list[tuple[str, str]]] | None = None, edit_message_id: int | None = None,
-                 kind: str = "chat", ticket_id: int | None = None) -> int:
-    """Queue one chat message (or an edit of an earlier one) as UTF-8 JSON for the outbox."""
-    payload: dict[str, Any] = {"chat_id": chat_id, "text": text}
-    if buttons:
-        payload["reply_markup"] = {"inline_keyboard": [
-            [{"text": label, "callback_data": data} for label, data in row] for row in buttons]}
-    if edit_message_id is not None:
-        payload["edit_message_id"] = edit_message_id
-    item = enqueue(session, controller=controller, channel="telegram", kind=kind, recipient=str(chat_id),
-                   payload=json.dumps(payload, ensure_ascii=False).encode(), now=now, ticket_id=ticket_id)
-    session.flush()
-    return item.id
-
-
 def ticket_by_reference(session: Session, reference: str | None) -> Ticket | None:
     return find_by_reference(session, reference) if reference else None
 
@@ -230,5 +210,5 @@ def render_chat(ticket: Ticket, profile: ControllerProfile, *, form: t.Form, ver
 def _enqueue_reply(session: Session, kind: ReplyKind, ticket: Ticket, profile: ControllerProfile, *,
                    chat_id: int, verified: bool, form: t.Form, now: datetime) -> int:
     text = render_chat(ticket, profile, form=form, verified=verified, kind=kind)
-    return enqueue_chat(session, controller=profile.key, chat_id=chat_id, text=text, now=now,
+    return send_chat(session, controller=profile.key, chat_id=chat_id, text=text, now=now,
                         kind=kind.value, ticket_id=ticket.id)
