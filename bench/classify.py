@@ -11,6 +11,11 @@ measured in the same run, that only checks whether any lexicon phrase occurs in 
 
 The machine is shared, so the steady state is the best of several rounds of each third of the mix
 (the least disturbed), and the load average is printed with the figures.
+
+Linear time (issue 13): one message of 1 MB each of four adversarial kinds (request words repeated,
+one "word" without spaces, trigger words without sentence ends, one short request line repeated)
+must classify in under a second; each is timed once in CPU time, with the 100 KB figure beside it
+so that super-linear growth shows as a ratio far above 10.
 """
 
 from __future__ import annotations
@@ -31,6 +36,16 @@ MESSAGES = 3000
 EMAIL_SHARE = 0.6
 TARGET = 3000  # messages/s, issue 3
 ROUNDS = 5
+LOAD_TARGET_MS = 100  # issue 13
+LARGE_TARGET_S = 1.0  # one 1 MB adversarial body, issue 13
+ADVERSARIAL = {
+    "request words repeated": "Bitte löschen Sie meine Daten und geben Sie mir Auskunft über meine Daten, "
+                              "Widerspruch Werbung. ",
+    "no spaces": "löschenauskunftwiderspruchwerbungeinwilligung",
+    "trigger words, no sentence end":
+        "löschen daten auskunft widerspruch werbung einwilligung widerruf bitte ich ",
+    "one request line repeated": "Bitte löschen Sie meine Daten.\n",
+}
 
 _SIGNATURE = (
     "\n\nMit freundlichen Grüßen\n{name}\nMusterstraße 12\n38100 Braunschweig\nTel. 0531 123456\n\n"
@@ -107,6 +122,20 @@ def _best_of(rounds: int, mix: list[tuple[str, str, str]], work: Callable[[str, 
     return sum(cpu), sum(wall)
 
 
+def _adversarial(classifier: Classifier) -> list[tuple[str, float, float]]:
+    """(kind, CPU seconds for 100 KB, CPU seconds for 1 MB) per adversarial body."""
+    out = []
+    for kind, unit in ADVERSARIAL.items():
+        seconds = []
+        for size in (100_000, 1_000_000):
+            body = (unit * (size // len(unit) + 1))[:size]
+            started = time.process_time()
+            classifier.classify("Löschung", body, "email")
+            seconds.append(time.process_time() - started)
+        out.append((kind, seconds[0], seconds[1]))
+    return out
+
+
 def main() -> None:
     load_before = os.getloadavg()[0]
     loads = []
@@ -142,6 +171,13 @@ def main() -> None:
           f" (CPU time)   wall clock {_rate(len(mix), base_wall):.0f}/s")
     print(f"   classify takes {warm / base:.1f}x the baseline's time; target {TARGET}/s: "
           f"{'met' if rate >= TARGET else 'NOT met'}")
+    load_ms = statistics.median(loads) * 1000
+    print(f"   lexicon load target {LOAD_TARGET_MS} ms: {'met' if load_ms <= LOAD_TARGET_MS else 'NOT met'}")
+    for kind, small, large in _adversarial(classifier):
+        verdict = "met" if large < LARGE_TARGET_S else "NOT met"
+        ratio = large / small if small else float("inf")
+        print(f"   1 MB adversarial body ({kind}): {large:.2f} s CPU (100 KB: {small:.3f} s, "
+              f"ratio {ratio:.1f}); target < {LARGE_TARGET_S:.0f} s: {verdict}")
     print(f"   load average during the run: {load_before:.2f} -> {load_after:.2f} ({os.cpu_count()} cores)")
 
 

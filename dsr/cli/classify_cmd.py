@@ -3,6 +3,9 @@
     dsr classify < messages.jsonl            one JSON object out per line in, same order
     dsr classify --explain < message.json    one message's evidence, for a person
     dsr classify --explain --subject "..." --body "..."
+    dsr classify --heldout a.jsonl b.jsonl c.jsonl d.jsonl
+                                             thresholds chosen on all files but one, figures
+                                             on that one, for each file in turn
     dsr classify --score a.jsonl b.jsonl     per file: exact-set accuracy, requests ignored,
                                              auto-handled precision, escalation figures,
                                              per-label precision/recall, confusion table
@@ -90,17 +93,10 @@ def _explain(subject: str | None, body: str | None, channel: str) -> None:
 
 def _score(paths: list[Path], *, details: bool) -> None:
     from dsr.intents import classify
-    from dsr.intents.scoring import read_corpus, score
+    from dsr.intents.scoring import score
 
     for number, path in enumerate(paths):
-        try:
-            records = read_corpus(path)
-        except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise CliError(f"cannot read corpus {path}: {exc}", exit_code=2) from exc
-        problems = [f"line {i}: {p}" for i, r in enumerate(records, start=1)
-                    if (p := _check_labelled(r)) is not None]
-        if problems:
-            raise CliError(f"corpus {path}: " + "; ".join(problems[:5]), exit_code=2)
+        records = _read_labelled(path)
         result = score(records, classify)
         if number:
             typer.echo("")
@@ -117,6 +113,38 @@ def _score(paths: list[Path], *, details: bool) -> None:
             typer.echo("requests ignored: " + ", ".join(result.ignored_ids))
         if details and result.mistakes:
             typer.echo("mistakes: " + ", ".join(result.mistakes))
+
+
+def _read_labelled(path: Path) -> list[dict[str, Any]]:
+    from dsr.intents.scoring import read_corpus
+
+    try:
+        records = read_corpus(path)
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CliError(f"cannot read corpus {path}: {exc}", exit_code=2) from exc
+    problems = [f"line {i}: {p}" for i, r in enumerate(records, start=1)
+                if (p := _check_labelled(r)) is not None]
+    if problems:
+        raise CliError(f"corpus {path}: " + "; ".join(problems[:5]), exit_code=2)
+    return records
+
+
+def _held_out(paths: list[Path]) -> None:
+    from dsr.intents.classifier import default_classifier
+    from dsr.intents.tuning import held_out
+
+    if len(paths) < 2:
+        raise CliError("--heldout needs at least two corpus files", exit_code=2)
+    files = {path.name: _read_labelled(path) for path in paths}
+    typer.echo(f"{'held out':<28} {'exact':>6} {'ignored':>8} {'auto prec':>10} {'auto n':>7} "
+               f"{'esc rec':>8} {'false esc':>10}   thresholds (chosen on the other files)")
+    for item in held_out(default_classifier(), files):
+        s, t = item.scores, item.thresholds
+        typer.echo(f"{item.name:<28} {s.exact:>6.3f} {s.ignored_share:>8.3f} "
+                   f"{s.auto_handled_precision:>10.3f} {s.auto_handled:>7} {s.escalation_recall:>8.3f} "
+                   f"{s.false_escalation:>10.3f}   "
+                   f"strong={t.strong} max_labels={t.max_labels} max_words={t.max_words} "
+                   f"(training auto prec {item.training.auto_handled_precision:.3f})")
 
 
 def _check_labelled(record: Any) -> str | None:
@@ -140,15 +168,18 @@ def classify_command(
         None, "--score", help="Score labelled corpora (JSON Lines; repeat the option or list files)."),
     files: list[Path] | None = typer.Argument(None, help="With --score: further corpus files."),
     mistakes: bool = typer.Option(False, "--mistakes", help="With --score: list ids of every mistake."),
+    heldout: bool = typer.Option(False, "--heldout", help="Tune on all files but one, score that one."),
     subject: str | None = typer.Option(None, "--subject", help="With --explain: the subject."),
     body: str | None = typer.Option(None, "--body", help="With --explain: the body."),
     channel: str = typer.Option("email", "--channel", help="With --explain: email or telegram."),
 ) -> None:
     """Classify data-subject messages (JSON Lines on stdin, one result per line on stdout)."""
-    if score:
+    if heldout:
+        _held_out([*(score or []), *(files or [])])
+    elif score:
         _score([*score, *(files or [])], details=mistakes)
     elif files:
-        raise CliError("file arguments are only read with --score", exit_code=2)
+        raise CliError("file arguments are only read with --score or --heldout", exit_code=2)
     elif explain:
         _explain(subject, body, channel)
     else:

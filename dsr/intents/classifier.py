@@ -13,9 +13,11 @@ If the sender's own words exercise no right, a forwarded message is classified i
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -30,8 +32,24 @@ from dsr.intents.text import plain_text, tokenize
 logger = logging.getLogger(__name__)
 
 ACCEPT = 0.6  # summed rule weight at which a right counts as requested
-STRONG = 0.75  # when even the strongest right is below this, the reading is weak -> low_confidence
-BORDERLINE = 0.45  # a rejected right at or above this makes the reading ambiguous
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    """When a reading is strong enough to be handled without a person (abstention).
+
+    The defaults are chosen on the labelled training files (`dsr classify --heldout` shows how
+    they were chosen and what they give on a file left out); a weaker reading is not dropped but
+    escalated with `low_confidence` or `ambiguous`, so the pipeline asks or a person decides.
+    """
+
+    strong: float = 1.4  # every label needs this score, else low_confidence
+    borderline: float = 0.45  # a rejected right at or above this makes the reading ambiguous
+    max_labels: int = 3  # more rights at once: a person checks the reading (ambiguous)
+    max_words: int = 400  # a longer own text: a person checks the reading (low_confidence)
+
+
+DEFAULT_THRESHOLDS = Thresholds()
 SUBJECT_FACTOR = 0.8
 REPLY_SUBJECT_FACTOR = 0.3
 SUBJECT_ONLY_WORDS = 25  # a body longer than this that reads no right makes a subject reading unsure
@@ -52,12 +70,19 @@ _NOTHING = _Scored({}, [], [], [], False)
 class Classifier:
     """A loaded lexicon with its matcher; thread-safe for reading, reuse one instance."""
 
-    def __init__(self, lexicon: Lexicon) -> None:
+    def __init__(self, lexicon: Lexicon, thresholds: Thresholds = DEFAULT_THRESHOLDS) -> None:
         self.lexicon = lexicon
+        self.thresholds = thresholds
         self.matcher = Matcher(lexicon)
         self.words = WordLists.from_lexicon(lexicon)
         self.cues = {rule.id: rule for rule in lexicon.rules if rule.kind == "cue"}
         self.routine = {rule.id: rule.label for rule in lexicon.rules if rule.kind == "routine"}
+
+    def with_thresholds(self, thresholds: Thresholds) -> Classifier:
+        """This classifier (same compiled lexicon, shared) with other abstention thresholds."""
+        clone = copy.copy(self)
+        clone.thresholds = thresholds
+        return clone
 
     def _view(self, name: str, text: str, ranges: list[tuple[int, int]] | None) -> FieldView:
         tokens = tokenize(text, ranges)
@@ -146,7 +171,9 @@ class Classifier:
             labels = (Right.OTHER,)
             non_request = self._non_request(body_scored, subject_scored, auto_reply=auto_reply,
                                             words=own_words + len(subject_view.tokens))
-        reasons = self._reasons(labels, scores, evidence)
+        reasons = self._reasons(labels, scores, evidence, own_words)
+        if reasons:
+            non_request = ""  # a breach report or an authority's letter is never set aside
         if labels == (Right.OTHER,) and not non_request and "low_confidence" not in reasons:
             reasons.append("low_confidence")  # nothing recognised, nothing routine: a person looks
         if subject_only and own_words > SUBJECT_ONLY_WORDS and "low_confidence" not in reasons:
@@ -168,7 +195,7 @@ class Classifier:
         )
 
     def _reasons(self, labels: tuple[Right, ...], scores: dict[Right, float],
-                 evidence: list[Evidence]) -> list[str]:
+                 evidence: list[Evidence], words: int) -> list[str]:
         """Machine-readable escalation reasons, in a stable order."""
         rights_found = labels != (Right.OTHER,)
         found: list[str] = []
@@ -184,10 +211,12 @@ class Classifier:
                 continue
             found.append(item.reason)
         if rights_found:
-            strongest = max(scores[label] for label in labels)
-            if strongest < STRONG:
+            limits = self.thresholds
+            weakest = min(scores[label] for label in labels)
+            if weakest < limits.strong or words > limits.max_words:
                 found.append("low_confidence")
-            if any(BORDERLINE <= v < ACCEPT for r, v in scores.items() if r not in labels):
+            if len(labels) > limits.max_labels or any(
+                    limits.borderline <= v < ACCEPT for r, v in scores.items() if r not in labels):
                 found.append("ambiguous")
         return sorted(set(found), key=found.index)
 

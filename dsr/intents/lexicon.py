@@ -5,6 +5,8 @@ tables; `cues.toml` holds escalation cues, `routine.toml` the positive evidence 
 no privacy request at all (an order, an invoice, an application ...) and the privacy words that
 overrule it, `modifiers.toml` false friends and the word lists for negation, conditions and
 notices, `vocabulary.toml` words that fuzzy matching must never "correct".
+`frames.toml` names word classes (`@delete`, `@my_data`, `@marketing` ...) that slots use, so a right is
+written as a frame (a wish x an action x an object) instead of a list of fixed phrases.
 A rule matches either a `phrases` entry (words in this order, next to each other) or all slots of
 `all` within `window` words in one sentence, in any order.  Inside a phrase or slot:
 
@@ -92,13 +94,15 @@ class Lexicon:
     rules: tuple[Rule, ...]
     words: dict[str, frozenset[str]] = field(default_factory=dict)
     protected: frozenset[str] = frozenset()
+    spelling: dict[str, str] = field(default_factory=dict)  # folded variant -> folded standard word
 
 
 class _Source:
     """A parsed file plus the raw lines, to point errors at the right line."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, classes: dict[str, tuple[str, ...]] | None = None) -> None:
         self.path = path
+        self.classes = classes or {}  # word classes of frames.toml, used as "@name" in slots
         try:
             raw = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
@@ -161,7 +165,17 @@ def _slots(src: _Source, line: int, where: str, text: str) -> tuple[tuple[str, .
         alternatives = [a for a in slot.strip(".,;!?\"'()").split("|")]
         if any(not a for a in alternatives):
             raise src.error(line, f"{where}: {text!r} has an empty alternative around '|'")
-        slots.append(tuple(_term(src, line, where, a) for a in alternatives))
+        expanded: list[str] = []
+        for alternative in alternatives:
+            if alternative.startswith("@"):
+                members = src.classes.get(alternative[1:])
+                if members is None:
+                    known = ", ".join(sorted(src.classes)) or "none"
+                    raise src.error(line, f"{where}: unknown word class {alternative!r} (known: {known})")
+                expanded.extend(members)
+            else:
+                expanded.append(alternative)
+        slots.append(tuple(dict.fromkeys(_term(src, line, where, a) for a in expanded)))
     if not slots:
         raise src.error(line, f"{where}: {text!r} contains no words")
     return tuple(slots)
@@ -342,19 +356,53 @@ def load_lexicon(directory: Path = LEXICON_DIR) -> Lexicon:
     """Read and validate every lexicon file in `directory`."""
     seen: set[str] = set()
     rules: list[Rule] = []
+    classes = _classes(_Source(directory / "frames.toml"))
     for name in RIGHT_FILES:
         path = directory / f"{name}.toml"
         if not path.exists():
             raise LexiconError(path, 0, "missing lexicon file for this right")
-        rules.extend(_right_rules(_Source(path), seen))
-    cues = _Source(directory / "cues.toml")
+        rules.extend(_right_rules(_Source(path, classes), seen))
+    cues = _Source(directory / "cues.toml", classes)
     rules.extend(_cue_rules(cues, seen))
-    routine = _Source(directory / "routine.toml")
+    routine = _Source(directory / "routine.toml", classes)
     rules.extend(_routine_rules(routine, seen, "routine"))
     rules.extend(_routine_rules(routine, seen, "privacy"))
-    modifiers = _Source(directory / "modifiers.toml")
+    modifiers = _Source(directory / "modifiers.toml", classes)
     rules.extend(_false_friends(modifiers, seen))
     words = _word_lists(modifiers)
     vocabulary = _Source(directory / "vocabulary.toml")
     protected = _word_lists(vocabulary).get("protected", frozenset())
-    return Lexicon(tuple(rules), words, protected)
+    return Lexicon(tuple(rules), words, protected, _spelling(vocabulary))
+
+
+def _classes(src: _Source) -> dict[str, tuple[str, ...]]:
+    """`[classes]` of frames.toml: name = "word|stem*|*suffix|..." (used as "@name" in slots)."""
+    table = src.data.get("classes", {})
+    if not isinstance(table, dict) or not table:
+        raise src.error(1, "[classes] must be a table of name = \"alternatives\"")
+    out: dict[str, tuple[str, ...]] = {}
+    for name, alternatives in table.items():
+        line = src.value_line(1, f"{name} =")
+        if not _ID.match(name) or not isinstance(alternatives, str) or not alternatives.strip():
+            raise src.error(line, f"classes.{name}: a snake_case name and a non-empty string of alternatives")
+        members = tuple(a.strip() for a in alternatives.split("|"))
+        for member in members:
+            _term(src, line, f"classes.{name}", member)  # validated here, folded where used
+        out[name] = members
+    return out
+
+
+def _spelling(src: _Source) -> dict[str, str]:
+    """`[spelling]`: variant = "standard" (dialect, chat and learner spellings of one word)."""
+    table = src.data.get("spelling", {})
+    if not isinstance(table, dict):
+        raise src.error(1, "[spelling] must be a table of variant = \"standard word\"")
+    out: dict[str, str] = {}
+    for variant, standard in table.items():
+        line = src.value_line(1, f"{variant} =")
+        if not isinstance(standard, str) or not _WORD_TERM.match(fold(standard)) or "*" in standard:
+            raise src.error(line, f"spelling.{variant}: the standard form must be one plain word")
+        if not _WORD_TERM.match(fold(variant)) or "*" in variant:
+            raise src.error(line, f"spelling.{variant}: the variant must be one plain word")
+        out[fold(variant)] = fold(standard)
+    return out

@@ -29,7 +29,9 @@ from dsr.intents.text import Token
 
 _STEM_ENDINGS = ("", "e", "en", "n", "t", "st", "et", "te", "ten", "s", "es", "er", "ung", "ungen")
 _MIN_FUZZY_LENGTH = 6
-_MAX_FUZZY_LENGTH = 40  # longer "words" (no spaces, pasted data) are never corrected
+_MAX_FUZZY_LENGTH = 40  # longer "words" (no spaces, pasted data) are never corrected or split
+_MIN_COMPOUND_PART = 4  # "kontoloeschung": konto + loeschung; "bewerbung" is never be + werbung
+_MIN_COMPOUND_TAIL = 5
 # Occurrences kept per pattern and field.  The classifier counts only the first few hits of a
 # right rule or cue (`MAX_HITS_PER_RULE`); false friends and `unless` patterns may matter in any
 # sentence, so they keep more.  The caps make a message that repeats a trigger word a million
@@ -100,6 +102,7 @@ class Matcher:
         self._protected_stems = tuple(w[:-1] for w in lexicon.protected if w.endswith("*"))
         self._fuzzy: dict[str, tuple[list[str], list[str]]] = {}
         self._fuzzy_suffixes = tuple(s for s in self._suffix if len(s) >= 7 and s.isalpha())
+        self._spelling = dict(lexicon.spelling)
         self._build_fuzzy_targets()
         self._cache: dict[str, _Entry] = {}
 
@@ -191,6 +194,41 @@ class Matcher:
             return None
         return target, 100.0 * (1.0 - distance / max(len(norm), len(target)))
 
+    def compound(self, norm: str) -> tuple[set[int], float] | None:
+        """Term keys of a German compound's parts ("datenloeschung" = daten + loeschung,
+        "werbeanrufe" = werbe + anrufe), or None.
+
+        The longest tail of five letters or more that is a lexicon word or starts with a lexicon
+        stem is the head word; the rest (without a linking s/n/e) adds its terms when it is one
+        too.  Only words the lexicon does not know as a whole are split, and never a protected
+        word: "Bewerbung" is no "Werbung".
+        """
+        if not _MIN_FUZZY_LENGTH + 2 <= len(norm) <= _MAX_FUZZY_LENGTH or not norm.isalpha() \
+                or self._is_protected(norm):
+            return None
+        for cut in range(_MIN_COMPOUND_PART, len(norm) - _MIN_COMPOUND_TAIL + 1):
+            tail = norm[cut:]
+            if self._is_protected(tail):
+                continue
+            keys = self._whole_word(tail)
+            if not keys:
+                continue
+            head = norm[:cut]
+            for candidate in (head, head[:-1] if head[-1:] in "sne" else ""):
+                if len(candidate) >= _MIN_COMPOUND_PART:
+                    keys = keys | self._whole_word(candidate)
+            return keys, 95.0
+        return None
+
+    def _whole_word(self, word: str) -> set[int]:
+        """Keys of exact words and stems (not suffixes, not citations) that `word` fills."""
+        keys = set(self._exact.get(word, _EMPTY))
+        for length in self._prefix_lengths:
+            if length > len(word):
+                break
+            keys |= self._prefix.get(word[:length], _EMPTY)
+        return keys
+
     def _suffix_correction(self, norm: str) -> tuple[str, float] | None:
         """A misspelt compound ending ("Datenlöschunk"): compare the tail with suffix terms."""
         for suffix in self._fuzzy_suffixes:
@@ -213,8 +251,13 @@ class Matcher:
         cached = self._cache.get(norm)
         if cached is not None:
             return cached
-        keys = self._direct(norm)
+        standard = self._spelling.get(norm)
+        keys = self._direct(standard if standard is not None else norm)
         score = 100.0
+        if not keys:
+            split = self.compound(norm)
+            if split is not None:
+                keys, score = split
         if not keys:
             corrected = self.correction(norm)
             if corrected is not None:

@@ -138,3 +138,38 @@ def test_dpo_can_add_a_rule(lexicon_copy: Path) -> None:
     after = Classifier(load_lexicon(lexicon_copy)).classify("", "Bitte Datenhygiene durchführen", "email")
     assert [r.value for r in after.labels] == ["erasure"]
     assert after.evidence[0].rule == "erasure.hygiene"
+
+
+def test_unknown_word_class_is_reported(lexicon_copy: Path) -> None:
+    line = _append(lexicon_copy / "erasure.toml", '\n[[rule]]\nid = "x"\nall = ["@wipe_out", "daten"]\n')
+    with pytest.raises(LexiconError, match="unknown word class '@wipe_out'") as caught:
+        load_lexicon(lexicon_copy)
+    assert caught.value.line >= line
+
+
+def test_a_word_added_to_a_class_reaches_every_frame_using_it(lexicon_copy: Path) -> None:
+    from dsr.intents.classifier import Classifier
+
+    body = "Bitte radiert meine Daten aus."
+    before = Classifier(load_lexicon(lexicon_copy)).classify("", body, "email")
+    assert "erasure" not in [r.value for r in before.labels]
+    path = lexicon_copy / "frames.toml"
+    text = path.read_text(encoding="utf-8").replace('delete = "', 'delete = "radiert|')
+    path.write_text(text, encoding="utf-8")
+    after = Classifier(load_lexicon(lexicon_copy)).classify("", body, "email")
+    assert "erasure" in [r.value for r in after.labels]
+    assert any(e.rule == "erasure.frame_delete_my_data" for e in after.evidence)
+
+
+def test_routine_reason_must_be_a_routine_code(lexicon_copy: Path) -> None:
+    path = lexicon_copy / "routine.toml"
+    line = _append(path, '\n[[routine]]\nid = "x"\nreason = "complaint"\nphrases = ["quittung"]\n')
+    with pytest.raises(LexiconError, match="is not one of") as caught:
+        load_lexicon(lexicon_copy)
+    assert caught.value.line == line + 1
+
+
+def test_spelling_variant_must_be_one_word(lexicon_copy: Path) -> None:
+    _append(lexicon_copy / "vocabulary.toml", '"mach weg" = "loeschen"\n')
+    with pytest.raises(LexiconError, match="the variant must be one plain word"):
+        load_lexicon(lexicon_copy)

@@ -1,0 +1,63 @@
+"""Choosing the abstention thresholds on labelled files, and measuring them on a file left out.
+
+`choose_thresholds` tries every combination of `GRID` on the training records and keeps the one
+that lets the most messages be handled without a person while their precision stays at
+`TARGET_PRECISION`; when no combination reaches it, the most precise one that still handles at
+least `MIN_AUTO_SHARE` of the messages.  `held_out` rotates: thresholds chosen on all files but
+one, figures measured on that one.  These are the figures to expect on messages nobody tuned the
+classifier to (`dsr classify --heldout`).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from dsr.intents.classifier import Classifier, Thresholds
+from dsr.intents.scoring import CorpusScores, score
+
+TARGET_PRECISION = 0.97
+MIN_AUTO_SHARE = 0.2
+GRID: dict[str, tuple[float, ...]] = {
+    "strong": (0.75, 1.0, 1.4),
+    "max_labels": (1, 2, 3),
+    "max_words": (150, 400),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class HeldOut:
+    """Figures on one file with thresholds chosen on the others."""
+
+    name: str
+    thresholds: Thresholds
+    training: CorpusScores
+    scores: CorpusScores
+
+
+def choose_thresholds(classifier: Classifier,
+                      records: Sequence[dict[str, Any]]) -> tuple[Thresholds, CorpusScores]:
+    """The thresholds `GRID` offers that suit `records` best (see the module docstring)."""
+    tried: list[tuple[Thresholds, CorpusScores]] = []
+    for strong, labels, words in itertools.product(GRID["strong"], GRID["max_labels"], GRID["max_words"]):
+        thresholds = replace(classifier.thresholds, strong=strong, max_labels=int(labels),
+                             max_words=int(words))
+        tried.append((thresholds, score(records, classifier.with_thresholds(thresholds).classify)))
+    reaching = [t for t in tried if t[1].auto_handled_precision >= TARGET_PRECISION and t[1].auto_handled]
+    if reaching:
+        return max(reaching, key=lambda t: (t[1].auto_handled, t[1].exact))
+    enough = [t for t in tried if t[1].auto_handled >= MIN_AUTO_SHARE * len(records)] or tried
+    return max(enough, key=lambda t: (round(t[1].auto_handled_precision, 3), t[1].auto_handled))
+
+
+def held_out(classifier: Classifier, files: dict[str, list[dict[str, Any]]]) -> list[HeldOut]:
+    """Tune on all files but one, score that one; once per file."""
+    results = []
+    for name, records in files.items():
+        training = [r for other, rs in files.items() if other != name for r in rs]
+        thresholds, fitted = choose_thresholds(classifier, training)
+        tuned = classifier.with_thresholds(thresholds)
+        results.append(HeldOut(name, thresholds, fitted, score(records, tuned.classify)))
+    return results
