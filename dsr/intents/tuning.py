@@ -19,10 +19,10 @@ from dsr.intents.classifier import Classifier, Thresholds
 from dsr.intents.scoring import CorpusScores, score
 
 TARGET_PRECISION = 0.97
-MIN_AUTO_SHARE = 0.2
+MIN_AUTO_SHARE = 0.3
 GRID: dict[str, tuple[float, ...]] = {
     "strong": (0.75, 1.0, 1.4),
-    "max_labels": (1, 2, 3),
+    "max_labels": (2, 3),
     "max_words": (150, 400),
 }
 
