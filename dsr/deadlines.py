@@ -383,3 +383,20 @@ def may_extend(deadline: Deadline, today: date) -> bool:
     due date has passed, the extension can no longer be used (EDPB § 164, LEGAL.md 2.5).
     """
     return today <= deadline.due
+
+
+# Art. 33(1) GDPR: a personal data breach is notified to the supervisory authority "without undue
+# delay and, where feasible, not later than 72 hours after having become aware of it".
+BREACH_NOTIFICATION_HOURS = 72
+
+
+def breach_notification_due(aware_at: datetime) -> datetime:
+    """When the Art. 33 notification is due if the controller became aware at `aware_at`.
+
+    A report from outside (a customer who received another customer's invoice) makes the
+    controller aware when it arrives, so the pipeline passes the receipt time: the clock is 72
+    hours, not days, and it does not stop on weekends or public holidays.
+    """
+    if aware_at.tzinfo is None:
+        raise DeadlineError("the time of awareness must be timezone-aware")
+    return aware_at + timedelta(hours=BREACH_NOTIFICATION_HOURS)

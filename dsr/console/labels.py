@@ -42,6 +42,7 @@ REASONS: dict[str, str] = {
     "delivery_failed": "Antwort konnte nicht versendet werden",
     "identity_unverified": "Identität nicht bestätigt (zu viele falsche Angaben)",
     "subject_says_not_a_request": "Person sagt im Chat: kein Datenschutz-Anliegen",
+    "unrecognised": "Nachricht nicht zugeordnet: bitte lesen und entscheiden",
 }
 
 STATES: dict[str, str] = {

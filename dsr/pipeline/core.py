@@ -16,7 +16,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,19 +26,22 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from dsr.config import Settings
 from dsr.controllers.profile import ControllerProfile
+from dsr.deadlines import breach_notification_due
 from dsr.inbound import InboundMessage, Outcome, OutcomeStatus
 from dsr.intents import classify
 from dsr.intents.model import Classification
 from dsr.intents.rights import RIGHTS, Right, legal_sort
 from dsr.logs import mask_address
 from dsr.mail.compose import domain_of, is_our_message_id
-from dsr.pipeline import identity
+from dsr.pipeline import identity, triage
 from dsr.pipeline.clarification import chosen_readings
 from dsr.pipeline.identity import IdentityDecision, Rung
 from dsr.pipeline.identity_flow import handle_identity_reply, start_verification
+from dsr.pipeline.intake import stated_deadline
 from dsr.pipeline.loop_guard import LoopCheck, Verdict, check_message, parse_bounce
-from dsr.pipeline.outbound import INSERT_MESSAGE, ReplyQueue, Run, StoredInbound, reply_context
+from dsr.pipeline.outbound import INSERT_MESSAGE, ReplyQueue, Run, StoredInbound, berlin_date, reply_context
 from dsr.pipeline.threads import find_thread, is_requester
+from dsr.pipeline.triage import UNCLEAR_REASONS, Route
 from dsr.replies.context import ReplyKind
 from dsr.store.audit import audit
 from dsr.store.db import retry_if_disconnected
@@ -58,10 +61,7 @@ from dsr.store.tickets.services import correct_rights, escalate, open_ticket, re
 log = logging.getLogger(__name__)
 decisions = logging.getLogger("dsr.decisions")
 
-# Reasons that first earn a clarification question rather than a human (ANCHORS lesson 5: the
-# two-stage fallback); anything else the classifier escalates goes straight to the DPO.
-UNCLEAR_REASONS = frozenset({"ambiguous", "low_confidence"})
-MAX_READINGS = 3
+NOT_A_REQUEST = "not_a_request"  # disposition of an ignored message (reason in disposition_reason)
 # Mails to the DPO and managers: a bounce of one is an internal matter, not an unreachable person.
 INTERNAL_KINDS = frozenset({ReplyKind.DPO_ESCALATION_ALERT.value, ReplyKind.DEADLINE_REMINDER.value,
                             ReplyKind.WEEKLY_DIGEST.value})
@@ -69,7 +69,8 @@ CONFIRMED_RIGHTS_HEADER = "x-dsr-chat-confirmed-rights"  # set by the Telegram a
 SYSTEM = "system"
 _CLOSED_STATES = frozenset({TicketState.CLOSED.value, TicketState.PAUSED.value})
 _SET_DISPOSITION = update(Message).where(Message.id == bindparam("message")).values(
-    ticket_id=bindparam("ticket_id"), disposition=bindparam("disposition"))
+    ticket_id=bindparam("ticket_id"), disposition=bindparam("disposition"),
+    disposition_reason=bindparam("disposition_reason"))
 
 
 class Pipeline:
@@ -173,7 +174,8 @@ class Pipeline:
         """Write the ticket and disposition the steps chose for the inbound message."""
         if stored.ticket_id is not None or stored.disposition:
             session.connection().execute(_SET_DISPOSITION, {
-                "message": stored.id, "ticket_id": stored.ticket_id, "disposition": stored.disposition})
+                "message": stored.id, "ticket_id": stored.ticket_id, "disposition": stored.disposition,
+                "disposition_reason": stored.disposition_reason})
 
     def _route(self, run: Run) -> Outcome:
         check = check_message(run.msg, own_addresses=self._own_addresses, own_domains=self._own_domains)
@@ -271,30 +273,59 @@ class Pipeline:
         return Outcome(OutcomeStatus.ACCEPTED, reason="follow_up_attached", ticket_reference=ticket.reference)
 
     def _new_request(self, run: Run, result: Classification) -> Outcome:
-        labels = [r for r in result.labels if r is not Right.OTHER]
-        unclear = bool(result.reasons) and set(result.reasons) <= UNCLEAR_REASONS
-        readings = _readings(result) if unclear else []
-        if unclear and not readings and not labels:
-            unclear = False  # nothing to offer as a reading: a human has to look
-        to_escalate = result.escalate and not unclear
-        if not labels and not to_escalate and not unclear:
-            run.stored.disposition = "not_a_request"
-            audit(run.session, actor=SYSTEM, action="message_not_a_request", now=run.now,
-                  reason="keine Betroffenenanfrage erkannt", detail={"message_id": run.stored.id,
-                                                                      "classification": result.to_dict()})
-            return Outcome(OutcomeStatus.IGNORED, reason="not_a_request")
-        decision = self._decide(run, labels, result)
-        to_escalate = to_escalate or decision.rung is Rung.MANUAL
+        """Open a ticket for everything a person may have asked (`dsr.pipeline.triage`); only a
+        confident non-privacy reading is ignored, with its reason, and listed for the DPO."""
+        decision = triage.decide(result)
+        if decision.route is Route.IGNORE:
+            return self._ignore(run, result, decision.ignore_reason)
+        labels = list(decision.labels)
+        unclear = decision.route is Route.CLARIFY
+        readings = list(decision.readings)
+        to_escalate = decision.route in (Route.ESCALATE, Route.TRIAGE)
+        identity_decision = self._decide(run, labels, result)
+        to_escalate = to_escalate or identity_decision.rung is Rung.MANUAL
+        reasons = list(decision.reasons)
+        if to_escalate and unclear:  # identity needs a person: the person decides the reading too
+            unclear, readings = False, []
+        breach_due = breach_notification_due(run.msg.received_at) if "breach" in reasons else None
+        stated_due = (stated_deadline(run.msg.body, berlin_date(run.msg.received_at))
+                      if "authority" in reasons else None)
         ticket = open_ticket(
             run.session, controller=run.profile.key, land=run.profile.state, channel=run.msg.channel,
             received_at=run.msg.received_at, rights=labels or readings or [Right.OTHER], now=run.now,
-            subject_id=decision.subject.id if decision.subject else None, reply_to=self._reply_address(run),
-            language=result.language, classification={**result.to_dict(), "pending_clarification": unclear},
-            escalation_reasons=list(result.reasons) if to_escalate else [],
-            internal_target_working_days=run.profile.internal_target_working_days)
+            subject_id=identity_decision.subject.id if identity_decision.subject else None,
+            reply_to=self._reply_address(run), language=result.language,
+            classification={**result.to_dict(), "pending_clarification": unclear,
+                            "route": decision.route.value},
+            escalation_reasons=reasons if to_escalate else [],
+            internal_target_working_days=run.profile.internal_target_working_days,
+            breach_due_at=breach_due, stated_due_date=stated_due)
         run.stored.ticket_id = ticket.id
         self._flag_id_documents(run, ticket)
-        return self._proceed(run, ticket, labels, to_escalate, unclear, readings, result.reasons, decision)
+        if decision.route is Route.TRIAGE:
+            return self._triage(run, ticket)
+        return self._proceed(run, ticket, labels, to_escalate, unclear, readings, reasons, identity_decision)
+
+    def _ignore(self, run: Run, result: Classification, why: str) -> Outcome:
+        """A confident non-privacy reading: recorded with its reason, in the DPO's list of ignored
+        messages (the DPO can still turn it into a ticket with its original receipt time)."""
+        run.stored.disposition = NOT_A_REQUEST
+        run.stored.disposition_reason = why[:200]
+        audit(run.session, actor=SYSTEM, action="message_not_a_request", now=run.now,
+              reason=f"keine Betroffenenanfrage: {why}",
+              detail={"message_id": run.stored.id, "ignore_reason": why, "classification": result.to_dict()})
+        return Outcome(OutcomeStatus.IGNORED, reason=NOT_A_REQUEST)
+
+    def _triage(self, run: Run, ticket: Ticket) -> Outcome:
+        """Nothing could be read from the message: a person decides, the deadline runs from receipt.
+
+        No automatic answer goes out: we cannot say what the message asks, and an answer to mail
+        that was no request at all (spam with a forged sender) would reach a stranger.  The ticket
+        waits in the DPO's queue; the deadline reminders cover it like any other.
+        """
+        escalate(run.session, ticket, [triage.UNRECOGNISED], actor=SYSTEM, now=run.now,
+                 reason="Nachricht nicht zugeordnet: ein Mensch prüft, ob und was die Person verlangt")
+        return _accepted("triage", ticket)
 
     def _proceed(self, run: Run, ticket: Ticket, labels: Sequence[Right], to_escalate: bool, unclear: bool,
                  readings: Sequence[Right], reasons: Sequence[str], decision: IdentityDecision) -> Outcome:
@@ -324,10 +355,20 @@ class Pipeline:
                   decision: IdentityDecision) -> Outcome:
         escalate(run.session, ticket, reasons, actor=SYSTEM, now=run.now,
                  reason="Automatisch an den Datenschutz übergeben: " + ", ".join(reasons))
-        verified = decision.rung in (Rung.CONTACT_ON_FILE, Rung.KNOWN_FACTS)
-        ctx = reply_context(ticket, channel=run.msg.channel, verified=verified,
-                            recipient_name=_name(decision.subject) if verified else None)
-        run.replies.reply(ReplyKind.ESCALATION_NOTICE, ticket, ctx)
+        if "authority" in ticket.escalation_reasons:
+            # An authority's, court's or police letter is answered by a person only (its own deadline).
+            audit(run.session, actor=SYSTEM, action="auto_reply_not_sent", now=run.now, ticket_id=ticket.id,
+                  reason="Schreiben einer Behörde, eines Gerichts oder der Polizei: Antwort nur durch einen "
+                         "Menschen", detail={"stated_due_date": _iso(ticket.stated_due_date)})
+        else:
+            verified = decision.rung in (Rung.CONTACT_ON_FILE, Rung.KNOWN_FACTS)
+            ctx = reply_context(ticket, channel=run.msg.channel, verified=verified,
+                                recipient_name=_name(decision.subject) if verified else None)
+            run.replies.reply(ReplyKind.ESCALATION_NOTICE, ticket, ctx)
+        if ticket.breach_due_at is not None:
+            audit(run.session, actor=SYSTEM, action="breach_flagged", now=run.now, ticket_id=ticket.id,
+                  reason="Hinweis auf eine Datenpanne: Meldung an die Aufsichtsbehörde binnen 72 Stunden "
+                         "prüfen (Art. 33 DSGVO)", detail={"breach_due_at": ticket.breach_due_at.isoformat()})
         run.replies.alert_dpo(ticket, ticket.escalation_reasons)
         return _accepted("escalated", ticket)
 
@@ -399,24 +440,16 @@ def _classify(msg: InboundMessage) -> Classification:
                    escalate=result.escalate and bool(reasons))
 
 
-def _readings(result: Classification) -> list[Right]:
-    """The likeliest readings to offer in a clarification question, best first."""
-    valid = {r.value for r in Right} - {Right.OTHER.value}
-    scored = sorted(((score, label) for label, score in result.scores.items()
-                     if label in valid and score > 0), reverse=True)
-    readings = [Right(label) for _score, label in scored][:MAX_READINGS]
-    for label in result.labels:
-        if label is not Right.OTHER and label not in readings:
-            readings.append(label)
-    return readings[:MAX_READINGS]
-
-
 def _accepted(reason: str, ticket: Ticket) -> Outcome:
     return Outcome(OutcomeStatus.ACCEPTED, reason=reason, ticket_reference=ticket.reference)
 
 
 def _name(subject: DataSubject | None) -> str | None:
     return subject.name if subject is not None else None
+
+
+def _iso(day: date | None) -> str | None:
+    return day.isoformat() if day is not None else None
 
 
 def _ref(ticket: Ticket | None) -> str | None:

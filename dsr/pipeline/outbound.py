@@ -309,7 +309,8 @@ class ReplyQueue:
         to = (self.profile.dpo.email if self.profile.dpo and self.profile.dpo.email else None) \
             or str(self.profile.contact_email)
         ctx = reply_context(ticket, channel="email", verified=False,
-                            escalation_reasons=tuple(reasons), outcome_text=note)
+                            escalation_reasons=tuple(reasons), outcome_text=note,
+                            breach_due_at=ticket.breach_due_at, stated_due_date=ticket.stated_due_date)
         rendered = render_reply(kind, ctx, self.profile, language="de", overrides_dir=self.overrides_dir,
                                 only="mail")
         mail = compose_mail(
@@ -356,6 +357,7 @@ class StoredInbound:
     id: int
     ticket_id: int | None = None
     disposition: str = ""  # why no ticket was touched (loop guard, held, ...); "" when processed
+    disposition_reason: str = ""  # for an ignored message: the non-privacy reading, e.g. "invoice"
 
 
 @dataclass(slots=True)

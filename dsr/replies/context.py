@@ -109,6 +109,10 @@ class ReplyContext:
     as_of: date | None = None
     internal_target: date | None = None  # reminder: the internal target date
     ticket_state: str = ""  # reminder: the ticket's state code (metadata only), e.g. "in_progress"
+    # Internal alert: a reported data breach's Art. 33 notification deadline (72 h from receipt)
+    # and the reply deadline an authority's letter names.
+    breach_due_at: datetime | None = None
+    stated_due_date: date | None = None
 
     def facts_in(self, language: str) -> tuple[str, ...]:
         """`facts_requested` named in the reply's language (the ladder passes German names)."""

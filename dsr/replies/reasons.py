@@ -51,6 +51,10 @@ ESCALATION_REASONS_DE: dict[str, str] = {
     "subject_says_not_a_request": "Die Person hat im Chat angegeben, dass ihre Nachricht kein "
     "Datenschutz-Anliegen ist. Nichts wurde gelöscht; bitte prüfen und den Vorgang mit passendem "
     "Ergebnis schließen (z. B. „Kein Betroffenenrecht“). Bis dahin läuft die Frist weiter.",
+    "unrecognised": "Aus der Nachricht war weder ein Betroffenenrecht noch sicher ein anderes Anliegen "
+    "(Rechnung, Bestellung, Werbung …) zu erkennen. Bitte lesen und entscheiden: Rechte im Vorgang "
+    "setzen, eine Rückfrage senden oder mit „Kein Betroffenenrecht“ abschließen. Die Frist läuft ab "
+    "Eingang.",
 }
 
 

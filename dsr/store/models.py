@@ -149,6 +149,11 @@ class Ticket(Base):
     identity_method: Mapped[str | None] = mapped_column(String(200))
     escalated: Mapped[bool] = mapped_column(Boolean, default=False)
     escalation_reasons: Mapped[list[str]] = mapped_column(default=list)
+    # Data breach reported (Art. 33 GDPR): when the notification to the authority is due, 72 hours
+    # after the controller became aware (the report's receipt).  None: no breach flagged.
+    breach_due_at: Mapped[datetime | None]
+    # The reply deadline a letter of an authority, court or police names ("Stellungnahme bis ...").
+    stated_due_date: Mapped[date | None] = mapped_column(Date)
     classification: Mapped[dict[str, Any]] = mapped_column(default=dict)  # labels, scores, evidence
     assignee: Mapped[str | None] = mapped_column(String(100))
     outcome: Mapped[str | None] = mapped_column(String(40))
@@ -191,6 +196,8 @@ class Message(Base):
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="SET NULL"))
     # Why no ticket was touched (duplicate, loop guard, held for DPO ...); empty when processed normally.
     disposition: Mapped[str] = mapped_column(String(40), default="")
+    # Why the message was ignored (the non-privacy reading, e.g. "invoice"): shown to the DPO.
+    disposition_reason: Mapped[str] = mapped_column(String(200), default="")
 
     ticket: Mapped[Ticket | None] = relationship(back_populates="messages")
 

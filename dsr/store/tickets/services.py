@@ -137,11 +137,15 @@ def open_ticket(
     identity_method: str | None = None,
     internal_target_working_days: int = 10,
     actor: str = "system",
+    breach_due_at: datetime | None = None,
+    stated_due_date: date | None = None,
 ) -> Ticket:
     """Create a ticket in state NEW with its reference, deadline and trail; written, not committed.
 
     Escalation reasons are recorded (`escalated=True`), the state stays NEW: the caller moves it
-    on (`escalate()` / `transition()`), so each step has its own audit event.
+    on (`escalate()` / `transition()`), so each step has its own audit event.  `breach_due_at`
+    flags a reported data breach (Art. 33 clock); `stated_due_date` is a reply deadline an
+    authority's letter names, and the internal target is brought forward to it.
     """
     ordered = legal_sort(tuple(Right(r) for r in rights))
     deadline = compute_deadline(
@@ -156,17 +160,21 @@ def open_ticket(
         )
         if identity_level is IdentityLevel.NONE:
             identity_level = IdentityLevel.NOT_REQUIRED  # LEGAL.md 3.5, level 0
+    internal_target = deadline.internal_target
+    if stated_due_date is not None and stated_due_date < internal_target:
+        internal_target = stated_due_date
     reference = next_reference(session, deadline.received_local_date.year)
     values: dict[str, Any] = {
         "reference": reference, "controller": controller, "subject_id": subject_id, "channel": channel,
         "reply_to": reply_to, "language": language, "rights": [r.value for r in ordered],
         "state": TicketState.NEW.value, "received_at": received_at, "due_date": deadline.due,
-        "due_trail": trail, "internal_target_date": deadline.internal_target, "extended_due_date": None,
+        "due_trail": trail, "internal_target_date": internal_target, "extended_due_date": None,
         "extension_reason": None, "paused_days": 0, "paused_since": None,
         "identity_level": IdentityLevel(identity_level).value, "identity_method": identity_method,
         "escalated": bool(escalation_reasons), "escalation_reasons": sorted(set(escalation_reasons)),
         "classification": dict(classification or {}), "assignee": None, "outcome": None,
         "refusal_code": None, "draft_reply": None, "closed_at": None, "created_at": now, "updated_at": now,
+        "breach_due_at": breach_due_at, "stated_due_date": stated_due_date,
     }
     # One INSERT on the transaction's connection, then the row's object joins the session as
     # persistent with exactly these values: no unit-of-work flush (a large part of a message's
@@ -181,8 +189,10 @@ def open_ticket(
         detail={
             "reference": reference, "channel": channel, "rights": ticket.rights,
             "due": deadline.due.isoformat(), "trail": trail,
-            "internal_target": deadline.internal_target.isoformat(),
+            "internal_target": internal_target.isoformat(),
             "escalation_reasons": ticket.escalation_reasons, "identity_level": ticket.identity_level,
+            **({"breach_due_at": breach_due_at.isoformat()} if breach_due_at else {}),
+            **({"stated_due_date": stated_due_date.isoformat()} if stated_due_date else {}),
         },
     )
     log.debug("ticket opened ticket=%s due=%s rights=%s", reference, deadline.due, ticket.rights)

@@ -1,0 +1,119 @@
+"""What happens to a new message after classification: never drop a request.
+
+A message is answered automatically only on a strong, unambiguous reading; it is ignored only on
+positive evidence that nobody asks anything of the controller about their data.  Everything else
+a person wrote goes to a clarification question (the person can settle it) or to the DPO's triage
+queue, and the deadline runs from receipt either way (Art. 12(3) GDPR: the month starts with the
+request, not with our understanding of it).
+
+    special intake (breach, authority, representative, processor)  -> a person at once
+    escalation reasons the classifier gives                          -> a person
+    rights recognised, reading strong                                -> handled automatically
+    weak or ambiguous reading with readings to offer                 -> clarification question
+    no right, confident non-privacy reading (recorded reason)        -> ignored, listed for the DPO
+    anything else                                                    -> DPO triage queue
+
+Positive evidence of a non-privacy message (the contract with `dsr.intents`): an evidence item
+that stands (not suppressed), labelled `other`, whose `reason` is not an escalation reason code
+names the non-privacy reading ("invoice", "order", "support", "application", "newsletter",
+"spam" ...); a false friend that suppressed a right ("Widerspruch gegen die Rechnung") is such
+evidence as well.  Either must come with a confident `other` reading.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from dsr.intents.model import Classification, Evidence
+from dsr.intents.reasons import REASON_CODES
+from dsr.intents.rights import Right
+
+# Reasons that first earn a clarification question rather than a human (the two-stage fallback).
+UNCLEAR_REASONS = frozenset({"ambiguous", "low_confidence"})
+# Special intake: a person looks at once, whatever else the message says; never a clarification
+# question or an automatic answer about the request itself.
+SPECIAL_INTAKE = frozenset({"breach", "authority", "representative", "processor_role"})
+# Set by the pipeline (not the classifier) for a message nothing could be read from.
+UNRECOGNISED = "unrecognised"
+# Below this confidence an `other` reading is not trusted enough to ignore a message.
+IGNORE_CONFIDENCE = 0.8
+MAX_READINGS = 3
+_FALSE_FRIEND = "false_friend."
+
+
+class Route(StrEnum):
+    HANDLE = "handle"  # rights recognised: verification, answer, or immediate effect
+    ESCALATE = "escalate"  # to the DPO with the classifier's reasons
+    CLARIFY = "clarify"  # ask the person which reading is meant
+    TRIAGE = "triage"  # nothing readable: to the DPO's triage queue
+    IGNORE = "ignore"  # a confident non-privacy reading, recorded with its reason
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    route: Route
+    labels: tuple[Right, ...] = ()  # recognised rights (never `other`)
+    readings: tuple[Right, ...] = ()  # for CLARIFY: offered in this order
+    reasons: tuple[str, ...] = ()  # escalation reason codes for ESCALATE / TRIAGE
+    ignore_reason: str = ""  # for IGNORE: the non-privacy reading, e.g. "invoice"
+
+
+def decide(result: Classification) -> Decision:
+    """Route one classified new message; see the module docstring for the order of the rules."""
+    labels = tuple(r for r in result.labels if r is not Right.OTHER)
+    reasons = tuple(result.reasons)
+    special = tuple(r for r in reasons if r in SPECIAL_INTAKE)
+    if special:
+        return Decision(Route.ESCALATE, labels=labels, reasons=reasons)
+    hard = tuple(r for r in reasons if r not in UNCLEAR_REASONS)
+    if hard or (result.escalate and not reasons):
+        return Decision(Route.ESCALATE, labels=labels, reasons=reasons or ("low_confidence",))
+    readings = tuple(readings_of(result))
+    if reasons:  # only unclear reasons: ask the person if there is something to offer
+        if readings:
+            return Decision(Route.CLARIFY, labels=labels, readings=readings, reasons=reasons)
+        return Decision(Route.ESCALATE, labels=labels, reasons=reasons)
+    if labels:
+        return Decision(Route.HANDLE, labels=labels)
+    why = non_request_reason(result)
+    if why and result.confidence >= IGNORE_CONFIDENCE and not readings:
+        return Decision(Route.IGNORE, ignore_reason=why)
+    if readings:
+        return Decision(Route.CLARIFY, readings=readings, reasons=("low_confidence",))
+    return Decision(Route.TRIAGE, reasons=(UNRECOGNISED,))
+
+
+def non_request_reason(result: Classification) -> str:
+    """The recorded non-privacy reading of `result`, or "" when there is no positive evidence."""
+    if any(r is not Right.OTHER for r in result.labels):
+        return ""
+    stated = [e.reason for e in result.evidence if _names_non_request(e)]
+    if stated:
+        return str(stated[0])
+    suppressed = [e.suppressed_by for e in result.evidence
+                  if e.suppressed_by and e.suppressed_by.startswith(_FALSE_FRIEND)]
+    return suppressed[0] if suppressed else ""
+
+
+def _names_non_request(item: Evidence) -> bool:
+    return (item.label is Right.OTHER and item.suppressed_by is None and bool(item.reason)
+            and item.reason not in REASON_CODES)
+
+
+def readings_of(result: Classification) -> list[Right]:
+    """The likeliest readings to offer in a clarification question, best first."""
+    valid = {r.value for r in Right} - {Right.OTHER.value}
+    scored = sorted(((score, label) for label, score in result.scores.items()
+                     if label in valid and score > 0), reverse=True)
+    readings = [Right(label) for _score, label in scored][:MAX_READINGS]
+    for label in result.labels:
+        if label is not Right.OTHER and label not in readings:
+            readings.append(label)
+    return readings[:MAX_READINGS]
+
+
+def special_intake(reasons: Sequence[str]) -> tuple[str, ...]:
+    """The special-intake codes among `reasons`, in their order."""
+    return tuple(r for r in reasons if r in SPECIAL_INTAKE)

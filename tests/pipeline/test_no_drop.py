@@ -1,0 +1,161 @@
+"""No request is dropped (issue 13): every message a person wrote ends in a ticket, a clarification
+question or the DPO's triage queue; only a confident non-privacy reading is ignored, with its reason.
+
+The examples are the ones quoted in the issue.  The assertions are about the pipeline's promise,
+not about one classifier's reading: whatever the rules make of a message, it must not vanish.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from dsr.inbound import InboundMessage, Outcome, OutcomeStatus
+from dsr.store.models import AuditEvent, Message
+from tests.pipeline.conftest import ERIKA, STRANGER, Harness, make_mail, parsed, text_of
+
+# (subject, body) of e-mails a person wrote; none may be ignored.
+MAIL_EXAMPLES = {
+    "no_subject_out_of_system": ("", "Hallo, bitte nehmen Sie mich aus Ihrem System. Danke"),
+    "out_of_the_files": ("", "Ich will raus aus Ihrer Kartei."),
+    "dialect_delete_everything": ("", "moin, macht ma meine daten wech bei euch, alles. danke"),
+    "other_customers_invoice": (
+        "Falsche Rechnung",
+        "Guten Tag,\nich habe heute mit der Post eine Rechnung bekommen, die gar nicht an mich gerichtet "
+        "ist, sondern an einen anderen Kunden von Ihnen, mit seinem Namen, seiner Anschrift und den "
+        "Auftragsdaten. Was soll ich damit machen?\nGruß"),
+    "authority_letter": (
+        "Ihr Zeichen: – Unser Aktenzeichen: LfD-2026-0815",
+        "Sehr geehrte Damen und Herren,\n\nbei der Landesbeauftragten für den Datenschutz Niedersachsen ist "
+        "eine Beschwerde über die Verarbeitung personenbezogener Daten durch Ihr Unternehmen eingegangen "
+        "(Aktenzeichen LfD-2026-0815). Wir bitten Sie, zu dem Vorgang bis zum 12.03.2026 Stellung zu "
+        "nehmen und uns die Rechtsgrundlage der Verarbeitung mitzuteilen.\n\nMit freundlichen Grüßen\n"
+        "Im Auftrag\nDie Landesbeauftragte für den Datenschutz Niedersachsen"),
+    "abmeldung_with_erasure_body": (
+        "Abmeldung",
+        "Bitte löschen Sie mein Kundenkonto und alle Daten, die Sie über mich gespeichert haben."),
+}
+CHAT_EXAMPLE = "ey macht mal alles wech was ihr von mir habt"
+BREACH_REPORT = (
+    "Datenpanne bei Ihnen?",
+    "Hallo,\nich habe heute eine E-Mail von Ihnen bekommen, die an den falschen Empfänger ging: im Anhang "
+    "die Rechnung eines anderen Kunden mit Name, Adresse und Telefonnummer. Das ist doch ein Datenleck.\n"
+    "Viele Grüße")
+INVOICE_DISPUTE = ("Rechnung 4711", "Ich widerspreche der Rechnung 4711, der Betrag ist falsch berechnet.")
+
+
+def _ends_in_a_person_or_question(harness: Harness, outcome: Outcome) -> str:
+    """Assert the message was not dropped; return how it ended ("ticket", "clarification", "triage")."""
+    assert outcome.status is OutcomeStatus.ACCEPTED, (outcome.status, outcome.reason)
+    ticket = harness.ticket(outcome.ticket_reference)
+    assert ticket.due_date is not None or ticket.rights, "the deadline runs from receipt"
+    [stored] = [m for m in harness.inbound_messages() if m.ticket_id == ticket.id]
+    assert stored.disposition != "not_a_request"
+    if outcome.reason == "clarification_requested":
+        [question] = [i for i in harness.items(outcome.outbox_ids) if i.kind == "clarification"]
+        assert question.recipient in (ERIKA, STRANGER) or question.channel == "telegram"
+        return "clarification"
+    if ticket.state == "escalated":
+        assert ticket.escalation_reasons, "a person must see why"
+        return "triage"
+    return "ticket"
+
+
+@pytest.mark.parametrize("example", sorted(MAIL_EXAMPLES))
+def test_issue_examples_are_never_ignored(harness: Harness, example: str) -> None:
+    subject, body = MAIL_EXAMPLES[example]
+    outcome = harness.send(make_mail(sender=STRANGER, subject=subject, body=body))
+    ending = _ends_in_a_person_or_question(harness, outcome)
+    ticket = harness.ticket(outcome.ticket_reference)
+    assert ticket.received_at == harness.clock.now
+    if example == "abmeldung_with_erasure_body" and ending == "ticket":
+        # The subject supports, the body decides: never a marketing confirmation alone.
+        assert "erasure" in ticket.rights
+
+
+def test_chat_example_is_never_ignored(harness: Harness) -> None:
+    msg = InboundMessage(controller="kmb2", channel="telegram", dedupe_key="tg:4711:1",
+                         sender="telegram:4711", received_at=harness.clock.now, body=CHAT_EXAMPLE,
+                         message_id="tg:4711:1", chat_id=4711, telegram_user_id=4711)
+    outcome = harness.pipeline.handle(msg)
+    _ends_in_a_person_or_question(harness, outcome)
+
+
+def test_message_without_any_reading_is_triaged(harness: Harness) -> None:
+    """A text no rule can read at all (no privacy words, no non-privacy reading)."""
+    outcome = harness.send(make_mail(sender=STRANGER, subject="", body="Qwrtz plöm vasdu kelirr."))
+    assert (outcome.status, outcome.reason) == (OutcomeStatus.ACCEPTED, "triage")
+    ticket = harness.ticket(outcome.ticket_reference)
+    assert (ticket.state, ticket.escalation_reasons) == ("escalated", ["unrecognised"])
+    assert ticket.rights == ["other"]
+    assert ticket.classification["route"] == "triage"
+    assert [m.disposition for m in harness.inbound_messages()] == [""]
+
+
+def test_confident_non_privacy_reading_is_ignored_with_its_reason(harness: Harness) -> None:
+    subject, body = INVOICE_DISPUTE
+    outcome = harness.send(make_mail(subject=subject, body=body))
+    assert (outcome.status, outcome.reason) == (OutcomeStatus.IGNORED, "not_a_request")
+    assert harness.tickets() == [] and harness.outbox() == []
+    [stored] = harness.inbound_messages()
+    assert stored.disposition == "not_a_request"
+    assert stored.disposition_reason  # the recorded non-privacy reading
+    with harness.sessions() as s:
+        [event] = s.scalars(select(AuditEvent).where(AuditEvent.action == "message_not_a_request")).all()
+        assert event.detail["ignore_reason"] == stored.disposition_reason
+        assert event.detail["message_id"] == stored.id
+
+
+def test_breach_report_carries_the_72_hour_flag(harness: Harness) -> None:
+    subject, body = BREACH_REPORT
+    outcome = harness.send(make_mail(sender=STRANGER, subject=subject, body=body))
+    assert outcome.reason == "escalated"
+    ticket = harness.ticket(outcome.ticket_reference)
+    assert ticket.state == "escalated" and "breach" in ticket.escalation_reasons
+    assert ticket.breach_due_at == harness.clock.now + timedelta(hours=72)
+    assert "breach_flagged" in harness.actions(ticket.reference)
+    [alert] = [i for i in harness.items(outcome.outbox_ids) if i.kind == "dpo_escalation_alert"]
+    mail = parsed(alert.payload)
+    assert "DATENPANNE" in mail["Subject"] and "5. März 2026, 10:30 Uhr" in mail["Subject"]
+    text = " ".join(text_of(alert.payload).split())  # paragraphs are wrapped
+    assert "72 Stunden" in text and "5. März 2026, 10:30 Uhr" in text  # 09:30 UTC = 10:30 in Berlin
+
+
+def test_authority_letter_goes_to_the_dpo_and_is_not_answered_automatically(harness: Harness) -> None:
+    subject, body = MAIL_EXAMPLES["authority_letter"]
+    outcome = harness.send(make_mail(sender="poststelle@lfd.niedersachsen.de", subject=subject, body=body))
+    assert outcome.reason == "escalated"
+    ticket = harness.ticket(outcome.ticket_reference)
+    assert ticket.state == "escalated" and "authority" in ticket.escalation_reasons
+    assert ticket.stated_due_date == date(2026, 3, 12)
+    assert ticket.internal_target_date == date(2026, 3, 12)  # brought forward to the authority's date
+    kinds = [i.kind for i in harness.items(outcome.outbox_ids)]
+    assert kinds == ["dpo_escalation_alert"]  # nothing to the authority itself
+    assert "auto_reply_not_sent" in harness.actions(ticket.reference)
+    [alert] = harness.items(outcome.outbox_ids)
+    assert "12. März 2026" in " ".join(text_of(alert.payload).split())
+
+
+def test_representative_goes_to_a_person_at_once(harness: Harness) -> None:
+    body = ("Namens und in Vollmacht unseres Mandanten Max Muster verlangen wir Auskunft nach Art. 15 DSGVO "
+            "über alle zu seiner Person gespeicherten Daten.")
+    outcome = harness.send(make_mail(sender=STRANGER, subject="Auskunft", body=body))
+    ticket = harness.ticket(outcome.ticket_reference)
+    assert ticket.state == "escalated" and "representative" in ticket.escalation_reasons
+    assert "receipt_confirmation" not in [i.kind for i in harness.items(outcome.outbox_ids)]
+
+
+def test_ignored_messages_keep_their_receipt_time(harness: Harness) -> None:
+    received = harness.clock.now
+    harness.clock.advance(days=3)
+    subject, body = INVOICE_DISPUTE
+    msg = harness.inbound(make_mail(subject=subject, body=body))
+    msg = replace(msg, received_at=received)  # delivered late, e.g. by the IMAP poller
+    outcome = harness.pipeline.handle(msg)
+    assert outcome.status is OutcomeStatus.IGNORED
+    with harness.sessions() as s:
+        stored = s.scalars(select(Message).where(Message.direction == "in")).one()
+        assert stored.received_at == received
