@@ -13,11 +13,10 @@ request, not with our understanding of it).
     no right, confident non-privacy reading (recorded reason)        -> ignored, listed for the DPO
     anything else                                                    -> DPO triage queue
 
-Positive evidence of a non-privacy message (the contract with `dsr.intents`): an evidence item
-that stands (not suppressed), labelled `other`, whose `reason` is not an escalation reason code
-names the non-privacy reading ("invoice", "order", "support", "application", "newsletter",
-"spam" ...); a false friend that suppressed a right ("Widerspruch gegen die Rechnung") is such
-evidence as well.  Either must come with a confident `other` reading.
+Positive evidence of a non-privacy message comes from the classifier: `Classification.non_request`
+names the routine reading ("invoice", "order", "support", "application", "newsletter", "spam" ...,
+`dsr.intents.reasons.ROUTINE_CODES`); it is set only for `other` without escalation.  A message
+without it in which no right is recognised is never set aside.
 """
 
 from __future__ import annotations
@@ -26,8 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from dsr.intents.model import Classification, Evidence
-from dsr.intents.reasons import REASON_CODES
+from dsr.intents.model import Classification
 from dsr.intents.rights import Right
 
 # Reasons that first earn a clarification question rather than a human (the two-stage fallback).
@@ -37,10 +35,7 @@ UNCLEAR_REASONS = frozenset({"ambiguous", "low_confidence"})
 SPECIAL_INTAKE = frozenset({"breach", "authority", "representative", "processor_role"})
 # Set by the pipeline (not the classifier) for a message nothing could be read from.
 UNRECOGNISED = "unrecognised"
-# Below this confidence an `other` reading is not trusted enough to ignore a message.
-IGNORE_CONFIDENCE = 0.8
 MAX_READINGS = 3
-_FALSE_FRIEND = "false_friend."
 
 
 class Route(StrEnum):
@@ -57,7 +52,7 @@ class Decision:
     labels: tuple[Right, ...] = ()  # recognised rights (never `other`)
     readings: tuple[Right, ...] = ()  # for CLARIFY: offered in this order
     reasons: tuple[str, ...] = ()  # escalation reason codes for ESCALATE / TRIAGE
-    ignore_reason: str = ""  # for IGNORE: the non-privacy reading, e.g. "invoice"
+    ignore_reason: str = ""  # for IGNORE: the routine reading, e.g. "invoice"
 
 
 def decide(result: Classification) -> Decision:
@@ -74,32 +69,16 @@ def decide(result: Classification) -> Decision:
     if reasons:  # only unclear reasons: ask the person if there is something to offer
         if readings:
             return Decision(Route.CLARIFY, labels=labels, readings=readings, reasons=reasons)
-        return Decision(Route.ESCALATE, labels=labels, reasons=reasons)
+        if labels:
+            return Decision(Route.ESCALATE, labels=labels, reasons=reasons)
+        return Decision(Route.TRIAGE, reasons=(UNRECOGNISED,))
     if labels:
         return Decision(Route.HANDLE, labels=labels)
-    why = non_request_reason(result)
-    if why and result.confidence >= IGNORE_CONFIDENCE and not readings:
-        return Decision(Route.IGNORE, ignore_reason=why)
     if readings:
         return Decision(Route.CLARIFY, readings=readings, reasons=("low_confidence",))
+    if result.non_request:
+        return Decision(Route.IGNORE, ignore_reason=result.non_request)
     return Decision(Route.TRIAGE, reasons=(UNRECOGNISED,))
-
-
-def non_request_reason(result: Classification) -> str:
-    """The recorded non-privacy reading of `result`, or "" when there is no positive evidence."""
-    if any(r is not Right.OTHER for r in result.labels):
-        return ""
-    stated = [e.reason for e in result.evidence if _names_non_request(e)]
-    if stated:
-        return str(stated[0])
-    suppressed = [e.suppressed_by for e in result.evidence
-                  if e.suppressed_by and e.suppressed_by.startswith(_FALSE_FRIEND)]
-    return suppressed[0] if suppressed else ""
-
-
-def _names_non_request(item: Evidence) -> bool:
-    return (item.label is Right.OTHER and item.suppressed_by is None and bool(item.reason)
-            and item.reason not in REASON_CODES)
 
 
 def readings_of(result: Classification) -> list[Right]:

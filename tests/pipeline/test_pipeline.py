@@ -203,8 +203,7 @@ def test_bounce_of_a_statutory_reply_becomes_a_dpo_task(harness: Harness) -> Non
 
 
 def test_noise_is_recorded_not_answered(harness: Harness) -> None:
-    """A confident non-privacy reading (here: an objection to an invoice) is ignored, not answered."""
-    raw = make_mail(subject="Rechnung 4711", body="Ich widerspreche der Rechnung 4711: zu hoch.")
+    raw = make_mail(subject="Rechnung 4711", body="Anbei die Rechnung für März. Bitte bis 15.3. überweisen.")
     outcome = harness.send(raw)
     assert (outcome.status, outcome.reason) == (OutcomeStatus.IGNORED, "not_a_request")
     assert harness.tickets() == [] and harness.outbox() == []

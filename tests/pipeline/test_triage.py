@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from dsr.intents.model import Classification, Evidence
+from dsr.intents.model import Classification
 from dsr.intents.rights import Right
 from dsr.pipeline.intake import stated_deadline
 from dsr.pipeline.triage import Route, decide
@@ -15,17 +15,9 @@ A, E, M, OTHER = Right.ACCESS, Right.ERASURE, Right.MARKETING_OBJECTION, Right.O
 
 
 def _result(labels: tuple[Right, ...] = (OTHER,), *, reasons: tuple[str, ...] = (), confidence: float = 0.95,
-            scores: dict[str, float] | None = None, evidence: tuple[Evidence, ...] = ()) -> Classification:
+            scores: dict[str, float] | None = None, non_request: str = "") -> Classification:
     return Classification(labels=labels, confidence=confidence, escalate=bool(reasons), reasons=reasons,
-                          evidence=evidence, scores=scores or {})
-
-
-def _said(reason: str | None, *, label: Right = OTHER, suppressed_by: str | None = None) -> Evidence:
-    return Evidence(label, "rule.x", "text", 100.0, 0, 4, reason=reason, suppressed_by=suppressed_by)
-
-
-INVOICE = _said("invoice")
-FALSE_FRIEND = _said(None, label=Right.OBJECTION, suppressed_by="false_friend.invoice_dispute")
+                          evidence=(), scores=scores or {}, non_request=non_request)
 
 
 @pytest.mark.parametrize(
@@ -39,17 +31,16 @@ FALSE_FRIEND = _said(None, label=Right.OBJECTION, suppressed_by="false_friend.in
         # other hard reasons escalate too; unclear ones ask the person first
         (_result((E,), reasons=("complaint",), scores={"erasure": 1.0}), Route.ESCALATE),
         (_result((E,), reasons=("low_confidence",), scores={"erasure": 0.65}), Route.CLARIFY),
-        (_result(reasons=("low_confidence",)), Route.ESCALATE),  # nothing to offer: a person
+        (_result((E,), reasons=("ambiguous",), scores={}), Route.CLARIFY),  # the label itself is offered
         # a strong reading is handled
         (_result((A,), scores={"access": 2.0}), Route.HANDLE),
-        # no right: ignored only on positive, confident evidence of a non-privacy message
-        (_result(evidence=(INVOICE,)), Route.IGNORE),
-        (_result(evidence=(FALSE_FRIEND,)), Route.IGNORE),
-        (_result(evidence=(INVOICE,), confidence=0.6), Route.TRIAGE),
-        (_result(evidence=(INVOICE,), scores={"erasure": 0.3}), Route.CLARIFY),
-        (_result(evidence=(_said("invoice", suppressed_by="negation"),)), Route.TRIAGE),
-        (_result(evidence=(_said("breach"),)), Route.TRIAGE),  # an escalation code is no non-request reading
+        # no right: ignored only on the classifier's positive evidence of a non-privacy message
+        (_result(non_request="invoice"), Route.IGNORE),
+        (_result(non_request="invoice", scores={"erasure": 0.3}), Route.CLARIFY),
+        (_result(non_request="invoice", reasons=("breach",)), Route.ESCALATE),
+        (_result(non_request="newsletter", reasons=("low_confidence",)), Route.TRIAGE),
         (_result(), Route.TRIAGE),
+        (_result(reasons=("low_confidence",), confidence=0.3), Route.TRIAGE),
         (_result(scores={"erasure": 0.4, "marketing_objection": 0.3}), Route.CLARIFY),
     ],
 )
@@ -58,8 +49,7 @@ def test_routes(result: Classification, route: Route) -> None:
 
 
 def test_ignore_records_the_non_privacy_reading() -> None:
-    assert decide(_result(evidence=(INVOICE,))).ignore_reason == "invoice"
-    assert decide(_result(evidence=(FALSE_FRIEND,))).ignore_reason == "false_friend.invoice_dispute"
+    assert decide(_result(non_request="invoice")).ignore_reason == "invoice"
 
 
 def test_clarification_offers_rights_best_first_never_other() -> None:
