@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-07 01:01:11.771442
+Create Date: 2026-12-07 01:11:00.147006
 """
 
 from __future__ import annotations
@@ -133,6 +133,8 @@ def upgrade() -> None:
     sa.Column('identity_method', sa.String(length=200), nullable=True),
     sa.Column('escalated', sa.Boolean(), nullable=False),
     sa.Column('escalation_reasons', sa.JSON(), nullable=False),
+    sa.Column('breach_due_at', dsr.store.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('stated_due_date', sa.Date(), nullable=True),
     sa.Column('classification', sa.JSON(), nullable=False),
     sa.Column('assignee', sa.String(length=100), nullable=True),
     sa.Column('outcome', sa.String(length=40), nullable=True),
@@ -237,6 +239,7 @@ def upgrade() -> None:
     sa.Column('received_at', dsr.store.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('ticket_id', sa.Integer(), nullable=True),
     sa.Column('disposition', sa.String(length=40), nullable=False),
+    sa.Column('disposition_reason', sa.String(length=200), nullable=False),
     sa.ForeignKeyConstraint(['ticket_id'], ['tickets.id'], ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('controller', 'channel', 'direction', 'dedupe_key', name='uq_message_dedupe')
