@@ -56,6 +56,9 @@ def _where(data: object, loc: tuple[int | str, ...]) -> str:
     node = data
     container = "item"
     for step in loc:
+        if step == "[key]" and parts:  # a mapping's key is wrong (e.g. an unknown identifier)
+            parts[-1] = parts[-1].replace("field ", "key ", 1)
+            continue
         if isinstance(node, dict) and isinstance(step, str):
             node = node.get(step)
             if step in _LISTS:

@@ -119,7 +119,9 @@ class FileConnector:
                             row.update(step.values)
                     if not erased:
                         kept.append(row)
-                staged.append((self._stage(self._path(category), category.sheet, header, kept),
+                title = _sheet_title(self._path(category), category.sheet) \
+                    if self.system.kind is SystemKind.XLSX else ""
+                staged.append((self._stage(self._path(category), title, header, kept),
                                self._path(category)))
             for temporary, target in staged:
                 os.replace(temporary, target)
@@ -181,6 +183,17 @@ def _read_xlsx(path: Path, sheet: str) -> tuple[list[str], Iterator[Row]]:
             book.close()
 
     return header, rows()
+
+
+def _sheet_title(path: Path, sheet: str) -> str:
+    """The worksheet the category reads, so a rewrite keeps its name."""
+    from openpyxl import load_workbook
+
+    book = load_workbook(path, read_only=True)
+    try:
+        return sheet or str(book.worksheets[0].title)
+    finally:
+        book.close()
 
 
 def _write_xlsx(path: Path, title: str, header: list[str], rows: list[Row]) -> None:
