@@ -95,12 +95,12 @@ def link_message(*, lang: str, du: bool, reference: str, url: str, expires_at: d
 def code_message(*, lang: str, du: bool, reference: str, code: str, minutes: int) -> tuple[str, str]:
     if lang == "en":
         return (f"Your download code [{reference}]",
-                f"Your one-time code for the download of your data ({reference}): {code}\n\n"
+                f"Your one-time code for the download of your data ({reference}):\n\n{code}\n\n"
                 f"It is valid for {minutes} minutes. If you did not ask for it, ignore this message.\n")
     ihre = "Dein" if du else "Ihr"
     return (f"{ihre} Download-Code [{reference}]",
             f"{ihre} Einmal-Code für den Download {'Deiner' if du else 'Ihrer'} Daten "
-            f"({reference}): {code}\n\n"
+            f"({reference}):\n\n{code}\n\n"
             f"Er gilt {minutes} Minuten. Wenn {'Du' if du else 'Sie'} ihn nicht angefordert "
             f"{'hast' if du else 'haben'}, ignorieren {'Du' if du else 'Sie'} diese Nachricht bitte.\n")
 

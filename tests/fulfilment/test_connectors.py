@@ -94,7 +94,7 @@ def test_files_missing_column_and_file(tmp_path: Path) -> None:
         open_connector(_map("csv", "kontakte.csv").system("files"), env).check()
     assert str(caught.value) == ('system "files" (Altdaten): file \'kontakte.csv\' has no column \'plz\' '
                                  "(category 'contacts')")
-    with pytest.raises(ConnectorError, match="no file 'fehlt.csv' in DSR_FILES"):
+    with pytest.raises(ConnectorError, match=r"no file 'fehlt\.csv' in DSR_FILES"):
         open_connector(_map("csv", "fehlt.csv").system("files"), env).check()
     with pytest.raises(ConnectorError, match="outside the directory"):
         open_connector(_map("csv", "../etc/passwd").system("files"), env).check()

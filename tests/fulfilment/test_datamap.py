@@ -85,12 +85,13 @@ def test_profile_categories_must_exist_in_the_profile() -> None:
         "the map is for controller 'kmb2', the profile is 'komsa'")
 
 
-def _check(tmp_path: Path, env: dict[str, str], profile: Path | None = None) -> subprocess.CompletedProcess[str]:
+def _check(tmp_path: Path, env: dict[str, str],
+           profile: Path | None = None) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith("DSR_")}
     base.update({"DSR_DATABASE_URL": f"sqlite:///{tmp_path}/dsr.sqlite3",
                  "DSR_CONTROLLER": str(profile) if profile else "kmb2", **env})
-    return subprocess.run([str(DSR), "datamap", "check"], capture_output=True, text=True, env=base, cwd=tmp_path,
-                          timeout=120, check=False)
+    return subprocess.run([str(DSR), "datamap", "check"], capture_output=True, text=True, env=base,
+                          cwd=tmp_path, timeout=120, check=False)
 
 
 def test_datamap_check_reaches_every_system(tmp_path: Path, crm: Engine, crm_url: str) -> None:
@@ -98,8 +99,8 @@ def test_datamap_check_reaches_every_system(tmp_path: Path, crm: Engine, crm_url
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
         'kmb2: ok: system "crm" (Auftrags- und Abrechnungssystem (CRM)): reachable, categories: 4',
-        'kmb2: ok: system "paper" (Auftragsmappen (Papier), Büro Braunschweig): manual item (confirmed by the '
-        "DPO), categories: 1",
+        'kmb2: ok: system "paper" (Auftragsmappen (Papier), Büro Braunschweig): manual item '
+        "(confirmed by the DPO), categories: 1",
     ]
     assert result.stderr == ""
 
@@ -131,7 +132,8 @@ def test_datamap_check_missing_secret_unreachable_database_unknown_column(tmp_pa
 def test_datamap_check_invalid_map_is_one_line(tmp_path: Path) -> None:
     profile = tmp_path / "acme.toml"
     shutil.copy(PROFILE_DIR / "kmb2.toml", profile)
-    (tmp_path / "acme.datamap.toml").write_text(SQL_SYSTEM.replace('table = "customers"', ""), encoding="utf-8")
+    broken = SQL_SYSTEM.replace('table = "customers"', "")
+    (tmp_path / "acme.datamap.toml").write_text(broken, encoding="utf-8")
     result = _check(tmp_path, {}, profile=profile)
     assert result.returncode == 2
     assert result.stderr.splitlines() == [
