@@ -2,13 +2,15 @@
 
 Token roles decide what a caller sees, as in the console: `manager` and `admin` tokens get ticket
 metadata only, `dpo` tokens also the conversation and may act, `suppression` tokens (a CRM or a
-newsletter tool) may only ask whether an address is on the Werbesperrdatei.  The address is sent
-in the POST body, never in a URL (it would end up in access logs), and it is not audited or
-logged; the audit entry records who asked and the answer.
+newsletter tool) may only ask whether an address is on the Werbesperrdatei, or pull the list of
+suppressed identifiers of one controller (plain or as SHA-256 hashes) to clean its own lists.
+The address to check is sent in the POST body, never in a URL (it would end up in access logs),
+and it is not audited or logged; the audit entry records who asked and the answer.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -23,7 +25,7 @@ from dsr.console.queries import load_rows, open_rows, to_row
 from dsr.console.views.ticket import outbox_text
 from dsr.replies import ReplyError
 from dsr.store.models import OutboxItem, Ticket
-from dsr.store.suppression import is_suppressed
+from dsr.store.suppression import export_entries, is_suppressed
 from dsr.store.tickets.services import TicketError, add_note, audit, find_by_reference
 
 MAX_ADDRESS = 320
@@ -221,5 +223,46 @@ def suppression_check(ctx: Ctx) -> Response:
             "note": "Kein Werbewiderspruch bedeutet keine Einwilligung (§ 7 UWG)."
             if not suppressed
             else "Werbewiderspruch nach Art. 21 Abs. 3 DSGVO liegt vor: keine Werbung senden.",
+        }
+    )
+
+
+def suppression_export(ctx: Ctx) -> Response:
+    """Every identifier on one controller's Werbesperrdatei, for marketing tools to clean their lists.
+
+    Query: `controller` (required with several profiles), `hashed` (default 1: SHA-256 of the
+    normalised identifier, enough to match a list of one's own), `since` (ISO timestamp: only
+    entries added later).  The audit records who pulled how many entries, never the entries.
+    """
+    q = ctx.request.query_params
+    profiles = ctx.services.profiles
+    controller = q.get("controller") or (next(iter(profiles)) if len(profiles) == 1 else None)
+    if controller not in profiles:
+        return ctx.json(_problem(422, "invalid", "Parameter 'controller' fehlt oder ist unbekannt."), 422)
+    hashed = q.get("hashed", "1") not in ("0", "false")
+    since = None
+    if q.get("since"):
+        try:
+            since = datetime.fromisoformat(q["since"])
+        except ValueError:
+            return ctx.json(_problem(422, "invalid", "Parameter 'since' ist kein ISO-Zeitpunkt."), 422)
+        if since.tzinfo is None:
+            return ctx.json(_problem(422, "invalid", "Parameter 'since' braucht eine Zeitzone."), 422)
+    with ctx.services.sessions.begin() as session:
+        entries = export_entries(session, controller=str(controller), hashed=hashed, since=since)
+        audit(
+            session,
+            actor=ctx.actor,
+            action="api.suppression_exported",
+            now=ctx.now,
+            detail={"controller": controller, "hashed": hashed, "count": len(entries)},
+        )
+    return ctx.json(
+        {
+            "controller": controller,
+            "hashed": hashed,
+            "normalisation": "E-Mail klein geschrieben; Telefon nur Ziffern und +; telegram:<id>; "
+            "post:<Anschrift klein, Leerraum einfach>. Hash: SHA-256 (hex) des normalisierten Werts.",
+            "entries": [e.as_dict() for e in entries],
         }
     )

@@ -129,6 +129,7 @@ ROUTES: list[BaseRoute] = [
     api_route(
         "/api/suppression/check", api.suppression_check, roles=(Role.SUPPRESSION, Role.DPO), methods=POST
     ),
+    api_route("/api/suppression/export", api.suppression_export, roles=(Role.SUPPRESSION, Role.DPO)),
     Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
 ]
 

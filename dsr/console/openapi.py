@@ -195,6 +195,24 @@ def document(server: str) -> dict[str, Any]:
                     },
                 }
             },
+            "/api/suppression/export": {
+                "get": {
+                    "summary": "Werbesperrliste eines Verantwortlichen (für Werbe- und CRM-Werkzeuge)",
+                    "description": "Rollen: suppression, dpo. Alle gesperrten Kennungen (E-Mail, Telefon, "
+                    "Anschrift, Chat) eines Verantwortlichen, standardmäßig als SHA-256 des normalisierten "
+                    "Werts; `since` liefert nur neuere Einträge.",
+                    "parameters": [
+                        {"name": "controller", "in": "query", "schema": {"type": "string"}},
+                        {"name": "hashed", "in": "query", "schema": {"type": "boolean", "default": True}},
+                        {"name": "since", "in": "query", "schema": {"type": "string", "format": "date-time"}},
+                    ],
+                    "responses": {
+                        "200": _json({"type": "object"}),
+                        "422": _json({"$ref": "#/components/schemas/Problem"}, "Ungültig"),
+                        **_ERRORS,
+                    },
+                }
+            },
             "/api/openapi.json": {
                 "get": {
                     "summary": "Diese Beschreibung",

@@ -29,6 +29,7 @@ from dsr.controllers.profile import ControllerProfile
 from dsr.deadlines import breach_notification_due
 from dsr.inbound import InboundMessage, Outcome, OutcomeStatus
 from dsr.intents import classify
+from dsr.intents.consent_scope import ConsentScope, consent_scope
 from dsr.intents.model import Classification
 from dsr.intents.rights import RIGHTS, Right, legal_sort
 from dsr.logs import mask_address
@@ -55,11 +56,14 @@ from dsr.store.models import (
     Ticket,
     TicketState,
 )
-from dsr.store.suppression import suppress
+from dsr.store.subjects import find_subject
+from dsr.store.suppression import suppress_subject
 from dsr.store.tickets.services import correct_rights, escalate, open_ticket, record_identity, transition
 
 log = logging.getLogger(__name__)
 decisions = logging.getLogger("dsr.decisions")
+# Escalation reason: a consent withdrawal that is not only about advertising (Art. 7(3), 17(1)(b)).
+CONSENT_REVIEW = "consent_withdrawal_review"
 
 NOT_A_REQUEST = "not_a_request"  # disposition of an ignored message (reason in disposition_reason)
 # Mails to the DPO and managers: a bounce of one is an internal matter, not an unreachable person.
@@ -330,8 +334,16 @@ class Pipeline:
     def _proceed(self, run: Run, ticket: Ticket, labels: Sequence[Right], to_escalate: bool, unclear: bool,
                  readings: Sequence[Right], reasons: Sequence[str], decision: IdentityDecision) -> Outcome:
         immediate = [r for r in labels if RIGHTS[r].immediate]
-        if immediate:
-            self._act_immediately(run, ticket, immediate)
+        review = self._act_immediately(run, ticket, immediate) if immediate else False
+        if review:
+            # A withdrawal beyond advertising: a person finds and stops what relied on it.  Alone,
+            # the confirmation already told the person so; with other requests the usual notice.
+            if len(immediate) == len(labels) and not to_escalate and not unclear:
+                escalate(run.session, ticket, [CONSENT_REVIEW], actor=SYSTEM, now=run.now,
+                         reason="Widerruf einer Einwilligung, die nicht nur Werbung betrifft")
+                run.replies.alert_dpo(ticket, ticket.escalation_reasons)
+                return _accepted("escalated", ticket)
+            to_escalate, reasons = True, [*reasons, CONSENT_REVIEW]
         if immediate and len(immediate) == len(labels) and not to_escalate and not unclear:
             outcome = "suppressed" if Right.MARKETING_OBJECTION in immediate else "consent_withdrawn"
             transition(run.session, ticket, TicketState.ANSWERED, actor=SYSTEM, now=run.now,
@@ -398,16 +410,35 @@ class Pipeline:
                                reasons=result.reasons, trusted_authserv_id=self._settings.trusted_authserv_id,
                                now=run.now)
 
-    def _act_immediately(self, run: Run, ticket: Ticket, rights: Sequence[Right]) -> None:
-        """Art. 21(3) / Art. 7(3): effective on receipt, no verification, confirmation to the sender."""
-        address = (f"telegram:{run.msg.telegram_user_id}" if run.msg.telegram_user_id is not None
-                   else run.msg.sender)
-        suppress(run.session, controller=run.profile.key, address=address, now=run.now, ticket_id=ticket.id)
+    def _act_immediately(self, run: Run, ticket: Ticket, rights: Sequence[Right]) -> bool:
+        """Art. 21(3) / Art. 7(3): effective on receipt, no verification, confirmation to the sender.
+
+        A marketing objection, or a withdrawn consent to advertising, puts the sender's address and
+        every identifier of the known subject on the suppression list.  Any other withdrawal is
+        confirmed as received and being handled; returns True when it needs a person.
+        """
+        decision = consent_scope(f"{run.msg.subject}\n{run.msg.body}", rights)
+        marketing = Right.MARKETING_OBJECTION in rights or decision.scope is ConsentScope.MARKETING
+        ticket.classification = {**ticket.classification, "consent_scope": decision.to_dict()}
+        if marketing:
+            address = (f"telegram:{run.msg.telegram_user_id}" if run.msg.telegram_user_id is not None
+                       else run.msg.sender)
+            # The person behind the sender (a fake opt-out harms nobody: LEGAL 1.8), so that every
+            # identifier a CRM or letter shop could use is on the list, not only this address.
+            subject = ticket.subject or find_subject(
+                run.session, run.profile.key, telegram_user_id=run.msg.telegram_user_id,
+                email=run.msg.sender if run.msg.telegram_user_id is None else None)
+            kinds = suppress_subject(run.session, controller=run.profile.key, subject=subject,
+                                     addresses=[address], now=run.now, ticket_id=ticket.id)
+            audit(run.session, actor=SYSTEM, action="suppression_applied", now=run.now, ticket_id=ticket.id,
+                  reason="Werbesperre für alle zugeordneten Kennungen", detail={"kinds": kinds})
+        scope = ConsentScope.MARKETING if marketing else ConsentScope.REVIEW
         for right in rights:
             kind = (ReplyKind.MARKETING_OBJECTION_CONFIRMATION if right is Right.MARKETING_OBJECTION
                     else ReplyKind.CONSENT_WITHDRAWAL_CONFIRMATION)
-            ctx = reply_context(ticket, channel=run.msg.channel, verified=False)
+            ctx = reply_context(ticket, channel=run.msg.channel, verified=False, withdrawal_scope=scope.value)
             run.replies.reply(kind, ticket, ctx)
+        return Right.CONSENT_WITHDRAWAL in rights and not marketing
 
     def _flag_id_documents(self, run: Run, ticket: Ticket) -> None:
         """EDPB § 79: an ID copy is checked by a person and deleted; the record only says it came."""

@@ -50,7 +50,7 @@ class RetainedItem:
 
     category: str
     legal_basis: str
-    until: date
+    until: date | str  # a date; in a DPO draft a placeholder text the DPO replaces
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,19 +87,27 @@ class ReplyContext:
     escalation_reasons: tuple[str, ...] = ()  # reason codes (internal alert), never shown raw
     refusal_code: str | None = None  # catalogue code, e.g. "art12_5_excessive"
     refusal_reasons: str = ""
-    retained: tuple[RetainedItem, ...] = ()
-    notified_recipients: tuple[str, ...] = ()  # Art. 19
+    # Erasure: what is kept (Art. 17(3)) — None = not answered yet (the letter cannot be sent),
+    # () = nothing is kept.
+    retained: tuple[RetainedItem, ...] | None = None
+    # Art. 19: the recipients told — None = not answered yet (the letter cannot be sent), () = the
+    # data went to no recipient who would have to be told.
+    notified_recipients: tuple[str, ...] | None = None
     changes: tuple[str, ...] = ()  # rectification: what was changed
     outcome_text: str = ""  # objection / automated-decision outcome in the DPO's words
     export_format: str = "JSON"  # portability
+    # The copy (Art. 15(3)) / the export (Art. 20): files really attached to this very message, or a
+    # download link really issued.  Without either the letter says that the copy is not part of it.
     attachment_names: tuple[str, ...] = ()
+    copy_link: str | None = None
+    copy_link_expires: date | None = None
     digest_rows: tuple[DigestRow, ...] = field(default=())
     period_label: str = ""  # digest: e.g. "KW 47/2026"
     # Access answer (C-154/21): the individual recipients of this person's data where the profile
     # lists only a category (e.g. the craftsman who worked on the order).  () = no recipient of those
     # categories received this person's data; None = not determined (the letter offers the names).
     case_recipients: tuple[str, ...] | None = None
-    erased: tuple[str, ...] = ()  # erasure: what was erased (empty: "all data about you")
+    erased: tuple[str, ...] = ()  # erasure: what was erased (required: the DPO states it)
     restricted: tuple[str, ...] = ()  # restriction: what is restricted (empty: all processing)
     # Objection / automated-decision outcome: True = the request was granted in full; otherwise
     # (False or unknown) the reply carries the Art. 12(4) remedies.
@@ -113,6 +121,9 @@ class ReplyContext:
     # and the reply deadline an authority's letter names.
     breach_due_at: datetime | None = None
     stated_due_date: date | None = None
+    # Consent withdrawal (Art. 7(3)): "marketing" = an advertising consent, honoured by the
+    # suppression list at once; "review" = anything else, a person handles it (the letter says so).
+    withdrawal_scope: str = "review"
 
     def facts_in(self, language: str) -> tuple[str, ...]:
         """`facts_requested` named in the reply's language (the ladder passes German names)."""

@@ -38,6 +38,8 @@ class Requirement:
 
     field: str
     why: str
+    # True: the field must be answered (not None) but may be empty, e.g. "no recipients" = ().
+    may_be_empty: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +63,13 @@ def _req(field: str, why: str) -> Requirement:
     return Requirement(field, why)
 
 
+def _answered(field: str, why: str) -> Requirement:
+    return Requirement(field, why, may_be_empty=True)
+
+
+_ART19 = _answered("notified_recipients", "Art. 19: the DPO states which recipients were told (or none)")
+
+
 KIND_SPECS: dict[ReplyKind, KindSpec] = {
     spec.kind: spec
     for spec in (
@@ -75,18 +84,21 @@ KIND_SPECS: dict[ReplyKind, KindSpec] = {
         KindSpec(K.IDENTITY_EXPIRED, _S),
         KindSpec(K.MARKETING_OBJECTION_CONFIRMATION, _S),
         KindSpec(K.CONSENT_WITHDRAWAL_CONFIRMATION, _S),
-        KindSpec(K.ACCESS_ANSWER, _S, requires_verified=True, required=(
-            _req("attachment_names", "Art. 15(3): the copy of the data is part of the answer"),
-        )),
+        # Art. 15(3): the copy is attached or linked when it really is; otherwise the letter says
+        # it is not part of it (never "in der Anlage" with nothing attached).
+        KindSpec(K.ACCESS_ANSWER, _S, requires_verified=True),
         KindSpec(K.PORTABILITY_ANSWER, _S, requires_verified=True, required=(
-            _req("attachment_names", "Art. 20(1): the data are handed over as a file"),
             _req("export_format", "Art. 20(1): the format must be named"),
         )),
         KindSpec(K.RECTIFICATION_DONE, _S, requires_verified=True, required=(
-            _req("changes", "Art. 16: the reply says what was changed"),
+            _req("changes", "Art. 16: the reply says what was changed"), _ART19,
         )),
-        KindSpec(K.ERASURE_DONE, _S, requires_verified=True),
-        KindSpec(K.RESTRICTION_DONE, _S, requires_verified=True),
+        KindSpec(K.ERASURE_DONE, _S, requires_verified=True, required=(
+            _req("erased", "Art. 17: the reply says what was erased"),
+            _answered("retained", "Art. 17(3): what is kept, on which ground and until when (or nothing)"),
+            _ART19,
+        )),
+        KindSpec(K.RESTRICTION_DONE, _S, requires_verified=True, required=(_ART19,)),
         KindSpec(K.OBJECTION_ACK, _S, required=(_req("due_date", "Art. 12(3): the answer date is stated"),)),
         KindSpec(K.OBJECTION_OUTCOME, _S, requires_verified=True, required=(
             _req("outcome_text", "Art. 21(1): the result of the balancing is explained"),
@@ -130,8 +142,13 @@ KIND_SPECS: dict[ReplyKind, KindSpec] = {
 # template (nor a controller's override) can print them (LEGAL 3.5: no personal data in the reply).
 PERSONAL_FIELDS: tuple[str, ...] = (
     "recipient_name", "code_sent_to_masked", "changes", "retained", "notified_recipients",
-    "case_recipients", "erased", "restricted",
+    "case_recipients", "erased", "restricted", "attachment_names", "copy_link", "copy_link_expires",
 )
+# Personal fields whose blank value is None ("not stated") rather than ().
+PERSONAL_OPTIONAL_FIELDS: frozenset[str] = frozenset({
+    "recipient_name", "code_sent_to_masked", "case_recipients", "retained", "notified_recipients",
+    "copy_link", "copy_link_expires",
+})
 
 MAX_FACTS_REQUESTED = 2  # EDPB 01/2022 §§ 65, 70: one or two facts already held, no more
 
@@ -150,7 +167,8 @@ def check_context(spec: KindSpec, ctx: ReplyContext) -> None:
     if not spec.internal and not ctx.reference:
         raise ReplyDataError(f"{spec.kind}: reference is empty (the subject must carry the ticket tag)")
     for req in spec.required:
-        if _missing(getattr(ctx, req.field)):
+        value = getattr(ctx, req.field)
+        if value is None if req.may_be_empty else _missing(value):
             raise ReplyDataError(f"{spec.kind}: {req.field} is missing ({req.why})")
     statutory = any(RIGHTS[r].statutory_deadline for r in ctx.rights)
     needs_date = spec.kind in {K.RECEIPT_CONFIRMATION, K.IDENTITY_VERIFIED, K.ESCALATION_NOTICE}
@@ -163,6 +181,13 @@ def check_context(spec: KindSpec, ctx: ReplyContext) -> None:
         )
     if spec.kind is K.EXTENSION_NOTICE:
         _check_extension(ctx)
+    if spec.kind is K.PORTABILITY_ANSWER and not (ctx.attachment_names or ctx.copy_link):
+        raise ReplyDataError(
+            "portability_answer: no file is attached and no download link issued "
+            "(Art. 20(1): the data are handed over; the letter must not promise a file that is not sent)"
+        )
+    if ctx.withdrawal_scope not in {"marketing", "review"}:
+        raise ReplyDataError(f"{spec.kind}: withdrawal_scope must be 'marketing' or 'review'")
     if spec.kind is K.PORTABILITY_ANSWER and ctx.export_format.strip().upper() == "PDF":
         raise ReplyDataError(
             "portability_answer: PDF is not machine-readable; use CSV, JSON or XML (EDPB 01/2022 § 156)"

@@ -40,6 +40,10 @@ ESCALATION_REASONS_DE: dict[str, str] = {
     "Menschen erforderlich.",
     "automated_decision_review": "Anfechtung einer automatisierten Entscheidung (Art. 22 Abs. 3 DSGVO): "
     "echte Überprüfung durch eine entscheidungsbefugte Person.",
+    "consent_withdrawal_review": "Widerruf einer Einwilligung, die nicht nur Werbung betrifft (z. B. "
+    "längere Speicherung, Bonitätsabfrage, Weitergabe): Verarbeitungen finden, die darauf beruhen, "
+    "einstellen, Daten ohne andere Rechtsgrundlage löschen (Art. 7 Abs. 3, Art. 17 Abs. 1 lit. b "
+    "DSGVO) und der Person mitteilen, was geschehen ist.",
     "delivery_bounced": "Eine Antwort an die betroffene Person kam als unzustellbar zurück. Bitte einen "
     "anderen Weg zur Person suchen (z. B. Anschrift im Bestand); die Frist läuft weiter.",
     "delivery_failed": "Eine Antwort an die betroffene Person konnte endgültig nicht versendet werden "

@@ -42,7 +42,7 @@ from dsr.intents.rights import RIGHTS, Right, RightInfo, legal_sort
 from dsr.replies.address import AddressForm
 from dsr.replies.context import ReplyContext, ReplyKind
 from dsr.replies.dates import format_date_de, format_date_en, format_datetime_de, format_datetime_en
-from dsr.replies.kinds import KIND_SPECS, PERSONAL_FIELDS, ReplyError, check_context
+from dsr.replies.kinds import KIND_SPECS, PERSONAL_FIELDS, PERSONAL_OPTIONAL_FIELDS, ReplyError, check_context
 from dsr.replies.reasons import explain_reason, state_label
 
 logger = logging.getLogger(__name__)
@@ -205,7 +205,7 @@ def _redacted(ctx: ReplyContext) -> ReplyContext:
     if ctx.verified:
         return ctx
     blank: dict[str, Any] = {
-        name: None if name in {"recipient_name", "code_sent_to_masked", "case_recipients"} else ()
+        name: None if name in PERSONAL_OPTIONAL_FIELDS else ()
         for name in PERSONAL_FIELDS
     }
     return dataclasses.replace(ctx, **blank)

@@ -93,10 +93,15 @@ def sample_context(kind: ReplyKind, controller: str, language: str = "de") -> Re
         k.IDENTITY_EXPIRED: replace(_BASE, verified=False),
         k.MARKETING_OBJECTION_CONFIRMATION: replace(
             _BASE, rights=(Right.MARKETING_OBJECTION,), due_date=None, verified=False),
+        # kmb2: a withdrawal a person must handle; KOMSA: an advertising consent, done at once.
         k.CONSENT_WITHDRAWAL_CONFIRMATION: replace(
-            _BASE, rights=(Right.CONSENT_WITHDRAWAL,), due_date=None),
+            _BASE, rights=(Right.CONSENT_WITHDRAWAL,), due_date=None,
+            withdrawal_scope="marketing" if komsa else "review"),
+        # kmb2: no copy delivered with the letter (it says so); KOMSA: a download link issued.
         k.ACCESS_ANSWER: replace(
-            _BASE, attachment_names=("Datenkopie_DSR-2026-000123.pdf", "Datenkopie_DSR-2026-000123.json"),
+            _BASE,
+            copy_link="https://datenschutz.komsa.com/kopie/3f9c2a7e" if komsa else None,
+            copy_link_expires=date(2026, 3, 16) if komsa else None,
             case_recipients=None if komsa else ("Elektro Sommer GmbH, Braunschweig (Handwerkspartner)",),
         ),
         k.PORTABILITY_ANSWER: replace(

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
+from datetime import timedelta
 from email import message_from_bytes, policy
 
 from sqlalchemy import select
@@ -180,6 +182,30 @@ def test_suppression_check_is_a_post_and_never_logs_the_address(world: World) ->
             select(AuditEvent.detail).where(AuditEvent.action == "api.suppression_checked")
         ).all()
     assert len(details) == 2 and "example.org" not in str(details)
+
+
+def test_suppression_export_gives_marketing_tools_the_whole_list(world: World) -> None:
+    """Issue 15 no. 7: marketing tools learn of objections (hashed where that suffices)."""
+    with world.sessions.begin() as s:
+        s.add(Suppression(controller="kmb2", address="nein@example.org", created_at=NOW))
+        s.add(Suppression(controller="kmb2", address="+49531123456", created_at=NOW))
+        s.add(Suppression(controller="komsa", address="andere@example.org", created_at=NOW))
+    status, data = _api(world, "suppression", "GET", "/api/suppression/export?controller=kmb2")
+    assert status == 200 and isinstance(data, dict) and data["hashed"] is True
+    digest = hashlib.sha256(b"nein@example.org").hexdigest()
+    assert [(e["identifier"], e["kind"]) for e in data["entries"]] == [
+        (digest, "email"), (hashlib.sha256(b"+49531123456").hexdigest(), "phone")]
+    status, data = _api(world, "suppression", "GET", "/api/suppression/export?controller=kmb2&hashed=0")
+    assert [e["identifier"] for e in data["entries"]] == ["nein@example.org", "+49531123456"]  # type: ignore[index]
+    later = (NOW + timedelta(seconds=1)).isoformat().replace("+", "%2B")
+    assert _api(world, "suppression", "GET", f"/api/suppression/export?controller=kmb2&since={later}")[1][
+        "entries"] == []  # type: ignore[index]
+    assert _api(world, "suppression", "GET", "/api/suppression/export?controller=nope")[0] == 422
+    assert _api(world, "manager", "GET", "/api/suppression/export?controller=kmb2")[0] == 403
+    with world.sessions() as s:
+        details = s.scalars(
+            select(AuditEvent.detail).where(AuditEvent.action == "api.suppression_exported")).all()
+    assert len(details) == 3 and "example.org" not in str(details)
 
 
 def test_openapi_document_describes_every_api_route(world: World) -> None:

@@ -158,6 +158,23 @@ def test_pause_is_refused_where_the_profile_does_not_allow_it(world: World) -> N
     assert _ticket(world, world.overdue_ticket).state == "escalated"
 
 
+def test_erasure_draft_asks_the_dpo_and_cannot_go_out_unanswered(world: World) -> None:
+    """Issue 15 no. 8: no default "alles gelöscht" / "keinen Empfängern offengelegt"."""
+    client = world.client("dpo")
+    url = f"/tickets/{world.email_ticket}"
+    _post(client, f"{url}/identity", {"level": "known_facts", "method": "Kundennummer und PLZ bestätigt"})
+    _post(client, f"{url}/draft/template", {"kind": "erasure_done"})
+    draft = " ".join((_ticket(world, world.email_ticket).draft_reply or "").split())
+    assert "alle personenbezogenen Daten" not in draft and "keinen Empfängern" not in draft
+    for question in ("was wurde gelöscht", "was wird aufbewahrt", "Ende der Aufbewahrung",
+                     "welche Empfänger wurden informiert"):
+        assert question in draft
+    assert "Art. 17 Abs. 3 lit. b DSGVO" in draft and "§ 35 Abs. 3 BDSG" not in draft
+    page = _post(client, f"{url}/send", {"subject": "Löschung", "text": draft})
+    assert "Platzhalter" in page
+    assert _outbox(world, world.email_ticket) == []
+
+
 def test_email_ticket_from_queue_to_sent_reply_and_closed(world: World) -> None:
     client = world.client("dpo")
     queue = client.get("/queue").text
@@ -167,12 +184,13 @@ def test_email_ticket_from_queue_to_sent_reply_and_closed(world: World) -> None:
     page = _post(client, f"{url}/draft/template", {"kind": "access_answer"})
     assert "Entwurf aus der Vorlage" in page
     draft = _ticket(world, world.email_ticket).draft_reply or ""
-    assert "⟦" in draft  # the attachment gap the DPO must fill
-    page = _post(client, f"{url}/send", {"subject": "Ihre Auskunft", "text": draft, "outcome": "granted"})
+    # A console reply has no attachment: the draft must not say the copy is in it (issue 15 no. 1).
+    assert "in der Anlage" not in draft and "nicht beigefügt" in " ".join(draft.split())
+    page = _post(client, f"{url}/send", {"subject": "Ihre Auskunft", "text": draft + " ⟦Lücke⟧",
+                                         "outcome": "granted"})
     assert "Platzhalter" in page
     assert _outbox(world, world.email_ticket) == []
-    assert _ticket(world, world.email_ticket).draft_reply == draft.strip()  # the refused text is kept
-    final = draft.replace("⟦Name der Datei mit der Kopie der Daten⟧", "auskunft-anna-schmidt.pdf")
+    final = draft
     page = _post(client, f"{url}/send", {"subject": "Ihre Auskunft", "text": final, "outcome": "granted"})
     assert "Antwort freigegeben" in page
     [item] = _outbox(world, world.email_ticket)

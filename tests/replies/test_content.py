@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from datetime import date
 
 import pytest
 
 from dsr.controllers import ControllerProfile, load_profile
 from dsr.intents.rights import RIGHTS, Right
 from dsr.replies import KIND_SPECS, RenderedReply, ReplyKind, RetainedItem, render_reply
+from dsr.replies.kinds import ReplyDataError
 from dsr.replies.preview import PreviewItem, preview_items
 from dsr.replies.reasons import ESCALATION_REASONS_DE
 from dsr.replies.samples import NAME, sample_context, unverified_receipt
@@ -235,7 +237,69 @@ def test_erasure_names_retention_basis_end_date_and_restriction(profile: Control
     flat = " ".join(render_reply(ReplyKind.ERASURE_DONE, ctx, profile).text.split())
     for item in ctx.retained:
         assert item.legal_basis in flat and item.category in flat
-    assert "31. Dezember 2032" in flat and "gesperrt" in flat and "§ 35 Abs. 3 BDSG" in flat
+    # Statutory retention (AO, HGB, UStG) is Art. 17(3)(b), not Art. 18 / § 35(3) BDSG (issue 15).
+    assert "31. Dezember 2032" in flat and "Art. 17 Abs. 3 lit. b DSGVO" in flat
+    assert "§ 35 Abs. 3 BDSG" not in flat and "(Art. 18 DSGVO" not in flat
+
+
+def _flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+@pytest.mark.parametrize("language", ["de", "en"])
+def test_erasure_never_claims_everything_was_erased_or_no_recipients_by_default(
+    profile: ControllerProfile, language: str
+) -> None:
+    """Issue 15 no. 8: the DPO states what was erased, kept and told; nothing is assumed."""
+    ctx = replace(sample_context(ReplyKind.ERASURE_DONE, profile.key), retained=(), notified_recipients=())
+    flat = _flat(render_reply(ReplyKind.ERASURE_DONE, ctx, profile, language=language).text)
+    assert "alle personenbezogenen Daten" not in flat and "all personal data" not in flat
+    for item in ctx.erased:
+        assert item in flat
+    for missing in ({"erased": ()}, {"retained": None}, {"notified_recipients": None}):
+        with pytest.raises(ReplyDataError):
+            render_reply(ReplyKind.ERASURE_DONE, replace(ctx, **missing), profile,  # type: ignore[arg-type]
+                         language=language)
+
+
+@pytest.mark.parametrize("channel", ["email", "telegram"])
+@pytest.mark.parametrize("language", ["de", "en"])
+def test_access_answer_promises_no_attachment_that_is_not_sent(
+    profile: ControllerProfile, channel: str, language: str
+) -> None:
+    """Issue 15 no. 1: "in der Anlage" / "als Datei in diesem Chat" only when a file really goes."""
+    bare = replace(sample_context(ReplyKind.ACCESS_ANSWER, profile.key), channel=channel,
+                   attachment_names=(), copy_link=None)
+    out = render_reply(ReplyKind.ACCESS_ANSWER, bare, profile, language=language)
+    for text in (_flat(out.text), _flat(out.chat)):
+        for claim in ("in der Anlage", "als Datei in diesem Chat", "is attached", "in this chat as a file",
+                      "herunterladen", "download"):
+            assert claim not in text
+    assert ("nicht beigefügt" if language == "de" else "not part of this letter") in _flat(out.text)
+    attached = replace(bare, attachment_names=("Kopie.json",))
+    text = _flat(render_reply(ReplyKind.ACCESS_ANSWER, attached, profile, language=language).text)
+    wanted = {("de", "email"): "in der Anlage", ("de", "telegram"): "als Datei in diesem Chat",
+              ("en", "email"): "is attached", ("en", "telegram"): "in this chat as a file"}
+    assert wanted[language, channel] in text and "Kopie.json" in text
+    linked = replace(bare, copy_link="https://example.org/k/1", copy_link_expires=date(2026, 3, 1))
+    text = _flat(render_reply(ReplyKind.ACCESS_ANSWER, linked, profile, language=language).text)
+    assert "https://example.org/k/1" in text and ("1. März 2026" in text or "1 March 2026" in text)
+
+
+@pytest.mark.parametrize("language", ["de", "en"])
+def test_consent_withdrawal_confirms_only_what_was_done(profile: ControllerProfile, language: str) -> None:
+    """Issue 15 no. 6: an advertising consent is done at once; anything else is being handled."""
+    ctx = sample_context(ReplyKind.CONSENT_WITHDRAWAL_CONFIRMATION, profile.key)
+    review = render_reply(ReplyKind.CONSENT_WITHDRAWAL_CONFIRMATION, replace(ctx, withdrawal_scope="review"),
+                          profile, language=language)
+    marketing = render_reply(ReplyKind.CONSENT_WITHDRAWAL_CONFIRMATION,
+                             replace(ctx, withdrawal_scope="marketing"), profile, language=language)
+    for text in (_flat(review.text), _flat(review.chat)):
+        for claim in ("haben wir eingestellt", "Erledigt", "löschen wir.", "we have stopped", "Done"):
+            assert claim not in text
+        assert ("prüf" if language == "de" else "checking") in text
+    assert ("Werbesperrliste" if language == "de" else "suppression list") in _flat(marketing.text)
+    assert ("Erledigt" if language == "de" else "Done") in _flat(marketing.chat)
 
 
 @pytest.mark.parametrize(

@@ -179,7 +179,12 @@ def test_html_is_autoescaped_and_text_is_not() -> None:
         (ReplyKind.PORTABILITY_ANSWER, {"export_format": "pdf"}, "machine-readable"),
         (ReplyKind.IDENTITY_REQUEST, {"facts_requested": ("a", "b", "c")}, "at most 2"),
         (ReplyKind.VERIFICATION_CODE, {"verification_code": None}, "verification_code"),
-        (ReplyKind.ACCESS_ANSWER, {"attachment_names": ()}, "Art. 15"),
+        (ReplyKind.PORTABILITY_ANSWER, {"attachment_names": (), "copy_link": None}, "no file is attached"),
+        (ReplyKind.ERASURE_DONE, {"erased": ()}, "what was erased"),
+        (ReplyKind.ERASURE_DONE, {"retained": None}, "Art. 17\\(3\\)"),
+        (ReplyKind.ERASURE_DONE, {"notified_recipients": None}, "Art. 19"),
+        (ReplyKind.RECTIFICATION_DONE, {"notified_recipients": None}, "Art. 19"),
+        (ReplyKind.RESTRICTION_DONE, {"notified_recipients": None}, "Art. 19"),
         (ReplyKind.RECEIPT_CONFIRMATION, {"due_date": None}, "due_date"),
         (ReplyKind.RECEIPT_CONFIRMATION, {"reference": ""}, "ticket tag"),
         (ReplyKind.CLARIFICATION, {"readings": ()}, "readings"),
@@ -215,7 +220,7 @@ def test_every_ticket_state_and_reason_code_has_german_text() -> None:
     # The classifier's catalogue plus the codes the service itself sets (tests/console/
     # test_reason_labels.py traces every emitted code to its source).
     service_codes = {"delivery_bounced", "delivery_failed", "identity_unverified",
-                     "subject_says_not_a_request"}
+                     "subject_says_not_a_request", "consent_withdrawal_review"}
     documented = set(REASON_CODES) | service_codes
     assert documented == set(ESCALATION_REASONS_DE)
 

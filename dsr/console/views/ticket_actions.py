@@ -34,7 +34,7 @@ from dsr.fulfilment.letter import letter_context
 from dsr.intents.rights import Right
 from dsr.pipeline.outbound import reply_context
 from dsr.replies import ReplyError, render_reply
-from dsr.replies.context import ReplyKind
+from dsr.replies.context import ReplyKind, RetainedItem
 from dsr.store.models import IdentityLevel, Ticket, User
 from dsr.store.tickets.services import (
     REFUSAL_REASONS,
@@ -215,10 +215,28 @@ def _draft_save(ctx: Ctx, session: Session, ticket: Ticket, profile: ControllerP
 
 
 # What only the DPO can know; the draft shows these gaps and cannot be sent until they are filled.
+# No default statement of fact: not "alles gelöscht", not "keinen Empfängern offengelegt".  A reply
+# from the console carries no attachment, so a draft never says "in der Anlage"; a portability
+# answer needs the DPO's download link.
 TEMPLATE_GAPS: dict[str, object] = {
-    "attachment_names": (placeholder("Name der Datei mit der Kopie der Daten"),),
     "changes": (placeholder("was wurde berichtigt"),),
     "outcome_text": placeholder("Ergebnis der Prüfung in eigenen Worten"),
+    "erased": (placeholder("was wurde gelöscht (Datenkategorien, Systeme)"),),
+    "retained": (
+        RetainedItem(
+            placeholder("was wird aufbewahrt, z. B. Rechnungen 2024 – streichen, wenn nichts"),
+            placeholder("Grund, z. B. Art. 17 Abs. 3 lit. b DSGVO i. V. m. § 147 Abs. 3 AO, § 14b UStG"),
+            placeholder("Ende der Aufbewahrung (Datum)"),
+        ),
+    ),
+    "notified_recipients": (
+        placeholder("welche Empfänger wurden informiert (Art. 19) – oder: keine Empfänger"),
+    ),
+}
+KIND_GAPS: dict[str, dict[str, object]] = {
+    ReplyKind.PORTABILITY_ANSWER.value: {
+        "copy_link": placeholder("Download-Link zur Datei (eine Antwort aus der Konsole hat keine Anlage)"),
+    },
 }
 
 
@@ -234,8 +252,9 @@ def _draft_template(ctx: Ctx, session: Session, ticket: Ticket, profile: Control
         extra = {"refusal_code": code, "refusal_reasons": REFUSAL_REASONS[code].explanation_de}
     if kind == ReplyKind.CLARIFICATION.value:
         extra = {"readings": tuple(Right(r) for r in ticket.rights)}
-    # What fulfilment actually did (erased, kept until, restricted, changed, recipients told).
-    extra = {**TEMPLATE_GAPS, **letter_context(session, ticket.id), **extra}
+    # What fulfilment actually did (erased, kept until, restricted, changed, recipients told)
+    # replaces the gaps; what it did not establish stays a gap the DPO must fill.
+    extra = {**TEMPLATE_GAPS, **KIND_GAPS.get(kind, {}), **letter_context(session, ticket.id), **extra}
     context = reply_context(ticket, as_of=ctx.today, **extra)
     rendered = render_reply(
         ReplyKind(kind),

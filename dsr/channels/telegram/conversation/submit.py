@@ -31,7 +31,7 @@ from dsr.replies import format_date_de, render_reply
 from dsr.replies.context import ReplyKind
 from dsr.store.audit import audit
 from dsr.store.models import IdentityLevel, Message, OutboxItem, Ticket, TicketState
-from dsr.store.suppression import is_suppressed, suppress
+from dsr.store.suppression import suppress_subject
 from dsr.store.tickets.services import (
     TRANSITIONS,
     correct_rights,
@@ -109,11 +109,23 @@ def after_pipeline(
 
 def suppress_everywhere(session: Session, *, profile: ControllerProfile, ticket: Ticket, user_id: int,
                         now: datetime) -> None:
-    """Art. 21(3): no more marketing to this Telegram account nor to the bound person's address."""
-    subject = bound_subject(session, profile.key, user_id)
-    for address in (f"telegram:{user_id}", subject.email if subject else None):
-        if address and not is_suppressed(session, controller=profile.key, address=address):
-            suppress(session, controller=profile.key, address=address, now=now, ticket_id=ticket.id)
+    """Art. 21(3): no more marketing to this Telegram account nor to any identifier of the person.
+
+    The person is the one bound to this chat or, failing that, the ticket's subject; a chat id alone
+    is something no CRM can match, so every e-mail address, phone number and postal address on
+    file is suppressed too.
+    """
+    subject = bound_subject(session, profile.key, user_id) or ticket.subject
+    suppress_subject(session, controller=profile.key, subject=subject, addresses=[f"telegram:{user_id}"],
+                     now=now, ticket_id=ticket.id)
+
+
+def withdrawal_scope(ticket: Ticket) -> str:
+    """"marketing" when the ticket's consent withdrawal was about advertising only, else "review"."""
+    if Right.MARKETING_OBJECTION.value in ticket.rights:
+        return "marketing"
+    found = (ticket.classification or {}).get("consent_scope") or {}
+    return "marketing" if isinstance(found, dict) and found.get("scope") == "marketing" else "review"
 
 
 def take_effect_now(session: Session, ticket: Ticket, *, profile: ControllerProfile, rights: Sequence[Right],
@@ -127,13 +139,20 @@ def take_effect_now(session: Session, ticket: Ticket, *, profile: ControllerProf
     immediate = [r for r in rights if r in IMMEDIATE]
     if not immediate:
         return []
-    suppress_everywhere(session, profile=profile, ticket=ticket, user_id=user_id, now=now)
+    review = Right.CONSENT_WITHDRAWAL in immediate and withdrawal_scope(ticket) == "review"
+    if not review:
+        suppress_everywhere(session, profile=profile, ticket=ticket, user_id=user_id, now=now)
     queued = set(session.scalars(select(OutboxItem.kind).where(OutboxItem.ticket_id == ticket.id)))
     kinds = [ReplyKind.MARKETING_OBJECTION_CONFIRMATION if r is Right.MARKETING_OBJECTION
              else ReplyKind.CONSENT_WITHDRAWAL_CONFIRMATION for r in immediate]
     ids = [_enqueue_reply(session, kind, ticket, profile, chat_id=chat_id, verified=False, form=form, now=now)
            for kind in kinds if kind.value not in queued]
     current = TicketState(ticket.state)
+    if review:
+        # Not only advertising: a person finds and stops what relied on the consent.
+        escalate(session, ticket, ["consent_withdrawal_review"], actor=f"telegram:{user_id}", now=now,
+                 reason="Widerruf einer Einwilligung, die nicht nur Werbung betrifft")
+        return ids
     if len(immediate) == len(rights) and TicketState.ANSWERED in TRANSITIONS[current]:
         outcome = "suppressed" if Right.MARKETING_OBJECTION in immediate else "consent_withdrawn"
         transition(session, ticket, TicketState.ANSWERED, actor=f"telegram:{user_id}", now=now,
@@ -203,7 +222,8 @@ def _reply_kinds(ticket: Ticket, rights: Sequence[Right]) -> list[ReplyKind]:
 def render_chat(ticket: Ticket, profile: ControllerProfile, *, form: t.Form, verified: bool,
                 kind: ReplyKind = ReplyKind.IDENTITY_VERIFIED) -> str:
     """The chat variant of a reply about `ticket` (no personal data unless `verified`)."""
-    ctx = reply_context(ticket, channel="telegram", verified=verified)
+    ctx = reply_context(ticket, channel="telegram", verified=verified,
+                        withdrawal_scope=withdrawal_scope(ticket))
     return render_reply(kind, ctx, profile, language="en" if form == "en" else "de", only="chat").chat
 
 
