@@ -101,6 +101,9 @@ class ReplyContext:
     attachment_names: tuple[str, ...] = ()
     copy_link: str | None = None
     copy_link_expires: date | None = None
+    # True: the personal download link went to the person in a message of its own (the copy
+    # package's delivery); the letter refers to it (valid until copy_link_expires).
+    copy_link_sent_separately: bool = False
     digest_rows: tuple[DigestRow, ...] = field(default=())
     period_label: str = ""  # digest: e.g. "KW 47/2026"
     # Access answer (C-154/21): the individual recipients of this person's data where the profile

@@ -143,6 +143,7 @@ KIND_SPECS: dict[ReplyKind, KindSpec] = {
 PERSONAL_FIELDS: tuple[str, ...] = (
     "recipient_name", "code_sent_to_masked", "changes", "retained", "notified_recipients",
     "case_recipients", "erased", "restricted", "attachment_names", "copy_link", "copy_link_expires",
+    "copy_link_sent_separately",
 )
 # Personal fields whose blank value is None ("not stated") rather than ().
 PERSONAL_OPTIONAL_FIELDS: frozenset[str] = frozenset({
@@ -181,7 +182,9 @@ def check_context(spec: KindSpec, ctx: ReplyContext) -> None:
         )
     if spec.kind is K.EXTENSION_NOTICE:
         _check_extension(ctx)
-    if spec.kind is K.PORTABILITY_ANSWER and not (ctx.attachment_names or ctx.copy_link):
+    if spec.kind is K.PORTABILITY_ANSWER and not (
+        ctx.attachment_names or ctx.copy_link or ctx.copy_link_sent_separately
+    ):
         raise ReplyDataError(
             "portability_answer: no file is attached and no download link issued "
             "(Art. 20(1): the data are handed over; the letter must not promise a file that is not sent)"

@@ -205,7 +205,8 @@ def _redacted(ctx: ReplyContext) -> ReplyContext:
     if ctx.verified:
         return ctx
     blank: dict[str, Any] = {
-        name: None if name in PERSONAL_OPTIONAL_FIELDS else ()
+        name: None if name in PERSONAL_OPTIONAL_FIELDS
+        else False if name == "copy_link_sent_separately" else ()
         for name in PERSONAL_FIELDS
     }
     return dataclasses.replace(ctx, **blank)

@@ -284,6 +284,10 @@ def test_access_answer_promises_no_attachment_that_is_not_sent(
     linked = replace(bare, copy_link="https://example.org/k/1", copy_link_expires=date(2026, 3, 1))
     text = _flat(render_reply(ReplyKind.ACCESS_ANSWER, linked, profile, language=language).text)
     assert "https://example.org/k/1" in text and ("1. März 2026" in text or "1 March 2026" in text)
+    separate = replace(bare, copy_link_sent_separately=True, copy_link_expires=date(2026, 3, 1))
+    text = _flat(render_reply(ReplyKind.ACCESS_ANSWER, separate, profile, language=language).text)
+    assert ("gesonderten Nachricht geschickt" in text or "sent you in a separate message" in text)
+    assert "nicht beigefügt" not in text and "not part of this letter" not in text
 
 
 @pytest.mark.parametrize("language", ["de", "en"])

@@ -30,6 +30,7 @@ from dsr.console.operations import (
 from dsr.console.outgoing import placeholder, send_to_subject
 from dsr.console.views.ticket import DRAFT_KINDS, VERIFY_LEVELS
 from dsr.controllers import ControllerProfile
+from dsr.fulfilment.delivery import delivery_facts
 from dsr.fulfilment.letter import letter_context
 from dsr.intents.rights import Right
 from dsr.pipeline.outbound import reply_context
@@ -254,7 +255,11 @@ def _draft_template(ctx: Ctx, session: Session, ticket: Ticket, profile: Control
         extra = {"readings": tuple(Right(r) for r in ticket.rights)}
     # What fulfilment actually did (erased, kept until, restricted, changed, recipients told)
     # replaces the gaps; what it did not establish stays a gap the DPO must fill.
-    extra = {**TEMPLATE_GAPS, **KIND_GAPS.get(kind, {}), **letter_context(session, ticket.id), **extra}
+    delivered = delivery_facts(session, ticket.id)
+    copy: dict[str, object] = {} if delivered is None else {
+        "copy_link_sent_separately": True, "copy_link_expires": delivered.expires_on, "copy_link": None}
+    gaps = {**TEMPLATE_GAPS, **KIND_GAPS.get(kind, {})}
+    extra = {**gaps, **letter_context(session, ticket.id), **copy, **extra}
     context = reply_context(ticket, as_of=ctx.today, **extra)
     rendered = render_reply(
         ReplyKind(kind),
