@@ -42,6 +42,7 @@ REASONS: dict[str, str] = {
     "delivery_failed": "Antwort konnte nicht versendet werden",
     "identity_unverified": "Identität nicht bestätigt (zu viele falsche Angaben)",
     "subject_says_not_a_request": "Person sagt im Chat: kein Datenschutz-Anliegen",
+    "consent_withdrawal_review": "Widerruf einer Einwilligung (nicht nur Werbung): Verarbeitungen prüfen",
     "unrecognised": "Nachricht nicht zugeordnet: bitte lesen und entscheiden",
 }
 
