@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -43,6 +43,8 @@ class TicketRow:
     closed: date | None
     age_days: int
     days_left: int | None
+    breach_due_at: datetime | None = None  # reported data breach: Art. 33 notification due (72 h)
+    stated_due: date | None = None  # the reply deadline an authority's letter names
 
     @property
     def overdue(self) -> bool:
@@ -72,6 +74,8 @@ class TicketRow:
             "closed_date": self.closed.isoformat() if self.closed else None,
             "days_left": self.days_left,
             "overdue": self.overdue,
+            "breach_due_at": self.breach_due_at.isoformat() if self.breach_due_at else None,
+            "stated_due_date": self.stated_due.isoformat() if self.stated_due else None,
         }
 
 
@@ -98,12 +102,20 @@ def to_row(ticket: Ticket, today: date) -> TicketRow:
         closed=ticket.closed_at.astimezone(BERLIN).date() if ticket.closed_at else None,
         age_days=(today - received).days,
         days_left=(due - today).days if due else None,
+        breach_due_at=ticket.breach_due_at,
+        stated_due=ticket.stated_due_date,
     )
 
 
 def sort_by_due(rows: Iterable[TicketRow]) -> list[TicketRow]:
-    """Most urgent first: legal due date, then receipt; tickets without a deadline last."""
-    return sorted(rows, key=lambda r: (r.due or date.max, r.received, r.reference))
+    """Most urgent first: open data-breach reports (72 hours), then the earlier of the legal due date
+    and a date an authority set, then receipt; tickets without a deadline last."""
+    def key(r: TicketRow) -> tuple[int, date, date, str]:
+        breach = r.breach_due_at is not None and r.is_open
+        due = min((d for d in (r.due, r.stated_due) if d is not None), default=date.max)
+        return (0 if breach else 1, due, r.received, r.reference)
+
+    return sorted(rows, key=key)
 
 
 def load_rows(

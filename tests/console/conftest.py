@@ -62,6 +62,7 @@ class World:
     chat_ticket: int = 0
     overdue_ticket: int = 0
     quarantine_id: int = 0
+    ignored_id: int = 0  # an inbound message set aside as no request ("invoice")
 
     def client(self, role: str | None = None) -> TestClient:
         """A client with a server-side session for the user of `role` (login is tested separately)."""
@@ -273,6 +274,18 @@ def seed(world: World) -> None:
         s.flush()
         world.quarantine_id = item.id
 
+        ignored = Message(
+            controller="kmb2", channel="email", direction="in", dedupe_key="<inv-7@example.net>",
+            message_id="<inv-7@example.net>", sender="paul.panne@example.net",
+            recipient="datenschutz@kmb2.de",
+            subject_line="Rechnung 7", body_text="Ich habe die Rechnung eines anderen Kunden bekommen.",
+            received_at=datetime(2026, 2, 27, 16, 45, tzinfo=UTC), disposition="not_a_request",
+            disposition_reason="invoice",
+        )
+        s.add(ignored)
+        s.flush()
+        world.ignored_id = ignored.id
+
 
 def make_world(
     engine: Engine, *, clock: Clock | None = None, secure: bool = False, seeded_from: World | None = None
@@ -306,6 +319,7 @@ def make_world(
             "chat_ticket",
             "overdue_ticket",
             "quarantine_id",
+            "ignored_id",
         ):
             setattr(world, name, getattr(seeded_from, name))
     return world

@@ -46,6 +46,8 @@ POST_DATA: dict[str, dict[str, Any]] = {
     "/tickets/{ticket_id}/fulfilment/execute": {},
     "/download/{token}": {"code": "123456"},
     "/download/{token}/code": {},
+    "/ignored/search": {"q": "Rechnung"},
+    "/ignored/{message_id}/ticket": {"rights": ["other"], "reason": "Hinweis auf eine Datenpanne"},
     "/quarantine/{item_id}/process": {},
     "/quarantine/{item_id}/handled": {"reason": "per Brief beantwortet"},
     "/quarantine/{item_id}/discard": {"reason": "Spam"},
@@ -85,6 +87,7 @@ def _url(world: World, route: GuardedRoute, *, calendar_token: str | None = None
     values = {
         "ticket_id": str(world.email_ticket),
         "item_id": str(world.quarantine_id),
+        "message_id": str(world.ignored_id),
         "user_id": str(world.user_ids["max"]),
         "token_id": str(world.token_ids["suppression"]),
         "reference": world.email_reference,
