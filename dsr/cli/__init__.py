@@ -8,6 +8,7 @@ import typer
 
 from dsr.cli import (
     classify_cmd,
+    corpus_cmd,
     datamap_cmd,
     db_cmd,
     deadline_cmd,
@@ -37,6 +38,7 @@ for _module in (
     tickets_cmd,
     deadline_cmd,
     classify_cmd,
+    corpus_cmd,
     replies_cmd,
     outbox_cmd,
     demo_cmd,
