@@ -91,6 +91,7 @@ ROUTES: list[BaseRoute] = [
     _ticket_post("send", ticket_actions.send_action),
     _ticket_post("close", ticket_actions.close_action),
     _ticket_post("notes", ticket_actions.note_action),
+    _ticket_post("breach", ticket_actions.breach_action),
     _ticket_post("assign", ticket_actions.assign_action),
     # Fulfilment (dsr.fulfilment): discovery results, review, package, erasure plan, proof
     page("/tickets/{ticket_id:int}/fulfilment", fulfilment.fulfilment_page, roles=DPO),

@@ -130,3 +130,27 @@ def test_a_message_with_a_ticket_is_no_ignored_message(world: World) -> None:
     response = client.post(f"/ignored/{other}/ticket", data={"rights": ["access"], "reason": "x",
                                                               "csrf_token": client.csrf})  # type: ignore[attr-defined]
     assert response.status_code == 404
+
+
+def test_the_dpo_flags_a_breach_on_an_existing_ticket_from_its_receipt(world: World) -> None:
+    client = world.client("dpo")
+    page = client.get(f"/tickets/{world.chat_ticket}").text
+    assert 'action="/tickets/' in page and "Als Datenpanne markieren" in page
+    _post(client, f"/tickets/{world.chat_ticket}/breach", {"reason": "Fremde Daten im Kundenkonto sichtbar"})
+    with world.sessions() as s:
+        ticket = s.get(Ticket, world.chat_ticket)
+        assert ticket is not None
+        received = ticket.received_at
+        assert ticket.breach_due_at == received + timedelta(hours=72)  # from receipt, not from now
+        assert "breach" in ticket.escalation_reasons and ticket.state == "escalated"
+    [event] = [e for e in _events(world, "breach_flagged") if e.ticket_id == world.chat_ticket]
+    assert event.actor == "console:dana" and event.reason == "Fremde Daten im Kundenkonto sichtbar"
+    # a second flag keeps the first deadline; a flag without a reason is refused
+    _post(client, f"/tickets/{world.chat_ticket}/breach", {"reason": "nochmal"})
+    _, _, page = _post(client, f"/tickets/{world.overdue_ticket}/breach", {"reason": ""})
+    with world.sessions() as s:
+        again = s.get(Ticket, world.chat_ticket)
+        overdue = s.get(Ticket, world.overdue_ticket)
+        assert again is not None and again.breach_due_at == received + timedelta(hours=72)
+        assert overdue is not None and overdue.breach_due_at is None
+    assert len([e for e in _events(world, "breach_flagged") if e.ticket_id == world.chat_ticket]) == 1

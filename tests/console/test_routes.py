@@ -36,6 +36,7 @@ POST_DATA: dict[str, dict[str, Any]] = {
     "/tickets/{ticket_id}/send": {"subject": "Ihre Anfrage", "text": "Guten Tag, anbei die Auskunft."},
     "/tickets/{ticket_id}/close": {"outcome": "granted", "reason": "erledigt"},
     "/tickets/{ticket_id}/notes": {"text": "Rückruf vereinbart"},
+    "/tickets/{ticket_id}/breach": {"reason": "Rechnung an einen anderen Kunden versandt"},
     "/tickets/{ticket_id}/assign": {"assignee": "dora"},
     "/tickets/{ticket_id}/fulfilment/discover": {},
     "/tickets/{ticket_id}/fulfilment/exclude": {"system": "crm", "category": "customers", "item": "1",

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from dsr.console.guard import Ctx
-from dsr.console.labels import OPEN_STATES, PAUSE_REASONS, date_de, rights_names
+from dsr.console.labels import OPEN_STATES, PAUSE_REASONS, date_de, datetime_de, rights_names
 from dsr.console.operations import (
     RefusedError,
     check_outcome,
@@ -44,6 +44,7 @@ from dsr.store.tickets.services import (
     assign,
     audit,
     correct_rights,
+    flag_breach,
     pause,
     record_identity,
     resume,
@@ -127,6 +128,12 @@ def _assign(ctx: Ctx, session: Session, ticket: Ticket, profile: ControllerProfi
             raise RefusedError("Zuweisen nur an ein aktives DSB-Konto.")
     assign(session, ticket, name or None, actor=ctx.actor, now=ctx.now)
     return f"Zugewiesen an {name}." if name else "Zuweisung aufgehoben."
+
+
+def _breach(ctx: Ctx, session: Session, ticket: Ticket, profile: ControllerProfile) -> str:
+    reason = _required(ctx, "reason", "worin die Datenpanne besteht")
+    due = flag_breach(session, ticket, actor=ctx.actor, reason=reason, now=ctx.now)
+    return f"Als Datenpanne markiert: Meldung an die Aufsichtsbehörde prüfen bis {datetime_de(due)} Uhr."
 
 
 def _note(ctx: Ctx, session: Session, ticket: Ticket, profile: ControllerProfile) -> str:
@@ -347,6 +354,10 @@ def identity_action(ctx: Ctx) -> Response:
 
 def assign_action(ctx: Ctx) -> Response:
     return _run(ctx, _assign)
+
+
+def breach_action(ctx: Ctx) -> Response:
+    return _run(ctx, _breach)
 
 
 def note_action(ctx: Ctx) -> Response:

@@ -19,7 +19,7 @@ from sqlalchemy import Insert, bindparam, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, make_transient_to_detached
 
-from dsr.deadlines import compute_deadline, may_extend
+from dsr.deadlines import breach_notification_due, compute_deadline, may_extend
 from dsr.intents.rights import RIGHTS, Right, legal_sort
 from dsr.store.audit import actor_for_log, audit
 from dsr.store.models import IdentityLevel, Ticket, TicketCounter, TicketState, User
@@ -59,6 +59,7 @@ __all__ = [
     "escalate",
     "extend",
     "find_by_reference",
+    "flag_breach",
     "next_reference",
     "open_ticket",
     "pause",
@@ -289,6 +290,27 @@ def escalate(
     transition(session, ticket, TicketState.ESCALATED, actor=actor, reason=reason, now=now)
 
 
+
+
+def flag_breach(session: Session, ticket: Ticket, *, actor: str, reason: str, now: datetime) -> datetime:
+    """Mark the ticket as the report of a data breach and hand it to a person; return the due time.
+
+    Art. 33(1) GDPR: the notification is due 72 hours after the controller became aware, which for
+    a reported breach is the report's receipt (`ticket.received_at`), not the moment someone
+    noticed what the message meant.  Flagging twice keeps the first deadline.
+    """
+    reason = require_text(reason, f"ticket {ticket.reference}: a reason for flagging a data breach")
+    if ticket.breach_due_at is None:
+        ticket.breach_due_at = breach_notification_due(ticket.received_at)
+        audit(session, actor=actor, action="breach_flagged", now=now, ticket_id=ticket.id, reason=reason,
+              detail={"breach_due_at": ticket.breach_due_at.isoformat()})
+    if TicketState(ticket.state) in (TicketState.CLOSED, TicketState.PAUSED):  # no edge to ESCALATED
+        merged = sorted(set(ticket.escalation_reasons) | {"breach"})
+        ticket.escalation_reasons, ticket.escalated = merged, True
+        ticket.updated_at = now
+    else:
+        escalate(session, ticket, ["breach"], actor=actor, now=now, reason=reason)
+    return ticket.breach_due_at
 
 
 # --- deadline changes -----------------------------------------------------------------------
