@@ -8,7 +8,8 @@ notices, `vocabulary.toml` words that fuzzy matching must never "correct".
 `frames.toml` names word classes (`@delete`, `@my_data`, `@marketing` ...) that slots use, so a right is
 written as a frame (a wish x an action x an object) instead of a list of fixed phrases.
 A rule matches either a `phrases` entry (words in this order, next to each other) or all slots of
-`all` within `window` words in one sentence, in any order.  Inside a phrase or slot:
+`all` within `window` words in one sentence, in any order (`across = true`: in neighbouring
+sentences too, "Ich bekomme jede Woche Werbung. Das will ich nicht.").  Inside a phrase or slot:
 
     loesch*          a word starting with "loesch" (löschen, Löschung, löscht ...)
     *sperre          a word ending in "sperre" (Stromsperre, Kontosperre ...)
@@ -37,6 +38,7 @@ RIGHT_FILES = tuple(r.value for r in Right if r is not Right.OTHER)
 
 _RULE_KEYS = {
     "id", "weight", "phrases", "all", "window", "max_tokens", "negatable", "first_person", "note", "lang",
+    "across",
 }
 _CUE_KEYS = {"id", "reason", "phrases", "all", "window", "needs_right", "requires_label", "note", "unless"}
 _ROUTINE_KEYS = {"id", "reason", "phrases", "all", "window", "max_tokens", "note"}
@@ -64,6 +66,7 @@ class Pattern:
     ordered: bool
     window: int
     source: str
+    across: bool = False  # `all` slots may lie in neighbouring sentences (within `window` words)
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,7 +212,10 @@ def _patterns(src: _Source, table: dict[str, Any], line: int, where: str) -> tup
         parsed_slots.append(parsed[0])
     if window < len(parsed_slots):
         raise src.error(line, f"{where}: 'window' {window} is smaller than the number of slots")
-    return (Pattern(tuple(parsed_slots), False, window, " + ".join(slots)),)
+    across = table.get("across", False)
+    if not isinstance(across, bool):
+        raise src.error(line, f"{where}: 'across' must be true or false")
+    return (Pattern(tuple(parsed_slots), False, window, " + ".join(slots), across),)
 
 
 def _check_keys(src: _Source, table: Any, allowed: set[str], line: int, where: str) -> dict[str, Any]:

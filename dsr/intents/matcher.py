@@ -356,12 +356,13 @@ def _match_near(compiled: _Compiled, anchors: list[int], tokens: Sequence[Token]
     `2 * window + 1` of them are looked at per anchor: linear in the message, whatever it repeats.
     """
     window = compiled.pattern.window
+    across = compiled.pattern.across
     others = [_positions(slot, occurrences) for slot in compiled.slots[1:]]
     found = 0
     for anchor in anchors:
         if found >= compiled.limit:
             break
-        sentence = tokens[anchor].sentence
+        sentence = -1 if across else tokens[anchor].sentence
         chosen = [anchor]
         for positions in others:
             best = _nearest(positions, anchor, window, sentence, tokens, chosen)
@@ -376,8 +377,8 @@ def _match_near(compiled: _Compiled, anchors: list[int], tokens: Sequence[Token]
 
 def _nearest(positions: list[int], anchor: int, window: int, sentence: int, tokens: Sequence[Token],
              chosen: list[int]) -> int:
-    """The position nearest to `anchor` (the earlier on a tie) within `window`, in `sentence`,
-    not yet chosen; -1 when there is none."""
+    """The position nearest to `anchor` (the earlier on a tie) within `window`, in `sentence`
+    (any sentence when it is -1), not yet chosen; -1 when there is none."""
     right = bisect_left(positions, anchor)
     left = right - 1
     count = len(positions)
@@ -392,5 +393,5 @@ def _nearest(positions: list[int], anchor: int, window: int, sentence: int, toke
         else:
             position = positions[right]
             right += 1
-        if position not in chosen and tokens[position].sentence == sentence:
+        if position not in chosen and (sentence < 0 or tokens[position].sentence == sentence):
             return position
