@@ -77,6 +77,7 @@ class Classifier:
         self.words = WordLists.from_lexicon(lexicon)
         self.cues = {rule.id: rule for rule in lexicon.rules if rule.kind == "cue"}
         self.routine = {rule.id: rule.label for rule in lexicon.rules if rule.kind == "routine"}
+        self.routine_rules = {rule.id: rule for rule in lexicon.rules if rule.kind == "routine"}
 
     def with_thresholds(self, thresholds: Thresholds) -> Classifier:
         """This classifier (same compiled lexicon, shared) with other abstention thresholds."""
@@ -167,7 +168,12 @@ class Classifier:
         labels = legal_sort([r for r, v in scores.items() if v >= ACCEPT])
         non_request = ""
         own_words = len(own_view.tokens)
-        if not labels:
+        mass_mail = self._mass_mail(body_scored.routine + subject_scored.routine)
+        if mass_mail or self._not_own_request(evidence):
+            labels = ()  # a newsletter, a pitch, an authority's letter: the readings stay in `scores`
+        if mass_mail:
+            labels, non_request = (Right.OTHER,), mass_mail
+        elif not labels:
             labels = (Right.OTHER,)
             non_request = self._non_request(body_scored, subject_scored, auto_reply=auto_reply,
                                             words=own_words + len(subject_view.tokens))
@@ -220,6 +226,17 @@ class Classifier:
                 found.append("ambiguous")
         return sorted(set(found), key=found.index)
 
+    def _mass_mail(self, routine: list[Evidence]) -> str:
+        """The routine code of mass mail when two different mass-mail markers occur, else ""."""
+        rules = {item.rule for item in routine if self.routine_rules[item.rule].mass_mail}
+        if len(rules) < 2:
+            return ""
+        first = next(item for item in routine if item.rule in rules)
+        return self.routine[first.rule]
+
+    def _not_own_request(self, evidence: list[Evidence]) -> bool:
+        return any(item.reason is not None and self.cues[item.rule].not_own_request for item in evidence)
+
     def _non_request(self, body: _Scored, subject: _Scored, *, auto_reply: bool, words: int) -> str:
         """The routine code when positive evidence shows that no one asks about their data, else ""."""
         if auto_reply:
@@ -270,7 +287,7 @@ def _merge(body: _Scored, subject: _Scored) -> tuple[dict[Right, float], list[Ev
 def _in_false_friend_sentence(view: FieldView, match: Match) -> bool:
     """A false friend claims the sentence ("Widerspruch gegen die Rechnung")."""
     sentence = view.tokens[match.first].sentence
-    return any(view.tokens[f.first].sentence == sentence for f in view.false_friends())
+    return any(view.tokens[f.first].sentence == sentence and not f.rule.asks for f in view.false_friends())
 
 
 def _suppress(item: Evidence, why: str) -> Evidence:

@@ -40,9 +40,10 @@ _RULE_KEYS = {
     "id", "weight", "phrases", "all", "window", "max_tokens", "negatable", "first_person", "note", "lang",
     "across",
 }
-_CUE_KEYS = {"id", "reason", "phrases", "all", "window", "needs_right", "requires_label", "note", "unless"}
-_ROUTINE_KEYS = {"id", "reason", "phrases", "all", "window", "max_tokens", "note"}
-_FALSE_FRIEND_KEYS = {"id", "suppresses", "phrases", "all", "window", "unless", "note"}
+_CUE_KEYS = {"id", "reason", "phrases", "all", "window", "needs_right", "requires_label", "note", "unless",
+             "not_own_request"}
+_ROUTINE_KEYS = {"id", "reason", "phrases", "all", "window", "max_tokens", "note", "mass_mail"}
+_FALSE_FRIEND_KEYS = {"id", "suppresses", "phrases", "all", "window", "unless", "note", "asks"}
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
 _CITATION_TERM = re.compile(r"^[a-z]+:\d{1,3}(?::\d{1,2}(?::[a-h])?)?$")
 _WORD_TERM = re.compile(r"^\*?[a-z0-9']+\*?$")
@@ -88,6 +89,14 @@ class Rule:
     unless: tuple[Pattern, ...] = ()
     requires_label: str = ""
     note: str = ""
+    # cue: the message is no request of the sender's own (an authority's letter): labels `other`
+    not_own_request: bool = False
+    # routine: a marker of mass mail (newsletter, sales pitch, phishing); two different ones
+    # outweigh privacy words and rights read in the text
+    mass_mail: bool = False
+    # false friend: a question about the procedure; its rights do not count, but the sentence
+    # stays a privacy matter (never set aside)
+    asks: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,9 +302,17 @@ def _cue_rules(src: _Source, seen: set[str]) -> list[Rule]:
         rules.append(
             Rule(rule_id, "cue", str(reason), 1.0, _patterns(src, table, line, where), src.path, line,
                  needs_right=bool(table.get("needs_right", False)), unless=_unless(src, table, line, where),
-                 requires_label=str(requires), note=str(table.get("note", "")))
+                 requires_label=str(requires), note=str(table.get("note", "")),
+                 not_own_request=_flag(src, table, "not_own_request", line, where))
         )
     return rules
+
+
+def _flag(src: _Source, table: dict[str, Any], key: str, line: int, where: str) -> bool:
+    value = table.get(key, False)
+    if not isinstance(value, bool):
+        raise src.error(line, f"{where}: '{key}' must be true or false")
+    return value
 
 
 def _routine_rules(src: _Source, seen: set[str], kind: str) -> list[Rule]:
@@ -320,7 +337,8 @@ def _routine_rules(src: _Source, seen: set[str], kind: str) -> list[Rule]:
         seen.add(rule_id)
         rules.append(
             Rule(rule_id, kind, str(reason), 1.0, _patterns(src, table, line, where), src.path, line,
-                 max_tokens, note=str(table.get("note", "")))
+                 max_tokens, note=str(table.get("note", "")),
+                 mass_mail=_flag(src, table, "mass_mail", line, where))
         )
     return rules
 
@@ -341,7 +359,7 @@ def _false_friends(src: _Source, seen: set[str]) -> list[Rule]:
         rules.append(
             Rule(rule_id, "false_friend", "", 1.0, _patterns(src, table, line, where), src.path, line,
                  suppresses=tuple(suppresses), unless=_unless(src, table, line, where),
-                 note=str(table.get("note", "")))
+                 note=str(table.get("note", "")), asks=_flag(src, table, "asks", line, where))
         )
     return rules
 

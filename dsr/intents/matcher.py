@@ -3,7 +3,7 @@
 Everything that can be prepared is prepared when the lexicon loads: term tables for exact words,
 stems and suffixes, one fuzzy target list per initial letter, and per pattern the sets of terms
 that may fill each slot.  At run time each distinct token is looked up once (and cached): exact,
-stem or suffix hits first; only an unknown word of six letters or more is compared with rapidfuzz
+stem or suffix hits first; only an unknown word of seven letters or more is compared with rapidfuzz
 (optimal string alignment distance, 1 edit up to nine letters, 2 from ten), and only against
 targets with the same first letter.  A correction is refused when one word merely extends the
 other ("Auskunft" vs "Auskunftei" are different words, not a typo) or when the word is in the
@@ -28,7 +28,8 @@ from dsr.intents.lexicon import Lexicon, Pattern, Rule
 from dsr.intents.text import Token
 
 _STEM_ENDINGS = ("", "e", "en", "n", "t", "st", "et", "te", "ten", "s", "es", "er", "ung", "ungen")
-_MIN_FUZZY_LENGTH = 6
+_MIN_FUZZY_LENGTH = 7  # shorter words are matched exactly: "sauber" is no "sauer", "Reaktion" no cue
+_MIN_COMPOUND_LENGTH = 8
 _MAX_FUZZY_LENGTH = 40  # longer "words" (no spaces, pasted data) are never corrected or split
 _MIN_COMPOUND_PART = 4  # "kontoloeschung": konto + loeschung; "bewerbung" is never be + werbung
 _MIN_COMPOUND_TAIL = 5
@@ -203,7 +204,7 @@ class Matcher:
         too.  Only words the lexicon does not know as a whole are split, and never a protected
         word: "Bewerbung" is no "Werbung".
         """
-        if not _MIN_FUZZY_LENGTH + 2 <= len(norm) <= _MAX_FUZZY_LENGTH or not norm.isalpha() \
+        if not _MIN_COMPOUND_LENGTH <= len(norm) <= _MAX_FUZZY_LENGTH or not norm.isalpha() \
                 or self._is_protected(norm):
             return None
         for cut in range(_MIN_COMPOUND_PART, len(norm) - _MIN_COMPOUND_TAIL + 1):
