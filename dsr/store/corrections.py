@@ -6,8 +6,10 @@ of the shared corpus: id, channel, subject, body, labels, acceptable, escalate, 
 the text of the message the request came with (the controller holds it anyway) and nothing else
 about the person: no sender, no name, no address; its id is the ticket reference.
 
-Only people's decisions count: rights corrected in the console or through the API, and messages
-the DPO turned into a ticket.  When a ticket was corrected more than once, its last decision wins.
+Only people's decisions count: rights corrected in the console or through the API, messages the
+DPO turned into a ticket, and tickets the DPO answered as "no data-subject request" (labelled
+`other`: the negative examples a classifier learns as much from).  When a ticket was decided more
+than once, its last decision wins.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from dsr.store.models import AuditEvent, Direction, Message, Ticket
 
 CORRECTED = "rights_corrected"
 CONVERTED = "ignored_message_converted"
+ANSWERED = "state_changed"  # with outcome "not_a_request": the DPO found it was no request at all
+NOT_A_REQUEST = "not_a_request"
 HUMAN_ACTORS = ("console:%", "api:%")
 _VALID = {r.value for r in Right}
 
@@ -41,7 +45,7 @@ class Correction:
 def corrections(session: Session, *, since: datetime | None = None,
                 controllers: tuple[str, ...] = ()) -> list[Correction]:
     """The last human decision per ticket, oldest ticket first."""
-    query = (select(AuditEvent).where(AuditEvent.action.in_([CORRECTED, CONVERTED]),
+    query = (select(AuditEvent).where(AuditEvent.action.in_([CORRECTED, CONVERTED, ANSWERED]),
                                       AuditEvent.ticket_id.is_not(None),
                                       or_(*(AuditEvent.actor.like(a) for a in HUMAN_ACTORS)))
              .order_by(AuditEvent.at, AuditEvent.id))
@@ -61,6 +65,8 @@ def corrections(session: Session, *, since: datetime | None = None,
             converted_from[event.ticket_id] = (message_id if isinstance(message_id, int) else None,
                                                str(detail.get("ignored_reason", "")))
             labels = _labels(detail.get("rights"))
+        elif event.action == ANSWERED:
+            labels = (Right.OTHER.value,) if detail.get("outcome") == NOT_A_REQUEST else ()
         else:
             labels = _labels(detail.get("to"))
         if not labels:
@@ -88,10 +94,12 @@ def records(session: Session, found: list[Correction]) -> list[dict[str, Any]]:
             continue
         special = ticket.breach_due_at is not None or "authority" in ticket.escalation_reasons
         escalate = True if special else None  # otherwise the DPO's decision says nothing about it
-        if item.kind == CONVERTED:
+        said = _labels((ticket.classification or {}).get("labels"))  # the classifier's reading
+        if item.labels == (Right.OTHER.value,):
+            note = f"DSB: keine Betroffenenanfrage (Klassifikation: {', '.join(said) or '–'})"
+        elif item.kind == CONVERTED:
             note = f"DSB: ignorierte Nachricht ({item.ignored_reason or 'ohne Grund'}) als Anfrage angelegt"
         else:
-            said = _labels((ticket.classification or {}).get("labels"))  # the classifier's reading
             note = f"DSB-Korrektur der Rechte (Klassifikation: {', '.join(said) or '–'})"
         out.append({
             "id": f"{ticket.controller}-{ticket.reference}",

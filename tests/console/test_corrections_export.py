@@ -29,14 +29,18 @@ def test_corrections_and_converted_messages_are_exported_and_scored(world: World
         chat = s.get(Ticket, world.chat_ticket)
         assert chat is not None
         correct_rights(s, chat, [Right.ERASURE], actor="system", reason="im Chat bestätigt", now=NOW)
+    # The DPO finds the chat message was no request at all: a negative example.
+    _post(client, f"/tickets/{world.chat_ticket}/close", {"outcome": "not_a_request", "reason": "Gruß"})
     out = tmp_path / "corrections.jsonl"
     db_url = f"sqlite:///{tmp_path / 'dsr.sqlite3'}"
     done = run_dsr("corpus", "export-corrections", "--out", str(out), db_url=db_url, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    assert "2 labelled record(s)" in done.stdout
+    assert "3 labelled record(s)" in done.stdout
     assert stat.S_IMODE(out.stat().st_mode) == 0o600  # message texts: owner only
     records = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
-    corrected, converted = records
+    corrected, chat, converted = records  # in ticket order
+    assert (chat["labels"], chat["channel"], chat["subject"]) == (["other"], "telegram", "")
+    assert chat["body"] == "was habt ihr über mich gespeichert" and "keine Betroffenenanfrage" in chat["note"]
     assert corrected["id"] == f"kmb2-{world.email_reference}"
     assert (corrected["labels"], corrected["channel"]) == (["access"], "email")  # the last decision wins
     assert corrected["body"] == ACCESS_BODY
