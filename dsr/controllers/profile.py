@@ -94,6 +94,12 @@ class AutomatedDecision(_Strict):
     logic: str
     significance: str
     contest_contact: str = ""
+    # The Art. 22(2) exception that permits the solely automated decision (e.g. "Art. 22 Abs. 2
+    # lit. a DSGVO (Abschluss des Vertrags)"), once the DPO has confirmed it.  Empty: not
+    # confirmed, and no letter names a legal ground for the decision (a legitimate interest under
+    # Art. 6(1)(f) permits processing, never a solely automated decision).
+    art22_exception: str = ""
+    # Kept for profiles written before art22_exception; never printed as the ground of the decision.
     legal_basis: str = ""
     # The criteria that feed the decision (C-203/22: the procedure and principles actually applied).
     factors: list[str] = Field(default_factory=list)

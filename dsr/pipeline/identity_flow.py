@@ -73,12 +73,16 @@ def ask_facts(run: Run, ticket: Ticket) -> None:
 
 
 def send_code(run: Run, ticket: Ticket, code_to: str, subject: DataSubject | None, *,
-              tell_sender: bool = True) -> None:
-    """Send a one-time code to `code_to` (a contact on file); `tell_sender`: say so, without where."""
+              tell_sender: bool = True, previous_expired: bool = False) -> None:
+    """Send a one-time code to `code_to` (a contact on file); `tell_sender`: say so, without where.
+
+    `previous_expired`: the person answered with a code that had run out; the new code's mail says
+    so (one message, not an "expired" notice beside a new code).
+    """
     code, expires = identity.issue_code(run.session, ticket=ticket, subject=subject, sent_to=code_to,
                                         now=run.now)
     ctx = reply_context(ticket, channel="email", verified=False, verification_code=code,
-                        code_expires_at=expires)
+                        code_expires_at=expires, previous_code_expired=previous_expired)
     run.replies.reply(ReplyKind.VERIFICATION_CODE, ticket, ctx, to=code_to, channel="email")
     if tell_sender and (run.msg.channel != "email" or code_to.lower() != run.msg.sender.lower()):
         ctx = reply_context(ticket, channel=run.msg.channel, verified=False)
@@ -122,10 +126,10 @@ def handle_identity_reply(run: Run, ticket: Ticket) -> Outcome:
                           to=ticket.reply_to if ticket.channel == "email" else None)
         return _accepted("identity_verified", ticket)
     if check.result is CheckResult.EXPIRED:
+        # A late code did arrive: no "expired without reaching us" notice, one new code that says
+        # why it comes (issue 15 no. 12).
         subject = _subject(run.session, check.subject_id)
-        run.replies.reply(ReplyKind.IDENTITY_EXPIRED, ticket,
-                          reply_context(ticket, channel=run.msg.channel, verified=False))
-        send_code(run, ticket, check.sent_to, subject)
+        send_code(run, ticket, check.sent_to, subject, previous_expired=True)
         return _accepted("code_expired_resent", ticket)
     if check.result is CheckResult.CODE_NEEDED:
         # Facts found the record of a disclosing request: the code to its contact proves the person.

@@ -79,6 +79,7 @@ class ReplyContext:
     verification_code: str | None = None
     code_expires_at: datetime | None = None
     code_sent_to_masked: str | None = None  # e.g. "m***@example.org"
+    previous_code_expired: bool = False  # a late code arrived; this new code replaces it
     facts_requested: tuple[str, ...] = ()  # e.g. ("Kundennummer", "Postleitzahl")
     # IDENTITY_REQUEST to an unverified sender: say that a code goes to contact data on file *if*
     # any matches (the same words whether or not one does).
@@ -110,6 +111,10 @@ class ReplyContext:
     # lists only a category (e.g. the craftsman who worked on the order).  () = no recipient of those
     # categories received this person's data; None = not determined (the letter offers the names).
     case_recipients: tuple[str, ...] | None = None
+    # Access answer (Art. 15(1)(h), C-203/22): how the automated decisions of the profile were
+    # applied to this person, in the DPO's words (factors, values, result).  () = none was applied
+    # to this person; None = not determined (the letter cannot be sent while the profile has any).
+    automated_logic_applied: tuple[str, ...] | None = None
     erased: tuple[str, ...] = ()  # erasure: what was erased (required: the DPO states it)
     restricted: tuple[str, ...] = ()  # restriction: what is restricted (empty: all processing)
     # Objection / automated-decision outcome: True = the request was granted in full; otherwise

@@ -143,11 +143,12 @@ KIND_SPECS: dict[ReplyKind, KindSpec] = {
 PERSONAL_FIELDS: tuple[str, ...] = (
     "recipient_name", "code_sent_to_masked", "changes", "retained", "notified_recipients",
     "case_recipients", "erased", "restricted", "attachment_names", "copy_link", "copy_link_expires",
-    "copy_link_sent_separately",
+    "copy_link_sent_separately", "automated_logic_applied",
 )
 # Personal fields whose blank value is None ("not stated") rather than ().
 PERSONAL_OPTIONAL_FIELDS: frozenset[str] = frozenset({
     "recipient_name", "code_sent_to_masked", "case_recipients", "retained", "notified_recipients",
+    "automated_logic_applied",
     "copy_link", "copy_link_expires",
 })
 
@@ -205,4 +206,26 @@ def _check_extension(ctx: ReplyContext) -> None:
         raise ReplyDataError(
             "extension_notice: the original due date has passed; Art. 12(3) sentence 3 requires the "
             "notice within the first month"
+        )
+
+
+def check_profile_facts(kind: ReplyKind, ctx: ReplyContext, *, group_recipients: bool,
+                        automated_decisions: bool) -> None:
+    """The access answer states this person's recipients and decisions, not the privacy notice.
+
+    C-154/21: where the profile names recipients only by category, the answer names the ones
+    that actually received this person's data (or says none did); C-203/22: where the profile
+    has automated decisions, the answer says how they were applied to this person.
+    """
+    if kind is not K.ACCESS_ANSWER:
+        return
+    if group_recipients and ctx.case_recipients is None:
+        raise ReplyDataError(
+            "access_answer: case_recipients is missing (Art. 15(1)(c), CJEU C-154/21: name the "
+            "recipients that actually received this person's data, or state that none did)"
+        )
+    if automated_decisions and ctx.automated_logic_applied is None:
+        raise ReplyDataError(
+            "access_answer: automated_logic_applied is missing (Art. 15(1)(h), CJEU C-203/22: the "
+            "logic as applied to this person, or that no automated decision was made about them)"
         )

@@ -42,7 +42,14 @@ from dsr.intents.rights import RIGHTS, Right, RightInfo, legal_sort
 from dsr.replies.address import AddressForm
 from dsr.replies.context import ReplyContext, ReplyKind
 from dsr.replies.dates import format_date_de, format_date_en, format_datetime_de, format_datetime_en
-from dsr.replies.kinds import KIND_SPECS, PERSONAL_FIELDS, PERSONAL_OPTIONAL_FIELDS, ReplyError, check_context
+from dsr.replies.kinds import (
+    KIND_SPECS,
+    PERSONAL_FIELDS,
+    PERSONAL_OPTIONAL_FIELDS,
+    ReplyError,
+    check_context,
+    check_profile_facts,
+)
 from dsr.replies.reasons import explain_reason, state_label
 
 logger = logging.getLogger(__name__)
@@ -226,6 +233,8 @@ def render_reply(kind: ReplyKind, ctx: ReplyContext, profile: ControllerProfile,
     """
     spec = KIND_SPECS[kind]
     check_context(spec, ctx)
+    check_profile_facts(kind, ctx, group_recipients=any(not r.named for r in profile.recipients),
+                        automated_decisions=bool(profile.automated_decisions))
     lang = DEFAULT_LANGUAGE if spec.internal else normalise_language(language)
     overrides = _override_folders(overrides_dir.resolve() if overrides_dir else None, profile.key)
     name = f"{lang}/{kind.value}.j2"

@@ -39,13 +39,17 @@ _TEXTS: dict[str, dict[str, str]] = {
         "geschwärzt werden müssen (Art. 15 Abs. 4 DSGVO).",
         "objection_komsa": "Die Weitergabe an Auskunfteien wird eingestellt. Die konzerninterne Auswertung "
         "des Zahlungsverhaltens wird fortgesetzt, weil KOMSA in Vorleistung tritt und ohne sie kein "
-        "Kreditlimit einräumen kann; besondere Gründe aus der persönlichen Situation, die dieses "
-        "Interesse überwiegen, sind nicht erkennbar.",
+        "Kreditlimit einräumen kann. Diesen zwingenden Grund haben wir gegen die geschilderte "
+        "besondere Situation abgewogen: Ohne die Auswertung müsste jede Lieferung auf Vorkasse "
+        "umgestellt werden, was schwerer wöge als die Auswertung selbst.",
         "objection_kmb2": "Dem Widerspruch wird stattgegeben: Die Daten werden nicht mehr für "
         "Kundenumfragen verwendet. Die Abrechnung des laufenden Auftrags ist davon nicht betroffen, "
         "weil sie auf dem Vertrag beruht.",
         "automated": "Nach Prüfung der eingereichten Jahresabschlüsse wird die Zahlung auf Rechnung mit "
         "einem Kreditlimit von 5.000 Euro eingeräumt.",
+        "automated_applied": "Bewerbung vom 12.01.2026: Die Bonitätsauskunft der Creditreform ergab den "
+        "Bonitätsindex 410 (Schwelle 350); deshalb wurde die Zahlung auf Rechnung automatisiert "
+        "ausgeschlossen. Die Partnerschaft selbst wurde nicht abgelehnt.",
         "refusal": "Die Rechnungen aus den Jahren 2024 und 2025 sind nach § 147 AO und § 14b UStG acht "
         "Jahre aufzubewahren (Art. 17 Abs. 3 lit. b DSGVO). Diese Daten sind gesperrt und werden nach "
         "Ablauf der Frist gelöscht.",
@@ -57,12 +61,16 @@ _TEXTS: dict[str, dict[str, str]] = {
         "redacted before disclosure (Art. 15(4) GDPR).",
         "objection_komsa": "Disclosure to credit agencies will stop. The group-internal assessment of "
         "payment behaviour continues because KOMSA delivers in advance and cannot grant a credit "
-        "limit without it; no grounds relating to the particular situation that override this "
-        "interest could be identified.",
+        "limit without it. We weighed this compelling ground against the particular situation you "
+        "described: without the assessment every delivery would have to be paid in advance, which "
+        "would affect you more than the assessment itself.",
         "objection_kmb2": "The objection is upheld: the data will no longer be used for customer "
         "surveys. Billing of the ongoing order is not affected because it is based on the contract.",
         "automated": "After review of the annual accounts submitted, payment on account is granted "
         "with a credit limit of EUR 5,000.",
+        "automated_applied": "Application of 12 January 2026: the credit report from Creditreform gave "
+        "a credit index of 410 (threshold 350); payment on account was therefore excluded "
+        "automatically. The partnership itself was not refused.",
         "refusal": "The invoices from 2024 and 2025 must be kept for eight years under section 147 of "
         "the German Fiscal Code and section 14b of the VAT Act (Art. 17(3)(b) GDPR). These data are "
         "restricted and will be erased when the period ends.",
@@ -102,7 +110,9 @@ def sample_context(kind: ReplyKind, controller: str, language: str = "de") -> Re
             _BASE,
             copy_link="https://datenschutz.komsa.com/kopie/3f9c2a7e" if komsa else None,
             copy_link_expires=date(2026, 3, 16) if komsa else None,
-            case_recipients=None if komsa else ("Elektro Sommer GmbH, Braunschweig (Handwerkspartner)",),
+            case_recipients=("Creditreform Chemnitz Boddenberg KG",) if komsa else (
+                "Elektro Sommer GmbH, Braunschweig (Handwerkspartner)",),
+            automated_logic_applied=(text["automated_applied"],) if komsa else None,
         ),
         k.PORTABILITY_ANSWER: replace(
             _BASE, rights=(Right.PORTABILITY,), export_format="JSON",

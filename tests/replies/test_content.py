@@ -410,7 +410,8 @@ def test_du_profile_switches_every_reply(profile: ControllerProfile) -> None:
     reply = render_reply(
         ReplyKind.RECEIPT_CONFIRMATION, sample_context(ReplyKind.RECEIPT_CONFIRMATION, profile.key), du
     )
-    assert reply.text.startswith("Hallo Jana Beispiel,") and "Viele Grüße" in reply.text
+    # Du: the first name ("Hallo Jana Beispiel" was issue 15 no. 14).
+    assert reply.text.startswith("Hallo Jana,") and "Viele Grüße" in reply.text
 
 
 # "Du hast das Recht, sich … zu beschweren": an infinitive clause about the reader that kept the
@@ -436,3 +437,93 @@ def test_du_texts_use_dich_where_the_reader_is_meant(
     found = READER_REFLEXIVE_SICH.findall(text)
     assert found == [], f"{kind}: formal reflexive in a Du text: {found}"
     assert SIE_WORDS.findall(text) == []
+
+
+def test_remedies_name_the_court_of_the_habitual_residence(profile: ControllerProfile) -> None:
+    """Issue 15 no. 10: § 44 BDSG, not only "die Gerichte an unserem Sitz"."""
+    ctx = sample_context(ReplyKind.REFUSAL_NOTICE, profile.key)
+    de = _flat(render_reply(ReplyKind.REFUSAL_NOTICE, ctx, profile).text)
+    en = _flat(render_reply(ReplyKind.REFUSAL_NOTICE, ctx, profile, language="en").text)
+    assert "gewöhnlichen Aufenthalt haben (§ 44 Abs. 1 BDSG)" in de
+    assert "habitual residence (section 44(1)" in en
+
+
+def test_objection_outcome_puts_the_burden_on_the_controller(profile: ControllerProfile) -> None:
+    """Issue 15 no. 10: Art. 21(1) needs compelling legitimate grounds the controller demonstrates."""
+    ctx = sample_context(ReplyKind.OBJECTION_OUTCOME, profile.key)
+    de = _flat(render_reply(ReplyKind.OBJECTION_OUTCOME, ctx, profile).text)
+    assert "zwingende schutzwürdige Gründe nachweisen" in de and "diesen Nachweis müssen wir führen" in de
+    en = _flat(render_reply(ReplyKind.OBJECTION_OUTCOME, ctx, profile, language="en").text)
+    assert "demonstrate compelling legitimate grounds" in en
+
+
+def test_escalation_notice_does_not_call_the_dpo_the_controller(profile: ControllerProfile) -> None:
+    """Issue 15 no. 12: "die für den Datenschutz verantwortliche Stelle" is the pre-GDPR controller."""
+    ctx = sample_context(ReplyKind.ESCALATION_NOTICE, profile.key)
+    for language in ("de", "en"):
+        out = render_reply(ReplyKind.ESCALATION_NOTICE, ctx, profile, language=language)
+        assert "verantwortliche Stelle" not in out.text and "person responsible" not in out.text
+    de = _flat(render_reply(ReplyKind.ESCALATION_NOTICE, ctx, profile).text)
+    assert ("Datenschutzbeauftragten" if profile.dpo else "für den Datenschutz zuständig") in de
+
+
+def test_automated_rejection_states_no_art_6_ground_and_the_logic_for_this_person() -> None:
+    """Issue 15 no. 5: a solely automated decision needs Art. 22(2); C-203/22 logic for this person."""
+    komsa = load_profile("komsa")
+    ctx = sample_context(ReplyKind.ACCESS_ANSWER, "komsa")
+    text = _flat(render_reply(ReplyKind.ACCESS_ANSWER, ctx, komsa).text)
+    section = text[text.index("8. Automatisierte"):text.index("9. Übermittlung")]
+    assert "Art. 6 Abs. 1 lit. f" not in section and "Rechtsgrundlage" not in section
+    assert "in Ihrem Fall angewendet" in section and "Bonitätsindex 410" in section
+    none_applied = _flat(render_reply(ReplyKind.ACCESS_ANSWER, replace(ctx, automated_logic_applied=()),
+                                      komsa).text)
+    assert "keine solche automatisierte Entscheidung getroffen" in none_applied
+    with pytest.raises(ReplyDataError, match="C-203/22"):
+        render_reply(ReplyKind.ACCESS_ANSWER, replace(ctx, automated_logic_applied=None), komsa)
+    exception = {"art22_exception": "Art. 22 Abs. 2 lit. a DSGVO"}
+    confirmed = komsa.model_copy(update={"automated_decisions": [
+        d.model_copy(update=exception) for d in komsa.automated_decisions]})
+    assert "Zulässig ist die Entscheidung nach Art. 22 Abs. 2 lit. a DSGVO" in _flat(
+        render_reply(ReplyKind.ACCESS_ANSWER, ctx, confirmed).text)
+
+
+def test_access_answer_names_the_recipients_of_this_person(profile: ControllerProfile) -> None:
+    """Issue 15 no. 2 (C-154/21): no "nennen wir auf Wunsch"; the answer names or says none."""
+    ctx = sample_context(ReplyKind.ACCESS_ANSWER, profile.key)
+    text = _flat(render_reply(ReplyKind.ACCESS_ANSWER, ctx, profile).text)
+    assert "auf Wunsch" not in text
+    for name in ctx.case_recipients or ():
+        assert name in text
+    if any(not r.named for r in profile.recipients):
+        with pytest.raises(ReplyDataError, match="C-154/21"):
+            render_reply(ReplyKind.ACCESS_ANSWER, replace(ctx, case_recipients=None), profile)
+
+
+@pytest.mark.parametrize(
+    ("url", "label"),
+    [("https://www.kmb2.de", "Website: "), ("https://www.kmb2.de/", "Website: "),
+     ("https://www.kmb2.de/datenschutz", "Datenschutzhinweise: ")],
+)
+def test_footer_calls_only_the_notice_itself_privacy_notice(url: str, label: str) -> None:
+    """Issue 15 no. 13: the footer must not present the home page as the privacy notice."""
+    profile = load_profile("kmb2").model_copy(update={"privacy_notice_url": url})
+    ctx = sample_context(ReplyKind.RECEIPT_CONFIRMATION, "kmb2")
+    assert f"{label}{url}" in render_reply(ReplyKind.RECEIPT_CONFIRMATION, ctx, profile).text
+
+
+def test_language_fixes_of_issue_15() -> None:
+    """Issue 15 no. 14."""
+    du = load_profile("komsa").model_copy(update={"address_form": "Du"})
+    ack = _flat(render_reply(ReplyKind.AUTOMATED_DECISION_ACK,
+                             sample_context(ReplyKind.AUTOMATED_DECISION_ACK, "komsa"), du).chat)
+    assert "bekommst Du" in ack and "bekommen Du" not in ack
+    access = render_reply(ReplyKind.ACCESS_ANSWER, sample_context(ReplyKind.ACCESS_ANSWER, "komsa"),
+                          load_profile("komsa")).text
+    assert ") ;" not in access and "uns gegenüber" in access and "gegenüber uns" not in access
+    portability = render_reply(ReplyKind.PORTABILITY_ANSWER,
+                               sample_context(ReplyKind.PORTABILITY_ANSWER, "kmb2"), load_profile("kmb2"))
+    assert "zum Mitnehmen" not in portability.subject
+    withdrawal = render_reply(ReplyKind.CONSENT_WITHDRAWAL_CONFIRMATION,
+                              sample_context(ReplyKind.CONSENT_WITHDRAWAL_CONFIRMATION, "kmb2"),
+                              load_profile("kmb2")).text
+    assert "Ihr Widerruf Ihrer Einwilligung" not in withdrawal

@@ -242,6 +242,14 @@ TEMPLATE_GAPS: dict[str, object] = {
     ),
 }
 KIND_GAPS: dict[str, dict[str, object]] = {
+    # C-154/21 and C-203/22: this person's recipients and decisions, not the privacy notice's.
+    ReplyKind.ACCESS_ANSWER.value: {
+        "case_recipients": (placeholder("welche Empfänger haben Daten dieser Person erhalten (Namen)"),),
+        "automated_logic_applied": (
+            placeholder("wie die automatisierte Entscheidung bei dieser Person angewendet wurde – "
+                        "oder Satz ersetzen: keine getroffen"),
+        ),
+    },
     ReplyKind.PORTABILITY_ANSWER.value: {
         "copy_link": placeholder("Download-Link zur Datei (eine Antwort aus der Konsole hat keine Anlage)"),
     },
