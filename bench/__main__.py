@@ -6,7 +6,7 @@ import importlib
 import sys
 import time
 
-BENCHMARKS = ("classify", "deadlines", "email")
+BENCHMARKS = ("classify", "deadlines", "email", "fulfilment")
 
 
 def main(argv: list[str]) -> int:

@@ -18,6 +18,7 @@ import zipfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from html import escape
 from pathlib import Path
 from typing import IO, Any, BinaryIO, cast
 from zoneinfo import ZoneInfo
@@ -31,6 +32,7 @@ from dsr.fulfilment.texts import copy_labels
 from dsr.fulfilment.vault import EncryptingWriter
 
 BERLIN = ZoneInfo("Europe/Berlin")
+DATA_MARKER = "<!--dsr:data-->"
 _ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
                           autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True)
 
@@ -147,14 +149,6 @@ def _csv_chunks(category: Category, rows: Iterator[Any]) -> Iterator[bytes]:
     yield buffer.getvalue().encode("utf-8")
 
 
-@dataclass(frozen=True, slots=True)
-class _Block:
-    label: str
-    system: str
-    columns: list[str]
-    rows: Iterator[dict[str, Value]]
-
-
 def _html_chunks(*, reference: str, profile: ControllerProfile, datamap: DataMap, sources: Sequence[Source],
                  connectors: Mapping[str, Connector], lang: str, now: datetime) -> Iterator[bytes]:
     labels = copy_labels(lang)
@@ -190,15 +184,31 @@ def _html_chunks(*, reference: str, profile: ControllerProfile, datamap: DataMap
         "retention": retention,
         "excluded": [{"label": s.category.label(lang), "count": s.excluded,
                       "reasons": "; ".join(s.exclusion_reasons)} for s in sources if s.excluded],
-        "blocks": (_Block(s.category.label(lang), s.system.name, s.category.columns, rows(s))
-                   for s in found if s.system.kind is not SystemKind.MANUAL),
     }
-    buffer: list[str] = []
+    head, _, tail = _ENV.get_template("copy.html.j2").render(**context).partition(DATA_MARKER)
+    yield head.encode("utf-8")
+    for source in found:
+        if source.system.kind is SystemKind.MANUAL:
+            continue
+        yield from _html_table(source.category.label(lang), source.system.name, source.category.columns,
+                               rows(source))
+    yield tail.encode("utf-8")
+
+
+def _html_table(label: str, system: str, columns: list[str],
+                rows: Iterator[dict[str, Value]]) -> Iterator[bytes]:
+    """One accessible table (caption, column headers), written in pieces of about 64 KiB."""
+    parts = [f"<table>\n<caption>{escape(label)} – {escape(system)}</caption>\n<thead><tr>",
+             *(f'<th scope="col">{escape(c)}</th>' for c in columns), "</tr></thead>\n<tbody>\n"]
     size = 0
-    for piece in _ENV.get_template("copy.html.j2").generate(**context):
-        buffer.append(piece)
-        size += len(piece)
+    for row in rows:
+        cells = "".join("<td>–</td>" if row.get(c) is None
+                        else f"<td><pre>{escape(str(row.get(c)))}</pre></td>" for c in columns)
+        line = f"<tr>{cells}</tr>\n"
+        parts.append(line)
+        size += len(line)
         if size > 64 * 1024:
-            yield "".join(buffer).encode("utf-8")
-            buffer, size = [], 0
-    yield "".join(buffer).encode("utf-8")
+            yield "".join(parts).encode("utf-8")
+            parts, size = [], 0
+    parts.append("</tbody>\n</table>\n")
+    yield "".join(parts).encode("utf-8")

@@ -76,9 +76,14 @@ class Connector(Protocol):
         """Release connections."""
 
 
+_SIMPLE = frozenset({str, int, float, bool})
+
+
 def plain(value: object) -> Value:
     """A JSON-safe value for the package (dates as ISO strings, decimals as strings)."""
-    if value is None or isinstance(value, bool | int | float | str):
+    if value is None or type(value) in _SIMPLE:
+        return value  # type: ignore[return-value]
+    if isinstance(value, bool | int | float | str):
         return value
     if isinstance(value, datetime | date):
         return value.isoformat()

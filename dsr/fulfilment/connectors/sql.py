@@ -14,14 +14,19 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import (
+    ARRAY,
+    Column,
     ColumnElement,
     Engine,
     MetaData,
     Table,
     and_,
+    any_,
+    bindparam,
     create_engine,
     delete,
     func,
+    inspect,
     or_,
     select,
     true,
@@ -30,14 +35,24 @@ from sqlalchemy import (
 from sqlalchemy.exc import NoSuchTableError, SAWarning, SQLAlchemyError
 
 from dsr.datamap import Category, Identifier, Person, System
-from dsr.fulfilment.connectors.base import ConnectorError, Key, Record, Step, StepAction, chunks, plain
+from dsr.fulfilment.connectors.base import (
+    KEY_CHUNK,
+    ConnectorError,
+    Key,
+    Record,
+    Step,
+    StepAction,
+    chunks,
+    plain,
+)
 
 
 class SqlConnector:
     def __init__(self, system: System, url: str) -> None:
         self.system = system
         try:
-            self._engine: Engine = create_engine(url, pool_pre_ping=True)
+            # A connector lives for one search or one package: no pre-ping, the pool is fresh.
+            self._engine: Engine = create_engine(url)
         except (SQLAlchemyError, ValueError) as exc:
             raise ConnectorError(system, f"invalid database URL in {system.url_env} ({type(exc).__name__})"
                                  ) from exc
@@ -50,10 +65,12 @@ class SqlConnector:
         table = self._tables.get(category.table)
         if table is None:
             try:
+                # Only the columns are read (one query): keys, indexes and the tables that foreign
+                # keys point to are not needed to find, read or change rows.
                 with warnings.catch_warnings():
-                    # Expression indexes (lower(email)) cannot be reflected; only columns matter here.
                     warnings.filterwarnings("ignore", "Skipped unsupported reflection", SAWarning)
-                    table = Table(category.table, MetaData(), autoload_with=self._engine)
+                    columns = inspect(self._engine).get_columns(category.table)
+                table = Table(category.table, MetaData(), *(Column(c["name"], c["type"]) for c in columns))
             except NoSuchTableError as exc:
                 raise ConnectorError(self.system, f"no table {category.table!r} "
                                      f"(category {category.key!r})") from exc
@@ -61,6 +78,16 @@ class SqlConnector:
                 raise ConnectorError(self.system, _unreachable(exc)) from exc
             self._tables[category.table] = table
         return table
+
+    @property
+    def _chunk(self) -> int:
+        return 10 * KEY_CHUNK if self._engine.dialect.name == "postgresql" else KEY_CHUNK
+
+    def _among(self, column: Any, keys: list[Key]) -> ColumnElement[bool]:
+        """`column IN keys`; on PostgreSQL one array parameter (`= ANY(:keys)`) instead of one per key."""
+        if self._engine.dialect.name == "postgresql":
+            return column == any_(bindparam("keys", keys, type_=ARRAY(column.type)))  # type: ignore[no-any-return]
+        return column.in_(keys)  # type: ignore[no-any-return]
 
     def check(self) -> None:
         for category in self.system.categories:
@@ -93,28 +120,33 @@ class SqlConnector:
         return [table.c[name] for name in names]
 
     def find(self, category: Category, person: Person, parent_keys: Sequence[Key]) -> Iterator[Record]:
+        """Keys only (values empty): discovery stores keys; contents are read when shown or packed."""
         table = self._table(category)
         where = self._where(table, category, person, parent_keys)
         if where is None:
             return
-        statement = select(*self._columns(table, category)).where(where).order_by(
-            table.c[category.key_column])
-        yield from self._stream(category, statement)
+        key = table.c[category.key_column]
+        try:
+            with self._engine.connect() as conn:
+                result = conn.execution_options(stream_results=True, yield_per=5000).execute(
+                    select(key).where(where).order_by(key))
+                for (value,) in result:
+                    yield Record(key=value, values={})
+        except SQLAlchemyError as exc:
+            raise ConnectorError(self.system, _unreachable(exc)) from exc
 
     def read(self, category: Category, keys: Sequence[Key]) -> Iterator[Record]:
         table = self._table(category)
-        for part in chunks(keys):
-            statement = select(*self._columns(table, category)).where(
-                table.c[category.key_column].in_(part)).order_by(table.c[category.key_column])
-            yield from self._stream(category, statement)
-
-    def _stream(self, category: Category, statement: Any) -> Iterator[Record]:
+        key = table.c[category.key_column]
+        columns = self._columns(table, category)
         try:
             with self._engine.connect() as conn:
-                result = conn.execution_options(stream_results=True, yield_per=1000).execute(statement)
-                for row in result.mappings():
-                    yield Record(key=row[category.key_column],
-                                 values={name: plain(row[name]) for name in category.columns})
+                # At most KEY_CHUNK rows per statement: memory stays flat, no server-side cursor needed.
+                for part in chunks(keys, self._chunk):
+                    statement = select(*columns).where(self._among(key, part)).order_by(key)
+                    for row in conn.execute(statement).mappings():
+                        yield Record(key=row[category.key_column],
+                                     values={name: plain(row[name]) for name in category.columns})
         except SQLAlchemyError as exc:
             raise ConnectorError(self.system, _unreachable(exc)) from exc
 
@@ -126,18 +158,19 @@ class SqlConnector:
                     table = self._table(step.category)
                     key_column = table.c[step.category.key_column]
                     total = 0
-                    for part in chunks(step.keys):
+                    for part in chunks(step.keys, self._chunk):
                         statement: Any
                         if step.action is StepAction.ERASE:
-                            statement = delete(table).where(key_column.in_(part))
+                            statement = delete(table).where(self._among(key_column, part))
                         elif step.action is StepAction.RESTRICT:
                             if not step.category.restrict_column:
                                 raise ConnectorError(self.system, f"category {step.category.key!r} has no "
                                                      "restrict_column")
-                            statement = update(table).where(key_column.in_(part)).values(
+                            statement = update(table).where(self._among(key_column, part)).values(
                                 {step.category.restrict_column: true()})
                         else:
-                            statement = update(table).where(key_column.in_(part)).values(dict(step.values))
+                            statement = update(table).where(self._among(key_column, part)).values(
+                                dict(step.values))
                         total += conn.execute(statement).rowcount
                     counts.append(total)
         except SQLAlchemyError as exc:
