@@ -24,9 +24,9 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
-from dsr.controllers import load_profile
-from dsr.datamap import Person, load_datamap_for
-from dsr.fulfilment.connectors import open_connector
+from dsr.controllers import ControllerProfile, load_profile
+from dsr.datamap import DataMap, Person, load_datamap_for
+from dsr.fulfilment.connectors import Connector, open_connector
 from dsr.fulfilment.discovery import search_system
 from dsr.fulfilment.package import Source, build_package
 from dsr.fulfilment.vault import EncryptingWriter, new_key, parse_key
@@ -80,7 +80,8 @@ def _drop(name: str) -> None:
     admin.dispose()
 
 
-def _package(sources: list[Source], connector: object, datamap: object, profile: object) -> tuple[float, int, int]:
+def _package(sources: list[Source], connector: Connector, datamap: DataMap,
+             profile: ControllerProfile) -> tuple[float, int, int]:
     key = parse_key(new_key())
     with tempfile.TemporaryDirectory() as folder:
         target = Path(folder) / "package.zip.enc"
@@ -88,9 +89,8 @@ def _package(sources: list[Source], connector: object, datamap: object, profile:
         began = time.perf_counter()
         with target.open("wb") as handle:
             writer = EncryptingWriter(handle, key)
-            built = build_package(writer, reference="DSR-2026-000001", profile=profile,  # type: ignore[arg-type]
-                                  datamap=datamap, sources=sources,  # type: ignore[arg-type]
-                                  connectors={"crm": connector}, language="de", now=NOW)  # type: ignore[dict-item]
+            built = build_package(writer, reference="DSR-2026-000001", profile=profile, datamap=datamap,
+                                  sources=sources, connectors={"crm": connector}, language="de", now=NOW)
             writer.close()
         elapsed = time.perf_counter() - began
         _, peak = tracemalloc.get_traced_memory()
@@ -118,7 +118,8 @@ def main() -> None:
         env = {"DSR_CRM_KMB2_URL": url}
         timings = []
         for number in sorted({CUSTOMERS // 8, CUSTOMERS // 3, CUSTOMERS - 1, 42, CUSTOMERS * 7 // 9}):
-            person = Person(emails=(f"PERSON{number}@example.com",), customer_number=f"K-{1_000_000 + number}")
+            person = Person(emails=(f"PERSON{number}@example.com",),
+                            customer_number=f"K-{1_000_000 + number}")
             started = time.perf_counter()
             found = {}
             for system in datamap.systems:
@@ -134,14 +135,16 @@ def main() -> None:
         connector = open_connector(crm, env)
         results = {}
         for orders in (1_000, HEAVY_ORDERS):
-            sources = [Source(crm, crm.category(key), tuple(found[key][: orders if key == "orders" else None]))
+            sources = [Source(crm, crm.category(key),
+                              tuple(found[key][: orders if key == "orders" else None]))
                        for key in ("customers", "orders", "invoices", "appointments")]
             results[orders] = _package(sources, connector, datamap, profile)
         connector.close()
         elapsed, peak, records = results[HEAVY_ORDERS]
         small_elapsed, small_peak, small_records = results[1_000]
         print(f"   package for one person with {records:,} records: {elapsed:.2f} s (target < 5 s); "
-              f"peak Python memory {peak / 1e6:.1f} MB (with {small_records:,} records: {small_peak / 1e6:.1f} MB, "
+              f"peak Python memory {peak / 1e6:.1f} MB (with {small_records:,} records: "
+              f"{small_peak / 1e6:.1f} MB, "
               f"{small_elapsed:.2f} s)")
     finally:
         _drop(name)

@@ -1,0 +1,118 @@
+"""The console's fulfilment page and the download page (Starlette TestClient): a Telegram request
+gets its link and its code in the chat; the page shows what was found and records the viewing."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import sessionmaker
+from starlette.testclient import TestClient
+
+from dsr.config import Settings
+from dsr.console.app import create_app
+from dsr.console.auth import Role, SessionStore
+from dsr.console.users import add_user
+from dsr.controllers import load_profile
+from dsr.intents.rights import Right
+from dsr.pipeline.core import Pipeline
+from dsr.service.demo import load_demo_data
+from dsr.service.demo_crm import create_demo_crm
+from dsr.store.db import session_factory
+from dsr.store.models import AuditEvent, IdentityLevel, OutboxItem, TicketState, User
+from dsr.store.subjects import find_subject
+from dsr.store.tickets.services import open_ticket, transition
+from tests.fulfilment.conftest import KEY, NOW
+
+CHAT = "424242"
+
+
+@pytest.fixture
+def console(sqlite_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[TestClient, int,
+                                                                                               sessionmaker]:
+    crm_url = f"sqlite:///{tmp_path}/crm.sqlite3"
+    from sqlalchemy import create_engine
+
+    crm = create_engine(crm_url)
+    create_demo_crm(crm, "kmb2")
+    crm.dispose()
+    monkeypatch.setenv("DSR_CRM_KMB2_URL", crm_url)
+    sessions = session_factory(sqlite_engine)
+    load_demo_data(sessions, ["kmb2"], now=NOW)
+    profiles = {"kmb2": load_profile("kmb2")}
+    settings = Settings(database_url="sqlite:///unused.sqlite3", controller="kmb2", web_cookie_secure=False,
+                        package_key=KEY, package_dir=tmp_path / "packages", public_url="https://dsr.example.org")
+    store = SessionStore()
+    app = create_app(settings=settings, sessions=sessions, profiles=profiles, clock=lambda: NOW,
+                     sink=Pipeline(sessions=sessions, profiles=profiles, clock=lambda: NOW,
+                                   settings=settings),
+                     session_store=store)
+    with sessions.begin() as session:
+        user = add_user(session, username="dana", role="dpo", password="korrekt-pferd-batterie", now=NOW)
+        assert isinstance(user, User)
+        subject = find_subject(session, "kmb2", email="erika.mustermann@example.org")
+        assert subject is not None
+        ticket = open_ticket(session, controller="kmb2", land="NI", channel="telegram", received_at=NOW,
+                             rights=[Right.ACCESS], now=NOW, subject_id=subject.id, reply_to=CHAT,
+                             identity_level=IdentityLevel.CONTACT_ON_FILE, identity_method="bound chat")
+        transition(session, ticket, TicketState.IN_PROGRESS, actor="test", reason="verified", now=NOW)
+        user_id, ticket_id = user.id, ticket.id
+    client = TestClient(app, base_url="http://testserver", follow_redirects=False)
+    web = store.create(user_id=user_id, username="dana", role=Role.DPO, now=NOW)
+    client.cookies.set("dsr_session", web.handle)
+    client.csrf = web.csrf  # type: ignore[attr-defined]
+    return client, ticket_id, sessions
+
+
+def _post(client: TestClient, url: str, **data: str) -> str:
+    response = client.post(url, data={**data, "csrf_token": client.csrf})  # type: ignore[attr-defined]
+    assert response.status_code == 303, response.text[:300]
+    return client.get(response.headers["location"]).text
+
+
+def _chat_texts(sessions: sessionmaker, kind: str) -> list[str]:
+    with sessions() as session:
+        items = session.scalars(select(OutboxItem).where(OutboxItem.kind == kind).order_by(OutboxItem.id))
+        return [json.loads(i.payload)["text"] for i in items
+                if i.channel == "telegram" and i.recipient == CHAT]
+
+
+def test_chat_request_gets_link_and_code_in_the_chat(console: tuple[TestClient, int, sessionmaker]) -> None:
+    client, ticket_id, sessions = console
+    base = f"/tickets/{ticket_id}/fulfilment"
+    page = client.get(base).text
+    assert "Die Suche startet automatisch in Kürze." in page
+    page = _post(client, f"{base}/discover")
+    assert "Suche abgeschlossen." in page and "Daten gefunden" in page
+    assert "K-10001" in page and "K-10003" not in page  # read live from the CRM: hers only
+    page = _post(client, f"{base}/exclude", system="crm", category="appointments", item="2", reason="")
+    assert "Bitte einen Grund angeben" in page
+    page = _post(client, f"{base}/deliver")
+    assert "muss von Hand geprüft und bestätigt werden" in page  # the paper archive first
+    _post(client, f"{base}/manual", system="paper", found="no")
+    page = _post(client, f"{base}/deliver")
+    assert "Download-Link an den bestätigten Kontakt versandt" in page
+    (link_text,) = _chat_texts(sessions, "package_link")
+    match = re.search(r"https://dsr\.example\.org(/download/[A-Za-z0-9_-]+)", link_text)
+    assert match is not None, link_text
+    path = match.group(1)
+    public = TestClient(client.app, base_url="http://testserver", follow_redirects=False)
+    assert "noch 3 Download(s) möglich" in public.get(path).text
+    assert "in den Chat gesendet" in public.post(f"{path}/code").text
+    (code_text,) = _chat_texts(sessions, "download_code")
+    code = re.search(r"^(\d{6})$", code_text, re.MULTILINE)
+    assert code is not None
+    assert public.post(f"{path}/code").status_code == 429  # at most one code a minute
+    wrong = public.post(path, data={"code": "000000" if code.group(1) != "000000" else "111111"})
+    assert wrong.status_code == 403 and "Der Code stimmt nicht." in wrong.text
+    download = public.post(path, data={"code": code.group(1)})
+    assert download.status_code == 200
+    assert download.headers["content-type"] == "application/zip"
+    assert download.headers["content-disposition"].startswith("attachment;")
+    assert download.content[:2] == b"PK"
+    with sessions() as session:
+        actions = list(session.scalars(select(AuditEvent.action).where(AuditEvent.ticket_id == ticket_id)))
+    assert "fulfilment.viewed" in actions and "fulfilment.downloaded" in actions
