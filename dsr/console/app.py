@@ -51,6 +51,7 @@ from dsr.console.views import (
     ticket_actions,
 )
 from dsr.controllers import ControllerProfile
+from dsr.fulfilment.uploads import MAX_UPLOAD_BYTES
 from dsr.inbound import MessageSink
 
 HERE = Path(__file__).parent
@@ -60,6 +61,7 @@ BOARD = ANY_USER  # deadline metadata: everyone with a console account
 POST = ("POST",)
 WEBHOOK_MAX_BYTES = 256 * 1024  # a Telegram update is a few KiB (messages are at most 4096 characters)
 Endpoint = Callable[[Request], Awaitable[Response]]
+UPLOAD_MAX_BYTES = MAX_UPLOAD_BYTES
 
 
 def _ticket_post(suffix: str, view: Callable[..., Response]) -> BaseRoute:
@@ -101,6 +103,8 @@ ROUTES: list[BaseRoute] = [
     _ticket_post("fulfilment/manual", fulfilment.manual_action),
     _ticket_post("fulfilment/deliver", fulfilment.deliver_action),
     _ticket_post("fulfilment/execute", fulfilment.execute_action),
+    page("/tickets/{ticket_id:int}/fulfilment/upload", fulfilment.upload_action, roles=DPO, methods=POST,
+         max_body=UPLOAD_MAX_BYTES + 64 * 1024),
     page("/ignored", ignored.ignored_list, roles=DPO),
     page("/ignored/search", ignored.ignored_search, roles=DPO, methods=POST),
     page("/ignored/{message_id:int}", ignored.ignored_item, roles=DPO),

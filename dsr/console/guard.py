@@ -170,7 +170,8 @@ class GuardedRoute(Route):
     """A route that knows its access kind and the roles allowed to call it."""
 
     def __init__(
-        self, path: str, view: View, *, access: Access, roles: Collection[Role], methods: Sequence[str]
+        self, path: str, view: View, *, access: Access, roles: Collection[Role], methods: Sequence[str],
+        max_body: int = MAX_FORM_BYTES,
     ) -> None:
         self.access = access
         self.roles = frozenset(roles)
@@ -180,14 +181,16 @@ class GuardedRoute(Route):
             _guarded(view, access, self.roles),
             methods=list(methods),
             name=f"{view.__module__.rsplit('.', 1)[-1]}.{view.__name__}",
-            max_body_size=MAX_FORM_BYTES,
+            max_body_size=max_body,
         )
 
 
 def page(
-    path: str, view: View, *, roles: Collection[Role], methods: Sequence[str] = ("GET",)
+    path: str, view: View, *, roles: Collection[Role], methods: Sequence[str] = ("GET",),
+    max_body: int = MAX_FORM_BYTES,
 ) -> GuardedRoute:
-    return GuardedRoute(path, view, access=Access.SESSION, roles=roles, methods=methods)
+    """`max_body`: larger only for a form that uploads a file (the reply editor's attachment)."""
+    return GuardedRoute(path, view, access=Access.SESSION, roles=roles, methods=methods, max_body=max_body)
 
 
 def api(path: str, view: View, *, roles: Collection[Role], methods: Sequence[str] = ("GET",)) -> GuardedRoute:

@@ -58,7 +58,7 @@ class DeliveryFacts:
     channel: str
 
 
-def _hash(value: str) -> str:
+def token_hash(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
 
@@ -99,7 +99,7 @@ def create_package(session: Session, ticket: Ticket, case: FulfilmentCase, *, pr
             temporary.unlink()
     token = secrets.token_urlsafe(32)
     package = DeliveryPackage(
-        ticket_id=ticket.id, reference=ticket.reference, token_hash=_hash(token), file_name=name,
+        ticket_id=ticket.id, reference=ticket.reference, token_hash=token_hash(token), file_name=name,
         size=built.size, sha256=built.sha256, contact=ticket.reply_to or "", channel=ticket.channel,
         max_uses=config.max_uses, uses=0, created_at=now, expires_at=now + timedelta(days=config.days))
     session.add(package)
@@ -115,7 +115,7 @@ def create_package(session: Session, ticket: Ticket, case: FulfilmentCase, *, pr
 def find_package(session: Session, token: str) -> DeliveryPackage | None:
     if not token or len(token) > 100:
         return None
-    return session.scalar(select(DeliveryPackage).where(DeliveryPackage.token_hash == _hash(token)))
+    return session.scalar(select(DeliveryPackage).where(DeliveryPackage.token_hash == token_hash(token)))
 
 
 def refusal(package: DeliveryPackage | None, now: datetime) -> str | None:
@@ -133,7 +133,7 @@ def refusal(package: DeliveryPackage | None, now: datetime) -> str | None:
 def issue_code(session: Session, package: DeliveryPackage, *, now: datetime) -> str:
     """A fresh six-digit code for the next download (the caller sends it to `package.contact`)."""
     code = f"{secrets.randbelow(1_000_000):06d}"
-    package.code_hash = _hash(f"{package.id}:{code}")
+    package.code_hash = token_hash(f"{package.id}:{code}")
     package.code_expires_at = now + timedelta(minutes=CODE_MINUTES)
     package.code_attempts = 0
     audit(session, actor="subject", action="fulfilment.download_code_sent", now=now,
@@ -152,7 +152,7 @@ def redeem_code(session: Session, package: DeliveryPackage, code: str, *, now: d
         return "Bitte fordern Sie zuerst einen neuen Code an."
     if package.code_attempts >= CODE_ATTEMPTS:
         return "Zu viele falsche Versuche. Bitte fordern Sie einen neuen Code an."
-    if not hmac.compare_digest(package.code_hash, _hash(f"{package.id}:{code.strip()}")):
+    if not hmac.compare_digest(package.code_hash, token_hash(f"{package.id}:{code.strip()}")):
         package.code_attempts += 1
         audit(session, actor="subject", action="fulfilment.download_code_wrong", now=now,
               ticket_id=package.ticket_id,

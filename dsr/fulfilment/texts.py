@@ -73,23 +73,31 @@ def _day(value: datetime | date) -> str:
 
 
 def link_message(*, lang: str, du: bool, reference: str, url: str, expires_at: datetime,
-                 max_uses: int) -> tuple[str, str]:
-    """(subject, text) of the message with the download link."""
+                 max_uses: int, file_name: str = "") -> tuple[str, str]:
+    """(subject, text) of the message with the download link (`file_name`: a file the DPO made)."""
     if lang == "en":
+        what = (f"the file \u201c{file_name}\u201d for your request {reference} is" if file_name
+                else f"the copy of your data for your request {reference} is")
+        content = ("" if file_name else
+                   "The file is a ZIP archive with a readable copy (HTML) and the data as JSON and CSV.\n")
         return (f"Your data: download link [{reference}]",
-                f"Hello,\n\nthe copy of your data for your request {reference} is ready:\n\n{url}\n\n"
+                f"Hello,\n\n{what} ready:\n\n{url}\n\n"
                 f"The link works until {_day(expires_at)} and for {max_uses} downloads. Before the download "
                 "starts we send a one-time code to this address (or this chat); only you can use it.\n\n"
-                "The file is a ZIP archive with a readable copy (HTML) and the data as JSON and CSV.\n")
+                + content)
     sie = "Du" if du else "Sie"
     ihre = "Deine" if du else "Ihre"
     ihrer = "Deiner" if du else "Ihrer"
+    what = (f"die Datei \u201e{file_name}\u201c zu {ihrer} Anfrage {reference}" if file_name
+            else f"die Kopie {ihrer} Daten zu {ihrer} Anfrage {reference}")
+    content = ("" if file_name else
+               "Die Datei ist ein ZIP-Archiv mit einer lesbaren Kopie (HTML) und den Daten als JSON und "
+               "CSV.\n")
     return (f"{ihre} Daten: Download-Link [{reference}]",
-            f"Guten Tag,\n\ndie Kopie {ihrer} Daten zu {ihrer} Anfrage {reference} liegt bereit:\n\n{url}\n\n"
+            f"Guten Tag,\n\n{what} liegt bereit:\n\n{url}\n\n"
             f"Der Link gilt bis zum {_day(expires_at)} und für {max_uses} Downloads. Bevor der Download "
             f"beginnt, senden wir einen Einmal-Code an diese Adresse (bzw. in diesen Chat); nur {sie} "
-            f"{'kannst' if du else 'können'} ihn verwenden.\n\n"
-            "Die Datei ist ein ZIP-Archiv mit einer lesbaren Kopie (HTML) und den Daten als JSON und CSV.\n")
+            f"{'kannst' if du else 'können'} ihn verwenden.\n\n{content}")
 
 
 def code_message(*, lang: str, du: bool, reference: str, code: str, minutes: int) -> tuple[str, str]:

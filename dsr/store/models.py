@@ -442,6 +442,10 @@ class DeliveryPackage(Base):
     reference: Mapped[str] = mapped_column(String(20))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     file_name: Mapped[str] = mapped_column(String(200))  # inside DSR_PACKAGE_DIR
+    # A file the DPO made by hand (reply editor): its name and type for the download; empty for
+    # the built package ("<reference>.zip", application/zip).
+    download_name: Mapped[str] = mapped_column(String(200), default="")
+    media_type: Mapped[str] = mapped_column(String(100), default="application/zip")
     size: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(String(64))  # of the plain ZIP
     contact: Mapped[str] = mapped_column(String(320))  # the verified contact the code goes to

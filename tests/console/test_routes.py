@@ -45,6 +45,7 @@ POST_DATA: dict[str, dict[str, Any]] = {
     "/tickets/{ticket_id}/fulfilment/manual": {"system": "paper", "found": "no"},
     "/tickets/{ticket_id}/fulfilment/deliver": {},
     "/tickets/{ticket_id}/fulfilment/execute": {},
+    "/tickets/{ticket_id}/fulfilment/upload": {},
     "/download/{token}": {"code": "123456"},
     "/download/{token}/code": {},
     "/ignored/search": {"q": "Rechnung"},

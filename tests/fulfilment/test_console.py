@@ -116,3 +116,38 @@ def test_chat_request_gets_link_and_code_in_the_chat(console: tuple[TestClient, 
     with sessions() as session:
         actions = list(session.scalars(select(AuditEvent.action).where(AuditEvent.ticket_id == ticket_id)))
     assert "fulfilment.viewed" in actions and "fulfilment.downloaded" in actions
+
+
+def test_dpo_file_is_checked_encrypted_and_served_only_as_attachment(
+        console: tuple[TestClient, int, sessionmaker]) -> None:
+    client, ticket_id, sessions = console
+    url = f"/tickets/{ticket_id}/fulfilment/upload"
+
+    def upload(name: str, content: bytes) -> str:
+        response = client.post(url, data={"csrf_token": client.csrf},  # type: ignore[attr-defined]
+                               files={"file": (name, content, "application/octet-stream")})
+        assert response.status_code == 303
+        return client.get(response.headers["location"]).text
+
+    assert "Dateityp nicht erlaubt" in upload("auskunft.html", b"<script>alert(1)</script>")
+    assert "Dateityp nicht erlaubt" in upload("tool.exe", b"MZ\x90\x00")
+    assert "passt nicht zu ihrer Endung" in upload("auskunft.pdf", b"<html>not a pdf</html>")
+    assert "UTF-8" in upload("liste.csv", b"name\n\xff\xfe\n")
+    assert "größer als 20 MB" in upload("gross.txt", b"a" * (20 * 1024 * 1024 + 1))
+    page = upload("../../Auskunft Erika<1>.pdf", b"%PDF-1.7\n%fake but starts right\n")
+    assert "Datei verschlüsselt abgelegt" in page
+    (text,) = _chat_texts(sessions, "file_link")
+    assert "„Auskunft Erika_1_.pdf“" in text
+    match = re.search(r"https://dsr\.example\.org(/download/[A-Za-z0-9_-]+)", text)
+    assert match is not None
+    public = TestClient(client.app, base_url="http://testserver", follow_redirects=False)
+    public.post(f"{match.group(1)}/code")
+    code = re.search(r"^(\d{6})$", _chat_texts(sessions, "download_code")[-1], re.MULTILINE)
+    assert code is not None
+    response = public.post(match.group(1), data={"code": code.group(1)})
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/octet-stream"
+    assert response.headers["content-disposition"] == (
+        "attachment; filename=\"Auskunft Erika_1_.pdf\"; filename*=UTF-8''Auskunft%20Erika_1_.pdf")
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.content == b"%PDF-1.7\n%fake but starts right\n"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from starlette.responses import Response, StreamingResponse
@@ -99,6 +100,8 @@ def download(ctx: Ctx) -> Response:
             response = _page(ctx, package, message=problem, level="error", status=status)
             return response
         package_id, reference = package.id, package.reference
+        uploaded = bool(package.download_name)
+        name = package.download_name or f"{reference}.zip"
     log.info("download started package=%d ticket=%s", package_id, reference)
     with ctx.services.sessions() as session:
         live = session.get(DeliveryPackage, package_id)
@@ -106,7 +109,10 @@ def download(ctx: Ctx) -> Response:
             return _page(ctx, None)
         chunks = stream_package(config, live)
         session.expunge(live)
-    return StreamingResponse(chunks, media_type="application/zip", headers={
-        "Content-Disposition": f'attachment; filename="{reference}.zip"',
+    # A DPO's upload is never rendered: an opaque type, always an attachment.
+    served = "application/octet-stream" if uploaded else "application/zip"
+    fallback = name.encode("ascii", "replace").decode().replace("?", "_").replace('"', "_")
+    return StreamingResponse(chunks, media_type=served, headers={
+        "Content-Disposition": f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name)}",
         "X-Content-Type-Options": "nosniff",
     })

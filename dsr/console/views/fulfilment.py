@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from starlette.datastructures import UploadFile
 from starlette.responses import Response
 
 from dsr.console.guard import Ctx
@@ -52,6 +53,7 @@ from dsr.fulfilment.review import (
     sources,
 )
 from dsr.fulfilment.texts import link_message
+from dsr.fulfilment.uploads import store_upload
 from dsr.intents.rights import Right
 from dsr.pipeline.outbound import is_verified
 from dsr.store.audit import audit
@@ -381,3 +383,41 @@ def execute_action(ctx: Ctx) -> Response:
 
     return _act(ctx, run)
 
+
+
+def upload_action(ctx: Ctx) -> Response:
+    """The reply editor's attachment: a file the DPO made, delivered by link and one-time code."""
+    ticket_id = ctx.path_int("ticket_id")
+    target = f"/tickets/{ticket_id}"
+    upload = ctx.form.get("file")
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        return ctx.redirect(target, "Bitte eine Datei auswählen.", "error")
+    config = delivery_config(ctx.services.settings)
+    if config is None:
+        return ctx.redirect(target, "DSR_PACKAGE_KEY ist nicht gesetzt: Dateien können nicht verschlüsselt "
+                                    "abgelegt werden.", "error")
+    with ctx.services.sessions.begin() as session:
+        ticket = session.get(Ticket, ticket_id)
+        if ticket is None:
+            return ctx.not_found()
+        profile = ctx.services.profiles.get(ticket.controller)
+        if profile is None or not is_verified(ticket) or not ticket.reply_to:
+            return ctx.redirect(target, "Dateien nur an eine bestätigte Person mit bestätigtem Kontakt.",
+                                "error")
+        stored = store_upload(session, ticket, filename=upload.filename, source=upload.file,
+                              config=config, actor=ctx.actor, now=ctx.now)
+        if isinstance(stored, str):
+            session.rollback()
+            return ctx.redirect(target, stored, "error")
+        url = package_url(config.base_url, stored.token)
+        subject, text = link_message(lang=ticket.language, du=profile.address_form == "Du",
+                                     reference=ticket.reference, url=url,
+                                     expires_at=stored.package.expires_at, max_uses=stored.package.max_uses,
+                                     file_name=stored.package.download_name)
+        sent = send_to_subject(session, ticket, profile, kind="file_link", subject=subject, text=text,
+                               now=ctx.now)
+        if isinstance(sent, SendProblem):
+            session.rollback()
+            return ctx.redirect(target, sent.message, "error")
+    return ctx.redirect(target, "Datei verschlüsselt abgelegt; der Download-Link ist an den bestätigten "
+                                "Kontakt unterwegs.")

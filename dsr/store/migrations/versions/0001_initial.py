@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-07 01:11:00.147006
+Create Date: 2026-12-07 01:23:42.280153
 """
 
 from __future__ import annotations
@@ -171,6 +171,8 @@ def upgrade() -> None:
     sa.Column('reference', sa.String(length=20), nullable=False),
     sa.Column('token_hash', sa.String(length=64), nullable=False),
     sa.Column('file_name', sa.String(length=200), nullable=False),
+    sa.Column('download_name', sa.String(length=200), nullable=False),
+    sa.Column('media_type', sa.String(length=100), nullable=False),
     sa.Column('size', sa.BigInteger(), nullable=False),
     sa.Column('sha256', sa.String(length=64), nullable=False),
     sa.Column('contact', sa.String(length=320), nullable=False),
