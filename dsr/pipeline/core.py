@@ -291,7 +291,6 @@ class Pipeline:
         reasons = list(decision.reasons)
         if to_escalate and unclear:  # identity needs a person: the person decides the reading too
             unclear, readings = False, []
-        breach_due = breach_notification_due(run.msg.received_at) if "breach" in reasons else None
         stated_due = (stated_deadline(run.msg.body, berlin_date(run.msg.received_at))
                       if "authority" in reasons else None)
         ticket = open_ticket(
@@ -303,7 +302,7 @@ class Pipeline:
                             "route": decision.route.value},
             escalation_reasons=reasons if to_escalate else [],
             internal_target_working_days=run.profile.internal_target_working_days,
-            breach_due_at=breach_due, stated_due_date=stated_due)
+            stated_due_date=stated_due)
         run.stored.ticket_id = ticket.id
         self._flag_id_documents(run, ticket)
         if decision.route is Route.TRIAGE:
@@ -377,7 +376,9 @@ class Pipeline:
             ctx = reply_context(ticket, channel=run.msg.channel, verified=verified,
                                 recipient_name=_name(decision.subject) if verified else None)
             run.replies.reply(ReplyKind.ESCALATION_NOTICE, ticket, ctx)
-        if ticket.breach_due_at is not None:
+        if "breach" in reasons and ticket.breach_due_at is None:
+            # Art. 33(1): aware on receipt of the report (a new message, or the answer to our question).
+            ticket.breach_due_at = breach_notification_due(run.msg.received_at)
             audit(run.session, actor=SYSTEM, action="breach_flagged", now=run.now, ticket_id=ticket.id,
                   reason="Hinweis auf eine Datenpanne: Meldung an die Aufsichtsbehörde binnen 72 Stunden "
                          "prüfen (Art. 33 DSGVO)", detail={"breach_due_at": ticket.breach_due_at.isoformat()})

@@ -30,3 +30,6 @@ BREACH_REPORT = (
     "die Rechnung eines anderen Kunden mit Name, Adresse und Telefonnummer. Das ist doch ein Datenleck.\n"
     "Viele Grüße")
 INVOICE_DISPUTE = ("Rechnung 4711", "Ich widerspreche der Rechnung 4711, der Betrag ist falsch berechnet.")
+# A weak reading the classifier offers readings for (a clarification question first).
+UNCLEAR_ACCOUNT = ("hab ich bei euch überhaupt ein konto? bekomm dauernd mails von euch obwohl ich da nie "
+                   "was gemacht hab")

@@ -16,7 +16,13 @@ from sqlalchemy import select
 from dsr.inbound import InboundMessage, Outcome, OutcomeStatus
 from dsr.store.models import AuditEvent, Message
 from tests.pipeline.conftest import ERIKA, STRANGER, Harness, make_mail, parsed, text_of
-from tests.pipeline.examples import BREACH_REPORT, CHAT_EXAMPLE, INVOICE_DISPUTE, MAIL_EXAMPLES
+from tests.pipeline.examples import (
+    BREACH_REPORT,
+    CHAT_EXAMPLE,
+    INVOICE_DISPUTE,
+    MAIL_EXAMPLES,
+    UNCLEAR_ACCOUNT,
+)
 
 
 def _ends_in_a_person_or_question(harness: Harness, outcome: Outcome) -> str:
@@ -131,3 +137,20 @@ def test_ignored_messages_keep_their_receipt_time(harness: Harness) -> None:
     with harness.sessions() as s:
         stored = s.scalars(select(Message).where(Message.direction == "in")).one()
         assert stored.received_at == received
+
+
+def test_breach_reported_in_the_answer_to_our_question_starts_the_clock_then(harness: Harness) -> None:
+    first = harness.send(make_mail(subject="Frage", body=UNCLEAR_ACCOUNT))
+    assert first.reason == "clarification_requested"
+    [question] = harness.items(first.outbox_ids)
+    harness.clock.advance(hours=5)
+    answer = make_mail(subject=f"AW: {parsed(question.payload)['Subject']}",
+                       body="Keins davon. Ich habe von Ihnen die Rechnung eines anderen Kunden bekommen, "
+                            "das ist doch ein Datenleck.",
+                       headers={"In-Reply-To": str(parsed(question.payload)["Message-ID"])})
+    outcome = harness.send(answer)
+    ticket = harness.ticket(first.ticket_reference)
+    assert outcome.ticket_reference == ticket.reference
+    assert ticket.state == "escalated" and "breach" in ticket.escalation_reasons
+    assert ticket.breach_due_at == harness.clock.now + timedelta(hours=72)  # from the report, not the ticket
+    assert harness.actions(ticket.reference).count("breach_flagged") == 1
