@@ -62,6 +62,15 @@ from dsr.store.tickets.services import correct_rights, escalate, open_ticket, re
 
 log = logging.getLogger(__name__)
 decisions = logging.getLogger("dsr.decisions")
+# Rights with an acknowledgement of their own (Art. 21(1): hint at Art. 18(1)(d); Art. 22(3): the
+# invitation to state a point of view), sent on receipt instead of the generic receipt or notice.
+ACKNOWLEDGED: Mapping[Right, ReplyKind] = {
+    Right.OBJECTION: ReplyKind.OBJECTION_ACK,
+    Right.AUTOMATED_DECISION: ReplyKind.AUTOMATED_DECISION_ACK,
+}
+# Escalation reasons that only say "a person reviews this objection / decision": the
+# acknowledgement says exactly that, so no separate escalation notice goes out for them.
+REVIEW_REASONS = frozenset({"objection_balancing", "automated_decision_review", "low_confidence"})
 # Escalation reason: a consent withdrawal that is not only about advertising (Art. 7(3), 17(1)(b)).
 CONSENT_REVIEW = "consent_withdrawal_review"
 
@@ -351,8 +360,9 @@ class Pipeline:
         if decision.level is not IdentityLevel.NONE and decision.method:
             record_identity(run.session, ticket, decision.level, method=decision.method, actor=SYSTEM,
                             now=run.now)
+        acked = self._acknowledge(run, ticket, labels, decision) if not unclear else False
         if to_escalate:
-            return self._escalate(run, ticket, list(reasons) or ["low_confidence"], decision)
+            return self._escalate(run, ticket, list(reasons) or ["low_confidence"], decision, acked=acked)
         if unclear:
             ctx = reply_context(ticket, channel=run.msg.channel, verified=False, readings=tuple(readings))
             run.replies.reply(ReplyKind.CLARIFICATION, ticket, ctx)
@@ -360,10 +370,27 @@ class Pipeline:
                   ticket_id=ticket.id, reason="Anliegen nicht eindeutig",
                   detail={"readings": [r.value for r in readings]})
             return _accepted("clarification_requested", ticket)
-        return start_verification(run, ticket, decision)
+        return start_verification(run, ticket, decision, receipt=not acked)
+
+    def _acknowledge(self, run: Run, ticket: Ticket, labels: Sequence[Right],
+                     decision: IdentityDecision) -> bool:
+        """Objections and Art. 22 contests get their own acknowledgement on receipt.
+
+        It discloses nothing about the person (no identity check needed for it).  Returns True
+        when every right of the request was acknowledged this way, so no generic receipt follows.
+        """
+        kinds = [ACKNOWLEDGED[r] for r in labels if r in ACKNOWLEDGED]
+        if not kinds or "authority" in ticket.escalation_reasons:
+            return False
+        verified = decision.rung is Rung.CONTACT_ON_FILE
+        for kind in kinds:
+            ctx = reply_context(ticket, channel=run.msg.channel, verified=verified,
+                                recipient_name=_name(decision.subject) if verified else None)
+            run.replies.reply(kind, ticket, ctx)
+        return all(r in ACKNOWLEDGED for r in labels)
 
     def _escalate(self, run: Run, ticket: Ticket, reasons: Sequence[str],
-                  decision: IdentityDecision) -> Outcome:
+                  decision: IdentityDecision, *, acked: bool = False) -> Outcome:
         escalate(run.session, ticket, reasons, actor=SYSTEM, now=run.now,
                  reason="Automatisch an den Datenschutz übergeben: " + ", ".join(reasons))
         if "authority" in ticket.escalation_reasons:
@@ -371,7 +398,7 @@ class Pipeline:
             audit(run.session, actor=SYSTEM, action="auto_reply_not_sent", now=run.now, ticket_id=ticket.id,
                   reason="Schreiben einer Behörde, eines Gerichts oder der Polizei: Antwort nur durch einen "
                          "Menschen", detail={"stated_due_date": _iso(ticket.stated_due_date)})
-        else:
+        elif not (acked and set(ticket.escalation_reasons) <= REVIEW_REASONS):
             verified = decision.rung in (Rung.CONTACT_ON_FILE, Rung.KNOWN_FACTS)
             ctx = reply_context(ticket, channel=run.msg.channel, verified=verified,
                                 recipient_name=_name(decision.subject) if verified else None)

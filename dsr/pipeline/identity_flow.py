@@ -27,15 +27,20 @@ def _accepted(reason: str, ticket: Ticket) -> Outcome:
     return Outcome(OutcomeStatus.ACCEPTED, reason=reason, ticket_reference=ticket.reference)
 
 
-def start_verification(run: Run, ticket: Ticket, decision: IdentityDecision) -> Outcome:
-    """Verified now (level 1, or facts in the first message): confirm receipt; else challenge."""
+def start_verification(run: Run, ticket: Ticket, decision: IdentityDecision, *,
+                       receipt: bool = True) -> Outcome:
+    """Verified now (level 1, or facts in the first message): confirm receipt; else challenge.
+
+    `receipt` False: the request was already acknowledged by its own letter (objection, Art. 22).
+    """
     if decision.rung in (Rung.CONTACT_ON_FILE, Rung.KNOWN_FACTS):
         transition(run.session, ticket, TicketState.IN_PROGRESS, actor=SYSTEM, now=run.now,
                    reason=f"Identität bestätigt: {decision.method}")
         # Facts from an invoice find the record but are no proof of the person: no name in the reply.
         named = decision.subject if decision.rung is Rung.CONTACT_ON_FILE else None
         ctx = reply_context(ticket, channel=run.msg.channel, verified=True, recipient_name=_name(named))
-        run.replies.reply(ReplyKind.RECEIPT_CONFIRMATION, ticket, ctx)
+        if receipt:
+            run.replies.reply(ReplyKind.RECEIPT_CONFIRMATION, ticket, ctx)
         return _accepted("receipt_confirmed", ticket)
     transition(run.session, ticket, TicketState.AWAITING_IDENTITY, actor=SYSTEM, now=run.now,
                reason="Identität noch nicht bestätigt (Art. 12 Abs. 6 DSGVO)")

@@ -72,3 +72,31 @@ def test_marketing_objection_suppresses_every_identifier_of_the_known_subject(ha
 def test_marketing_objection_of_an_unknown_sender_suppresses_the_sender_only(harness: Harness) -> None:
     harness.send(make_mail(sender=STRANGER, subject="Keine Werbung", body="Bitte keine Werbung mehr."))
     assert _suppressed(harness) == [STRANGER]
+
+
+OBJECTION = ("Ich widerspreche nach Art. 21 Abs. 1 DSGVO der Verarbeitung meiner Daten für die "
+             "Kundenzufriedenheitsumfragen. Aus Gründen meiner besonderen Situation möchte ich das nicht.")
+CONTEST = ("Mein Antrag auf Zahlung auf Rechnung wurde automatisiert abgelehnt. Ich möchte, dass ein "
+           "Mensch diese automatisierte Entscheidung überprüft, und fechte sie an (Art. 22 Abs. 3 DSGVO).")
+
+
+def test_objection_gets_its_acknowledgement_with_the_art_18_hint(harness: Harness) -> None:
+    """Issue 15 no. 11: not the generic receipt, but the objection's own acknowledgement."""
+    outcome = harness.send(make_mail(sender=ERIKA, subject="Widerspruch", body=OBJECTION))
+    items = harness.items(outcome.outbox_ids)
+    kinds = [i.kind for i in items if i.recipient == ERIKA]
+    assert "objection_ack" in kinds, kinds
+    assert "receipt_confirmation" not in kinds and "escalation_notice" not in kinds
+    ack = " ".join(text_of(next(i for i in items if i.kind == "objection_ack").payload).split())
+    assert "Art. 18 Abs. 1 lit. d DSGVO" in ack and "zwingende schutzwürdige Gründe" in ack
+
+
+def test_art_22_contest_gets_its_acknowledgement_with_the_invitation(harness: Harness) -> None:
+    outcome = harness.send(make_mail(sender=STRANGER, subject="Automatisierte Ablehnung", body=CONTEST),
+                           controller="komsa")
+    items = harness.items(outcome.outbox_ids)
+    kinds = [i.kind for i in items if i.recipient == STRANGER]
+    assert "automated_decision_ack" in kinds, kinds
+    assert "receipt_confirmation" not in kinds and "escalation_notice" not in kinds
+    ack = " ".join(text_of(next(i for i in items if i.kind == "automated_decision_ack").payload).split())
+    assert "Standpunkt" in ack or "Sicht" in ack
