@@ -364,7 +364,12 @@ class Pipeline:
         if to_escalate:
             return self._escalate(run, ticket, list(reasons) or ["low_confidence"], decision, acked=acked)
         if unclear:
-            ctx = reply_context(ticket, channel=run.msg.channel, verified=False, readings=tuple(readings))
+            # A marketing objection among the readings is applied at once: it harms no one.
+            marketing = Right.MARKETING_OBJECTION in readings
+            if marketing:
+                self._suppress_marketing(run, ticket)
+            ctx = reply_context(ticket, channel=run.msg.channel, verified=False, readings=tuple(readings),
+                                marketing_applied=marketing)
             run.replies.reply(ReplyKind.CLARIFICATION, ticket, ctx)
             audit(run.session, actor=SYSTEM, action="clarification_requested", now=run.now,
                   ticket_id=ticket.id, reason="Anliegen nicht eindeutig",
@@ -449,17 +454,7 @@ class Pipeline:
         marketing = Right.MARKETING_OBJECTION in rights or decision.scope is ConsentScope.MARKETING
         ticket.classification = {**ticket.classification, "consent_scope": decision.to_dict()}
         if marketing:
-            address = (f"telegram:{run.msg.telegram_user_id}" if run.msg.telegram_user_id is not None
-                       else run.msg.sender)
-            # The person behind the sender (a fake opt-out harms nobody: LEGAL 1.8), so that every
-            # identifier a CRM or letter shop could use is on the list, not only this address.
-            subject = ticket.subject or find_subject(
-                run.session, run.profile.key, telegram_user_id=run.msg.telegram_user_id,
-                email=run.msg.sender if run.msg.telegram_user_id is None else None)
-            kinds = suppress_subject(run.session, controller=run.profile.key, subject=subject,
-                                     addresses=[address], now=run.now, ticket_id=ticket.id)
-            audit(run.session, actor=SYSTEM, action="suppression_applied", now=run.now, ticket_id=ticket.id,
-                  reason="Werbesperre für alle zugeordneten Kennungen", detail={"kinds": kinds})
+            self._suppress_marketing(run, ticket)
         scope = ConsentScope.MARKETING if marketing else ConsentScope.REVIEW
         for right in rights:
             kind = (ReplyKind.MARKETING_OBJECTION_CONFIRMATION if right is Right.MARKETING_OBJECTION
@@ -467,6 +462,22 @@ class Pipeline:
             ctx = reply_context(ticket, channel=run.msg.channel, verified=False, withdrawal_scope=scope.value)
             run.replies.reply(kind, ticket, ctx)
         return Right.CONSENT_WITHDRAWAL in rights and not marketing
+
+    def _suppress_marketing(self, run: Run, ticket: Ticket) -> None:
+        """Art. 21(3): the sender's address and every identifier of the person behind it.
+
+        The person behind the sender (a fake opt-out harms nobody: LEGAL 1.8), so that every
+        identifier a CRM or letter shop could use is on the list, not only this address.
+        """
+        address = (f"telegram:{run.msg.telegram_user_id}" if run.msg.telegram_user_id is not None
+                   else run.msg.sender)
+        subject = ticket.subject or find_subject(
+            run.session, run.profile.key, telegram_user_id=run.msg.telegram_user_id,
+            email=run.msg.sender if run.msg.telegram_user_id is None else None)
+        kinds = suppress_subject(run.session, controller=run.profile.key, subject=subject,
+                                 addresses=[address], now=run.now, ticket_id=ticket.id)
+        audit(run.session, actor=SYSTEM, action="suppression_applied", now=run.now, ticket_id=ticket.id,
+              reason="Werbesperre für alle zugeordneten Kennungen", detail={"kinds": kinds})
 
     def _flag_id_documents(self, run: Run, ticket: Ticket) -> None:
         """EDPB § 79: an ID copy is checked by a person and deleted; the record only says it came."""

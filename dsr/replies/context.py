@@ -79,7 +79,10 @@ class ReplyContext:
     verification_code: str | None = None
     code_expires_at: datetime | None = None
     code_sent_to_masked: str | None = None  # e.g. "m***@example.org"
-    previous_code_expired: bool = False  # a late code arrived; this new code replaces it
+    previous_code_expired: bool = False
+    # Clarification: a marketing objection was one of the readings and is already in effect (it
+    # harms no one), so the letter says so.
+    marketing_applied: bool = False  # a late code arrived; this new code replaces it
     facts_requested: tuple[str, ...] = ()  # e.g. ("Kundennummer", "Postleitzahl")
     # IDENTITY_REQUEST to an unverified sender: say that a code goes to contact data on file *if*
     # any matches (the same words whether or not one does).

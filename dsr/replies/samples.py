@@ -163,6 +163,7 @@ def sample_context(kind: ReplyKind, controller: str, language: str = "de") -> Re
                                      escalation_reasons=("legal_threat",)),
         k.CLARIFICATION: replace(
             _BASE, rights=(), verified=False, readings=(Right.ERASURE, Right.MARKETING_OBJECTION),
+            marketing_applied=True,
         ),
         k.DPO_ESCALATION_ALERT: replace(
             _BASE, rights=(Right.ACCESS, Right.ERASURE), internal_target=date(2026, 2, 16),

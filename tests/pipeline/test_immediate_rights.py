@@ -100,3 +100,14 @@ def test_art_22_contest_gets_its_acknowledgement_with_the_invitation(harness: Ha
     assert "receipt_confirmation" not in kinds and "escalation_notice" not in kinds
     ack = " ".join(text_of(next(i for i in items if i.kind == "automated_decision_ack").payload).split())
     assert "Standpunkt" in ack or "Sicht" in ack
+
+
+def test_marketing_reading_offered_in_a_clarification_is_applied_at_once(harness: Harness) -> None:
+    """Issue 15 no. 11: suppressing harms no one, so it does not wait for the answer."""
+    body = "Bitte hören Sie auf, mir E-Mails zu schicken, und nehmen Sie meine Daten raus."
+    outcome = harness.send(make_mail(sender=STRANGER, subject="Frage", body=body))
+    assert outcome.reason == "clarification_requested"
+    assert _suppressed(harness) == [STRANGER]
+    [question] = [i for i in harness.items(outcome.outbox_ids) if i.kind == "clarification"]
+    text = " ".join(text_of(question.payload).split())
+    assert "Werbesperrliste" in text and "unabhängig von Ihrer Antwort" in text
