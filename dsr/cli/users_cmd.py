@@ -1,10 +1,16 @@
 """`dsr users`: console accounts and API tokens.
 
-    dsr users add NAME --role dpo|manager|admin     # asks for the password (or reads one line from stdin)
+    dsr users add NAME --role dpo|manager|admin --controller kmb2 [--controller komsa | --all-controllers]
+                                                    # asks for the password (or reads one line from stdin)
+    dsr users grant NAME --controller kmb2 ...      # replace the controllers a user may see
     dsr users passwd NAME                           # new password; ends the user's console sessions
     dsr users disable NAME / dsr users enable NAME
     dsr users list
-    dsr users token NAME --role dpo|manager|admin|suppression|calendar   # prints the token once
+    dsr users token NAME --role dpo|manager|admin|suppression|calendar --controller kmb2   # prints it once
+
+Every account and token is bound to one or more controllers (profile keys): group companies are
+separate legal entities.  `--all-controllers` grants all of them and must be given explicitly (also
+for admins).
     dsr users revoke TOKEN_ID
 
 Passwords never appear on the command line (they would end up in the shell history and the
@@ -21,12 +27,29 @@ import typer
 from sqlalchemy import select
 
 from dsr.cli.common import CliError, session, settings
-from dsr.console.users import UserProblem, add_user, create_token, set_disabled, set_password
+from dsr.console.queries import ALL_CONTROLLERS
+from dsr.console.users import (
+    UserProblem,
+    add_user,
+    controllers_problem,
+    create_token,
+    set_controllers,
+    set_disabled,
+    set_password,
+)
 from dsr.store.models import ApiToken, User
 from dsr.store.tickets.services import audit
 
 users_app = typer.Typer(help="Console accounts (argon2 passwords) and API tokens.", no_args_is_help=True)
 ConfigOption = typer.Option(None, "--config", help="TOML configuration file (DSR_* settings).")
+ControllerOption = typer.Option([], "--controller", help="controller (profile key) it may see; repeatable")
+AllControllersOption = typer.Option(False, "--all-controllers", help="grant every controller, explicitly")
+
+
+def _grant(controllers: list[str], all_controllers: bool) -> list[str]:
+    if all_controllers and controllers:
+        raise CliError("either --controller or --all-controllers, not both")
+    return [ALL_CONTROLLERS] if all_controllers else controllers
 
 
 def _now() -> datetime:
@@ -50,16 +73,41 @@ def _ok(result: object) -> None:
 def add(
     name: str,
     role: str = typer.Option(..., "--role", help="dpo, manager or admin"),
+    controller: list[str] = ControllerOption,
+    all_controllers: bool = AllControllersOption,
     config: Path | None = ConfigOption,
 ) -> None:
-    """Create a console account."""
+    """Create a console account bound to one or more controllers."""
+    grant = _grant(controller, all_controllers)
+    cfg = settings(config)
+    _ok(controllers_problem(grant, cfg.controller_names))
     password = _read_password()
-    with session(settings(config)) as s:
-        result = add_user(s, username=name, role=role, password=password, now=_now())
+    with session(cfg) as s:
+        result = add_user(s, username=name, role=role, password=password, now=_now(), controllers=grant,
+                          known_controllers=cfg.controller_names)
         _ok(result)
-        audit(s, actor="cli", action="user_added", now=_now(), detail={"username": name, "role": role})
+        audit(s, actor="cli", action="user_added", now=_now(),
+              detail={"username": name, "role": role, "controllers": grant})
         s.commit()
     typer.echo(f"user {name} ({role}) created")
+
+
+@users_app.command("grant")
+def grant_controllers(
+    name: str,
+    controller: list[str] = ControllerOption,
+    all_controllers: bool = AllControllersOption,
+    config: Path | None = ConfigOption,
+) -> None:
+    """Replace the controllers a user may see (applies to the user's next request)."""
+    grant = _grant(controller, all_controllers)
+    cfg = settings(config)
+    with session(cfg) as s:
+        _ok(set_controllers(s, username=name, controllers=grant, known_controllers=cfg.controller_names))
+        audit(s, actor="cli", action="user_controllers_set", now=_now(),
+              detail={"username": name, "controllers": grant})
+        s.commit()
+    typer.echo(f"user {name} may see: {', '.join(grant)}")
 
 
 @users_app.command("passwd")
@@ -105,21 +153,27 @@ def list_users(config: Path | None = ConfigOption) -> None:
     with session(settings(config)) as s:
         for user in s.scalars(select(User).order_by(User.username)):
             state = "disabled" if user.disabled else "active"
-            typer.echo(f"user  {user.username:<24} {user.role:<12} {state}")
+            typer.echo(f"user  {user.username:<24} {user.role:<12} {state:<9} {','.join(user.controllers)}")
         for token in s.scalars(select(ApiToken).order_by(ApiToken.id)):
             state = "revoked" if token.revoked else "valid"
-            typer.echo(f"token {token.id:<5} {token.name:<18} {token.role:<12} {state}")
+            grant = ",".join(token.controllers) or (f"user:{token.user_id}" if token.user_id else "")
+            typer.echo(f"token {token.id:<5} {token.name:<18} {token.role:<12} {state:<9} {grant}")
 
 
 @users_app.command("token")
 def token(
     name: str,
     role: str = typer.Option(..., "--role", help="dpo, manager, admin, suppression or calendar"),
+    controller: list[str] = ControllerOption,
+    all_controllers: bool = AllControllersOption,
     config: Path | None = ConfigOption,
 ) -> None:
     """Create an API token named NAME; the token is printed once and stored only as a digest."""
-    with session(settings(config)) as s:
-        created = create_token(s, name=name, role=role, now=_now())
+    grant = _grant(controller, all_controllers)
+    cfg = settings(config)
+    with session(cfg) as s:
+        created = create_token(s, name=name, role=role, now=_now(), controllers=grant,
+                               known_controllers=cfg.controller_names)
         if isinstance(created, UserProblem):
             raise CliError(created.message)
         row, plain = created

@@ -21,12 +21,12 @@ from dsr.console.auth import Role
 from dsr.console.guard import Ctx
 from dsr.console.openapi import document
 from dsr.console.operations import RefusedError, close, extend_with_notice, reply_problem
-from dsr.console.queries import load_rows, open_rows, to_row
+from dsr.console.queries import load_rows, open_rows, scoped_ticket, to_row
 from dsr.console.views.ticket import outbox_text
 from dsr.replies import ReplyError
 from dsr.store.models import OutboxItem, Ticket
 from dsr.store.suppression import export_entries, is_suppressed
-from dsr.store.tickets.services import TicketError, add_note, audit, find_by_reference
+from dsr.store.tickets.services import TicketError, add_note, audit
 
 MAX_ADDRESS = 320
 
@@ -45,9 +45,9 @@ def list_tickets(ctx: Ctx) -> Response:
     controller = q.get("controller") or None
     with ctx.services.sessions() as session:
         if state == "open":
-            rows = open_rows(session, today=ctx.today)
+            rows = open_rows(session, scope=ctx.scope, today=ctx.today)
         else:
-            rows = load_rows(session, today=ctx.today, states=[state] if state else None)
+            rows = load_rows(session, scope=ctx.scope, today=ctx.today, states=[state] if state else None)
     if controller:
         rows = [r for r in rows if r.controller == controller]
     if q.get("overdue") in ("1", "true"):
@@ -86,7 +86,7 @@ def _conversation(session: Session, ticket: Ticket) -> list[dict[str, Any]]:
 
 def ticket_detail(ctx: Ctx) -> Response:
     with ctx.services.sessions.begin() as session:
-        ticket = find_by_reference(session, str(ctx.request.path_params["reference"]))
+        ticket = scoped_ticket(session, ctx.scope, reference=str(ctx.request.path_params["reference"]))
         if ticket is None:
             return ctx.json(_problem(404, "not_found", "Unbekanntes Aktenzeichen."), 404)
         data: dict[str, Any] = to_row(ticket, ctx.today).as_json()
@@ -113,7 +113,7 @@ def deadlines(ctx: Ctx) -> Response:
     except ValueError:
         return ctx.json(_problem(422, "invalid", "within_days muss eine Zahl sein."), 422)
     with ctx.services.sessions() as session:
-        rows = open_rows(session, today=ctx.today)
+        rows = open_rows(session, scope=ctx.scope, today=ctx.today)
     selected = [r for r in rows if r.due is not None and r.days_left is not None and r.days_left <= within]
     return ctx.json(
         {
@@ -139,7 +139,7 @@ def _ticket_operation(ctx: Ctx, operation: str) -> Response:
     body = ctx.body
     try:
         with ctx.services.sessions.begin() as session:
-            ticket = find_by_reference(session, str(ctx.request.path_params["reference"]))
+            ticket = scoped_ticket(session, ctx.scope, reference=str(ctx.request.path_params["reference"]))
             if ticket is None:
                 return ctx.json(_problem(404, "not_found", "Unbekanntes Aktenzeichen."), 404)
             profile = ctx.services.profiles.get(ticket.controller)
@@ -202,10 +202,12 @@ def suppression_check(ctx: Ctx) -> Response:
     address = ctx.body.get("address")
     if not isinstance(address, str) or not address.strip() or len(address) > MAX_ADDRESS:
         return ctx.json(_problem(422, "invalid", "Feld 'address' (Text) fehlt oder ist zu lang."), 422)
-    profiles = ctx.services.profiles
-    controller = ctx.body.get("controller") or (next(iter(profiles)) if len(profiles) == 1 else None)
-    if controller not in profiles:
-        return ctx.json(_problem(422, "invalid", "Feld 'controller' fehlt oder ist unbekannt."), 422)
+    # A token answers only for its own controllers: the body may name one of them, never another.
+    allowed = ctx.scope.pick(ctx.services.profiles)
+    controller = ctx.body.get("controller") or (allowed[0] if len(allowed) == 1 else None)
+    if controller not in allowed:
+        detail = "Feld 'controller' fehlt oder ist für diesen Token unbekannt."
+        return ctx.json(_problem(422, "invalid", detail), 422)
     with ctx.services.sessions.begin() as session:
         suppressed = is_suppressed(session, controller=str(controller), address=address)
         audit(
@@ -235,10 +237,11 @@ def suppression_export(ctx: Ctx) -> Response:
     entries added later).  The audit records who pulled how many entries, never the entries.
     """
     q = ctx.request.query_params
-    profiles = ctx.services.profiles
-    controller = q.get("controller") or (next(iter(profiles)) if len(profiles) == 1 else None)
-    if controller not in profiles:
-        return ctx.json(_problem(422, "invalid", "Parameter 'controller' fehlt oder ist unbekannt."), 422)
+    allowed = ctx.scope.pick(ctx.services.profiles)  # a token answers only for its own controllers
+    controller = q.get("controller") or (allowed[0] if len(allowed) == 1 else None)
+    if controller not in allowed:
+        detail = "Parameter 'controller' fehlt oder ist für diesen Token unbekannt."
+        return ctx.json(_problem(422, "invalid", detail), 422)
     hashed = q.get("hashed", "1") not in ("0", "false")
     since = None
     if q.get("since"):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from dsr.console.queries import open_rows
+from dsr.console.queries import ControllerScope, open_rows
 from dsr.controllers import ControllerProfile
 from dsr.intents.rights import Right
 from dsr.pipeline.outbound import queue_internal_mail
@@ -43,7 +43,7 @@ def digest_rows(session: Session, *, controller: str, today: date) -> tuple[Dige
             due_date=row.due,
             escalation_reasons=row.reasons,
         )
-        for row in open_rows(session, today=today, controllers=[controller])
+        for row in open_rows(session, scope=ControllerScope.only(controller), today=today)
         if row.due is not None
     )
 

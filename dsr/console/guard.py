@@ -32,12 +32,14 @@ from starlette.templating import Jinja2Templates
 from dsr.config import Settings
 from dsr.console import csrf
 from dsr.console.auth import LoginThrottle, Role, SessionStore, WebSession
+from dsr.console.queries import ControllerScope
 from dsr.console.users import find_token
 from dsr.controllers import ControllerProfile
 from dsr.inbound import MessageSink
 from dsr.store.models import User
 
 log = logging.getLogger(__name__)
+NO_CONTROLLERS = ControllerScope(frozenset())
 BERLIN = ZoneInfo("Europe/Berlin")
 MAX_FORM_BYTES = 512 * 1024
 
@@ -75,6 +77,7 @@ class TokenCaller:
     token_id: int
     name: str
     role: Role
+    scope: ControllerScope = NO_CONTROLLERS
 
 
 @dataclass
@@ -88,6 +91,9 @@ class Ctx:
     token: TokenCaller | None = None
     form: FormData = field(default_factory=FormData)
     body: dict[str, Any] = field(default_factory=dict)
+    # The controllers the caller may see, read from the account or token on every request (so a
+    # changed grant applies at once); nothing until the guard has authenticated the caller.
+    scope: ControllerScope = NO_CONTROLLERS
 
     @property
     def today(self) -> date:
@@ -209,17 +215,28 @@ def _forbidden_page(ctx: Ctx, message: str) -> Response:
     return ctx.render("error.html", status_code=403, title="Keine Berechtigung", message=message)
 
 
-def _session_user_ok(services: Services, web: WebSession) -> bool:
-    """The account still exists, is enabled and has the same role (changed via `dsr users`)."""
+def _session_scope(services: Services, web: WebSession) -> ControllerScope | None:
+    """The user's controllers, or None when the account is gone, disabled or has another role."""
     with services.sessions() as session:
         user = session.get(User, web.user_id)
-        return user is not None and not user.disabled and user.role == web.role.value
+        if user is None or user.disabled or user.role != web.role.value:
+            return None
+        return ControllerScope.granted(user.controllers or ())
 
 
 def _lookup_token(services: Services, plain: str) -> TokenCaller | None:
+    """The token's caller; a token owned by a user answers with that user's controllers."""
     with services.sessions() as session:
         token = find_token(session, plain)
-        return None if token is None else TokenCaller(token.id, token.name, Role(token.role))
+        if token is None:
+            return None
+        grant = token.controllers or ()
+        if token.user_id is not None:
+            owner = session.get(User, token.user_id)
+            if owner is None or owner.disabled:
+                return None
+            grant = owner.controllers or ()
+        return TokenCaller(token.id, token.name, Role(token.role), ControllerScope.granted(grant))
 
 
 def _guarded(view: View, access: Access, roles: frozenset[Role]) -> Callable[[Request], Any]:
@@ -248,7 +265,7 @@ def _guarded(view: View, access: Access, roles: frozenset[Role]) -> Callable[[Re
                     status_code=403,
                     media_type="text/plain; charset=utf-8",
                 )
-            ctx.token = caller
+            ctx.token, ctx.scope = caller, caller.scope
             return await run_in_threadpool(view, ctx)
         return await _token_endpoint(ctx, view, roles)
 
@@ -259,7 +276,8 @@ def _guarded(view: View, access: Access, roles: frozenset[Role]) -> Callable[[Re
 async def _session_endpoint(ctx: Ctx, view: View, roles: frozenset[Role]) -> Response:
     request, services = ctx.request, ctx.services
     web = services.web_sessions.get(request.cookies.get(services.cookie_name), now=ctx.now)
-    if web is not None and not await run_in_threadpool(_session_user_ok, services, web):
+    scope = await run_in_threadpool(_session_scope, services, web) if web is not None else None
+    if web is not None and scope is None:
         services.web_sessions.drop_user(web.user_id)
         web = None
     if web is None:
@@ -268,6 +286,7 @@ async def _session_endpoint(ctx: Ctx, view: View, roles: frozenset[Role]) -> Res
             target += "?next=" + quote(request.url.path, safe="/")
         return RedirectResponse(target, status_code=303)
     ctx.web = web
+    ctx.scope = scope or ControllerScope.nothing()
     if web.role not in roles:
         return await run_in_threadpool(
             _forbidden_page, ctx, "Diese Seite ist für Ihre Rolle nicht freigegeben."
@@ -296,7 +315,7 @@ async def _token_endpoint(ctx: Ctx, view: View, roles: frozenset[Role]) -> Respo
             status_code=401,
             headers={"WWW-Authenticate": 'Bearer realm="dsr"'},
         )
-    ctx.token = caller
+    ctx.token, ctx.scope = caller, caller.scope
     if caller.role not in roles:
         return JSONResponse(
             {"error": "forbidden", "detail": "Die Rolle des Tokens erlaubt das nicht."}, status_code=403

@@ -111,7 +111,7 @@ def render_calendar(rows: Iterable[TicketRow], *, now: datetime, host: str) -> s
 
 def calendar_feed(ctx: Ctx) -> Response:
     with ctx.services.sessions() as session:
-        rows = open_rows(session, today=ctx.today)
+        rows = open_rows(session, scope=ctx.scope, today=ctx.today)
     body = render_calendar(rows, now=ctx.now, host=ctx.request.url.hostname or "dsr-assistant")
     return Response(
         body,

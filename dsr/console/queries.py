@@ -2,6 +2,11 @@
 
 `TicketRow` is ticket *metadata* only (reference, rights, state, dates, reason codes): no names,
 addresses or bodies, so managers and the calendar may see it (need-to-know, Art. 5(1)(c)).
+
+Every read is scoped to the caller's controllers (`ControllerScope`): group companies are separate
+legal entities, and a DPO of one must not see another's requests.  The helpers here take the scope
+as a required argument, so a new view cannot forget it; a ticket outside the scope does not exist
+for the caller (404, never 403, so references cannot be probed).
 """
 
 from __future__ import annotations
@@ -10,11 +15,71 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, false, select, true
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from dsr.console.labels import BERLIN, OPEN_STATES
-from dsr.store.models import Ticket
+from dsr.store.models import QuarantinedMessage, Ticket
+
+ALL_CONTROLLERS = "*"  # granted explicitly (admins, a group-wide DPO); never implied by a role
+
+
+@dataclass(frozen=True, slots=True)
+class ControllerScope:
+    """The controllers a console user or API token may see; `None` = all of them."""
+
+    controllers: frozenset[str] | None
+
+    @classmethod
+    def granted(cls, controllers: Iterable[str]) -> ControllerScope:
+        """From the stored grant (`User.controllers`): "*" means all, nothing means none."""
+        names = frozenset(controllers)
+        return cls(None if ALL_CONTROLLERS in names else names)
+
+    @classmethod
+    def only(cls, controller: str) -> ControllerScope:
+        return cls(frozenset({controller}))
+
+    @classmethod
+    def nothing(cls) -> ControllerScope:
+        return cls(frozenset())
+
+    def allows(self, controller: str) -> bool:
+        return self.controllers is None or controller in self.controllers
+
+    def where(self, column: InstrumentedAttribute[str]) -> ColumnElement[bool]:
+        """A WHERE clause limiting `column` (a controller column) to the scope."""
+        if self.controllers is None:
+            return true()
+        if not self.controllers:
+            return false()
+        return column.in_(sorted(self.controllers))
+
+    def pick(self, controllers: Iterable[str]) -> list[str]:
+        """Those of `controllers` in the scope, in their order."""
+        return [c for c in controllers if self.allows(c)]
+
+
+def scoped_ticket(session: Session, scope: ControllerScope, *, ticket_id: int | None = None,
+                  reference: str | None = None) -> Ticket | None:
+    """The ticket by id or reference, or None when it does not exist or is outside `scope`."""
+    query = select(Ticket).where(scope.where(Ticket.controller))
+    if ticket_id is not None:
+        query = query.where(Ticket.id == ticket_id)
+    elif reference is not None:
+        query = query.where(Ticket.reference == reference)
+    else:
+        return None
+    return session.scalar(query)
+
+
+def scoped_quarantine(session: Session, scope: ControllerScope, item_id: int) -> QuarantinedMessage | None:
+    """A quarantine entry, or None when it does not exist or belongs to a controller outside `scope`.
+
+    Input for an unknown controller is visible only with a grant for all controllers.
+    """
+    return session.scalar(select(QuarantinedMessage).where(
+        QuarantinedMessage.id == item_id, scope.where(QuarantinedMessage.controller)))
 
 
 def effective_due(ticket: Ticket) -> date | None:
@@ -121,12 +186,13 @@ def sort_by_due(rows: Iterable[TicketRow]) -> list[TicketRow]:
 def load_rows(
     session: Session,
     *,
+    scope: ControllerScope,
     today: date,
     states: Sequence[str] | None = None,
     controllers: Sequence[str] | None = None,
     ids: Sequence[int] | None = None,
 ) -> list[TicketRow]:
-    query = select(Ticket)
+    query = select(Ticket).where(scope.where(Ticket.controller))
     if ids is not None:
         query = query.where(Ticket.id.in_(list(ids)))
     if states is not None:
@@ -136,5 +202,7 @@ def load_rows(
     return [to_row(t, today) for t in session.scalars(query)]
 
 
-def open_rows(session: Session, *, today: date, controllers: Sequence[str] | None = None) -> list[TicketRow]:
-    return sort_by_due(load_rows(session, today=today, states=OPEN_STATES, controllers=controllers))
+def open_rows(session: Session, *, scope: ControllerScope, today: date,
+              controllers: Sequence[str] | None = None) -> list[TicketRow]:
+    rows = load_rows(session, scope=scope, today=today, states=OPEN_STATES, controllers=controllers)
+    return sort_by_due(rows)

@@ -7,6 +7,7 @@ the admin page.  Nothing here commits; the caller owns the transaction.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -24,6 +25,7 @@ from dsr.console.auth import (
     password_problem,
     verify_password,
 )
+from dsr.console.queries import ALL_CONTROLLERS
 from dsr.store.models import ApiToken, User
 
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
@@ -38,9 +40,21 @@ def find_user(session: Session, username: str) -> User | None:
     return session.scalar(select(User).where(User.username == username))
 
 
+def controllers_problem(controllers: Sequence[str], known: Collection[str] | None) -> UserProblem | None:
+    """Why a grant of controllers is not acceptable: none at all, or a name that is not configured."""
+    if not controllers:
+        return UserProblem("Bitte mindestens einen Verantwortlichen angeben (oder ausdrücklich alle: *).")
+    unknown = [c for c in controllers if c != ALL_CONTROLLERS and known is not None and c not in known]
+    if unknown:
+        return UserProblem(f"Unbekannte Verantwortliche: {', '.join(unknown)}.")
+    return None
+
+
 def add_user(
-    session: Session, *, username: str, role: str, password: str, now: datetime
+    session: Session, *, username: str, role: str, password: str, now: datetime, controllers: Sequence[str],
+    known_controllers: Collection[str] | None = None,
 ) -> User | UserProblem:
+    """Create an account bound to `controllers` (profile keys; ["*"] = all, explicitly)."""
     if not USERNAME_RE.fullmatch(username):
         return UserProblem(
             "Benutzername: 2-64 Zeichen, Kleinbuchstaben, Ziffern, Punkt, Bindestrich, Unterstrich."
@@ -52,8 +66,12 @@ def add_user(
     problem = password_problem(password)
     if problem:
         return UserProblem(problem)
+    grant = controllers_problem(controllers, known_controllers)
+    if grant is not None:
+        return grant
     user = User(
-        username=username, role=role, password_hash=hash_password(password), disabled=False, created_at=now
+        username=username, role=role, password_hash=hash_password(password), disabled=False, created_at=now,
+        controllers=sorted(set(controllers)),
     )
     session.add(user)
     session.flush()
@@ -68,6 +86,18 @@ def set_password(session: Session, *, username: str, password: str) -> User | Us
     if problem:
         return UserProblem(problem)
     user.password_hash = hash_password(password)
+    return user
+
+
+def set_controllers(session: Session, *, username: str, controllers: Sequence[str],
+                    known_controllers: Collection[str] | None = None) -> User | UserProblem:
+    user = find_user(session, username)
+    if user is None:
+        return UserProblem(f"Den Benutzer {username} gibt es nicht.")
+    problem = controllers_problem(controllers, known_controllers)
+    if problem is not None:
+        return problem
+    user.controllers = sorted(set(controllers))
     return user
 
 
@@ -92,16 +122,26 @@ def authenticate(session: Session, *, username: str, password: str, now: datetim
 
 
 def create_token(
-    session: Session, *, name: str, role: str, now: datetime
+    session: Session, *, name: str, role: str, now: datetime, controllers: Sequence[str] = (),
+    user_id: int | None = None, known_controllers: Collection[str] | None = None,
 ) -> tuple[ApiToken, str] | UserProblem:
-    """Create an API token; the plain token is returned once and only its digest is stored."""
+    """Create an API token; the plain token is returned once and only its digest is stored.
+
+    A token is bound to `controllers`, or owned by the user `user_id` (then it answers with that
+    user's controllers and ends with the user).
+    """
     if not name or len(name) > 100:
         return UserProblem("Der Token braucht einen Namen (höchstens 100 Zeichen).")
     if role not in {r.value for r in TOKEN_ROLES}:
         allowed = ", ".join(r.value for r in TOKEN_ROLES)
         return UserProblem(f"Unbekannte Token-Rolle {role!r} (erlaubt: {allowed}).")
+    if user_id is None:
+        grant = controllers_problem(controllers, known_controllers)
+        if grant is not None:
+            return grant
     plain = new_secret()
-    token = ApiToken(name=name, token_hash=hash_token(plain), role=role, created_at=now, revoked=False)
+    token = ApiToken(name=name, token_hash=hash_token(plain), role=role, created_at=now, revoked=False,
+                     controllers=sorted(set(controllers)), user_id=user_id)
     session.add(token)
     session.flush()
     return token, plain

@@ -227,7 +227,7 @@ def _warn_without_users(sessions: sessionmaker[Session]) -> None:
     with sessions() as session:
         active = session.scalar(select(func.count()).select_from(User).where(User.disabled.is_(False)))
     if not active:
-        log.warning("no console user yet: create one with `dsr users add NAME --role dpo` "
+        log.warning("no console user yet: create one with `dsr users add NAME --role dpo --controller KEY` "
                     "(or --role manager / admin), then log in")
 
 

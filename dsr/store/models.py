@@ -330,6 +330,8 @@ class User(Base):
     username: Mapped[str] = mapped_column(String(100), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(16))  # dpo / manager / admin
+    # The controllers (profile keys) whose tickets the user may see; ["*"] = all, granted explicitly.
+    controllers: Mapped[list[str]] = mapped_column(default=list)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime]
     last_login_at: Mapped[datetime | None]
@@ -342,6 +344,10 @@ class ApiToken(Base):
     name: Mapped[str] = mapped_column(String(100))
     token_hash: Mapped[str] = mapped_column(String(128), unique=True)
     role: Mapped[str] = mapped_column(String(16))
+    # As User.controllers.  A token created by a console user (calendar feed) belongs to that user:
+    # it answers with the user's controllers and dies when the user is disabled or deleted.
+    controllers: Mapped[list[str]] = mapped_column(default=list)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     created_at: Mapped[datetime]
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
 

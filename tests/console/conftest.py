@@ -56,6 +56,7 @@ class World:
     profiles: dict[str, ControllerProfile]
     user_ids: dict[str, int] = field(default_factory=dict)
     tokens: dict[str, str] = field(default_factory=dict)  # role -> plain token
+    komsa_tokens: dict[str, str] = field(default_factory=dict)  # role -> token bound to komsa only
     token_ids: dict[str, int] = field(default_factory=dict)
     email_ticket: int = 0
     email_reference: str = ""
@@ -78,6 +79,8 @@ class World:
 
 
 USERNAMES = {"dpo": "dana", "manager": "max", "admin": "ada"}
+# Accounts of the other group company: bound to komsa only (tenant isolation tests).
+KOMSA_USERNAMES = {"dpo": "kora", "manager": "kurt", "admin": "kai"}
 
 
 def login(client: TestClient, username: str, password: str = PASSWORD) -> str:
@@ -104,13 +107,23 @@ def csrf_of(html: str) -> str:
 def seed(world: World) -> None:
     with world.sessions.begin() as s:
         for name, role in (("dana", "dpo"), ("dora", "dpo"), ("max", "manager"), ("ada", "admin")):
-            user = add_user(s, username=name, role=role, password=PASSWORD, now=NOW - timedelta(days=30))
+            user = add_user(s, username=name, role=role, password=PASSWORD, now=NOW - timedelta(days=30),
+                            controllers=["*"])
             assert isinstance(user, User)
             world.user_ids[name] = user.id
         for role in ("dpo", "manager", "admin", "suppression", "calendar"):
-            created = create_token(s, name=f"test-{role}", role=role, now=NOW)
+            created = create_token(s, name=f"test-{role}", role=role, now=NOW, controllers=["*"])
             assert isinstance(created, tuple)
             world.tokens[role], world.token_ids[role] = created[1], created[0].id
+        for role, name in KOMSA_USERNAMES.items():
+            user = add_user(s, username=name, role=role, password=PASSWORD, now=NOW - timedelta(days=30),
+                            controllers=["komsa"])
+            assert isinstance(user, User)
+            world.user_ids[name] = user.id
+        for role in ("dpo", "manager", "admin", "suppression", "calendar"):
+            created = create_token(s, name=f"komsa-{role}", role=role, now=NOW, controllers=["komsa"])
+            assert isinstance(created, tuple)
+            world.komsa_tokens[role] = created[1]
         subject = DataSubject(
             controller="kmb2",
             name="Anna Schmidt",
@@ -313,6 +326,7 @@ def make_world(
         for name in (
             "user_ids",
             "tokens",
+            "komsa_tokens",
             "token_ids",
             "email_ticket",
             "email_reference",

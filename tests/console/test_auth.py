@@ -126,15 +126,18 @@ def _dsr(tmp_path: Path, *args: str, stdin: str = "") -> subprocess.CompletedPro
 
 
 def test_users_command_adds_changes_disables_and_issues_tokens(tmp_path: Path) -> None:
-    added = _dsr(tmp_path, "users", "add", "erika", "--role", "dpo", stdin="ein-langes-passwort\n")
+    added = _dsr(tmp_path, "users", "add", "erika", "--role", "dpo", "--controller", "kmb2",
+                 stdin="ein-langes-passwort\n")
     assert added.returncode == 0, added.stderr
     assert "ein-langes-passwort" not in added.stdout + added.stderr
-    short = _dsr(tmp_path, "users", "add", "otto", "--role", "manager", stdin="kurz\n")
+    short = _dsr(tmp_path, "users", "add", "otto", "--role", "manager", "--controller", "kmb2",
+                 stdin="kurz\n")
     assert short.returncode == 1 and "mindestens 12 Zeichen" in short.stderr
-    bad_role = _dsr(tmp_path, "users", "add", "otto", "--role", "chef", stdin="ein-langes-passwort\n")
+    bad_role = _dsr(tmp_path, "users", "add", "otto", "--role", "chef", "--controller", "kmb2",
+                    stdin="ein-langes-passwort\n")
     assert bad_role.returncode == 1 and "Unbekannte Rolle" in bad_role.stderr
     assert _dsr(tmp_path, "users", "passwd", "erika", stdin="ein-neues-passwort\n").returncode == 0
-    token = _dsr(tmp_path, "users", "token", "crm", "--role", "suppression")
+    token = _dsr(tmp_path, "users", "token", "crm", "--role", "suppression", "--controller", "kmb2")
     assert token.returncode == 0 and len(token.stdout.strip()) >= 40
     assert _dsr(tmp_path, "users", "disable", "erika").returncode == 0
     listing = _dsr(tmp_path, "users", "list").stdout

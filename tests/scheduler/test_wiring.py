@@ -105,7 +105,8 @@ async def test_reprocessed_quarantine_mail_gets_the_override(tmp_path: Path, smt
     sessions = await asyncio.to_thread(prepare_database, settings)
     await asyncio.to_thread(load_demo_data, sessions, list(profiles), now=clock.now)
     with sessions.begin() as session:
-        assert isinstance(add_user(session, username="dana", role="dpo", password=PASSWORD, now=clock.now),
+        assert isinstance(add_user(session, username="dana", role="dpo", password=PASSWORD, now=clock.now,
+                                   controllers=["*"]),
                           User)
         item = QuarantinedMessage(controller="kmb2", channel="email", reason="parser error (fixed since)",
                                   raw=make_mail(message_id="<quarantined-1@example.org>"),

@@ -74,7 +74,7 @@ def digest_targets(profiles: dict[str, ControllerProfile]) -> list[DigestTarget]
 
 def board_page(ctx: Ctx) -> Response:
     with ctx.services.sessions() as session:
-        rows = load_rows(session, today=ctx.today)
+        rows = load_rows(session, scope=ctx.scope, today=ctx.today)
         answered = answered_dates(session, [r.id for r in rows if not r.is_open])
     figures = compute(rows, answered, today=ctx.today)
     rights_seen = sorted(
@@ -86,7 +86,7 @@ def board_page(ctx: Ctx) -> Response:
         f=figures,
         chart=on_time_chart(figures.months),
         rights_seen=rights_seen,
-        targets=digest_targets(dict(ctx.services.profiles)),
+        targets=digest_targets({k: p for k, p in ctx.services.profiles.items() if ctx.scope.allows(k)}),
         open_count=sum(1 for r in rows if r.is_open),
     )
 
@@ -109,7 +109,7 @@ def _csv_row(row: TicketRow) -> list[str]:
 
 def export_csv(ctx: Ctx) -> Response:
     with ctx.services.sessions.begin() as session:
-        rows = sort_by_due(load_rows(session, today=ctx.today))
+        rows = sort_by_due(load_rows(session, scope=ctx.scope, today=ctx.today))
         audit(
             session, actor=ctx.actor, action="console.csv_exported", now=ctx.now, detail={"rows": len(rows)}
         )
@@ -130,7 +130,8 @@ def export_csv(ctx: Ctx) -> Response:
 
 def send_digest(ctx: Ctx) -> Response:
     """Queue the weekly digest (open tickets by due date, metadata only) to an internal address."""
-    targets = {t.key: t for t in digest_targets(dict(ctx.services.profiles))}
+    profiles = {k: p for k, p in ctx.services.profiles.items() if ctx.scope.allows(k)}
+    targets = {t.key: t for t in digest_targets(profiles)}
     target = targets.get(ctx.field("target"))
     if target is None:
         return ctx.redirect("/board", "Bitte einen Empfänger aus der Liste wählen.", "error")
@@ -159,7 +160,8 @@ def send_digest(ctx: Ctx) -> Response:
 def calendar_subscribe(ctx: Ctx) -> Response:
     """Create a calendar-only token and show the subscription URL once."""
     with ctx.services.sessions.begin() as session:
-        created = create_token(session, name=f"calendar:{ctx.user.username}", role="calendar", now=ctx.now)
+        created = create_token(session, name=f"calendar:{ctx.user.username}", role="calendar", now=ctx.now,
+                               user_id=ctx.user.user_id)
         if not isinstance(created, tuple):
             return ctx.redirect("/board", created.message, "error")
         token, plain = created

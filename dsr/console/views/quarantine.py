@@ -14,6 +14,7 @@ from sqlalchemy import select
 from starlette.responses import Response
 
 from dsr.console.guard import Ctx
+from dsr.console.queries import scoped_quarantine
 from dsr.inbound import OutcomeStatus
 from dsr.mail.parse import UnparseableMessage, parse_email, recipient_candidates
 from dsr.store.models import QuarantinedMessage
@@ -27,7 +28,8 @@ STATES = {"open": "offen", "processed": "verarbeitet", "discarded": "verworfen"}
 def quarantine_list(ctx: Ctx) -> Response:
     show_all = ctx.request.query_params.get("all") == "1"
     with ctx.services.sessions() as session:
-        query = select(QuarantinedMessage).order_by(QuarantinedMessage.received_at.desc())
+        query = (select(QuarantinedMessage).where(ctx.scope.where(QuarantinedMessage.controller))
+                 .order_by(QuarantinedMessage.received_at.desc()))
         if not show_all:
             query = query.where(QuarantinedMessage.state == "open")
         items = list(session.scalars(query.limit(500)))
@@ -36,7 +38,7 @@ def quarantine_list(ctx: Ctx) -> Response:
 
 def quarantine_item(ctx: Ctx) -> Response:
     with ctx.services.sessions.begin() as session:
-        item = session.get(QuarantinedMessage, ctx.path_int("item_id"))
+        item = scoped_quarantine(session, ctx.scope, ctx.path_int("item_id"))
         if item is None:
             return ctx.not_found()
         raw = item.raw[:MAX_SHOWN_BYTES].decode("utf-8", errors="replace")
@@ -81,7 +83,7 @@ def _resolve_by_hand(ctx: Ctx, *, state: str, action: str, missing_reason: str, 
     if not reason:
         return ctx.redirect(f"/quarantine/{ctx.path_int('item_id')}", missing_reason, "error")
     with ctx.services.sessions.begin() as session:
-        item = session.get(QuarantinedMessage, ctx.path_int("item_id"))
+        item = scoped_quarantine(session, ctx.scope, ctx.path_int("item_id"))
         if item is None or item.state != "open":
             return ctx.not_found()
         _resolve(ctx, item, state)
@@ -95,7 +97,7 @@ def quarantine_process(ctx: Ctx) -> Response:
     item_id = ctx.path_int("item_id")
     services = ctx.services
     with services.sessions() as session:
-        item = session.get(QuarantinedMessage, item_id)
+        item = scoped_quarantine(session, ctx.scope, item_id)
         if item is None or item.state != "open":
             return ctx.not_found()
         channel, controller, raw, received_at = item.channel, item.controller, item.raw, item.received_at
@@ -121,7 +123,7 @@ def quarantine_process(ctx: Ctx) -> Response:
     if outcome.status is OutcomeStatus.QUARANTINED:
         return ctx.redirect(f"/quarantine/{item_id}", f"Erneut nicht verarbeitbar: {outcome.reason}", "error")
     with services.sessions.begin() as session:
-        item = session.get(QuarantinedMessage, item_id)
+        item = scoped_quarantine(session, ctx.scope, item_id)
         if item is not None:
             _resolve(ctx, item, "processed")
         audit(

@@ -90,7 +90,7 @@ def queue_page(ctx: Ctx) -> Response:
     flt = QueueFilter.from_query(ctx)
     states = OPEN_STATES if flt.scope != "all" else None
     with ctx.services.sessions() as session:
-        rows = load_rows(session, today=ctx.today, states=states)
+        rows = load_rows(session, scope=ctx.scope, today=ctx.today, states=states)
     rows = sort_by_due(r for r in rows if flt.keep(r, ctx.user.username))
     return _render(ctx, rows, flt, searched=False)
 
@@ -117,6 +117,7 @@ def search(ctx: Ctx) -> Response:
             .where(or_(like(DataSubject.name), like(DataSubject.email), like(DataSubject.customer_number)))
         )
         ids |= set(session.scalars(subjects))
-        rows = sort_by_due(load_rows(session, today=ctx.today, ids=sorted(ids))) if ids else []
+        found = load_rows(session, scope=ctx.scope, today=ctx.today, ids=sorted(ids)) if ids else []
+        rows = sort_by_due(found)
         audit(session, actor=ctx.actor, action="console.search", now=ctx.now, detail={"hits": len(rows)})
     return _render(ctx, rows, flt, searched=True, term=term)

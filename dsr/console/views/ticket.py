@@ -21,6 +21,7 @@ from starlette.responses import Response
 from dsr.console.guard import Ctx
 from dsr.console.highlight import Segment, segments
 from dsr.console.labels import BERLIN, IDENTITY, OPEN_STATES, PAUSE_REASONS
+from dsr.console.queries import scoped_ticket
 from dsr.intents.rights import Right
 from dsr.replies.context import ReplyKind
 from dsr.store.models import AuditEvent, Direction, OutboxItem, Ticket, TicketNote, User
@@ -125,7 +126,7 @@ def _conversation(
 
 def ticket_page(ctx: Ctx) -> Response:
     with ctx.services.sessions.begin() as session:
-        ticket = session.get(Ticket, ctx.path_int("ticket_id"))
+        ticket = scoped_ticket(session, ctx.scope, ticket_id=ctx.path_int("ticket_id"))
         if ticket is None:
             return ctx.not_found()
         profile = ctx.services.profiles.get(ticket.controller)

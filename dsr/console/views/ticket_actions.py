@@ -28,6 +28,7 @@ from dsr.console.operations import (
     reply_problem,
 )
 from dsr.console.outgoing import placeholder, send_to_subject
+from dsr.console.queries import scoped_ticket
 from dsr.console.views.ticket import DRAFT_KINDS, VERIFY_LEVELS
 from dsr.controllers import ControllerProfile
 from dsr.fulfilment.delivery import delivery_facts
@@ -59,7 +60,7 @@ Action = Callable[[Ctx, Session, Ticket, ControllerProfile], str]
 def _keep_draft(ctx: Ctx, ticket_id: int) -> None:
     """A refused send must not lose the DPO's edited text: save it as the draft."""
     with ctx.services.sessions.begin() as session:
-        ticket = session.get(Ticket, ticket_id)
+        ticket = scoped_ticket(session, ctx.scope, ticket_id=ticket_id)
         if ticket is not None and ctx.field("text"):
             ticket.draft_reply = ctx.field("text")
             ticket.updated_at = ctx.now
@@ -70,7 +71,7 @@ def _run(ctx: Ctx, action: Action, *, keep_draft: bool = False) -> Response:
     target = f"/tickets/{ticket_id}"
     try:
         with ctx.services.sessions.begin() as session:
-            ticket = session.get(Ticket, ticket_id)
+            ticket = scoped_ticket(session, ctx.scope, ticket_id=ticket_id)
             if ticket is None:
                 return ctx.not_found()
             profile = ctx.services.profiles.get(ticket.controller)
