@@ -25,6 +25,7 @@ from starlette.responses import Response
 
 from dsr.console.guard import Ctx
 from dsr.console.outgoing import SendProblem, send_to_subject
+from dsr.console.queries import scoped_ticket
 from dsr.controllers import ControllerProfile
 from dsr.datamap import DataMap, DataMapError
 from dsr.fulfilment.connectors import Connector, ConnectorError, Record, open_connector
@@ -179,7 +180,7 @@ def _plan(session: Session, case: FulfilmentCase, datamap: DataMap, ticket: Tick
 
 def fulfilment_page(ctx: Ctx) -> Response:
     with ctx.services.sessions.begin() as session:
-        ticket = session.get(Ticket, ctx.path_int("ticket_id"))
+        ticket = scoped_ticket(session, ctx.scope, ticket_id=ctx.path_int("ticket_id"))
         if ticket is None:
             return ctx.not_found()
         datamap = datamaps(ctx).get(ticket.controller)
@@ -228,7 +229,7 @@ def _act(ctx: Ctx, action: Callable[[Session, Ticket, FulfilmentCase | None, Dat
     target = f"/tickets/{ticket_id}/fulfilment"
     try:
         with ctx.services.sessions.begin() as session:
-            ticket = session.get(Ticket, ticket_id)
+            ticket = scoped_ticket(session, ctx.scope, ticket_id=ticket_id)
             if ticket is None:
                 return ctx.not_found()
             datamap = datamaps(ctx).get(ticket.controller)
