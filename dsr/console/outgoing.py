@@ -21,6 +21,7 @@ from dsr.pipeline.outbound import (
     Outgoing,
     TelegramPayload,
     chat_dedupe_key,
+    recipient_problem,
     record_outbound,
     send,
     text_to_html,
@@ -61,6 +62,9 @@ def send_to_subject(
     """Queue one message to the data subject on the ticket's own channel; returns the outbox id."""
     if not ticket.reply_to:
         return SendProblem("Für dieses Ticket ist keine Antwortadresse hinterlegt.")
+    refused = recipient_problem(ticket, kind=kind, recipient=ticket.reply_to)
+    if refused is not None:
+        return SendProblem(refused)  # the door would refuse it; say why before composing anything
     if not text.strip():
         return SendProblem("Die Nachricht ist leer.")
     if PLACEHOLDER_OPEN in text or PLACEHOLDER_CLOSE in text:

@@ -115,17 +115,72 @@ class RecipientRefusedError(ValueError):
     """A message that must not leave: raised in the caller's transaction, so nothing is sent."""
 
 
+# What may go to a contact that is not verified: letters that carry no personal data beyond what
+# the sender wrote (receipt, identity steps, the code to the contact on file, level-0 confirmations,
+# "handed to our DPO", "did we understand you?") and the chat's own conversation texts.
+UNVERIFIED_KINDS = frozenset({
+    ReplyKind.RECEIPT_CONFIRMATION.value, ReplyKind.IDENTITY_REQUEST.value, ReplyKind.VERIFICATION_CODE.value,
+    ReplyKind.IDENTITY_VERIFIED.value, ReplyKind.IDENTITY_FAILED.value, ReplyKind.IDENTITY_EXPIRED.value,
+    ReplyKind.MARKETING_OBJECTION_CONFIRMATION.value, ReplyKind.CONSENT_WITHDRAWAL_CONFIRMATION.value,
+    ReplyKind.ESCALATION_NOTICE.value, ReplyKind.CLARIFICATION.value, "chat",
+})
+# Mail to the controller's own staff (metadata only) and to the recipients of the data named in the
+# controller's data map (Art. 19 notices): not to the data subject, so not this guard's concern.
+INTERNAL_KINDS = frozenset({ReplyKind.DPO_ESCALATION_ALERT.value, ReplyKind.DEADLINE_REMINDER.value,
+                            ReplyKind.WEEKLY_DIGEST.value, "art19_notice"})
+# Letters that hand out personal data (a copy, an export, changed or erased data, the logic of a
+# decision, "we hold nothing about you", the DPO's own words, a download): only to a contact whose
+# control was proven (on file, code, or a person's decision), never on invoice facts alone.
+PROVEN_LEVELS = frozenset({IdentityLevel.CONTACT_ON_FILE.value, IdentityLevel.CODE_CONFIRMED.value,
+                           IdentityLevel.MANUAL.value})
+DISCLOSING_KINDS = frozenset({
+    ReplyKind.ACCESS_ANSWER.value, ReplyKind.PORTABILITY_ANSWER.value, ReplyKind.RECTIFICATION_DONE.value,
+    ReplyKind.ERASURE_DONE.value, ReplyKind.AUTOMATED_DECISION_OUTCOME.value, ReplyKind.NO_DATA.value,
+    "dpo_reply", "package_link", "download_code",
+})
+
+
+def recipient_problem(ticket: Ticket | None, *, kind: str, recipient: str) -> str | None:
+    """Why a message of `kind` about `ticket` must not go to `recipient` (German, for the DPO), or None.
+
+    Personal data only to verified contacts (Art. 5(1)(f), Art. 12(6), Art. 32 GDPR): anything but
+    the letters of `UNVERIFIED_KINDS` needs a verified ticket and goes only to its recorded reply
+    address; disclosing letters need a proven contact.  The console asks this before it offers an
+    action, so it can say why the action is unavailable.
+    """
+    if ticket is None or kind in UNVERIFIED_KINDS or kind in INTERNAL_KINDS:
+        return None
+    level = ticket.identity_level
+    if level not in VERIFIED_LEVELS:
+        return ("Die Identität der anfragenden Person ist nicht bestätigt: an die Antwortadresse darf "
+                "nur gehen, was keine personenbezogenen Daten enthält (Art. 12 Abs. 6 DSGVO). "
+                "Bitte zuerst die Identität bestätigen (Abschnitt Identität).")
+    if kind in DISCLOSING_KINDS and level not in PROVEN_LEVELS:
+        return ("Die Identität ist nur über Rechnungsangaben (Kundennummer und Postleitzahl) bestätigt; "
+                "das genügt nicht für eine Antwort mit personenbezogenen Daten. Bitte die Identität "
+                "über die hinterlegten Kontaktdaten bestätigen.")
+    if (ticket.reply_to or "").strip().lower() != recipient.strip().lower():
+        return "Nachrichten zu diesem Vorgang gehen nur an die bestätigte Antwortadresse des Vorgangs."
+    return None
+
+
 def check_recipient(session: Session, out: Outgoing) -> None:
     """The recipient guard of the door: every rule about who may receive what lives here.
 
-    Today: a recipient is named, and a chat payload goes to the chat it is addressed to.  The
-    rules of who may receive personal data (verified contacts only) belong here too.
+    A recipient is named; a chat payload goes to the chat it is addressed to; and a message about a
+    ticket passes `recipient_problem` (personal data only to the ticket's verified contact).
     """
     recipient = out.recipient.strip()
     if not recipient:
         raise RecipientRefusedError(f"outgoing {out.kind}: no recipient")
     if isinstance(out.message, TelegramPayload) and recipient != str(out.message.chat_id):
         raise RecipientRefusedError(f"outgoing {out.kind}: chat payload for another chat than its recipient")
+    ticket = session.get(Ticket, out.ticket_id) if out.ticket_id is not None else None
+    problem = recipient_problem(ticket, kind=out.kind, recipient=recipient)
+    if problem is not None:
+        log.warning("outgoing refused kind=%s ticket=%s to=%s", out.kind,
+                    ticket.reference if ticket else None, mask_address(recipient))
+        raise RecipientRefusedError(problem)
 
 
 def send(session: Session, out: Outgoing, *, now: datetime) -> int:

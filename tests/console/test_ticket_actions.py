@@ -98,9 +98,15 @@ def test_refused_inputs_change_nothing(world: World) -> None:
     assert _outbox(world, world.email_ticket) == []
 
 
+def _verify(client: TestClient, url: str) -> None:
+    """Record a verification by a person: letters with personal data go only to verified contacts."""
+    _post(client, f"{url}/identity", {"level": "manual", "method": "Rückruf unter der Nummer im Vertrag"})
+
+
 def test_extend_queues_the_notice_and_a_second_extension_is_refused(world: World) -> None:
     client = world.client("dpo")
     url = f"/tickets/{world.email_ticket}"
+    _verify(client, url)
     page = _post(client, f"{url}/extend", {"reason": "Daten aus drei Systemen müssen zusammengeführt werden"})
     assert "Frist verlängert bis 20.05.2026" in page
     ticket = _ticket(world, world.email_ticket)
@@ -181,7 +187,7 @@ def test_email_ticket_from_queue_to_sent_reply_and_closed(world: World) -> None:
     queue = client.get("/queue").text
     assert queue.index(f"/tickets/{world.overdue_ticket}") < queue.index(f"/tickets/{world.email_ticket}")
     url = f"/tickets/{world.email_ticket}"
-    _post(client, f"{url}/identity", {"level": "known_facts", "method": "Kundennummer und PLZ bestätigt"})
+    _post(client, f"{url}/identity", {"level": "code_confirmed", "method": "Code an hinterlegte Adresse"})
     page = _post(client, f"{url}/draft/template", {"kind": "access_answer"})
     assert "Entwurf aus der Vorlage" in page
     draft = _ticket(world, world.email_ticket).draft_reply or ""
@@ -223,6 +229,7 @@ def test_email_ticket_from_queue_to_sent_reply_and_closed(world: World) -> None:
 def test_chat_ticket_reply_goes_to_the_telegram_outbox(world: World) -> None:
     client = world.client("dpo")
     url = f"/tickets/{world.chat_ticket}"
+    _verify(client, url)
     _post(client, f"{url}/question", {"text": "Meinen Sie Ihre Kundendaten oder Ihre Chatverläufe?"})
     _post(
         client, f"{url}/send", {"text": "Wir haben keine Daten zu Ihnen gespeichert.", "outcome": "no_data"}
@@ -304,6 +311,7 @@ def test_extend_send_close_on_sqlite_and_postgresql(db_world: World) -> None:
     world = db_world
     client = world.client("dpo")
     url = f"/tickets/{world.email_ticket}"
+    _verify(client, url)
     assert "Frist verlängert bis 20.05.2026" in _post(client, f"{url}/extend", {"reason": "Drei Systeme"})
     _post(client, f"{url}/send", {"subject": "Auskunft", "text": "Anbei die Auskunft.", "outcome": "granted"})
     _post(client, f"{url}/close", {"reason": "erledigt"})

@@ -23,6 +23,7 @@ from dsr.console.highlight import Segment, segments
 from dsr.console.labels import BERLIN, IDENTITY, OPEN_STATES, PAUSE_REASONS
 from dsr.console.queries import scoped_ticket
 from dsr.intents.rights import Right
+from dsr.pipeline.outbound import recipient_problem
 from dsr.replies.context import ReplyKind
 from dsr.store.models import AuditEvent, Direction, OutboxItem, Ticket, TicketNote, User
 from dsr.store.tickets.services import OUTCOMES, REFUSAL_REASONS, audit, effective_due
@@ -194,6 +195,13 @@ def ticket_page(ctx: Ctx) -> Response:
             outcomes=OUTCOMES,
             refusal_reasons=REFUSAL_REASONS,
             draft_kinds=DRAFT_KINDS,
+            # What the door out would refuse (no personal data to an unverified contact), so the page
+            # says why instead of offering the action.
+            blocked={
+                action: recipient_problem(ticket, kind=kind, recipient=ticket.reply_to or "")
+                for action, kind in (("reply", "dpo_reply"), ("question", "dpo_question"),
+                                     ("extend", ReplyKind.EXTENSION_NOTICE.value))
+            },
         )
         audit(session, actor=ctx.actor, action="console.ticket_viewed", now=ctx.now, ticket_id=ticket.id)
     response.headers["Cache-Control"] = "no-store"
