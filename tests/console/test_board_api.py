@@ -11,7 +11,7 @@ from email import message_from_bytes, policy
 from sqlalchemy import select
 
 from dsr.console.ical import fold
-from dsr.store.models import AuditEvent, OutboxItem, Suppression
+from dsr.store.models import AuditEvent, OutboxItem, Suppression, Ticket
 from tests.console.conftest import NOW, World
 
 PERSONAL = (
@@ -140,6 +140,10 @@ def test_api_gives_managers_metadata_and_the_dpo_the_case(world: World) -> None:
 
 
 def test_api_extension_and_refusal_after_the_date(world: World) -> None:
+    with world.sessions.begin() as s:  # the notice goes only to a verified contact
+        ticket = s.get(Ticket, world.email_ticket)
+        assert ticket is not None
+        ticket.identity_level = "contact_on_file"
     status, data = _api(
         world, "dpo", "POST", f"/api/tickets/{world.email_reference}/extend", {"reason": "Mehrere Systeme"}
     )
