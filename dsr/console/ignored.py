@@ -16,6 +16,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
 
+from dsr.console.queries import ControllerScope
 from dsr.deadlines import breach_notification_due
 from dsr.intents.rights import Right
 from dsr.store.audit import audit
@@ -85,10 +86,12 @@ def _ignored() -> list[ColumnElement[bool]]:
     ]
 
 
-def ignored_messages(session: Session, *, term: str = "", reason: str = "", controllers: Sequence[str] = (),
-                     include_converted: bool = False, limit: int = MAX_ROWS) -> list[IgnoredRow]:
-    """Set-aside inbound messages, newest first; `term` searches sender, subject and text."""
-    query = select(Message).where(*_ignored())
+def ignored_messages(session: Session, *, scope: ControllerScope, term: str = "", reason: str = "",
+                     controllers: Sequence[str] = (), include_converted: bool = False,
+                     limit: int = MAX_ROWS) -> list[IgnoredRow]:
+    """Set-aside inbound messages of the controllers in `scope`, newest first; `term` searches
+    sender, subject and text."""
+    query = select(Message).where(*_ignored(), scope.where(Message.controller))
     if not include_converted:
         query = query.where(Message.ticket_id.is_(None))
     if controllers:
@@ -118,9 +121,11 @@ def _row(message: Message) -> IgnoredRow:
                       ticket_id=message.ticket_id)
 
 
-def ignored_message(session: Session, message_id: int) -> Message | None:
-    """The set-aside inbound message `message_id`, or None if there is none (or it is no such message)."""
-    return session.scalar(select(Message).where(Message.id == message_id, *_ignored()))
+def ignored_message(session: Session, scope: ControllerScope, message_id: int) -> Message | None:
+    """The set-aside inbound message `message_id`, or None if there is none, it is no such message
+    or it belongs to a controller outside `scope`."""
+    return session.scalar(select(Message).where(Message.id == message_id, *_ignored(),
+                                                scope.where(Message.controller)))
 
 
 def reply_address(message: Message) -> str:

@@ -95,7 +95,9 @@ def _url(world: World, route: GuardedRoute, *, calendar_token: str | None = None
         "reference": world.email_reference,
         "token": calendar_token or world.tokens["calendar"],
     }
-    return _template(route.path).format(**values)
+    url = _template(route.path).format(**values)
+    # The export needs its controller when several are configured (the world has kmb2 and komsa).
+    return url + "?controller=kmb2" if route.path == "/api/suppression/export" else url
 
 
 def _audit_count(world: World) -> int:

@@ -169,7 +169,7 @@ def test_erasure_draft_asks_the_dpo_and_cannot_go_out_unanswered(world: World) -
     """Issue 15 no. 8: no default "alles gelöscht" / "keinen Empfängern offengelegt"."""
     client = world.client("dpo")
     url = f"/tickets/{world.email_ticket}"
-    _post(client, f"{url}/identity", {"level": "known_facts", "method": "Kundennummer und PLZ bestätigt"})
+    _post(client, f"{url}/identity", {"level": "code_confirmed", "method": "Code an hinterlegte Adresse"})
     _post(client, f"{url}/draft/template", {"kind": "erasure_done"})
     draft = " ".join((_ticket(world, world.email_ticket).draft_reply or "").split())
     assert "alle personenbezogenen Daten" not in draft and "keinen Empfängern" not in draft

@@ -35,7 +35,7 @@ def ignored_list(ctx: Ctx) -> Response:
     reason = (params.get("reason") or "").strip()
     show_all = params.get("all") == "1"
     with ctx.services.sessions() as session:
-        rows = ignored_messages(session, reason=reason, include_converted=show_all)
+        rows = ignored_messages(session, scope=ctx.scope, reason=reason, include_converted=show_all)
         return _render(ctx, rows, reason=reason, show_all=show_all)
 
 
@@ -48,7 +48,8 @@ def ignored_search(ctx: Ctx) -> Response:
         ctx.flash("Bitte mindestens drei Zeichen eingeben.", "warn")
         return _render(ctx, [], reason=reason, show_all=show_all, term=term, searched=True)
     with ctx.services.sessions.begin() as session:
-        rows = ignored_messages(session, term=term, reason=reason, include_converted=show_all)
+        rows = ignored_messages(session, scope=ctx.scope, term=term, reason=reason,
+                                include_converted=show_all)
         # The term itself may be personal data: the audit records that a search ran, not for what.
         audit(session, actor=ctx.actor, action="console.ignored_searched", now=ctx.now,
               detail={"hits": len(rows)})
@@ -64,7 +65,7 @@ def _render(ctx: Ctx, rows: list[IgnoredRow], *, reason: str, show_all: bool, te
 
 def ignored_item(ctx: Ctx) -> Response:
     with ctx.services.sessions.begin() as session:
-        message = ignored_message(session, ctx.path_int("message_id"))
+        message = ignored_message(session, ctx.scope, ctx.path_int("message_id"))
         if message is None:
             return ctx.not_found()
         audit(session, actor=ctx.actor, action="console.ignored_viewed", now=ctx.now,
@@ -86,7 +87,7 @@ def ignored_to_ticket(ctx: Ctx) -> Response:
     if not reason:
         return ctx.redirect(back, "Bitte begründen, warum die Nachricht doch eine Anfrage ist.", "error")
     with ctx.services.sessions.begin() as session:
-        message: Message | None = ignored_message(session, message_id)
+        message: Message | None = ignored_message(session, ctx.scope, message_id)
         if message is None:
             return ctx.not_found()
         profile = ctx.services.profiles.get(message.controller)
