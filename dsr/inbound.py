@@ -7,6 +7,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
+from dsr.intents.rights import Right
+
 
 @dataclass(frozen=True, slots=True)
 class Attachment:
@@ -15,6 +17,16 @@ class Attachment:
     size: int
     sha256: str
     looks_like_id_document: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ReturnedMail:
+    """What a delivery report quotes of the mail that came back (see `dsr.mail.bounce`)."""
+
+    id_headers: tuple[str, ...] = ()  # Message-ID, In-Reply-To, References values of the returned mail
+    texts: tuple[str, ...] = ()  # the returned subject(s) and the report's text parts
+    status_codes: tuple[str, ...] = ()  # Status fields of the delivery-status blocks, e.g. "5.1.1"
+    status_texts: tuple[str, ...] = ()  # the delivery-status parts as text
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +51,13 @@ class InboundMessage:
     chat_id: int | None = None
     telegram_user_id: int | None = None
     raw: bytes | None = None
+    # Parsed once by the adapter, typed (never computed headers):
+    authentication_results: tuple[str, ...] = ()  # every Authentication-Results value (RFC 8601)
+    returned: ReturnedMail | None = None  # set for a delivery report (bounce)
+    defects: tuple[str, ...] = ()  # what the mail parser repaired or could not read
+    # A delivery report's (field, value) pairs: action, status, final-recipient (RFC 3464).
+    delivery_status: tuple[tuple[str, str], ...] = ()
+    confirmed_rights: tuple[Right, ...] = ()  # chat only: rights the person confirmed by button
 
 
 class OutcomeStatus(StrEnum):

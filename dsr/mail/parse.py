@@ -10,10 +10,9 @@ Attachment *contents* are not kept (data minimisation, Art. 5(1)(c)); only name,
 SHA-256 are recorded, and an image or PDF named like an identity document is flagged so the DPO
 can check it and have it deleted (LEGAL.md 3.5: a copy of an ID card is rarely necessary).
 
-Besides real header names, `InboundMessage.headers` carries a few keys computed here, all
-prefixed `x-dsr-`: `x-dsr-defects` (comma-separated parser defects), and for delivery status
-notifications `x-dsr-dsn-action`, `x-dsr-dsn-status`, `x-dsr-dsn-final-recipient`.  Sender-supplied
-headers of those names are never copied, so they cannot be forged.
+The message is parsed once: what later steps need of it travels in typed fields of the
+`InboundMessage` (parser defects, the Authentication-Results values, a delivery report's status
+fields and the mail it returned), never as computed headers, so a sender cannot forge them.
 """
 
 from __future__ import annotations
@@ -29,6 +28,7 @@ from email.message import EmailMessage, Message
 from email.utils import getaddresses
 
 from dsr.inbound import InboundMessage
+from dsr.mail.bounce import bounce_reason, returned_mail
 from dsr.mail.mime import attachments, body_text, dsn_details, first_msg_id, one_line, walk
 from dsr.mail.mime import looks_like_id_document as looks_like_id_document  # re-exported
 from dsr.mail.text import content_type, decode_header_text, header_param, parse_policy, recover_8bit
@@ -134,18 +134,17 @@ def _parse(
         defects.add("MissingMessageId")
     references = tuple(re.findall(r"<[^<>\s]+>", header("references")))
     in_reply_to = first_msg_id(header("in-reply-to"))
+    delivery_status: tuple[tuple[str, str], ...] = ()
     if content_type(msg) == "multipart/report":
         dsn, original_id = dsn_details(msg)
-        for key, value in dsn.items():
-            headers[f"x-dsr-dsn-{key}"] = normalize_address(value) if key == "final-recipient" else value
+        delivery_status = tuple((key, normalize_address(value) if key == "final-recipient" else value)
+                                for key, value in dsn.items())
         if original_id and original_id not in references:
             # A bounce rarely carries References; the bounced message's own ID lets the pipeline
             # attach it to the ticket whose statutory reply did not arrive.
             references = (*references, original_id)
     for part in walk(msg):
         defects.update(type(d).__name__ for d in part.defects)
-    if defects:
-        headers["x-dsr-defects"] = ", ".join(sorted(defects))
 
     return InboundMessage(
         controller=controller,
@@ -163,6 +162,10 @@ def _parse(
         attachments=files,
         display_name=one_line(display_name),
         raw=raw,
+        authentication_results=tuple(raw_headers.get("authentication-results", [])),
+        returned=returned_mail(msg) if bounce_reason(sender, headers) else None,
+        defects=tuple(sorted(defects)),
+        delivery_status=delivery_status,
     )
 
 

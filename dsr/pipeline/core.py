@@ -1,7 +1,11 @@
 """The one pipeline every channel uses: from a received message to a ticket and a queued answer.
 
-    de-duplicate -> store -> loop guard -> thread -> classify -> identity -> ticket with deadline
-    -> escalation -> reply into the outbox -> audit
+    classify (pure, before the transaction) -> de-duplicate and store -> STEPS:
+    loop-guard -> follow-up -> new-request (triage, identity, ticket with deadline, escalation,
+    reply) -> disposition -> commit
+
+The order of the steps is the tuple `STEPS` below (Mailman's pipelines/builtin.py is the model);
+each step (`dsr.pipeline.steps`) returns an `Outcome`, which ends the handling, or `CONTINUE`.
 
 Everything happens in ONE database transaction that is committed exactly once, at the end: a
 ticket, its audit trail and the reply announcing it exist together or not at all, and an adapter
@@ -13,74 +17,58 @@ pipeline is synchronous and does no network I/O; the outbox sender delivers late
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from dsr.config import Settings
 from dsr.controllers.profile import ControllerProfile
-from dsr.deadlines import breach_notification_due
 from dsr.inbound import InboundMessage, Outcome, OutcomeStatus
 from dsr.intents import classify
-from dsr.intents.consent_scope import ConsentScope, consent_scope
 from dsr.intents.model import Classification
-from dsr.intents.rights import RIGHTS, Right, legal_sort
+from dsr.intents.rights import legal_sort
 from dsr.logs import mask_address
-from dsr.mail.compose import domain_of, is_our_message_id
-from dsr.pipeline import identity, triage
-from dsr.pipeline.clarification import chosen_readings
-from dsr.pipeline.identity import IdentityDecision, Rung
-from dsr.pipeline.identity_flow import handle_identity_reply, start_verification
-from dsr.pipeline.intake import stated_deadline
-from dsr.pipeline.loop_guard import LoopCheck, Verdict, check_message, parse_bounce
-from dsr.pipeline.outbound import INSERT_MESSAGE, ReplyQueue, Run, StoredInbound, berlin_date, reply_context
-from dsr.pipeline.threads import find_thread, is_requester
-from dsr.pipeline.triage import UNCLEAR_REASONS, Route
-from dsr.replies.context import ReplyKind
+from dsr.mail.compose import domain_of
+from dsr.pipeline import steps
+from dsr.pipeline.outbound import INSERT_MESSAGE, ReplyQueue
+from dsr.pipeline.run import Run, Site, StoredInbound
+from dsr.pipeline.steps import CONTINUE, Step
+from dsr.pipeline.triage import UNCLEAR_REASONS
 from dsr.store.audit import audit
 from dsr.store.db import retry_if_disconnected
 from dsr.store.models import (
-    DataSubject,
     Direction,
-    IdentityLevel,
     Message,
-    OutboxItem,
     QuarantinedMessage,
-    Ticket,
-    TicketState,
 )
-from dsr.store.subjects import find_subject
-from dsr.store.suppression import suppress_subject
-from dsr.store.tickets.services import correct_rights, escalate, open_ticket, record_identity, transition
 
 log = logging.getLogger(__name__)
 decisions = logging.getLogger("dsr.decisions")
-# Rights with an acknowledgement of their own (Art. 21(1): hint at Art. 18(1)(d); Art. 22(3): the
-# invitation to state a point of view), sent on receipt instead of the generic receipt or notice.
-ACKNOWLEDGED: Mapping[Right, ReplyKind] = {
-    Right.OBJECTION: ReplyKind.OBJECTION_ACK,
-    Right.AUTOMATED_DECISION: ReplyKind.AUTOMATED_DECISION_ACK,
-}
-# Escalation reasons that only say "a person reviews this objection / decision": the
-# acknowledgement says exactly that, so no separate escalation notice goes out for them.
-REVIEW_REASONS = frozenset({"objection_balancing", "automated_decision_review", "low_confidence"})
-# Escalation reason: a consent withdrawal that is not only about advertising (Art. 7(3), 17(1)(b)).
-CONSENT_REVIEW = "consent_withdrawal_review"
 
-NOT_A_REQUEST = "not_a_request"  # disposition of an ignored message (reason in disposition_reason)
-# Mails to the DPO and managers: a bounce of one is an internal matter, not an unreachable person.
-INTERNAL_KINDS = frozenset({ReplyKind.DPO_ESCALATION_ALERT.value, ReplyKind.DEADLINE_REMINDER.value,
-                            ReplyKind.WEEKLY_DIGEST.value})
-CONFIRMED_RIGHTS_HEADER = "x-dsr-chat-confirmed-rights"  # set by the Telegram adapter
-SYSTEM = "system"
-_CLOSED_STATES = frozenset({TicketState.CLOSED.value, TicketState.PAUSED.value})
+# The order in which a stored message is handled; the first step that returns an Outcome ends it.
+STEPS: tuple[Step, ...] = (
+    # Bounces are attached to the ticket whose mail came back; machine mail is recorded, never
+    # answered (RFC 3834); "no automatic answer please" only withholds our reply.
+    Step("loop-guard", steps.loop_guard),
+    # A reply to one of our tickets (headers, reference tag) belongs to it: identity answers,
+    # clarifications, immediate objections; a stranger's message to it is held.
+    Step("follow-up", steps.follow_up),
+    # Anything else opens a ticket (triage when nothing could be read); only a confident
+    # non-privacy reading is ignored, with its reason, and listed for the DPO.
+    Step("new-request", steps.new_request),
+)
+
+# What the stored message row keeps besides the kept headers: the typed fields the adapters
+# parsed, under names no sender can set (the parser never copies x-dsr-* headers).
+CONFIRMED_RIGHTS_KEY = "x-dsr-chat-confirmed-rights"
+SYSTEM = steps.SYSTEM
 _SET_DISPOSITION = update(Message).where(Message.id == bindparam("message")).values(
     ticket_id=bindparam("ticket_id"), disposition=bindparam("disposition"),
     disposition_reason=bindparam("disposition_reason"))
@@ -102,9 +90,11 @@ class Pipeline:
         self._settings = settings
         self._fault = fault_hook or (lambda _point: None)
         self._overrides_dir = overrides_dir
-        self._own_addresses = frozenset(
+        own_addresses = frozenset(
             str(address).lower() for p in profiles.values() for address in p.request_addresses)
-        self._own_domains = frozenset(domain_of(a) for a in self._own_addresses)
+        self._site = Site(own_addresses=own_addresses,
+                          own_domains=frozenset(domain_of(a) for a in own_addresses),
+                          trusted_authserv_id=settings.trusted_authserv_id)
 
     # --- entry points -------------------------------------------------------------------------
 
@@ -154,8 +144,8 @@ class Pipeline:
                 session.rollback()
                 return self._duplicate(msg)
             queue = ReplyQueue(session, profile, msg, now, self._overrides_dir)
-            run = Run(session, profile, msg, stored, now, queue, result)
-            outcome = self._route(run)
+            run = Run(session, profile, msg, stored, now, queue, result, self._site)
+            outcome = self._run_steps(run)
             self._record_disposition(session, stored)
             self._fault("crash_before_commit")
             session.commit()
@@ -177,7 +167,7 @@ class Pipeline:
             "controller": msg.controller, "channel": msg.channel, "direction": Direction.INBOUND.value,
             "dedupe_key": msg.dedupe_key, "message_id": msg.message_id, "in_reply_to": msg.in_reply_to,
             "references": " ".join(msg.references) or None, "sender": msg.sender, "recipient": msg.recipient,
-            "subject_line": msg.subject, "body_text": msg.body, "headers": dict(msg.headers),
+            "subject_line": msg.subject, "body_text": msg.body, "headers": _stored_headers(msg),
             "attachments": attachments, "received_at": msg.received_at, "ticket_id": None, "disposition": "",
         }).scalar_one()
         return StoredInbound(id=message_id)
@@ -190,319 +180,26 @@ class Pipeline:
                 "message": stored.id, "ticket_id": stored.ticket_id, "disposition": stored.disposition,
                 "disposition_reason": stored.disposition_reason})
 
-    def _route(self, run: Run) -> Outcome:
-        check = check_message(run.msg, own_addresses=self._own_addresses, own_domains=self._own_domains)
-        if check.verdict is Verdict.BOUNCE:
-            return self._bounce(run, check)
-        if check.verdict is Verdict.AUTOMATIC:
-            return self._automatic(run, check)
-        if check.verdict is Verdict.NO_REPLY:
-            run.replies.withhold_from_sender = check.reason
-        match = find_thread(run.session, controller=run.profile.key, in_reply_to=run.msg.in_reply_to,
-                            references=run.msg.references, subject=run.msg.subject)
-        if match.ticket is not None:
-            return self._follow_up(run, match.ticket, match.method)
-        return self._new_request(run, run.classification)
-
-    def _automatic(self, run: Run, check: LoopCheck) -> Outcome:
-        """Machine mail (auto-replies, lists, our own mail): recorded and attached, never answered."""
-        match = find_thread(run.session, controller=run.profile.key, in_reply_to=run.msg.in_reply_to,
-                            references=run.msg.references, subject=run.msg.subject)
-        ticket = match.ticket
-        run.stored.ticket_id = ticket.id if ticket else None
-        run.stored.disposition = f"loop_guard:{check.reason}"
-        audit(run.session, actor=SYSTEM, action="auto_reply_ignored", now=run.now,
-              ticket_id=ticket.id if ticket else None, reason=check.reason,
-              detail={"message_id": run.stored.id, "sender": mask_address(run.msg.sender)})
-        return Outcome(OutcomeStatus.IGNORED, reason=check.reason, ticket_reference=_ref(ticket))
-
-    def _bounce(self, run: Run, check: LoopCheck) -> Outcome:
-        """A delivery report: attach it to the ticket whose mail bounced; a lost answer is a DPO task."""
-        report = parse_bounce(run.msg)
-        match = find_thread(run.session, controller=run.profile.key, in_reply_to=None,
-                            references=list(reversed(report.message_ids)), subject="",
-                            header_method="bounce_headers", tag_texts=[f"[{t}]" for t in report.tags],
-                            tag_method="bounce_tag")
-        ticket = match.ticket
-        bounced = self._bounced_item(run.session, report.message_ids)
-        run.stored.ticket_id = ticket.id if ticket else None
-        run.stored.disposition = "bounce" if ticket else "bounce_unmatched"
-        audit(run.session, actor=SYSTEM, action="delivery_bounced", now=run.now,
-              ticket_id=ticket.id if ticket else None,
-              reason="Antwort nicht zustellbar" if report.permanent else "Zustellung verzögert",
-              detail={"status": report.status, "permanent": report.permanent, "matched_by": match.method,
-                      "outbox_id": bounced.id if bounced else None, "kind": bounced.kind if bounced else None,
-                      "detected_by": check.reason})
-        internal = self._bounced_internal_mail(bounced, report.message_ids)
-        if ticket is not None and report.permanent and not internal and ticket.state not in _CLOSED_STATES:
-            escalate(run.session, ticket, ["delivery_bounced"], actor=SYSTEM, now=run.now,
-                     reason="Antwort an die betroffene Person nicht zustellbar; die Frist läuft weiter")
-            run.replies.alert_dpo(ticket, ticket.escalation_reasons)
-        return Outcome(OutcomeStatus.IGNORED, reason="bounce", ticket_reference=_ref(ticket))
-
-    def _bounced_internal_mail(self, bounced: OutboxItem | None, message_ids: Sequence[str]) -> bool:
-        """Whether the bounced mail was one of ours to the DPO or managers, not an answer to a person.
-
-        Every answer to a data subject is recorded as an outbound message (so `bounced` finds it);
-        internal mails (alerts, reminders, digests) are not linked to a ticket.  A bounce quoting
-        only our own Message-IDs that match no recorded answer is therefore an internal mail, and
-        must not escalate the ticket whose tag it carries as if the person could not be reached.
-        """
-        if bounced is not None:
-            return bounced.kind in INTERNAL_KINDS
-        return bool(message_ids) and all(is_our_message_id(mid, self._own_domains) for mid in message_ids)
-
     @staticmethod
-    def _bounced_item(session: Session, message_ids: Sequence[str]) -> OutboxItem | None:
-        if not message_ids:
-            return None
-        return session.scalar(
-            select(OutboxItem).join(Message, OutboxItem.message_id == Message.id)
-            .where(Message.direction == Direction.OUTBOUND.value, Message.message_id.in_(list(message_ids)))
-            .limit(1))
-
-    def _follow_up(self, run: Run, ticket: Ticket, matched_by: str) -> Outcome:
-        run.stored.ticket_id = ticket.id
-        if not is_requester(run.session, ticket, run.msg):
-            # Zammad #5064 / FreeScout #2382: knowing a ticket number must not let anyone act on it.
-            run.stored.disposition = "held_not_requester"
-            audit(run.session, actor=SYSTEM, action="follow_up_held", now=run.now, ticket_id=ticket.id,
-                  reason="Nachricht zum Vorgang von einer anderen Adresse als der des Antragstellers",
-                  detail={"matched_by": matched_by, "sender": mask_address(run.msg.sender),
-                          "message_id": run.stored.id})
-            return Outcome(OutcomeStatus.HELD, reason="sender_not_requester",
-                           ticket_reference=ticket.reference)
-        audit(run.session, actor=SYSTEM, action="follow_up_received", now=run.now, ticket_id=ticket.id,
-              detail={"matched_by": matched_by, "message_id": run.stored.id})
-        if ticket.state == TicketState.AWAITING_IDENTITY.value:
-            return handle_identity_reply(run, ticket)
-        result = run.classification
-        if ticket.state == TicketState.NEW.value and ticket.classification.get("pending_clarification"):
-            return self._clarified(run, ticket, result)
-        immediate = [r for r in result.labels if RIGHTS[r].immediate]
-        if immediate:
-            self._act_immediately(run, ticket, immediate)
-        run.stored.disposition = "follow_up"
-        return Outcome(OutcomeStatus.ACCEPTED, reason="follow_up_attached", ticket_reference=ticket.reference)
-
-    def _new_request(self, run: Run, result: Classification) -> Outcome:
-        """Open a ticket for everything a person may have asked (`dsr.pipeline.triage`); only a
-        confident non-privacy reading is ignored, with its reason, and listed for the DPO."""
-        decision = triage.decide(result)
-        if decision.route is Route.IGNORE:
-            return self._ignore(run, result, decision.ignore_reason)
-        labels = list(decision.labels)
-        unclear = decision.route is Route.CLARIFY
-        readings = list(decision.readings)
-        to_escalate = decision.route in (Route.ESCALATE, Route.TRIAGE)
-        identity_decision = self._decide(run, labels, result)
-        to_escalate = to_escalate or identity_decision.rung is Rung.MANUAL
-        reasons = list(decision.reasons)
-        if to_escalate and unclear:  # identity needs a person: the person decides the reading too
-            unclear, readings = False, []
-        stated_due = (stated_deadline(run.msg.body, berlin_date(run.msg.received_at))
-                      if "authority" in reasons else None)
-        ticket = open_ticket(
-            run.session, controller=run.profile.key, land=run.profile.state, channel=run.msg.channel,
-            received_at=run.msg.received_at, rights=labels or readings or [Right.OTHER], now=run.now,
-            subject_id=identity_decision.subject.id if identity_decision.subject else None,
-            reply_to=self._reply_address(run), language=result.language,
-            classification={**result.to_dict(), "pending_clarification": unclear,
-                            "route": decision.route.value},
-            escalation_reasons=reasons if to_escalate else [],
-            internal_target_working_days=run.profile.internal_target_working_days,
-            stated_due_date=stated_due)
-        run.stored.ticket_id = ticket.id
-        self._flag_id_documents(run, ticket)
-        if decision.route is Route.TRIAGE:
-            return self._triage(run, ticket)
-        return self._proceed(run, ticket, labels, to_escalate, unclear, readings, reasons, identity_decision)
-
-    def _ignore(self, run: Run, result: Classification, why: str) -> Outcome:
-        """A confident non-privacy reading: recorded with its reason, in the DPO's list of ignored
-        messages (the DPO can still turn it into a ticket with its original receipt time)."""
-        run.stored.disposition = NOT_A_REQUEST
-        run.stored.disposition_reason = why[:200]
-        audit(run.session, actor=SYSTEM, action="message_not_a_request", now=run.now,
-              reason=f"keine Betroffenenanfrage: {why}",
-              detail={"message_id": run.stored.id, "ignore_reason": why, "classification": result.to_dict()})
-        return Outcome(OutcomeStatus.IGNORED, reason=NOT_A_REQUEST)
-
-    def _triage(self, run: Run, ticket: Ticket) -> Outcome:
-        """Nothing could be read from the message: a person decides, the deadline runs from receipt.
-
-        No automatic answer goes out: we cannot say what the message asks, and an answer to mail
-        that was no request at all (spam with a forged sender) would reach a stranger.  The ticket
-        waits in the DPO's queue; the deadline reminders cover it like any other.
-        """
-        escalate(run.session, ticket, [triage.UNRECOGNISED], actor=SYSTEM, now=run.now,
-                 reason="Nachricht nicht zugeordnet: ein Mensch prüft, ob und was die Person verlangt")
-        return _accepted("triage", ticket)
-
-    def _proceed(self, run: Run, ticket: Ticket, labels: Sequence[Right], to_escalate: bool, unclear: bool,
-                 readings: Sequence[Right], reasons: Sequence[str], decision: IdentityDecision) -> Outcome:
-        immediate = [r for r in labels if RIGHTS[r].immediate]
-        review = self._act_immediately(run, ticket, immediate) if immediate else False
-        if review:
-            # A withdrawal beyond advertising: a person finds and stops what relied on it.  Alone,
-            # the confirmation already told the person so; with other requests the usual notice.
-            if len(immediate) == len(labels) and not to_escalate and not unclear:
-                escalate(run.session, ticket, [CONSENT_REVIEW], actor=SYSTEM, now=run.now,
-                         reason="Widerruf einer Einwilligung, die nicht nur Werbung betrifft")
-                run.replies.alert_dpo(ticket, ticket.escalation_reasons)
-                return _accepted("escalated", ticket)
-            to_escalate, reasons = True, [*reasons, CONSENT_REVIEW]
-        if immediate and len(immediate) == len(labels) and not to_escalate and not unclear:
-            outcome = "suppressed" if Right.MARKETING_OBJECTION in immediate else "consent_withdrawn"
-            transition(run.session, ticket, TicketState.ANSWERED, actor=SYSTEM, now=run.now,
-                       outcome=outcome, reason="Wirksam mit Eingang; Bestätigung an die betroffene Person")
-            return _accepted("effective_immediately", ticket)
-        if decision.level is not IdentityLevel.NONE and decision.method:
-            record_identity(run.session, ticket, decision.level, method=decision.method, actor=SYSTEM,
-                            now=run.now)
-        acked = self._acknowledge(run, ticket, labels, decision) if not unclear else False
-        if to_escalate:
-            return self._escalate(run, ticket, list(reasons) or ["low_confidence"], decision, acked=acked)
-        if unclear:
-            # A marketing objection among the readings is applied at once: it harms no one.
-            marketing = Right.MARKETING_OBJECTION in readings
-            if marketing:
-                self._suppress_marketing(run, ticket)
-            ctx = reply_context(ticket, channel=run.msg.channel, verified=False, readings=tuple(readings),
-                                marketing_applied=marketing)
-            run.replies.reply(ReplyKind.CLARIFICATION, ticket, ctx)
-            audit(run.session, actor=SYSTEM, action="clarification_requested", now=run.now,
-                  ticket_id=ticket.id, reason="Anliegen nicht eindeutig",
-                  detail={"readings": [r.value for r in readings]})
-            return _accepted("clarification_requested", ticket)
-        return start_verification(run, ticket, decision, receipt=not acked)
-
-    def _acknowledge(self, run: Run, ticket: Ticket, labels: Sequence[Right],
-                     decision: IdentityDecision) -> bool:
-        """Objections and Art. 22 contests get their own acknowledgement on receipt.
-
-        It discloses nothing about the person (no identity check needed for it).  Returns True
-        when every right of the request was acknowledged this way, so no generic receipt follows.
-        """
-        kinds = [ACKNOWLEDGED[r] for r in labels if r in ACKNOWLEDGED]
-        if not kinds or "authority" in ticket.escalation_reasons:
-            return False
-        verified = decision.rung is Rung.CONTACT_ON_FILE
-        for kind in kinds:
-            ctx = reply_context(ticket, channel=run.msg.channel, verified=verified,
-                                recipient_name=_name(decision.subject) if verified else None)
-            run.replies.reply(kind, ticket, ctx)
-        return all(r in ACKNOWLEDGED for r in labels)
-
-    def _escalate(self, run: Run, ticket: Ticket, reasons: Sequence[str],
-                  decision: IdentityDecision, *, acked: bool = False) -> Outcome:
-        escalate(run.session, ticket, reasons, actor=SYSTEM, now=run.now,
-                 reason="Automatisch an den Datenschutz übergeben: " + ", ".join(reasons))
-        if "authority" in ticket.escalation_reasons:
-            # An authority's, court's or police letter is answered by a person only (its own deadline).
-            audit(run.session, actor=SYSTEM, action="auto_reply_not_sent", now=run.now, ticket_id=ticket.id,
-                  reason="Schreiben einer Behörde, eines Gerichts oder der Polizei: Antwort nur durch einen "
-                         "Menschen", detail={"stated_due_date": _iso(ticket.stated_due_date)})
-        elif not (acked and set(ticket.escalation_reasons) <= REVIEW_REASONS):
-            verified = decision.rung in (Rung.CONTACT_ON_FILE, Rung.KNOWN_FACTS)
-            ctx = reply_context(ticket, channel=run.msg.channel, verified=verified,
-                                recipient_name=_name(decision.subject) if verified else None)
-            run.replies.reply(ReplyKind.ESCALATION_NOTICE, ticket, ctx)
-        if "breach" in reasons and ticket.breach_due_at is None:
-            # Art. 33(1): aware on receipt of the report (a new message, or the answer to our question).
-            ticket.breach_due_at = breach_notification_due(run.msg.received_at)
-            audit(run.session, actor=SYSTEM, action="breach_flagged", now=run.now, ticket_id=ticket.id,
-                  reason="Hinweis auf eine Datenpanne: Meldung an die Aufsichtsbehörde binnen 72 Stunden "
-                         "prüfen (Art. 33 DSGVO)", detail={"breach_due_at": ticket.breach_due_at.isoformat()})
-        run.replies.alert_dpo(ticket, ticket.escalation_reasons)
-        return _accepted("escalated", ticket)
-
-    def _clarified(self, run: Run, ticket: Ticket, result: Classification) -> Outcome:
-        """The answer to our clarification question: proceed, or hand to a human if still unclear."""
-        chosen = chosen_readings(run.session, ticket, run.msg.body)
-        if chosen:
-            # "2" or "1 und 3": the person picked readings from our numbered question.
-            result = replace(result, labels=legal_sort(chosen), escalate=False,
-                             reasons=tuple(r for r in result.reasons if r not in UNCLEAR_REASONS))
-        labels = [r for r in result.labels if r is not Right.OTHER]
-        still_unclear = not labels or (bool(result.reasons) and set(result.reasons) <= UNCLEAR_REASONS)
-        ticket.classification = {**ticket.classification, "pending_clarification": False,
-                                 "clarification": result.to_dict()}
-        decision = self._decide(run, labels, result)
-        if still_unclear or result.escalate:
-            return self._escalate(run, ticket, list(result.reasons) or ["ambiguous"], decision)
-        correct_rights(run.session, ticket, labels, actor=SYSTEM, now=run.now,
-                       reason="Klarstellung durch die betroffene Person")
-        if decision.subject is not None and ticket.subject_id is None:
-            ticket.subject_id = decision.subject.id
-        return self._proceed(run, ticket, labels, decision.rung is Rung.MANUAL, False, [], result.reasons,
-                             decision)
-
-    def _decide(self, run: Run, labels: Sequence[Right], result: Classification) -> IdentityDecision:
-        return identity.decide(run.session, controller=run.profile.key, msg=run.msg, rights=labels,
-                               reasons=result.reasons, trusted_authserv_id=self._settings.trusted_authserv_id,
-                               now=run.now)
-
-    def _act_immediately(self, run: Run, ticket: Ticket, rights: Sequence[Right]) -> bool:
-        """Art. 21(3) / Art. 7(3): effective on receipt, no verification, confirmation to the sender.
-
-        A marketing objection, or a withdrawn consent to advertising, puts the sender's address and
-        every identifier of the known subject on the suppression list.  Any other withdrawal is
-        confirmed as received and being handled; returns True when it needs a person.
-        """
-        decision = consent_scope(f"{run.msg.subject}\n{run.msg.body}", rights)
-        marketing = Right.MARKETING_OBJECTION in rights or decision.scope is ConsentScope.MARKETING
-        ticket.classification = {**ticket.classification, "consent_scope": decision.to_dict()}
-        if marketing:
-            self._suppress_marketing(run, ticket)
-        scope = ConsentScope.MARKETING if marketing else ConsentScope.REVIEW
-        for right in rights:
-            kind = (ReplyKind.MARKETING_OBJECTION_CONFIRMATION if right is Right.MARKETING_OBJECTION
-                    else ReplyKind.CONSENT_WITHDRAWAL_CONFIRMATION)
-            ctx = reply_context(ticket, channel=run.msg.channel, verified=False, withdrawal_scope=scope.value)
-            run.replies.reply(kind, ticket, ctx)
-        return Right.CONSENT_WITHDRAWAL in rights and not marketing
-
-    def _suppress_marketing(self, run: Run, ticket: Ticket) -> None:
-        """Art. 21(3): the sender's address and every identifier of the person behind it.
-
-        The person behind the sender (a fake opt-out harms nobody: LEGAL 1.8), so that every
-        identifier a CRM or letter shop could use is on the list, not only this address.
-        """
-        address = (f"telegram:{run.msg.telegram_user_id}" if run.msg.telegram_user_id is not None
-                   else run.msg.sender)
-        subject = ticket.subject or find_subject(
-            run.session, run.profile.key, telegram_user_id=run.msg.telegram_user_id,
-            email=run.msg.sender if run.msg.telegram_user_id is None else None)
-        kinds = suppress_subject(run.session, controller=run.profile.key, subject=subject,
-                                 addresses=[address], now=run.now, ticket_id=ticket.id)
-        audit(run.session, actor=SYSTEM, action="suppression_applied", now=run.now, ticket_id=ticket.id,
-              reason="Werbesperre für alle zugeordneten Kennungen", detail={"kinds": kinds})
-
-    def _flag_id_documents(self, run: Run, ticket: Ticket) -> None:
-        """EDPB § 79: an ID copy is checked by a person and deleted; the record only says it came."""
-        flagged = [a.name for a in run.msg.attachments if a.looks_like_id_document]
-        if flagged:
-            audit(run.session, actor=SYSTEM, action="id_document_received", now=run.now, ticket_id=ticket.id,
-                  reason="Ausweiskopie erhalten: prüfen und danach löschen",
-                  detail={"count": len(flagged)})
-
-    def _reply_address(self, run: Run) -> str:
-        return str(run.msg.chat_id) if run.msg.channel == "telegram" and run.msg.chat_id is not None \
-            else run.msg.sender
+    def _run_steps(run: Run) -> Outcome:
+        for step in STEPS:
+            result = step.run(run)
+            if result is not CONTINUE:
+                log.debug("msg=%s ended at step %s", run.msg.dedupe_key[:80], step.name)
+                return result
+        raise AssertionError("the last step always decides")  # new-request never continues
 
 
 def _classify(msg: InboundMessage) -> Classification:
     """`intents.classify`, overridden by rights the person confirmed by button in the chat.
 
-    Only the Telegram adapter sets the header (from a button press, never from typed text), and
-    only for chat messages is it read: an e-mail sender cannot choose his own classification.
+    Only the Telegram adapter sets them (from a button press, never from typed text), and only
+    for chat messages are they read: an e-mail sender cannot choose his own classification.
     """
     result = classify(msg.subject, msg.body, msg.channel)
     if msg.channel != "telegram":
         return result
-    valid = {r.value for r in Right}
-    confirmed = [Right(v) for v in msg.headers.get(CONFIRMED_RIGHTS_HEADER, "").split(",") if v in valid]
+    confirmed = list(msg.confirmed_rights)
     if not confirmed:
         return result
     reasons = tuple(r for r in result.reasons if r not in UNCLEAR_REASONS)
@@ -510,17 +207,12 @@ def _classify(msg: InboundMessage) -> Classification:
                    escalate=result.escalate and bool(reasons))
 
 
-def _accepted(reason: str, ticket: Ticket) -> Outcome:
-    return Outcome(OutcomeStatus.ACCEPTED, reason=reason, ticket_reference=ticket.reference)
-
-
-def _name(subject: DataSubject | None) -> str | None:
-    return subject.name if subject is not None else None
-
-
-def _iso(day: date | None) -> str | None:
-    return day.isoformat() if day is not None else None
-
-
-def _ref(ticket: Ticket | None) -> str | None:
-    return ticket.reference if ticket is not None else None
+def _stored_headers(msg: InboundMessage) -> dict[str, str]:
+    """The headers column of the stored message: kept headers plus what the adapter parsed."""
+    headers = dict(msg.headers)
+    headers.update({f"x-dsr-dsn-{key}": value for key, value in msg.delivery_status})
+    if msg.defects:
+        headers["x-dsr-defects"] = ", ".join(msg.defects)
+    if msg.confirmed_rights:
+        headers[CONFIRMED_RIGHTS_KEY] = ",".join(r.value for r in msg.confirmed_rights)
+    return headers

@@ -32,8 +32,6 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.parser import BytesHeaderParser
-from email.policy import compat32
 from enum import StrEnum
 
 from sqlalchemy import func, select
@@ -114,17 +112,6 @@ class IdentityCheck:
     purpose: str = ""  # PURPOSE_CODE or PURPOSE_FACTS
 
 
-def header_values(msg: InboundMessage, name: str) -> list[str]:
-    """All values of a header; from the raw message when kept (it may occur several times)."""
-    if msg.raw:
-        parsed = BytesHeaderParser(policy=compat32).parsebytes(msg.raw)
-        values = [str(v) for v in parsed.get_all(name, [])]
-        if values:
-            return values
-    value = msg.headers.get(name.lower())
-    return [value] if value else []
-
-
 def authentication_passes(values: Sequence[str], trusted_authserv_id: str, sender: str) -> tuple[bool, str]:
     """RFC 8601: does a trusted Authentication-Results header show DMARC or aligned DKIM pass?
 
@@ -202,7 +189,7 @@ def decide(
             return IdentityDecision(
                 Rung.CONTACT_ON_FILE, IdentityLevel.CONTACT_ON_FILE,
                 "Absenderadresse im Datensatz hinterlegt (keine DKIM/DMARC-Prüfung konfiguriert)", subject)
-        ok, how = authentication_passes(header_values(msg, "Authentication-Results"),
+        ok, how = authentication_passes(msg.authentication_results,
                                         trusted_authserv_id, msg.sender)
         if ok:
             return IdentityDecision(Rung.CONTACT_ON_FILE, IdentityLevel.CONTACT_ON_FILE,

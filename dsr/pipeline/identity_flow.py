@@ -14,7 +14,8 @@ from dsr.inbound import Outcome, OutcomeStatus
 from dsr.logs import mask_address
 from dsr.pipeline import attempts, identity
 from dsr.pipeline.identity import CheckResult, IdentityDecision, Rung
-from dsr.pipeline.outbound import Run, reply_context
+from dsr.pipeline.outbound import reply_context
+from dsr.pipeline.run import Run
 from dsr.replies.context import ReplyKind
 from dsr.store.audit import audit
 from dsr.store.models import DataSubject, IdentityLevel, Ticket, TicketState

@@ -31,7 +31,6 @@ from sqlalchemy.orm import Session
 
 from dsr.controllers.profile import ControllerProfile
 from dsr.inbound import InboundMessage
-from dsr.intents.model import Classification
 from dsr.intents.rights import RIGHTS, Right
 from dsr.logs import mask_address
 from dsr.mail.compose import ComposedMail, compose_mail
@@ -402,27 +401,3 @@ class ReplyQueue:
                                          "recipient": mask_address(recipient)})
         self.queued.append(item_id)
         return item_id
-
-
-@dataclass(slots=True)
-class StoredInbound:
-    """The inbound message's row: its id and the two columns the pipeline fills in afterwards
-    (written with one UPDATE just before the commit)."""
-
-    id: int
-    ticket_id: int | None = None
-    disposition: str = ""  # why no ticket was touched (loop guard, held, ...); "" when processed
-    disposition_reason: str = ""  # for an ignored message: the non-privacy reading, e.g. "invoice"
-
-
-@dataclass(slots=True)
-class Run:
-    """Everything one `Pipeline.handle` call works on, inside its single transaction."""
-
-    session: Session
-    profile: ControllerProfile
-    msg: InboundMessage
-    stored: StoredInbound  # the inbound message as stored
-    now: datetime
-    replies: ReplyQueue
-    classification: Classification  # intents.classify of the message, computed before the transaction

@@ -122,7 +122,8 @@ def test_kept_headers_are_lower_case_and_decoded() -> None:
         b"Authentication-Results: mx.kmb2.de; dmarc=pass\r\nAuthentication-Results: evil; dkim=pass\r\n"
         b"X-Dsr-Defects: forged\r\nX-Secret: not kept\r\nMessage-ID: <m1@b.de>\r\n\r\nx"
     )
-    headers = parse(raw).headers
+    msg = parse(raw)
+    headers = msg.headers
     assert headers["to"] == "König <k@x.de>"
     assert headers["auto-submitted"] == "auto-replied"
     assert headers["precedence"] == "bulk"
@@ -131,7 +132,9 @@ def test_kept_headers_are_lower_case_and_decoded() -> None:
     assert headers["reply-to"] == "other@x.de"
     assert headers["authentication-results"] == "mx.kmb2.de; dmarc=pass\nevil; dkim=pass"
     assert "x-secret" not in headers
-    assert "x-dsr-defects" not in headers  # a sender cannot forge our computed keys
+    assert "x-dsr-defects" not in headers and msg.defects == ()  # a sender cannot forge what we found
+    assert msg.authentication_results == ("mx.kmb2.de; dmarc=pass", "evil; dkim=pass")
+    assert msg.returned is None  # not a bounce
 
 
 def test_envelope_sender_replaces_return_path() -> None:
@@ -159,7 +162,7 @@ def test_missing_message_id_is_stable_across_redelivery() -> None:
     assert first.dedupe_key == second.dedupe_key == synthetic_message_id(raw)
     assert first.dedupe_key.endswith("@synthetic.dsr.invalid>")
     assert parse(raw.replace(b"body", b"other")).dedupe_key != first.dedupe_key
-    assert "MissingMessageId" in first.headers["x-dsr-defects"]
+    assert "MissingMessageId" in first.defects
 
 
 @pytest.mark.parametrize(
@@ -259,7 +262,7 @@ def test_body_is_capped_but_kept_raw() -> None:
     raw = b"From: a@b.de\r\n\r\n" + b"x" * 5000
     msg = parse_email(raw, controller="k", recipient="r@x.de", received_at=RECEIVED, max_body_chars=1000)
     assert len(msg.body) == 1000 + len("\n[…]") and msg.raw == raw
-    assert "BodyTruncated" in msg.headers["x-dsr-defects"]
+    assert "BodyTruncated" in msg.defects
 
 
 # --- the hostile corpus -----------------------------------------------------------------------
@@ -334,9 +337,9 @@ def test_corpus_bounce_details() -> None:
     msg = parse(eml("bounce_dsn.eml"), envelope_sender="")
     assert msg.headers["content-type"].startswith("multipart/report")
     assert msg.headers["return-path"] == "<>"
-    assert msg.headers["x-dsr-dsn-action"] == "failed"
-    assert msg.headers["x-dsr-dsn-status"] == "5.1.1"
-    assert msg.headers["x-dsr-dsn-final-recipient"] == "erika.mustermann@example.org"
+    assert dict(msg.delivery_status) == {
+        "action": "failed", "status": "5.1.1", "final-recipient": "erika.mustermann@example.org"}
+    assert msg.returned is not None and "5.1.1" in msg.returned.status_codes
     assert msg.references == ("<dsr-reply-123@kmb2.de>",)  # threads the bounce to the ticket
     assert "Eingangsbestaetigung" not in msg.body  # our own quoted reply is not the sender's text
 
@@ -365,7 +368,7 @@ def test_corpus_nested_forward_keeps_both_layers() -> None:
 
 
 def test_corpus_defects_are_recorded() -> None:
-    assert "BoundaryRecovered" in parse(eml("broken_boundary.eml")).headers["x-dsr-defects"]
-    assert "CloseBoundaryNotFoundDefect" in parse(eml("missing_close_boundary.eml")).headers["x-dsr-defects"]
-    assert "UnknownCharset" in parse(eml("unknown_charset.eml")).headers["x-dsr-defects"]
-    assert "x-dsr-defects" not in parse(eml("base64_utf8.eml")).headers
+    assert "BoundaryRecovered" in parse(eml("broken_boundary.eml")).defects
+    assert "CloseBoundaryNotFoundDefect" in parse(eml("missing_close_boundary.eml")).defects
+    assert "UnknownCharset" in parse(eml("unknown_charset.eml")).defects
+    assert parse(eml("base64_utf8.eml")).defects == ()

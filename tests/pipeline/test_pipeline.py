@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import email.parser
 import threading
 from datetime import date
 
@@ -200,6 +201,35 @@ def test_bounce_of_a_statutory_reply_becomes_a_dpo_task(harness: Harness) -> Non
     assert ticket.state == "escalated" and "delivery_bounced" in ticket.escalation_reasons
     assert "delivery_bounced" in harness.actions(ticket.reference)
     assert [i.kind for i in harness.items(outcome.outbox_ids)] == ["dpo_escalation_alert"]
+
+
+def test_the_raw_bytes_are_parsed_once(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The adapter's one parse carries everything (bounce parts, identity headers) in typed fields."""
+    first = harness.send(make_mail())
+    [receipt] = harness.items(first.outbox_ids)
+    our_id = parsed(receipt.payload)["Message-ID"]
+    dsn = (
+        "From: Mail Delivery System <MAILER-DAEMON@mx.example.org>\r\nTo: klaus.marwede@kmb2.de\r\n"
+        "Subject: Undelivered Mail Returned to Sender\r\nMessage-ID: <dsn-2@mx.example.org>\r\n"
+        'MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary="B"\r\n'
+        "\r\n--B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.org\r\n\r\n"
+        "Final-Recipient: rfc822; erika.mustermann@example.org\r\nAction: delayed\r\nStatus: 4.4.1\r\n"
+        f"--B\r\nContent-Type: message/rfc822\r\n\r\nMessage-ID: {our_id}\r\nSubject: x\r\n\r\nx\r\n--B--\r\n"
+    ).encode()
+    bounce = harness.inbound(dsn, envelope="")
+    request = harness.inbound(make_mail(sender=STRANGER, message_id="<parse-once@example.org>"))
+
+    def no_second_parse(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("raw bytes parsed again")
+
+    monkeypatch.setattr(email.parser.BytesParser, "parsebytes", no_second_parse)
+    outcome = harness.pipeline.handle(bounce)
+    assert (outcome.status, outcome.reason, outcome.ticket_reference) == (
+        OutcomeStatus.IGNORED, "bounce", first.ticket_reference)
+    assert harness.ticket(first.ticket_reference).state != "escalated"  # 4.4.1: only delayed
+    assert harness.pipeline.handle(request).status is OutcomeStatus.ACCEPTED
+    stored = {m.dedupe_key: m.headers for m in harness.inbound_messages()}
+    assert stored["<dsn-2@mx.example.org>"]["x-dsr-dsn-status"] == "4.4.1"  # the record keeps what was parsed
 
 
 def test_noise_is_recorded_not_answered(harness: Harness) -> None:

@@ -25,7 +25,6 @@ from dsr.channels.telegram.conversation.binding import bound_subject
 from dsr.controllers import ControllerProfile
 from dsr.inbound import InboundMessage, Outcome
 from dsr.intents.rights import Right
-from dsr.pipeline.core import CONFIRMED_RIGHTS_HEADER
 from dsr.pipeline.outbound import VERIFIED_LEVELS, reply_context, send_chat
 from dsr.replies import format_date_de, render_reply
 from dsr.replies.context import ReplyKind
@@ -46,8 +45,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Rights the person picked or confirmed by button: the pipeline uses them instead of guessing.
-CONFIRMED_HEADER = CONFIRMED_RIGHTS_HEADER
 IMMEDIATE = frozenset({Right.MARKETING_OBJECTION, Right.CONSENT_WITHDRAWAL})
 BOUND_METHOD = "Telegram-Chat mit Code an hinterlegte E-Mail-Adresse verknüpft"
 
@@ -62,11 +59,12 @@ class SubmitResult:
 
 def inbound_message(*, controller: str, event: ChatEvent, key: str, text: str, received_at: datetime,
                     rights: Sequence[Right], confirmed: bool, subject: str = "") -> InboundMessage:
-    headers = {CONFIRMED_HEADER: ",".join(r.value for r in rights)} if confirmed and rights else {}
+    # Rights the person picked or confirmed by button: the pipeline uses them instead of guessing.
     return InboundMessage(
         controller=controller, channel="telegram", dedupe_key=key, sender=f"telegram:{event.user_id}",
-        received_at=received_at, subject=subject, body=text, message_id=key, headers=headers,
-        chat_id=event.chat_id, telegram_user_id=event.user_id)
+        received_at=received_at, subject=subject, body=text, message_id=key,
+        chat_id=event.chat_id, telegram_user_id=event.user_id,
+        confirmed_rights=tuple(rights) if confirmed else ())
 
 
 def after_pipeline(
