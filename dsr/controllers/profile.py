@@ -105,6 +105,23 @@ class AutomatedDecision(_Strict):
     factors: list[str] = Field(default_factory=list)
 
 
+class ProcessorClient(_Strict):
+    """A client for whom this controller processes data as a processor (Art. 28 GDPR).
+
+    A request about the client's data is the client's to answer: it is forwarded there with its
+    receipt date and an offer of support (Art. 28(3)(e)).  `match` lists words or phrases that
+    identify such a request (the client's name, its properties, its customer numbers' prefix),
+    compared without regard to case and umlaut spelling.
+    """
+
+    key: str = Field(pattern=r"^[a-z0-9_-]+$")
+    name: str
+    forward_to: EmailStr  # where requests are forwarded (the client's privacy contact)
+    may_be_named: bool = False  # whether the person may be told the client's name
+    data: str  # which data we process for the client, e.g. "Verbrauchs- und Abrechnungsdaten der Mieter"
+    match: list[str] = Field(min_length=1)
+
+
 class ThirdCountryTransfer(_Strict):
     """Art. 15(2): transfer to a third country and its Art. 46 safeguard."""
 
@@ -142,6 +159,8 @@ class ControllerProfile(_Strict):
     allow_identity_pause: bool = False
     # True where the controller often acts as a processor for others (Art. 28(3)(e)).
     may_act_as_processor: bool = False
+    # The register of clients for whom it processes (read only when may_act_as_processor).
+    processor_clients: list[ProcessorClient] = Field(default_factory=list)
     data_sources: list[str] = Field(default_factory=list)
     data_categories: list[str] = Field(default_factory=list)
     purposes: list[Purpose] = Field(min_length=1)
@@ -155,6 +174,10 @@ class ControllerProfile(_Strict):
     marketing_channels: list[str] = Field(default_factory=list)
     marketing_companies: list[str] = Field(default_factory=list)
     signature: str = ""
+
+    def processor_client(self, key: str) -> ProcessorClient | None:
+        """The registered client `key`, or None."""
+        return next((c for c in self.processor_clients if c.key == key), None)
 
     @property
     def from_address(self) -> str:

@@ -17,6 +17,8 @@ from typing import Final
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from dsr.controllers.processor import matching_client
+from dsr.controllers.profile import ProcessorClient
 from dsr.deadlines import breach_notification_due
 from dsr.inbound import Outcome, OutcomeStatus
 from dsr.intents.consent_scope import ConsentScope, consent_scope
@@ -30,7 +32,7 @@ from dsr.pipeline.identity import IdentityDecision, Rung
 from dsr.pipeline.identity_flow import handle_identity_reply, start_verification
 from dsr.pipeline.intake import stated_deadline
 from dsr.pipeline.loop_guard import LoopCheck, Verdict, check_message, parse_bounce
-from dsr.pipeline.outbound import berlin_date, reply_context
+from dsr.pipeline.outbound import berlin_date, queue_internal_mail, reply_context
 from dsr.pipeline.run import Run
 from dsr.pipeline.threads import find_thread, is_requester
 from dsr.pipeline.triage import UNCLEAR_REASONS, Route
@@ -235,6 +237,9 @@ def _new_request(run: Run, result: Classification) -> Outcome:
     _flag_id_documents(run, ticket)
     if decision.route is Route.TRIAGE:
         return _triage(run, ticket)
+    client = matching_client(run.profile, f"{run.msg.subject}\n{run.msg.body}")
+    if client is not None and labels:
+        return _forward_to_client(run, ticket, client)
     return _proceed(run, ticket, labels, to_escalate, unclear, readings, reasons, identity_decision)
 
 
@@ -247,6 +252,39 @@ def _ignore(run: Run, result: Classification, why: str) -> Outcome:
           reason=f"keine Betroffenenanfrage: {why}",
           detail={"message_id": run.stored.id, "ignore_reason": why, "classification": result.to_dict()})
     return Outcome(OutcomeStatus.IGNORED, reason=NOT_A_REQUEST)
+
+
+def _forward_to_client(run: Run, ticket: Ticket, client: ProcessorClient) -> Outcome:
+    """Processor mode (Art. 28(3)(e)): the request concerns a client's data; the client answers.
+
+    The request goes to the client's address in the register with its receipt date and an offer
+    of support; the person gets a neutral note naming the client where the register allows it.
+    No identity check and no letter in our name about the client's data.  The ticket records the
+    forwarding and is answered ("forwarded"), which stops our own clock; the follow-up date (the
+    client's statutory date) stays on the ticket for the DPO to check with the client.
+    """
+    today = berlin_date(run.now)
+    follow_up = ticket.due_date or today
+    forward = replace(
+        reply_context(ticket, channel="email", verified=False),
+        due_date=ticket.due_date, client_name=client.name, client_data=client.data,
+        forwarded_date=today, forwarded_text=run.msg.body)
+    queue_internal_mail(run.session, run.profile, kind=ReplyKind.PROCESSOR_FORWARD, context=forward,
+                        to=str(client.forward_to), now=run.now, reference=ticket.reference,
+                        overrides_dir=run.replies.overrides_dir)
+    ctx = reply_context(ticket, channel=run.msg.channel, verified=False, forwarded_date=today,
+                        client_name=client.name if client.may_be_named else None)
+    run.replies.reply(ReplyKind.PROCESSOR_NOTICE, ticket, ctx)
+    ticket.classification = {**ticket.classification, "processor": {
+        "client": client.key, "forwarded_on": today.isoformat(), "follow_up": follow_up.isoformat()}}
+    audit(run.session, actor=SYSTEM, action="forwarded_to_client", now=run.now, ticket_id=ticket.id,
+          reason=f"Anfrage betrifft Daten im Auftrag von {client.name}: weitergeleitet "
+                 "(Art. 28 Abs. 3 lit. e DSGVO)",
+          detail={"client": client.key, "follow_up": follow_up.isoformat()})
+    transition(run.session, ticket, TicketState.ANSWERED, actor=SYSTEM, now=run.now, outcome="forwarded",
+               reason=f"An den Verantwortlichen {client.name} weitergeleitet; Nachfassen bis "
+                      f"{follow_up:%d.%m.%Y}")
+    return _accepted("forwarded_to_client", ticket)
 
 
 def _triage(run: Run, ticket: Ticket) -> Outcome:

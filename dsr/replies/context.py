@@ -38,10 +38,13 @@ class ReplyKind(StrEnum):
     NO_DATA = "no_data"
     ESCALATION_NOTICE = "escalation_notice"  # "handed to our data protection officer"
     CLARIFICATION = "clarification"  # "did I understand you correctly?"
+    PROCESSOR_NOTICE = "processor_notice"  # "forwarded to the controller we process for"
     # Internal.
     DPO_ESCALATION_ALERT = "dpo_escalation_alert"
     DEADLINE_REMINDER = "deadline_reminder"
     WEEKLY_DIGEST = "weekly_digest"
+    # To a client we process for (German): the request forwarded (Art. 28(3)(e)).
+    PROCESSOR_FORWARD = "processor_forward"
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +85,13 @@ class ReplyContext:
     previous_code_expired: bool = False
     # Clarification: a marketing objection was one of the readings and is already in effect (it
     # harms no one), so the letter says so.
-    marketing_applied: bool = False  # a late code arrived; this new code replaces it
+    marketing_applied: bool = False
+    # Processor mode: the client the request was forwarded to (None: it may not be named), the day
+    # it was forwarded, what we process for it, and the request's text (only in the forward).
+    client_name: str | None = None
+    forwarded_date: date | None = None
+    client_data: str = ""
+    forwarded_text: str = ""  # a late code arrived; this new code replaces it
     facts_requested: tuple[str, ...] = ()  # e.g. ("Kundennummer", "Postleitzahl")
     # IDENTITY_REQUEST to an unverified sender: say that a code goes to contact data on file *if*
     # any matches (the same words whether or not one does).

@@ -124,6 +124,13 @@ KIND_SPECS: dict[ReplyKind, KindSpec] = {
         KindSpec(K.CLARIFICATION, _S, required=(
             _req("readings", "the person chooses between the possible readings"),
         )),
+        KindSpec(K.PROCESSOR_NOTICE, _S, required=(
+            _req("forwarded_date", "Art. 28(3)(e): the person learns when the request was forwarded"),
+        )),
+        KindSpec(K.PROCESSOR_FORWARD, _I, required=(
+            _req("forwarded_text", "the controller receives the request itself"),
+            _req("client_data", "which data we process for the client"),
+        )),
         KindSpec(K.DPO_ESCALATION_ALERT, _I, required=(
             _req("escalation_reasons", "the DPO must see why the case was escalated"),
         )),

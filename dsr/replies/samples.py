@@ -165,6 +165,18 @@ def sample_context(kind: ReplyKind, controller: str, language: str = "de") -> Re
             _BASE, rights=(), verified=False, readings=(Right.ERASURE, Right.MARKETING_OBJECTION),
             marketing_applied=True,
         ),
+        # kmb2 names its client; KOMSA's sample shows the client that may not be named.
+        k.PROCESSOR_NOTICE: replace(
+            _BASE, rights=(Right.ACCESS,), verified=False, forwarded_date=date(2026, 1, 31),
+            client_name=None if komsa else "Hausverwaltung Muster GmbH, Braunschweig",
+        ),
+        k.PROCESSOR_FORWARD: replace(
+            _BASE, rights=(Right.ACCESS,), forwarded_date=date(2026, 1, 31),
+            client_name="Hausverwaltung Muster GmbH, Braunschweig",
+            client_data="Verbrauchs- und Abrechnungsdaten der Mieter",
+            forwarded_text="Guten Tag,\nbitte teilen Sie mir mit, welche Daten Sie aus der "
+            "Heizkostenabrechnung der Hausverwaltung Muster über mich speichern.\nJana Beispiel",
+        ),
         k.DPO_ESCALATION_ALERT: replace(
             _BASE, rights=(Right.ACCESS, Right.ERASURE), internal_target=date(2026, 2, 16),
             escalation_reasons=("legal_threat", "contradictory"),

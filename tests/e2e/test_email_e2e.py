@@ -57,7 +57,7 @@ Datenschutz – Geschäftsführung
 
 kmb2 Abrechnungszentrum GmbH, Braunschweig
 E-Mail: klaus.marwede@kmb2.de
-Datenschutzhinweise: https://www.kmb2.de
+Website: https://www.kmb2.de
 """
 
 

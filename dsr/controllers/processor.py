@@ -1,0 +1,42 @@
+"""Processor mode: is a request about data we process for a client (Art. 28(3)(e) GDPR)?
+
+Where the controller also processes data on behalf of clients (kmb2 bills for craft businesses and
+landlords), a request about a client's data is the client's to answer: we forward it, tell the
+person neutrally where it went, and do not answer it in our own name.  Which requests concern a
+client is decided here from the register in the profile (`processor_clients`, rules as data); the
+DPO can always decide otherwise on the ticket.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from dsr.controllers.profile import ControllerProfile, ProcessorClient
+
+_UMLAUTS = (("ä", "ae"), ("ö", "oe"), ("ü", "ue"), ("ß", "ss"))
+
+
+def _fold(text: str) -> str:
+    folded = unicodedata.normalize("NFC", text).casefold()
+    for char, spelled in _UMLAUTS:
+        folded = folded.replace(char, spelled)
+    return " ".join(folded.split())
+
+
+def _names(folded: str, phrase: str) -> bool:
+    return re.search(r"(?<![a-z0-9])" + re.escape(_fold(phrase)) + r"(?![a-z0-9])", folded) is not None
+
+
+def matching_client(profile: ControllerProfile, text: str) -> ProcessorClient | None:
+    """The one registered client the text names, or None (none, several, or processor mode off).
+
+    Several clients named is a case for a person (the request may have to be split), so it is not
+    forwarded automatically.
+    """
+    if not profile.may_act_as_processor or not profile.processor_clients:
+        return None
+    folded = _fold(text)
+    found = [client for client in profile.processor_clients
+             if any(_names(folded, phrase) for phrase in client.match)]
+    return found[0] if len(found) == 1 else None
