@@ -4,12 +4,17 @@
 German with "Sie" and with "Du" (data-subject kinds), English (data-subject kinds) and the
 neutral receipt for an unverified sender.  The output is one browsable `index.html` (HTML mails
 in frames, plain text and chat beside them) plus one `.txt` file per rendering.  No network.
+
+Only forms that are really sent are shown: the e-mail forms as an e-mail ticket gets them, and the
+chat text as a Telegram ticket gets it (for most kinds the whole letter in the chat), never the
+short chat variant of an e-mail ticket, which no one receives.  Kinds that never go to a chat
+(the one-time code goes by e-mail only) have no chat form in the review set.
 """
 
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from dsr.controllers.profile import ControllerProfile
@@ -49,10 +54,19 @@ def preview_items(profile: ControllerProfile, *, overrides_dir: Path | None = No
     return items
 
 
+# Kinds whose chat form is never sent: the one-time code always goes by e-mail to the address on file.
+NEVER_IN_CHAT = frozenset({ReplyKind.VERIFICATION_CODE})
+
+
 def _item(kind: ReplyKind, variant: str, ctx: ReplyContext, profile: ControllerProfile, language: str,
           overrides_dir: Path | None) -> PreviewItem:
-    reply = render_reply(kind, ctx, profile, language=language, overrides_dir=overrides_dir)
-    return PreviewItem(kind, variant, reply)
+    mail = render_reply(kind, replace(ctx, channel="email"), profile, language=language,
+                        overrides_dir=overrides_dir, only="mail")
+    chat = ""
+    if not KIND_SPECS[kind].internal and kind not in NEVER_IN_CHAT:
+        chat = render_reply(kind, replace(ctx, channel="telegram"), profile, language=language,
+                            overrides_dir=overrides_dir, only="chat").chat
+    return PreviewItem(kind, variant, replace(mail, chat=chat))
 
 
 def as_text(reply: RenderedReply) -> str:

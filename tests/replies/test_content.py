@@ -76,7 +76,7 @@ def test_every_data_subject_subject_carries_the_ticket_tag(controller: str, item
     if KIND_SPECS[item.kind].internal:
         return
     assert TICKET_TAG.match(item.reply.subject), item.reply.subject
-    assert "DSR-2026-000123" in item.reply.chat
+    assert "DSR-2026-000123" in item.reply.chat or not item.reply.chat  # no chat form: never sent there
 
 
 @pytest.mark.parametrize(
@@ -527,3 +527,14 @@ def test_language_fixes_of_issue_15() -> None:
                               sample_context(ReplyKind.CONSENT_WITHDRAWAL_CONFIRMATION, "kmb2"),
                               load_profile("kmb2")).text
     assert "Ihr Widerruf Ihrer Einwilligung" not in withdrawal
+
+
+def test_review_set_shows_the_chat_text_actually_sent() -> None:
+    """Issue 15 no. 13: the Telegram letter (the whole answer) is reviewed, not an unsent short form."""
+    items = {i.stem: i for i in preview_items(load_profile("komsa"))}
+    access = items["access_answer.de-Sie"].reply
+    assert "8. Automatisierte Entscheidungen" in access.chat  # the whole letter goes into the chat
+    assert "per E-Mail an die bei uns hinterlegte Adresse" not in access.chat  # never sent to anyone
+    assert "in der Anlage" not in access.text
+    assert items["verification_code.de-Sie"].reply.chat == ""  # the code goes by e-mail only
+    assert items["dpo_escalation_alert.de-Sie"].reply.chat == ""
