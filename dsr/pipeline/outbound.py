@@ -122,11 +122,15 @@ UNVERIFIED_KINDS = frozenset({
     ReplyKind.IDENTITY_VERIFIED.value, ReplyKind.IDENTITY_FAILED.value, ReplyKind.IDENTITY_EXPIRED.value,
     ReplyKind.MARKETING_OBJECTION_CONFIRMATION.value, ReplyKind.CONSENT_WITHDRAWAL_CONFIRMATION.value,
     ReplyKind.ESCALATION_NOTICE.value, ReplyKind.CLARIFICATION.value, "chat",
+    # Acknowledgements of an objection or an Art. 22 contest and the processor-mode note say only
+    # that the request arrived and what happens next: no personal data.
+    ReplyKind.OBJECTION_ACK.value, ReplyKind.AUTOMATED_DECISION_ACK.value, ReplyKind.PROCESSOR_NOTICE.value,
 })
 # Mail to the controller's own staff (metadata only) and to the recipients of the data named in the
 # controller's data map (Art. 19 notices): not to the data subject, so not this guard's concern.
+# The processor-mode forward goes to the client's address in the profile's register.
 INTERNAL_KINDS = frozenset({ReplyKind.DPO_ESCALATION_ALERT.value, ReplyKind.DEADLINE_REMINDER.value,
-                            ReplyKind.WEEKLY_DIGEST.value, "art19_notice"})
+                            ReplyKind.WEEKLY_DIGEST.value, "art19_notice", ReplyKind.PROCESSOR_FORWARD.value})
 # Letters that hand out personal data (a copy, an export, changed or erased data, the logic of a
 # decision, "we hold nothing about you", the DPO's own words, a download): only to a contact whose
 # control was proven (on file, code, or a person's decision), never on invoice facts alone.
