@@ -14,7 +14,7 @@ import hmac
 import logging
 import os
 import secrets
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from dsr.controllers import ControllerProfile
 from dsr.datamap import DataMap, SystemKind
 from dsr.fulfilment.connectors import Connector, open_connector
-from dsr.fulfilment.package import BuiltPackage, build_package
+from dsr.fulfilment.package import BuiltPackage, Source, build_package
 from dsr.fulfilment.review import sources
 from dsr.fulfilment.vault import EncryptingWriter, decrypt_chunks
 from dsr.store.audit import audit
@@ -69,39 +69,68 @@ def package_url(base_url: str, token: str) -> str:
 def create_package(session: Session, ticket: Ticket, case: FulfilmentCase, *, profile: ControllerProfile,
                    datamap: DataMap, env: Mapping[str, str], config: DeliveryConfig, actor: str,
                    now: datetime) -> tuple[DeliveryPackage, str]:
-    """Build and encrypt the package of an approved case; returns the row and the link token.
+    """Build, encrypt and record the package of an approved case in one go (CLI, tests).
 
+    The console does the same in three steps so that no transaction stays open while the systems
+    are read: `sources` (short read), `write_package` (no session), `record_package` (short write).
     Raises ConnectorError when a system fails while the package is read (nothing is stored then).
     """
-    chosen = sources(session, case, datamap)
+    written = write_package(sources(session, case, datamap), reference=ticket.reference,
+                            language=ticket.language, profile=profile, datamap=datamap, env=env,
+                            config=config, now=now)
+    return record_package(session, ticket, written, config=config, actor=actor, now=now)
+
+
+@dataclass(frozen=True, slots=True)
+class WrittenPackage:
+    file_name: str  # inside the package directory, encrypted
+    built: BuiltPackage
+
+
+def write_package(chosen: Sequence[Source], *, reference: str, language: str, profile: ControllerProfile,
+                  datamap: DataMap, env: Mapping[str, str], config: DeliveryConfig,
+                  now: datetime) -> WrittenPackage:
+    """Read the systems and write the encrypted ZIP (no database session needed)."""
     needed = {s.system.key for s in chosen if s.keys and s.system.kind is not SystemKind.MANUAL}
     connectors: dict[str, Connector] = {}
     config.directory.mkdir(parents=True, exist_ok=True)
-    name = f"{ticket.reference}-{secrets.token_hex(8)}.zip.enc"
-    target = config.directory / name
+    name = f"{reference}-{secrets.token_hex(8)}.zip.enc"
     temporary = config.directory / f".{name}.tmp"
     try:
         for key in needed:
             connectors[key] = open_connector(datamap.system(key), env)
         with temporary.open("wb") as handle:
             writer = EncryptingWriter(handle, config.key)
-            built: BuiltPackage = build_package(writer, reference=ticket.reference, profile=profile,
-                                                datamap=datamap, sources=chosen, connectors=connectors,
-                                                language=ticket.language, now=now)
+            built = build_package(writer, reference=reference, profile=profile, datamap=datamap,
+                                  sources=chosen, connectors=connectors, language=language, now=now)
             writer.close()
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(temporary, target)
+        os.replace(temporary, config.directory / name)
     finally:
         for connector in connectors.values():
             connector.close()
         with contextlib.suppress(FileNotFoundError):
             temporary.unlink()
+    return WrittenPackage(name, built)
+
+
+def discard_package(config: DeliveryConfig, written: WrittenPackage) -> None:
+    """Remove a written package whose recording failed (nothing refers to it)."""
+    with contextlib.suppress(FileNotFoundError):
+        (config.directory / written.file_name).unlink()
+
+
+def record_package(session: Session, ticket: Ticket, written: WrittenPackage, *, config: DeliveryConfig,
+                   actor: str, now: datetime) -> tuple[DeliveryPackage, str]:
+    """The package row and its link token (only the token's hash is stored); audited."""
+    built = written.built
     token = secrets.token_urlsafe(32)
     package = DeliveryPackage(
-        ticket_id=ticket.id, reference=ticket.reference, token_hash=token_hash(token), file_name=name,
-        size=built.size, sha256=built.sha256, contact=ticket.reply_to or "", channel=ticket.channel,
-        max_uses=config.max_uses, uses=0, created_at=now, expires_at=now + timedelta(days=config.days))
+        ticket_id=ticket.id, reference=ticket.reference, token_hash=token_hash(token),
+        file_name=written.file_name, size=built.size, sha256=built.sha256, contact=ticket.reply_to or "",
+        channel=ticket.channel, max_uses=config.max_uses, uses=0, created_at=now,
+        expires_at=now + timedelta(days=config.days))
     session.add(package)
     session.flush()
     audit(session, actor=actor, action="fulfilment.package_built", now=now, ticket_id=ticket.id,

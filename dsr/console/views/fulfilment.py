@@ -29,7 +29,7 @@ from dsr.console.queries import scoped_ticket
 from dsr.controllers import ControllerProfile
 from dsr.datamap import DataMap, DataMapError
 from dsr.fulfilment.connectors import Connector, ConnectorError, Record, open_connector
-from dsr.fulfilment.delivery import create_package, package_url
+from dsr.fulfilment.delivery import discard_package, package_url, record_package, write_package
 from dsr.fulfilment.discovery import (
     due_searches,
     needs_fulfilment,
@@ -251,26 +251,38 @@ def _need_case(case: FulfilmentCase | None) -> FulfilmentCase:
 
 
 def discover_action(ctx: Ctx) -> Response:
-    """Start (or repeat for failed systems) the search now instead of waiting for the worker."""
+    """Start (or repeat for failed systems) the search now instead of waiting for the worker.
 
-    def run(session: Session, ticket: Ticket, case: FulfilmentCase | None, datamap: DataMap,
-            profile: ControllerProfile) -> str:
+    As in the worker, each system is searched with no transaction open; only opening the case and
+    writing each result are short transactions.
+    """
+    ticket_id = ctx.path_int("ticket_id")
+    target = f"/tickets/{ticket_id}/fulfilment"
+    with ctx.services.sessions.begin() as session:
+        ticket = session.get(Ticket, ticket_id)
+        if ticket is None:
+            return ctx.not_found()
+        datamap = datamaps(ctx).get(ticket.controller)
+        if datamap is None:
+            return ctx.redirect(target, "Für diesen Verantwortlichen gibt es keine Datenlandkarte.", "error")
         if not needs_fulfilment(ticket):
-            raise RefusedError("Suche nur für bestätigte Personen mit Auskunfts-, Übertragbarkeits-, Lösch-, "
-                          "Einschränkungs- oder Berichtigungsanliegen in Bearbeitung.")
+            return ctx.redirect(target, "Suche nur für bestätigte Personen mit Auskunfts-, "
+                                        "Übertragbarkeits-, Lösch-, Einschränkungs- oder "
+                                        "Berichtigungsanliegen in Bearbeitung.", "error")
         case = open_case(session, ticket, datamap, now=ctx.now, actor=ctx.actor)
         retry_now(session, case, now=ctx.now, actor=ctx.actor)
-        session.flush()
-        failed = 0
-        for due in due_searches(session, now=ctx.now, ticket_id=ticket.id):
-            outcome = run_search(due, datamap, os.environ)
-            record_search(session, due, outcome, now=ctx.now)
-            failed += isinstance(outcome, str)
-        if failed:
-            return f"Suche abgeschlossen; {failed} System(e) fehlgeschlagen."
-        return "Suche abgeschlossen."
-
-    return _act(ctx, run)
+    with ctx.services.sessions() as session:
+        due = due_searches(session, now=ctx.now, ticket_id=ticket_id)
+        session.rollback()
+    failed = 0
+    for item in due:
+        outcome = run_search(item, datamap, os.environ)
+        with ctx.services.sessions.begin() as session:
+            record_search(session, item, outcome, now=ctx.now)
+        failed += isinstance(outcome, str)
+    if failed:
+        return ctx.redirect(target, f"Suche abgeschlossen; {failed} System(e) fehlgeschlagen.", "error")
+    return ctx.redirect(target, "Suche abgeschlossen.")
 
 
 def exclude_action(ctx: Ctx) -> Response:
@@ -313,40 +325,65 @@ def manual_action(ctx: Ctx) -> Response:
 
 
 def deliver_action(ctx: Ctx) -> Response:
-    """Approve what was found and deliver it: build the encrypted package, send the link."""
+    """Approve what was found and deliver it: build the encrypted package, send the link.
 
-    def run(session: Session, ticket: Ticket, case: FulfilmentCase | None, datamap: DataMap,
-            profile: ControllerProfile) -> str:
-        case = _need_case(case)
-        if not {Right(r) for r in ticket.rights} & DELIVERY_RIGHTS:
-            raise RefusedError("Ein Paket gibt es nur bei Auskunft (Art. 15) oder Datenübertragbarkeit "
-                               "(Art. 20).")
-        if not is_verified(ticket) or not ticket.reply_to:
-            raise RefusedError("Die Identität ist nicht bestätigt oder es gibt keinen bestätigten Kontakt.")
-        config = delivery_config(ctx.services.settings)
-        if config is None:
-            raise RefusedError("DSR_PACKAGE_KEY ist nicht gesetzt: Pakete können nicht verschlüsselt "
-                               "abgelegt werden.")
-        if case.state == FulfilmentState.REVIEW.value:
-            problem = approve(session, case, actor=ctx.actor, now=ctx.now)
-            if problem:
-                raise RefusedError(problem)
-        elif case.state not in (FulfilmentState.APPROVED.value, FulfilmentState.EXECUTED.value):
-            raise RefusedError(approval_problem(session, case) or "Noch nicht prüfbar.")
-        package, token = create_package(session, ticket, case, profile=profile, datamap=datamap,
-                                        env=os.environ, config=config, actor=ctx.actor, now=ctx.now)
+    Three steps, so that no transaction stays open while the systems are read: approve (short
+    write), write the encrypted package (no session), record it and queue the link (short write).
+    """
+    ticket_id = ctx.path_int("ticket_id")
+    target = f"/tickets/{ticket_id}/fulfilment"
+    config = delivery_config(ctx.services.settings)
+    try:
+        with ctx.services.sessions.begin() as session:
+            ticket = session.get(Ticket, ticket_id)
+            if ticket is None:
+                return ctx.not_found()
+            datamap = datamaps(ctx).get(ticket.controller)
+            profile = ctx.services.profiles.get(ticket.controller)
+            if datamap is None or profile is None:
+                raise RefusedError("Für diesen Verantwortlichen gibt es keine Datenlandkarte.")
+            case = _need_case(case_for(session, ticket.id))
+            if not {Right(r) for r in ticket.rights} & DELIVERY_RIGHTS:
+                raise RefusedError("Ein Paket gibt es nur bei Auskunft (Art. 15) oder Datenübertragbarkeit "
+                                   "(Art. 20).")
+            if not is_verified(ticket) or not ticket.reply_to:
+                raise RefusedError("Die Identität ist nicht bestätigt oder es gibt keinen bestätigten "
+                                   "Kontakt.")
+            if config is None:
+                raise RefusedError("DSR_PACKAGE_KEY ist nicht gesetzt: Pakete können nicht verschlüsselt "
+                                   "abgelegt werden.")
+            if case.state == FulfilmentState.REVIEW.value:
+                problem = approve(session, case, actor=ctx.actor, now=ctx.now)
+                if problem:
+                    raise RefusedError(problem)
+            elif case.state not in (FulfilmentState.APPROVED.value, FulfilmentState.EXECUTED.value):
+                raise RefusedError(approval_problem(session, case) or "Noch nicht prüfbar.")
+            chosen = sources(session, case, datamap)
+            reference, language = ticket.reference, ticket.language
+        written = write_package(chosen, reference=reference, language=language, profile=profile,
+                                datamap=datamap, env=os.environ, config=config, now=ctx.now)
+    except RefusedError as exc:
+        return ctx.redirect(target, str(exc), "error")
+    except ConnectorError as exc:
+        return ctx.redirect(target, f"Ein System hat nicht geantwortet: {exc}", "error")
+    with ctx.services.sessions.begin() as session:
+        ticket = session.get(Ticket, ticket_id)
+        if ticket is None:
+            discard_package(config, written)
+            return ctx.not_found()
+        package, token = record_package(session, ticket, written, config=config, actor=ctx.actor, now=ctx.now)
         subject, text = link_message(lang=ticket.language, du=profile.address_form == "Du",
                                      reference=ticket.reference, url=package_url(config.base_url, token),
                                      expires_at=package.expires_at, max_uses=package.max_uses)
         sent = send_to_subject(session, ticket, profile, kind="package_link", subject=subject, text=text,
                                now=ctx.now)
         if isinstance(sent, SendProblem):
-            raise RefusedError(sent.message or "Der Link konnte nicht versandt werden.")
-        return (f"Paket erstellt und Download-Link an den bestätigten Kontakt versandt "
-                f"(gültig bis {package.expires_at.astimezone(BERLIN):%d.%m.%Y}, "
-                f"{package.max_uses} Downloads).")
-
-    return _act(ctx, run)
+            session.rollback()
+            discard_package(config, written)
+            return ctx.redirect(target, sent.message or "Der Link konnte nicht versandt werden.", "error")
+        expires, uses = package.expires_at, package.max_uses
+    return ctx.redirect(target, f"Paket erstellt und Download-Link an den bestätigten Kontakt versandt "
+                                f"(gültig bis {expires.astimezone(BERLIN):%d.%m.%Y}, {uses} Downloads).")
 
 
 def execute_action(ctx: Ctx) -> Response:
