@@ -51,7 +51,8 @@ def console(sqlite_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPat
                                    settings=settings),
                      session_store=store)
     with sessions.begin() as session:
-        user = add_user(session, username="dana", role="dpo", password="korrekt-pferd-batterie", now=NOW)
+        user = add_user(session, username="dana", role="dpo", password="korrekt-pferd-batterie", now=NOW,
+                        controllers=["kmb2"])
         assert isinstance(user, User)
         subject = find_subject(session, "kmb2", email="erika.mustermann@example.org")
         assert subject is not None
@@ -151,3 +152,23 @@ def test_dpo_file_is_checked_encrypted_and_served_only_as_attachment(
         "attachment; filename=\"Auskunft Erika_1_.pdf\"; filename*=UTF-8''Auskunft%20Erika_1_.pdf")
     assert response.headers["x-content-type-options"] == "nosniff"
     assert response.content == b"%PDF-1.7\n%fake but starts right\n"
+
+
+def test_another_controllers_dpo_sees_and_does_nothing(console: tuple[TestClient, int, sessionmaker]) -> None:
+    client, ticket_id, sessions = console
+    store: SessionStore = client.app.state.services.web_sessions  # type: ignore[attr-defined]
+    with sessions.begin() as session:
+        other = add_user(session, username="kora", role="dpo", password="korrekt-pferd-batterie", now=NOW,
+                         controllers=["komsa"])
+        assert isinstance(other, User)
+        other_id = other.id
+    web = store.create(user_id=other_id, username="kora", role=Role.DPO, now=NOW)
+    stranger = TestClient(client.app, base_url="http://testserver", follow_redirects=False)
+    stranger.cookies.set("dsr_session", web.handle)
+    base = f"/tickets/{ticket_id}/fulfilment"
+    assert stranger.get(base).status_code == 404
+    for action in ("discover", "deliver", "execute", "manual", "exclude", "include", "upload"):
+        response = stranger.post(f"{base}/{action}", data={"csrf_token": web.csrf})
+        assert response.status_code == 404, action
+    with sessions() as session:
+        assert session.scalar(select(AuditEvent).where(AuditEvent.action.like("fulfilment.%"))) is None

@@ -194,7 +194,8 @@ def test_access_and_erasure_end_to_end(tmp_path: Path, smtp_sink: SmtpSink, pg_c
     sessions = prepare_database(settings)
     load_demo_data(sessions, ["kmb2"], now=START)
     with sessions.begin() as session:
-        add_user(session, username="dana", role="dpo", password="korrekt-pferd-batterie", now=START)
+        add_user(session, username="dana", role="dpo", password="korrekt-pferd-batterie", now=START,
+                 controllers=["kmb2"])
     page = browser_page
     with Running(settings, sessions, clock) as service:
         # --- access ---------------------------------------------------------------------------

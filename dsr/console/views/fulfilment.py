@@ -259,7 +259,7 @@ def discover_action(ctx: Ctx) -> Response:
     ticket_id = ctx.path_int("ticket_id")
     target = f"/tickets/{ticket_id}/fulfilment"
     with ctx.services.sessions.begin() as session:
-        ticket = session.get(Ticket, ticket_id)
+        ticket = scoped_ticket(session, ctx.scope, ticket_id=ticket_id)
         if ticket is None:
             return ctx.not_found()
         datamap = datamaps(ctx).get(ticket.controller)
@@ -335,7 +335,7 @@ def deliver_action(ctx: Ctx) -> Response:
     config = delivery_config(ctx.services.settings)
     try:
         with ctx.services.sessions.begin() as session:
-            ticket = session.get(Ticket, ticket_id)
+            ticket = scoped_ticket(session, ctx.scope, ticket_id=ticket_id)
             if ticket is None:
                 return ctx.not_found()
             datamap = datamaps(ctx).get(ticket.controller)
@@ -367,7 +367,7 @@ def deliver_action(ctx: Ctx) -> Response:
     except ConnectorError as exc:
         return ctx.redirect(target, f"Ein System hat nicht geantwortet: {exc}", "error")
     with ctx.services.sessions.begin() as session:
-        ticket = session.get(Ticket, ticket_id)
+        ticket = scoped_ticket(session, ctx.scope, ticket_id=ticket_id)
         if ticket is None:
             discard_package(config, written)
             return ctx.not_found()
@@ -427,6 +427,9 @@ def upload_action(ctx: Ctx) -> Response:
     """The reply editor's attachment: a file the DPO made, delivered by link and one-time code."""
     ticket_id = ctx.path_int("ticket_id")
     target = f"/tickets/{ticket_id}"
+    with ctx.services.sessions() as session:
+        if scoped_ticket(session, ctx.scope, ticket_id=ticket_id) is None:
+            return ctx.not_found()
     upload = ctx.form.get("file")
     if not isinstance(upload, UploadFile) or not upload.filename:
         return ctx.redirect(target, "Bitte eine Datei auswählen.", "error")
@@ -435,7 +438,7 @@ def upload_action(ctx: Ctx) -> Response:
         return ctx.redirect(target, "DSR_PACKAGE_KEY ist nicht gesetzt: Dateien können nicht verschlüsselt "
                                     "abgelegt werden.", "error")
     with ctx.services.sessions.begin() as session:
-        ticket = session.get(Ticket, ticket_id)
+        ticket = scoped_ticket(session, ctx.scope, ticket_id=ticket_id)
         if ticket is None:
             return ctx.not_found()
         profile = ctx.services.profiles.get(ticket.controller)
