@@ -20,6 +20,8 @@ from email.policy import compat32
 from email.utils import format_datetime, formataddr
 from zoneinfo import ZoneInfo
 
+from dsr.mail.hygiene import outgoing_msg_ids, safe_msg_id, strip_controls
+
 BERLIN = ZoneInfo("Europe/Berlin")
 TAG_RE = re.compile(r"\[(DSR-\d{4}-\d{6})\]")
 # Prefix of the local part of every Message-ID we generate; the loop guard recognises our own
@@ -118,7 +120,11 @@ def compose_mail(
     """
     domain = domain_of(from_address)
     message_id = make_message_id(domain, now)
-    full_subject = tagged_subject(subject, reference)
+    full_subject = tagged_subject(strip_controls(subject), reference)
+    to = strip_controls(to, "")
+    # Stored ids of any age: only those that fit into a header unchanged (never a 500 on a reply).
+    in_reply_to = safe_msg_id(in_reply_to)
+    references = outgoing_msg_ids(references)
     boundary = f"=_dsr_{secrets.token_hex(12)}"  # keeps the Content-Type line under 78 characters
     headers = [
         ("Content-Type", f'multipart/alternative; boundary="{boundary}"'),

@@ -46,7 +46,8 @@ def first_msg_id(value: str) -> str | None:
     if match:
         return match.group(0)
     value = value.strip()
-    return f"<{value}>" if value and " " not in value else None
+    # A bare id without brackets: only if it is printable ASCII without space or brackets.
+    return f"<{value}>" if value and re.fullmatch(r"[!-;=?-~]+", value) else None
 
 
 def one_line(text: str) -> str:

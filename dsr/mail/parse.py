@@ -29,6 +29,7 @@ from email.utils import getaddresses
 
 from dsr.inbound import InboundMessage
 from dsr.mail.bounce import bounce_reason, returned_mail
+from dsr.mail.hygiene import strip_controls
 from dsr.mail.mime import attachments, body_text, dsn_details, first_msg_id, one_line, walk
 from dsr.mail.mime import looks_like_id_document as looks_like_id_document  # re-exported
 from dsr.mail.text import content_type, decode_header_text, header_param, parse_policy, recover_8bit
@@ -101,9 +102,10 @@ def _parse(
     header_charset = header_param(msg, "content-type", "charset") or "utf-8"
     raw_headers = _raw_headers(msg)
 
-    def header(name: str) -> str:
+    def header(name: str, *, controls: str = " ") -> str:
+        """The first value, decoded, with control characters replaced by `controls`."""
         values = raw_headers.get(name, [])
-        return decode_header_text(values[0], header_charset) if values else ""
+        return strip_controls(decode_header_text(values[0], header_charset), controls) if values else ""
 
     sender, display_name = _first_address(raw_headers.get("from", []) + raw_headers.get("sender", []))
     if not sender:
@@ -124,16 +126,16 @@ def _parse(
     for name in KEPT_HEADERS:
         values = raw_headers.get(name)
         if values:
-            headers[name] = "\n".join(decode_header_text(v, header_charset) for v in values)
+            headers[name] = "\n".join(strip_controls(decode_header_text(v, header_charset)) for v in values)
     if envelope_sender is not None:
         headers["return-path"] = f"<{envelope_sender.strip().strip('<>')}>"  # "<>" for bounces
 
-    message_id = first_msg_id(header("message-id"))
+    message_id = first_msg_id(header("message-id", controls=""))
     if message_id is None:
         message_id = synthetic_message_id(raw)
         defects.add("MissingMessageId")
-    references = tuple(re.findall(r"<[^<>\s]+>", header("references")))
-    in_reply_to = first_msg_id(header("in-reply-to"))
+    references = tuple(re.findall(r"<[^<>\s]+>", header("references", controls=" ")))
+    in_reply_to = first_msg_id(header("in-reply-to", controls=""))
     delivery_status: tuple[tuple[str, str], ...] = ()
     if content_type(msg) == "multipart/report":
         dsn, original_id = dsn_details(msg)
@@ -160,7 +162,7 @@ def _parse(
         references=references,
         headers=headers,
         attachments=files,
-        display_name=one_line(display_name),
+        display_name=one_line(strip_controls(display_name)),
         raw=raw,
         authentication_results=tuple(raw_headers.get("authentication-results", [])),
         returned=returned_mail(msg) if bounce_reason(sender, headers) else None,

@@ -34,7 +34,7 @@ from dsr.inbound import InboundMessage, Outcome, OutcomeStatus
 from dsr.intents import classify
 from dsr.intents.model import Classification
 from dsr.intents.rights import legal_sort
-from dsr.logs import mask_address
+from dsr.logs import mask_address, mask_key
 from dsr.mail.compose import domain_of
 from dsr.pipeline import steps
 from dsr.pipeline.outbound import INSERT_MESSAGE, ReplyQueue
@@ -110,9 +110,9 @@ class Pipeline:
         if outcome.status is OutcomeStatus.DUPLICATE:
             return outcome
         self._fault("crash_after_commit")
-        decisions.info("msg=%s from=%s outcome=%s reason=%s ticket=%s replies=%d", msg.dedupe_key[:80],
-                       mask_address(msg.sender), outcome.status.value, outcome.reason,
-                       outcome.ticket_reference, len(outcome.outbox_ids))
+        decisions.info("msg=%s from=%s outcome=%s reason=%s ticket=%s replies=%d",
+                       mask_key(msg.dedupe_key[:80]), mask_address(msg.sender), outcome.status.value,
+                       outcome.reason, outcome.ticket_reference, len(outcome.outbox_ids))
         return outcome
 
     def quarantine(self, *, controller: str, channel: str, raw: bytes, reason: str) -> Outcome:
@@ -154,7 +154,7 @@ class Pipeline:
     # --- steps ----------------------------------------------------------------------------------
 
     def _duplicate(self, msg: InboundMessage) -> Outcome:
-        decisions.info("msg=%s outcome=duplicate", msg.dedupe_key[:80])
+        decisions.info("msg=%s outcome=duplicate", mask_key(msg.dedupe_key[:80]))
         return Outcome(OutcomeStatus.DUPLICATE, reason="already_received")
 
     def _store_inbound(self, session: Session, msg: InboundMessage) -> StoredInbound:
@@ -185,7 +185,7 @@ class Pipeline:
         for step in STEPS:
             result = step.run(run)
             if result is not CONTINUE:
-                log.debug("msg=%s ended at step %s", run.msg.dedupe_key[:80], step.name)
+                log.debug("msg=%s ended at step %s", mask_key(run.msg.dedupe_key[:80]), step.name)
                 return result
         raise AssertionError("the last step always decides")  # new-request never continues
 

@@ -93,7 +93,7 @@ def _check_email(raw: str, what: str) -> str:
 def _validate(line: int, header: list[str], cells: list[str], today: date) -> SubjectRow:
     if len(cells) != len(header):
         raise _RowInvalidError(f"{len(cells)} fields, the header has {len(header)}")
-    raw = {name: cell.strip() for name, cell in zip(header, cells, strict=True)}
+    raw = {name: unquote_cell(cell.strip()) for name, cell in zip(header, cells, strict=True)}
     for name, value in raw.items():
         if _CONTROL.search(value):
             # Names and addresses end up in mail headers: no line breaks or control characters.
@@ -325,6 +325,25 @@ def _assign(subject: DataSubject, row: SubjectRow, controller: str) -> bool:
     return changed
 
 
+# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection): "=HYPERLINK(...)"
+# in a name imported from a web form would run on the DPO's machine.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: str) -> str:
+    """A CSV cell a spreadsheet shows as text: a leading formula character gets a "'" in front.
+
+    A phone number ("+49 ...") keeps its digits and reads "'+49 ..." in the file; the import strips
+    the quote again, so an export re-imports unchanged.
+    """
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
+
+
+def unquote_cell(value: str) -> str:
+    """The value `safe_cell` protected, without its quote (so an export re-imports unchanged)."""
+    return value[1:] if value.startswith("'") and value[1:2] in FORMULA_STARTS and len(value) > 1 else value
+
+
 def export_subjects(
     session: Session, stream: IO[str], *, controller: str, now: datetime, actor: str = "cli"
 ) -> int:
@@ -337,7 +356,7 @@ def export_subjects(
     writer = csv.writer(stream, lineterminator="\n")
     writer.writerow([*KNOWN_COLUMNS, *extra_columns])
     for s in subjects:
-        writer.writerow([
+        writer.writerow(safe_cell(cell) for cell in [
             s.email or "", s.name, s.customer_number or "", s.postal_code or "", s.phone or "",
             s.birth_date.isoformat() if s.birth_date else "",
             str(s.telegram_user_id) if s.telegram_user_id is not None else "",

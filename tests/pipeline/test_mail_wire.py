@@ -18,6 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dsr.mail.compose import _WIRE, BERLIN, MAX_REFERENCES, compose_mail, encoded_words, tagged_subject
+from dsr.mail.hygiene import outgoing_msg_ids, safe_msg_id, strip_controls
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 BOUNDARY = re.compile(rb'boundary="([^"]+)"')
@@ -26,6 +27,10 @@ BOUNDARY = re.compile(rb'boundary="([^"]+)"')
 def reference_bytes(*, message_id: str, boundary: str, from_address: str, from_name: str, to: str,
                     subject: str, text: str, html: str, reference: str | None, in_reply_to: str | None,
                     references: Sequence[str], auto_submitted: str, language: str) -> bytes:
+    # compose_mail cleans what it puts into headers first (dsr.mail.hygiene: no control characters,
+    # only well-formed msg-ids); the reference gets the same cleaned values.
+    to, subject = strip_controls(to, ""), strip_controls(subject)
+    in_reply_to, references = safe_msg_id(in_reply_to), outgoing_msg_ids(references)
     msg = MIMEMultipart("alternative", boundary=boundary)
     msg["From"] = formataddr((from_name, from_address))
     msg["To"] = to

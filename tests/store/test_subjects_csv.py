@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 from datetime import UTC, datetime
 
@@ -69,3 +70,23 @@ def test_export_round_trip(session: Session) -> None:
 def test_header_problems(session: Session) -> None:
     with pytest.raises(SubjectImportError, match="lacks column"):
         _import(session, "mail,name\n")
+
+
+def test_export_neutralises_formula_cells_and_reimports_unchanged(session: Session) -> None:
+    """Issue 14 (low): `dsr subjects export` wrote =, @, +, - cells unchanged (CSV injection)."""
+    line = io.StringIO()
+    csv.writer(line, lineterminator="\n").writerow(
+        ["a@example.org", '=HYPERLINK("http://evil.example","x")', "-K9", "38100", "+49 531 1", "", "",
+         "@SUM(A1)"])
+    assert _import(session, HEADER + line.getvalue())[1] == []
+    out = io.StringIO()
+    export_subjects(session, out, controller="kmb2", now=NOW)
+    rows = list(csv.reader(io.StringIO(out.getvalue())))
+    for cell in rows[1]:
+        assert not cell.startswith(("=", "@", "+", "-", "\t", "\r")), cell
+    assert "'=HYPERLINK(\"http://evil.example\",\"x\")" in rows[1] and "'+49 531 1" in rows[1]
+    before = session.scalars(select(DataSubject)).one()
+    values = (before.name, before.customer_number, before.phone, dict(before.extra))
+    assert _import(session, out.getvalue())[0].endswith("1 unchanged, 0 rejected")
+    after = session.scalars(select(DataSubject)).one()
+    assert (after.name, after.customer_number, after.phone, dict(after.extra)) == values
