@@ -90,6 +90,12 @@ class Settings(BaseSettings):
     # Pipeline worker processes (`dsr.pipeline.workers`); 0: the pipeline runs inside the
     # service process; unset: see `worker_count`.
     workers: int | None = Field(default=None, ge=0, le=64)
+    # Outbox delivery: temporary failures are retried for this long (a weekend relay outage loses
+    # nothing), the DPO is warned once an answer has failed for `outbox_warn_after_hours`, and a
+    # sender's claim on an item (its lease) lasts `outbox_lease_seconds` (README "Delivery").
+    outbox_retry_days: float = Field(default=5.0, gt=0, le=60)
+    outbox_warn_after_hours: float = Field(default=4.0, gt=0)
+    outbox_lease_seconds: int = Field(default=600, ge=30, le=86400)
 
     @model_validator(mode="before")
     @classmethod

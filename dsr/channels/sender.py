@@ -1,15 +1,23 @@
 """Deliver pending e-mail outbox items: to the SMTP relay (aiosmtplib), or into a local Maildir.
 
-The pipeline only writes outbox rows; this task delivers them.  Guarantees:
+The pipeline only writes outbox rows; this task delivers them.  Delivery is at-least-once:
 
 * nothing is lost - an item stays PENDING until the relay accepted it (or it failed for good);
-* nothing is sent twice in normal operation - each item is marked SENT in its own committed
-  transaction immediately after the relay's 250; only a crash in the microseconds between the
-  relay's acceptance and that commit can repeat a mail (the unavoidable at-least-once window);
-* temporary failures (4xx, connection problems) are retried with exponential backoff
-  (`dsr.store.outbox.mark_failed`); a permanent 5xx failure makes the item FAILED, writes the audit
-  event "delivery_failed" and escalates the ticket: an answer the data subject never got does not
-  stop the statutory clock, so a person must act.
+* every round first claims its items (`dsr.store.outbox.claim_deliveries`: a lease committed
+  before any SMTP transaction starts, `FOR UPDATE SKIP LOCKED` on PostgreSQL), so several
+  `dsr serve` on one database never deliver the same item, and an item whose sender died is
+  taken over once its lease ends;
+* each item is marked SENT in its own short transaction right after the relay's 250; a mail goes
+  out twice only when the sender dies (or loses the database) between that 250 and the mark -
+  and then with the same Message-ID, because the payload is composed once, when it is queued;
+* one bad item fails alone: an address the relay cannot take (a non-ASCII local part without
+  SMTPUTF8, a control character) fails that item with a clear reason, any unexpected error in
+  one transaction closes that lane's connection, and the round carries on with the other items;
+* temporary failures (4xx, connection problems) are retried with exponential backoff for
+  `Settings.outbox_retry_days`; the DPO is warned (ticket escalated "delivery_delayed") once an
+  answer has failed for `Settings.outbox_warn_after_hours`; a permanent 5xx failure or the end of
+  the period makes the item FAILED, writes "delivery_failed" and escalates the ticket: an answer
+  the data subject never got does not stop the statutory clock, so a person must act.
 
 Without a relay (`make run`) every message is written to `Settings.maildir` so a newcomer can
 read the answers.  Telegram items are left for the Telegram adapter.  The envelope sender is the
@@ -23,10 +31,14 @@ import asyncio
 import contextlib
 import logging
 import mailbox
+import os
+import secrets
+import socket
 import threading
+import time
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +51,7 @@ from dsr.logs import mask_address
 from dsr.replies.context import ReplyKind
 from dsr.store.db import retry_if_disconnected
 from dsr.store.models import OutboxItem, Ticket, TicketState
-from dsr.store.outbox import Delivery, due_deliveries, mark_failed, mark_sent_by_id
+from dsr.store.outbox import Delivery, claim_deliveries, mark_failed, mark_sent_by_id, release_claims
 from dsr.store.tickets.services import escalate
 
 log = logging.getLogger(__name__)
@@ -47,6 +59,28 @@ log = logging.getLogger(__name__)
 BATCH = 50
 LANES = 4  # parallel relay connections
 _NO_ESCALATION_STATES = frozenset({TicketState.CLOSED.value, TicketState.PAUSED.value})
+# Reply kinds addressed to the DPO or managers: their failure is no unreachable data subject.
+_INTERNAL_KINDS = frozenset({ReplyKind.DPO_ESCALATION_ALERT.value, ReplyKind.DEADLINE_REMINDER.value,
+                             ReplyKind.WEEKLY_DIGEST.value})
+
+
+def sender_identity() -> str:
+    """Who holds a lease: host, process and a random part (a restarted process is someone else)."""
+    return f"{socket.gethostname()[:60]}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+def address_problem(address: str) -> str | None:
+    """Why `address` cannot be an SMTP envelope recipient at all, in German for the DPO; None if it can.
+
+    A non-ASCII address is fine here (RFC 6531); whether the relay takes it is decided per
+    connection (SMTPUTF8)."""
+    if not address or "@" not in address:
+        return "Empfängeradresse unvollständig"
+    if any(ord(c) < 32 or ord(c) == 127 or c.isspace() for c in address):
+        return "Empfängeradresse enthält Steuer- oder Leerzeichen"
+    if len(address) > 320 or any(c in address for c in "<>"):
+        return "Empfängeradresse ungültig"
+    return None
 
 
 class OutboxSender:
@@ -65,6 +99,10 @@ class OutboxSender:
         self._wake_lock = threading.Lock()
         self._wake_pending = False
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._owner = sender_identity()
+        self._lease = timedelta(seconds=settings.outbox_lease_seconds)
+        self._retry_for = timedelta(days=settings.outbox_retry_days)
+        self._warn_after = timedelta(hours=settings.outbox_warn_after_hours)
 
     # --- service loop -----------------------------------------------------------------------
 
@@ -119,42 +157,58 @@ class OutboxSender:
         await self.close()
 
     async def deliver_due(self) -> int:
-        """One round: deliver every due e-mail item (up to BATCH); return how many were handled."""
-        items = await asyncio.to_thread(self._load_due)
+        """One round: claim up to BATCH due e-mail items, deliver them; return how many were handled."""
+        items = await asyncio.to_thread(self._claim_due)
         if not items:
             return 0
+        # Items a lane has not reached before its lease runs short are handed back, not sent late
+        # (another sender may hold them by then).
+        deadline = time.monotonic() + self._lease.total_seconds() - 2 * self._timeout - 5
         if self._settings.smtp_relay:
-            await self._send_via_relay(items)
+            await self._send_via_relay(items, deadline)
         else:
             for item in items:
-                await asyncio.to_thread(self._write_maildir, item)
+                try:
+                    await asyncio.to_thread(self._write_maildir, item)
+                except OSError as exc:
+                    await asyncio.to_thread(self._mark_failed, item.id,
+                                            f"Maildir: {type(exc).__name__}", False)
+                    continue
                 await asyncio.to_thread(self._mark_sent, item.id)
         return len(items)
 
     # --- delivery ---------------------------------------------------------------------------
 
-    async def _send_via_relay(self, items: list[Delivery]) -> None:
+    async def _send_via_relay(self, items: list[Delivery], deadline: float) -> None:
         """Deliver over up to LANES parallel relay connections; each lane is strictly sequential
         (send, then mark sent), so the mark still follows each acceptance immediately."""
         lanes = [items[i::LANES] for i in range(min(LANES, len(items)))]
-        await asyncio.gather(*(self._lane(index, lane) for index, lane in enumerate(lanes)))
+        results = await asyncio.gather(
+            *(self._lane(index, lane, deadline) for index, lane in enumerate(lanes)), return_exceptions=True)
+        for result in results:
+            if isinstance(result, asyncio.CancelledError):
+                raise result
+            if isinstance(result, BaseException):
+                # Its items keep their lease and are retried when it ends; the other lanes' are done.
+                log.error("outbox lane failed (%s); its unfinished items wait for their lease to end",
+                          type(result).__name__)
 
-    async def _lane(self, index: int, items: list[Delivery]) -> None:
-        try:
-            client = await self._relay_client(index)
-        except (aiosmtplib.SMTPException, OSError) as exc:
-            log.warning("relay %s unavailable (%s); %d items wait", self._settings.smtp_relay,
-                        type(exc).__name__, len(items))
-            for item in items:
-                await asyncio.to_thread(self._mark_failed, item.id, f"relay unavailable: {exc}", False)
-            return
-        for item in items:
-            if not client.is_connected:
+    async def _lane(self, index: int, items: list[Delivery], deadline: float) -> None:
+        client: aiosmtplib.SMTP | None = None
+        for position, item in enumerate(items):
+            if time.monotonic() > deadline:
+                await asyncio.to_thread(self._release, [i.id for i in items[position:]])
+                return
+            if client is None or not client.is_connected:
                 try:
                     client = await self._relay_client(index)
                 except (aiosmtplib.SMTPException, OSError) as exc:
-                    await asyncio.to_thread(self._mark_failed, item.id, f"relay unavailable: {exc}", False)
-                    continue
+                    log.warning("relay %s unavailable (%s); %d items wait", self._settings.smtp_relay,
+                                type(exc).__name__, len(items) - position)
+                    for waiting in items[position:]:
+                        await asyncio.to_thread(self._mark_failed, waiting.id,
+                                                f"Relay nicht erreichbar: {exc}", False)
+                    return
             await self._send_one(client, item)
 
     async def _relay_client(self, index: int) -> aiosmtplib.SMTP:
@@ -183,10 +237,22 @@ class OutboxSender:
         self._clients.clear()
 
     async def _send_one(self, client: aiosmtplib.SMTP, item: Delivery) -> None:
+        """One SMTP transaction for one item; whatever happens, only this item is marked."""
         profile = self._profiles.get(item.controller)
         envelope_from = profile.from_address if profile else ""
+        problem = address_problem(item.recipient)
+        options: list[str] = []
+        if problem is None and not (item.recipient.isascii() and envelope_from.isascii()):
+            if client.supports_extension("smtputf8"):
+                options.append("SMTPUTF8")
+            else:
+                problem = ("Empfängeradresse mit Nicht-ASCII-Zeichen; das Relay bietet kein SMTPUTF8 "
+                           "(RFC 6531) an")
+        if problem is not None:
+            await asyncio.to_thread(self._mark_failed, item.id, problem, True)
+            return
         try:
-            await client.sendmail(envelope_from, [item.recipient], item.payload)
+            await client.sendmail(envelope_from, [item.recipient], item.payload, mail_options=options)
         except aiosmtplib.SMTPRecipientsRefused as exc:
             codes = [r.code for r in exc.recipients]
             permanent = bool(codes) and all(500 <= c < 600 for c in codes)
@@ -197,7 +263,18 @@ class OutboxSender:
             await asyncio.to_thread(self._mark_failed, item.id, f"{exc.code} {exc.message}", permanent)
             return
         except (aiosmtplib.SMTPException, OSError) as exc:
+            client.close()
             await asyncio.to_thread(self._mark_failed, item.id, f"{type(exc).__name__}: {exc}", False)
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            # The transaction broke half-way (e.g. the library could not encode a value after
+            # MAIL FROM): its state on the relay is unknown, so this lane starts a new connection.
+            # Retrying the same bytes would fail the same way: the item fails with the reason.
+            client.close()
+            await asyncio.to_thread(self._mark_failed, item.id,
+                                    f"nicht versendbar ({type(exc).__name__}: {exc})", True)
             return
         await asyncio.to_thread(self._mark_sent, item.id)
         log.info("outbox item=%s delivered to %s", item.id, mask_address(item.recipient))
@@ -211,14 +288,23 @@ class OutboxSender:
 
     # --- database steps (worker threads, one short transaction each) -------------------------
 
-    def _load_due(self) -> list[Delivery]:
+    def _claim_due(self) -> list[Delivery]:
         def transaction() -> list[Delivery]:
             with self._gate, self._sessions() as session:
-                items = due_deliveries(session, now=self._clock(), channel="email", limit=BATCH)
+                items = claim_deliveries(session, now=self._clock(), channel="email", owner=self._owner,
+                                         lease=self._lease, limit=BATCH)
                 session.commit()
             return items
 
         return retry_if_disconnected(transaction)
+
+    def _release(self, item_ids: list[int]) -> None:
+        def transaction() -> None:
+            with self._gate, self._sessions() as session:
+                release_claims(session, item_ids, owner=self._owner)
+                session.commit()
+
+        retry_if_disconnected(transaction)
 
     def _mark_sent(self, item_id: int) -> None:
         """Right after the relay's acceptance; repeated on a new connection if the pooled one
@@ -238,9 +324,12 @@ class OutboxSender:
                 item = session.get(OutboxItem, item_id)
                 if item is None:
                     return False
-                mark_failed(session, item, error=error, permanent=permanent, now=now)
+                warn = mark_failed(session, item, error=error, permanent=permanent, now=now,
+                                   retry_for=self._retry_for, warn_after=self._warn_after)
                 if item.state == "failed":
                     self._escalate(session, item, now)
+                elif warn:
+                    self._warn_delayed(session, item, now)
                 session.commit()
                 return True
 
@@ -253,10 +342,30 @@ class OutboxSender:
     @staticmethod
     def _escalate(session: Session, item: OutboxItem, now: datetime) -> None:
         """An answer that cannot be delivered is a DPO task; alerts about alerts are not."""
-        if item.ticket_id is None or item.kind == ReplyKind.DPO_ESCALATION_ALERT.value:
-            return
-        ticket = session.get(Ticket, item.ticket_id)
-        if ticket is None or ticket.state in _NO_ESCALATION_STATES:
+        ticket = _answered_ticket(session, item)
+        if ticket is None:
             return
         escalate(session, ticket, ["delivery_failed"], actor="system", now=now,
                  reason="Antwort an die betroffene Person nicht zustellbar; die Frist läuft weiter")
+
+    @staticmethod
+    def _warn_delayed(session: Session, item: OutboxItem, now: datetime) -> None:
+        """Early warning while retries go on: the DPO can look at the relay before the answer is due.
+
+        The warning is the ticket on the DPO's board (an alert mail would wait for the same relay)."""
+        ticket = _answered_ticket(session, item)
+        if ticket is None:
+            return
+        escalate(session, ticket, ["delivery_delayed"], actor="system", now=now,
+                 reason="Antwort an die betroffene Person bisher nicht zustellbar (weitere Versuche laufen); "
+                        "die Frist läuft weiter")
+
+
+def _answered_ticket(session: Session, item: OutboxItem) -> Ticket | None:
+    """The ticket whose data subject `item` answers, if it is one a person must now look at."""
+    if item.ticket_id is None or item.kind in _INTERNAL_KINDS:
+        return None
+    ticket = session.get(Ticket, item.ticket_id)
+    if ticket is None or ticket.state in _NO_ESCALATION_STATES:
+        return None
+    return ticket

@@ -40,6 +40,7 @@ REASONS: dict[str, str] = {
     "automated_decision_review": "Überprüfung einer automatisierten Entscheidung (Art. 22)",
     "delivery_bounced": "Antwort kam als unzustellbar zurück",
     "delivery_failed": "Antwort konnte nicht versendet werden",
+    "delivery_delayed": "Antwort bisher nicht zustellbar (Versuche laufen)",
     "identity_unverified": "Identität nicht bestätigt (zu viele falsche Angaben)",
     "subject_says_not_a_request": "Person sagt im Chat: kein Datenschutz-Anliegen",
     "consent_withdrawal_review": "Widerruf einer Einwilligung (nicht nur Werbung): Verarbeitungen prüfen",

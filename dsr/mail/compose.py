@@ -40,6 +40,10 @@ _VERBATIM = re.compile(r"[!-~]+(?: [!-~]+)*")
 # RFC 2047: an encoded word is at most 75 characters; 42 bytes of UTF-8 make 56 in base64, so
 # even the first line ("Subject: " + word) stays within 78 characters.
 _WORD_BYTES = 42
+# A Message-ID we repeat in In-Reply-To/References: printable ASCII in angle brackets, short enough
+# that a header line stays far below RFC 5322's 998 octets.  A longer or stranger one (a hostile
+# sender's) is left out: the subject tag still threads the reply, and the reply stays deliverable.
+_USABLE_ID = re.compile(r"<[!-;=?-~]{1,250}>")
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,8 +139,10 @@ def compose_mail(
         ("Date", format_datetime(now.astimezone(BERLIN))),
         ("Message-ID", message_id),
     ]
+    in_reply_to = in_reply_to if in_reply_to and _USABLE_ID.fullmatch(in_reply_to) else None
     if in_reply_to:
-        chain = [r for r in references if r and r != in_reply_to][-(MAX_REFERENCES - 1):]
+        chain = [r for r in references if r and r != in_reply_to and _USABLE_ID.fullmatch(r)]
+        chain = chain[-(MAX_REFERENCES - 1):]
         headers += [("In-Reply-To", in_reply_to),
                     ("References", "\r\n ".join([*chain, in_reply_to]))]  # folded: one id per line
     headers += [("Auto-Submitted", auto_submitted), ("X-Auto-Response-Suppress", "All")]
@@ -164,6 +170,10 @@ def _header_line(name: str, value: str) -> bytes:
     """
     if all(_VERBATIM.fullmatch(line) for line in value.split("\r\n ")):
         return f"{name}: {value}\r\n".encode("ascii")
+    if name == "To" and value.isprintable() and " " not in value:
+        # An internationalised address (RFC 6531/6532) is written as UTF-8: an encoded word is not
+        # allowed in an address, and the sender uses SMTPUTF8 for it (or fails the item clearly).
+        return f"{name}: {value}\r\n".encode()
     return _WIRE.fold_binary(name, value)
 
 

@@ -49,6 +49,9 @@ ESCALATION_REASONS_DE: dict[str, str] = {
     "delivery_failed": "Eine Antwort an die betroffene Person konnte endgültig nicht versendet werden "
     "(vom Mailserver oder von Telegram abgelehnt). Bitte prüfen und auf anderem Weg antworten; die "
     "Frist läuft weiter.",
+    "delivery_delayed": "Eine Antwort an die betroffene Person konnte seit Stunden nicht versendet "
+    "werden (Mailserver nicht erreichbar oder lehnt vorübergehend ab); weitere Versuche laufen. Bitte "
+    "den Versand prüfen; die Frist läuft weiter.",
     "identity_unverified": "Die Identität konnte nicht bestätigt werden (zu viele falsche Codes oder "
     "Angaben). Ein Mensch entscheidet, wie sie verhältnismäßig geprüft wird (Art. 12 Abs. 6 DSGVO; "
     "keine Ausweiskopie verlangen); die Frist läuft weiter.",

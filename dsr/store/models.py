@@ -241,6 +241,15 @@ class OutboxItem(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+    # The lease of the sender delivering the item right now (`dsr.store.outbox.claim_deliveries`):
+    # set before the SMTP transaction, cleared by the sent/failed mark; an expired lease (its
+    # sender died) makes the item due again, with the same payload and Message-ID.
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    claimed_until: Mapped[datetime | None]
+    # Since when delivery keeps failing (first failed attempt; cleared by a requeue): retries go
+    # on for the configured period from here.  `delay_warned_at`: when the DPO was told.
+    failing_since: Mapped[datetime | None]
+    delay_warned_at: Mapped[datetime | None]
 
 
 class Suppression(Base):

@@ -1,9 +1,14 @@
 """Transactional outbox: a reply is stored in the same transaction as the decision behind it.
 
-A sender (`bot/outbox_sender.py`) picks due items, delivers them and marks them sent or failed.
-Temporary failures are retried with exponential backoff; a permanent failure, or running out of
-attempts, sets the item FAILED and writes a "delivery_failed" audit event so that it becomes a
-DPO task: an unanswered data subject is a missed deadline (Art. 12(3) GDPR).
+A sender (`dsr.channels.sender`) claims due items, delivers them and marks them sent or failed.
+The claim is a lease (claimed-by, claimed-until) taken with `FOR UPDATE SKIP LOCKED` on
+PostgreSQL and committed before the SMTP transaction starts: two senders (several `dsr serve` on
+one database) never hold the same item, and the item of a sender that died becomes due again when
+its lease expires.  Temporary failures are retried with exponential backoff for a configurable
+period (`RETRY_PERIOD`, five days by default: a relay outage over a weekend loses nothing); the
+DPO is warned once when an item has waited longer than `WARN_AFTER`.  A permanent failure, or the
+end of the retry period, sets the item FAILED and writes a "delivery_failed" audit event so that it
+becomes a DPO task: an unanswered data subject is a missed deadline (Art. 12(3) GDPR).
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import and_, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from dsr.store.audit import audit
@@ -20,7 +25,9 @@ from dsr.store.models import OutboxItem, OutboxState
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 10
+RETRY_PERIOD = timedelta(days=5)
+WARN_AFTER = timedelta(hours=4)
+LEASE = timedelta(minutes=10)
 BASE_DELAY = timedelta(minutes=1)
 MAX_DELAY = timedelta(hours=4)
 ERROR_MAX_CHARS = 2000
@@ -94,7 +101,8 @@ def due_items(
     """
     stmt = (
         select(OutboxItem)
-        .where(OutboxItem.state == OutboxState.PENDING.value, OutboxItem.next_attempt_at <= now)
+        .where(OutboxItem.state == OutboxState.PENDING.value, OutboxItem.next_attempt_at <= now,
+               or_(OutboxItem.claimed_until.is_(None), OutboxItem.claimed_until <= now))
         .order_by(OutboxItem.next_attempt_at, OutboxItem.id)
         .limit(limit)
     )
@@ -115,20 +123,65 @@ class Delivery:
     payload: bytes
 
 
+# Bound names differ from column names: the claim uses this condition inside an UPDATE.
+_DUE = and_(
+    OutboxItem.state == OutboxState.PENDING.value, OutboxItem.next_attempt_at <= bindparam("due_now"),
+    OutboxItem.channel == bindparam("due_channel"),
+    or_(OutboxItem.claimed_until.is_(None), OutboxItem.claimed_until <= bindparam("due_now")),
+)
 _DUE_DELIVERIES = (
     select(OutboxItem.id, OutboxItem.controller, OutboxItem.recipient, OutboxItem.payload)
-    .where(OutboxItem.state == OutboxState.PENDING.value, OutboxItem.next_attempt_at <= bindparam("now"),
-           OutboxItem.channel == bindparam("channel"))
+    .where(_DUE)
     .order_by(OutboxItem.next_attempt_at, OutboxItem.id)
-    .limit(bindparam("limit"))
+    .limit(bindparam("due_limit"))
 )
 
 
 def due_deliveries(session: Session, *, now: datetime, channel: str, limit: int = 50) -> list[Delivery]:
-    """`due_items` of one channel as plain values, for a sender that marks each item itself
-    (`mark_sent_by_id`, `mark_failed`) in its own transaction after the delivery attempt."""
-    rows = session.connection().execute(_DUE_DELIVERIES, {"now": now, "channel": channel, "limit": limit})
+    """`due_items` of one channel as plain values (unclaimed or with an expired lease), without
+    claiming them; a sender uses `claim_deliveries`."""
+    rows = session.connection().execute(_DUE_DELIVERIES, {"due_now": now, "due_channel": channel,
+                                                          "due_limit": limit})
     return [Delivery(row.id, row.controller, row.recipient, row.payload) for row in rows]
+
+
+def claim_deliveries(session: Session, *, now: datetime, channel: str, owner: str,
+                     lease: timedelta = LEASE, limit: int = 50) -> list[Delivery]:
+    """Take up to `limit` due items of `channel` for `owner` until `now + lease`, oldest first.
+
+    One UPDATE over the due rows, locked with SKIP LOCKED on PostgreSQL: a concurrent sender's
+    claim skips them instead of waiting, and after the caller's commit they are not due for
+    anyone else until the lease ends.  The sent or failed mark clears the lease; a lease that
+    ends without one (the sender died, perhaps inside the SMTP transaction) makes the item due
+    again with its payload and Message-ID unchanged, which is the one way a mail can go out twice.
+    """
+    due = (select(OutboxItem.id).where(_DUE).order_by(OutboxItem.next_attempt_at, OutboxItem.id)
+           .limit(bindparam("due_limit")))
+    if session.get_bind().dialect.name == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    claim = (
+        update(OutboxItem)
+        .where(OutboxItem.id.in_(due.scalar_subquery()))
+        .values(claimed_by=bindparam("owner"), claimed_until=bindparam("until"))
+        .returning(OutboxItem.id, OutboxItem.controller, OutboxItem.recipient, OutboxItem.payload)
+    )
+    rows = session.connection().execute(claim, {"due_now": now, "due_channel": channel, "due_limit": limit,
+                                                "owner": owner, "until": now + lease}).all()
+    deliveries = sorted((Delivery(row.id, row.controller, row.recipient, row.payload) for row in rows),
+                        key=lambda d: d.id)
+    if deliveries:
+        log.debug("outbox claimed %d items for %s", len(deliveries), owner)
+    return deliveries
+
+
+def release_claims(session: Session, item_ids: list[int], *, owner: str) -> None:
+    """Hand back items `owner` claimed but did not attempt (they are due again at once)."""
+    if item_ids:
+        session.connection().execute(
+            update(OutboxItem)
+            .where(OutboxItem.id.in_(item_ids), OutboxItem.claimed_by == owner,
+                   OutboxItem.state == OutboxState.PENDING.value)
+            .values(claimed_by=None, claimed_until=None))
 
 
 def mark_sent(session: Session, item: OutboxItem, *, now: datetime) -> None:
@@ -137,6 +190,7 @@ def mark_sent(session: Session, item: OutboxItem, *, now: datetime) -> None:
     item.state = OutboxState.SENT.value
     item.sent_at = now
     item.last_error = None
+    item.claimed_by = item.claimed_until = None
     log.debug("outbox sent item=%s attempts=%s", item.id, item.attempts)
 
 
@@ -144,7 +198,7 @@ _MARK_SENT = (
     update(OutboxItem)
     .where(OutboxItem.id == bindparam("item"))
     .values(attempts=OutboxItem.attempts + 1, state=OutboxState.SENT.value, sent_at=bindparam("now"),
-            last_error=None)
+            last_error=None, claimed_by=None, claimed_until=None)
     .returning(OutboxItem.attempts)
 )
 
@@ -167,24 +221,55 @@ def mark_failed(
     error: str,
     permanent: bool,
     now: datetime,
-    max_attempts: int = MAX_ATTEMPTS,
-) -> None:
-    """Record a failed attempt: retry later with backoff, or give up and make it a DPO task."""
+    retry_for: timedelta = RETRY_PERIOD,
+    warn_after: timedelta = WARN_AFTER,
+) -> bool:
+    """Record a failed attempt: retry later with backoff, or give up and make it a DPO task.
+
+    Temporary failures are retried until delivery has failed for `retry_for` (counted from the
+    first failed attempt, or from the last requeue);
+    the next attempt is never scheduled past that end, so the last one falls on it.  Returns
+    True once per item, at the first failure after it has waited `warn_after`: the caller
+    warns the DPO while retries go on (`delivery_delayed` is audited here).
+    """
     item.attempts += 1
     item.last_error = error[:ERROR_MAX_CHARS]
-    if permanent or item.attempts >= max_attempts:
+    item.claimed_by = item.claimed_until = None
+    if item.failing_since is None:
+        item.failing_since = now
+    waited = now - item.failing_since
+    if permanent or waited >= retry_for:
         item.state = OutboxState.FAILED.value
         audit(
             session, actor="system", action="delivery_failed", now=now, ticket_id=item.ticket_id,
             reason="Zustellung endgültig fehlgeschlagen" if permanent
-            else f"Zustellung nach {item.attempts} Versuchen aufgegeben",
+            else f"Zustellung nach {item.attempts} Versuchen in {_duration_de(waited)} aufgegeben",
             detail={"outbox_id": item.id, "kind": item.kind, "channel": item.channel,
                     "attempts": item.attempts, "permanent": permanent, "error": item.last_error},
         )
         log.warning("outbox failed permanently item=%s attempts=%s", item.id, item.attempts)
-        return
-    item.next_attempt_at = now + backoff_delay(item.attempts)
+        return False
+    give_up_at = item.failing_since + retry_for
+    item.next_attempt_at = min(now + backoff_delay(item.attempts), give_up_at)
     log.info("outbox retry item=%s attempts=%s next=%s", item.id, item.attempts, item.next_attempt_at)
+    if item.delay_warned_at is not None or waited < warn_after:
+        return False
+    item.delay_warned_at = now
+    audit(session, actor="system", action="delivery_delayed", now=now, ticket_id=item.ticket_id,
+          reason=f"Zustellung seit {_duration_de(waited)} nicht möglich; weitere Versuche bis "
+                 f"{give_up_at:%d.%m.%Y %H:%M} UTC",
+          detail={"outbox_id": item.id, "kind": item.kind, "channel": item.channel,
+                  "attempts": item.attempts, "error": item.last_error})
+    return True
+
+
+def _duration_de(span: timedelta) -> str:
+    hours = int(span.total_seconds() // 3600)
+    if hours >= 48:
+        return f"{hours // 24} Tagen"
+    if hours >= 1:
+        return f"{hours} Stunden" if hours != 1 else "1 Stunde"
+    return f"{int(span.total_seconds() // 60)} Minuten"
 
 
 def requeue(session: Session, item: OutboxItem, *, actor: str, reason: str, now: datetime) -> None:
@@ -193,5 +278,6 @@ def requeue(session: Session, item: OutboxItem, *, actor: str, reason: str, now:
         raise ValueError(f"outbox item {item.id} is {item.state}, only failed items can be requeued")
     item.state = OutboxState.PENDING.value
     item.next_attempt_at = now
+    item.failing_since = item.delay_warned_at = None
     audit(session, actor=actor, action="delivery_requeued", now=now, ticket_id=item.ticket_id,
           reason=reason, detail={"outbox_id": item.id, "attempts": item.attempts})

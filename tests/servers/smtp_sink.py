@@ -45,7 +45,8 @@ class SinkMessage:
 class SmtpSink:
     """Records messages; `refuse_next(code_line)` makes the next DATA fail once (retry tests)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, smtputf8: bool = True) -> None:
+        self.smtputf8 = smtputf8  # offer SMTPUTF8 (RFC 6531) in the EHLO answer
         self.host = "127.0.0.1"
         self.port = 0
         self.messages: list[SinkMessage] = []
@@ -74,7 +75,7 @@ class SmtpSink:
         async def serve() -> asyncio.Server:
             loop = asyncio.get_running_loop()
             return await loop.create_server(
-                lambda: SMTP(self, hostname="sink.test", enable_SMTPUTF8=True, loop=loop),
+                lambda: SMTP(self, hostname="sink.test", enable_SMTPUTF8=self.smtputf8, loop=loop),
                 host=self.host,
                 port=0,
             )
@@ -125,8 +126,8 @@ class SmtpSink:
 
 
 @contextmanager
-def running_smtp_sink() -> Iterator[SmtpSink]:
-    sink = SmtpSink()
+def running_smtp_sink(*, smtputf8: bool = True) -> Iterator[SmtpSink]:
+    sink = SmtpSink(smtputf8=smtputf8)
     sink.start()
     try:
         yield sink

@@ -10,14 +10,18 @@ from sqlalchemy.orm import Session
 
 from dsr.store.models import AuditEvent, OutboxItem
 from dsr.store.outbox import (
-    MAX_ATTEMPTS,
+    RETRY_PERIOD,
+    WARN_AFTER,
     Delivery,
     backoff_delay,
+    claim_deliveries,
     due_deliveries,
     due_items,
     enqueue,
     mark_failed,
     mark_sent,
+    mark_sent_by_id,
+    release_claims,
     requeue,
 )
 from tests.store.conftest import new_ticket
@@ -93,17 +97,76 @@ def test_permanent_failure_becomes_a_dpo_task(session: Session) -> None:
     assert item.state == "pending" and due_items(session, now=NOW + timedelta(hours=1)) == [item]
 
 
-def test_gives_up_after_max_attempts(session: Session) -> None:
-    item = _item(session)
-    moment = NOW
-    for _ in range(MAX_ATTEMPTS - 1):
-        mark_failed(session, item, error="timeout", permanent=False, now=moment)
+def test_a_weekend_relay_outage_loses_nothing(session: Session) -> None:
+    """Defect 9 of issue 18: ten attempts (about 8 hours) used to fail every answer queued when
+    an outage began.  Friday 18:00 to Monday 08:00 (62 hours) the item stays pending."""
+    friday = datetime(2026, 2, 6, 17, tzinfo=UTC)
+    item = _item(session, now=friday)
+    moment = friday
+    while moment < friday + timedelta(hours=62):
+        mark_failed(session, item, error="451 4.3.0 relay down", permanent=False, now=moment)
         assert item.state == "pending"
         moment = item.next_attempt_at
-    mark_failed(session, item, error="timeout", permanent=False, now=moment)
-    assert (item.state, item.attempts) == ("failed", MAX_ATTEMPTS)
+    assert item.attempts > 10
+    mark_sent(session, item, now=moment)
+    assert item.state == "sent"
+    assert not session.scalars(select(AuditEvent).where(AuditEvent.action == "delivery_failed")).all()
+
+
+def test_gives_up_at_the_end_of_the_retry_period_and_warns_once_early(session: Session) -> None:
+    item = _item(session)
+    moment = NOW
+    warnings: list[datetime] = []
+    while item.state == "pending":
+        if mark_failed(session, item, error="timeout", permanent=False, now=moment):
+            warnings.append(moment)
+        moment = item.next_attempt_at
+    assert moment - NOW == RETRY_PERIOD  # the last attempt falls on the end of the period
+    assert item.state == "failed"
+    assert len(warnings) == 1 and WARN_AFTER <= warnings[0] - NOW < WARN_AFTER + timedelta(hours=4)
+    delayed = session.scalars(select(AuditEvent).where(AuditEvent.action == "delivery_delayed")).one()
+    assert delayed.detail["outbox_id"] == item.id
     event = session.scalars(select(AuditEvent).where(AuditEvent.action == "delivery_failed")).one()
-    assert event.detail["attempts"] == MAX_ATTEMPTS and event.detail["permanent"] is False
+    assert event.detail["attempts"] == item.attempts and event.detail["permanent"] is False
+
+
+def test_retry_period_is_configurable_and_restarts_on_requeue(session: Session) -> None:
+    item = _item(session)
+    mark_failed(session, item, error="451", permanent=False, now=NOW, retry_for=timedelta(hours=1))
+    assert item.state == "pending"
+    mark_failed(session, item, error="451", permanent=False, now=NOW + timedelta(hours=1),
+                retry_for=timedelta(hours=1))
+    assert item.state == "failed"
+    later = NOW + timedelta(days=1)
+    requeue(session, item, actor="dpo", reason="Relay repariert", now=later)
+    mark_failed(session, item, error="451", permanent=False, now=later, retry_for=timedelta(hours=1))
+    assert item.state == "pending"
+
+
+def test_a_claimed_item_is_not_due_for_anyone_else_until_its_lease_ends(session: Session) -> None:
+    first, second = _item(session), _item(session)
+    lease = timedelta(minutes=10)
+    claimed = claim_deliveries(session, now=NOW, channel="email", owner="a", lease=lease, limit=1)
+    assert [d.id for d in claimed] == [first.id]
+    session.refresh(first)
+    assert (first.claimed_by, first.claimed_until) == ("a", NOW + lease)
+    # Another sender gets the rest, and nothing while both are held.
+    assert [d.id for d in claim_deliveries(session, now=NOW, channel="email", owner="b", lease=lease)] \
+        == [second.id]
+    assert claim_deliveries(session, now=NOW + timedelta(minutes=9), channel="email", owner="c") == []
+    assert due_deliveries(session, now=NOW, channel="email") == []
+    # "a" delivered its item; "b" died: its lease ends and "c" takes the item over, same payload.
+    assert mark_sent_by_id(session, first.id, now=NOW + timedelta(minutes=1))
+    taken = claim_deliveries(session, now=NOW + lease, channel="email", owner="c", lease=lease)
+    assert [(d.id, d.payload) for d in taken] == [(second.id, second.payload)]
+    # A handed-back item is due again at once; an item not held by the caller is left alone.
+    release_claims(session, [second.id], owner="a")
+    assert claim_deliveries(session, now=NOW + lease, channel="email", owner="d") == []
+    release_claims(session, [second.id], owner="c")
+    assert [d.id for d in claim_deliveries(session, now=NOW + lease, channel="email", owner="d")] \
+        == [second.id]
+    session.refresh(first)
+    assert (first.state, first.claimed_by, first.claimed_until) == ("sent", None, None)
 
 
 def test_requeue_only_failed(session: Session) -> None:

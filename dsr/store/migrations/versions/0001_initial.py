@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-07 01:40:42.309357
+Create Date: 2026-12-07 02:04:01.987759
 """
 
 from __future__ import annotations
@@ -337,6 +337,10 @@ def upgrade() -> None:
     sa.Column('last_error', sa.Text(), nullable=True),
     sa.Column('created_at', dsr.store.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('sent_at', dsr.store.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('claimed_by', sa.String(length=100), nullable=True),
+    sa.Column('claimed_until', dsr.store.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('failing_since', dsr.store.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('delay_warned_at', dsr.store.types.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['message_id'], ['messages.id'], ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['ticket_id'], ['tickets.id'], ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id')
