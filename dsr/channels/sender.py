@@ -163,7 +163,8 @@ class OutboxSender:
             return 0
         # Items a lane has not reached before its lease runs short are handed back, not sent late
         # (another sender may hold them by then).
-        deadline = time.monotonic() + self._lease.total_seconds() - 2 * self._timeout - 5
+        lease = self._lease.total_seconds()
+        deadline = time.monotonic() + max(lease - 2 * self._timeout - 5, lease / 2)
         if self._settings.smtp_relay:
             await self._send_via_relay(items, deadline)
         else:

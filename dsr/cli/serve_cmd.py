@@ -23,6 +23,7 @@ def serve(config: Path | None = typer.Option(None, "--config", help="TOML settin
     from dsr.service.app import prepare_database, utc_now
     from dsr.service.app import serve as run_service
     from dsr.service.demo import load_demo_data
+    from dsr.service.leadership import SecondInstanceError
 
     cfg = common.settings(config)
     configure_logging(cfg.log_level)
@@ -49,6 +50,8 @@ def serve(config: Path | None = typer.Option(None, "--config", help="TOML settin
             log.warning("demo CRM not created (%s)", type(exc).__name__)
     try:
         asyncio.run(run_service(cfg, profiles, sessions))
+    except SecondInstanceError as exc:
+        raise common.CliError(str(exc), exit_code=2) from exc
     except OSError as exc:  # e.g. the SMTP or web port is taken
         raise common.CliError(f"cannot start a listener: {exc.strerror or exc}", exit_code=2) from exc
 

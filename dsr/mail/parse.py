@@ -51,7 +51,13 @@ TRACE_HEADERS = frozenset({
 SYNTHETIC_ID_DOMAIN = "synthetic.dsr.invalid"
 MAX_BODY_CHARS = 1_000_000
 
-_ADDR_SPEC = re.compile(r"[^\s<>@,;:\"()\[\]]+@[^\s<>@,;:\"()\[\]]+")
+# What an address found in a From/Sender header must look like before we answer it: a local part
+# without spaces or specials, a domain of dot-separated labels (Unicode letters allowed, IDNA).
+# Anything else (e.g. "heike@kunden.example?=" from an encoded word with a colon, which the
+# address parser reads as a group) is not an address we may write to.
+_VALID_ADDRESS = re.compile(r"[^\s<>()\[\],;:\"@\\]{1,320}@(?:[^\W_](?:[\w-]{0,61}[^\W_])?\.)+[^\W\d_]{2,63}")
+_SPEC_CHARS = frozenset(" \t\r\n<>@,;:\"()[]")
+_ADDRESS_MAX = 320
 
 
 class UnparseableMessage(Exception):  # noqa: N818 - name fixed by ARCHITECTURE/STYLE
@@ -224,12 +230,39 @@ def _raw_headers(msg: Message) -> dict[str, list[str]]:
 
 
 def _first_address(values: list[str]) -> tuple[str, str]:
+    """The first valid address of From/Sender and its decoded display name.
+
+    Read as written first; if that yields nothing valid (an encoded display name may hide a
+    colon or angle brackets that the address parser takes for syntax), the decoded text is read
+    again, and last a bare address is looked for in it (linear: from each "@" outwards)."""
     for value in values:
         text = recover_8bit(value, "utf-8")
-        for display, addr in getaddresses([text]):
-            if "@" in addr:
-                return normalize_address(addr), decode_header_text(display, "utf-8")
-        match = _ADDR_SPEC.search(text)
-        if match:
-            return normalize_address(match.group(0)), ""
+        decoded = decode_header_text(text, "utf-8")
+        for source in (text, decoded):
+            for display, addr in getaddresses([source]):
+                if _VALID_ADDRESS.fullmatch(addr.strip()):
+                    name = decode_header_text(display, "utf-8") if source is text else display
+                    return normalize_address(addr), name
+        for candidate in _bare_addresses(decoded):
+            # The valid start of the run: "heike@kunden.example?=" (a broken encoded word) counts
+            # as "heike@kunden.example".
+            match = _VALID_ADDRESS.match(candidate)
+            if match:
+                return normalize_address(match.group(0)), ""
     return "", ""
+
+
+def _bare_addresses(text: str) -> list[str]:
+    """Runs of address characters around each "@" (at most an address's length each side)."""
+    found: list[str] = []
+    at = text.find("@")
+    while at != -1:
+        start = at
+        while start > max(0, at - _ADDRESS_MAX) and text[start - 1] not in _SPEC_CHARS:
+            start -= 1
+        end = at + 1
+        while end < min(len(text), at + _ADDRESS_MAX) and text[end] not in _SPEC_CHARS:
+            end += 1
+        found.append(text[start:end])
+        at = text.find("@", at + 1)
+    return found

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import bindparam, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from dsr.config import Settings
@@ -40,6 +40,7 @@ from dsr.pipeline import steps
 from dsr.pipeline.outbound import INSERT_MESSAGE, ReplyQueue
 from dsr.pipeline.run import Run, Site, StoredInbound
 from dsr.pipeline.steps import CONTINUE, Step
+from dsr.pipeline.storable import storable, unstorable_reason
 from dsr.pipeline.triage import UNCLEAR_REASONS
 from dsr.store.audit import audit
 from dsr.store.db import retry_if_disconnected
@@ -69,6 +70,8 @@ STEPS: tuple[Step, ...] = (
 # parsed, under names no sender can set (the parser never copies x-dsr-* headers).
 CONFIRMED_RIGHTS_KEY = "x-dsr-chat-confirmed-rights"
 SYSTEM = steps.SYSTEM
+# The database is down or unreachable: the message is not acknowledged and comes again.
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError, TimeoutError, ConnectionError)
 _SET_DISPOSITION = update(Message).where(Message.id == bindparam("message")).values(
     ticket_id=bindparam("ticket_id"), disposition=bindparam("disposition"),
     disposition_reason=bindparam("disposition_reason"))
@@ -104,9 +107,21 @@ class Pipeline:
         if profile is None:
             return self.quarantine(controller=msg.controller, channel=msg.channel, raw=msg.raw or b"",
                                    reason=f"unbekannter Verantwortlicher {msg.controller!r}")
+        unstorable = unstorable_reason(msg)
+        if unstorable is not None:
+            return self._quarantine_message(msg, unstorable)
+        msg = storable(msg)  # within the schema's limits on SQLite and PostgreSQL alike
         now = self._clock()
         result = _classify(msg)  # pure: done before the transaction takes the write lock
-        outcome = retry_if_disconnected(lambda: self._transaction(msg, profile, now, result))
+        try:
+            outcome = retry_if_disconnected(lambda: self._transaction(msg, profile, now, result))
+        except DATABASE_UNAVAILABLE:
+            raise  # the adapter does not acknowledge (SMTP 451, no IMAP flag): delivered again later
+        except Exception as exc:
+            # Anything else would fail the same way on every redelivery (a value the database
+            # refuses, a defect of ours): kept for the DPO instead of refused forever.
+            log.exception("message not processable (%s); quarantined", type(exc).__name__)
+            return self._quarantine_message(msg, f"Nachricht nicht verarbeitbar ({type(exc).__name__})")
         if outcome.status is OutcomeStatus.DUPLICATE:
             return outcome
         self._fault("crash_after_commit")
@@ -114,6 +129,10 @@ class Pipeline:
                        mask_key(msg.dedupe_key[:80]), mask_address(msg.sender), outcome.status.value,
                        outcome.reason, outcome.ticket_reference, len(outcome.outbox_ids))
         return outcome
+
+    def _quarantine_message(self, msg: InboundMessage, reason: str) -> Outcome:
+        raw = msg.raw if msg.raw is not None else f"{msg.subject}\n\n{msg.body}".encode("utf-8", "replace")
+        return self.quarantine(controller=msg.controller, channel=msg.channel, raw=raw, reason=reason)
 
     def quarantine(self, *, controller: str, channel: str, raw: bytes, reason: str) -> Outcome:
         """Keep input we cannot process, with the reason, for the DPO; never drop it."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import signal
 import socket
@@ -33,6 +34,7 @@ from dsr.inbound import InboundMessage, MessageSink, Outcome
 from dsr.pipeline.core import Pipeline
 from dsr.pipeline.fault_inject import fault_hook_from_env
 from dsr.pipeline.workers import PipelineWorkers
+from dsr.service.leadership import InstanceLock, Leadership
 from dsr.service.scheduler import Scheduler
 from dsr.store.db import make_engine, migrate, session_factory
 from dsr.store.models import User
@@ -105,6 +107,18 @@ async def serve(settings: Settings, profiles: Mapping[str, ControllerProfile],
     """
     stop = stop or asyncio.Event()
     notify = on_listening or (lambda _name, _host, _port: None)
+    # SQLite: one instance per database (SecondInstanceError); PostgreSQL: any number, the
+    # singletons below run on one of them at a time (dsr.service.leadership).
+    instance = InstanceLock(settings.database_url)
+    try:
+        await _serve(settings, profiles, sessions, stop=stop, clock=clock, notify=notify)
+    finally:
+        instance.release()
+
+
+async def _serve(settings: Settings, profiles: Mapping[str, ControllerProfile],
+                 sessions: sessionmaker[Session], *, stop: asyncio.Event, clock: Callable[[], datetime],
+                 notify: Listening) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):
@@ -131,9 +145,10 @@ async def serve(settings: Settings, profiles: Mapping[str, ControllerProfile],
     smtp = await _start_smtp(settings, profiles, sink, clock)
     notify("smtp", *smtp.sockets[0].getsockname()[:2])
     spawn("outbox", sender.run(stop))
+    leadership = Leadership(settings.database_url)
     scheduler = Scheduler(sessions=sessions, profiles=profiles, clock=clock, settings=settings,
                           write_gate=gate, wake=sender.wake)
-    spawn("scheduler", scheduler.run(stop))
+    spawn("scheduler", leadership.run("scheduler", scheduler.run, stop))
     _start_fulfilment(settings, sessions, stop, spawn, clock, gate)
     if settings.imap_url:
         from dsr.channels.email.imap import ImapPoller
@@ -142,10 +157,11 @@ async def serve(settings: Settings, profiles: Mapping[str, ControllerProfile],
         poller = ImapPoller(sink=sink, profiles=profiles, url=settings.imap_url,
                             processed_folder=settings.imap_processed_folder, clock=clock,
                             workers=2 * workers.count if workers else 1)
-        log.info("IMAP poller watching %s:%d/%s", poller.location.host, poller.location.port,
-                 poller.location.folder)
-        spawn("imap", poller.run(stop))
-    webhook = _start_telegram(settings, profiles, sessions, sink, stop, spawn, clock) \
+        where = poller.location
+        log.info("IMAP poller watching %s:%d/%s", where.host, where.port, where.folder)
+        mailbox = f"imap:{where.host.lower()}:{where.port}:{_digest(where.user)}:{where.folder}"
+        spawn("imap", leadership.run(mailbox, poller.run, stop))
+    webhook = _start_telegram(settings, profiles, sessions, sink, stop, spawn, clock, leadership) \
         if settings.telegram_token else None
     _start_console(settings, profiles, sessions, sink, stop, spawn, clock, webhook=webhook, notify=notify)
     log.info("dsr serve ready: controllers %s", ", ".join(profiles))
@@ -163,7 +179,13 @@ async def serve(settings: Settings, profiles: Mapping[str, ControllerProfile],
         await asyncio.to_thread(workers.close)
     if sender_engine is not None:
         sender_engine.dispose()
+    leadership.close()
     log.info("stopped")
+
+
+def _digest(value: str) -> str:
+    """A short stable stand-in for a secret or personal value in a lock name."""
+    return hashlib.sha256(value.encode()).hexdigest()[:16]
 
 
 def _sender_engine(settings: Settings) -> Engine | None:
@@ -206,8 +228,10 @@ async def _start_smtp(settings: Settings, profiles: Mapping[str, ControllerProfi
 def _start_telegram(settings: Settings, profiles: Mapping[str, ControllerProfile],
                     sessions: sessionmaker[Session], sink: WakingSink, stop: asyncio.Event,
                     spawn: Callable[[str, Coroutine[Any, Any, Any]], None],
-                    clock: Callable[[], datetime]) -> Callable[[Any], Awaitable[Any]] | None:
-    """Spawn the bot; in webhook mode return the console endpoint that feeds it (else None)."""
+                    clock: Callable[[], datetime],
+                    leadership: Leadership) -> Callable[[Any], Awaitable[Any]] | None:
+    """Spawn the bot (on the one instance leading for its token); in webhook mode return the
+    console endpoint that feeds it (else None)."""
     try:
         from dsr.channels.telegram.adapter import TelegramChannel, run_telegram, webhook_endpoint
     except ImportError as exc:  # the adapter is optional at build time
@@ -215,8 +239,12 @@ def _start_telegram(settings: Settings, profiles: Mapping[str, ControllerProfile
         return None
     log.info("Telegram bot starting (API %s)", settings.telegram_api_url or "api.telegram.org")
     running: list[TelegramChannel] = []  # filled by run_telegram once the bot is up
-    spawn("telegram", run_telegram(settings=settings, sessions=sessions, profiles=profiles, pipeline=sink,
-                                   clock=clock, stop=stop, on_ready=running.append))
+    def bot(inner_stop: asyncio.Event) -> Coroutine[Any, Any, None]:
+        return run_telegram(settings=settings, sessions=sessions, profiles=profiles, pipeline=sink,
+                            clock=clock, stop=inner_stop, on_ready=running.append)
+
+    token = settings.telegram_token or ""
+    spawn("telegram", leadership.run(f"telegram:{_digest(token)}", bot, stop))
     if not settings.telegram_webhook_url:
         return None
     return webhook_endpoint(lambda: running[-1] if running else None)
