@@ -32,6 +32,8 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from email.parser import BytesHeaderParser
+from email.policy import compat32
 from enum import StrEnum
 
 from sqlalchemy import func, select
@@ -119,15 +121,47 @@ class IdentityCheck:
     purpose: str = ""  # PURPOSE_CODE or PURPOSE_FACTS
 
 
-def authentication_passes(values: Sequence[str], trusted_authserv_id: str, sender: str) -> tuple[bool, str]:
-    """RFC 8601: does a trusted Authentication-Results header show DMARC or aligned DKIM pass?
+def trusted_results(msg: InboundMessage, trusted_authserv_id: str) -> list[str]:
+    """The Authentication-Results the trusted server itself added: its topmost header(s) only.
 
-    Only headers whose authserv-id equals the configured one count: anything else may have been
-    written by the sender.  (The receiving MTA must strip foreign headers with its own id.)
+    The receiving server adds its results above its own Received line, at the top of the
+    message; whatever stands lower down arrived with the message, whatever id it claims (a
+    sender forges `dmarc=pass` under the server's `dmarc=fail`).  So only the first header with
+    the trusted authserv-id counts, together with those directly below it (several filters of
+    the same server each add one); any other header in between ends the block.
+    """
+    headers: list[tuple[str, str]]
+    if msg.raw:
+        # Headers only (the parser stops at the blank line): which header stands next to which.
+        parsed = BytesHeaderParser(policy=compat32).parsebytes(msg.raw, headersonly=True)
+        headers = [(n, str(v)) for n, v in parsed.items()]
+    else:  # the adapter's values, topmost first (nothing known about what stood between them)
+        headers = [("Authentication-Results", v) for v in msg.authentication_results]
+    block: list[str] = []
+    trusted = trusted_authserv_id.lower()
+    for name, value in headers:
+        if name.lower() == "authentication-results" and _authserv_id(str(value)) == trusted:
+            block.append(str(value))
+        elif block:
+            break
+    return block
+
+
+def _authserv_id(value: str) -> str:
+    head = _COMMENT_RE.sub("", " ".join(value.split())).split(";", 1)[0].split()
+    return head[0].lower() if head else ""
+
+
+def authentication_passes(values: Sequence[str], trusted_authserv_id: str, sender: str) -> tuple[bool, str]:
+    """RFC 8601: do the trusted server's results (`trusted_results`) show DMARC or aligned DKIM pass?
+
+    Headers with another authserv-id are ignored.  For each method the first result counts (a
+    second one further down cannot overrule it), and a DMARC result other than pass vetoes
+    everything: DMARC fail means no aligned DKIM or SPF pass in the server's own judgement.
     DKIM counts only when the signing domain aligns with the sender's domain.
     """
     domain = sender.rpartition("@")[2].lower()
-    passed: set[str] = set()
+    first: dict[str, tuple[str, dict[str, str]]] = {}
     for value in values:
         parts = [p.strip() for p in _COMMENT_RE.sub("", " ".join(value.split())).split(";")]
         if not parts or not parts[0] or parts[0].split()[0].lower() != trusted_authserv_id.lower():
@@ -138,15 +172,21 @@ def authentication_passes(values: Sequence[str], trusted_authserv_id: str, sende
                 continue
             method, _, result = tokens[0].lower().partition("=")
             props = dict(t.lower().split("=", 1) for t in tokens[1:] if "=" in t)
-            if method == "dmarc" and result == "pass" and _aligned(props.get("header.from", domain), domain):
-                passed.add("dmarc=pass")
             if method == "dkim" and result == "pass":
+                # Several signatures may be reported; the aligned passing one is what counts.
                 signer = props.get("header.d") or props.get("header.i", "").rpartition("@")[2]
                 if signer and _aligned(signer, domain):
-                    passed.add("dkim=pass")
-    for how in ("dmarc=pass", "dkim=pass"):  # DMARC first: it also covers the From alignment policy
-        if how in passed:
-            return True, how
+                    first.setdefault("dkim", (result, props))
+                continue
+            first.setdefault(method, (result, props))
+    dmarc = first.get("dmarc")
+    if dmarc is not None:
+        result, props = dmarc
+        if result == "pass" and _aligned(props.get("header.from", domain), domain):
+            return True, "dmarc=pass"
+        return False, f"dmarc={result}" if result != "pass" else "dmarc=pass for another domain"
+    if "dkim" in first:
+        return True, "dkim=pass"
     return False, "no trusted dmarc/dkim pass"
 
 
@@ -196,7 +236,7 @@ def decide(
             return IdentityDecision(
                 Rung.CONTACT_ON_FILE, IdentityLevel.CONTACT_ON_FILE,
                 "Absenderadresse im Datensatz hinterlegt (keine DKIM/DMARC-Prüfung konfiguriert)", subject)
-        ok, how = authentication_passes(msg.authentication_results,
+        ok, how = authentication_passes(trusted_results(msg, trusted_authserv_id),
                                         trusted_authserv_id, msg.sender)
         if ok:
             return IdentityDecision(Rung.CONTACT_ON_FILE, IdentityLevel.CONTACT_ON_FILE,

@@ -151,3 +151,34 @@ def test_unknown_sender_naming_an_address_on_file_gets_the_code_there(harness: H
                                sender="erika.neu@example.com"))
     assert done.reason == "identity_verified"
     assert harness.ticket(outcome.ticket_reference).reply_to == ERIKA
+
+
+def _received_by_trusted_server(results: list[str], below: dict[str, str]) -> bytes:
+    """What the trusted MX delivers: its own results and Received line on top of the message as
+    it arrived (which may carry headers the sender wrote, `below`)."""
+    top = "".join(f"Authentication-Results: {r}\n" for r in results)
+    top += f"Received: from mail.example.org by {TRUSTED}; Mon, 2 Mar 2026 09:00:01 +0000\n"
+    return top.encode() + make_mail(headers=below)
+
+
+def test_a_forged_pass_below_the_trusted_servers_own_results_is_not_believed(
+        make_harness: HarnessFactory) -> None:
+    """Issue 18 defect 5: the server's dmarc=fail on top, a forged dmarc=pass (with the trusted
+    authserv-id) under it: the request counted as verified."""
+    harness = make_harness(trusted_authserv_id=TRUSTED)
+    forged = {"Authentication-Results": f"{TRUSTED}; dkim=pass header.d=example.org; "
+                                        "dmarc=pass header.from=example.org"}
+    for results in ([f"{TRUSTED}; dmarc=fail header.from=example.org"],
+                    [f"{TRUSTED}; spf=pass smtp.mailfrom=example.org"]):
+        outcome = harness.send(_received_by_trusted_server(results, forged))
+        assert outcome.reason == "awaiting_identity", results
+        assert harness.ticket(outcome.ticket_reference).identity_level == "none"
+
+
+def test_several_results_headers_of_the_trusted_server_count_together(make_harness: HarnessFactory) -> None:
+    harness = make_harness(trusted_authserv_id=TRUSTED)
+    results = [f"{TRUSTED}; dmarc=pass header.from=example.org",
+               f"{TRUSTED}; dkim=pass header.d=example.org"]
+    outcome = harness.send(_received_by_trusted_server(results, {}))
+    ticket = harness.ticket(outcome.ticket_reference)
+    assert (outcome.reason, ticket.identity_level) == ("receipt_confirmed", "contact_on_file")
