@@ -139,9 +139,9 @@ def compose_mail(
         ("Date", format_datetime(now.astimezone(BERLIN))),
         ("Message-ID", message_id),
     ]
-    in_reply_to = in_reply_to if in_reply_to and _USABLE_ID.fullmatch(in_reply_to) else None
+    in_reply_to = in_reply_to if usable_id(in_reply_to) else None
     if in_reply_to:
-        chain = [r for r in references if r and r != in_reply_to and _USABLE_ID.fullmatch(r)]
+        chain = [r for r in references if r != in_reply_to and usable_id(r)]
         chain = chain[-(MAX_REFERENCES - 1):]
         headers += [("In-Reply-To", in_reply_to),
                     ("References", "\r\n ".join([*chain, in_reply_to]))]  # folded: one id per line
@@ -161,6 +161,17 @@ def compose_mail(
     return ComposedMail(message_id=message_id, subject=full_subject, payload=payload)
 
 
+def is_utf8_address(value: str) -> bool:
+    """An internationalised address (RFC 6531) as a whole header value: written as UTF-8."""
+    return (not value.isascii() and "@" in value and value.isprintable()
+            and not any(c.isspace() for c in value))
+
+
+def usable_id(value: str | None) -> bool:
+    """Whether a received Message-ID may be repeated in In-Reply-To/References (`_USABLE_ID`)."""
+    return bool(value) and _USABLE_ID.fullmatch(value or "") is not None
+
+
 def _header_line(name: str, value: str) -> bytes:
     """One header field as the compat32 generator writes it with `_WIRE` (no re-folding).
 
@@ -170,7 +181,7 @@ def _header_line(name: str, value: str) -> bytes:
     """
     if all(_VERBATIM.fullmatch(line) for line in value.split("\r\n ")):
         return f"{name}: {value}\r\n".encode("ascii")
-    if name == "To" and value.isprintable() and " " not in value:
+    if name == "To" and is_utf8_address(value):
         # An internationalised address (RFC 6531/6532) is written as UTF-8: an encoded word is not
         # allowed in an address, and the sender uses SMTPUTF8 for it (or fails the item clearly).
         return f"{name}: {value}\r\n".encode()

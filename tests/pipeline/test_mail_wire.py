@@ -1,5 +1,9 @@
 """`compose_mail` writes its bytes directly; they must equal what the stdlib MIME classes produce.
 
+Two documented deviations are applied to the reference as well: a received Message-ID that is
+not usable (`usable_id`: over-long or odd) is not repeated, and an internationalised recipient
+address is written as UTF-8 (RFC 6532) instead of as an encoded word.
+
 The reference below is the straightforward construction with `email.mime` and the compat32
 generator (what `compose_mail` did before it wrote the bytes itself).  Message-ID and boundary
 are random, so the reference takes them from the composed mail.
@@ -17,7 +21,16 @@ from email.utils import format_datetime, formataddr
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dsr.mail.compose import _WIRE, BERLIN, MAX_REFERENCES, compose_mail, encoded_words, tagged_subject
+from dsr.mail.compose import (
+    _WIRE,
+    BERLIN,
+    MAX_REFERENCES,
+    compose_mail,
+    encoded_words,
+    is_utf8_address,
+    tagged_subject,
+    usable_id,
+)
 from dsr.mail.hygiene import outgoing_msg_ids, safe_msg_id, strip_controls
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
@@ -33,14 +46,14 @@ def reference_bytes(*, message_id: str, boundary: str, from_address: str, from_n
     in_reply_to, references = safe_msg_id(in_reply_to), outgoing_msg_ids(references)
     msg = MIMEMultipart("alternative", boundary=boundary)
     msg["From"] = formataddr((from_name, from_address))
-    msg["To"] = to
+    msg["To"] = "UTF8-ADDRESS-PLACEHOLDER" if is_utf8_address(to) else to
     full_subject = tagged_subject(subject, reference)
     msg["Subject"] = full_subject if full_subject.isascii() else encoded_words(full_subject)
     msg["Date"] = format_datetime(NOW.astimezone(BERLIN))
     msg["Message-ID"] = message_id
-    if in_reply_to:
+    if in_reply_to and usable_id(in_reply_to):
         msg["In-Reply-To"] = in_reply_to
-        chain = [r for r in references if r and r != in_reply_to][-(MAX_REFERENCES - 1):]
+        chain = [r for r in references if r != in_reply_to and usable_id(r)][-(MAX_REFERENCES - 1):]
         msg["References"] = "\r\n ".join([*chain, in_reply_to])
     msg["Auto-Submitted"] = auto_submitted
     msg["X-Auto-Response-Suppress"] = "All"
@@ -49,7 +62,7 @@ def reference_bytes(*, message_id: str, boundary: str, from_address: str, from_n
     msg["Content-Language"] = language
     msg.attach(MIMEText(text if text.endswith("\n") else text + "\n", "plain", "utf-8"))
     msg.attach(MIMEText(html, "html", "utf-8"))
-    return msg.as_bytes(policy=_WIRE)
+    return msg.as_bytes(policy=_WIRE).replace(b"UTF8-ADDRESS-PLACEHOLDER", to.encode())
 
 
 def assert_same_as_stdlib(**kwargs: object) -> None:
