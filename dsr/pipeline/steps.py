@@ -25,13 +25,19 @@ from dsr.intents.consent_scope import ConsentScope, consent_scope
 from dsr.intents.model import Classification
 from dsr.intents.rights import RIGHTS, Right, legal_sort
 from dsr.logs import mask_address
-from dsr.mail.compose import is_our_message_id
 from dsr.pipeline import identity, triage
 from dsr.pipeline.clarification import chosen_readings
 from dsr.pipeline.identity import IdentityDecision, Rung
 from dsr.pipeline.identity_flow import handle_identity_reply, start_verification
 from dsr.pipeline.intake import stated_deadline
-from dsr.pipeline.loop_guard import LoopCheck, Verdict, check_message, parse_bounce
+from dsr.pipeline.loop_guard import (
+    BounceReport,
+    LoopCheck,
+    Verdict,
+    check_message,
+    is_returned_reply,
+    parse_bounce,
+)
 from dsr.pipeline.outbound import berlin_date, queue_internal_mail, reply_context
 from dsr.pipeline.run import Run
 from dsr.pipeline.threads import find_thread, is_requester
@@ -39,6 +45,7 @@ from dsr.pipeline.triage import UNCLEAR_REASONS, Route
 from dsr.replies.context import ReplyKind
 from dsr.store.audit import audit
 from dsr.store.models import (
+    AuditEvent,
     DataSubject,
     Direction,
     IdentityLevel,
@@ -100,6 +107,8 @@ def loop_guard(run: Run) -> StepResult:
         return _automatic(run, check)
     if check.verdict is Verdict.NO_REPLY:
         run.replies.withhold_from_sender = check.reason
+    if is_returned_reply(run.session, controller=run.profile.key, msg=run.msg):
+        return _automatic(run, LoopCheck(Verdict.AUTOMATIC, "own_reply_returned"))
     return CONTINUE
 
 
@@ -135,41 +144,59 @@ def _automatic(run: Run, check: LoopCheck) -> Outcome:
 
 
 def _bounce(run: Run, check: LoopCheck) -> Outcome:
-    """A delivery report: attach it to the ticket whose mail bounced; a lost answer is a DPO task."""
+    """A delivery report: attach it to the ticket whose mail bounced; a lost answer is a DPO task.
+
+    It counts only when it quotes the Message-ID of a mail we sent (anyone can write as
+    mailer-daemon and copy a ticket tag): otherwise it is held for the DPO and the ticket is not
+    escalated.  Each answer escalates once, however many bounces of it arrive.
+    """
     report = parse_bounce(run.msg)
+    bounced = _bounced_item(run.session, report.message_ids)
+    if bounced is None:
+        return _bounce_unverified(run, report, check)
     match = find_thread(run.session, controller=run.profile.key, in_reply_to=None,
                         references=list(reversed(report.message_ids)), subject="",
-                        header_method="bounce_headers", tag_texts=[f"[{t}]" for t in report.tags],
-                        tag_method="bounce_tag")
+                        header_method="bounce_headers")
     ticket = match.ticket
-    bounced = _bounced_item(run.session, report.message_ids)
+    repeated = ticket is not None and _already_bounced(run.session, ticket, bounced.id)
     run.stored.ticket_id = ticket.id if ticket else None
-    run.stored.disposition = "bounce" if ticket else "bounce_unmatched"
+    run.stored.disposition = "bounce_repeated" if repeated else "bounce" if ticket else "bounce_unmatched"
     audit(run.session, actor=SYSTEM, action="delivery_bounced", now=run.now,
           ticket_id=ticket.id if ticket else None,
           reason="Antwort nicht zustellbar" if report.permanent else "Zustellung verzögert",
           detail={"status": report.status, "permanent": report.permanent, "matched_by": match.method,
-                  "outbox_id": bounced.id if bounced else None, "kind": bounced.kind if bounced else None,
-                  "detected_by": check.reason})
-    internal = _bounced_internal_mail(run, bounced, report.message_ids)
-    if ticket is not None and report.permanent and not internal and ticket.state not in _CLOSED_STATES:
+                  "outbox_id": bounced.id, "kind": bounced.kind, "detected_by": check.reason,
+                  "repeated": repeated})
+    internal = bounced.kind in INTERNAL_KINDS
+    if (ticket is not None and report.permanent and not internal and not repeated
+            and ticket.state not in _CLOSED_STATES):
         escalate(run.session, ticket, ["delivery_bounced"], actor=SYSTEM, now=run.now,
                  reason="Antwort an die betroffene Person nicht zustellbar; die Frist läuft weiter")
         run.replies.alert_dpo(ticket, ticket.escalation_reasons)
     return Outcome(OutcomeStatus.IGNORED, reason="bounce", ticket_reference=_ref(ticket))
 
 
-def _bounced_internal_mail(run: Run, bounced: OutboxItem | None, message_ids: Sequence[str]) -> bool:
-    """Whether the bounced mail was one of ours to the DPO or managers, not an answer to a person.
+def _bounce_unverified(run: Run, report: BounceReport, check: LoopCheck) -> Outcome:
+    """A "bounce" that names none of our recorded mails: kept for the DPO, nothing escalated."""
+    match = find_thread(run.session, controller=run.profile.key, in_reply_to=None, references=[],
+                        subject="", tag_texts=[f"[{t}]" for t in report.tags], tag_method="bounce_tag")
+    ticket = match.ticket
+    run.stored.ticket_id = ticket.id if ticket else None
+    run.stored.disposition = "bounce_unverified"
+    audit(run.session, actor=SYSTEM, action="bounce_held", now=run.now,
+          ticket_id=ticket.id if ticket else None,
+          reason="Unzustellbarkeitsmeldung ohne Bezug auf eine von uns versandte Nachricht; "
+                 "zur Prüfung zurückgehalten",
+          detail={"status": report.status, "detected_by": check.reason, "message_id": run.stored.id,
+                  "sender": mask_address(run.msg.sender)})
+    return Outcome(OutcomeStatus.HELD, reason="bounce_unverified", ticket_reference=_ref(ticket))
 
-    Every answer to a data subject is recorded as an outbound message (so `bounced` finds it);
-    internal mails (alerts, reminders, digests) are not linked to a ticket.  A bounce quoting
-    only our own Message-IDs that match no recorded answer is therefore an internal mail, and
-    must not escalate the ticket whose tag it carries as if the person could not be reached.
-    """
-    if bounced is not None:
-        return bounced.kind in INTERNAL_KINDS
-    return bool(message_ids) and all(is_our_message_id(mid, run.site.own_domains) for mid in message_ids)
+
+def _already_bounced(session: Session, ticket: Ticket, outbox_id: int) -> bool:
+    """Whether a bounce of this very answer was recorded before (committed earlier)."""
+    details = session.scalars(select(AuditEvent.detail).where(
+        AuditEvent.ticket_id == ticket.id, AuditEvent.action == "delivery_bounced"))
+    return any(isinstance(d, dict) and d.get("outbox_id") == outbox_id for d in details)
 
 
 def _bounced_item(session: Session, message_ids: Sequence[str]) -> OutboxItem | None:
