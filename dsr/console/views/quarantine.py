@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import select
+from sqlalchemy import and_, func, select, true
 from starlette.responses import Response
 
 from dsr.console.guard import Ctx
@@ -22,18 +22,36 @@ from dsr.store.tickets.services import audit
 
 log = logging.getLogger(__name__)
 MAX_SHOWN_BYTES = 200_000
+PAGE_SIZE = 100
 STATES = {"open": "offen", "processed": "verarbeitet", "discarded": "verworfen"}
 
 
 def quarantine_list(ctx: Ctx) -> Response:
+    """Newest first, PAGE_SIZE entries a page: every entry is reachable, however many there are.
+
+    Only the columns the list shows are read (the raw message may be megabytes)."""
     show_all = ctx.request.query_params.get("all") == "1"
+    page = _page_number(ctx.request.query_params.get("page", "1"))
+    condition = and_(ctx.scope.where(QuarantinedMessage.controller),
+                     true() if show_all else QuarantinedMessage.state == "open")
     with ctx.services.sessions() as session:
-        query = (select(QuarantinedMessage).where(ctx.scope.where(QuarantinedMessage.controller))
-                 .order_by(QuarantinedMessage.received_at.desc()))
-        if not show_all:
-            query = query.where(QuarantinedMessage.state == "open")
-        items = list(session.scalars(query.limit(500)))
-        return ctx.render("quarantine.html", items=items, show_all=show_all, states=STATES)
+        total = session.scalar(select(func.count(QuarantinedMessage.id)).where(condition)) or 0
+        pages = max(1, -(-total // PAGE_SIZE))
+        page = min(page, pages)
+        items = session.execute(
+            select(QuarantinedMessage.id, QuarantinedMessage.received_at, QuarantinedMessage.controller,
+                   QuarantinedMessage.channel, QuarantinedMessage.reason, QuarantinedMessage.state,
+                   func.length(QuarantinedMessage.raw).label("size"))
+            .where(condition)
+            .order_by(QuarantinedMessage.received_at.desc(), QuarantinedMessage.id.desc())
+            .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)).all()
+        return ctx.render("quarantine.html", items=items, show_all=show_all, states=STATES, page=page,
+                          pages=pages, total=total, first=(page - 1) * PAGE_SIZE + 1 if items else 0,
+                          last=(page - 1) * PAGE_SIZE + len(items))
+
+
+def _page_number(value: str) -> int:
+    return int(value) if value.isdigit() and 0 < int(value) < 1_000_000 else 1
 
 
 def quarantine_item(ctx: Ctx) -> Response:
