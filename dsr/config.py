@@ -58,6 +58,10 @@ class Settings(BaseSettings):
     smtp_relay_user: str | None = None
     smtp_relay_password: str | None = None
     smtp_max_message_size: int = Field(default=25 * 1024 * 1024, gt=1024)
+    # Resource limits of the SMTP endpoint (README "Limits"): sessions at a time (more are told
+    # 421, try later), and how long one message may take before it is quarantined as too costly.
+    smtp_max_sessions: int = Field(default=32, ge=1, le=10_000)
+    message_time_budget_seconds: float = Field(default=20.0, gt=0, le=3600)
     smtp_tls_cert: Path | None = None
     smtp_tls_key: Path | None = None
     smtp_auth_users: Path | None = None  # file of "user:argon2hash" lines for a relaying MTA

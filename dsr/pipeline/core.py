@@ -17,6 +17,7 @@ pipeline is synchronous and does no network I/O; the outbox sender delivers late
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
@@ -112,7 +113,12 @@ class Pipeline:
             return self._quarantine_message(msg, unstorable)
         msg = storable(msg)  # within the schema's limits on SQLite and PostgreSQL alike
         now = self._clock()
+        started = time.monotonic()
         result = _classify(msg)  # pure: done before the transaction takes the write lock
+        spent = time.monotonic() - started
+        if spent > self._settings.message_time_budget_seconds:
+            # The per-message time budget: too costly to go on with; the DPO decides.
+            return self._quarantine_message(msg, f"zu aufwendig (Einordnung dauerte {spent:.0f} s)")
         try:
             outcome = retry_if_disconnected(lambda: self._transaction(msg, profile, now, result))
         except DATABASE_UNAVAILABLE:

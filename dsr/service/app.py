@@ -218,7 +218,8 @@ async def _start_smtp(settings: Settings, profiles: Mapping[str, ControllerProfi
     auth = PasswordFileAuthenticator.from_file(settings.smtp_auth_users) if settings.smtp_auth_users else None
     server = await start_smtp_server(handler=sink, profiles=profiles, host=host, port=port,
                                      max_size=settings.smtp_max_message_size, tls_context=tls,
-                                     authenticator=auth, clock=clock)
+                                     authenticator=auth, clock=clock, max_sessions=settings.smtp_max_sessions,
+                                     time_budget=settings.message_time_budget_seconds)
     bound = server.sockets[0].getsockname()
     log.info("SMTP endpoint on %s:%d (STARTTLS %s, AUTH %s)", bound[0], bound[1],
              "on" if tls else "off", "required" if auth else "off")

@@ -13,9 +13,11 @@ import logging
 import secrets
 import socket
 import ssl
+import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from aiosmtpd.smtp import SMTP, AuthenticatorType, AuthResult, Envelope, LoginPassword, Session
 from argon2 import PasswordHasher
@@ -33,23 +35,86 @@ SMTP_ACCEPTED = "250 2.0.0 Message accepted"
 SMTP_UNKNOWN_RECIPIENT = "550 5.1.1 Recipient address rejected: not a request address here"
 SMTP_ONE_CONTROLLER = "452 4.5.3 Too many recipients: send one message per controller"
 SMTP_TRY_LATER = "451 4.3.0 Temporary failure, please try again later"
+SMTP_TOO_MANY_SESSIONS = b"421 4.7.0 Too many connections, please try again later\r\n"
+# Messages above this size are parsed one at a time: four simultaneous 20 MB mails must not
+# take the memory of four (issue 18); small ones, nearly all requests, are not held up.
+LARGE_MESSAGE_BYTES = 1024 * 1024
 # Real mail clients exceed RFC 5321's 1000-octet line limit (unwrapped HTML); we accept such
 # lines rather than refuse a request over it.  Memory stays bounded by the message size limit.
 LONG_LINE_LIMIT = 1024 * 1024
+
+
+class SessionSlots:
+    """How many SMTP sessions are open; a session over the limit is refused with 421."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.active = 0
+
+    def take(self) -> bool:
+        if self.active >= self.limit:
+            return False
+        self.active += 1
+        return True
+
+    def give_back(self) -> None:
+        self.active -= 1
 
 
 class _TolerantSMTP(SMTP):
     line_length_limit = LONG_LINE_LIMIT
 
 
+class _LimitedSMTP(_TolerantSMTP):
+    """`_TolerantSMTP` that counts its session against `SessionSlots` (the event loop's thread only)."""
+
+    def __init__(self, *args: Any, slots: SessionSlots, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._slots = slots
+        self._slot_state = "new"  # new -> counted | refused
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if self._slot_state == "new":  # not again on STARTTLS, which calls this a second time
+            if not self._slots.take():
+                self._slot_state = "refused"
+                log.warning("SMTP session refused: %d sessions open (DSR_SMTP_MAX_SESSIONS)",
+                            self._slots.active)
+                if isinstance(transport, asyncio.WriteTransport):
+                    transport.write(SMTP_TOO_MANY_SESSIONS)
+                transport.close()
+                return
+            self._slot_state = "counted"
+        super().connection_made(transport)
+
+    def connection_lost(self, error: Exception | None) -> None:
+        if self._slot_state == "refused":
+            return
+        if self._slot_state == "counted":
+            self._slot_state = "done"
+            self._slots.give_back()
+        super().connection_lost(error)
+
+    def data_received(self, data: bytes) -> None:
+        if self._slot_state != "refused":
+            super().data_received(data)
+
+    def eof_received(self) -> bool | None:
+        if self._slot_state == "refused":
+            return None
+        return super().eof_received()
+
+
 class SmtpHandler:
     """The aiosmtpd handler: maps recipients to controllers and hands each message to the sink."""
 
     def __init__(
-        self, *, sink: MessageSink, profiles: Mapping[str, ControllerProfile], clock: Callable[[], datetime]
+        self, *, sink: MessageSink, profiles: Mapping[str, ControllerProfile], clock: Callable[[], datetime],
+        time_budget: float = 20.0,
     ) -> None:
         self._sink = sink
         self._clock = clock
+        self._time_budget = time_budget
+        self._large = asyncio.Semaphore(1)
         self._controller_of = {
             normalize_address(str(address)): key
             for key, profile in profiles.items()
@@ -77,9 +142,15 @@ class SmtpHandler:
         received_at = self._clock()
         correlation = secrets.token_hex(4)
         try:
-            outcome = await asyncio.to_thread(
-                self._commit, raw, controller, recipient, envelope.mail_from or "", received_at
-            )
+            if len(raw) > LARGE_MESSAGE_BYTES:
+                async with self._large:
+                    outcome = await asyncio.to_thread(
+                        self._commit, raw, controller, recipient, envelope.mail_from or "", received_at
+                    )
+            else:
+                outcome = await asyncio.to_thread(
+                    self._commit, raw, controller, recipient, envelope.mail_from or "", received_at
+                )
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the one boundary catch: whatever failed, the sender must retry
@@ -103,6 +174,7 @@ class SmtpHandler:
     def _commit(
         self, raw: bytes, controller: str, recipient: str, mail_from: str, received_at: datetime
     ) -> Outcome:
+        started = time.monotonic()
         try:
             msg = parse_email(
                 raw,
@@ -114,6 +186,11 @@ class SmtpHandler:
         except UnparseableMessage as exc:
             # Accepted (250) once quarantined: the DPO sees it, and a bounce would not help.
             return self._sink.quarantine(controller=controller, channel="email", raw=raw, reason=exc.reason)
+        spent = time.monotonic() - started
+        if spent > self._time_budget:
+            # The time budget: a message this costly is kept for the DPO instead of run further.
+            return self._sink.quarantine(controller=controller, channel="email", raw=raw,
+                                         reason=f"zu aufwendig (Zerlegen dauerte {spent:.0f} s)")
         return self._sink.handle(msg)
 
 
@@ -171,18 +248,23 @@ async def start_smtp_server(
     authenticator: AuthenticatorType | None = None,
     clock: Callable[[], datetime] | None = None,
     hostname: str | None = None,
+    max_sessions: int = 32,
+    time_budget: float = 20.0,
 ) -> asyncio.Server:
     """Listen on host:port (0 = any free port; read it from `server.sockets[0]`).  With an
     `authenticator`, every client must AUTH, which is only offered after STARTTLS."""
     if authenticator is not None and tls_context is None:
         raise ValueError("SMTP AUTH needs STARTTLS: configure DSR_SMTP_TLS_CERT and DSR_SMTP_TLS_KEY")
     loop = asyncio.get_running_loop()
-    adapter = SmtpHandler(sink=handler, profiles=profiles, clock=clock or (lambda: datetime.now(UTC)))
+    adapter = SmtpHandler(sink=handler, profiles=profiles, clock=clock or (lambda: datetime.now(UTC)),
+                          time_budget=time_budget)
+    slots = SessionSlots(max_sessions)
     fqdn = hostname or await asyncio.to_thread(socket.getfqdn)
 
     def protocol() -> SMTP:
-        return _TolerantSMTP(
+        return _LimitedSMTP(
             adapter,
+            slots=slots,
             data_size_limit=max_size,
             enable_SMTPUTF8=True,
             hostname=fqdn,
