@@ -226,3 +226,23 @@ def _check_counts(pg_url: str, sink: SmtpSink, kills: int) -> None:
     assert set(at_sink) <= expected | {None}
     repeats = sum(count - 1 for count in at_sink.values())
     assert repeats <= 4 * kills, f"{repeats} repeated deliveries after {kills} kills"
+
+
+def test_sqlite_refuses_a_second_instance_with_a_clear_error(tmp_path: Path, smtp_sink: SmtpSink) -> None:
+    env = {"DSR_DATABASE_URL": f"sqlite:///{tmp_path}/one.sqlite3", "DSR_SMTP_RELAY": smtp_sink.relay}
+    first = ServeProcess(tmp_path / "first", env, name="first")
+    try:
+        first.wait_listening()
+        second = ServeProcess(tmp_path / "second", env, name="second")
+        assert second.proc.wait(30) == 2
+        _wait_for(lambda: "already runs on the SQLite database" in second.text(), 5, "the error line")
+        assert "use PostgreSQL" in second.text()
+        assert first.alive
+    finally:
+        first.stop()
+    # Once the first instance is gone, the database is free again.
+    third = ServeProcess(tmp_path / "third", env, name="third")
+    try:
+        third.wait_listening()
+    finally:
+        third.stop()
