@@ -90,6 +90,8 @@ def parse_email(
         return _parse(raw, controller, recipient, received_at, envelope_sender, max_body_chars)
     except UnparseableMessage:
         raise
+    except RecursionError as exc:
+        raise UnparseableMessage("MIME structure nested too deeply") from exc
     except Exception as exc:
         raise UnparseableMessage(f"parser error ({type(exc).__name__})") from exc
 

@@ -267,8 +267,14 @@ class _TextExtractor(HTMLParser):
         self.chunks.append(data if self._pre_depth else re.sub(r"\s+", " ", data))
 
 
+# HTML beyond this is not read: a request does not need more, and parsing a 25 MB tag soup would
+# cost seconds (the body text is cut at 1,000,000 characters anyway).
+MAX_HTML_CHARS = 1_000_000
+
+
 def html_to_text(html: str) -> str:
     """Readable plain text from an HTML mail body (blocks become lines, scripts and styles go)."""
+    html = html[:MAX_HTML_CHARS]
     extractor = _TextExtractor()
     try:
         extractor.feed(html)
