@@ -6,7 +6,7 @@ import importlib
 import sys
 import time
 
-BENCHMARKS = ("classify", "deadlines", "email", "fulfilment")
+BENCHMARKS = ("classify", "deadlines", "email", "fulfilment", "hostile")
 
 
 def main(argv: list[str]) -> int:

@@ -18,6 +18,7 @@ from email.message import Message
 
 from dsr.inbound import Attachment
 from dsr.mail.text import (
+    MAX_HTML_CHARS,
     content_type,
     decode_header_text,
     decode_part_text,
@@ -112,7 +113,7 @@ def body_text(msg: Message, defects: set[str], *, depth: int = 0) -> tuple[str, 
         text = decode_part_text(plain, defects).strip()
         used.add(id(plain))
     if not text and html is not None:
-        text = html_to_text(decode_part_text(html, defects)).strip()
+        text = _html_text(decode_part_text(html, defects), defects).strip()
         used.add(id(html))
     if not text:
         text, fallback_used = _fallback_text(msg, defects)
@@ -133,6 +134,12 @@ def body_text(msg: Message, defects: set[str], *, depth: int = 0) -> tuple[str, 
     return text, used
 
 
+def _html_text(html: str, defects: set[str]) -> str:
+    if len(html) > MAX_HTML_CHARS:
+        defects.add("HtmlTruncated")
+    return html_to_text(html)
+
+
 def _top_forwards(msg: Message) -> Iterator[Message]:
     """message/rfc822 parts of `msg` that are not themselves inside a forwarded message."""
     for sub in subparts(msg):
@@ -148,7 +155,7 @@ def _fallback_text(msg: Message, defects: set[str]) -> tuple[str, set[int]]:
         if part.is_multipart() or not ctype.startswith("text/") or ctype == "text/rfc822-headers":
             continue
         decoded = decode_part_text(part, defects)
-        text = html_to_text(decoded) if ctype == "text/html" else decoded
+        text = _html_text(decoded, defects) if ctype == "text/html" else decoded
         if text.strip():
             return text.strip(), {id(part)}
     if content_type(msg).startswith("multipart/") and not msg.is_multipart():

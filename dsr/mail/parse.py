@@ -51,6 +51,8 @@ TRACE_HEADERS = frozenset({
     "received-spf", "arc-seal", "arc-message-signature", "arc-authentication-results",
 })  # fmt: skip
 SYNTHETIC_ID_DOMAIN = "synthetic.dsr.invalid"
+MAX_MULTIPARTS = 200
+_MULTIPART = re.compile(rb"multipart/", re.IGNORECASE)
 MAX_BODY_CHARS = 1_000_000
 
 # What an address found in a From/Sender header must look like before we answer it: a local part
@@ -106,6 +108,9 @@ def _parse(
 ) -> InboundMessage:
     if not raw.strip():
         raise UnparseableMessage("empty message")
+    if len(_MULTIPART.findall(raw)) > MAX_MULTIPARTS:
+        # The stdlib parser needs seconds for thousands of nested parts; no request has them.
+        raise UnparseableMessage(f"MIME structure with more than {MAX_MULTIPARTS} multipart containers")
     msg = email.message_from_bytes(raw, policy=parse_policy())
     if not isinstance(msg, EmailMessage):  # pragma: no cover - policy.default always builds these
         raise UnparseableMessage("parser returned no message")
