@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     web_listen: str = "127.0.0.1:8080"
     web_secret_key: str | None = None
     web_cookie_secure: bool = True
+    # Reverse proxies (IP addresses) whose X-Forwarded-For the login throttle believes; comma
+    # separated.  Empty: the socket peer is the client (a forwarded header is ignored).
+    web_trusted_proxies: str = ""
     imap_url: str | None = None  # imap[s]://user:password@host:port/INBOX
     imap_processed_folder: str | None = None  # move processed mail there; else flag \Seen
     telegram_token: str | None = None

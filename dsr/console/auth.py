@@ -148,34 +148,66 @@ class SessionStore:
 
 @dataclass
 class LoginThrottle:
-    """Failed-login counter per key (user name, client address) within a sliding window.
+    """Login attempts per key (user name, client address): reserved before the password is checked.
 
-    Online password guessing is the realistic attack on a small console; after `limit` failures
-    in `window` the key is refused until the oldest failure ages out.
+    Online password guessing is the realistic attack on a small console.  `reserve` counts an
+    attempt for every key atomically *before* the slow hash, so concurrent requests cannot all slip
+    through between "is it blocked?" and "count the failure" (the review: 60 parallel logins, 32
+    password checks).  `free` attempts per window are free; after that each key backs off: the next
+    attempt is allowed only `base * 2^(n - free)` after the previous one (at most `cap`), so a named
+    user is slowed down, never locked out for good, and a correct login ends the backoff of its
+    user name.
     """
 
-    limit: int = 5
+    free: int = 5
     window: timedelta = timedelta(minutes=15)
-    _failures: dict[str, list[datetime]] = field(default_factory=dict)
+    base: timedelta = timedelta(seconds=2)
+    cap: timedelta = timedelta(minutes=5)
+    _attempts: dict[str, list[datetime]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def _recent(self, key: str, now: datetime) -> list[datetime]:
-        recent = [t for t in self._failures.get(key, []) if now - t < self.window]
+        recent = [t for t in self._attempts.get(key, []) if now - t < self.window]
         if recent:
-            self._failures[key] = recent
+            self._attempts[key] = recent
         else:
-            self._failures.pop(key, None)
+            self._attempts.pop(key, None)
         return recent
+
+    def _wait(self, key: str, now: datetime) -> timedelta:
+        recent = self._recent(key, now)
+        if len(recent) < self.free:
+            return timedelta(0)
+        delay: timedelta = min(self.base * (2 ** (len(recent) - self.free)), self.cap)
+        left: timedelta = recent[-1] + delay - now
+        return max(timedelta(0), left)
+
+    def reserve(self, keys: tuple[str, ...], *, now: datetime) -> timedelta | None:
+        """Count an attempt for every key, or return how long to wait (nothing counted then)."""
+        with self._lock:
+            wait = max((self._wait(k, now) for k in keys), default=timedelta(0))
+            if wait > timedelta(0):
+                return wait
+            for key in keys:
+                self._attempts.setdefault(key, []).append(now)
+            return None
 
     def blocked(self, key: str, *, now: datetime) -> bool:
         with self._lock:
-            return len(self._recent(key, now)) >= self.limit
-
-    def fail(self, key: str, *, now: datetime) -> None:
-        with self._lock:
-            self._recent(key, now)
-            self._failures.setdefault(key, []).append(now)
+            return self._wait(key, now) > timedelta(0)
 
     def clear(self, key: str) -> None:
         with self._lock:
-            self._failures.pop(key, None)
+            self._attempts.pop(key, None)
+
+
+def client_address(peer: str | None, forwarded_for: str | None, trusted_proxies: frozenset[str]) -> str:
+    """The client's address: the socket peer, or, when the peer is a trusted proxy, the last address
+    in X-Forwarded-For that is not itself a trusted proxy (the one the proxy saw)."""
+    address = peer or "unknown"
+    if address not in trusted_proxies or not forwarded_for:
+        return address
+    for hop in reversed([h.strip() for h in forwarded_for.split(",") if h.strip()]):
+        if hop not in trusted_proxies:
+            return hop
+    return address

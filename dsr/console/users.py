@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from dsr.console.auth import (
     TOKEN_ROLES,
@@ -107,6 +107,33 @@ def set_disabled(session: Session, *, username: str, disabled: bool = True) -> U
         return UserProblem(f"Den Benutzer {username} gibt es nicht.")
     user.disabled = disabled
     return user
+
+
+@dataclass(frozen=True, slots=True)
+class LoginCheck:
+    """A verified login: who, as what (the password was checked outside any transaction)."""
+
+    user_id: int
+    username: str
+    role: str
+    new_hash: str | None  # a rehash with current parameters, to store
+
+
+def check_login(sessions: sessionmaker[Session], *, username: str, password: str) -> LoginCheck | None:
+    """The enabled user with this password, or None; same cost whether or not the name exists.
+
+    The argon2 work runs between two short sessions, never inside a transaction: an anonymous
+    login must not hold a database (on SQLite: the write) lock for the length of a hash.
+    """
+    with sessions() as session:
+        user = find_user(session, username) if username else None
+        found = (None if user is None
+                 else (user.id, user.username, user.role, user.password_hash, user.disabled))
+    ok = verify_password(found[3] if found else None, password)
+    if found is None or not ok or found[4] or found[2] not in {r.value for r in USER_ROLES}:
+        return None
+    new_hash = hash_password(password) if password_needs_rehash(found[3]) else None
+    return LoginCheck(found[0], found[1], found[2], new_hash)
 
 
 def authenticate(session: Session, *, username: str, password: str, now: datetime) -> User | None:

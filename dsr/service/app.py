@@ -275,7 +275,10 @@ def _start_console(settings: Settings, profiles: Mapping[str, ControllerProfile]
     host, port = Settings.split_host_port(settings.web_listen)
     app = create_app(settings=settings, sessions=sessions, profiles=profiles, clock=clock, sink=sink,
                      telegram_webhook=webhook)
-    config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False, lifespan="off")
+    # proxy_headers off: uvicorn would otherwise take X-Forwarded-For from any loopback peer; the
+    # console reads it itself, only from DSR_WEB_TRUSTED_PROXIES (dsr.console.auth.client_address).
+    config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False, lifespan="off",
+                            proxy_headers=False)
 
     class ConsoleServer(uvicorn.Server):
         @contextlib.contextmanager

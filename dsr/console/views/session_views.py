@@ -11,9 +11,10 @@ import logging
 from starlette.responses import RedirectResponse, Response
 
 from dsr.console import csrf
-from dsr.console.auth import Role, new_secret, same_secret
+from dsr.console.auth import Role, client_address, new_secret, same_secret
 from dsr.console.guard import Ctx
-from dsr.console.users import authenticate
+from dsr.console.users import check_login
+from dsr.store.models import User
 from dsr.store.tickets.services import audit
 
 log = logging.getLogger(__name__)
@@ -68,20 +69,24 @@ def login_submit(ctx: Ctx) -> Response:
     username = ctx.field("username").lower()
     password = ctx.form.get("password")
     password = password if isinstance(password, str) else ""
-    client = ctx.request.client.host if ctx.request.client else "unknown"
+    trusted = frozenset(p.strip() for p in services.settings.web_trusted_proxies.split(",") if p.strip())
+    client = client_address(ctx.request.client.host if ctx.request.client else None,
+                            ctx.request.headers.get("x-forwarded-for"), trusted)
     keys = (f"user:{username}", f"addr:{client}")
-    if any(services.throttle.blocked(k, now=ctx.now) for k in keys):
+    # The attempt is counted before the password is checked (atomically for both keys), so parallel
+    # requests cannot test more passwords than the throttle allows.
+    wait = services.throttle.reserve(keys, now=ctx.now)
+    if wait is not None:
         log.warning("login throttled client=%s", client)
+        seconds = max(1, int(wait.total_seconds()))
         return _login_page(
             ctx,
             status_code=429,
-            error="Zu viele Fehlversuche. Bitte warten Sie 15 Minuten und versuchen Sie es erneut.",
+            error=f"Zu viele Fehlversuche. Bitte warten Sie {seconds} Sekunden und versuchen Sie es erneut.",
         )
+    checked = check_login(services.sessions, username=username, password=password)
     with services.sessions.begin() as session:
-        user = authenticate(session, username=username, password=password, now=ctx.now) if username else None
-        if user is None:
-            for key in keys:
-                services.throttle.fail(key, now=ctx.now)
+        if checked is None:
             audit(
                 session,
                 actor="console:anonymous",
@@ -91,8 +96,13 @@ def login_submit(ctx: Ctx) -> Response:
             )
             log.info("login failed client=%s", client)
             return _login_page(ctx, status_code=401, error="Benutzername oder Passwort ist falsch.")
-        audit(session, actor=f"console:{user.username}", action="console.login", now=ctx.now)
-        user_id, name, role = user.id, user.username, Role(user.role)
+        user = session.get(User, checked.user_id)
+        if user is not None:
+            user.last_login_at = ctx.now
+            if checked.new_hash is not None:
+                user.password_hash = checked.new_hash
+        audit(session, actor=f"console:{checked.username}", action="console.login", now=ctx.now)
+        user_id, name, role = checked.user_id, checked.username, Role(checked.role)
     services.throttle.clear(keys[0])
     web = services.web_sessions.create(user_id=user_id, username=name, role=role, now=ctx.now)
     target = _safe_next(ctx.field("next")) or HOME[role]

@@ -1,0 +1,81 @@
+"""Security review (issue 14), finding 7 and the login lows: throttle race, lockout, forwarded addresses."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+from sqlalchemy import func, select
+from starlette.testclient import TestClient
+
+from dsr.config import Settings
+from dsr.console.app import create_app
+from dsr.store.models import AuditEvent
+from tests.console.conftest import PASSWORD, World
+
+
+def _token(html: str) -> str:
+    return html.split('name="csrf_token" value="')[1].split('"')[0]
+
+
+def _failed_checks(world: World) -> int:
+    with world.sessions() as s:
+        return int(s.scalar(select(func.count()).select_from(AuditEvent)
+                            .where(AuditEvent.action == "console.login_failed")) or 0)
+
+
+def _attempt(client: TestClient, username: str, password: str = "falsch-falsch-falsch",
+             headers: dict[str, str] | None = None) -> int:
+    token = _token(client.get("/login").text)
+    response = client.post("/login", data={"username": username, "password": password, "csrf_token": token},
+                           headers=headers or {})
+    return response.status_code
+
+
+def test_sixty_parallel_wrong_logins_check_at_most_five_passwords(world: World) -> None:
+    clients = [TestClient(world.app, base_url="http://testserver", follow_redirects=False) for _ in range(60)]
+    tokens = [_token(c.get("/login").text) for c in clients]
+    start = threading.Barrier(len(clients))
+    codes: list[int] = []
+
+    def one(client: TestClient, token: str) -> None:
+        start.wait()
+        r = client.post("/login", data={"username": "dana", "password": "falsch-falsch-falsch",
+                                        "csrf_token": token})
+        codes.append(r.status_code)
+
+    threads = [threading.Thread(target=one, args=pair) for pair in zip(clients, tokens, strict=True)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(set(codes)) == [401, 429]
+    assert codes.count(401) == _failed_checks(world) <= 5
+
+
+def test_the_throttle_backs_off_instead_of_locking_out(world: World) -> None:
+    client = TestClient(world.app, base_url="http://testserver", follow_redirects=False)
+    assert [_attempt(client, "dana") for _ in range(5)] == [401] * 5
+    assert _attempt(client, "dana", PASSWORD) == 429  # right password, but too soon
+    world.clock.now += timedelta(seconds=3)  # a short wait, not 15 minutes
+    assert _attempt(client, "dana", PASSWORD) == 303
+
+
+def test_forwarded_addresses_count_only_from_configured_proxies(world: World) -> None:
+    client = TestClient(world.app, base_url="http://testserver", follow_redirects=False)
+    # Untrusted peer: X-Forwarded-For is ignored, every attempt counts for the peer's address.
+    for n in range(5):
+        assert _attempt(client, f"user{n}", headers={"X-Forwarded-For": f"198.51.100.{n}"}) == 401
+    assert _attempt(client, "other", headers={"X-Forwarded-For": "203.0.113.9"}) == 429
+
+    services = world.app.state.services
+    trusting = create_app(settings=Settings(database_url="sqlite:///unused.sqlite3", web_cookie_secure=False,
+                                            web_trusted_proxies="testclient"),
+                          sessions=services.sessions, profiles=services.profiles, clock=services.clock,
+                          sink=services.sink)
+    proxied = TestClient(trusting, base_url="http://testserver", follow_redirects=False)
+    # Behind a trusted proxy, users at different addresses do not share one key.
+    for n in range(5):
+        assert _attempt(proxied, f"user{n}", headers={"X-Forwarded-For": "198.51.100.7"}) == 401
+    assert _attempt(proxied, "other", headers={"X-Forwarded-For": "198.51.100.7"}) == 429
+    assert _attempt(proxied, "other", headers={"X-Forwarded-For": "203.0.113.9"}) == 401
