@@ -115,7 +115,7 @@ def passwd(name: str, config: Path | None = ConfigOption) -> None:
     """Set a new password (running console sessions of the user end on their next request)."""
     password = _read_password()
     with session(settings(config)) as s:
-        _ok(set_password(s, username=name, password=password))
+        _ok(set_password(s, username=name, password=password, now=_now()))
         audit(s, actor="cli", action="user_password_set", now=_now(), detail={"username": name})
         s.commit()
     typer.echo(f"password of {name} changed")

@@ -221,6 +221,8 @@ def _session_scope(services: Services, web: WebSession) -> ControllerScope | Non
         user = session.get(User, web.user_id)
         if user is None or user.disabled or user.role != web.role.value:
             return None
+        if user.password_changed_at is not None and user.password_changed_at > web.created_at:
+            return None  # the password changed after this session began
         return ControllerScope.granted(user.controllers or ())
 
 

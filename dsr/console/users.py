@@ -78,7 +78,9 @@ def add_user(
     return user
 
 
-def set_password(session: Session, *, username: str, password: str) -> User | UserProblem:
+def set_password(session: Session, *, username: str, password: str,
+                 now: datetime | None = None) -> User | UserProblem:
+    """New password; with `now`, every console session of the user started before it ends."""
     user = find_user(session, username)
     if user is None:
         return UserProblem(f"Den Benutzer {username} gibt es nicht.")
@@ -86,6 +88,8 @@ def set_password(session: Session, *, username: str, password: str) -> User | Us
     if problem:
         return UserProblem(problem)
     user.password_hash = hash_password(password)
+    if now is not None:
+        user.password_changed_at = now
     return user
 
 

@@ -344,6 +344,8 @@ class User(Base):
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime]
     last_login_at: Mapped[datetime | None]
+    # Console sessions started before this moment are over (`dsr users passwd`).
+    password_changed_at: Mapped[datetime | None]
 
 
 class ApiToken(Base):

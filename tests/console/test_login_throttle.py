@@ -79,3 +79,16 @@ def test_forwarded_addresses_count_only_from_configured_proxies(world: World) ->
         assert _attempt(proxied, f"user{n}", headers={"X-Forwarded-For": "198.51.100.7"}) == 401
     assert _attempt(proxied, "other", headers={"X-Forwarded-For": "198.51.100.7"}) == 429
     assert _attempt(proxied, "other", headers={"X-Forwarded-For": "203.0.113.9"}) == 401
+
+
+def test_a_password_change_ends_the_users_sessions(world: World) -> None:
+    """Issue 14 (low): console sessions survived `dsr users passwd`."""
+    from dsr.console.users import set_password
+
+    client = world.client("dpo")
+    assert client.get("/queue").status_code == 200
+    world.clock.now += timedelta(minutes=1)
+    with world.sessions.begin() as s:
+        set_password(s, username="dana", password="ein-ganz-neues-passwort", now=world.clock())
+    response = client.get("/queue")
+    assert response.status_code == 303 and response.headers["location"].startswith("/login")

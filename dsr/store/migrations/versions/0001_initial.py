@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-07 02:04:01.987759
+Create Date: 2026-12-07 02:29:54.588927
 """
 
 from __future__ import annotations
@@ -90,6 +90,7 @@ def upgrade() -> None:
     sa.Column('disabled', sa.Boolean(), nullable=False),
     sa.Column('created_at', dsr.store.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('last_login_at', dsr.store.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('password_changed_at', dsr.store.types.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('username')
     )
