@@ -28,19 +28,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from dsr.channels.telegram.conversation import confirm as chat_confirm
 from dsr.channels.telegram.conversation import submit as chat_submit
 from dsr.channels.telegram.conversation import texts as t
+from dsr.channels.telegram.conversation.turn import Turn
 from dsr.inbound import InboundMessage, Outcome
 from dsr.intents.rights import RIGHTS, Right, legal_sort
 from dsr.pipeline.clarification import offered_readings, reading_numbers
 from dsr.store.audit import audit
 from dsr.store.models import Ticket, TicketState
-
-if TYPE_CHECKING:
-    from dsr.channels.telegram.conversation.flow import Turn
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +69,7 @@ def offer(turn: Turn, reference: str, labels: Sequence[Right]) -> None:
                  chat_confirm.keyboard(turn, ticket))
         return
     named = ", ".join(f"{RIGHTS[r].name_de} ({RIGHTS[r].article})" for r in readings)
-    audit(turn.session, actor="system", action=OFFERED_ACTION, now=turn.flow._clock(), ticket_id=ticket.id,
+    audit(turn.session, actor="system", action=OFFERED_ACTION, now=turn.now(), ticket_id=ticket.id,
           reason=f"Im Chat zur Auswahl angeboten: {named}", detail={"readings": [r.value for r in readings]})
     buttons = [(t.button_label(r, turn.form), f"cp:{r.value}:{reference}") for r in readings]
     rows = [buttons[i:i + 2] for i in range(0, len(buttons), 2)]
@@ -159,7 +156,7 @@ def answer_by_text(turn: Turn, text: str) -> None:
 def _after_clarification(turn: Turn, ticket: Ticket, outcome: Outcome, msg: InboundMessage,
                          rights: Sequence[Right]) -> None:
     """The pipeline continued its clarification flow: report the result and open the identity step."""
-    now = turn.flow._clock()
+    now = turn.now()
     current = legal_sort(tuple(Right(r) for r in ticket.rights))
     result = chat_submit.after_pipeline(
         turn.session, outcome=outcome, msg=msg, profile=turn.profile, rights=rights or current,

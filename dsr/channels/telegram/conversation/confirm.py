@@ -24,11 +24,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from dsr.channels.telegram.conversation import submit as chat_submit
 from dsr.channels.telegram.conversation import texts as t
 from dsr.channels.telegram.conversation import verify as chat_verify
+from dsr.channels.telegram.conversation.turn import Buttons, Turn
 from dsr.inbound import InboundMessage, Outcome
 from dsr.intents import classify
 from dsr.intents.rights import Right, legal_sort
@@ -36,9 +36,6 @@ from dsr.store.audit import audit
 from dsr.store.models import Ticket, TicketState
 from dsr.store.tickets.catalogue import TRANSITIONS
 from dsr.store.tickets.services import correct_rights, escalate
-
-if TYPE_CHECKING:
-    from dsr.channels.telegram.conversation.flow import Buttons, Turn
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +74,7 @@ def on_button(turn: Turn, action: str, rest: str) -> None:
     message_id = turn.event.message_id
     if action == "cy":
         rights = [Right(r) for r in (turn.state.confirm or {}).get("rights", [])]
-        audit(turn.session, actor=_actor(turn), action="rights_confirmed", now=turn.flow._clock(),
+        audit(turn.session, actor=_actor(turn), action="rights_confirmed", now=turn.now(),
               ticket_id=ticket.id, reason=CONFIRMED_REASON, detail={"rights": [r.value for r in rights]})
         turn.state.confirm = None
         if message_id is not None:
@@ -145,7 +142,7 @@ def correct(turn: Turn, ticket: Ticket, rights: Sequence[Right], *, edit: int | 
     made the request precise by keeping all of it, e.g. "Beides").
     """
     ordered = legal_sort(tuple(rights))
-    now = turn.flow._clock()
+    now = turn.now()
     if edit is not None:
         turn.say(t.text("chosen", turn.form, right=_labels(ordered, turn)), edit=edit)
     if list(ticket.rights) != [r.value for r in ordered]:
@@ -168,7 +165,7 @@ def correct(turn: Turn, ticket: Ticket, rights: Sequence[Right], *, edit: int | 
 
 def not_a_request(turn: Turn, ticket: Ticket, *, edit: int | None) -> None:
     """The person says it was no data-protection request: recorded for the DPO, nothing deleted."""
-    now = turn.flow._clock()
+    now = turn.now()
     if edit is not None:
         turn.say(t.text("chosen", turn.form, right=t.text("button_not_a_request", turn.form)), edit=edit)
     reason = "Betroffene Person im Chat: kein Datenschutz-Anliegen"

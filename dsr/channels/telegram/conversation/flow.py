@@ -8,6 +8,11 @@ mark, so a crash at any point neither loses an answer nor sends it twice, and a 
 continues the conversation where it stood.  The identity step (address, code, binding) is in
 `conversation.verify`, the hand-over to the pipeline in `conversation.submit`.
 
+Which step handles an event is data: `COMMANDS`, `BUTTON_HANDLERS` and `TEXT_HANDLERS` below list
+the handlers with the chat state they apply in, first match wins (as python-telegram-bot's
+`ConversationHandler` maps states to handlers).  Step modules work on a `Turn`
+(`conversation.turn`) and never import this module.
+
 Legal shape of the dialogue (LEGAL.md 1.12, 3.5):
 - a clear reading opens the ticket at once, with the receipt time of the person's message
   (Art. 12(3) runs from receipt; a request must never exist only in the chat), and is then
@@ -25,8 +30,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any, Literal
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -36,46 +41,28 @@ from dsr.channels.telegram.conversation import confirm as chat_confirm
 from dsr.channels.telegram.conversation import submit as chat_submit
 from dsr.channels.telegram.conversation import texts as t
 from dsr.channels.telegram.conversation import verify as chat_verify
-from dsr.channels.telegram.conversation.state import ChatState, load_state, save_state
+from dsr.channels.telegram.conversation.state import load_state, save_state
+from dsr.channels.telegram.conversation.turn import (
+    IMMEDIATE,
+    Buttons,
+    ChatEvent,
+    ChatLimits,
+    ChatSetup,
+    EventKind,
+    Turn,
+)
 from dsr.controllers import ControllerProfile
-from dsr.inbound import InboundMessage, Outcome
+from dsr.inbound import Outcome
 from dsr.intents import classify
 from dsr.intents.rights import RIGHTS, Right, legal_sort
 from dsr.pipeline import codes
-from dsr.pipeline.outbound import send_chat
+
+__all__ = ["BUTTON_HANDLERS", "COMMANDS", "TEXT_HANDLERS", "ChatEvent", "ChatFlow", "ChatLimits", "EventKind"]
 
 log = logging.getLogger(__name__)
 
-EventKind = Literal["command", "text", "button", "non_text"]
-Buttons = list[list[tuple[str, str]]]
-IMMEDIATE = frozenset({Right.MARKETING_OBJECTION, Right.CONSENT_WITHDRAWAL})
 # Reasons the chat can settle by asking the person; every other reason goes to a human.
 ASKABLE_REASONS = frozenset({"ambiguous", "low_confidence"})
-
-
-@dataclass(frozen=True, slots=True)
-class ChatLimits:
-    """Abuse limits and identity parameters (per chat)."""
-
-    max_text_chars: int = 2000
-    messages_per_minute: int = 12
-    code_ttl: timedelta = timedelta(hours=24)  # the code travels by e-mail
-    code_attempts: int = 5
-    email_attempts: int = 3
-
-
-@dataclass(frozen=True, slots=True)
-class ChatEvent:
-    """What a person did in the chat, reduced to what the conversation needs."""
-
-    update_id: int
-    chat_id: int
-    user_id: int
-    at: datetime  # when the update reached us (receipt)
-    kind: EventKind
-    text: str = ""  # message text, command name without "/", or button data
-    message_id: int | None = None  # the person's message, or the bot message carrying the button
-    language_code: str | None = None
 
 
 class ChatFlow:
@@ -86,14 +73,17 @@ class ChatFlow:
         clock: Callable[[], datetime], limits: ChatLimits | None = None,
     ) -> None:
         self._sessions = sessions
-        self._profile = profile
         self._pipeline = pipeline
         self._clock = clock
-        self.limits = limits or ChatLimits()
+        self._setup = ChatSetup(profile=profile, clock=clock, limits=limits or ChatLimits())
 
     @property
     def controller(self) -> str:
-        return self._profile.key
+        return self._setup.profile.key
+
+    @property
+    def limits(self) -> ChatLimits:
+        return self._setup.limits
 
     def handle(self, event: ChatEvent) -> list[int]:
         """Apply `event`; return the ids of the outbox rows to deliver.  Replays are no-ops.
@@ -111,8 +101,8 @@ class ChatFlow:
                 if event.update_id <= state.last_update_id:
                     log.info("chat update already handled update=%s", event.update_id)
                     return []
-                turn = Turn(self, session, state, event, outcomes)
-                turn.run()
+                turn = Turn(self._setup, session, state, event, outcomes)
+                dispatch(turn)
                 request = turn.pipeline_request
                 if request is None:
                     state.last_update_id = event.update_id
@@ -124,256 +114,289 @@ class ChatFlow:
             outcomes[request.dedupe_key] = self._pipeline.handle(request)
 
 
-class Turn:
-    """One event applied to one chat's state inside one transaction."""
+# --- the handlers of this module --------------------------------------------------------------
 
-    def __init__(self, flow: ChatFlow, session: Session, state: ChatState, event: ChatEvent,
-                 outcomes: Mapping[str, Outcome]) -> None:
-        self.flow = flow
-        self.outcomes = outcomes
-        self.pipeline_request: InboundMessage | None = None
-        self.session = session
-        self.state = state
-        self.event = event
-        self.profile = flow._profile
-        self.outbox_ids: list[int] = []
-        if not state.language_set and event.language_code:
-            state.language = "en" if event.language_code.lower().startswith("en") else "de"
 
-    @property
-    def form(self) -> t.Form:
-        return t.form_for(self.state.language, self.profile.address_form)
+def _within_rate_limit(turn: Turn) -> bool:
+    """At most N messages per minute; one polite notice, then silence until the window ends."""
+    now = turn.event.at.timestamp()
+    if now - turn.state.rate_window_start >= 60:
+        turn.state.rate_window_start, turn.state.rate_count = now, 0
+    turn.state.rate_count += 1
+    limit = turn.limits.messages_per_minute
+    if turn.state.rate_count == limit + 1:
+        turn.say(t.text("slow_down", turn.form))
+    return turn.state.rate_count <= limit
 
-    def say(self, text: str, buttons: Buttons | None = None, *, edit: int | None = None) -> None:
-        self.outbox_ids.append(send_chat(
-            self.session, controller=self.flow.controller, chat_id=self.event.chat_id, text=text,
-            buttons=buttons or (), edit_message_id=edit, now=self.flow._clock()))
 
-    def run(self) -> None:
-        if not self._within_rate_limit():
-            return
-        kind = self.event.kind
-        if kind == "non_text":
-            self.say(t.text("non_text", self.form))
-        elif kind == "command":
-            self._command(self.event.text)
-        elif kind == "button":
-            self._button(self.event.text)
-        elif len(self.event.text) > self.flow.limits.max_text_chars:
-            self.say(t.text("too_long", self.form, limit=self.flow.limits.max_text_chars,
-                            email=self.profile.contact_email))
+# -- commands ------------------------------------------------------------------------------
+
+
+def _start(turn: Turn) -> None:
+    turn.state.reset()
+    _stop_correcting(turn)
+    notice = (t.text("notice", turn.form, url=turn.profile.privacy_notice_url)
+              if turn.profile.privacy_notice_url else "")
+    turn.say(t.text("welcome", turn.form, controller=turn.profile.legal_name, notice=notice),
+             _rights_keyboard(turn, t.MENU_RIGHTS))
+
+
+def _help(turn: Turn) -> None:
+    turn.say(t.text("help", turn.form, email=turn.profile.contact_email))
+
+
+def _cancel(turn: Turn) -> None:
+    had = turn.state.step != "idle" or chat_confirm.correcting(turn)
+    turn.state.reset()
+    _stop_correcting(turn)
+    turn.say(t.text("cancelled" if had else "nothing_to_cancel", turn.form))
+
+
+def _unbind(turn: Turn) -> None:
+    removed = binding.unbind_chat(turn.session, controller=turn.controller,
+                                  telegram_user_id=turn.event.user_id, now=turn.now())
+    turn.state.reset()
+    turn.say(t.text("unbound" if removed else "not_bound", turn.form))
+
+
+def _stop_correcting(turn: Turn) -> None:
+    """Typed text is a new request again (the confirmation's buttons stay usable)."""
+    if turn.state.confirm:
+        turn.state.confirm = {**turn.state.confirm, "correcting": False}
+
+
+def _status(turn: Turn) -> None:
+    subject = binding.bound_subject(turn.session, turn.controller, turn.event.user_id)
+    tickets = binding.open_tickets(turn.session, controller=turn.controller,
+                                   chat_id=turn.event.chat_id,
+                                   subject_id=subject.id if subject else None)
+    if not tickets:
+        turn.say(t.text("status_none", turn.form))
+        return
+    lines = [t.text("status_head", turn.form)]
+    for ticket in tickets:
+        rights = ", ".join(t.button_label(Right(r), turn.form) if Right(r) in t.MENU_RIGHTS
+                           else RIGHTS[Right(r)].name_de for r in ticket.rights)
+        due = (chat_submit.format_day(ticket.extended_due_date or ticket.due_date, turn.form)
+               if ticket.due_date else t.text("status_no_due", turn.form))
+        lines.append(t.text("status_line", turn.form, reference=ticket.reference, rights=rights, due=due))
+    turn.say("\n".join(lines))
+
+
+# -- buttons -------------------------------------------------------------------------------
+
+
+def _menu_button(turn: Turn, data: str) -> None:
+    """A button of the rights menu (or "send" after describing): one answer per button set."""
+    action, _, rest = data.partition(":")
+    value, _, nonce = rest.rpartition(":") if ":" in rest else ("", "", rest)
+    if nonce != str(turn.state.prompt):
+        turn.say(t.text("stale_button", turn.form))
+        return
+    turn.state.prompt += 1  # every button set answers once
+    message_id = turn.event.message_id
+    if action == "r":
+        right = Right(value)
+        _edit_chosen(turn, message_id, [right])
+        if turn.state.pending:
+            _submit(turn, [right])
+        elif right in IMMEDIATE:
+            _pend_button(turn, right)
+            _submit(turn, [right])
         else:
-            self._text(self.event.text.strip())
+            turn.state.step, turn.state.chosen_right = "describe", right.value
+            turn.say(t.text("describe", turn.form, right=t.button_label(right, turn.form)),
+                     [[(t.text("button_send", turn.form), _data(turn, "send"))]])
+    elif action == "send" and turn.state.chosen_right:
+        right = Right(turn.state.chosen_right)
+        _pend_button(turn, right)
+        _submit(turn, [right])
+    else:
+        turn.say(t.text("stale_button", turn.form))
 
-    def _within_rate_limit(self) -> bool:
-        """At most N messages per minute; one polite notice, then silence until the window ends."""
-        now = self.event.at.timestamp()
-        if now - self.state.rate_window_start >= 60:
-            self.state.rate_window_start, self.state.rate_count = now, 0
-        self.state.rate_count += 1
-        limit = self.flow.limits.messages_per_minute
-        if self.state.rate_count == limit + 1:
-            self.say(t.text("slow_down", self.form))
-        return self.state.rate_count <= limit
 
-    # -- commands ------------------------------------------------------------------------------
+def _edit_chosen(turn: Turn, message_id: int | None, rights: list[Right]) -> None:
+    if message_id is not None:
+        label = ", ".join(t.button_label(r, turn.form) for r in rights)
+        turn.say(t.text("chosen", turn.form, right=label), edit=message_id)
 
-    def _command(self, name: str) -> None:
-        if name == "start":
-            self.state.reset()
-            self._stop_correcting()
-            notice = (t.text("notice", self.form, url=self.profile.privacy_notice_url)
-                      if self.profile.privacy_notice_url else "")
-            self.say(t.text("welcome", self.form, controller=self.profile.legal_name, notice=notice),
-                     self._rights_keyboard(t.MENU_RIGHTS))
-        elif name in ("hilfe", "help"):
-            self.say(t.text("help", self.form, email=self.profile.contact_email))
-        elif name == "status":
-            self._status()
-        elif name in ("abbrechen", "cancel"):
-            had = self.state.step != "idle" or chat_confirm.correcting(self)
-            self.state.reset()
-            self._stop_correcting()
-            self.say(t.text("cancelled" if had else "nothing_to_cancel", self.form))
-        elif name == "abmelden":
-            removed = binding.unbind_chat(self.session, controller=self.flow.controller,
-                                          telegram_user_id=self.event.user_id, now=self.flow._clock())
-            self.state.reset()
-            self.say(t.text("unbound" if removed else "not_bound", self.form))
-        else:
-            self.say(t.text("help", self.form, email=self.profile.contact_email))
 
-    def _stop_correcting(self) -> None:
-        """Typed text is a new request again (the confirmation's buttons stay usable)."""
-        if self.state.confirm:
-            self.state.confirm = {**self.state.confirm, "correcting": False}
+def _pend_button(turn: Turn, right: Right) -> None:
+    """A request made by button alone: its text says so, for the record."""
+    info = RIGHTS[right]
+    turn.state.pending = {
+        "key": f"tg:{turn.event.chat_id}:btn:{turn.event.update_id}",
+        "text": f"Im Telegram-Chat über die Schaltfläche gewählt: {info.name_de} ({info.article})",
+        "at": turn.event.at.isoformat(), "rights": [right.value]}
 
-    def _status(self) -> None:
-        subject = binding.bound_subject(self.session, self.flow.controller, self.event.user_id)
-        tickets = binding.open_tickets(self.session, controller=self.flow.controller,
-                                       chat_id=self.event.chat_id,
-                                       subject_id=subject.id if subject else None)
-        if not tickets:
-            self.say(t.text("status_none", self.form))
-            return
-        lines = [t.text("status_head", self.form)]
-        for ticket in tickets:
-            rights = ", ".join(t.button_label(Right(r), self.form) if Right(r) in t.MENU_RIGHTS
-                               else RIGHTS[Right(r)].name_de for r in ticket.rights)
-            due = (chat_submit.format_day(ticket.extended_due_date or ticket.due_date, self.form)
-                   if ticket.due_date else t.text("status_no_due", self.form))
-            lines.append(t.text("status_line", self.form, reference=ticket.reference, rights=rights, due=due))
-        self.say("\n".join(lines))
 
-    # -- buttons -------------------------------------------------------------------------------
+# -- free text -----------------------------------------------------------------------------
 
-    def _button(self, data: str) -> None:
-        action, _, rest = data.partition(":")
-        if action in chat_choice.ACTIONS or (action == "cr" and chat_choice.choosing(self)):
-            chat_choice.on_button(self, action, rest)
-            return
-        if action in chat_confirm.ACTIONS:
-            chat_confirm.on_button(self, action, rest)
-            return
-        value, _, nonce = rest.rpartition(":") if ":" in rest else ("", "", rest)
-        if nonce != str(self.state.prompt):
-            self.say(t.text("stale_button", self.form))
-            return
-        self.state.prompt += 1  # every button set answers once
-        message_id = self.event.message_id
-        if action == "r":
-            right = Right(value)
-            self._edit_chosen(message_id, [right])
-            if self.state.pending:
-                self._submit([right])
-            elif right in IMMEDIATE:
-                self._pend_button(right)
-                self._submit([right])
-            else:
-                self.state.step, self.state.chosen_right = "describe", right.value
-                self.say(t.text("describe", self.form, right=t.button_label(right, self.form)),
-                         [[(t.text("button_send", self.form), self._data("send"))]])
-        elif action == "send" and self.state.chosen_right:
-            right = Right(self.state.chosen_right)
-            self._pend_button(right)
-            self._submit([right])
-        else:
-            self.say(t.text("stale_button", self.form))
 
-    def _edit_chosen(self, message_id: int | None, rights: list[Right]) -> None:
-        if message_id is not None:
-            label = ", ".join(t.button_label(r, self.form) for r in rights)
-            self.say(t.text("chosen", self.form, right=label), edit=message_id)
+def _new_request(turn: Turn, text: str) -> None:
+    step = turn.state.step
+    pending = {"key": f"tg:{turn.event.chat_id}:{turn.event.message_id}", "text": text,
+               "at": turn.event.at.isoformat(), "rights": []}
+    if step == "describe" and turn.state.chosen_right:
+        pending["rights"] = [turn.state.chosen_right]
+        turn.state.pending = pending
+        _submit(turn, [Right(turn.state.chosen_right)])
+        return
+    turn.state.reset()
+    turn.state.pending = pending
+    result = classify("", text, "telegram")
+    turn.state.language, turn.state.language_set = result.language, True
+    labels: list[Right] = [r for r in result.labels if r is not Right.OTHER]
+    choosable = [r for r in labels if r not in IMMEDIATE]
+    hard = set(result.reasons) - ASKABLE_REASONS
+    pending["rights"] = [r.value for r in labels]
+    if result.escalate and hard:
+        _submit(turn, labels or [Right.OTHER], escalate=True)
+    elif labels and set(labels) <= IMMEDIATE and not result.escalate:
+        _submit(turn, labels)
+    elif len(choosable) == 1 and not result.escalate:
+        # Clear (a marketing objection beside it takes effect anyway): the ticket is opened now
+        # (receipt = this message), the reading confirmed after.
+        _submit(turn, labels, ask_confirmation=True)
+    elif labels or result.escalate:
+        # Several rights, or a weak reading: opened now like an e-mail, then the person chooses.
+        _submit(turn, labels, offer_choice=True)
+    else:
+        # Nothing recognised (an e-mail would open no ticket either): offer the rights; a choice
+        # opens the ticket with this message's text and receipt time.
+        turn.state.step = "choose"
+        turn.say(t.text("no_right", turn.form), _rights_keyboard(turn, t.MENU_RIGHTS))
 
-    def _pend_button(self, right: Right) -> None:
-        """A request made by button alone: its text says so, for the record."""
-        info = RIGHTS[right]
-        self.state.pending = {
-            "key": f"tg:{self.event.chat_id}:btn:{self.event.update_id}",
-            "text": f"Im Telegram-Chat über die Schaltfläche gewählt: {info.name_de} ({info.article})",
-            "at": self.event.at.isoformat(), "rights": [right.value]}
 
-    # -- free text -----------------------------------------------------------------------------
+def _submit(turn: Turn, rights: list[Right], *, escalate: bool = False, ask_confirmation: bool = False,
+            offer_choice: bool = False) -> None:
+    """Hand the pending request to the pipeline and tell the person what happens next.
 
-    def _text(self, text: str) -> None:
-        identity_open = self.state.step == "await_identity" and bool(self.state.ticket_reference)
-        if identity_open and chat_verify.EMAIL_RE.match(text):
-            chat_verify.email_step(self, text)
-        elif identity_open and self.state.code_expected and codes.candidates(text):
-            chat_verify.code_step(self, text)
-        elif chat_confirm.correcting(self) and chat_choice.choosing(self):
-            chat_choice.answer_by_text(self, text)
-        elif chat_confirm.correcting(self):
-            chat_confirm.correct_by_text(self, text)
-        elif identity_open:
-            chat_verify.forward_step(self, text)
-        else:
-            self._new_request(text)
+    `rights` count as chosen by the person (the pipeline takes them as given) unless the
+    request escalates or is a classifier reading still to be confirmed or chosen
+    (`ask_confirmation`, `offer_choice`: the pipeline classifies the text itself, and the
+    question follows the receipt).
+    """
+    pending = turn.state.pending or {}
+    ordered = legal_sort(rights)
+    confirmed = not escalate and not ask_confirmation and not offer_choice
+    msg, outcome = turn.pipeline_outcome(text=pending["text"], rights=ordered, confirmed=confirmed,
+                                         key=pending["key"], at=datetime.fromisoformat(pending["at"]))
+    if outcome is None:
+        return
+    result = chat_submit.after_pipeline(
+        turn.session, outcome=outcome, msg=msg, profile=turn.profile, rights=ordered,
+        confirmed=confirmed, form=turn.form, now=turn.now())
+    turn.outbox_ids.extend(result.outbox_ids)
+    turn.state.reset()
+    if result.needs_identity:
+        turn.state.step, turn.state.ticket_reference = "await_identity", result.reference
+        if result.offer_email:
+            turn.say(t.text("ask_email", turn.form))
+    if ask_confirmation and result.reference:
+        chat_confirm.ask(turn, result.reference, ordered)  # last: the message with the buttons
+    elif offer_choice and result.reference:
+        chat_choice.offer(turn, result.reference, ordered)
 
-    def _new_request(self, text: str) -> None:
-        step = self.state.step
-        pending = {"key": f"tg:{self.event.chat_id}:{self.event.message_id}", "text": text,
-                   "at": self.event.at.isoformat(), "rights": []}
-        if step == "describe" and self.state.chosen_right:
-            pending["rights"] = [self.state.chosen_right]
-            self.state.pending = pending
-            self._submit([Right(self.state.chosen_right)])
-            return
-        self.state.reset()
-        self.state.pending = pending
-        result = classify("", text, "telegram")
-        self.state.language, self.state.language_set = result.language, True
-        labels: list[Right] = [r for r in result.labels if r is not Right.OTHER]
-        choosable = [r for r in labels if r not in IMMEDIATE]
-        hard = set(result.reasons) - ASKABLE_REASONS
-        pending["rights"] = [r.value for r in labels]
-        if result.escalate and hard:
-            self._submit(labels or [Right.OTHER], escalate=True)
-        elif labels and set(labels) <= IMMEDIATE and not result.escalate:
-            self._submit(labels)
-        elif len(choosable) == 1 and not result.escalate:
-            # Clear (a marketing objection beside it takes effect anyway): the ticket is opened now
-            # (receipt = this message), the reading confirmed after.
-            self._submit(labels, ask_confirmation=True)
-        elif labels or result.escalate:
-            # Several rights, or a weak reading: opened now like an e-mail, then the person chooses.
-            self._submit(labels, offer_choice=True)
-        else:
-            # Nothing recognised (an e-mail would open no ticket either): offer the rights; a choice
-            # opens the ticket with this message's text and receipt time.
-            self.state.step = "choose"
-            self.say(t.text("no_right", self.form), self._rights_keyboard(t.MENU_RIGHTS))
 
-    def pipeline_outcome(
-        self, *, text: str, rights: tuple[Right, ...], confirmed: bool, subject: str = "",
-        key: str | None = None, at: datetime | None = None,
-    ) -> tuple[InboundMessage, Outcome | None]:
-        """The pipeline's outcome for this message, or None: then ChatFlow.handle calls it and reruns us."""
-        msg = chat_submit.inbound_message(
-            controller=self.flow.controller, event=self.event,
-            key=key or f"tg:{self.event.chat_id}:{self.event.message_id}", text=text,
-            received_at=at or self.event.at, rights=rights, confirmed=confirmed, subject=subject)
-        outcome = self.outcomes.get(msg.dedupe_key)
-        if outcome is None:
-            self.pipeline_request = msg
-        return msg, outcome
+# -- keyboards -----------------------------------------------------------------------------
 
-    def _submit(self, rights: list[Right], *, escalate: bool = False, ask_confirmation: bool = False,
-                offer_choice: bool = False) -> None:
-        """Hand the pending request to the pipeline and tell the person what happens next.
 
-        `rights` count as chosen by the person (the pipeline takes them as given) unless the
-        request escalates or is a classifier reading still to be confirmed or chosen
-        (`ask_confirmation`, `offer_choice`: the pipeline classifies the text itself, and the
-        question follows the receipt).
-        """
-        pending = self.state.pending or {}
-        ordered = legal_sort(rights)
-        confirmed = not escalate and not ask_confirmation and not offer_choice
-        msg, outcome = self.pipeline_outcome(text=pending["text"], rights=ordered, confirmed=confirmed,
-                                             key=pending["key"], at=datetime.fromisoformat(pending["at"]))
-        if outcome is None:
-            return
-        result = chat_submit.after_pipeline(
-            self.session, outcome=outcome, msg=msg, profile=self.profile, rights=ordered,
-            confirmed=confirmed, form=self.form, now=self.flow._clock())
-        self.outbox_ids.extend(result.outbox_ids)
-        self.state.reset()
-        if result.needs_identity:
-            self.state.step, self.state.ticket_reference = "await_identity", result.reference
-            if result.offer_email:
-                self.say(t.text("ask_email", self.form))
-        if ask_confirmation and result.reference:
-            chat_confirm.ask(self, result.reference, ordered)  # last: the message with the buttons
-        elif offer_choice and result.reference:
-            chat_choice.offer(self, result.reference, ordered)
+def _data(turn: Turn, action: str, value: str = "") -> str:
+    return f"{action}:{value}:{turn.state.prompt}" if value else f"{action}:{turn.state.prompt}"
 
-    # -- keyboards -----------------------------------------------------------------------------
 
-    def _data(self, action: str, value: str = "") -> str:
-        return f"{action}:{value}:{self.state.prompt}" if value else f"{action}:{self.state.prompt}"
+def _rights_keyboard(turn: Turn, rights: tuple[Right, ...] | list[Right]) -> Buttons:
+    buttons = [(t.button_label(r, turn.form), _data(turn, "r", r.value)) for r in rights]
+    return [buttons[i:i + 2] for i in range(0, len(buttons), 2)]
 
-    def _rights_keyboard(self, rights: tuple[Right, ...] | list[Right]) -> Buttons:
-        buttons = [(t.button_label(r, self.form), self._data("r", r.value)) for r in rights]
-        return [buttons[i:i + 2] for i in range(0, len(buttons), 2)]
 
+# --- the table: which handler takes an event, by the state of the chat ----------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Handler:
+    """One row of the table: `applies` looks at the turn's state and the event's text or data."""
+
+    name: str
+    applies: Callable[[Turn, str], bool]
+    run: Callable[[Turn, str], None]
+
+
+def _awaiting_identity(turn: Turn) -> bool:
+    return turn.state.step == "await_identity" and bool(turn.state.ticket_reference)
+
+
+def _action(data: str) -> str:
+    return data.partition(":")[0]
+
+
+def _always(_turn: Turn, _value: str) -> bool:
+    return True
+
+
+COMMANDS: Mapping[str, Callable[[Turn], None]] = {
+    "start": _start,
+    "hilfe": _help, "help": _help,
+    "status": _status,
+    "abbrechen": _cancel, "cancel": _cancel,
+    "abmelden": _unbind,
+}
+
+BUTTON_HANDLERS: tuple[Handler, ...] = (
+    # The readings offered for a ticket just opened (and "Nein, etwas anderes" while choosing).
+    Handler("choice",
+            lambda turn, data: _action(data) in chat_choice.ACTIONS
+            or (_action(data) == "cr" and chat_choice.choosing(turn)),
+            lambda turn, data: chat_choice.on_button(turn, _action(data), data.partition(":")[2])),
+    # The one-sentence confirmation of a clear reading.
+    Handler("confirmation", lambda _turn, data: _action(data) in chat_confirm.ACTIONS,
+            lambda turn, data: chat_confirm.on_button(turn, _action(data), data.partition(":")[2])),
+    # The rights menu of /start and "no right recognised".
+    Handler("menu", _always, _menu_button),
+)
+
+TEXT_HANDLERS: tuple[Handler, ...] = (
+    # Awaiting identity: an address asks for a code to it, a code proves the link.
+    Handler("identity-address",
+            lambda turn, text: _awaiting_identity(turn) and bool(chat_verify.EMAIL_RE.match(text)),
+            chat_verify.email_step),
+    Handler("identity-code",
+            lambda turn, text: _awaiting_identity(turn) and turn.state.code_expected
+            and bool(codes.candidates(text)),
+            chat_verify.code_step),
+    # Correcting a confirmed reading: by choosing among the readings, or in own words.
+    Handler("choice-by-text",
+            lambda turn, _text: chat_confirm.correcting(turn) and chat_choice.choosing(turn),
+            chat_choice.answer_by_text),
+    Handler("correction-by-text", lambda turn, _text: chat_confirm.correcting(turn),
+            chat_confirm.correct_by_text),
+    # Anything else while identity is open goes to the ticket as a message.
+    Handler("identity-forward", lambda turn, _text: _awaiting_identity(turn), chat_verify.forward_step),
+    # Otherwise (idle, describing a chosen right, choosing from the menu): a new request.
+    Handler("new-request", _always, _new_request),
+)
+
+
+def dispatch(turn: Turn) -> None:
+    """Run the handler the table assigns to the turn's event (after the rate limit)."""
+    if not _within_rate_limit(turn):
+        return
+    event = turn.event
+    if event.kind == "non_text":
+        turn.say(t.text("non_text", turn.form))
+    elif event.kind == "command":
+        COMMANDS.get(event.text, _help)(turn)
+    elif event.kind == "button":
+        _first(BUTTON_HANDLERS, turn, event.text)
+    elif len(event.text) > turn.limits.max_text_chars:
+        turn.say(t.text("too_long", turn.form, limit=turn.limits.max_text_chars,
+                        email=turn.profile.contact_email))
+    else:
+        _first(TEXT_HANDLERS, turn, event.text.strip())
+
+
+def _first(handlers: tuple[Handler, ...], turn: Turn, value: str) -> None:
+    handler = next(h for h in handlers if h.applies(turn, value))
+    log.debug("chat event update=%s handled by %s", turn.event.update_id, handler.name)
+    handler.run(turn, value)

@@ -14,7 +14,6 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import TYPE_CHECKING
 
 from babel.dates import format_date
 from sqlalchemy import select
@@ -40,9 +39,6 @@ from dsr.store.tickets.services import (
     transition,
 )
 
-if TYPE_CHECKING:
-    from dsr.channels.telegram.conversation.flow import ChatEvent
-
 log = logging.getLogger(__name__)
 
 IMMEDIATE = frozenset({Right.MARKETING_OBJECTION, Right.CONSENT_WITHDRAWAL})
@@ -55,16 +51,6 @@ class SubmitResult:
     needs_identity: bool
     outbox_ids: list[int]
     offer_email: bool = False  # the pipeline asked for facts: offer the code to the address on file
-
-
-def inbound_message(*, controller: str, event: ChatEvent, key: str, text: str, received_at: datetime,
-                    rights: Sequence[Right], confirmed: bool, subject: str = "") -> InboundMessage:
-    # Rights the person picked or confirmed by button: the pipeline uses them instead of guessing.
-    return InboundMessage(
-        controller=controller, channel="telegram", dedupe_key=key, sender=f"telegram:{event.user_id}",
-        received_at=received_at, subject=subject, body=text, message_id=key,
-        chat_id=event.chat_id, telegram_user_id=event.user_id,
-        confirmed_rights=tuple(rights) if confirmed else ())
 
 
 def after_pipeline(

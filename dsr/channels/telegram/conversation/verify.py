@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from dsr.channels.telegram.conversation import binding
 from dsr.channels.telegram.conversation import submit as chat_submit
 from dsr.channels.telegram.conversation import texts as t
+from dsr.channels.telegram.conversation.turn import Turn
 from dsr.pipeline import codes
 from dsr.store.models import TicketState
 from dsr.store.subjects import normalize_email
@@ -24,8 +24,6 @@ from dsr.store.tickets.services import escalate
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
-if TYPE_CHECKING:
-    from dsr.channels.telegram.conversation.flow import Turn
 
 
 def forward_step(turn: Turn, text: str) -> None:
@@ -38,8 +36,8 @@ def forward_step(turn: Turn, text: str) -> None:
     if ticket is None or ticket.state != "awaiting_identity":
         if ticket is not None and ticket.subject_id and ticket.identity_level == "code_confirmed":
             # The pipeline's code went to the address on file: that proves the chat, too.
-            binding.bind_chat(turn.session, controller=turn.flow.controller, subject_id=ticket.subject_id,
-                              telegram_user_id=turn.event.user_id, now=turn.flow._clock())
+            binding.bind_chat(turn.session, controller=turn.controller, subject_id=ticket.subject_id,
+                              telegram_user_id=turn.event.user_id, now=turn.now())
         turn.state.reset()
 
 
@@ -49,7 +47,7 @@ def email_step(turn: Turn, text: str) -> None:
         turn.say(t.text("not_an_email", turn.form))
         return
     turn.state.email_attempts += 1
-    if turn.state.email_attempts > turn.flow.limits.email_attempts:
+    if turn.state.email_attempts > turn.limits.email_attempts:
         turn.state.reset()
         turn.say(t.text("code_failed", turn.form, email=turn.profile.contact_email))
         return
@@ -57,14 +55,14 @@ def email_step(turn: Turn, text: str) -> None:
     turn.state.code_expected, turn.state.code_misses = True, 0
     turn.state.challenge_id = binding.start_binding(
         turn.session, profile=turn.profile, typed_address=normalize_email(text), ticket=ticket,
-        now=turn.flow._clock(), ttl=turn.flow.limits.code_ttl,
-        max_attempts=turn.flow.limits.code_attempts, language=turn.state.language)
-    turn.say(t.text("code_sent", turn.form, hours=int(turn.flow.limits.code_ttl.total_seconds() // 3600)))
+        now=turn.now(), ttl=turn.limits.code_ttl,
+        max_attempts=turn.limits.code_attempts, language=turn.state.language)
+    turn.say(t.text("code_sent", turn.form, hours=int(turn.limits.code_ttl.total_seconds() // 3600)))
 
 
 def code_step(turn: Turn, text: str) -> None:
     """A code-shaped answer after an address was given: check it; bind the chat when it is right."""
-    now = turn.flow._clock()
+    now = turn.now()
     candidates = codes.candidates(text)
     result = binding.check_code(turn.session, turn.state.challenge_id, candidates, now=now)
     if result.outcome is binding.CodeCheck.WRONG:
@@ -73,7 +71,7 @@ def code_step(turn: Turn, text: str) -> None:
     if result.outcome is binding.CodeCheck.NO_CHALLENGE:
         # The address was not on file: answer exactly as for a wrong code (no enumeration).
         turn.state.code_misses += len(candidates)
-        left = turn.flow.limits.code_attempts - turn.state.code_misses
+        left = turn.limits.code_attempts - turn.state.code_misses
         if left > 0:
             turn.say(t.text("code_wrong", turn.form, left=left))
             return
@@ -82,7 +80,7 @@ def code_step(turn: Turn, text: str) -> None:
         _hand_to_person(turn, now)
         turn.say(t.text("code_failed", turn.form, email=turn.profile.contact_email))
         return
-    binding.bind_chat(turn.session, controller=turn.flow.controller, subject_id=result.subject_id,
+    binding.bind_chat(turn.session, controller=turn.controller, subject_id=result.subject_id,
                       telegram_user_id=turn.event.user_id, now=now)
     ticket = chat_submit.ticket_by_reference(turn.session, turn.state.ticket_reference)
     text = t.text("bound", turn.form)
