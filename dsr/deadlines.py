@@ -2,7 +2,7 @@
 
 Pure functions of a timezone-aware receipt timestamp and the controller's Land; no I/O.
 
-The law (docs/LEGAL.md, section 2):
+The law (docs/LEGAL-NOTES.md, section 2):
 
 * The clock starts on the calendar day of receipt in Europe/Berlin (EDPB 01/2022 § 159), whatever
   the channel's own time zone; a mail that arrives at 23:30 UTC on 31 January was received on
@@ -21,7 +21,7 @@ The law (docs/LEGAL.md, section 2):
   earlier date and the trail shows both.  The extension must be notified within the first month,
   so it is refused after the original due date.
 * A DPO-approved pause while identity is genuinely in doubt (EDPB § 159) shifts the nominal dates
-  by the paused days before the roll-forward.  The default is no pause (LEGAL.md 6.3).
+  by the paused days before the roll-forward.  The default is no pause (docs/LEGAL-NOTES.md 6.3).
 
 Every computed date carries a German trail a DPO can check by hand, e.g.
 "Eingang 31.01.2026 → 28.02.2026 (kein 31.02.) → Samstag → 02.03.2026".
@@ -161,7 +161,7 @@ def _holidays_of_year(state: str, year: int) -> Mapping[date, str]:
     Only the package's default "public" category is used: church holidays that are not public
     holidays (Allerheiligen in NI, Mariä Himmelfahrt in most of Bavaria's municipalities) do not
     stop a period.  Fronleichnam is a public holiday in Sachsen only in the Sorbian-Catholic
-    municipalities listed in the FronleichnamsVO (LEGAL.md 2.6), never Land-wide; the package
+    municipalities listed in the FronleichnamsVO (docs/LEGAL-NOTES.md 2.6), never Land-wide; the package
     (0.109) files it under its "catholic" category for SN, and we drop it defensively should a
     release ever list it as a Land-wide public holiday, because a deadline engine for a controller
     in Hartmannsdorf must not postpone its dates for a holiday that does not apply there.
@@ -380,7 +380,7 @@ def may_extend(deadline: Deadline, today: date) -> bool:
     """Whether an extension may still be decided and notified: only up to and including `due`.
 
     Art. 12(3) s. 3 requires the extension notice within one month of receipt; after the original
-    due date has passed, the extension can no longer be used (EDPB § 164, LEGAL.md 2.5).
+    due date has passed, the extension can no longer be used (EDPB § 164, docs/LEGAL-NOTES.md 2.5).
     """
     return today <= deadline.due
 

@@ -97,7 +97,7 @@ class Ctx:
 
     @property
     def today(self) -> date:
-        """The Europe/Berlin calendar day: legal dates are Berlin days (LEGAL.md 2.3)."""
+        """The Europe/Berlin calendar day: legal dates are Berlin days (docs/LEGAL-NOTES.md 2.3)."""
         return self.now.astimezone(BERLIN).date()
 
     @property

@@ -1,6 +1,6 @@
 """German words for the stable codes the console shows (reason codes, states, identity levels).
 
-Reason codes follow docs/ARCHITECTURE.md and the escalation cases of LEGAL.md section 5 (the
+Reason codes follow docs/ARCHITECTURE.md and the escalation cases of docs/LEGAL-NOTES.md 5 (the
 classifier's codes, and those the service sets itself: undeliverable answers, identity not
 confirmed, the person's own word in the chat); the DPO reads the plain German sentence, the code
 stays visible as a tooltip for support questions.
@@ -73,7 +73,7 @@ IDENTITY: dict[str, str] = {
 
 CHANNELS: dict[str, str] = {"email": "E-Mail", "telegram": "Telegram", "console": "Konsole"}
 
-# Lawful grounds for stopping the clock (LEGAL.md 2.4, EDPB 01/2022 § 159): only while the
+# Lawful grounds for stopping the clock (docs/LEGAL-NOTES.md 2.4, EDPB 01/2022 § 159): only while the
 # controller waits for information it asked for without undue delay.
 PAUSE_REASONS: dict[str, str] = {
     "identity": "Begründete Zweifel an der Identität: Nachweis angefordert (Art. 12 Abs. 6, EDPB § 159)",

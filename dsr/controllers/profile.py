@@ -39,7 +39,7 @@ class PostalAddress(_Strict):
 
 
 class Authority(_Strict):
-    """The competent supervisory authority (LEGAL.md 4.4); current name and postal address."""
+    """The competent supervisory authority (docs/LEGAL-NOTES.md 4.4); current name and postal address."""
 
     name: str
     address: PostalAddress
@@ -155,7 +155,7 @@ class ControllerProfile(_Strict):
     dsr_record_retention_years: int = Field(default=3, ge=1, le=30)
     # Internal target: this many working days before the legal due date.
     internal_target_working_days: int = Field(default=10, ge=0, le=20)
-    # Whether the DPO allows pausing the clock while identity is genuinely in doubt (LEGAL 2.4).
+    # Whether the DPO allows pausing the clock while identity is genuinely in doubt (docs/LEGAL-NOTES.md 2.4).
     allow_identity_pause: bool = False
     # True where the controller often acts as a processor for others (Art. 28(3)(e)).
     may_act_as_processor: bool = False

@@ -1,6 +1,6 @@
 """Escalation reason codes (docs/ARCHITECTURE.md): stable ids the pipeline, store and console share.
 
-Each code names why a careful DPO wants a human to look at a message (LEGAL.md § 5).  The lexicon
+Each code names why a careful DPO wants a human to look at a message (docs/LEGAL-NOTES.md 5).  The lexicon
 may only use codes from this list, so a typo in a data file cannot invent a reason nobody handles.
 """
 

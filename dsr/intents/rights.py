@@ -40,7 +40,8 @@ class RightInfo:
     # True where Art. 12(3) sets the one-month deadline; False where the law makes the
     # request effective on receipt (Art. 21(3) marketing, Art. 7(3) consent) or no right applies.
     statutory_deadline: bool
-    # True where the request takes effect at once without identity verification (LEGAL 3.5 level 0).
+    # True where the request takes effect at once without identity verification
+    # (docs/LEGAL-NOTES.md 3.5, level 0).
     immediate: bool
 
 

@@ -1,4 +1,4 @@
-"""Quality figures of the classifier on a labelled corpus (corpus/LABELS.md record format).
+"""Quality figures of the classifier on a labelled corpus (JSONL records with the gold labels).
 
 The figures a DPO needs before trusting automation:
 

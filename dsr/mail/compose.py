@@ -1,7 +1,7 @@
 """Build the complete RFC 5322 bytes of an outgoing automatic mail.
 
 Every automatic mail carries what the other side needs to avoid loops and to thread correctly
-(RFC 3834, ANCHORS.md "loops" and "threading"): `Auto-Submitted: auto-replied`,
+(RFC 3834; RFC 5322 threading): `Auto-Submitted: auto-replied`,
 `X-Auto-Response-Suppress: All`, our own `Message-ID` under the controller's domain, and
 `In-Reply-To`/`References` pointing at the message we answer.  The subject carries the ticket tag
 `[DSR-YYYY-NNNNNN]` so that a reply finds its ticket even when a mail client drops the headers.

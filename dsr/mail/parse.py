@@ -8,7 +8,7 @@ then quarantines the raw bytes for the DPO (never drops them).
 
 Attachment *contents* are not kept (data minimisation, Art. 5(1)(c)); only name, type, size and
 SHA-256 are recorded, and an image or PDF named like an identity document is flagged so the DPO
-can check it and have it deleted (LEGAL.md 3.5: a copy of an ID card is rarely necessary).
+can check it and have it deleted (docs/LEGAL-NOTES.md 3.5: a copy of an ID card is rarely necessary).
 
 The message is parsed once: what later steps need of it travels in typed fields of the
 `InboundMessage` (parser defects, the Authentication-Results values, a delivery report's status

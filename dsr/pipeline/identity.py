@@ -1,4 +1,4 @@
-"""Identity verification: the LEGAL.md 3.5 ladder, one-time codes and known-facts checks.
+"""Identity verification: the docs/LEGAL-NOTES.md 3.5 ladder, one-time codes and known-facts checks.
 
 Art. 12(6) GDPR lets a controller ask for more only where it has reasonable doubts, and EDPB
 Guidelines 01/2022 §§ 72-73 say to reuse what the controller already has: the contact on file, or
@@ -58,7 +58,7 @@ DISCLOSING_RIGHTS = frozenset({Right.ACCESS, Right.PORTABILITY, Right.RECTIFICAT
 MAX_FACT_TOKENS = 200
 FACTS_REQUESTED = ("Kundennummer", "Postleitzahl")
 FACTS_METHOD = "Kundennummer und Postleitzahl stimmen mit dem Datensatz überein"
-# Escalation reason codes that make verification a human decision (LEGAL 3.5 level 3).
+# Escalation reason codes that make verification a human decision (docs/LEGAL-NOTES.md 3.5 level 3).
 LEVEL3_REASONS = frozenset({"special_category", "identity_theft", "credit_agency", "representative",
                             "third_party_data", "minor", "deceased"})
 

@@ -1,6 +1,6 @@
 """Loop protection: which inbound mail must never get an automatic answer, and bounce parsing.
 
-Every help desk studied in ANCHORS.md had mail loops (auto-reply ping-pong, bounce storms, mailing
+Every mature help desk has had mail loops (auto-reply ping-pong, bounce storms, mailing
 itself).  Protection is layered, following RFC 3834 and the lessons of Zammad, FreeScout and
 Mailman:
 

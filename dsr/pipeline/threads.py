@@ -1,6 +1,6 @@
 """Threading: which ticket a follow-up belongs to, and whether its sender may speak for it.
 
-Order of evidence (ANCHORS.md lesson 3): `In-Reply-To`, then `References` (newest first), both
+Order of evidence (as mature help desks thread mail): `In-Reply-To`, then `References` (newest first), both
 matched against every message we stored for the controller (ours and theirs), then the
 `[DSR-YYYY-NNNNNN]` tag in the subject.  German "AW:"/"WG:" prefixes need no special handling
 because neither the headers nor the tag depend on them.

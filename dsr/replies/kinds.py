@@ -146,7 +146,8 @@ KIND_SPECS: dict[ReplyKind, KindSpec] = {
 }
 
 # Fields that are personal data of the data subject; blanked for unverified senders so that no
-# template (nor a controller's override) can print them (LEGAL 3.5: no personal data in the reply).
+# template (nor a controller's override) can print them (docs/LEGAL-NOTES.md 3.5: no personal data
+# in the reply).
 PERSONAL_FIELDS: tuple[str, ...] = (
     "recipient_name", "code_sent_to_masked", "changes", "retained", "notified_recipients",
     "case_recipients", "erased", "restricted", "attachment_names", "copy_link", "copy_link_expires",

@@ -2,7 +2,7 @@
 
 The classifier (`intents`) and the service itself (undeliverable answers, identity not
 confirmed, the person's word in the chat) emit stable snake_case codes; the DPO reads what each
-means and why the law wants a human to look (LEGAL.md section 5).  A code missing here is shown
+means and why the law wants a human to look (docs/LEGAL-NOTES.md 5).  A code missing here is shown
 with a warning rather than dropped: an escalation alert must never fail to go out.
 """
 

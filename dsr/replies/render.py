@@ -8,7 +8,7 @@ there wins, everything else falls back to the defaults, and an override may exte
 it replaces as `{% extends "default:de/<kind>.j2" %}` to change a single `{% block %}`.
 
 `StrictUndefined`: a missing variable or template raises `ReplyTemplateError` naming it; a reply
-is never sent with a silently empty gap (ANCHORS.md: django-helpdesk #1350).
+is never sent with a silently empty gap (django-helpdesk #1350 shows what a silent gap does).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Realistic sample contexts for every reply kind: the legal-review preview and the golden tests.
 
 Dates are frozen: a request received on Saturday 31 January 2026 is due on Monday 2 March 2026
-(28 February is a Saturday; LEGAL.md 2.2) and, if extended, on Thursday 30 April 2026.  The
+(28 February is a Saturday; docs/LEGAL-NOTES.md 2.2) and, if extended, on Thursday 30 April 2026.  The
 person and the data are invented.
 """
 

@@ -8,7 +8,7 @@ thread (SQLAlchemy is synchronous):
    date, are due within three working days of the controller's Land, or are overdue: the
    statutory one month (Art. 12(3) GDPR) must not run out unnoticed.  Each ticket gets at most
    one reminder per stage and due date, and at most one a day.  Paused tickets get none (their
-   clock stands still, LEGAL.md 2.4); tickets whose rights take effect at once (marketing
+   clock stands still, docs/LEGAL-NOTES.md 2.4); tickets whose rights take effect at once (marketing
    objection, consent withdrawal) neither.
 2. **The weekly digest** (open requests by due date) to the same recipients, once per ISO week,
    at the first round from Monday 07:00 Europe/Berlin on; a service that was down on Monday sends

@@ -62,7 +62,7 @@ class OutboxState(StrEnum):
 
 
 class IdentityLevel(StrEnum):
-    """LEGAL.md 3.5 verification ladder, as recorded on a ticket."""
+    """docs/LEGAL-NOTES.md 3.5 verification ladder, as recorded on a ticket."""
 
     NONE = "none"  # nothing checked yet
     NOT_REQUIRED = "not_required"  # level 0: marketing objection, consent withdrawal

@@ -2,15 +2,15 @@
 
 Records of handled requests are kept to prove how each request was answered (Art. 5(2), 12, 24
 GDPR) and to defend against claims (Art. 82 GDPR); after that, storage limitation (Art. 5(1)(e))
-requires deleting them (ANCHORS.md lesson 9: a retention schedule for the DSR data itself, the
-deletion irreversible).  The period is the profile's `dsr_record_retention_years` (KOMSA: 3).
+requires deleting them (a retention schedule for the DSR data itself, the deletion
+irreversible).  The period is the profile's `dsr_record_retention_years` (KOMSA: 3).
 
 **The horizon.**  A ticket closed in calendar year Y is kept until 31 December of Y + N and
 deleted from 1 January of Y + N + 1.  The period runs from the end of the calendar year of
 closing because the claims these records answer become time-barred that way: the regular
 limitation period of three years (§ 195 BGB) starts at the end of the year in which the claim
 arose (§ 199(1) BGB).  German retention periods count the same way (§ 147(4) AO, § 257(5) HGB;
-LEGAL.md 4.2), so the DPO's retention schedule reads alike, and there is one purge date a year
+docs/LEGAL-NOTES.md 4.2), so the DPO's retention schedule reads alike, and there is one purge date a year
 that an authority can follow.  Unlinked records (messages that opened no ticket, quarantine,
 internal mails, chat binding codes) are deleted by the same horizon, using their own date.
 

@@ -1,6 +1,6 @@
 """Data subjects known to the controller, and how a request is matched to one of them.
 
-Matching matters for identity (LEGAL.md 3.5 level 1: a request from the address on file is
+Matching matters for identity (docs/LEGAL-NOTES.md 3.5 level 1: a request from the address on file is
 sufficient for standard data) and for not disclosing anything to the wrong person: an ambiguous
 match is no match.
 """

@@ -1,7 +1,7 @@
 """CSV import and export of the data subjects a controller already knows.
 
 The import is how the controller's customer master data reaches the assistant, so that requests
-can be matched to the contact on file (LEGAL.md 3.5: identity by data the controller already
+can be matched to the contact on file (docs/LEGAL-NOTES.md 3.5: identity by data the controller already
 holds, never by asking for more).  It validates every row, rejects bad rows with their line
 number, and upserts the rest by e-mail address: running the same file twice changes nothing.
 Columns present in the header are authoritative (an empty cell clears the value); columns absent

@@ -3,8 +3,8 @@
 A backlog is a queue of independent requests, so several can be committed side by side (on
 PostgreSQL each in its own transaction; on SQLite the shared write gate still lets one writer in
 at a time, but parsing and classification overlap).  Some messages are not independent, though:
-a person's second mail may answer the first one (threading by In-Reply-To/References, ANCHORS.md
-lesson 3) or withdraw what it asked for.  Such messages form a *chain* that is processed in UID
+a person's second mail may answer the first one (threading by In-Reply-To/References) or
+withdraw what it asked for.  Such messages form a *chain* that is processed in UID
 order on one worker, exactly as a single-threaded poller would; only unrelated chains run in
 parallel.  Acknowledging stays with the caller, after every commit of the batch.
 """

@@ -20,7 +20,7 @@ from dsr.store.tickets.common import TicketError, require_text
 def record_identity(
     session: Session, ticket: Ticket, level: IdentityLevel, *, method: str, actor: str, now: datetime
 ) -> None:
-    """Record how the requester's identity was checked (LEGAL.md 3.5), never the evidence itself."""
+    """Record how the requester's identity was checked (docs/LEGAL-NOTES.md 3.5), never the evidence."""
     level = IdentityLevel(level)
     method = require_text(method, "identity method")
     before = ticket.identity_level

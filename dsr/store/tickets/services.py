@@ -160,7 +160,7 @@ def open_ticket(
             f"Wirksam mit Eingang am {received} ({articles}); Frist nur für die Bestätigung: {trail}"
         )
         if identity_level is IdentityLevel.NONE:
-            identity_level = IdentityLevel.NOT_REQUIRED  # LEGAL.md 3.5, level 0
+            identity_level = IdentityLevel.NOT_REQUIRED  # docs/LEGAL-NOTES.md 3.5, level 0
     internal_target = deadline.internal_target
     if stated_due_date is not None and stated_due_date < internal_target:
         internal_target = stated_due_date

@@ -1,6 +1,6 @@
 """Binding a Telegram chat to a known data subject, and what a bound chat may see.
 
-LEGAL.md 3.5: a chat is an unknown channel until it proves a link to the record.  The proof is
+docs/LEGAL-NOTES.md 3.5: a chat is an unknown channel until it proves a link to the record.  The proof is
 a one-time code sent to an e-mail address *already on file* (EDPB 01/2022 §§ 72-73: reuse what
 the controller holds; never an ID copy).  An address typed into the chat is used only when it
 equals an address in the record, and the chat is told the same thing whether or not it does, so

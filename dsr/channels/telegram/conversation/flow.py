@@ -13,7 +13,7 @@ the handlers with the chat state they apply in, first match wins (as python-tele
 `ConversationHandler` maps states to handlers).  Step modules work on a `Turn`
 (`conversation.turn`) and never import this module.
 
-Legal shape of the dialogue (LEGAL.md 1.12, 3.5):
+Legal shape of the dialogue (docs/LEGAL-NOTES.md 1.12, 3.5):
 - a clear reading opens the ticket at once, with the receipt time of the person's message
   (Art. 12(3) runs from receipt; a request must never exist only in the chat), and is then
   confirmed in one sentence; "Nein, etwas anderes" corrects the ticket (`conversation.confirm`);

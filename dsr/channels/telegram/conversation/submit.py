@@ -3,7 +3,7 @@
 The pipeline is the only place a ticket is opened (same classifier, dedupe, deadline and audit
 as e-mail).  Around it the chat adds what only the chat knows: which rights the person
 confirmed by button (recorded as a correction by the data subject, Art. 12(2) facilitation),
-that a bound chat is an authenticated session on file (LEGAL.md 3.5), that a marketing
+that a bound chat is an authenticated session on file (docs/LEGAL-NOTES.md 3.5), that a marketing
 objection also covers the bound person's e-mail address (Art. 21(3): all channels), and a
 short chat answer when the pipeline queued none for the chat.
 """
