@@ -17,7 +17,6 @@ fields and the mail it returned), never as computed headers, so a sender cannot 
 
 from __future__ import annotations
 
-import contextlib
 import email
 import email.parser
 import hashlib
@@ -28,6 +27,7 @@ from email.message import EmailMessage, Message
 from email.utils import getaddresses
 
 from dsr.inbound import InboundMessage
+from dsr.mail.address import normalize_address
 from dsr.mail.bounce import bounce_reason, returned_mail
 from dsr.mail.hygiene import strip_controls
 from dsr.mail.mime import attachments, body_text, dsn_details, first_msg_id, one_line, walk
@@ -184,17 +184,6 @@ def _parse(
         defects=tuple(sorted(defects)),
         delivery_status=delivery_status,
     )
-
-
-def normalize_address(address: str) -> str:
-    """Lower-case an address and write an internationalised domain in its IDNA (ASCII) form."""
-    address = address.strip().strip("<>").strip().lower()
-    local, sep, domain = address.rpartition("@")
-    if not sep:
-        return address
-    with contextlib.suppress(UnicodeError):  # else keep the Unicode domain rather than lose it
-        domain = domain.encode("idna").decode("ascii")
-    return f"{local}@{domain}"
 
 
 def recipient_candidates(raw: bytes) -> list[str]:

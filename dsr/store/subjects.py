@@ -7,28 +7,11 @@ match is no match.
 
 from __future__ import annotations
 
-from email.utils import parseaddr
-
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
+from dsr.mail.address import normalize_address
 from dsr.store.models import DataSubject, SubjectEmail
-
-
-def normalize_email(address: str) -> str:
-    """Trimmed, lower-case address; "Name <a@b>" and "mailto:" forms are reduced to the address.
-
-    Lower-casing the local part is technically lossy (RFC 5321 2.4) but matches how every
-    mail provider our controllers' customers use treats addresses, and how people type them.
-    """
-    value = address.strip()
-    if "<" in value and ">" in value:
-        value = parseaddr(value)[1] or value
-    value = value.strip().strip("<>").strip()
-    if value.lower().startswith("mailto:"):
-        value = value[len("mailto:"):]
-    return value.lower()
-
 
 # Built once: the pipeline looks a sender up for nearly every message.
 _BY_EMAIL = select(DataSubject).where(DataSubject.controller == bindparam("controller"),
@@ -54,7 +37,7 @@ def find_subject(
     shared by several subjects is ambiguous and matches nobody.
     """
     if email:
-        address = normalize_email(email)
+        address = normalize_address(email)
         keys = {"controller": controller, "email": address}
         found = session.scalars(_BY_EMAIL, keys).one_or_none()
         if found is None:

@@ -21,9 +21,9 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session, selectinload
 
+from dsr.mail.address import normalize_address
 from dsr.store.audit import audit
 from dsr.store.models import DataSubject, SubjectEmail
-from dsr.store.subjects import normalize_email
 
 HEADER_REQUIRED = ("email", "name", "customer_number", "postal_code", "phone")
 HEADER_OPTIONAL = ("birth_date", "telegram_user_id", "alt_emails")
@@ -82,7 +82,7 @@ def _delimiter(header_line: str) -> str:
 
 
 def _check_email(raw: str, what: str) -> str:
-    address = normalize_email(raw)
+    address = normalize_address(raw)
     try:
         validate_email(address, check_deliverability=False)
     except EmailNotValidError as exc:

@@ -24,9 +24,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from dsr.mail.address import normalize_address
 from dsr.store.audit import audit
 from dsr.store.models import DataSubject, Suppression
-from dsr.store.subjects import normalize_email
 
 log = logging.getLogger(__name__)
 
@@ -38,15 +38,16 @@ POSTAL_FIELDS = ("street", "strasse", "address", "anschrift")
 CITY_FIELDS = ("city", "ort")
 
 
-def normalize_address(address: str) -> str:
-    """E-mail addresses like subjects'; "telegram:<id>", "post:<address>", phone numbers trimmed."""
+def suppression_key(address: str) -> str:
+    """The list's key: an e-mail address in the one normalised form (`dsr.mail.address`),
+    "telegram:<id>", "post:<address>" and phone numbers trimmed."""
     value = address.strip()
     if value.lower().startswith(TELEGRAM_PREFIX):
         return TELEGRAM_PREFIX + value.split(":", 1)[1].strip()
     if value.lower().startswith(POSTAL_PREFIX):
         return POSTAL_PREFIX + " ".join(value.split(":", 1)[1].casefold().split())
     if "@" in value:
-        return normalize_email(value)
+        return normalize_address(value)
     return "".join(ch for ch in value if ch.isdigit() or ch == "+")
 
 
@@ -54,7 +55,7 @@ def suppress(
     session: Session, *, controller: str, address: str, now: datetime, ticket_id: int | None = None
 ) -> Suppression:
     """Put `address` on the list (idempotent: an existing entry is returned unchanged)."""
-    normalized = normalize_address(address)
+    normalized = suppression_key(address)
     if not normalized:
         raise ValueError("suppress: empty address")
     existing = session.scalars(
@@ -80,7 +81,7 @@ def suppress(
 
 def is_suppressed(session: Session, *, controller: str, address: str) -> bool:
     """True when marketing to `address` is barred for `controller`."""
-    normalized = normalize_address(address)
+    normalized = suppression_key(address)
     if not normalized:
         return False
     found = session.scalars(
@@ -117,7 +118,7 @@ def subject_identifiers(subject: DataSubject) -> list[str]:
     raw.append(postal_address(subject))
     found: list[str] = []
     for value in raw:
-        normalized = normalize_address(value) if value else ""
+        normalized = suppression_key(value) if value else ""
         if normalized and normalized not in found:
             found.append(normalized)
     return found
@@ -138,7 +139,7 @@ def suppress_subject(
     """
     wanted: list[str] = []
     for value in (*addresses, *(subject_identifiers(subject) if subject is not None else ())):
-        normalized = normalize_address(value)
+        normalized = suppression_key(value)
         if normalized and normalized not in wanted:
             wanted.append(normalized)
     for normalized in wanted:

@@ -7,8 +7,9 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy.orm import Session
 
+from dsr.mail.address import normalize_address
 from dsr.store.models import DataSubject, SubjectEmail
-from dsr.store.subjects import find_subject, normalize_email
+from dsr.store.subjects import find_subject
 
 NOW = datetime(2026, 2, 2, 9, tzinfo=UTC)
 
@@ -21,10 +22,14 @@ NOW = datetime(2026, 2, 2, 9, tzinfo=UTC)
         ("Max Muster <Max@Example.org>", "max@example.org"),
         ("<max@example.org>", "max@example.org"),
         ("mailto:Max@example.org", "max@example.org"),
+        # One form for an internationalised domain, however it was written (IDNA, as on the wire).
+        ("Max.Muster@Müller.de", "max.muster@xn--mller-kva.de"),
+        ("Max <max.muster@MÜLLER.de>", "max.muster@xn--mller-kva.de"),
+        ("max.muster@xn--mller-kva.de", "max.muster@xn--mller-kva.de"),
     ],
 )
-def test_normalize_email(raw: str, normalized: str) -> None:
-    assert normalize_email(raw) == normalized
+def test_normalize_address(raw: str, normalized: str) -> None:
+    assert normalize_address(raw) == normalized
 
 
 def _subject(session: Session, name: str, *, controller: str = "kmb2", email: str | None = None,

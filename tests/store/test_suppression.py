@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from dsr.store.models import AuditEvent, Suppression
-from dsr.store.suppression import is_suppressed, normalize_address, suppress
+from dsr.store.suppression import is_suppressed, suppress, suppression_key
 
 NOW = datetime(2026, 2, 2, 9, tzinfo=UTC)
 
@@ -23,8 +23,8 @@ NOW = datetime(2026, 2, 2, 9, tzinfo=UTC)
         ("+49 (511) 123-45", "+4951112345"),
     ],
 )
-def test_normalize_address(raw: str, normalized: str) -> None:
-    assert normalize_address(raw) == normalized
+def test_suppression_key(raw: str, normalized: str) -> None:
+    assert suppression_key(raw) == normalized
 
 
 def test_suppress_is_idempotent_and_per_controller(session: Session) -> None:

@@ -27,7 +27,8 @@ from dsr.channels.email.imap_batch import BatchItem, BatchRunner
 from dsr.controllers.profile import ControllerProfile
 from dsr.inbound import MessageSink, Outcome
 from dsr.logs import mask_address
-from dsr.mail.parse import UnparseableMessage, normalize_address, parse_email, recipient_candidates
+from dsr.mail.address import normalize_address
+from dsr.mail.parse import UnparseableMessage, parse_email, recipient_candidates
 
 log = logging.getLogger(__name__)
 

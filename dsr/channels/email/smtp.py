@@ -26,7 +26,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from dsr.controllers.profile import ControllerProfile
 from dsr.inbound import MessageSink, Outcome
 from dsr.logs import mask_address
-from dsr.mail.parse import UnparseableMessage, normalize_address, parse_email
+from dsr.mail.address import normalize_address
+from dsr.mail.parse import UnparseableMessage, parse_email
 
 log = logging.getLogger(__name__)
 

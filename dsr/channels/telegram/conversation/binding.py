@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from dsr.controllers import ControllerProfile
 from dsr.intents.rights import Right
 from dsr.logs import mask_address
+from dsr.mail.address import normalize_address
 from dsr.mail.compose import compose_mail
 from dsr.pipeline import attempts, codes
 from dsr.pipeline.loop_guard import over_reply_limit
@@ -33,7 +34,7 @@ from dsr.pipeline.outbound import Outgoing, send, text_to_html
 from dsr.replies import render_reply
 from dsr.replies.context import ReplyContext, ReplyKind
 from dsr.store.models import DataSubject, Ticket, TicketState, VerificationChallenge
-from dsr.store.subjects import find_subject, normalize_email
+from dsr.store.subjects import find_subject
 from dsr.store.tickets.services import audit
 
 log = logging.getLogger(__name__)
@@ -75,7 +76,7 @@ def start_binding(
     same to the chat in every case).  Pending codes of other chats stay valid: a new request from
     one chat cannot void the code the data subject is about to type in another.
     """
-    address = normalize_email(typed_address)
+    address = normalize_address(typed_address)
     subject = find_subject(session, profile.key, email=address)
     ticket_id = ticket.id if ticket else None
     if subject is None:

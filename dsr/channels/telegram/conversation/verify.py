@@ -17,9 +17,9 @@ from dsr.channels.telegram.conversation import binding
 from dsr.channels.telegram.conversation import submit as chat_submit
 from dsr.channels.telegram.conversation import texts as t
 from dsr.channels.telegram.conversation.turn import Turn
+from dsr.mail.address import normalize_address
 from dsr.pipeline import codes
 from dsr.store.models import TicketState
-from dsr.store.subjects import normalize_email
 from dsr.store.tickets.services import escalate
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -54,7 +54,7 @@ def email_step(turn: Turn, text: str) -> None:
     ticket = chat_submit.ticket_by_reference(turn.session, turn.state.ticket_reference)
     turn.state.code_expected, turn.state.code_misses = True, 0
     turn.state.challenge_id = binding.start_binding(
-        turn.session, profile=turn.profile, typed_address=normalize_email(text), ticket=ticket,
+        turn.session, profile=turn.profile, typed_address=normalize_address(text), ticket=ticket,
         now=turn.now(), ttl=turn.limits.code_ttl,
         max_attempts=turn.limits.code_attempts, language=turn.state.language)
     turn.say(t.text("code_sent", turn.form, hours=int(turn.limits.code_ttl.total_seconds() // 3600)))
