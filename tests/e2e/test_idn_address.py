@@ -91,5 +91,6 @@ async def test_an_idn_address_is_one_person_everywhere(tmp_path: Path, smtp_sink
     with sessions() as session:
         tickets = list(session.scalars(select(Ticket).order_by(Ticket.id)))
         assert tickets[0].subject_id == subject.id and tickets[0].identity_level == "contact_on_file"
-        assert [s.address for s in session.scalars(select(Suppression))] == [WIRE]
+        suppressed = {s.address for s in session.scalars(select(Suppression))}
+        assert WIRE in suppressed and not any("müller" in a for a in suppressed)
     assert [a["may_send_marketing"] for a in answers] == [False, False, False]
