@@ -459,7 +459,7 @@ def _act_immediately(run: Run, ticket: Ticket, rights: Sequence[Right]) -> bool:
 def _suppress_marketing(run: Run, ticket: Ticket) -> None:
     """Art. 21(3): the sender's address and every identifier of the person behind it.
 
-    The person behind the sender (a fake opt-out harms nobody: LEGAL 1.8), so that every
+    The person behind the sender (a fake opt-out harms nobody: docs/LEGAL-NOTES.md 1.8), so that every
     identifier a CRM or letter shop could use is on the list, not only this address.
     """
     address = (f"telegram:{run.msg.telegram_user_id}" if run.msg.telegram_user_id is not None
