@@ -37,8 +37,8 @@ _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f]")
 class _StructuralHeaderCache(HeaderRegistry):
     """The modern policy's header factory, memoised for the MIME structure headers of one message.
 
-    The stdlib parser re-parses Content-Type and friends several times per part (~0.15 ms each,
-    most of the parsing time).  Header objects are immutable, so sharing them is safe.  The cache
+    The stdlib parser re-parses Content-Type and friends several times per part (most of
+    the parsing time).  Header objects are immutable, so sharing them is safe.  The cache
     lives only as long as one parse (file names in these headers are personal data)."""
 
     def __init__(self) -> None:
@@ -168,7 +168,7 @@ def _word_bytes(encoding: str, payload: str) -> bytes:
 
 def raw_header(part: Message, name: str) -> str | None:
     """The first raw value of header `name`.  Deliberately bypasses the modern policy's header
-    objects: building them costs ~0.15 ms per access, and a message is inspected dozens of times."""
+    objects: building them is costly, and a message is inspected dozens of times."""
     for key, value in part.raw_items():
         if key.lower() == name:
             return str(value)

@@ -1,9 +1,9 @@
 """One SQLite writer at a time, across the threads and processes of one service.
 
 SQLite lets one transaction write at a time; a second writer waits in SQLite's busy handler,
-which *sleeps* (1, 2, 5 ... 100 ms) and polls.  Under load that turns a 2 ms transaction into a
-wait of tens of milliseconds.  Our writers therefore queue on a lock that wakes the next one the
-moment the previous one releases it: a `threading.Lock` between the threads of a process and an
+which *sleeps* and polls.  Under load that turns a short transaction into a long wait.  Our
+writers therefore queue on a lock that wakes the next one the moment the previous one releases
+it: a `threading.Lock` between the threads of a process and an
 advisory `flock` on a file beside the database between the processes of `dsr serve` (its pipeline
 workers, the outbox sender, the scheduler).  Writers outside the service (the CLI, the console's
 short transactions) still rely on the busy timeout, as before.
