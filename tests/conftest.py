@@ -12,18 +12,9 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from dsr.store.db import make_engine, migrate, session_factory
+from tests.support.database import PG_ADMIN_URL, missing_server
 
 pytest_plugins = ["tests.servers.fixtures"]  # real-server fixtures: tests/servers/README.md
-
-IN_CI = os.environ.get("CI", "").lower() == "true"
-PG_ADMIN_URL = os.environ.get("DSR_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-
-
-def missing_server(what: str) -> None:
-    """A server the tests need is not there: a failure in CI, a skip on a developer machine."""
-    if IN_CI:
-        pytest.fail(f"{what} is required in CI (CI=true) but is not available")
-    pytest.skip(f"{what} not available")
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,7 @@ too and prove on a copy of the package that a broken rule is noticed.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -88,3 +89,14 @@ def test_one_top_level_name_is_installed() -> None:
     packages = find_packages(where=str(ROOT), include=include)
     assert "dsr.channels.telegram.conversation" in packages
     assert {name.split(".")[0] for name in packages} == {"dsr"}
+
+
+def test_no_test_module_imports_another_test_module_or_a_conftest() -> None:
+    """Shared helpers live in tests/support/ (and the real servers in tests/servers/)."""
+    pattern = re.compile(r"^\s*(from|import)\s+tests\.(\S+\.)?(test_\w+|conftest)\b", re.M)
+    offenders = [
+        f"{path.relative_to(ROOT)}: {match.group(0).strip()}"
+        for path in sorted((ROOT / "tests").rglob("*.py"))
+        for match in pattern.finditer(path.read_text(encoding="utf-8"))
+    ]
+    assert offenders == []

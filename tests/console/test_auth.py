@@ -13,7 +13,7 @@ from starlette.testclient import TestClient
 
 from dsr.console.users import authenticate
 from dsr.store.models import AuditEvent, User
-from tests.console.conftest import PASSWORD, World, login, make_world
+from tests.support.console import PASSWORD, World, login, make_world
 
 
 def test_login_sets_a_strict_httponly_cookie_and_opens_the_role_home(world: World) -> None:

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from dsr.console.ical import fold
 from dsr.store.models import AuditEvent, OutboxItem, Suppression, Ticket
-from tests.console.conftest import NOW, World
+from tests.support.console import NOW, World
 
 PERSONAL = (
     "Anna",

@@ -22,22 +22,13 @@ from sqlalchemy import select
 
 from dsr.store.db import make_engine
 from dsr.store.models import OutboxItem, Ticket
-from tests.conftest import missing_server
-from tests.console.conftest import PASSWORD, World, make_world
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
+from tests.support.console import PASSWORD, World, make_world
+from tests.support.database import missing_server
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 class LiveConsole:

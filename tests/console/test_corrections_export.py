@@ -11,8 +11,8 @@ from starlette.testclient import TestClient
 from dsr.intents.rights import Right
 from dsr.store.models import Ticket
 from dsr.store.tickets.services import correct_rights
-from tests.console.conftest import ACCESS_BODY, NOW, World
 from tests.store.cli_helpers import run_dsr
+from tests.support.console import ACCESS_BODY, NOW, World
 
 
 def _post(client: TestClient, url: str, data: dict[str, object]) -> None:

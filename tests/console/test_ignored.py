@@ -9,7 +9,7 @@ from sqlalchemy import select
 from starlette.testclient import TestClient
 
 from dsr.store.models import AuditEvent, Message, Ticket
-from tests.console.conftest import World
+from tests.support.console import World
 
 RECEIVED = datetime(2026, 2, 27, 16, 45, tzinfo=UTC)  # the seeded message's receipt (a Friday)
 

@@ -18,8 +18,8 @@ from starlette.testclient import TestClient
 from dsr.console.auth import Role
 from dsr.console.guard import Access, GuardedRoute
 from dsr.store.models import ApiToken, AuditEvent, OutboxItem, QuarantinedMessage, Ticket, TicketNote, User
-from tests.console.conftest import KOMSA_USERNAMES, World
-from tests.console.test_routes import ALL, IDS, POST_DATA, _template, _url
+from tests.support.console import KOMSA_USERNAMES, World
+from tests.support.routes import ALL, IDS, POST_DATA, _template, _url
 
 # Account administration is installation-wide (admins manage logins, not requests): these routes
 # touch no controller's data and are checked by test_routes.py.

@@ -6,98 +6,15 @@ without an entry here, fails the suite.
 
 from __future__ import annotations
 
-import re
-from typing import Any
-
 import pytest
 from sqlalchemy import func, select
-from starlette.routing import Mount
 from starlette.testclient import TestClient
 
-from dsr.console.app import ROUTES
 from dsr.console.auth import USER_ROLES, Role
 from dsr.console.guard import Access, GuardedRoute
 from dsr.store.models import AuditEvent, Ticket
-from tests.console.conftest import World
-
-# Form data (pages) or JSON bodies (API) that make each state-changing route do its job.
-POST_DATA: dict[str, dict[str, Any]] = {
-    "/login": {},
-    "/logout": {},
-    "/queue/search": {"q": "Schmidt"},
-    "/tickets/{ticket_id}/rights": {"rights": ["access"], "reason": "Nur Auskunft verlangt"},
-    "/tickets/{ticket_id}/identity": {"level": "manual", "method": "Kundennummer telefonisch bestätigt"},
-    "/tickets/{ticket_id}/question": {"subject": "Rückfrage", "text": "Welche Daten meinen Sie genau?"},
-    "/tickets/{ticket_id}/extend": {"reason": "Daten aus drei Systemen, Schwärzungen nötig"},
-    "/tickets/{ticket_id}/pause": {"ground": "identity", "reason": "Nachweis am 02.03. angefordert"},
-    "/tickets/{ticket_id}/resume": {"reason": "Antwort eingegangen"},
-    "/tickets/{ticket_id}/draft": {"text": "Entwurf"},
-    "/tickets/{ticket_id}/draft/template": {"kind": "no_data"},
-    "/tickets/{ticket_id}/send": {"subject": "Ihre Anfrage", "text": "Guten Tag, anbei die Auskunft."},
-    "/tickets/{ticket_id}/close": {"outcome": "granted", "reason": "erledigt"},
-    "/tickets/{ticket_id}/notes": {"text": "Rückruf vereinbart"},
-    "/tickets/{ticket_id}/breach": {"reason": "Rechnung an einen anderen Kunden versandt"},
-    "/tickets/{ticket_id}/assign": {"assignee": "dora"},
-    "/tickets/{ticket_id}/fulfilment/discover": {},
-    "/tickets/{ticket_id}/fulfilment/exclude": {"system": "crm", "category": "customers", "item": "1",
-                                                "reason": "Daten Dritter"},
-    "/tickets/{ticket_id}/fulfilment/include": {"exclusion": "1"},
-    "/tickets/{ticket_id}/fulfilment/manual": {"system": "paper", "found": "no"},
-    "/tickets/{ticket_id}/fulfilment/deliver": {},
-    "/tickets/{ticket_id}/fulfilment/execute": {},
-    "/tickets/{ticket_id}/fulfilment/upload": {},
-    "/download/{token}": {"code": "123456"},
-    "/download/{token}/code": {},
-    "/ignored/search": {"q": "Rechnung"},
-    "/ignored/{message_id}/ticket": {"rights": ["other"], "reason": "Hinweis auf eine Datenpanne"},
-    "/quarantine/{item_id}/process": {},
-    "/quarantine/{item_id}/handled": {"reason": "per Brief beantwortet"},
-    "/quarantine/{item_id}/discard": {"reason": "Spam"},
-    "/board/digest": {"target": "kmb2:1"},
-    "/board/calendar": {},
-    "/admin/users/{user_id}/toggle": {},
-    "/admin/tokens/{token_id}/revoke": {},
-    "/api/tickets/{reference}/extend": {"reason": "Umfangreiche Daten"},
-    "/api/tickets/{reference}/close": {"outcome": "granted"},
-    "/api/tickets/{reference}/notes": {"text": "Notiz über die API"},
-    "/api/suppression/check": {"address": "werbung@example.org", "controller": "kmb2"},
-}
-
-
-def _guarded() -> list[tuple[GuardedRoute, str]]:
-    out = []
-    for route in ROUTES:
-        if isinstance(route, Mount):
-            assert route.path == "/static", f"unexpected mount {route.path}"
-            continue
-        assert isinstance(route, GuardedRoute), f"route {getattr(route, 'path', route)} has no guard"
-        for method in sorted(route.methods or ()):
-            if method != "HEAD":
-                out.append((route, method))
-    return out
-
-
-ALL = _guarded()
-IDS = [f"{m} {r.path}" for r, m in ALL]
-
-
-def _template(path: str) -> str:
-    return re.sub(r"\{(\w+)(:\w+)?\}", r"{\1}", path)
-
-
-def _url(world: World, route: GuardedRoute, *, calendar_token: str | None = None) -> str:
-    values = {
-        "ticket_id": str(world.email_ticket),
-        "item_id": str(world.quarantine_id),
-        "message_id": str(world.ignored_id),
-        "user_id": str(world.user_ids["max"]),
-        "token_id": str(world.token_ids["suppression"]),
-        "reference": world.email_reference,
-        "token": calendar_token or world.tokens["calendar"],
-    }
-    url = _template(route.path).format(**values)
-    # The export needs its controller when several are configured (the world has kmb2 and komsa).
-    return url + "?controller=kmb2" if route.path == "/api/suppression/export" else url
+from tests.support.console import World
+from tests.support.routes import ALL, IDS, POST_DATA, _template, _url
 
 
 def _audit_count(world: World) -> int:

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from starlette.testclient import TestClient
 
 from dsr.store.models import AuditEvent, Message, OutboxItem, Ticket, TicketNote
-from tests.console.conftest import World
+from tests.support.console import World
 
 
 def _post(client: TestClient, url: str, data: dict[str, object]) -> str:

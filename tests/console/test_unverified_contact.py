@@ -12,7 +12,7 @@ from sqlalchemy import select
 from starlette.testclient import TestClient
 
 from dsr.store.models import OutboxItem, Ticket
-from tests.console.conftest import World
+from tests.support.console import World
 
 ATTACKER = "mallory@example.net"
 

@@ -2,58 +2,24 @@
 
 Our SMTP endpoint and the console listen on ports the OS chooses; outgoing mail goes to the
 recording SMTP sink (`smtp_sink`), IMAP tests use the real Dovecot (`dovecot`).  The clock is fixed
-so that due dates, and with them the whole reply text, are known in advance.
-"""
+so that due dates, and with them the whole reply text, are known in advance."""
 
 from __future__ import annotations
 
 import asyncio
-import smtplib
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
 
 from dsr.config import Settings
-from dsr.controllers.profile import ControllerProfile, load_profile
+from dsr.controllers.profile import load_profile
 from dsr.service.app import prepare_database, serve
 from dsr.service.demo import load_demo_data
-from dsr.store.models import Ticket
-from tests.pipeline.conftest import FakeClock
 from tests.servers.smtp_sink import SmtpSink
-
-START = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)  # Monday; due date in Niedersachsen: 2 April 2026
-
-
-@dataclass
-class Service:
-    host: str
-    port: int
-    sessions: sessionmaker[Session]
-    clock: FakeClock
-    sink: SmtpSink
-    profiles: dict[str, ControllerProfile]
-
-    async def send(self, raw: bytes, *, mail_from: str, to: str = "klaus.marwede@kmb2.de") -> None:
-        """Deliver like an MTA does; returns once our server answered 250."""
-
-        def deliver() -> None:
-            with smtplib.SMTP(self.host, self.port, timeout=30) as client:
-                client.sendmail(mail_from, [to], raw)
-
-        await asyncio.to_thread(deliver)
-
-    def tickets(self) -> list[Ticket]:
-        with self.sessions() as s:
-            return list(s.scalars(select(Ticket).order_by(Ticket.id)))
-
-
-ServiceFactory = Callable[..., Awaitable[Service]]
+from tests.support.clock import FakeClock
+from tests.support.service import START, Service, ServiceFactory
 
 
 @pytest.fixture

@@ -26,8 +26,8 @@ from sqlalchemy import func, select
 
 from dsr.store.db import make_engine, session_factory
 from dsr.store.models import Message, OutboxItem, Ticket
-from tests.pipeline.conftest import ERIKA, KMB2, make_mail
 from tests.servers.smtp_sink import SmtpSink
+from tests.support.pipeline import ERIKA, KMB2, make_mail
 
 pytestmark = pytest.mark.slow
 LISTENING = re.compile(r"SMTP endpoint on ([\d.]+):(\d+)")

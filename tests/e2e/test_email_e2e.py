@@ -11,10 +11,10 @@ from sqlalchemy import select
 
 from dsr.service.demo import demo_request
 from dsr.store.models import Message, Suppression
-from tests.e2e.conftest import START, ServiceFactory
-from tests.pipeline.conftest import ACCESS_BODY, CODE_LINE, ERIKA, KMB2, STRANGER, make_mail
 from tests.servers.dovecot import ImapAccount
 from tests.servers.smtp_sink import SinkMessage
+from tests.support.pipeline import ACCESS_BODY, CODE_LINE, ERIKA, KMB2, STRANGER, make_mail
+from tests.support.service import START, ServiceFactory
 
 # The whole receipt confirmation a known data subject gets for an access request received on
 # Monday, 2 March 2026 by kmb2 (Niedersachsen): due date 2 April 2026.

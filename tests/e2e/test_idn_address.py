@@ -17,9 +17,10 @@ from dsr.controllers.profile import load_profile
 from dsr.service.app import prepare_database, serve
 from dsr.store.models import DataSubject, Suppression, Ticket
 from dsr.store.subjects_csv import import_subjects
-from tests.e2e.conftest import START
-from tests.pipeline.conftest import KMB2, FakeClock
 from tests.servers.smtp_sink import SmtpSink
+from tests.support.clock import FakeClock
+from tests.support.pipeline import KMB2
+from tests.support.service import START
 
 TYPED = "Max.Muster@Müller.de"
 WIRE = "max.muster@xn--mller-kva.de"

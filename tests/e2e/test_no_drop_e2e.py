@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tests.e2e.conftest import START, ServiceFactory
-from tests.pipeline.conftest import STRANGER, make_mail
 from tests.pipeline.examples import BREACH_REPORT, MAIL_EXAMPLES
 from tests.servers.smtp_sink import SinkMessage
+from tests.support.pipeline import STRANGER, make_mail
+from tests.support.service import START, ServiceFactory
 
 AUTHORITY = "poststelle@lfd.niedersachsen.de"
 

@@ -9,8 +9,8 @@ from sqlalchemy import select
 
 from dsr.controllers.profile import PROFILE_DIR
 from dsr.store.models import OutboxItem
-from tests.e2e.conftest import ServiceFactory
-from tests.pipeline.conftest import KMB2, STRANGER, make_mail
+from tests.support.pipeline import KMB2, STRANGER, make_mail
+from tests.support.service import ServiceFactory
 
 CLIENT_ADDRESS = "datenschutz@hv-muster.example"
 REGISTER = f"""

@@ -13,9 +13,9 @@ from imapclient.exceptions import IMAPClientError
 from dsr.channels.email.imap import PROCESSED_KEYWORD, ImapPoller
 from dsr.controllers.profile import ControllerProfile
 from tests.email.sinks import RecordingSink
-from tests.email.test_mail_parse import PARSED, QUARANTINED
 from tests.servers.dovecot import ImapAccount
 from tests.servers.fixtures import SmtpEndpointFactory
+from tests.support.mail import PARSED, QUARANTINED
 
 EML = Path(__file__).parent / "eml"
 CORPUS = sorted(EML.glob("*.eml"))

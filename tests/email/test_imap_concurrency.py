@@ -12,8 +12,8 @@ from dsr.channels.email.imap_batch import BatchItem, BatchRunner, chains
 from dsr.controllers.profile import ControllerProfile
 from dsr.inbound import InboundMessage, Outcome
 from tests.email.sinks import RecordingSink
-from tests.email.test_imap_poller import flags_by_subject, make_poller, seed
 from tests.servers.dovecot import ImapAccount
+from tests.support.imap import flags_by_subject, make_poller, seed
 
 KEYWORD = PROCESSED_KEYWORD.encode()
 

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from dsr.channels.email.imap import FAILURES_BEFORE_QUARANTINE, PROCESSED_KEYWORD, ImapLocation, ImapPoller
+from dsr.channels.email.imap import FAILURES_BEFORE_QUARANTINE, PROCESSED_KEYWORD, ImapLocation
 from dsr.controllers.profile import ControllerProfile
 from tests.email.sinks import RecordingSink
 from tests.servers.dovecot import DovecotServer, ImapAccount
+from tests.support.imap import flags_by_subject, make_poller, seed
 
 pytestmark = pytest.mark.dovecot
 
@@ -28,28 +29,8 @@ def request(n: int, to: str = "klaus.marwede@kmb2.de", subject: str = "Auskunft"
     ).encode()
 
 
-def seed(account: ImapAccount, *messages: bytes, folder: str = "INBOX", when: datetime | None = None) -> None:
-    client = account.client()
-    try:
-        if not client.folder_exists(folder):
-            client.create_folder(folder)
-        for raw in messages:
-            client.append(folder, raw, msg_time=when)
-    finally:
-        client.logout()
 
 
-def flags_by_subject(account: ImapAccount, folder: str = "INBOX") -> dict[str, set[bytes]]:
-    client = account.client()
-    try:
-        client.select_folder(folder, readonly=True)
-        fetched = client.fetch(client.search("ALL"), [b"FLAGS", b"BODY.PEEK[HEADER.FIELDS (SUBJECT)]"])
-        return {
-            data[b"BODY[HEADER.FIELDS (SUBJECT)]"].decode().split(":", 1)[1].strip(): set(data[b"FLAGS"])
-            for data in fetched.values()
-        }
-    finally:
-        client.logout()
 
 
 @pytest.fixture
@@ -57,14 +38,6 @@ def sink() -> RecordingSink:
     return RecordingSink()
 
 
-def make_poller(
-    account: ImapAccount,
-    sink: RecordingSink,
-    profiles: dict[str, ControllerProfile],
-    folder: str = "INBOX",
-    **kwargs: object,
-) -> ImapPoller:
-    return ImapPoller(sink=sink, profiles=profiles, url=account.url(folder), **kwargs)  # type: ignore[arg-type]
 
 
 def test_new_mail_is_processed_and_flagged(

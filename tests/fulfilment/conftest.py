@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -17,16 +15,10 @@ from dsr.controllers import ControllerProfile, load_profile
 from dsr.datamap import DataMap, load_datamap_for
 from dsr.fulfilment.delivery import DeliveryConfig
 from dsr.fulfilment.vault import parse_key
-from dsr.intents.rights import Right
 from dsr.service.demo import load_demo_data
 from dsr.service.demo_crm import create_demo_crm
-from dsr.store.models import IdentityLevel, Ticket, TicketState
-from dsr.store.subjects import find_subject
-from dsr.store.tickets.services import open_ticket, transition
-from tests.conftest import PG_ADMIN_URL
-
-NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
-KEY = "w9Jx4pQh0n0jz3wq5m9Bq8b2X7mVdQy1hZ6tC0kR3uE"
+from tests.support.database import PG_ADMIN_URL
+from tests.support.fulfilment import KEY, NOW, Tickets
 
 
 @pytest.fixture
@@ -74,24 +66,6 @@ def kmb2() -> ControllerProfile:
 def delivery(tmp_path: Path) -> DeliveryConfig:
     return DeliveryConfig(directory=tmp_path / "packages", key=parse_key(KEY), days=14, max_uses=2,
                           base_url="https://dsr.example.org")
-
-
-@dataclass
-class Tickets:
-    sessions: sessionmaker[Session]
-
-    def verified(self, email: str, rights: tuple[Right, ...], *, controller: str = "kmb2",
-                 language: str = "de") -> int:
-        """An in-progress ticket of a demo subject, identity confirmed by the contact on file."""
-        with self.sessions.begin() as session:
-            subject = find_subject(session, controller, email=email)
-            assert subject is not None
-            ticket: Ticket = open_ticket(
-                session, controller=controller, land="NI", channel="email", received_at=NOW, rights=rights,
-                now=NOW, subject_id=subject.id, reply_to=email, language=language,
-                identity_level=IdentityLevel.CONTACT_ON_FILE, identity_method="sender address on file")
-            transition(session, ticket, TicketState.IN_PROGRESS, actor="test", reason="verified", now=NOW)
-            return ticket.id
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ from dsr.store.db import session_factory
 from dsr.store.models import AuditEvent, IdentityLevel, OutboxItem, TicketState, User
 from dsr.store.subjects import find_subject
 from dsr.store.tickets.services import open_ticket, transition
-from tests.fulfilment.conftest import KEY, NOW
+from tests.support.fulfilment import KEY, NOW
 
 CHAT = "424242"
 

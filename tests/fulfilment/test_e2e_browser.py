@@ -39,11 +39,11 @@ from dsr.service.app import prepare_database, serve
 from dsr.service.demo import load_demo_data
 from dsr.service.demo_crm import create_demo_crm
 from dsr.store.models import AuditEvent, ErasureProof, RetentionHold, Ticket
-from tests.conftest import PG_ADMIN_URL, missing_server
-from tests.console.test_browser import CHROMIUM, CHROMIUM_ARGS
-from tests.pipeline.conftest import FakeClock
 from tests.servers.dovecot import ImapAccount
 from tests.servers.smtp_sink import SinkMessage, SmtpSink
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
+from tests.support.clock import FakeClock
+from tests.support.database import PG_ADMIN_URL, missing_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.postgres, pytest.mark.dovecot, pytest.mark.slow]
 START = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)

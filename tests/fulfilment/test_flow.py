@@ -50,7 +50,7 @@ from dsr.store.models import (
     Ticket,
 )
 from dsr.store.suppression import suppress
-from tests.fulfilment.conftest import NOW, Tickets
+from tests.support.fulfilment import NOW, Tickets
 
 ERIKA = "erika.mustermann@example.org"
 MAX = "max.beispiel@example.net"

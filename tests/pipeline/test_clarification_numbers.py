@@ -7,8 +7,7 @@ from datetime import UTC, datetime
 from dsr.inbound import OutcomeStatus
 from dsr.mail.compose import make_message_id
 from dsr.pipeline.clarification import first_written_line, reading_numbers
-from tests.pipeline.conftest import Harness, make_mail, parsed, text_of
-from tests.pipeline.test_pipeline import UNCLEAR
+from tests.support.pipeline import UNCLEAR, Harness, make_mail, parsed, text_of
 
 
 def _dsn(returned_message_id: str, subject: str) -> bytes:

@@ -12,7 +12,7 @@ import re
 
 from dsr.pipeline import attempts
 from dsr.store.models import OutboxItem
-from tests.pipeline.conftest import ERIKA, Harness, make_mail, parsed, text_of
+from tests.support.pipeline import ERIKA, Harness, make_mail, parsed, text_of
 
 ATTACKER = "mallory@example.net"
 NAMING_ERIKA = ("Guten Tag,\n\nich bitte um Auskunft nach Art. 15 DSGVO über alle Daten zu meinem Konto "

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from dsr.inbound import OutcomeStatus
 from dsr.store.models import VerificationChallenge
-from tests.pipeline.conftest import ERIKA, STRANGER, Harness, HarnessFactory, make_mail, parsed, text_of
+from tests.support.pipeline import ERIKA, STRANGER, Harness, HarnessFactory, make_mail, parsed, text_of
 
 TRUSTED = "mx.kmb2.de"
 RESTRICTION_SUBJECT = "Einschränkung der Verarbeitung"

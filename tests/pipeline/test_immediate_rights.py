@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from dsr.inbound import OutcomeStatus
 from dsr.store.models import DataSubject, SubjectEmail, Suppression
-from tests.pipeline.conftest import ERIKA, KMB2, STRANGER, Harness, make_mail, text_of
+from tests.support.pipeline import ERIKA, KMB2, STRANGER, Harness, make_mail, text_of
 
 LONGER_STORAGE = "Ich widerrufe meine Einwilligung zur längeren Speicherung meiner Daten."
 NEWSLETTER = "Hiermit widerrufe ich meine Einwilligung für den Newsletter."

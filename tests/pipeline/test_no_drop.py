@@ -15,7 +15,6 @@ from sqlalchemy import select
 
 from dsr.inbound import InboundMessage, Outcome, OutcomeStatus
 from dsr.store.models import AuditEvent, Message
-from tests.pipeline.conftest import ERIKA, STRANGER, Harness, make_mail, parsed, text_of
 from tests.pipeline.examples import (
     BREACH_REPORT,
     CHAT_EXAMPLE,
@@ -23,6 +22,7 @@ from tests.pipeline.examples import (
     MAIL_EXAMPLES,
     UNCLEAR_ACCOUNT,
 )
+from tests.support.pipeline import ERIKA, STRANGER, Harness, make_mail, parsed, text_of
 
 
 def _ends_in_a_person_or_question(harness: Harness, outcome: Outcome) -> str:

@@ -15,8 +15,8 @@ from dsr.config import Settings
 from dsr.mail.compose import compose_mail
 from dsr.store.models import AuditEvent, OutboxItem
 from dsr.store.outbox import claim_deliveries, enqueue
-from tests.pipeline.conftest import ERIKA, KMB2, Harness, make_mail, parsed
 from tests.servers.smtp_sink import SmtpSink, running_smtp_sink
+from tests.support.pipeline import ERIKA, KMB2, Harness, make_mail, parsed
 
 
 def _sender(harness: Harness, **settings: object) -> OutboxSender:

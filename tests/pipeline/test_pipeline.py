@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from dsr.inbound import OutcomeStatus
 from dsr.store.models import AuditEvent, QuarantinedMessage, Suppression
-from tests.pipeline.conftest import ERIKA, KMB2, STRANGER, Harness, make_mail, parsed, text_of
+from tests.support.pipeline import ERIKA, KMB2, STRANGER, UNCLEAR, Harness, make_mail, parsed, text_of
 
 
 def test_access_request_from_known_address_is_confirmed(harness: Harness) -> None:
@@ -250,8 +250,6 @@ def test_quarantine_keeps_the_raw_message_with_its_reason(harness: Harness) -> N
     assert "message_quarantined" in harness.actions()
 
 
-UNCLEAR = ("hab ich bei euch überhaupt ein konto? bekomm dauernd mails von euch obwohl ich da nie was "
-           "gemacht hab")
 
 
 def test_unclear_request_gets_a_clarification_question_first(harness: Harness) -> None:

@@ -27,9 +27,9 @@ from dsr.pipeline.workers import PipelineWorkers, WorkerUnavailableError
 from dsr.service.demo import load_demo_data
 from dsr.store.db import session_factory
 from dsr.store.models import Message, OutboxItem, Ticket
-from tests.email.test_imap_poller import flags_by_subject, seed
-from tests.pipeline.conftest import ERIKA, KMB2, make_mail
 from tests.servers.dovecot import ImapAccount
+from tests.support.imap import flags_by_subject, seed
+from tests.support.pipeline import ERIKA, KMB2, make_mail
 
 pytestmark = pytest.mark.slow
 

@@ -5,14 +5,9 @@ from __future__ import annotations
 import pytest
 
 from dsr.controllers import ControllerProfile, load_profile
-
-CONTROLLERS = ("kmb2", "komsa")
+from tests.support.replies import CONTROLLERS
 
 
 @pytest.fixture(params=CONTROLLERS)
 def profile(request: pytest.FixtureRequest) -> ControllerProfile:
     return load_profile(request.param)
-
-
-def with_form(profile: ControllerProfile, form: str) -> ControllerProfile:
-    return profile.model_copy(update={"address_form": form})

@@ -15,7 +15,7 @@ import pytest
 from dsr.controllers import ControllerProfile
 from dsr.replies import KIND_SPECS, ReplyContext, ReplyKind, format_date_de, format_date_en, render_reply
 from dsr.replies.samples import sample_context
-from tests.replies.conftest import with_form
+from tests.support.replies import with_form
 
 VARIANTS = [("de", "Sie"), ("de", "Du"), ("en", "Sie")]
 POINTERS = ("per E-Mail an die bei uns hinterlegte", "in unserer E-Mail", "in our e-mail",

@@ -15,7 +15,7 @@ from dsr.replies.kinds import ReplyDataError
 from dsr.replies.preview import PreviewItem, preview_items
 from dsr.replies.reasons import ESCALATION_REASONS_DE
 from dsr.replies.samples import NAME, sample_context, unverified_receipt
-from tests.replies.conftest import with_form
+from tests.support.replies import with_form
 
 AUTHORITIES = {
     "kmb2": ("Der Landesbeauftragte für den Datenschutz Niedersachsen", "Prinzenstraße 5", "30159 Hannover"),

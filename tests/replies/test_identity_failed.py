@@ -12,7 +12,7 @@ import pytest
 from dsr.controllers import ControllerProfile
 from dsr.replies import ReplyKind, format_date_de, render_reply
 from dsr.replies.samples import sample_context
-from tests.replies.conftest import with_form
+from tests.support.replies import with_form
 
 
 @pytest.mark.parametrize(("language", "form"), [("de", "Sie"), ("de", "Du"), ("en", "Sie")])

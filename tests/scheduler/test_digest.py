@@ -11,7 +11,7 @@ from dsr.console.views.board import digest_targets
 from dsr.intents.rights import Right
 from dsr.service.scheduler import digest_due
 from dsr.store.models import Ticket
-from tests.scheduler.conftest import BERLIN, PERSON, PERSON_NAME, SECRET_BODY, Desk, berlin, mail_text
+from tests.support.scheduler import BERLIN, PERSON, PERSON_NAME, SECRET_BODY, Desk, berlin, mail_text
 
 DIGEST = "weekly_digest"
 

@@ -13,7 +13,7 @@ from dsr.config import Settings
 from dsr.store.marks import add_mark, digest_key
 from dsr.store.models import AuditEvent, ChannelState, OutboxItem, Ticket, TicketState
 from dsr.store.tickets.services import transition
-from tests.scheduler.conftest import Desk, berlin
+from tests.support.scheduler import Desk, berlin
 
 MONDAY = berlin(2026, 3, 30, 8)  # the kmb2 ticket is due soon; the weekly digest is due
 

@@ -11,7 +11,7 @@ from dsr.intents.rights import Right
 from dsr.service.scheduler import ReminderStage, reminder_stage
 from dsr.store.models import Ticket, TicketState
 from dsr.store.tickets.services import extend
-from tests.scheduler.conftest import PERSON, PERSON_NAME, SECRET_BODY, Desk, berlin, mail_text
+from tests.support.scheduler import PERSON, PERSON_NAME, SECRET_BODY, Desk, berlin, mail_text
 
 REMINDER = "deadline_reminder"
 

@@ -16,10 +16,11 @@ from dsr.controllers.profile import load_profile
 from dsr.service.app import prepare_database, serve
 from dsr.service.demo import load_demo_data
 from dsr.store.models import QuarantinedMessage, User
-from tests.console.conftest import PASSWORD, csrf_of
-from tests.pipeline.conftest import ERIKA, KMB2, FakeClock, make_mail
-from tests.scheduler.conftest import RECEIVED, Desk, berlin, mail_text
 from tests.servers.smtp_sink import SmtpSink
+from tests.support.clock import FakeClock
+from tests.support.console import PASSWORD, csrf_of
+from tests.support.pipeline import ERIKA, KMB2, make_mail
+from tests.support.scheduler import RECEIVED, Desk, berlin, mail_text
 
 OVERRIDE_SUBJECT = "Ihre Datenschutzanfrage ist bei kmb2 angekommen"
 

@@ -28,9 +28,9 @@ from cryptography.x509.oid import NameOID
 from dsr.channels.email.smtp import start_smtp_server
 from dsr.controllers.profile import ControllerProfile, load_profile
 from dsr.inbound import MessageSink
-from tests.conftest import missing_server
 from tests.servers.dovecot import DovecotServer, DovecotUnavailableError, ImapAccount
 from tests.servers.smtp_sink import SmtpSink, running_smtp_sink
+from tests.support.database import missing_server
 
 
 @pytest.fixture

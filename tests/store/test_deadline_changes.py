@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from dsr.store.models import AuditEvent, TicketState
 from dsr.store.tickets.queries import effective_due
 from dsr.store.tickets.services import TicketError, extend, pause, resume, transition
-from tests.store.conftest import new_ticket
+from tests.support.store import new_ticket
 
 
 def at(day: str, hour: int = 10) -> datetime:

@@ -15,7 +15,8 @@ from dsr.inbound import OutcomeStatus
 from dsr.pipeline.core import Pipeline
 from dsr.service.demo import load_demo_data
 from dsr.store.db import make_engine, migrate, retry_if_disconnected, session_factory
-from tests.pipeline.conftest import ERIKA, FakeClock, Harness, make_mail
+from tests.support.clock import FakeClock
+from tests.support.pipeline import ERIKA, Harness, make_mail
 
 
 def _drop_connections(admin: Engine, url: str) -> int:

@@ -24,7 +24,7 @@ from dsr.store.outbox import (
     release_claims,
     requeue,
 )
-from tests.store.conftest import new_ticket
+from tests.support.store import new_ticket
 
 NOW = datetime(2026, 2, 2, 9, tzinfo=UTC)
 

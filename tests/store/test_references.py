@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from dsr.intents.rights import Right
 from dsr.store.models import Ticket
 from dsr.store.tickets.services import find_by_reference, next_reference, open_ticket
-from tests.store.conftest import RECEIVED
+from tests.support.store import RECEIVED
 
 WRITERS = 6
 TICKETS_PER_WRITER = 5

@@ -18,7 +18,7 @@ from dsr.store.tickets.catalogue import (
     TRANSITIONS,
 )
 from dsr.store.tickets.services import IllegalTransition, TicketError, extend, pause, resume, transition
-from tests.store.conftest import RECEIVED, new_ticket
+from tests.support.store import RECEIVED, new_ticket
 
 NOW = RECEIVED + timedelta(days=3)
 ALL_PAIRS = [(a, b) for a in TicketState for b in TicketState]

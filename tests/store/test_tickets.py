@@ -18,7 +18,7 @@ from dsr.store.tickets.services import (
     open_ticket,
     record_identity,
 )
-from tests.store.conftest import RECEIVED, new_ticket
+from tests.support.store import RECEIVED, new_ticket
 
 NOW = RECEIVED + timedelta(hours=1)
 

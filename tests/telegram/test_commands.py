@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from dsr.store.models import Message
-from tests.telegram.conftest import CHAT, Bot, running_bot
+from tests.support.telegram import CHAT, Bot, running_bot
 
 
 async def test_start_welcomes_names_controller_and_offers_the_nine_rights(bot: Bot) -> None:

@@ -10,9 +10,10 @@ from dsr.deadlines import compute_deadline
 from dsr.replies import format_date_de
 from dsr.store.models import Message, Suppression, Ticket, TicketState
 from tests.servers.fake_telegram import SentMessage
-from tests.telegram.conftest import CHAT, Bot
-from tests.telegram.test_conversations import (
+from tests.support.telegram import (
     ACCESS,
+    CHAT,
+    Bot,
     audit_actions,
     audit_events,
     confirm_reading,

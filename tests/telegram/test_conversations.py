@@ -13,26 +13,16 @@ from dsr.deadlines import compute_deadline
 from dsr.intents import classify
 from dsr.intents.rights import Right
 from dsr.replies import format_date_de
-from dsr.store.models import AuditEvent, DataSubject, IdentityLevel, Message, Suppression, TicketState
-from tests.telegram.conftest import CHAT, Bot
-
-ACCESS = "Ich möchte Auskunft über meine gespeicherten Daten nach Art. 15 DSGVO."
-
-
-def has_buttons(msg: object) -> bool:
-    return bool(getattr(msg, "buttons", None))
-
-
-async def confirm_reading(bot: Bot, text: str) -> None:
-    """Write `text`, check the one-sentence confirmation, press "Stimmt" and wait for the tick."""
-    mark = await bot.say(text)
-    question = await bot.reply(mark, has_buttons)
-    assert question.text.endswith("Stimmt das?")
-    assert [label for label, _ in question.buttons] == ["Stimmt", "Nein, etwas anderes"]
-    mark = len(bot.fake.sent)
-    await bot.fake.press(question, "Stimmt")
-    await bot.reply(mark, lambda m: m.method == "editMessageText" and m.message_id == question.message_id
-                    and m.text.startswith("✓ "))
+from dsr.store.models import DataSubject, IdentityLevel, Message, Suppression, TicketState
+from tests.support.telegram import (
+    ACCESS,
+    CHAT,
+    Bot,
+    audit_actions,
+    audit_events,
+    confirm_reading,
+    has_buttons,
+)
 
 
 @pytest.mark.parametrize("db_url", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
@@ -317,15 +307,8 @@ async def test_marketing_stop_beside_another_right_takes_effect_before_any_quest
         assert f"telegram:{CHAT}" in session.scalars(select(Suppression.address)).all()
 
 
-def audit_events(bot: Bot, ticket_id: int, action: str) -> list[AuditEvent]:
-    with bot.sessions() as session:
-        return list(session.scalars(select(AuditEvent).where(
-            AuditEvent.ticket_id == ticket_id, AuditEvent.action == action).order_by(AuditEvent.id)))
 
 
-def audit_actions(bot: Bot, ticket_id: int) -> list[str]:
-    with bot.sessions() as session:
-        return list(session.scalars(select(AuditEvent.action).where(AuditEvent.ticket_id == ticket_id)))
 
 
 NOTHING_TO_OFFER = "ich hätte ein anliegen bezüglich meiner daten"

@@ -6,7 +6,7 @@ import json
 
 from dsr.store.models import OutboxItem
 from dsr.store.outbox import enqueue
-from tests.telegram.conftest import CHAT, Bot, real_clock
+from tests.support.telegram import CHAT, Bot, real_clock
 
 
 def queue(bot: Bot, text: str, chat: int = CHAT) -> int:

@@ -7,8 +7,7 @@ import random
 import pytest
 
 from dsr.store.models import DataSubject, IdentityLevel
-from tests.telegram.conftest import CHAT, Bot
-from tests.telegram.test_conversations import confirm_reading
+from tests.support.telegram import CHAT, Bot, confirm_reading
 
 NAMING_ERIKA = "Ich möchte Auskunft über meine Daten nach Art. 15 DSGVO. Mein Konto: erika@example.org"
 _DIGITS, _LETTERS = "34679", "ACEFHJKMNPRTWXY"

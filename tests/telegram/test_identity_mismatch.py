@@ -7,8 +7,7 @@ import re
 from sqlalchemy.orm import Session, sessionmaker
 
 from dsr.store.models import DataSubject, IdentityLevel, TicketState
-from tests.telegram.conftest import CHAT, Bot, real_clock
-from tests.telegram.test_conversations import confirm_reading
+from tests.support.telegram import CHAT, Bot, confirm_reading, real_clock
 
 
 def _victim(sessions: sessionmaker[Session]) -> int:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from dsr.store.models import Message, TicketState
-from tests.telegram.conftest import Bot
+from tests.support.telegram import Bot
 
 UNREADABLE = "Qwrtz plöm vasdu kelirr, bitte bis morgen."
 DIALECT = "ey macht mal alles wech was ihr von mir habt"

@@ -7,8 +7,7 @@ from sqlalchemy import func, select
 
 from dsr.channels.telegram.conversation.state import load_offset
 from dsr.store.models import Message, OutboxItem, Suppression
-from tests.telegram.conftest import CHAT, Bot, running_bot
-from tests.telegram.test_conversations import ACCESS, has_buttons
+from tests.support.telegram import ACCESS, CHAT, Bot, has_buttons, running_bot
 
 
 class Killed(BaseException):

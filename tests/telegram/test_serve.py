@@ -12,7 +12,7 @@ from dsr.config import Settings
 from dsr.controllers import load_profile
 from dsr.service.app import serve
 from tests.servers.fake_telegram import FakeTelegram
-from tests.telegram.conftest import CHAT
+from tests.support.telegram import CHAT
 
 
 async def test_serve_starts_the_bot_against_the_configured_api(

@@ -21,7 +21,7 @@ from dsr.pipeline.core import Pipeline
 from dsr.service.app import serve
 from dsr.store.models import Message, Suppression, Ticket
 from tests.servers.fake_telegram import FakeTelegram
-from tests.telegram.conftest import CHAT, Bot, make_settings, real_clock, running_bot
+from tests.support.telegram import CHAT, Bot, make_settings, real_clock, running_bot
 
 HOOK = "https://dsr.example.org/telegram/webhook"
 

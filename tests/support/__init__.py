@@ -1,0 +1,1 @@
+"""Helpers shared by the tests: clocks, mails, seeded worlds, service starters (no fixtures, no tests)."""
