@@ -47,7 +47,7 @@ async def test_an_idn_address_is_one_person_everywhere(tmp_path: Path, smtp_sink
     with sessions.begin() as session:
         report = import_subjects(session, io.StringIO(csv), controller="kmb2", now=START)
         assert report.inserted == 1, report
-        made = create_token(session, name="crm", role="suppression", now=START)
+        made = create_token(session, name="crm", role="suppression", now=START, controllers=["kmb2"])
         assert isinstance(made, tuple)
         token = made[1]
     with sessions() as session:
