@@ -18,7 +18,7 @@ from dsr.inbound import InboundMessage
 from dsr.logs import EscapingFormatter
 from dsr.mail.parse import parse_email
 from dsr.store.models import Message, OutboxItem, Ticket
-from tests.console.conftest import NOW, World
+from tests.support.console import NOW, World
 
 POISON = "=?utf-8?b?PHAKWDp5Pg==?="  # "<p\nX:y>"
 

@@ -9,7 +9,7 @@ from sqlalchemy import insert, select
 
 from dsr.console.views.quarantine import PAGE_SIZE
 from dsr.store.models import QuarantinedMessage
-from tests.console.conftest import NOW, World
+from tests.support.console import NOW, World
 
 ENTRY = re.compile(r'href="/quarantine/(\d+)"')
 NEXT = re.compile(r'href="(/quarantine\?[^"]*page=\d+)" rel="next"')

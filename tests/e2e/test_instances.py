@@ -22,11 +22,11 @@ from sqlalchemy import func, select
 
 from dsr.store.db import make_engine, session_factory
 from dsr.store.models import Message, OutboxItem, Ticket
-from tests.pipeline.conftest import KMB2, make_mail
 from tests.servers.dovecot import ImapAccount
 from tests.servers.fake_telegram import running_fake_telegram
 from tests.servers.serve_process import ServeProcess
 from tests.servers.smtp_sink import SmtpSink
+from tests.support.pipeline import KMB2, make_mail
 
 pytestmark = pytest.mark.slow
 

@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from dsr.intents.rights import Right
 from dsr.store.db import make_engine, migrate, session_factory
 from dsr.store.models import Ticket
-from tests.fulfilment.conftest import Tickets
+from tests.support.fulfilment import Tickets
 
 DSR = Path(sys.executable).with_name("dsr")
 
@@ -25,7 +25,7 @@ def test_fulfil_runs_discovery_and_shows_the_plan(tmp_path: Path, crm: Engine, c
     migrate(engine)
     sessions = session_factory(engine)
     from dsr.service.demo import load_demo_data
-    from tests.fulfilment.conftest import NOW
+    from tests.support.fulfilment import NOW
 
     load_demo_data(sessions, ["kmb2"], now=NOW)
     ticket_id = Tickets(sessions).verified("max.beispiel@example.net", (Right.ERASURE,))

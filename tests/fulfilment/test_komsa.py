@@ -17,7 +17,7 @@ from dsr.service.demo_crm import create_demo_crm
 from dsr.service.fulfilment_worker import FulfilmentWorker
 from dsr.store.models import OutboxItem, Suppression, Ticket
 from dsr.store.suppression import suppress
-from tests.fulfilment.conftest import NOW, Tickets
+from tests.support.fulfilment import NOW, Tickets
 
 
 def test_komsa_access_and_erasure(sessions: sessionmaker[Session], tickets: Tickets, crm_url: str) -> None:

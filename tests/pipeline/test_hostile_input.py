@@ -13,7 +13,7 @@ from dsr.inbound import OutcomeStatus
 from dsr.pipeline.identity import addresses_in
 from dsr.pipeline.storable import LONG_ID_DOMAIN
 from dsr.store.models import Message, QuarantinedMessage
-from tests.pipeline.conftest import ACCESS_BODY, KMB2, STRANGER, Harness, make_mail, parsed
+from tests.support.pipeline import ACCESS_BODY, KMB2, STRANGER, Harness, make_mail, parsed
 
 T = TypeVar("T")
 # Not a speed target (those are in bench/): a bound the old quadratic code exceeded by far

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from dsr.inbound import OutcomeStatus
 from dsr.store.models import VerificationChallenge
-from tests.pipeline.conftest import KMB2, STRANGER, Harness, HarnessFactory, make_mail, parsed, text_of
+from tests.support.pipeline import KMB2, STRANGER, Harness, HarnessFactory, make_mail, parsed, text_of
 
 TRUSTED = "mx.kmb2.de"
 
