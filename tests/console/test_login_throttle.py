@@ -11,7 +11,7 @@ from starlette.testclient import TestClient
 from dsr.config import Settings
 from dsr.console.app import create_app
 from dsr.store.models import AuditEvent
-from tests.console.conftest import PASSWORD, World
+from tests.support.console import PASSWORD, World
 
 
 def _token(html: str) -> str:
