@@ -45,7 +45,7 @@ class Thresholds:
 
     strong: float = 1.0  # every label needs this score, else low_confidence
     borderline: float = 0.45  # a rejected right at or above this makes the reading ambiguous
-    max_labels: int = 3  # more rights at once: a person checks the reading (ambiguous)
+    max_labels: int = 2  # more rights at once: a person checks the reading (ambiguous)
     max_words: int = 400  # a longer own text: a person checks the reading (low_confidence)
 
 
