@@ -51,7 +51,14 @@ from dsr.logs import mask_address
 from dsr.replies.context import ReplyKind
 from dsr.store.db import retry_if_disconnected
 from dsr.store.models import OutboxItem, Ticket, TicketState
-from dsr.store.outbox import Delivery, claim_deliveries, mark_failed, mark_sent_by_id, release_claims
+from dsr.store.outbox import (
+    Delivery,
+    claim_deliveries,
+    mark_failed,
+    mark_sent_by_id,
+    release_claims,
+    release_dead_claims,
+)
 from dsr.store.tickets.services import escalate
 
 log = logging.getLogger(__name__)
@@ -66,7 +73,25 @@ _INTERNAL_KINDS = frozenset({ReplyKind.DPO_ESCALATION_ALERT.value, ReplyKind.DEA
 
 def sender_identity() -> str:
     """Who holds a lease: host, process and a random part (a restarted process is someone else)."""
-    return f"{socket.gethostname()[:60]}:{os.getpid()}:{secrets.token_hex(4)}"
+    return f"{_host()}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+def _host() -> str:
+    return socket.gethostname()[:60]
+
+
+def sender_alive(owner: str) -> bool:
+    """Whether the sender `owner` (of this host) still runs: its process exists."""
+    pid = owner.split(":")[1] if owner.count(":") >= 2 else ""
+    if not pid.isdigit():
+        return True  # not ours to judge: its lease decides
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def address_problem(address: str) -> str | None:
@@ -134,6 +159,10 @@ class OutboxSender:
         self._wake = asyncio.Event()
         target = self._settings.smtp_relay or f"Maildir {self._settings.maildir}"
         log.info("outbox sender delivering e-mail to %s", target)
+        try:
+            await asyncio.to_thread(self._release_dead_claims)
+        except Exception as exc:  # the database may still be starting: the leases end anyway
+            log.warning("outbox: could not check for claims of stopped senders (%s)", type(exc).__name__)
         while not stop.is_set():
             self._wake.clear()
             try:
@@ -298,6 +327,14 @@ class OutboxSender:
             return items
 
         return retry_if_disconnected(transaction)
+
+    def _release_dead_claims(self) -> None:
+        def transaction() -> None:
+            with self._gate, self._sessions() as session:
+                if release_dead_claims(session, owner_prefix=f"{_host()}:", alive=sender_alive):
+                    session.commit()
+
+        retry_if_disconnected(transaction)
 
     def _release(self, item_ids: list[int]) -> None:
         def transaction() -> None:

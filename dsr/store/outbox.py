@@ -14,6 +14,7 @@ becomes a DPO task: an unanswered data subject is a missed deadline (Art. 12(3) 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -172,6 +173,27 @@ def claim_deliveries(session: Session, *, now: datetime, channel: str, owner: st
     if deliveries:
         log.debug("outbox claimed %d items for %s", len(deliveries), owner)
     return deliveries
+
+
+def release_dead_claims(session: Session, *, owner_prefix: str, alive: Callable[[str], bool]) -> int:
+    """Make items due again whose claim belongs to a sender on this host that no longer runs.
+
+    `owner_prefix` is this host's part of the owner ("host:"); `alive(owner)` says whether that
+    sender's process still exists.  A sender that died here (crash, SIGKILL, restart) leaves its
+    claims behind: the restarted service takes them over at once instead of after the lease.
+    Senders on other hosts are left to their lease.  Returns how many items were released."""
+    owners = session.scalars(
+        select(OutboxItem.claimed_by).distinct()
+        .where(OutboxItem.state == OutboxState.PENDING.value, OutboxItem.claimed_by.startswith(owner_prefix)))
+    dead = [o for o in owners if o is not None and not alive(o)]
+    if not dead:
+        return 0
+    result = session.connection().execute(
+        update(OutboxItem)
+        .where(OutboxItem.claimed_by.in_(dead), OutboxItem.state == OutboxState.PENDING.value)
+        .values(claimed_by=None, claimed_until=None))
+    log.info("outbox: %d items of %d stopped senders on this host are due again", result.rowcount, len(dead))
+    return int(result.rowcount)
 
 
 def release_claims(session: Session, item_ids: list[int], *, owner: str) -> None:

@@ -22,6 +22,7 @@ from dsr.store.outbox import (
     mark_sent,
     mark_sent_by_id,
     release_claims,
+    release_dead_claims,
     requeue,
 )
 from tests.support.store import new_ticket
@@ -173,3 +174,15 @@ def test_requeue_only_failed(session: Session) -> None:
     item = _item(session)
     with pytest.raises(ValueError, match="only failed"):
         requeue(session, item, actor="dpo", reason="x", now=NOW)
+
+
+def test_claims_of_a_stopped_sender_on_this_host_are_released_at_once(session: Session) -> None:
+    first, second, third = _item(session), _item(session), _item(session)
+    claim_deliveries(session, now=NOW, channel="email", owner="here:101:aa", limit=1)
+    claim_deliveries(session, now=NOW, channel="email", owner="here:202:bb", limit=1)
+    claim_deliveries(session, now=NOW, channel="email", owner="there:101:cc", limit=1)
+    released = release_dead_claims(session, owner_prefix="here:", alive=lambda owner: owner == "here:202:bb")
+    assert released == 1
+    # The dead sender's item is due at once; the live one's and the other host's wait for their lease.
+    assert [d.id for d in due_deliveries(session, now=NOW, channel="email")] == [first.id]
+    assert {second.id, third.id}.isdisjoint(d.id for d in due_deliveries(session, now=NOW, channel="email"))
