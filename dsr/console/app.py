@@ -78,9 +78,12 @@ ROUTES: list[BaseRoute] = [
     public("/download/{token}/code", download.request_code, methods=POST),
     public("/download/{token}", download.download, methods=POST),
     page("/", session_views.home, roles=ANY_USER),
-    # DPO: escalation queue, tickets, quarantine
+    # DPO: work list, tickets, manual intake, quarantine
     page("/queue", queue.queue_page, roles=DPO),
     page("/queue/search", queue.search, roles=DPO, methods=POST),
+    page("/queue/bulk", queue.bulk, roles=DPO, methods=POST),
+    page("/queue/views", queue.save_view, roles=DPO, methods=POST),
+    page("/queue/views/{view_id:int}/delete", queue.delete_view, roles=DPO, methods=POST),
     page("/tickets/{ticket_id:int}", ticket.ticket_page, roles=DPO),
     _ticket_post("rights", ticket_actions.correct_rights_action),
     _ticket_post("identity", ticket_actions.identity_action),

@@ -348,6 +348,19 @@ class User(Base):
     password_changed_at: Mapped[datetime | None]
 
 
+class SavedView(Base):
+    """A DPO's named queue view: the filter and sort codes of the queue's query string (no personal data)."""
+
+    __tablename__ = "saved_views"
+    __table_args__ = (UniqueConstraint("username", "name", name="uq_saved_view_name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(80))
+    query: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[datetime]
+
+
 class ApiToken(Base):
     __tablename__ = "api_tokens"
 

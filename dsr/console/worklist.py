@@ -1,0 +1,194 @@
+"""The DPO's work list: which tickets need someone now, with the person and what they wrote.
+
+Unlike `queries.TicketRow` (metadata a manager may see), a `WorkRow` carries the person's name
+and the first line of their request, so it is built for DPO pages only.  All reads go through
+`load_work_rows` and `search_ticket_ids`, the one place where console queries for DPO lists are
+made (tenant scoping applies here).
+
+Search folds German spellings on both sides ("Mößner", "Moessner" and "MÖSSNER" are the same
+word): `fold` in Python for the term, `folded` as a portable SQL expression (nested `replace` and
+`lower`, the same result on SQLite and PostgreSQL) for names, addresses, subject lines and
+message bodies.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from dsr.console.queries import TicketRow, load_rows
+from dsr.store.models import DataSubject, Direction, Message, Ticket
+
+# Spellings folded to one form: German umlauts and sharp s become their two-letter forms.
+FOLDS: tuple[tuple[str, str], ...] = (
+    ("Ä", "ae"), ("ä", "ae"), ("Ö", "oe"), ("ö", "oe"), ("Ü", "ue"), ("ü", "ue"), ("ẞ", "ss"), ("ß", "ss"),
+)
+SUMMARY_CHARS = 90
+# States where the next step is ours; "awaiting_identity" and "paused" wait for the person and
+# come back into the work list when their deadline is near.
+ACTION_STATES = frozenset({"new", "escalated", "in_progress", "extended"})
+DUE_SOON_DAYS = 7
+
+
+def fold(text: str) -> str:
+    for char, replacement in FOLDS:
+        text = text.replace(char, replacement)
+    return text.lower()
+
+
+def folded(column: Any) -> Any:
+    """SQL: the column folded like `fold` (lower() after the replacements: SQLite lowers ASCII only)."""
+    expression = column
+    for char, replacement in FOLDS:
+        expression = func.replace(expression, char, replacement)
+    return func.lower(expression)
+
+
+def needs_action(row: TicketRow) -> bool:
+    """Default view: the DPO decides, compiles, reviews or the deadline is near."""
+    if not row.is_open:
+        return False
+    if row.state in ACTION_STATES or row.escalated:
+        return True
+    return row.days_left is not None and row.days_left <= DUE_SOON_DAYS
+
+
+@dataclass(frozen=True, slots=True)
+class Related:
+    id: int
+    reference: str
+    channel: str
+
+
+@dataclass(frozen=True, slots=True)
+class WorkRow:
+    row: TicketRow
+    person: str
+    summary: str
+    related: tuple[Related, ...]
+
+
+def _first_line(subject: str, body: str) -> str:
+    text = subject.strip()
+    if not text or text.startswith("[DSR-"):
+        text = next((line.strip() for line in body.splitlines() if line.strip()), text)
+    return text if len(text) <= SUMMARY_CHARS else text[: SUMMARY_CHARS - 1].rstrip() + "…"
+
+
+def _person_key(ticket: Ticket) -> tuple[str, str] | None:
+    if ticket.subject_id is not None:
+        return ("subject", str(ticket.subject_id))
+    if ticket.reply_to:
+        return ("address", ticket.reply_to.strip().lower())
+    return None
+
+
+def load_work_rows(
+    session: Session,
+    *,
+    today: date,
+    states: Sequence[str] | None = None,
+    ids: Sequence[int] | None = None,
+) -> list[WorkRow]:
+    rows = load_rows(session, today=today, states=states, ids=ids)
+    if not rows:
+        return []
+    wanted = [r.id for r in rows]
+    tickets = {t.id: t for t in session.scalars(select(Ticket).where(Ticket.id.in_(wanted)))}
+    names = {
+        ticket_id: name
+        for ticket_id, name in session.execute(
+            select(Ticket.id, DataSubject.name)
+            .join(DataSubject, Ticket.subject_id == DataSubject.id)
+            .where(Ticket.id.in_(wanted))
+        )
+    }
+    first: dict[int, tuple[str, str, str]] = {}
+    inbound = (
+        select(Message.ticket_id, Message.sender, Message.subject_line, Message.body_text)
+        .where(Message.ticket_id.in_(wanted), Message.direction == Direction.INBOUND.value)
+        .order_by(Message.received_at, Message.id)
+    )
+    for ticket_id, sender, subject, body in session.execute(inbound):
+        if ticket_id is not None and ticket_id not in first:
+            first[ticket_id] = (sender, subject, body)
+    related = _related(session, tickets.values())
+    result = []
+    for row in rows:
+        sender, subject, body = first.get(row.id, ("", "", ""))
+        ticket = tickets[row.id]
+        person = names.get(row.id) or _sender_label(sender or ticket.reply_to or "")
+        key = _person_key(ticket)
+        others = tuple(r for r in related.get(key, ()) if r.id != row.id) if key else ()
+        result.append(WorkRow(row=row, person=person, summary=_first_line(subject, body), related=others))
+    return result
+
+
+def _sender_label(sender: str) -> str:
+    if sender.startswith("telegram:"):
+        return "Telegram-Nutzer"
+    return sender or "unbekannt"
+
+
+def _related(session: Session, tickets: Any) -> dict[tuple[str, str], list[Related]]:
+    """Every ticket of the same person: same data subject, or the same reply address."""
+    subject_ids = {t.subject_id for t in tickets if t.subject_id is not None}
+    addresses = {t.reply_to.strip().lower() for t in tickets if t.subject_id is None and t.reply_to}
+    if not subject_ids and not addresses:
+        return {}
+    conditions = []
+    if subject_ids:
+        conditions.append(Ticket.subject_id.in_(subject_ids))
+    if addresses:
+        conditions.append(func.lower(Ticket.reply_to).in_(addresses))
+    query = (
+        select(Ticket.id, Ticket.reference, Ticket.channel, Ticket.subject_id, Ticket.reply_to)
+        .where(or_(*conditions))
+        .order_by(Ticket.received_at)
+    )
+    grouped: dict[tuple[str, str], list[Related]] = defaultdict(list)
+    for ticket_id, reference, channel, subject_id, reply_to in session.execute(query):
+        item = Related(id=ticket_id, reference=reference, channel=channel)
+        if subject_id is not None:
+            grouped[("subject", str(subject_id))].append(item)
+        elif reply_to:
+            grouped[("address", reply_to.strip().lower())].append(item)
+    return grouped
+
+
+def search_ticket_ids(session: Session, term: str) -> set[int]:
+    """Tickets whose reference, person (name, addresses, customer number, postal address), subject
+    lines or message texts contain `term`, compared in folded form."""
+    needle = fold(term).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    pattern = f"%{needle}%"
+
+    def like(column: Any) -> Any:
+        return folded(column).like(pattern, escape="\\")
+
+    ids = set(session.scalars(select(Ticket.id).where(or_(like(Ticket.reference), like(Ticket.reply_to)))))
+    messages = select(Message.ticket_id).where(
+        Message.ticket_id.is_not(None),
+        or_(like(Message.sender), like(Message.subject_line), like(Message.body_text)),
+    )
+    ids |= {i for i in session.scalars(messages) if i is not None}
+    people = (
+        select(Ticket.id)
+        .join(DataSubject, Ticket.subject_id == DataSubject.id)
+        .where(
+            or_(
+                like(DataSubject.name),
+                like(DataSubject.email),
+                like(DataSubject.customer_number),
+                like(DataSubject.postal_code),
+                like(DataSubject.phone),
+            )
+        )
+    )
+    ids |= set(session.scalars(people))
+    return ids
