@@ -41,20 +41,8 @@ def queued_id(result: int | SendProblem) -> int:
     return result
 
 
-def extend_with_notice(
-    session: Session,
-    ticket: Ticket,
-    profile: ControllerProfile,
-    *,
-    reason: str,
-    actor: str,
-    now: datetime,
-    overrides_dir: Path | None = None,
-) -> date:
-    """Extend by two months (Art. 12(3) s. 2) and queue the notice with the reasons (s. 3)."""
-    today = now.astimezone(BERLIN).date()
-    if not reason.strip():
-        raise RefusedError("Bitte die Gründe für die Verlängerung angeben (sie gehen an die Person).")
+def check_extendable(ticket: Ticket, today: date) -> None:
+    """The German refusals for an extension that the law does not allow now."""
     if ticket.extended_due_date is not None:
         raise RefusedError(
             "Die Frist wurde bereits verlängert; mehr als drei Monate insgesamt erlaubt Art. 12 Abs. 3 nicht."
@@ -66,12 +54,37 @@ def extend_with_notice(
         )
     if ticket.state == TicketState.PAUSED.value:
         raise RefusedError("Die Frist ist pausiert; bitte zuerst die Pause beenden.")
-    new_due = extend(session, ticket, land=profile.state, actor=actor, reason=reason, now=now)
+
+
+def extend_with_notice(
+    session: Session,
+    ticket: Ticket,
+    profile: ControllerProfile,
+    *,
+    reason: str,
+    actor: str,
+    now: datetime,
+    overrides_dir: Path | None = None,
+    reasons: tuple[str, ...] = (),
+) -> date:
+    """Extend by two months (Art. 12(3) s. 2) and queue the notice with the reasons (s. 3).
+
+    `reasons` are the sentences of the notice (catalogue sentence, the DPO's details); without
+    them the notice states `reason` alone.
+    """
+    today = now.astimezone(BERLIN).date()
+    check_extendable(ticket, today)
+    if not reason.strip():
+        raise RefusedError("Bitte die Gründe für die Verlängerung angeben (sie gehen an die Person).")
+    new_due = extend(
+        session, ticket, land=profile.state, actor=actor, reason=reason, now=now,
+        internal_target_working_days=profile.internal_target_working_days,
+    )
     context = reply_context(
         ticket,
         as_of=today,
         extended_due_date=new_due,
-        extension_reasons=(reason,),
+        extension_reasons=reasons or (reason,),
     )
     rendered = render_reply(
         ReplyKind.EXTENSION_NOTICE,

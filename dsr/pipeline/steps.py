@@ -43,6 +43,7 @@ from dsr.pipeline.run import Run
 from dsr.pipeline.threads import find_thread, is_requester
 from dsr.pipeline.triage import UNCLEAR_REASONS, Route
 from dsr.replies.context import ReplyKind
+from dsr.replies.labels import reasons_text
 from dsr.store.audit import audit
 from dsr.store.models import (
     AuditEvent,
@@ -386,7 +387,7 @@ def _acknowledge(run: Run, ticket: Ticket, labels: Sequence[Right],
 def _escalate(run: Run, ticket: Ticket, reasons: Sequence[str],
               decision: IdentityDecision, *, acked: bool = False) -> Outcome:
     escalate(run.session, ticket, reasons, actor=SYSTEM, now=run.now,
-             reason="Automatisch an den Datenschutz übergeben: " + ", ".join(reasons))
+             reason="Automatisch an den Datenschutz übergeben: " + reasons_text(tuple(reasons)))
     if "authority" in ticket.escalation_reasons:
         # An authority's, court's or police letter is answered by a person only (its own deadline).
         audit(run.session, actor=SYSTEM, action="auto_reply_not_sent", now=run.now, ticket_id=ticket.id,

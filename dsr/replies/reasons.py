@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 
+from dsr.replies.labels import STATES
+
 logger = logging.getLogger(__name__)
 
 ESCALATION_REASONS_DE: dict[str, str] = {
@@ -75,17 +77,8 @@ def explain_reason(code: str) -> str:
 
 
 # Ticket states (dsr.store.models.TicketState values) as managers read them in the weekly digest.
-STATE_LABELS_DE: dict[str, str] = {
-    "new": "neu",
-    "awaiting_identity": "wartet auf Identitätsbestätigung",
-    "in_progress": "in Bearbeitung",
-    "escalated": "beim Datenschutz (eskaliert)",
-    "extended": "Frist verlängert",
-    "paused": "pausiert",
-    "answered": "beantwortet",
-    "refused": "abgelehnt",
-    "closed": "abgeschlossen",
-}
+# The one table of state labels (console, CLI, digest).
+STATE_LABELS_DE: dict[str, str] = STATES
 
 
 def state_label(code: str) -> str:

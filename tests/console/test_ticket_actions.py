@@ -13,6 +13,8 @@ from starlette.testclient import TestClient
 from dsr.store.models import AuditEvent, Message, OutboxItem, Ticket, TicketNote
 from tests.support.console import World
 
+EXTENSION = {"ground": "volume", "reason": "Drei Systeme mit zehn Jahren Korrespondenz"}
+
 
 def _post(client: TestClient, url: str, data: dict[str, object]) -> str:
     """POST a form as the logged-in user; return the page shown after the redirect."""
@@ -53,7 +55,7 @@ def test_ticket_page_shows_evidence_deadline_identity_and_is_audited(world: Worl
     assert "20.03.2026" in page  # due date, received 20.02.2026 (NI)
     assert "Eingang 20.02.2026" in page or "20.02.2026" in page
     assert "Anna Schmidt" in page  # the DPO sees the person
-    assert "nicht geprüft" in page
+    assert "nicht bestätigt" in page  # the same identity word as the DPO alert
     assert _actions(world, world.email_ticket)[-1] == "console.ticket_viewed"
     with world.sessions() as s:
         event = s.scalars(select(AuditEvent).where(AuditEvent.action == "console.ticket_viewed")).one()
@@ -93,7 +95,9 @@ def test_refused_inputs_change_nothing(world: World) -> None:
     assert "mindestens ein Recht" in _post(client, f"{url}/rights", {"reason": "x"})
     assert "Prüfmethode" in _post(client, f"{url}/identity", {"level": "manual", "method": ""})
     assert "aktives DSB-Konto" in _post(client, f"{url}/assign", {"assignee": "max"})
-    assert "Gründe für die Verlängerung" in _post(client, f"{url}/extend", {"reason": " "})
+    assert "Grund aus der Liste" in _post(client, f"{url}/extend", {"reason": " "})
+    too_short = {"ground": "complexity", "reason": "zu komplex"}
+    assert "mindestens 30 Zeichen" in _post(client, f"{url}/extend", too_short)
     assert changes() == before
     assert _outbox(world, world.email_ticket) == []
 
@@ -107,7 +111,8 @@ def test_extend_queues_the_notice_and_a_second_extension_is_refused(world: World
     client = world.client("dpo")
     url = f"/tickets/{world.email_ticket}"
     _verify(client, url)
-    page = _post(client, f"{url}/extend", {"reason": "Daten aus drei Systemen müssen zusammengeführt werden"})
+    detail = "Daten aus drei Systemen müssen zusammengeführt werden"
+    page = _post(client, f"{url}/extend", {"ground": "complexity", "reason": detail})
     assert "Frist verlängert bis 20.05.2026" in page
     ticket = _ticket(world, world.email_ticket)
     assert ticket.state == "extended"
@@ -123,6 +128,8 @@ def test_extend_queues_the_notice_and_a_second_extension_is_refused(world: World
     assert mail["In-Reply-To"] == "<m1@example.org>"
     body = mail.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
     assert "Daten aus drei Systemen" in body
+    assert "Die Daten liegen in mehreren Systemen" in body  # the catalogue sentence, not a bare code
+    assert ticket.internal_target_date is not None and ticket.internal_target_date > date(2026, 4, 20)
     assert "deadline_extended" in _actions(world, world.email_ticket)
     page = _post(client, f"{url}/extend", {"reason": "noch einmal"})
     assert "bereits verlängert" in page
@@ -312,7 +319,7 @@ def test_extend_send_close_on_sqlite_and_postgresql(db_world: World) -> None:
     client = world.client("dpo")
     url = f"/tickets/{world.email_ticket}"
     _verify(client, url)
-    assert "Frist verlängert bis 20.05.2026" in _post(client, f"{url}/extend", {"reason": "Drei Systeme"})
+    assert "Frist verlängert bis 20.05.2026" in _post(client, f"{url}/extend", EXTENSION)
     _post(client, f"{url}/send", {"subject": "Auskunft", "text": "Anbei die Auskunft.", "outcome": "granted"})
     _post(client, f"{url}/close", {"reason": "erledigt"})
     assert _ticket(world, world.email_ticket).state == "closed"

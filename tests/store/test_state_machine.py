@@ -17,7 +17,15 @@ from dsr.store.tickets.catalogue import (
     REFUSAL_REASONS,
     TRANSITIONS,
 )
-from dsr.store.tickets.services import IllegalTransition, TicketError, extend, pause, resume, transition
+from dsr.store.tickets.services import (
+    IllegalTransition,
+    TicketError,
+    extend,
+    pause,
+    reopen,
+    resume,
+    transition,
+)
 from tests.support.store import RECEIVED, new_ticket
 
 NOW = RECEIVED + timedelta(days=3)
@@ -38,6 +46,8 @@ def _enter(session: Session, ticket: Ticket, to: TicketState, dpo: str) -> None:
         pause(session, ticket, approved_by=dpo, actor="dpo", reason="Identität zweifelhaft", now=NOW)
     elif TicketState(ticket.state) is TicketState.PAUSED:
         resume(session, ticket, land="NI", actor="dpo", reason="Nachweis erhalten", now=NOW, to=to)
+    elif TicketState(ticket.state) is TicketState.CLOSED and to is TicketState.IN_PROGRESS:
+        reopen(session, ticket, actor="dpo", reason="Person meldet: Auskunft unvollständig", now=NOW)
     elif to is TicketState.ANSWERED:
         transition(session, ticket, to, actor="dpo", reason="Auskunft erteilt", now=NOW, outcome="granted")
     elif to is TicketState.REFUSED:
@@ -67,9 +77,10 @@ def test_every_pair_from_source(session: Session, dpo: str, source: TicketState)
 
 
 def test_table_shape() -> None:
-    """Closed is final, reachable only with a documented result; every state is in the table."""
+    """Closed is reached only with a documented result and left only by reopening into work."""
     assert set(TRANSITIONS) == set(TicketState)
-    assert TRANSITIONS[TicketState.CLOSED] == frozenset()
+    assert TRANSITIONS[TicketState.CLOSED] == frozenset({TicketState.IN_PROGRESS})
+    assert GUARDED_SOURCES[TicketState.CLOSED] == "reopen()"
     assert {s for s, nxt in TRANSITIONS.items() if TicketState.CLOSED in nxt} == {
         TicketState.ANSWERED, TicketState.REFUSED}
     for guarded in GUARDED_TARGETS:

@@ -39,3 +39,22 @@ document.addEventListener("click", function (event) {
     done();
   }
 });
+
+// Fields that only matter for one choice (the refusal reason beside "Ablehnung") are hidden
+// until that choice is made; without JavaScript they simply stay visible.
+function syncDependent(form) {
+  form.querySelectorAll("[data-kind-only]").forEach(function (el) {
+    var select = form.querySelector("select[name=kind]");
+    el.hidden = !!select && el.getAttribute("data-kind-only").split(" ").indexOf(select.value) < 0;
+  });
+  form.querySelectorAll("[data-outcome-only]").forEach(function (el) {
+    var select = form.querySelector("select[name=outcome]");
+    el.hidden = !!select && el.getAttribute("data-outcome-only").split(" ").indexOf(select.value) < 0;
+  });
+}
+document.addEventListener("change", function (event) {
+  if (event.target.form) { syncDependent(event.target.form); }
+});
+document.addEventListener("DOMContentLoaded", function () {
+  document.querySelectorAll("form").forEach(syncDependent);
+});

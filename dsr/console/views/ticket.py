@@ -15,17 +15,29 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 from starlette.responses import Response
 
+from dsr.console.extension import EXTENSION_REASONS, MIN_DETAIL
 from dsr.console.guard import Ctx
 from dsr.console.highlight import Segment, segments
-from dsr.console.labels import BERLIN, IDENTITY, OPEN_STATES, PAUSE_REASONS
+from dsr.console.labels import (
+    BERLIN,
+    IDENTITY,
+    OPEN_STATES,
+    PAUSE_REASONS,
+    date_de,
+    disposition_label,
+    kind_label,
+    outbox_state_label,
+    rights_names,
+)
 from dsr.console.queries import scoped_ticket
 from dsr.intents.rights import Right
 from dsr.pipeline.outbound import recipient_problem
 from dsr.replies.context import ReplyKind
-from dsr.store.models import AuditEvent, Direction, OutboxItem, Ticket, TicketNote, User
+from dsr.store.models import AuditEvent, Direction, Message, OutboxItem, Ticket, TicketNote, User
 from dsr.store.tickets.services import OUTCOMES, REFUSAL_REASONS, audit, effective_due
 
 # Templates a DPO may start a draft from (the person-facing answers of replies/).
@@ -42,6 +54,17 @@ DRAFT_KINDS: dict[str, str] = {
     ReplyKind.CLARIFICATION.value: "Rückfrage zum Anliegen",
     ReplyKind.IDENTITY_REQUEST.value: "Identitätsnachweis anfordern",
 }
+# The answer that fits each right (the first right of the ticket chooses the template).
+KIND_FOR_RIGHT: dict[str, str] = {
+    Right.ACCESS.value: ReplyKind.ACCESS_ANSWER.value,
+    Right.PORTABILITY.value: ReplyKind.PORTABILITY_ANSWER.value,
+    Right.RECTIFICATION.value: ReplyKind.RECTIFICATION_DONE.value,
+    Right.ERASURE.value: ReplyKind.ERASURE_DONE.value,
+    Right.RESTRICTION.value: ReplyKind.RESTRICTION_DONE.value,
+    Right.OBJECTION.value: ReplyKind.OBJECTION_OUTCOME.value,
+    Right.AUTOMATED_DECISION.value: ReplyKind.AUTOMATED_DECISION_OUTCOME.value,
+}
+VIEW_ACTIONS = frozenset({"console.ticket_viewed", "api.ticket_viewed"})
 VERIFY_LEVELS = ("contact_on_file", "code_confirmed", "known_facts", "manual", "unidentifiable")
 
 
@@ -58,16 +81,34 @@ class ConversationItem:
     subject_marks: list[Segment] = field(default_factory=list)
     attachments: list[Any] = field(default_factory=list)
     note: str = ""  # outbox state, disposition
+    held: bool = False  # a message of the person that is not part of this ticket's handling
+    buttons: list[str] = field(default_factory=list)
+    edited: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ChatOut:
+    text: str
+    buttons: list[str]
+    edit: bool
+
+
+def chat_payload(item: OutboxItem) -> ChatOut:
+    try:
+        data = json.loads(item.payload.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        return ChatOut("(Nachricht nicht lesbar)", [], False)
+    if not isinstance(data, dict):
+        return ChatOut("(Nachricht nicht lesbar)", [], False)
+    rows = (data.get("reply_markup") or {}).get("inline_keyboard") or []
+    buttons = [str(b.get("text", "")) for row in rows for b in row if isinstance(b, dict)]
+    return ChatOut(str(data.get("text", "")), buttons, data.get("edit_message_id") is not None)
 
 
 def outbox_text(item: OutboxItem) -> tuple[str, str]:
     """(subject, text) of a queued message, decoded for display."""
     if item.channel == "telegram":
-        try:
-            data = json.loads(item.payload.decode("utf-8"))
-            return "", str(data.get("text", ""))
-        except (ValueError, UnicodeDecodeError, AttributeError):
-            return "", "(Nachricht nicht lesbar)"
+        return "", chat_payload(item).text
     msg = message_from_bytes(item.payload, policy=policy.default)
     if not isinstance(msg, EmailMessage):
         return "", ""
@@ -76,29 +117,21 @@ def outbox_text(item: OutboxItem) -> tuple[str, str]:
     return str(msg.get("Subject", "")), str(text)
 
 
-OUTBOX_STATES = {"pending": "wartet auf Versand", "sent": "versandt", "failed": "Versand fehlgeschlagen"}
+def _note(kind: str, state: str) -> str:
+    return f"{kind_label(kind)} · {outbox_state_label(state)}"
 
 
 def _conversation(
-    ticket: Ticket, evidence: list[dict[str, Any]], outbox: list[OutboxItem]
+    ticket: Ticket, evidence: list[dict[str, Any]], outbox: list[OutboxItem], others: list[Message]
 ) -> list[ConversationItem]:
     items: list[ConversationItem] = []
     first_inbound = True
     delivered_by = {o.message_id: o for o in outbox if o.message_id is not None}
     for msg in ticket.messages:
-        item = ConversationItem(
-            at=msg.received_at,
-            direction=msg.direction,
-            channel=msg.channel,
-            title=msg.subject_line,
-            party=msg.sender if msg.direction == Direction.INBOUND.value else msg.recipient,
-            text=msg.body_text,
-            attachments=list(msg.attachments or []),
-            note=msg.disposition,
-        )
+        item = _message_item(msg)
         delivery = delivered_by.get(msg.id)
         if msg.direction != Direction.INBOUND.value and delivery is not None:
-            item.note = f"{delivery.kind} · {OUTBOX_STATES.get(delivery.state, delivery.state)}"
+            item.note = _note(delivery.kind, delivery.state)
         if msg.direction == Direction.INBOUND.value and first_inbound and evidence:
             # The classification was made on the message that opened the ticket.
             item.marks, item.unplaced = segments(msg.body_text, evidence, "body")
@@ -109,20 +142,151 @@ def _conversation(
     for out in outbox:
         if out.message_id in outbound_ids:
             continue  # already shown as the outbound message it delivers
-        subject, text = outbox_text(out)
-        items.append(
-            ConversationItem(
-                at=out.created_at,
-                direction="out",
-                channel=out.channel,
-                title=subject,
-                party=out.recipient,
-                text=text,
-                note=f"{out.kind} · {OUTBOX_STATES.get(out.state, out.state)}",
-            )
-        )
+        items.append(_outbox_item(out))
+    for msg in others:
+        item = _message_item(msg)
+        item.held = msg.ticket_id is None and msg.direction == Direction.INBOUND.value
+        items.append(item)
     items.sort(key=lambda i: i.at)
     return items
+
+
+def _message_item(msg: Message) -> ConversationItem:
+    inbound = msg.direction == Direction.INBOUND.value
+    title = msg.subject_line
+    if msg.channel == "telegram":
+        title = ""  # chat messages have no subject; the pipeline's threading key is not one
+    return ConversationItem(
+        at=msg.received_at,
+        direction=msg.direction,
+        channel=msg.channel,
+        title=title,
+        party=_party(msg.sender if inbound else msg.recipient),
+        text=msg.body_text,
+        attachments=list(msg.attachments or []),
+        note=disposition_label(msg.disposition) if msg.disposition else "",
+    )
+
+
+def _party(address: str) -> str:
+    if address.startswith("telegram:"):
+        return "Telegram-Chat"
+    return address
+
+
+def _outbox_item(out: OutboxItem) -> ConversationItem:
+    if out.channel == "telegram":
+        chat = chat_payload(out)
+        return ConversationItem(
+            at=out.created_at,
+            direction="out",
+            channel=out.channel,
+            title="",
+            party="Telegram-Chat",
+            text=chat.text,
+            note=_note(out.kind, out.state),
+            buttons=chat.buttons,
+            edited=chat.edit,
+        )
+    subject, text = outbox_text(out)
+    return ConversationItem(
+        at=out.created_at,
+        direction="out",
+        channel=out.channel,
+        title=subject,
+        party=out.recipient,
+        text=text,
+        note=_note(out.kind, out.state),
+    )
+
+
+def _chat_window(session: Session, ticket: Ticket) -> tuple[list[OutboxItem], list[Message]]:
+    """Chat messages around a Telegram ticket that were not filed under it: the bot's questions
+    before the ticket existed, the person's answers and button presses, kept with ticket_id NULL.
+    The window runs from the previous ticket of the same chat to the next one."""
+    if ticket.channel != "telegram" or not ticket.reply_to:
+        return [], []
+    chat = ticket.reply_to
+    neighbours = list(
+        session.scalars(
+            select(Ticket.received_at).where(
+                Ticket.channel == "telegram",
+                Ticket.reply_to == chat,
+                Ticket.controller == ticket.controller,
+                Ticket.id != ticket.id,
+            )
+        )
+    )
+    before = max((t for t in neighbours if t < ticket.received_at), default=None)
+    after = min((t for t in neighbours if t > ticket.received_at), default=None)
+    outbox = select(OutboxItem).where(
+        OutboxItem.channel == "telegram",
+        OutboxItem.recipient == chat,
+        OutboxItem.controller == ticket.controller,
+        OutboxItem.ticket_id.is_(None),
+    )
+    inbound = select(Message).where(
+        Message.channel == "telegram",
+        Message.sender == f"telegram:{chat}",
+        Message.controller == ticket.controller,
+        Message.ticket_id.is_(None),
+    )
+    if before is not None:
+        outbox = outbox.where(OutboxItem.created_at > before)
+        inbound = inbound.where(Message.received_at > before)
+    if after is not None:
+        outbox = outbox.where(OutboxItem.created_at < after)
+        inbound = inbound.where(Message.received_at < after)
+    return list(session.scalars(outbox)), list(session.scalars(inbound))
+
+
+def _held_for_person(session: Session, ticket: Ticket) -> list[Message]:
+    """Messages from the person's addresses that no ticket took (ignored, held, bounced)."""
+    addresses = {a.strip().lower() for a in (ticket.reply_to,) if a and "@" in a}
+    if ticket.subject is not None:
+        if ticket.subject.email:
+            addresses.add(ticket.subject.email.strip().lower())
+        addresses |= {e.email.strip().lower() for e in ticket.subject.emails}
+    if not addresses:
+        return []
+    return list(
+        session.scalars(
+            select(Message).where(
+                Message.ticket_id.is_(None),
+                Message.controller == ticket.controller,
+                Message.direction == Direction.INBOUND.value,
+                func.lower(Message.sender).in_(sorted(addresses)),
+            )
+        )
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Views:
+    count: int
+    last_at: datetime | None
+    viewers: tuple[str, ...]
+
+
+def split_views(events: list[AuditEvent]) -> tuple[list[AuditEvent], Views]:
+    """The history without page views, and the views summarised in one line."""
+    views = [e for e in events if e.action in VIEW_ACTIONS]
+    rest = [e for e in events if e.action not in VIEW_ACTIONS]
+    viewers = tuple(sorted({e.actor for e in views}))
+    return rest, Views(len(views), views[-1].at if views else None, viewers)
+
+
+def default_kind(ticket: Ticket) -> str:
+    for right in ticket.rights:
+        if right in KIND_FOR_RIGHT:
+            return KIND_FOR_RIGHT[right]
+    return ReplyKind.CLARIFICATION.value
+
+
+def default_subject(ticket: Ticket) -> str:
+    received = date_de(ticket.received_at)
+    names = rights_names(ticket.rights) or "Ihre Anfrage"
+    return f"{names}: Ihre Anfrage vom {received} ({ticket.reference})"
 
 
 def ticket_page(ctx: Ctx) -> Response:
@@ -169,16 +333,26 @@ def ticket_page(ctx: Ctx) -> Response:
         scores = sorted(
             ((k, float(v)) for k, v in (classification.get("scores") or {}).items()), key=lambda kv: -kv[1]
         )
+        chat_out, chat_in = _chat_window(session, ticket)
+        others = chat_in + [m for m in _held_for_person(session, ticket) if m not in chat_in]
+        history, views = split_views(events)
+        kind = ctx.request.query_params.get("kind", "")
         response = ctx.render(
             "ticket.html",
             ticket=ticket,
             subject=ticket.subject,
             profile=profile,
-            conversation=_conversation(ticket, evidence, outbox),
+            conversation=_conversation(ticket, evidence, outbox + chat_out, others),
             classification=classification,
             evidence=evidence,
             scores=scores,
-            events=events,
+            events=history,
+            views=views,
+            draft_kind=kind if kind in DRAFT_KINDS else default_kind(ticket),
+            default_subject=default_subject(ticket),
+            extension_reasons=EXTENSION_REASONS,
+            min_detail=MIN_DETAIL,
+            is_closed=ticket.state == "closed",
             notes=notes,
             dpos=dpos,
             due=due,

@@ -16,10 +16,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
+from dsr.console.extension import plan, reasons_from
 from dsr.console.guard import Ctx
-from dsr.console.labels import OPEN_STATES, PAUSE_REASONS, date_de, datetime_de, rights_names
+from dsr.console.labels import OPEN_STATES, PAUSE_REASONS, date_de, datetime_de, reason_label, rights_names
 from dsr.console.operations import (
     RefusedError,
+    check_extendable,
     check_outcome,
     close,
     extend_with_notice,
@@ -45,9 +47,11 @@ from dsr.store.tickets.services import (
     assign,
     audit,
     correct_rights,
+    dismiss_escalation_reason,
     flag_breach,
     pause,
     record_identity,
+    reopen,
     resume,
 )
 
@@ -66,9 +70,15 @@ def _keep_draft(ctx: Ctx, ticket_id: int) -> None:
             ticket.updated_at = ctx.now
 
 
-def _run(ctx: Ctx, action: Action, *, keep_draft: bool = False) -> Response:
+def _run(ctx: Ctx, action: Action, *, keep_draft: bool = False, anchor: str = "") -> Response:
+    """Run one action; the redirect returns to the section the DPO worked in (`anchor`)."""
     ticket_id = ctx.path_int("ticket_id")
     target = f"/tickets/{ticket_id}"
+    if keep_draft or action is _draft_template:
+        kind = ctx.field("kind")
+        if kind in DRAFT_KINDS:
+            target += f"?kind={kind}"
+    target += f"#{anchor}" if anchor else ""
     try:
         with ctx.services.sessions.begin() as session:
             ticket = scoped_ticket(session, ctx.scope, ticket_id=ticket_id)
@@ -146,12 +156,14 @@ def _note(ctx: Ctx, session: Session, ticket: Ticket, profile: ControllerProfile
 
 
 def _extend(ctx: Ctx, session: Session, ticket: Ticket, profile: ControllerProfile) -> str:
-    reason = _required(ctx, "reason", "die Gründe für die Verlängerung (sie werden der Person mitgeteilt)")
+    check_extendable(ticket, ctx.today)
+    reasons = reasons_from(ctx.field("ground"), ctx.field("reason"))
     new_due = extend_with_notice(
         session,
         ticket,
         profile,
-        reason=reason,
+        reason=" ".join(reasons),
+        reasons=reasons,
         actor=ctx.actor,
         now=ctx.now,
         overrides_dir=ctx.services.settings.templates_dir,
@@ -353,16 +365,46 @@ def _close(ctx: Ctx, session: Session, ticket: Ticket, profile: ControllerProfil
 # --- routes ---------------------------------------------------------------------------------
 
 
+def _reopen(ctx: Ctx, session: Session, ticket: Ticket, profile: ControllerProfile) -> str:
+    reason = ctx.field("reason")
+    if len(reason) < 10:
+        raise RefusedError("Bitte den Grund für das Wiederöffnen angeben (mindestens 10 Zeichen).")
+    reopen(session, ticket, actor=ctx.actor, reason=reason, now=ctx.now)
+    return "Vorgang wieder geöffnet; er ist wieder in Bearbeitung."
+
+
+def _dismiss_reason(ctx: Ctx, session: Session, ticket: Ticket, profile: ControllerProfile) -> str:
+    code = ctx.field("code")
+    note = ctx.field("note")
+    if len(note) < 10:
+        raise RefusedError("Bitte kurz vermerken, warum der Grund nicht zutrifft (mindestens 10 Zeichen).")
+    if code not in ticket.escalation_reasons:
+        raise RefusedError("Dieser Grund ist für den Vorgang nicht (mehr) gesetzt.")
+    dismiss_escalation_reason(session, ticket, code, actor=ctx.actor, note=note, now=ctx.now)
+    return f"Grund verworfen: {reason_label(code)}."
+
+
+def _not_closed(action: Action) -> Action:
+    """A closed ticket is read-only: every change but reopening is refused."""
+
+    def guarded(ctx: Ctx, session: Session, ticket: Ticket, profile: ControllerProfile) -> str:
+        if ticket.state == "closed":
+            raise RefusedError("Der Vorgang ist abgeschlossen und nur lesbar; bitte zuerst wieder öffnen.")
+        return action(ctx, session, ticket, profile)
+
+    return guarded
+
+
 def correct_rights_action(ctx: Ctx) -> Response:
-    return _run(ctx, _rights)
+    return _run(ctx, _not_closed(_rights), anchor="classification")
 
 
 def identity_action(ctx: Ctx) -> Response:
-    return _run(ctx, _identity)
+    return _run(ctx, _not_closed(_identity), anchor="identity")
 
 
 def assign_action(ctx: Ctx) -> Response:
-    return _run(ctx, _assign)
+    return _run(ctx, _not_closed(_assign), anchor="handling")
 
 
 def breach_action(ctx: Ctx) -> Response:
@@ -370,36 +412,72 @@ def breach_action(ctx: Ctx) -> Response:
 
 
 def note_action(ctx: Ctx) -> Response:
-    return _run(ctx, _note)
+    return _run(ctx, _not_closed(_note), anchor="notes")
 
 
 def extend_action(ctx: Ctx) -> Response:
-    return _run(ctx, _extend)
+    return _run(ctx, _not_closed(_extend), anchor="deadline")
 
 
 def pause_action(ctx: Ctx) -> Response:
-    return _run(ctx, _pause)
+    return _run(ctx, _not_closed(_pause), anchor="deadline")
 
 
 def resume_action(ctx: Ctx) -> Response:
-    return _run(ctx, _resume)
+    return _run(ctx, _not_closed(_resume), anchor="deadline")
 
 
 def question_action(ctx: Ctx) -> Response:
-    return _run(ctx, _question)
+    return _run(ctx, _not_closed(_question), anchor="question")
 
 
 def draft_save_action(ctx: Ctx) -> Response:
-    return _run(ctx, _draft_save)
+    return _run(ctx, _not_closed(_draft_save), anchor="reply")
 
 
 def draft_template_action(ctx: Ctx) -> Response:
-    return _run(ctx, _draft_template)
+    return _run(ctx, _not_closed(_draft_template), anchor="reply")
 
 
 def send_action(ctx: Ctx) -> Response:
-    return _run(ctx, _send, keep_draft=True)
+    return _run(ctx, _not_closed(_send), keep_draft=True, anchor="reply")
 
 
 def close_action(ctx: Ctx) -> Response:
-    return _run(ctx, _close)
+    return _run(ctx, _not_closed(_close), anchor="handling")
+
+
+def reopen_action(ctx: Ctx) -> Response:
+    return _run(ctx, _reopen)
+
+
+def dismiss_reason_action(ctx: Ctx) -> Response:
+    return _run(ctx, _not_closed(_dismiss_reason), anchor="classification")
+
+
+def extend_preview(ctx: Ctx) -> Response:
+    """Show the notice and the new dates; nothing changes until the DPO confirms."""
+    ticket_id = ctx.path_int("ticket_id")
+    with ctx.services.sessions() as session:
+        ticket = session.get(Ticket, ticket_id)
+        if ticket is None:
+            return ctx.not_found()
+        profile = ctx.services.profiles.get(ticket.controller)
+        try:
+            if profile is None:
+                raise RefusedError(f"Für den Verantwortlichen {ticket.controller} ist kein Profil geladen.")
+            if ticket.state == "closed":
+                raise RefusedError("Der Vorgang ist abgeschlossen.")
+            planned = plan(
+                ticket, profile, code=ctx.field("ground"), detail=ctx.field("reason"), today=ctx.today
+            )
+        except (RefusedError, ReplyError) as exc:
+            message = reply_problem(exc) if isinstance(exc, ReplyError) else str(exc)
+            return ctx.redirect(f"/tickets/{ticket_id}#deadline", message, "error")
+        return ctx.render(
+            "extend_preview.html",
+            ticket=ticket,
+            plan=planned,
+            ground=ctx.field("ground"),
+            detail=ctx.field("reason"),
+        )

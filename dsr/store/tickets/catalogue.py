@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dsr.intents.rights import Right
+from dsr.replies.labels import STATES
 from dsr.store.models import TicketState
 
 S = TicketState
@@ -30,7 +31,9 @@ TRANSITIONS: dict[TicketState, frozenset[TicketState]] = {
     # A reply can be contested ("Ihre Auskunft ist unvollständig"): reopen or hand to a human.
     S.ANSWERED: frozenset({S.CLOSED, S.IN_PROGRESS, S.ESCALATED}),
     S.REFUSED: frozenset({S.CLOSED, S.IN_PROGRESS, S.ESCALATED}),
-    S.CLOSED: frozenset(),
+    # A closed request is reopened only through `reopen()`, with a reason (a new message about
+    # it, a mistake in the result): it is worked again with its original receipt and deadline.
+    S.CLOSED: frozenset({S.IN_PROGRESS}),
 }
 
 # States in which the request still has to be answered (the deadline runs).
@@ -39,19 +42,9 @@ OPEN_STATES: frozenset[TicketState] = frozenset(
 )
 # Entered (or, for PAUSED, left) only through their dedicated service functions.
 GUARDED_TARGETS: dict[TicketState, str] = {S.EXTENDED: "extend()", S.PAUSED: "pause()"}
-GUARDED_SOURCES: dict[TicketState, str] = {S.PAUSED: "resume()"}
+GUARDED_SOURCES: dict[TicketState, str] = {S.PAUSED: "resume()", S.CLOSED: "reopen()"}
 
-STATE_LABELS_DE: dict[TicketState, str] = {
-    S.NEW: "neu",
-    S.AWAITING_IDENTITY: "wartet auf Identitätsnachweis",
-    S.IN_PROGRESS: "in Bearbeitung",
-    S.ESCALATED: "eskaliert (Entscheidung durch Menschen)",
-    S.EXTENDED: "Frist verlängert",
-    S.PAUSED: "Frist pausiert",
-    S.ANSWERED: "beantwortet",
-    S.REFUSED: "abgelehnt",
-    S.CLOSED: "abgeschlossen",
-}
+STATE_LABELS_DE: dict[TicketState, str] = {state: STATES[state.value] for state in TicketState}
 
 
 @dataclass(frozen=True, slots=True)

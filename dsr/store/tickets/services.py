@@ -19,7 +19,7 @@ from sqlalchemy import Insert, bindparam, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, make_transient_to_detached
 
-from dsr.deadlines import breach_notification_due, compute_deadline, may_extend
+from dsr.deadlines import breach_notification_due, compute_deadline, may_extend, working_days_before
 from dsr.intents.rights import RIGHTS, Right, legal_sort
 from dsr.store.audit import actor_for_log, audit
 from dsr.store.models import IdentityLevel, Ticket, TicketCounter, TicketState, User
@@ -54,6 +54,7 @@ __all__ = [
     "audit",
     "berlin_date",
     "correct_rights",
+    "dismiss_escalation_reason",
     "due_tickets",
     "effective_due",
     "escalate",
@@ -64,6 +65,7 @@ __all__ = [
     "open_ticket",
     "pause",
     "record_identity",
+    "reopen",
     "resume",
     "transition",
 ]
@@ -291,6 +293,31 @@ def escalate(
 
 
 
+def reopen(session: Session, ticket: Ticket, *, actor: str, reason: str, now: datetime) -> None:
+    """Take a closed ticket back into work; the earlier result stays in the audit log only."""
+    reason = require_text(reason, f"ticket {ticket.reference}: a reason for reopening")
+    if TicketState(ticket.state) is not TicketState.CLOSED:
+        raise TicketError(f"ticket {ticket.reference}: only a closed ticket can be reopened")
+    previous = {"outcome": ticket.outcome, "refusal_code": ticket.refusal_code}
+    _set_state(session, ticket, TicketState.IN_PROGRESS, actor=actor, reason=reason, now=now,
+               action="reopened", detail={"previous": previous})
+    ticket.outcome = None
+    ticket.refusal_code = None
+    ticket.closed_at = None
+
+
+def dismiss_escalation_reason(
+    session: Session, ticket: Ticket, code: str, *, actor: str, note: str, now: datetime
+) -> None:
+    """Remove an escalation reason that fired wrongly; the note says why (kept in the audit log)."""
+    note = require_text(note, f"ticket {ticket.reference}: a note why the reason does not apply")
+    if code not in ticket.escalation_reasons:
+        raise TicketError(f"ticket {ticket.reference}: reason {code} is not set")
+    ticket.escalation_reasons = [c for c in ticket.escalation_reasons if c != code]
+    ticket.updated_at = now
+    audit(session, actor=actor, action="escalation_reason_dismissed", now=now, ticket_id=ticket.id,
+          reason=note, detail={"reason_code": code, "remaining": list(ticket.escalation_reasons)})
+
 
 def flag_breach(session: Session, ticket: Ticket, *, actor: str, reason: str, now: datetime) -> datetime:
     """Mark the ticket as the report of a data breach and hand it to a person; return the due time.
@@ -320,14 +347,16 @@ def _fmt(day: date) -> str:
     return day.strftime("%d.%m.%Y")
 
 
-def extend(session: Session, ticket: Ticket, *, land: str, actor: str, reason: str, now: datetime) -> date:
+def extend(session: Session, ticket: Ticket, *, land: str, actor: str, reason: str, now: datetime,
+           internal_target_working_days: int = 10) -> date:
     """Extend the deadline by two further months (Art. 12(3) s. 2 GDPR) and return the new date.
 
     The two months run from the nominal end of the first month (see `dsr.deadlines`); the trail
     names the later receipt + 3 months reading too.
 
     Refused without a reason (the notice must give one), after the original due date (it must
-    be decided and notified within the first month, EDPB § 157), and a second time.
+    be decided and notified within the first month, EDPB § 157), and a second time.  The internal
+    target moves with it: the same number of working days before the new due date.
     """
     reason = require_text(reason, f"ticket {ticket.reference}: a reason for the extension")
     current = TicketState(ticket.state)
@@ -352,6 +381,9 @@ def extend(session: Session, ticket: Ticket, *, land: str, actor: str, reason: s
         )
     ticket.extended_due_date = deadline.extended_due
     ticket.extension_reason = reason
+    ticket.internal_target_date = working_days_before(
+        deadline.extended_due, internal_target_working_days, land, not_before=today
+    )
     ticket.due_trail = (
         f"{ticket.due_trail}\nVerlängert am {_fmt(today)} (Art. 12 Abs. 3 S. 2 DSGVO): "
         f"{deadline.extended_trail}"
