@@ -107,7 +107,8 @@ def list_cmd(
         flag = "!" if row["overdue"] else ("*" if row["escalation_reasons"] else " ")
         days = "" if row["days_left"] is None else str(row["days_left"])
         rights = ", ".join(RIGHTS[Right(r)].name_de for r in row["rights"])
-        typer.echo(f"{row['reference']:<16} {row['controller']:<8} {row['state']:<18} {_fmt(due):<10} "
+        state = STATE_LABELS_DE[TicketState(row["state"])]
+        typer.echo(f"{row['reference']:<16} {row['controller']:<8} {state:<18} {_fmt(due):<10} "
                    f"{days:>5}{flag} {rights}")
     typer.echo(f"{len(rows)} Ticket(s); ! überfällig, * eskaliert", err=True)
 

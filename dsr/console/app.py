@@ -44,6 +44,7 @@ from dsr.console.views import (
     download,
     fulfilment,
     ignored,
+    intake,
     quarantine,
     queue,
     session_views,
@@ -59,6 +60,7 @@ DPO, MANAGER, ADMIN = (Role.DPO,), (Role.MANAGER,), (Role.ADMIN,)
 ANY_USER = (Role.DPO, Role.MANAGER, Role.ADMIN)
 BOARD = ANY_USER  # deadline metadata: everyone with a console account
 POST = ("POST",)
+INTAKE_MAX_BYTES = 11 * 1024 * 1024  # a scanned letter of up to 10 MB plus the form
 WEBHOOK_MAX_BYTES = 256 * 1024  # a Telegram update is a few KiB (messages are at most 4096 characters)
 Endpoint = Callable[[Request], Awaitable[Response]]
 UPLOAD_MAX_BYTES = MAX_UPLOAD_BYTES
@@ -81,6 +83,8 @@ ROUTES: list[BaseRoute] = [
     # DPO: work list, tickets, manual intake, quarantine
     page("/queue", queue.queue_page, roles=DPO),
     page("/queue/search", queue.search, roles=DPO, methods=POST),
+    page("/intake", intake.intake_form, roles=DPO),
+    page("/intake", intake.intake_submit, roles=DPO, methods=POST, max_body=INTAKE_MAX_BYTES),
     page("/queue/bulk", queue.bulk, roles=DPO, methods=POST),
     page("/queue/views", queue.save_view, roles=DPO, methods=POST),
     page("/queue/views/{view_id:int}/delete", queue.delete_view, roles=DPO, methods=POST),
@@ -91,6 +95,9 @@ ROUTES: list[BaseRoute] = [
     _ticket_post("extend/preview", ticket_actions.extend_preview),
     _ticket_post("extend", ticket_actions.extend_action),
     _ticket_post("reopen", ticket_actions.reopen_action),
+    _ticket_post("letter", ticket_actions.letter_action),
+    page("/tickets/{ticket_id:int}/letters/{message_id:int}.pdf", ticket.letter_pdf, roles=DPO),
+    page("/tickets/{ticket_id:int}/documents/{document_id:int}", ticket.document_download, roles=DPO),
     _ticket_post("dismiss-reason", ticket_actions.dismiss_reason_action),
     _ticket_post("pause", ticket_actions.pause_action),
     _ticket_post("resume", ticket_actions.resume_action),

@@ -20,6 +20,10 @@ from dsr.console.queries import TicketRow, open_rows
 PRODID = "-//dsr-assistant//Fristenkalender//DE"
 
 
+# Reminder choices for the feed URL (?erinnerung=N): days before the deadline.
+REMINDER_CHOICES = {"0": "am Tag der Frist", "1": "1 Tag vorher", "3": "3 Tage vorher", "7": "7 Tage vorher"}
+
+
 def escape_text(value: str) -> str:
     """TEXT value escaping (RFC 5545 3.3.11)."""
     return (
@@ -50,9 +54,23 @@ def _stamp(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
-def _event(uid: str, day: date, summary: str, description: str, stamp: str) -> list[str]:
+def _alarm(days: int, summary: str) -> list[str]:
+    """A display reminder `days` before the all-day event (at 09:00 of that day: -P{days}DT-9H)."""
+    return [
+        "BEGIN:VALARM",
+        "ACTION:DISPLAY",
+        f"TRIGGER:-P{days - 1}DT15H" if days > 0 else "TRIGGER:PT9H",
+        f"DESCRIPTION:{escape_text(summary)}",
+        "END:VALARM",
+    ]
+
+
+def _event(
+    uid: str, day: date, summary: str, description: str, stamp: str, reminder_days: int | None = None
+) -> list[str]:
     start = day.strftime("%Y%m%d")
     end = (day + timedelta(days=1)).strftime("%Y%m%d")
+    alarm = _alarm(reminder_days, summary) if reminder_days is not None else []
     return [
         "BEGIN:VEVENT",
         f"UID:{uid}",
@@ -63,11 +81,15 @@ def _event(uid: str, day: date, summary: str, description: str, stamp: str) -> l
         f"DESCRIPTION:{escape_text(description)}",
         "TRANSP:TRANSPARENT",
         "CATEGORIES:Datenschutz",
+        *alarm,
         "END:VEVENT",
     ]
 
 
-def render_calendar(rows: Iterable[TicketRow], *, now: datetime, host: str) -> str:
+def render_calendar(
+    rows: Iterable[TicketRow], *, now: datetime, host: str, reminder_days: int | None = None
+) -> str:
+    """The feed; with `reminder_days`, every deadline carries a VALARM that many days before."""
     stamp = _stamp(now)
     lines = [
         "BEGIN:VCALENDAR",
@@ -96,6 +118,7 @@ def render_calendar(rows: Iterable[TicketRow], *, now: datetime, host: str) -> s
             f"{kind.capitalize()} {row.reference}: {what}",
             description,
             stamp,
+            reminder_days,
         )
         if row.internal_target and row.internal_target < row.due and not row.extended:
             lines += _event(
@@ -112,7 +135,11 @@ def render_calendar(rows: Iterable[TicketRow], *, now: datetime, host: str) -> s
 def calendar_feed(ctx: Ctx) -> Response:
     with ctx.services.sessions() as session:
         rows = open_rows(session, scope=ctx.scope, today=ctx.today)
-    body = render_calendar(rows, now=ctx.now, host=ctx.request.url.hostname or "dsr-assistant")
+    reminder = ctx.request.query_params.get("erinnerung", "")
+    days = int(reminder) if reminder in REMINDER_CHOICES else None
+    body = render_calendar(
+        rows, now=ctx.now, host=ctx.request.url.hostname or "dsr-assistant", reminder_days=days
+    )
     return Response(
         body,
         media_type="text/calendar; charset=utf-8",

@@ -19,6 +19,7 @@ from sqlalchemy import ColumnElement, false, select, true
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from dsr.console.labels import BERLIN, OPEN_STATES
+from dsr.intents.rights import RIGHTS, Right
 from dsr.store.models import QuarantinedMessage, Ticket
 
 ALL_CONTROLLERS = "*"  # granted explicitly (admins, a group-wide DPO); never implied by a role
@@ -118,6 +119,13 @@ class TicketRow:
     @property
     def is_open(self) -> bool:
         return self.state in OPEN_STATES
+
+    @property
+    def statutory(self) -> bool:
+        """A request with the one-month deadline of Art. 12(3); not a marketing objection or consent
+        withdrawal, which take effect on receipt and are confirmed automatically."""
+        known = {r.value for r in Right}
+        return any(RIGHTS[Right(code)].statutory_deadline for code in self.rights if code in known)
 
     def as_json(self) -> dict[str, object]:
         return {

@@ -143,6 +143,7 @@ ACTIONS: dict[str, str] = {
     "console.quarantine_intake": "Anfrage aus Quarantäne angelegt",
     "console.digest_queued": "Übersicht versandt",
     "console.csv_exported": "CSV exportiert",
+    "console.document_downloaded": "Dokument heruntergeladen",
     "console.calendar_token_created": "Kalender-Link erstellt",
     "console.login": "Anmeldung",
     "console.login_failed": "Anmeldung fehlgeschlagen",

@@ -50,6 +50,7 @@ from dsr.replies.kinds import (
     check_context,
     check_profile_facts,
 )
+from dsr.replies.labels import reason_label
 from dsr.replies.reasons import explain_reason, state_label
 
 logger = logging.getLogger(__name__)
@@ -201,6 +202,7 @@ def _environment(folders: tuple[Path, ...], html: bool) -> Environment:
         date_de=lru_cache(maxsize=1024)(format_date_de), date_en=lru_cache(maxsize=1024)(format_date_en),
         datetime_de=lru_cache(maxsize=1024)(format_datetime_de),
         datetime_en=lru_cache(maxsize=1024)(format_datetime_en),
+        reason_label=reason_label,
     )
     env.globals.update(right_info=_right_info, rights_phrase=_rights_phrase, legal_sort=legal_sort,
                        explain_reason=explain_reason, state_label=state_label)

@@ -89,6 +89,7 @@ class DataSubject(Base):
     phone: Mapped[str | None] = mapped_column(String(64))
     customer_number: Mapped[str | None] = mapped_column(String(64))
     postal_code: Mapped[str | None] = mapped_column(String(16))
+    postal_address: Mapped[str | None] = mapped_column(Text)  # lines of the postal address, for letters
     birth_date: Mapped[date | None] = mapped_column(Date)
     # Telegram user ids exceed 32 bits (up to 52 bits per the Bot API): BigInteger.
     telegram_user_id: Mapped[int | None] = mapped_column(BigInteger)
@@ -134,6 +135,8 @@ class Ticket(Base):
     channel: Mapped[str] = mapped_column(String(16))
     # Where answers go: the verified contact (e-mail address or Telegram chat id as text).
     reply_to: Mapped[str | None] = mapped_column(String(320))
+    # Where a postal answer goes (requests by letter, phone, in person): the address lines.
+    postal_address: Mapped[str | None] = mapped_column(Text)
     language: Mapped[str] = mapped_column(String(2), default="de")
     rights: Mapped[list[str]] = mapped_column(default=list)
     state: Mapped[str] = mapped_column(String(24), default=TicketState.NEW.value)
@@ -346,6 +349,26 @@ class User(Base):
     last_login_at: Mapped[datetime | None]
     # Console sessions started before this moment are over (`dsr users passwd`).
     password_changed_at: Mapped[datetime | None]
+
+
+class Document(Base):
+    """A file the DPO stored with a ticket (a scanned letter): kept as bytes, only ever downloaded.
+
+    The console never renders or inlines it (served as an attachment with a neutral type), so a
+    crafted PDF or image cannot run in the console's origin.
+    """
+
+    __tablename__ = "documents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    content_type: Mapped[str] = mapped_column(String(60))
+    size: Mapped[int]
+    sha256: Mapped[str] = mapped_column(String(64))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime]
 
 
 class SavedView(Base):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import re
 from datetime import timedelta
 from email import message_from_bytes, policy
 
@@ -20,7 +21,7 @@ PERSONAL = (
     "anna.schmidt@example.org",
     "K-1001",
     "424242",
-    "Anwalt",
+    "meinen Anwalt",  # from the body (the reason label "Anwalt, Klage ..." is metadata)
     "Auskunft nach Art. 15",
 )
 
@@ -51,12 +52,14 @@ def test_csv_export_has_metadata_only_and_is_audited(world: World) -> None:
     _no_personal_data(text)
     rows = list(csv.DictReader(io.StringIO(text), delimiter=";"))
     assert len(rows) == 5
-    [komsa] = [row for row in rows if row["controller"] == "komsa"]
-    assert (komsa["rights"], komsa["due_date"], komsa["escalation_reasons"]) == (
-        "erasure",
-        "2026-02-12",
-        "credit_agency",
+    [komsa] = [row for row in rows if row["Verantwortlicher"] == "komsa"]
+    assert (komsa["Rechte"], komsa["Frist"], komsa["Eskalationsgründe"], komsa["Status"]) == (
+        "Löschung",
+        "12.02.2026",
+        "Auskunftei- oder Bonitätseintrag",
+        "beim Datenschutz (eskaliert)",
     )
+    assert not any(re.search(r"\b[a-z]+_[a-z_]+\b", value) for row in rows for value in row.values())
     with world.sessions() as s:
         assert s.scalars(
             select(AuditEvent.detail).where(AuditEvent.action == "console.csv_exported")
@@ -66,11 +69,9 @@ def test_csv_export_has_metadata_only_and_is_audited(world: World) -> None:
 def test_calendar_feed_is_valid_icalendar_without_personal_data(world: World) -> None:
     client = world.client("manager")
     page = client.post("/board/calendar", data={"csrf_token": client.csrf}).text  # type: ignore[attr-defined]
-    url = (
-        page.split('id="calendar-url" class="wide" value="')[1].split('"')[0]
-        if 'class="wide" value="' in page
-        else page.split('value="')[-1].split('"')[0]
-    )
+    found = re.search(r'value="([^"]+)" id="calendar-url"', page)
+    assert found is not None
+    url = found.group(1)
     assert "/calendar/" in url and url.endswith(".ics")
     feed = world.client().get(url.replace("http://testserver", ""))
     assert feed.status_code == 200

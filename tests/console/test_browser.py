@@ -7,11 +7,13 @@ waits for readiness by sleeping.  Screenshots of the main pages go to artifacts/
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import socket
 import threading
 from collections.abc import Iterator
+from datetime import date, timedelta
 from email import message_from_bytes, policy
 from pathlib import Path
 
@@ -20,8 +22,11 @@ import uvicorn
 from playwright.sync_api import Page, expect, sync_playwright
 from sqlalchemy import select
 
+from dsr.console.labels import BERLIN
+from dsr.intents.rights import Right
 from dsr.store.db import make_engine
-from dsr.store.models import OutboxItem, Ticket
+from dsr.store.models import DataSubject, IdentityLevel, Message, OutboxItem, Ticket, TicketState
+from dsr.store.tickets.services import open_ticket, record_identity, transition
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.support.console import PASSWORD, World, make_world
 from tests.support.database import missing_server
@@ -141,12 +146,21 @@ def test_dpo_works_an_escalated_ticket_from_queue_to_sent_reply(live: LiveConsol
 def test_dpo_extends_a_deadline_and_sees_quarantine(live: LiveConsole, page: Page) -> None:
     _login(page, live, "dana")
     page.goto(f"{live.url}/tickets/{live.world.chat_ticket}")
+    page.select_option("#extend-form select[name=ground]", "third_parties")
     page.fill(
         "#extend-form textarea[name=reason]",
         "Die Daten liegen in drei Systemen und müssen geschwärzt werden.",
     )
     page.click("#extend-form button")
+    # The preview shows the new date and the letter before anything is sent.
     # Receipt 25.02.2026 + 3 months = 25.05.2026, Pfingstmontag in Niedersachsen: next working day.
+    expect(page.locator("#new-due")).to_contain_text("26.05.2026")
+    expect(page.locator("#letter")).to_contain_text("geschwärzt werden")
+    expect(page.locator("#letter")).to_contain_text("schützen (schwärzen)")
+    _shot(page, "05a-extension-preview")
+    with live.world.sessions() as s:
+        assert not s.scalars(select(OutboxItem).where(OutboxItem.ticket_id == live.world.chat_ticket)).all()
+    page.click("text=verlängern und Mitteilung senden")
     expect(page.locator(".flash")).to_contain_text("Frist verlängert bis 26.05.2026")
     expect(page.locator("#extend-form")).to_have_count(0)
     _shot(page, "05-ticket-extended")
@@ -156,7 +170,7 @@ def test_dpo_extends_a_deadline_and_sees_quarantine(live: LiveConsole, page: Pag
         item = s.scalars(select(OutboxItem).where(OutboxItem.ticket_id == live.world.chat_ticket)).one()
         assert (item.kind, item.channel, item.recipient) == ("extension_notice", "telegram", "424242")
     page.click("nav >> text=Quarantäne")
-    expect(page.locator("#quarantine")).to_contain_text("no From header")
+    expect(page.locator("#quarantine")).to_contain_text("Kein Absender")
     _shot(page, "06-quarantine")
 
 
@@ -175,3 +189,284 @@ def test_manager_sees_the_board_and_subscribes_to_the_calendar(live: LiveConsole
     response = page.goto(f"{live.url}/tickets/{live.world.email_ticket}")
     assert response is not None and response.status == 403
     expect(page.locator("body")).not_to_contain_text("Anna Schmidt")
+
+
+def test_calendar_page_copies_the_link_and_offers_reminders(live: LiveConsole, page: Page) -> None:
+    _login(page, live, "max")
+    page.click("text=Kalender-Abonnement erstellen")
+    page.click("[data-copy=calendar-url]")
+    expect(page.locator("[data-copy=calendar-url]")).to_have_text("Kopiert")
+    page.click("#reminders summary")
+    feed = page.request.get(page.input_value("#reminder-3")).text()
+    assert "BEGIN:VALARM" in feed and "TRIGGER:-P2DT15H" in feed
+    assert "BEGIN:VALARM" not in page.request.get(page.input_value("#calendar-url")).text()
+
+
+# --- the DPO's working day (issue 17) ---------------------------------------------------------
+
+SNAKE_CASE = re.compile(r"\b[a-z]+(?:_[a-z]+)+\b")
+
+
+def _seed_workday(world: World) -> dict[str, int]:
+    """A verified access ticket of "Jürgen Moessner" and a Telegram chat with its whole history."""
+    now = world.clock()
+    with world.sessions.begin() as s:
+        person = DataSubject(
+            controller="kmb2",
+            name="Jürgen Moessner",
+            email="j.moessner@example.org",
+            customer_number="K-10077",
+            created_at=now,
+            updated_at=now,
+        )
+        s.add(person)
+        s.flush()
+        received = now - timedelta(days=3)
+        access = open_ticket(
+            s,
+            controller="kmb2",
+            land="NI",
+            channel="email",
+            received_at=received,
+            rights=[Right.ACCESS],
+            now=received,
+            subject_id=person.id,
+            reply_to="j.moessner@example.org",
+            identity_level=IdentityLevel.KNOWN_FACTS,
+            identity_method="Kundennummer und PLZ",
+        )
+        transition(
+            s, access, TicketState.IN_PROGRESS, actor="system", reason="Identität bestätigt", now=received
+        )
+        s.add(
+            Message(
+                controller="kmb2",
+                channel="email",
+                direction="in",
+                dedupe_key="<jm1@example.org>",
+                message_id="<jm1@example.org>",
+                sender="j.moessner@example.org",
+                recipient="datenschutz@kmb2.de",
+                subject_line="Auskunft über meine Daten",
+                body_text="Bitte teilen Sie mir mit, welche Daten Sie haben.",
+                received_at=received,
+                ticket_id=access.id,
+            )
+        )
+        # A Telegram chat: the bot's questions before the ticket existed, the request, the answers.
+        chat = "777001"
+        start = now - timedelta(days=1)
+
+        def bot(
+            minutes: int, text: str, buttons: list[str] | None = None, ticket_id: int | None = None
+        ) -> None:
+            payload: dict[str, object] = {"chat_id": int(chat), "text": text}
+            if buttons:
+                payload["reply_markup"] = {
+                    "inline_keyboard": [[{"text": b, "callback_data": b} for b in buttons]]
+                }
+            s.add(
+                OutboxItem(
+                    controller="kmb2",
+                    channel="telegram",
+                    kind="chat",
+                    ticket_id=ticket_id,
+                    recipient=chat,
+                    payload=json.dumps(payload).encode(),
+                    state="sent",
+                    attempts=1,
+                    next_attempt_at=start + timedelta(minutes=minutes),
+                    created_at=start + timedelta(minutes=minutes),
+                )
+            )
+
+        def person_says(minutes: int, text: str, ticket_id: int | None = None, disposition: str = "") -> None:
+            s.add(
+                Message(
+                    controller="kmb2",
+                    channel="telegram",
+                    direction="in",
+                    dedupe_key=f"tg:{chat}:{minutes}",
+                    sender=f"telegram:{chat}",
+                    subject_line="[DSR-2026-000099]",
+                    body_text=text,
+                    received_at=start + timedelta(minutes=minutes),
+                    ticket_id=ticket_id,
+                    disposition=disposition,
+                )
+            )
+
+        person_says(0, "Hallo, was wisst ihr über mich?")
+        bot(1, "Sie möchten Auskunft über Ihre Daten. Stimmt das?", ["Stimmt", "Nein"])
+        chat_ticket = open_ticket(
+            s,
+            controller="kmb2",
+            land="NI",
+            channel="telegram",
+            received_at=start + timedelta(minutes=2),
+            rights=[Right.ACCESS],
+            now=start + timedelta(minutes=2),
+            reply_to=chat,
+        )
+        person_says(2, "Stimmt", ticket_id=chat_ticket.id)
+        bot(3, "Danke. Als Nächstes prüfen wir, wer Sie sind.", ticket_id=chat_ticket.id)
+        person_says(5, "Und jetzt?", ticket_id=chat_ticket.id, disposition="follow_up")
+        bot(6, "Ihre Anfrage ist in Bearbeitung.", ticket_id=chat_ticket.id)
+        person_says(8, "Danke, nichts weiter", disposition="not_a_request")
+    return {"access": access.id, "chat": chat_ticket.id}
+
+
+def test_postal_request_with_last_weeks_receipt_gets_last_weeks_deadline(
+    live: LiveConsole, page: Page
+) -> None:
+    _login(page, live, "dana")
+    page.click("nav >> text=Neue Anfrage erfassen")
+    page.select_option("#intake select[name=channel]", "letter")
+    # Today is Monday 02.03.2026; the letter arrived on Monday 23.02.2026 at 10:15.
+    page.fill("#intake input[name=received_date]", "2026-02-23")
+    page.fill("#intake input[name=received_time]", "10:15")
+    page.check("#intake input[name=person_id][value=new]")
+    page.fill("#intake input[name=name]", "Helga Mößner")
+    page.select_option("#intake select[name=identity]", "known_facts")
+    page.fill(
+        "#intake input[name=identity_method]", "Unterschrift und Anschrift mit dem Kundenstamm abgeglichen"
+    )
+    page.fill("#intake textarea[name=postal_address]", "Helga Mößner\nLindenweg 3\n30159 Hannover")
+    page.fill(
+        "#intake textarea[name=text]",
+        "Ich bitte um Auskunft nach Art. 15 DSGVO über meine gespeicherten Daten.",
+    )
+    page.click("text=Rechte aus dem Text vorschlagen")
+    expect(page.locator("#intake input[name=rights][value=access]")).to_be_checked()
+    page.set_input_files(
+        "#intake input[name=scan]",
+        files=[{"name": "brief.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4\n% Scan\n%%EOF\n"}],
+    )
+    _shot(page, "10-intake")
+    page.click("text=Anfrage anlegen")
+    expect(page.locator(".flash")).to_contain_text("Frist 23.03.2026")
+    expect(page.locator("#deadline")).to_contain_text("23.02.2026 10:15")
+    expect(page.locator("#deadline .big")).to_contain_text("23.03.2026")
+    expect(page.locator("#identity")).to_contain_text("Lindenweg 3")
+    expect(page.locator("#documents")).to_contain_text("scan-")
+    _shot(page, "11-intake-ticket")
+    with live.world.sessions() as s:
+        ticket = s.scalars(select(Ticket).where(Ticket.channel == "letter")).one()
+        assert ticket.received_at.astimezone(BERLIN).isoformat().startswith("2026-02-23T10:15")
+        assert ticket.due_date == date(2026, 3, 23) and ticket.rights == ["access"]
+    # A postal answer: drafted, approved as a letter, downloadable as a PDF.
+    page.click("text=Entwurf aus Vorlage")
+    expect(page.locator(".flash")).to_contain_text("Entwurf aus der Vorlage")
+    expect(page.locator("#draft-kind")).to_have_value("access_answer")  # chosen from the rights, kept
+    page.fill("#reply-text", "Sehr geehrte Frau Mößner,\n\nwir haben keine Daten über Sie gespeichert.")
+    page.click("text=Als Brief freigeben (PDF)")
+    expect(page.locator(".flash")).to_contain_text("Brief freigegeben")
+    with page.expect_download() as download:
+        page.click("text=Brief als PDF herunterladen")
+    pdf = Path(download.value.path()).read_bytes()
+    assert pdf.startswith(b"%PDF-1.4") and b"Lindenweg 3" in pdf and "Mößner".encode("cp1252") in pdf
+
+
+def test_default_queue_lists_a_verified_access_ticket_with_the_persons_name(
+    live: LiveConsole, page: Page
+) -> None:
+    _seed_workday(live.world)
+    _login(page, live, "dana")
+    expect(page.locator("h1")).to_contain_text("Zu erledigen")
+    row = page.locator("#queue tbody tr", has_text="Jürgen Moessner")
+    expect(row).to_have_count(1)
+    expect(row).to_contain_text("Auskunft über meine Daten")
+    expect(row).to_contain_text("bekannte Angaben bestätigt")
+    expect(row).to_contain_text("in Bearbeitung")
+    _shot(page, "12-queue-workday")
+    # Sorting by person and a saved view.
+    page.click("#queue thead >> text=Person und Anliegen")
+    expect(page).to_have_url(re.compile(r"sort=person"))
+    page.locator("details.filterbox").evaluate("box => { box.open = true; }")
+    page.fill(".saveview input[name=name]", "Nach Person")
+    page.click(".saveview button")
+    expect(page.locator("nav.views")).to_contain_text("Nach Person")
+
+
+def test_search_for_moessner_with_umlaut_finds_moessner(live: LiveConsole, page: Page) -> None:
+    _seed_workday(live.world)
+    _login(page, live, "dana")
+    page.fill("form.search input[name=q]", "Mößner")
+    page.click("form.search button")
+    expect(page.locator("#queue tbody tr", has_text="Jürgen Moessner")).to_have_count(1)
+    assert "M%C3%B6%C3%9Fner" not in page.url and "Mößner" not in page.url  # never in a URL
+    _shot(page, "13-search")
+
+
+def test_telegram_ticket_shows_every_message_of_the_chat(live: LiveConsole, page: Page) -> None:
+    ids = _seed_workday(live.world)
+    _login(page, live, "dana")
+    page.goto(f"{live.url}/tickets/{ids['chat']}")
+    conversation = page.locator("#conversation")
+    for text in (
+        "Hallo, was wisst ihr über mich?",
+        "Stimmt das?",
+        "[Stimmt]",
+        "Als Nächstes prüfen wir",
+        "Und jetzt?",
+        "Ihre Anfrage ist in Bearbeitung.",
+        "Danke, nichts weiter",
+    ):
+        expect(conversation).to_contain_text(text)
+    expect(conversation).not_to_contain_text("Betreff: [DSR-")
+    expect(conversation).to_contain_text("ignoriert: keine Betroffenenanfrage erkannt")
+    _shot(page, "14-telegram-conversation")
+
+
+def test_no_english_code_on_any_page_a_dpo_or_manager_opens(live: LiveConsole, page: Page) -> None:
+    ids = _seed_workday(live.world)
+    world = live.world
+    with world.sessions.begin() as s:  # a history with views, state changes and a queued reply
+        ticket = s.get(Ticket, world.email_ticket)
+        assert ticket is not None
+        record_identity(
+            s, ticket, IdentityLevel.MANUAL, method="Rückruf", actor="console:dana", now=world.clock()
+        )
+    dpo_pages = [
+        "/queue",
+        "/queue?scope=escalated",
+        "/queue?scope=open",
+        "/queue?scope=all",
+        "/intake",
+        "/quarantine",
+        f"/quarantine/{world.quarantine_id}",
+        "/board",
+        *(
+            f"/tickets/{i}"
+            for i in (world.email_ticket, world.chat_ticket, world.overdue_ticket, *ids.values())
+        ),
+    ]
+    _login(page, live, "dana")
+    page.goto(f"{live.url}/tickets/{world.email_ticket}")  # a view event for the history
+    for path in dpo_pages:
+        response = page.goto(f"{live.url}{path}")
+        assert response is not None and response.status == 200, path
+        found = SNAKE_CASE.findall(page.inner_text("body"))
+        assert not found, (path, found)
+    page.click("text=Abmelden")
+    _login(page, live, "max")
+    for path in ("/board",):
+        page.goto(f"{live.url}{path}")
+        found = SNAKE_CASE.findall(page.inner_text("body"))
+        assert not found, (path, found)
+    csv_text = page.request.get(f"{live.url}/board/export.csv").text()
+    assert not SNAKE_CASE.findall(csv_text.split("\n", 1)[1]), "CSV values"
+
+
+def test_queue_fits_390_px_without_horizontal_scroll(live: LiveConsole, page: Page) -> None:
+    _seed_workday(live.world)
+    _login(page, live, "dana")
+    for width in (390, 360):
+        page.set_viewport_size({"width": width, "height": 844})
+        page.goto(f"{live.url}/queue")
+        scroll_width = page.evaluate("document.documentElement.scrollWidth")
+        assert scroll_width <= width, (width, scroll_width)
+    _shot(page, "15-queue-360px")
+    page.keyboard.press("Tab")
+    expect(page.locator("a.skip")).to_be_focused()
+    assert page.locator("#queue thead th[scope=col]").count() >= 8

@@ -271,7 +271,7 @@ def test_close_needs_a_catalogue_outcome_and_a_refusal_needs_its_article(world: 
 
 def test_quarantine_view_is_audited_and_discard_needs_a_reason(world: World) -> None:
     client = world.client("dpo")
-    assert "no From header" in client.get("/quarantine").text
+    assert "Kein Absender (From-Kopfzeile fehlt)" in client.get("/quarantine").text
     page = client.get(f"/quarantine/{world.quarantine_id}").text
     assert "Bitte loeschen Sie meine Daten." in page
     assert "Warum verwerfen" in page

@@ -136,7 +136,10 @@ async def test_unparseable_message_is_quarantined_then_accepted(smtp_endpoint: S
     _mail, _rcpt, data = await in_thread(lambda: transaction(host, port, raw))
     assert data == code_of(SMTP_ACCEPTED)
     (held,) = sink.quarantined
-    assert (held.controller, held.channel, held.reason, held.raw) == ("kmb2", "email", "no From header", raw)
+    # The envelope sender is kept as Return-Path, so the DPO sees who sent the unreadable mail.
+    stamped = f"Return-Path: <{SENDER}>\r\n".encode() + raw
+    assert (held.controller, held.channel, held.reason) == ("kmb2", "email", "no From header")
+    assert held.raw == stamped
 
 
 async def test_quarantine_failure_also_answers_451(smtp_endpoint: SmtpEndpointFactory) -> None:

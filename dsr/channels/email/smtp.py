@@ -185,8 +185,12 @@ class SmtpHandler:
                 envelope_sender=mail_from,
             )
         except UnparseableMessage as exc:
-            # Accepted (250) once quarantined: the DPO sees it, and a bounce would not help.
-            return self._sink.quarantine(controller=controller, channel="email", raw=raw, reason=exc.reason)
+            # Accepted (250) once quarantined: the DPO sees it, and a bounce would not help.  The
+            # envelope sender is kept as Return-Path, as a final delivery does (RFC 5321 4.4).
+            stamped = b"Return-Path: <" + mail_from.encode("utf-8", "replace") + b">\r\n" + raw
+            return self._sink.quarantine(
+                controller=controller, channel="email", raw=stamped, reason=exc.reason
+            )
         spent = time.monotonic() - started
         if spent > self._time_budget:
             # The time budget: a message this costly is kept for the DPO instead of run further.

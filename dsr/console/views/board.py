@@ -15,30 +15,34 @@ from starlette.responses import Response
 from dsr.console.charts import on_time_chart
 from dsr.console.digest import queue_digest
 from dsr.console.guard import Ctx
+from dsr.console.ical import REMINDER_CHOICES
+from dsr.console.labels import channel_label, date_de, identity_label, reason_label, right_name, state_label
 from dsr.console.metrics import answered_dates, compute
 from dsr.console.queries import TicketRow, load_rows, sort_by_due
 from dsr.console.users import create_token
 from dsr.controllers import ControllerProfile
 from dsr.intents.rights import Right
-from dsr.store.tickets.services import audit
+from dsr.store.tickets.services import OUTCOMES, audit
 
-CSV_COLUMNS = (
-    "reference",
-    "controller",
-    "channel",
-    "rights",
-    "state",
-    "received_date",
-    "due_date",
-    "original_due_date",
-    "internal_target_date",
-    "extended",
-    "escalated",
-    "escalation_reasons",
-    "identity_level",
-    "assignee",
-    "outcome",
-    "closed_date",
+# The export is for people (Excel): German headers and words, German dates; the JSON API keeps
+# the codes for machines.
+CSV_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("reference", "Aktenzeichen"),
+    ("controller", "Verantwortlicher"),
+    ("channel", "Eingangsweg"),
+    ("rights", "Rechte"),
+    ("state", "Status"),
+    ("received_date", "Eingang"),
+    ("due_date", "Frist"),
+    ("original_due_date", "Ursprüngliche Frist"),
+    ("internal_target_date", "Interne Zielmarke"),
+    ("extended", "Verlängert"),
+    ("escalated", "Eskaliert"),
+    ("escalation_reasons", "Eskalationsgründe"),
+    ("identity_level", "Identität"),
+    ("assignee", "Zuständig"),
+    ("outcome", "Ergebnis"),
+    ("closed_date", "Abgeschlossen"),
 )
 
 
@@ -91,20 +95,30 @@ def board_page(ctx: Ctx) -> Response:
     )
 
 
+def _csv_value(row: TicketRow, key: str) -> str:
+    values: dict[str, str] = {
+        "reference": row.reference,
+        "controller": row.controller,
+        "channel": channel_label(row.channel),
+        "rights": ", ".join(right_name(r) for r in row.rights),
+        "state": state_label(row.state),
+        "received_date": date_de(row.received),
+        "due_date": date_de(row.due) if row.due else "",
+        "original_due_date": date_de(row.original_due) if row.original_due else "",
+        "internal_target_date": date_de(row.internal_target) if row.internal_target else "",
+        "extended": "ja" if row.extended else "nein",
+        "escalated": "ja" if row.escalated else "nein",
+        "escalation_reasons": "; ".join(reason_label(c) for c in row.reasons),
+        "identity_level": identity_label(row.identity_level),
+        "assignee": row.assignee or "",
+        "outcome": OUTCOMES.get(row.outcome or "", row.outcome or ""),
+        "closed_date": date_de(row.closed) if row.closed else "",
+    }
+    return values[key]
+
+
 def _csv_row(row: TicketRow) -> list[str]:
-    data = row.as_json()
-    return [
-        "|".join(row.rights)
-        if key == "rights"
-        else "|".join(row.reasons)
-        if key == "escalation_reasons"
-        else ""
-        if data.get(key) is None
-        else str(data.get(key)).lower()
-        if isinstance(data.get(key), bool)
-        else str(data.get(key))
-        for key in CSV_COLUMNS
-    ]
+    return [_csv_value(row, key) for key, _ in CSV_COLUMNS]
 
 
 def export_csv(ctx: Ctx) -> Response:
@@ -115,7 +129,7 @@ def export_csv(ctx: Ctx) -> Response:
         )
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
+    writer.writerow([header for _, header in CSV_COLUMNS])
     for row in rows:
         writer.writerow(_csv_row(row))
     # Excel opens UTF-8 with a BOM correctly; semicolons are the German list separator.
@@ -175,6 +189,9 @@ def calendar_subscribe(ctx: Ctx) -> Response:
     base = str(ctx.request.base_url).rstrip("/")
     url = f"{base}/calendar/{plain}.ics"
     webcal = "webcal://" + url.split("://", 1)[1]
-    response = ctx.render("calendar_token.html", url=url, webcal=webcal)
+    reminders = [
+        (label, f"{url}?erinnerung={days}", f"reminder-{days}") for days, label in REMINDER_CHOICES.items()
+    ]
+    response = ctx.render("calendar_token.html", url=url, webcal=webcal, reminders=reminders)
     response.headers["Cache-Control"] = "no-store"
     return response

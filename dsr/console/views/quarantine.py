@@ -9,11 +9,13 @@ the raw content is access to personal data and is audited.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from sqlalchemy import and_, func, select, true
 from starlette.responses import Response
 
 from dsr.console.guard import Ctx
+from dsr.console.labels import quarantine_reason_label
 from dsr.console.queries import scoped_quarantine
 from dsr.inbound import OutcomeStatus
 from dsr.mail.parse import UnparseableMessage, parse_email, recipient_candidates
@@ -24,6 +26,39 @@ log = logging.getLogger(__name__)
 MAX_SHOWN_BYTES = 200_000
 PAGE_SIZE = 100
 STATES = {"open": "offen", "processed": "verarbeitet", "discarded": "verworfen"}
+OUTCOME_WORDS = {
+    "accepted": "angenommen",
+    "duplicate": "schon vorhanden",
+    "ignored": "ohne Antwort abgelegt",
+    "held": "zurückgehalten",
+    "quarantined": "wieder in Quarantäne",
+}
+
+
+ENVELOPE_BYTES = 8000  # the header lines read for the list (the raw message can be megabytes)
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """What the raw bytes say about where a message came from (header lines only, decoded)."""
+
+    envelope_sender: str
+    sender: str
+    subject: str
+
+
+def envelope(raw: bytes) -> Envelope:
+    head = raw[:20_000].replace(b"\r\n", b"\n").split(b"\n\n", 1)[0].decode("utf-8", errors="replace")
+    fields: dict[str, str] = {}
+    for line in head.splitlines():
+        name, sep, value = line.partition(":")
+        if sep and not line[:1].isspace() and name.lower() not in fields:
+            fields[name.lower()] = value.strip()
+    return Envelope(
+        envelope_sender=fields.get("return-path", "").strip("<>"),
+        sender=fields.get("from", ""),
+        subject=fields.get("subject", ""),
+    )
 
 
 def quarantine_list(ctx: Ctx) -> Response:
@@ -41,11 +76,13 @@ def quarantine_list(ctx: Ctx) -> Response:
         items = session.execute(
             select(QuarantinedMessage.id, QuarantinedMessage.received_at, QuarantinedMessage.controller,
                    QuarantinedMessage.channel, QuarantinedMessage.reason, QuarantinedMessage.state,
-                   func.length(QuarantinedMessage.raw).label("size"))
+                   func.length(QuarantinedMessage.raw).label("size"),
+                   func.substr(QuarantinedMessage.raw, 1, ENVELOPE_BYTES).label("head"))
             .where(condition)
             .order_by(QuarantinedMessage.received_at.desc(), QuarantinedMessage.id.desc())
             .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)).all()
-        return ctx.render("quarantine.html", items=items, show_all=show_all, states=STATES, page=page,
+        rows = [(item, envelope(bytes(item.head or b""))) for item in items]
+        return ctx.render("quarantine.html", items=rows, show_all=show_all, states=STATES, page=page,
                           pages=pages, total=total, first=(page - 1) * PAGE_SIZE + 1 if items else 0,
                           last=(page - 1) * PAGE_SIZE + len(items))
 
@@ -70,6 +107,7 @@ def quarantine_item(ctx: Ctx) -> Response:
         return ctx.render(
             "quarantine_item.html",
             item=item,
+            env=envelope(item.raw),
             raw=raw,
             truncated=len(item.raw) > MAX_SHOWN_BYTES,
             states=STATES,
@@ -136,10 +174,12 @@ def quarantine_process(ctx: Ctx) -> Response:
             received_at=received_at,
         )
     except UnparseableMessage as exc:
-        return ctx.redirect(f"/quarantine/{item_id}", f"Weiterhin nicht lesbar: {exc.reason}", "error")
+        reason = quarantine_reason_label(exc.reason)
+        return ctx.redirect(f"/quarantine/{item_id}", f"Weiterhin nicht lesbar: {reason}", "error")
     outcome = services.sink.handle(msg)
     if outcome.status is OutcomeStatus.QUARANTINED:
-        return ctx.redirect(f"/quarantine/{item_id}", f"Erneut nicht verarbeitbar: {outcome.reason}", "error")
+        reason = quarantine_reason_label(outcome.reason)
+        return ctx.redirect(f"/quarantine/{item_id}", f"Erneut nicht verarbeitbar: {reason}", "error")
     with services.sessions.begin() as session:
         item = scoped_quarantine(session, ctx.scope, item_id)
         if item is not None:
@@ -155,5 +195,6 @@ def quarantine_process(ctx: Ctx) -> Response:
                 "reference": outcome.ticket_reference,
             },
         )
-    where = f" Ticket {outcome.ticket_reference}." if outcome.ticket_reference else ""
-    return ctx.redirect("/quarantine", f"Erneut verarbeitet ({outcome.status.value}).{where}")
+    where = f" Vorgang {outcome.ticket_reference}." if outcome.ticket_reference else ""
+    word = OUTCOME_WORDS.get(outcome.status.value, "")
+    return ctx.redirect("/quarantine", f"Erneut verarbeitet ({word}).{where}")

@@ -33,11 +33,12 @@ from dsr.console.labels import (
     outbox_state_label,
     rights_names,
 )
+from dsr.console.letter_pdf import Letter, render_pdf
 from dsr.console.queries import scoped_ticket
 from dsr.intents.rights import Right
 from dsr.pipeline.outbound import recipient_problem
 from dsr.replies.context import ReplyKind
-from dsr.store.models import AuditEvent, Direction, Message, OutboxItem, Ticket, TicketNote, User
+from dsr.store.models import AuditEvent, Direction, Document, Message, OutboxItem, Ticket, TicketNote, User
 from dsr.store.tickets.services import OUTCOMES, REFUSAL_REASONS, audit, effective_due
 
 # Templates a DPO may start a draft from (the person-facing answers of replies/).
@@ -84,6 +85,7 @@ class ConversationItem:
     held: bool = False  # a message of the person that is not part of this ticket's handling
     buttons: list[str] = field(default_factory=list)
     edited: bool = False
+    letter_id: int | None = None  # an outbound postal letter: its PDF can be downloaded
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +167,7 @@ def _message_item(msg: Message) -> ConversationItem:
         text=msg.body_text,
         attachments=list(msg.attachments or []),
         note=disposition_label(msg.disposition) if msg.disposition else "",
+        letter_id=msg.id if msg.channel == "letter" and not inbound else None,
     )
 
 
@@ -333,6 +336,13 @@ def ticket_page(ctx: Ctx) -> Response:
         scores = sorted(
             ((k, float(v)) for k, v in (classification.get("scores") or {}).items()), key=lambda kv: -kv[1]
         )
+        documents = list(
+            session.execute(
+                select(Document.id, Document.name, Document.size, Document.created_at)
+                .where(Document.ticket_id == ticket.id)
+                .order_by(Document.id)
+            )
+        )
         chat_out, chat_in = _chat_window(session, ticket)
         others = chat_in + [m for m in _held_for_person(session, ticket) if m not in chat_in]
         history, views = split_views(events)
@@ -353,6 +363,7 @@ def ticket_page(ctx: Ctx) -> Response:
             extension_reasons=EXTENSION_REASONS,
             min_detail=MIN_DETAIL,
             is_closed=ticket.state == "closed",
+            documents=documents,
             notes=notes,
             dpos=dpos,
             due=due,
@@ -380,3 +391,43 @@ def ticket_page(ctx: Ctx) -> Response:
         audit(session, actor=ctx.actor, action="console.ticket_viewed", now=ctx.now, ticket_id=ticket.id)
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def document_download(ctx: Ctx) -> Response:
+    """A stored scan, only as a download: never inline, never with its claimed type."""
+    with ctx.services.sessions.begin() as session:
+        doc = session.get(Document, ctx.path_int("document_id"))
+        if doc is None or doc.ticket_id != ctx.path_int("ticket_id"):
+            return ctx.not_found()
+        audit(session, actor=ctx.actor, action="console.document_downloaded", now=ctx.now,
+              ticket_id=doc.ticket_id, detail={"document_id": doc.id})
+        return Response(
+            doc.data,
+            media_type="application/octet-stream",
+            headers={"Content-Disposition": f'attachment; filename="{doc.name}"'},
+        )
+
+
+def letter_pdf(ctx: Ctx) -> Response:
+    """The PDF of a postal answer recorded on the ticket (an outbound message on channel "letter")."""
+    with ctx.services.sessions() as session:
+        ticket = session.get(Ticket, ctx.path_int("ticket_id"))
+        msg = session.get(Message, ctx.path_int("message_id"))
+        if ticket is None or msg is None or msg.ticket_id != ticket.id or msg.channel != "letter":
+            return ctx.not_found()
+        profile = ctx.services.profiles.get(ticket.controller)
+        sender = profile.short_name if profile else ticket.controller
+        letter = Letter(
+            sender_line=sender,
+            recipient=(ticket.postal_address or "").splitlines(),
+            place_date=date_de(msg.received_at),
+            reference=ticket.reference,
+            subject=msg.subject_line,
+            text=msg.body_text,
+        )
+        name = f"brief-{ticket.reference}-{msg.id}.pdf"
+    return Response(
+        render_pdf(letter),
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
+    )

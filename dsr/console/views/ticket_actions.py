@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from typing import Any
+from uuid import uuid4
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -29,9 +30,9 @@ from dsr.console.operations import (
     record_outcome,
     reply_problem,
 )
-from dsr.console.outgoing import placeholder, send_to_subject
+from dsr.console.outgoing import PLACEHOLDER_CLOSE, PLACEHOLDER_OPEN, placeholder, send_to_subject
 from dsr.console.queries import scoped_ticket
-from dsr.console.views.ticket import DRAFT_KINDS, VERIFY_LEVELS
+from dsr.console.views.ticket import DRAFT_KINDS, VERIFY_LEVELS, default_subject
 from dsr.controllers import ControllerProfile
 from dsr.fulfilment.delivery import delivery_facts
 from dsr.fulfilment.letter import letter_context
@@ -39,7 +40,7 @@ from dsr.intents.rights import Right
 from dsr.pipeline.outbound import reply_context
 from dsr.replies import ReplyError, render_reply
 from dsr.replies.context import ReplyKind, RetainedItem
-from dsr.store.models import IdentityLevel, Ticket, User
+from dsr.store.models import Direction, IdentityLevel, Message, Ticket, User
 from dsr.store.tickets.services import (
     REFUSAL_REASONS,
     TicketError,
@@ -348,6 +349,41 @@ def _send(ctx: Ctx, session: Session, ticket: Ticket, profile: ControllerProfile
     return "Antwort freigegeben und im Postausgang." + (f" Ergebnis: {label}." if label else "")
 
 
+def _letter(ctx: Ctx, session: Session, ticket: Ticket, profile: ControllerProfile) -> str:
+    """A postal answer: the approved text is kept as the outbound letter; its PDF is printed."""
+    text = _required(ctx, "text", "den Antworttext")
+    if PLACEHOLDER_OPEN in text or PLACEHOLDER_CLOSE in text:
+        raise RefusedError("Der Text enthält noch Platzhalter (⟦…⟧); bitte ersetzen.")
+    if not ticket.postal_address:
+        raise RefusedError("Für diesen Vorgang ist keine Postanschrift hinterlegt.")
+    outcome, code = _outcome_fields(ctx)
+    letter = Message(
+        controller=ticket.controller,
+        channel="letter",
+        direction=Direction.OUTBOUND.value,
+        dedupe_key=f"letter:{uuid4().hex}",
+        sender=profile.from_address,
+        recipient=ticket.postal_address.splitlines()[0][:300],
+        subject_line=ctx.field("subject") or default_subject(ticket),
+        body_text=text,
+        received_at=ctx.now,
+        ticket_id=ticket.id,
+    )
+    session.add(letter)
+    session.flush()
+    ticket.draft_reply = None
+    ticket.updated_at = ctx.now
+    audit(session, actor=ctx.actor, action="letter_printed", now=ctx.now, ticket_id=ticket.id,
+          reason="Antwort als Brief freigegeben", detail={"message_id": letter.id})
+    label = None
+    if outcome and ticket.state in OPEN_STATES:
+        label = record_outcome(session, ticket, outcome=outcome, refusal_code=code, actor=ctx.actor,
+                               reason="Antwort per Brief", now=ctx.now)
+    return "Brief freigegeben: bitte im Verlauf als PDF herunterladen, drucken und versenden." + (
+        f" Ergebnis: {label}." if label else ""
+    )
+
+
 def _close(ctx: Ctx, session: Session, ticket: Ticket, profile: ControllerProfile) -> str:
     outcome, code = _outcome_fields(ctx)
     close(
@@ -445,6 +481,10 @@ def send_action(ctx: Ctx) -> Response:
 
 def close_action(ctx: Ctx) -> Response:
     return _run(ctx, _not_closed(_close), anchor="handling")
+
+
+def letter_action(ctx: Ctx) -> Response:
+    return _run(ctx, _not_closed(_letter), keep_draft=True, anchor="conversation")
 
 
 def reopen_action(ctx: Ctx) -> Response:

@@ -133,6 +133,7 @@ def open_ticket(
     now: datetime,
     subject_id: int | None = None,
     reply_to: str | None = None,
+    postal_address: str | None = None,
     language: str = "de",
     classification: dict[str, Any] | None = None,
     escalation_reasons: Sequence[str] = (),
@@ -169,7 +170,8 @@ def open_ticket(
     reference = next_reference(session, deadline.received_local_date.year)
     values: dict[str, Any] = {
         "reference": reference, "controller": controller, "subject_id": subject_id, "channel": channel,
-        "reply_to": reply_to, "language": language, "rights": [r.value for r in ordered],
+        "reply_to": reply_to, "postal_address": postal_address, "language": language,
+        "rights": [r.value for r in ordered],
         "state": TicketState.NEW.value, "received_at": received_at, "due_date": deadline.due,
         "due_trail": trail, "internal_target_date": internal_target, "extended_due_date": None,
         "extension_reason": None, "paused_days": 0, "paused_since": None,
