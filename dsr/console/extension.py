@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from datetime import date
 
 from dsr.console.operations import RefusedError, check_extendable
-from dsr.console.outgoing import reply_context
 from dsr.controllers import ControllerProfile
 from dsr.deadlines import compute_deadline, working_days_before
+from dsr.pipeline.outbound import reply_context
 from dsr.replies import render_reply
 from dsr.replies.context import ReplyKind
 from dsr.store.models import Ticket
@@ -65,7 +65,9 @@ def plan(ticket: Ticket, profile: ControllerProfile, *, code: str, detail: str, 
     target = working_days_before(
         deadline.extended_due, profile.internal_target_working_days, profile.state, not_before=today
     )
-    context = reply_context(ticket, today, extended_due_date=deadline.extended_due, extension_reasons=reasons)
+    context = reply_context(
+        ticket, as_of=today, extended_due_date=deadline.extended_due, extension_reasons=reasons
+    )
     rendered = render_reply(ReplyKind.EXTENSION_NOTICE, context, profile, language=ticket.language or "de")
     text = rendered.chat if ticket.channel == "telegram" else rendered.text
     return ExtensionPlan(reasons, deadline.extended_due, target, rendered.subject, text)

@@ -195,7 +195,8 @@ def page(
     path: str, view: View, *, roles: Collection[Role], methods: Sequence[str] = ("GET",),
     max_body: int = MAX_FORM_BYTES,
 ) -> GuardedRoute:
-    """`max_body`: larger only for a form that uploads a file (the reply editor's attachment, the manual intake's scan)."""
+    """`max_body`: larger only for a form that uploads a file (the reply editor's attachment, the
+    manual intake's scanned letter)."""
     return GuardedRoute(path, view, access=Access.SESSION, roles=roles, methods=methods, max_body=max_body)
 
 

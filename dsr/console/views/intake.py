@@ -28,9 +28,10 @@ from dsr.console.intake import (
 )
 from dsr.console.labels import BERLIN
 from dsr.console.operations import RefusedError
-from dsr.console.outgoing import reply_context, send_to_subject
+from dsr.console.outgoing import send_to_subject
 from dsr.controllers import ControllerProfile
 from dsr.intents.rights import Right
+from dsr.pipeline.outbound import reply_context
 from dsr.replies import ReplyError, render_reply
 from dsr.replies.context import ReplyKind
 from dsr.store.models import QuarantinedMessage, Ticket
@@ -124,7 +125,7 @@ def _confirm_receipt(session: Session, ticket: Ticket, profile: ControllerProfil
     if not ticket.reply_to:
         return " Die Eingangsbestätigung bitte als Brief senden (Antwort-Editor, „Brief (PDF)“)."
     try:
-        context = reply_context(ticket, ctx.today)
+        context = reply_context(ticket, as_of=ctx.today)
         rendered = render_reply(
             ReplyKind.RECEIPT_CONFIRMATION, context, profile, language=ticket.language or "de",
             overrides_dir=ctx.services.settings.templates_dir,
