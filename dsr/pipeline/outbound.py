@@ -368,7 +368,8 @@ class ReplyQueue:
             or str(self.profile.contact_email)
         ctx = reply_context(ticket, channel="email", verified=False,
                             escalation_reasons=tuple(reasons), outcome_text=note,
-                            breach_due_at=ticket.breach_due_at, stated_due_date=ticket.stated_due_date)
+                            breach_due_at=ticket.breach_due_at, stated_due_date=ticket.stated_due_date,
+                            identity_level=ticket.identity_level)
         rendered = render_reply(kind, ctx, self.profile, language="de", overrides_dir=self.overrides_dir,
                                 only="mail")
         mail = compose_mail(

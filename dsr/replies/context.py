@@ -137,6 +137,9 @@ class ReplyContext:
     as_of: date | None = None
     internal_target: date | None = None  # reminder: the internal target date
     ticket_state: str = ""  # reminder: the ticket's state code (metadata only), e.g. "in_progress"
+    # Internal mails: the ticket's identity level code, so the alert names the same identity status
+    # as the console ("Kontakt aus dem Bestand"), not just whether this mail may carry a name.
+    identity_level: str = ""
     # Internal alert: a reported data breach's Art. 33 notification deadline (72 h from receipt)
     # and the reply deadline an authority's letter names.
     breach_due_at: datetime | None = None

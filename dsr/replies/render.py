@@ -50,7 +50,7 @@ from dsr.replies.kinds import (
     check_context,
     check_profile_facts,
 )
-from dsr.replies.labels import reason_label
+from dsr.replies.labels import identity_label, reason_label
 from dsr.replies.reasons import explain_reason, state_label
 
 logger = logging.getLogger(__name__)
@@ -205,7 +205,8 @@ def _environment(folders: tuple[Path, ...], html: bool) -> Environment:
         reason_label=reason_label,
     )
     env.globals.update(right_info=_right_info, rights_phrase=_rights_phrase, legal_sort=legal_sort,
-                       explain_reason=explain_reason, state_label=state_label)
+                       explain_reason=explain_reason, state_label=state_label,
+                       identity_label=identity_label)
     return env
 
 

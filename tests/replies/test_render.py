@@ -260,3 +260,12 @@ def test_rendering_one_channel_gives_that_channels_forms_unchanged(kind: ReplyKi
     assert (mail.subject, mail.text, mail.html, mail.chat) == (full.subject, full.text, full.html, "")
     assert (chat.subject, chat.text, chat.html, chat.chat) == ("", "", "", full.chat)
     assert full.text and full.html and full.subject
+
+
+def test_dpo_alert_names_the_tickets_identity_status_like_the_console() -> None:
+    """The alert carries no personal data (verified=False), yet states the ticket's identity level."""
+    ctx = replace(sample_context(ReplyKind.DPO_ESCALATION_ALERT, "komsa"), verified=False)
+    assert "Identität: nicht bestätigt" in render_reply(ReplyKind.DPO_ESCALATION_ALERT, ctx, KOMSA).text
+    on_file = replace(ctx, identity_level="contact_on_file")
+    text = render_reply(ReplyKind.DPO_ESCALATION_ALERT, on_file, KOMSA).text
+    assert "Identität: Kontakt aus dem Bestand" in text and "nicht bestätigt" not in text
