@@ -50,7 +50,7 @@ def start_verification(run: Run, ticket: Ticket, decision: IdentityDecision, *,
             return exhausted(run, ticket)
         send_code(run, ticket, decision.code_to, decision.code_subject)
         return _accepted("awaiting_identity", ticket)
-    ask_facts(run, ticket)
+    ask_facts(run, ticket, failed=bool(decision.failed_facts))
     if decision.failed_facts:
         # The first message counts as an attempt: its wrong facts are failures like any later ones.
         attempts.record_failures(run.session, ticket_id=ticket.id, subject_ids=decision.failed_facts,
@@ -64,15 +64,17 @@ def start_verification(run: Run, ticket: Ticket, decision: IdentityDecision, *,
     return _accepted("awaiting_identity", ticket)
 
 
-def ask_facts(run: Run, ticket: Ticket) -> None:
+def ask_facts(run: Run, ticket: Ticket, *, failed: bool = False) -> None:
     """Ask for two facts the controller already holds (never an ID copy, EDPB § 73).
 
     The same words for every unverified sender, whether or not anything named is on file: the
-    reply says that a code goes to contact data on file *if* we can match any.
+    reply says that a code goes to contact data on file *if* we can match any.  With `failed`, the
+    facts the message gave did not match, and the letter says so.
     """
     identity.open_facts_challenge(run.session, ticket=ticket, sent_to=run.msg.sender, now=run.now)
     ctx = reply_context(ticket, channel=run.msg.channel, verified=False,
-                        facts_requested=identity.FACTS_REQUESTED, code_hint=True)
+                        facts_requested=identity.FACTS_REQUESTED, code_hint=True,
+                        previous_attempt_failed=failed, id_document_received=_id_document(run))
     run.replies.reply(ReplyKind.IDENTITY_REQUEST, ticket, ctx)
     audit(run.session, actor=SYSTEM, action="identity_challenge_sent", now=run.now, ticket_id=ticket.id,
           reason="Abfrage bereits bekannter Angaben", detail={"facts": list(identity.FACTS_REQUESTED)})
@@ -153,11 +155,17 @@ def handle_identity_reply(run: Run, ticket: Ticket) -> Outcome:
               reason="Angaben stimmen nicht")
         by_facts = check.purpose == identity.PURPOSE_FACTS
         ctx = reply_context(ticket, channel=run.msg.channel, verified=False,
-                            facts_requested=identity.FACTS_REQUESTED if by_facts else (), code_hint=by_facts)
+                            facts_requested=identity.FACTS_REQUESTED if by_facts else (), code_hint=by_facts,
+                            previous_attempt_failed=True, id_document_received=_id_document(run))
         run.replies.reply(ReplyKind.IDENTITY_REQUEST, ticket, ctx)
         return _accepted("identity_attempt_failed", ticket)
     run.stored.disposition = "follow_up"
     return _accepted("follow_up_attached", ticket)
+
+
+def _id_document(run: Run) -> bool:
+    """The message carried what looks like an ID copy (the letter says it came and is not used)."""
+    return any(a.looks_like_id_document for a in run.msg.attachments)
 
 
 def _subject(session: Session, subject_id: int | None) -> DataSubject | None:

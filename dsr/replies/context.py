@@ -96,6 +96,10 @@ class ReplyContext:
     # IDENTITY_REQUEST to an unverified sender: say that a code goes to contact data on file *if*
     # any matches (the same words whether or not one does).
     code_hint: bool = False
+    # Identity retries: the facts of the person's last message did not match what we hold (the
+    # letter says so instead of repeating itself), and an ID copy came that we neither need nor keep.
+    previous_attempt_failed: bool = False
+    id_document_received: bool = False
     readings: tuple[Right, ...] = ()  # for CLARIFICATION: the likely readings to choose from
     escalation_reasons: tuple[str, ...] = ()  # reason codes (internal alert), never shown raw
     refusal_code: str | None = None  # catalogue code, e.g. "art12_5_excessive"

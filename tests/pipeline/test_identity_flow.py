@@ -102,8 +102,12 @@ def test_unknown_sender_is_asked_for_facts_and_verified_by_them(harness: Harness
     assert (request.kind, request.recipient) == ("identity_request", STRANGER)
     assert "Kundennummer" in text_of(request.payload) and "Postleitzahl" in text_of(request.payload)
 
+    assert "passen leider nicht" not in text_of(request.payload)
     wrong = harness.send(_reply(harness, request.payload, "Kundennummer K-10001, PLZ 99999", sender=STRANGER))
     assert wrong.reason == "identity_attempt_failed"
+    # The retry is not the same letter again: it says that the details did not match.
+    [retry] = harness.items(wrong.outbox_ids)
+    assert "Die Angaben aus Ihrer letzten Nachricht passen leider nicht" in text_of(retry.payload)
     facts = "Meine Kundennummer ist K-10001, Postleitzahl 38100."
     found = harness.send(_reply(harness, request.payload, facts, sender=STRANGER))
     # Access discloses data: invoice facts only find the record; the code goes to its contact.
@@ -182,3 +186,16 @@ def test_several_results_headers_of_the_trusted_server_count_together(make_harne
     outcome = harness.send(_received_by_trusted_server(results, {}))
     ticket = harness.ticket(outcome.ticket_reference)
     assert (outcome.reason, ticket.identity_level) == ("receipt_confirmed", "contact_on_file")
+
+
+def test_an_id_copy_that_arrived_is_named_in_the_identity_request(harness: Harness) -> None:
+    """The letter does not pretend nothing came: it says an ID copy arrived and is not used."""
+    msg = parsed(make_mail(sender=STRANGER, body="Guten Tag,\n\nbitte Auskunft nach Art. 15 DSGVO.\n\nJana"))
+    msg.add_attachment(b"\xff\xd8\xff\xe0 scan", maintype="image", subtype="jpeg", filename="personalausweis.jpg")
+    outcome = harness.send(msg.as_bytes())
+    assert outcome.reason == "awaiting_identity"
+    [request] = harness.items(outcome.outbox_ids)
+    text = text_of(request.payload)
+    assert "enthielt eine Kopie eines Ausweisdokuments" in text
+    assert "bitte schicken Sie uns auch keine" not in text
+    assert "id_document_received" in harness.actions(outcome.ticket_reference)
