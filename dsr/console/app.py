@@ -96,7 +96,7 @@ ROUTES: list[BaseRoute] = [
     _ticket_post("extend", ticket_actions.extend_action),
     _ticket_post("reopen", ticket_actions.reopen_action),
     _ticket_post("letter", ticket_actions.letter_action),
-    page("/tickets/{ticket_id:int}/letters/{message_id:int}.pdf", ticket.letter_pdf, roles=DPO),
+    page("/tickets/{ticket_id:int}/letters/{letter_id:int}.pdf", ticket.letter_pdf, roles=DPO),
     page("/tickets/{ticket_id:int}/documents/{document_id:int}", ticket.document_download, roles=DPO),
     _ticket_post("dismiss-reason", ticket_actions.dismiss_reason_action),
     _ticket_post("pause", ticket_actions.pause_action),

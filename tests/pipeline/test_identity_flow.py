@@ -190,8 +190,10 @@ def test_several_results_headers_of_the_trusted_server_count_together(make_harne
 
 def test_an_id_copy_that_arrived_is_named_in_the_identity_request(harness: Harness) -> None:
     """The letter does not pretend nothing came: it says an ID copy arrived and is not used."""
-    msg = parsed(make_mail(sender=STRANGER, body="Guten Tag,\n\nbitte Auskunft nach Art. 15 DSGVO.\n\nJana"))
-    msg.add_attachment(b"\xff\xd8\xff\xe0 scan", maintype="image", subtype="jpeg", filename="personalausweis.jpg")
+    body = "Guten Tag,\n\nbitte Auskunft nach Art. 15 DSGVO.\n\nJana"
+    msg = parsed(make_mail(sender=STRANGER, body=body))
+    scan = b"\xff\xd8\xff\xe0 scan"
+    msg.add_attachment(scan, maintype="image", subtype="jpeg", filename="personalausweis.jpg")
     outcome = harness.send(msg.as_bytes())
     assert outcome.reason == "awaiting_identity"
     [request] = harness.items(outcome.outbox_ids)

@@ -412,7 +412,7 @@ def letter_pdf(ctx: Ctx) -> Response:
     """The PDF of a postal answer recorded on the ticket (an outbound message on channel "letter")."""
     with ctx.services.sessions() as session:
         ticket = session.get(Ticket, ctx.path_int("ticket_id"))
-        msg = session.get(Message, ctx.path_int("message_id"))
+        msg = session.get(Message, ctx.path_int("letter_id"))
         if ticket is None or msg is None or msg.ticket_id != ticket.id or msg.channel != "letter":
             return ctx.not_found()
         profile = ctx.services.profiles.get(ticket.controller)
