@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from dsr.console.labels import BERLIN
 from dsr.console.operations import RefusedError
+from dsr.console.queries import ControllerScope, scoped_quarantine
 from dsr.console.worklist import fold, folded
 from dsr.controllers import ControllerProfile
 from dsr.intents import classify
@@ -31,7 +32,6 @@ from dsr.store.models import (
     Document,
     IdentityLevel,
     Message,
-    QuarantinedMessage,
     Ticket,
     TicketState,
 )
@@ -188,6 +188,7 @@ def create(
     upload: Upload | None,
     actor: str,
     now: datetime,
+    scope: ControllerScope,
 ) -> Ticket:
     """Record the request and move it into the normal flow; raises RefusedError with German text."""
     channels = dict(INTAKE_CHANNELS, email="E-Mail") if form.quarantine_id else INTAKE_CHANNELS
@@ -289,7 +290,7 @@ def create(
         transition(session, ticket, TicketState.IN_PROGRESS, actor=actor, now=now,
                    reason="Von Hand erfasst, Identität geprüft")
     if form.quarantine_id.isdigit():
-        item = session.get(QuarantinedMessage, int(form.quarantine_id))
+        item = scoped_quarantine(session, scope, int(form.quarantine_id))
         if item is not None and item.state == "open":
             item.state, item.resolved_by, item.resolved_at = "processed", actor, now
             audit(session, actor=actor, action="console.quarantine_intake", now=now, ticket_id=ticket.id,

@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from dsr.console.queries import TicketRow, load_rows
+from dsr.console.queries import ControllerScope, TicketRow, load_rows
 from dsr.store.models import DataSubject, Direction, Message, Ticket
 
 # Spellings folded to one form: German umlauts and sharp s become their two-letter forms.
@@ -92,11 +92,13 @@ def _person_key(ticket: Ticket) -> tuple[str, str] | None:
 def load_work_rows(
     session: Session,
     *,
+    scope: ControllerScope,
     today: date,
     states: Sequence[str] | None = None,
     ids: Sequence[int] | None = None,
 ) -> list[WorkRow]:
-    rows = load_rows(session, today=today, states=states, ids=ids)
+    """Rows of the tickets in `scope` (the caller's controllers); related tickets from that scope only."""
+    rows = load_rows(session, scope=scope, today=today, states=states, ids=ids)
     if not rows:
         return []
     wanted = [r.id for r in rows]
@@ -118,7 +120,7 @@ def load_work_rows(
     for ticket_id, sender, subject, body in session.execute(inbound):
         if ticket_id is not None and ticket_id not in first:
             first[ticket_id] = (sender, subject, body)
-    related = _related(session, tickets.values())
+    related = _related(session, scope, tickets.values())
     result = []
     for row in rows:
         sender, subject, body = first.get(row.id, ("", "", ""))
@@ -136,7 +138,7 @@ def _sender_label(sender: str) -> str:
     return sender or "unbekannt"
 
 
-def _related(session: Session, tickets: Any) -> dict[tuple[str, str], list[Related]]:
+def _related(session: Session, scope: ControllerScope, tickets: Any) -> dict[tuple[str, str], list[Related]]:
     """Every ticket of the same person: same data subject, or the same reply address."""
     subject_ids = {t.subject_id for t in tickets if t.subject_id is not None}
     addresses = {t.reply_to.strip().lower() for t in tickets if t.subject_id is None and t.reply_to}
@@ -149,7 +151,7 @@ def _related(session: Session, tickets: Any) -> dict[tuple[str, str], list[Relat
         conditions.append(func.lower(Ticket.reply_to).in_(addresses))
     query = (
         select(Ticket.id, Ticket.reference, Ticket.channel, Ticket.subject_id, Ticket.reply_to)
-        .where(or_(*conditions))
+        .where(or_(*conditions), scope.where(Ticket.controller))
         .order_by(Ticket.received_at)
     )
     grouped: dict[tuple[str, str], list[Related]] = defaultdict(list)
@@ -162,18 +164,22 @@ def _related(session: Session, tickets: Any) -> dict[tuple[str, str], list[Relat
     return grouped
 
 
-def search_ticket_ids(session: Session, term: str) -> set[int]:
-    """Tickets whose reference, person (name, addresses, customer number, postal address), subject
-    lines or message texts contain `term`, compared in folded form."""
+def search_ticket_ids(session: Session, scope: ControllerScope, term: str) -> set[int]:
+    """Tickets in `scope` whose reference, person (name, addresses, customer number, postal code),
+    subject lines or message texts contain `term`, compared in folded form."""
     needle = fold(term).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     pattern = f"%{needle}%"
 
     def like(column: Any) -> Any:
         return folded(column).like(pattern, escape="\\")
 
-    ids = set(session.scalars(select(Ticket.id).where(or_(like(Ticket.reference), like(Ticket.reply_to)))))
+    in_scope = scope.where(Ticket.controller)
+    ids = set(
+        session.scalars(select(Ticket.id).where(in_scope, or_(like(Ticket.reference), like(Ticket.reply_to))))
+    )
     messages = select(Message.ticket_id).where(
         Message.ticket_id.is_not(None),
+        scope.where(Message.controller),
         or_(like(Message.sender), like(Message.subject_line), like(Message.body_text)),
     )
     ids |= {i for i in session.scalars(messages) if i is not None}
@@ -181,6 +187,7 @@ def search_ticket_ids(session: Session, term: str) -> set[int]:
         select(Ticket.id)
         .join(DataSubject, Ticket.subject_id == DataSubject.id)
         .where(
+            in_scope,
             or_(
                 like(DataSubject.name),
                 like(DataSubject.email),

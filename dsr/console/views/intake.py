@@ -29,6 +29,7 @@ from dsr.console.intake import (
 from dsr.console.labels import BERLIN
 from dsr.console.operations import RefusedError
 from dsr.console.outgoing import send_to_subject
+from dsr.console.queries import scoped_quarantine
 from dsr.controllers import ControllerProfile
 from dsr.intents.rights import Right
 from dsr.pipeline.outbound import reply_context
@@ -51,15 +52,15 @@ def _form(ctx: Ctx) -> IntakeForm:
     return form
 
 
-def _render(ctx: Ctx, form: IntakeForm, *, people: list[object] | None = None, status: int = 200) -> Response:
+def _render(ctx: Ctx, form: IntakeForm, *, people: list[object] | None = None) -> Response:
+    """The form (again): refusals are shown as a message above it, with what was entered kept."""
     channels = dict(INTAKE_CHANNELS, email="E-Mail") if form.quarantine_id else INTAKE_CHANNELS
     return ctx.render(
         "intake.html",
-        status_code=status,
         form=form,
         channels=channels,
         identities=INTAKE_IDENTITY,
-        controllers=sorted(ctx.services.profiles),
+        controllers=ctx.scope.pick(sorted(ctx.services.profiles)),
         rights=[r.value for r in Right],
         people=people,
     )
@@ -67,15 +68,16 @@ def _render(ctx: Ctx, form: IntakeForm, *, people: list[object] | None = None, s
 
 def intake_form(ctx: Ctx) -> Response:
     now = ctx.now.astimezone(BERLIN)
+    allowed = ctx.scope.pick(sorted(ctx.services.profiles))
     form = IntakeForm(
-        controller=sorted(ctx.services.profiles)[0] if ctx.services.profiles else "",
+        controller=allowed[0] if allowed else "",
         received_date=now.date().isoformat(),
         received_time=now.strftime("%H:%M"),
     )
     quarantined = ctx.request.query_params.get("quarantine", "")
     if quarantined.isdigit():
         with ctx.services.sessions() as session:
-            item = session.get(QuarantinedMessage, int(quarantined))
+            item = scoped_quarantine(session, ctx.scope, int(quarantined))
             if item is None or item.state != "open":
                 return ctx.not_found()
             _prefill_from_quarantine(form, item)
@@ -144,10 +146,10 @@ def _confirm_receipt(session: Session, ticket: Ticket, profile: ControllerProfil
 
 def intake_submit(ctx: Ctx) -> Response:
     form = _form(ctx)
-    profile = ctx.services.profiles.get(form.controller)
+    profile = ctx.services.profiles.get(form.controller) if ctx.scope.allows(form.controller) else None
     if profile is None:
         ctx.flash("Bitte den Verantwortlichen wählen.", "error")
-        return _render(ctx, form, status=400)
+        return _render(ctx, form)
     step = ctx.field("step")
     if step == "search":
         with ctx.services.sessions() as session:
@@ -167,11 +169,13 @@ def intake_submit(ctx: Ctx) -> Response:
     upload = _upload(ctx)
     try:
         with ctx.services.sessions.begin() as session:
-            ticket = create(session, form, profile, upload=upload, actor=ctx.actor, now=ctx.now)
+            ticket = create(
+                session, form, profile, upload=upload, actor=ctx.actor, now=ctx.now, scope=ctx.scope
+            )
             note = _confirm_receipt(session, ticket, profile, ctx)
             ticket_id, reference, due = ticket.id, ticket.reference, ticket.due_date
     except RefusedError as exc:
         ctx.flash(str(exc), "error")
-        return _render(ctx, form, status=400)
+        return _render(ctx, form)
     due_text = due.strftime("%d.%m.%Y") if due else "–"
     return ctx.redirect(f"/tickets/{ticket_id}", f"Anfrage {reference} angelegt; Frist {due_text}.{note}")

@@ -65,7 +65,7 @@ class QueueFilter:
             page = 1
         return cls(
             scope=pick("scope", SCOPES) or "work",
-            controller=pick("controller", set(ctx.services.profiles)),
+            controller=pick("controller", set(ctx.scope.pick(ctx.services.profiles))),
             reason=pick("reason", REASONS),
             channel=pick("channel", CHANNELS),
             identity=pick("identity", IDENTITY),
@@ -179,7 +179,7 @@ def _render(ctx: Ctx, rows: list[WorkRow], flt: QueueFilter, *, searched: bool, 
         identities=IDENTITY,
         states=STATES,
         rights=[r.value for r in Right],
-        controllers=sorted(ctx.services.profiles),
+        controllers=ctx.scope.pick(sorted(ctx.services.profiles)),
         searched=searched,
         term=term,
         saved=_saved_views(ctx),
@@ -194,7 +194,7 @@ def queue_page(ctx: Ctx) -> Response:
     flt = QueueFilter.from_query(ctx)
     states = OPEN_STATES if flt.scope != "all" else None
     with ctx.services.sessions() as session:
-        rows = load_work_rows(session, today=ctx.today, states=states)
+        rows = load_work_rows(session, scope=ctx.scope, today=ctx.today, states=states)
     rows = ordered([r for r in rows if flt.keep(r, ctx.user.username)], flt)
     return _render(ctx, rows, flt, searched=False)
 
@@ -207,8 +207,9 @@ def search(ctx: Ctx) -> Response:
         ctx.flash("Bitte mindestens drei Zeichen eingeben.", "warn")
         return _render(ctx, [], flt, searched=True, term=term)
     with ctx.services.sessions.begin() as session:
-        ids = search_ticket_ids(session, term)
-        rows = ordered(load_work_rows(session, today=ctx.today, ids=sorted(ids)), flt) if ids else []
+        ids = search_ticket_ids(session, ctx.scope, term)
+        found = load_work_rows(session, scope=ctx.scope, today=ctx.today, ids=sorted(ids)) if ids else []
+        rows = ordered(found, flt)
         audit(session, actor=ctx.actor, action="console.search", now=ctx.now, detail={"hits": len(rows)})
     return _render(ctx, rows, flt, searched=True, term=term)
 
@@ -256,7 +257,8 @@ def bulk(ctx: Ctx) -> Response:
         if name and name not in _dpos(ctx):
             return ctx.redirect(back, "Zuweisen nur an ein aktives DSB-Konto.", "error")
         with ctx.services.sessions.begin() as session:
-            for ticket in session.scalars(select(Ticket).where(Ticket.id.in_(ids))):
+            in_scope = ctx.scope.where(Ticket.controller)
+            for ticket in session.scalars(select(Ticket).where(Ticket.id.in_(ids), in_scope)):
                 assign(session, ticket, name or None, actor=ctx.actor, now=ctx.now)
         who = f"an {name}" if name else "an niemanden"
         return ctx.redirect(back, f"{len(ids)} Anfragen {who} zugewiesen.")
@@ -269,7 +271,8 @@ def bulk(ctx: Ctx) -> Response:
         try:
             check_outcome(outcome, code)
             with ctx.services.sessions.begin() as session:
-                tickets = list(session.scalars(select(Ticket).where(Ticket.id.in_(ids))))
+                in_scope = ctx.scope.where(Ticket.controller)
+                tickets = list(session.scalars(select(Ticket).where(Ticket.id.in_(ids), in_scope)))
                 for ticket in tickets:
                     close(
                         session,

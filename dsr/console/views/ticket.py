@@ -396,8 +396,9 @@ def ticket_page(ctx: Ctx) -> Response:
 def document_download(ctx: Ctx) -> Response:
     """A stored scan, only as a download: never inline, never with its claimed type."""
     with ctx.services.sessions.begin() as session:
+        ticket = scoped_ticket(session, ctx.scope, ticket_id=ctx.path_int("ticket_id"))
         doc = session.get(Document, ctx.path_int("document_id"))
-        if doc is None or doc.ticket_id != ctx.path_int("ticket_id"):
+        if ticket is None or doc is None or doc.ticket_id != ticket.id:
             return ctx.not_found()
         audit(session, actor=ctx.actor, action="console.document_downloaded", now=ctx.now,
               ticket_id=doc.ticket_id, detail={"document_id": doc.id})
@@ -411,7 +412,7 @@ def document_download(ctx: Ctx) -> Response:
 def letter_pdf(ctx: Ctx) -> Response:
     """The PDF of a postal answer recorded on the ticket (an outbound message on channel "letter")."""
     with ctx.services.sessions() as session:
-        ticket = session.get(Ticket, ctx.path_int("ticket_id"))
+        ticket = scoped_ticket(session, ctx.scope, ticket_id=ctx.path_int("ticket_id"))
         msg = session.get(Message, ctx.path_int("letter_id"))
         if ticket is None or msg is None or msg.ticket_id != ticket.id or msg.channel != "letter":
             return ctx.not_found()

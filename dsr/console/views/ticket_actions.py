@@ -499,7 +499,7 @@ def extend_preview(ctx: Ctx) -> Response:
     """Show the notice and the new dates; nothing changes until the DPO confirms."""
     ticket_id = ctx.path_int("ticket_id")
     with ctx.services.sessions() as session:
-        ticket = session.get(Ticket, ticket_id)
+        ticket = scoped_ticket(session, ctx.scope, ticket_id=ticket_id)
         if ticket is None:
             return ctx.not_found()
         profile = ctx.services.profiles.get(ticket.controller)
