@@ -57,7 +57,8 @@ def test_dpo_reply_and_extension_survive_a_poisoned_follow_up(world: World) -> N
     client = world.client("dpo")
     url = f"/tickets/{world.email_ticket}"
     _post(client, f"{url}/identity", {"level": "manual", "method": "Rückruf unter der Nummer im Vertrag"})
-    assert "Frist verlängert" in _post(client, f"{url}/extend", {"reason": "Daten aus drei Systemen"})
+    extension = {"ground": "complexity", "reason": "Daten aus drei Systemen müssen zusammengeführt werden"}
+    assert "Frist verlängert" in _post(client, f"{url}/extend", extension)
     _post(client, f"{url}/send", {"subject": "Ihre Anfrage", "text": "Guten Tag, anbei die Auskunft."})
     with world.sessions() as s:
         items = list(s.scalars(select(OutboxItem).where(OutboxItem.ticket_id == world.email_ticket)))

@@ -49,7 +49,9 @@ def test_console_reply_question_and_extension_do_not_go_to_an_unverified_contact
     after = _post(client, f"{url}/send", reply)
     assert "nicht bestätigt" in after
     _post(client, f"{url}/question", {"subject": "Rückfrage", "text": "Ist Ihre Kundennummer K-1001?"})
-    _post(client, f"{url}/extend", {"reason": "Daten aus drei Systemen"})
+    # A complete extension (catalogue reason and details), so that only the unverified contact refuses it.
+    extension = {"ground": "complexity", "reason": "Daten aus drei Systemen, Schwärzungen nötig"}
+    _post(client, f"{url}/extend", extension)
     assert _to_attacker(world) == []
     with world.sessions() as s:
         ticket = s.get(Ticket, ticket_id)
