@@ -19,7 +19,7 @@ from dsr.controllers import ControllerProfile, load_profile
 from dsr.intents.rights import Right
 from dsr.pipeline.core import Pipeline
 from dsr.store.db import session_factory
-from dsr.store.models import DataSubject, Message, QuarantinedMessage, TicketState, User
+from dsr.store.models import DataSubject, Document, Message, QuarantinedMessage, TicketState, User
 from dsr.store.tickets.services import escalate, open_ticket, transition
 from tests.support.clock import FakeClock
 
@@ -56,6 +56,8 @@ class World:
     overdue_ticket: int = 0
     quarantine_id: int = 0
     ignored_id: int = 0  # an inbound message set aside as no request ("invoice")
+    document_id: int = 0  # a scanned letter stored with the chat ticket
+    letter_message_id: int = 0  # a postal answer recorded on the chat ticket
 
     def client(self, role: str | None = None) -> TestClient:
         """A client with a server-side session for the user of `role` (login is tested separately)."""
@@ -228,6 +230,20 @@ def seed(world: World) -> None:
             )
         )
         world.chat_ticket = chat.id
+        # A scanned letter and a postal answer on the chat ticket (kmb2) (manual intake, letters).
+        scan = Document(
+            ticket_id=chat.id, name="scan.pdf", content_type="application/pdf", size=9,
+            sha256="0" * 64, data=b"%PDF-1.4\n", created_by="console:dana", created_at=chat_received,
+        )
+        letter = Message(
+            controller="kmb2", channel="letter", direction="out", dedupe_key="letter:seed",
+            sender="datenschutz@kmb2.de", recipient="Herr Muster", subject_line="Ihre Anfrage",
+            body_text="Sehr geehrter Herr Muster,\n\nwir melden uns.", received_at=chat_received,
+            ticket_id=chat.id,
+        )
+        s.add_all([scan, letter])
+        s.flush()
+        world.document_id, world.letter_message_id = scan.id, letter.id
 
         old = datetime(2026, 1, 12, 10, 0, tzinfo=UTC)
         overdue = open_ticket(
@@ -328,6 +344,8 @@ def make_world(
             "overdue_ticket",
             "quarantine_id",
             "ignored_id",
+            "document_id",
+            "letter_message_id",
         ):
             setattr(world, name, getattr(seeded_from, name))
     return world

@@ -16,10 +16,24 @@ POST_DATA: dict[str, dict[str, Any]] = {
     "/login": {},
     "/logout": {},
     "/queue/search": {"q": "Schmidt"},
+    "/queue/bulk": {"ids": ["1"], "action": "assign", "assignee": "dora"},
+    "/queue/views": {"name": "Meine", "query": "assignee=me"},
+    "/queue/views/{view_id}/delete": {},
+    "/intake": {"step": "suggest", "controller": "kmb2", "text": "Ich bitte um Auskunft nach Art. 15 DSGVO."},
+    "/tickets/{ticket_id}/letter": {"text": "Sehr geehrte Frau Schmidt, anbei unsere Antwort."},
+    "/tickets/{ticket_id}/extend/preview": {
+        "ground": "complexity",
+        "reason": "Daten aus drei Systemen, Schwärzungen nötig",
+    },
+    "/tickets/{ticket_id}/reopen": {"reason": "Person meldet eine unvollständige Auskunft"},
+    "/tickets/{ticket_id}/dismiss-reason": {"code": "legal_threat", "note": "Kein Anwalt erwähnt, nur Zitat"},
     "/tickets/{ticket_id}/rights": {"rights": ["access"], "reason": "Nur Auskunft verlangt"},
     "/tickets/{ticket_id}/identity": {"level": "manual", "method": "Kundennummer telefonisch bestätigt"},
     "/tickets/{ticket_id}/question": {"subject": "Rückfrage", "text": "Welche Daten meinen Sie genau?"},
-    "/tickets/{ticket_id}/extend": {"reason": "Daten aus drei Systemen, Schwärzungen nötig"},
+    "/tickets/{ticket_id}/extend": {
+        "ground": "complexity",
+        "reason": "Daten aus drei Systemen, Schwärzungen nötig",
+    },
     "/tickets/{ticket_id}/pause": {"ground": "identity", "reason": "Nachweis am 02.03. angefordert"},
     "/tickets/{ticket_id}/resume": {"reason": "Antwort eingegangen"},
     "/tickets/{ticket_id}/draft": {"text": "Entwurf"},
@@ -87,7 +101,12 @@ def _url(world: World, route: GuardedRoute, *, calendar_token: str | None = None
         "token_id": str(world.token_ids["suppression"]),
         "reference": world.email_reference,
         "token": calendar_token or world.tokens["calendar"],
+        "view_id": "1",
+        "letter_id": str(world.letter_message_id),
+        "document_id": str(world.document_id),
     }
+    if "{letter_id" in route.path or "{document_id" in route.path:
+        values["ticket_id"] = str(world.chat_ticket)  # the seeded scan and letter belong to it
     url = _template(route.path).format(**values)
     # The export needs its controller when several are configured (the world has kmb2 and komsa).
     return url + "?controller=kmb2" if route.path == "/api/suppression/export" else url

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-07 02:29:54.588927
+Create Date: 2026-12-07 02:37:42.815536
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ def upgrade() -> None:
     sa.Column('phone', sa.String(length=64), nullable=True),
     sa.Column('customer_number', sa.String(length=64), nullable=True),
     sa.Column('postal_code', sa.String(length=16), nullable=True),
+    sa.Column('postal_address', sa.Text(), nullable=True),
     sa.Column('birth_date', sa.Date(), nullable=True),
     sa.Column('telegram_user_id', sa.BigInteger(), nullable=True),
     sa.Column('extra', sa.JSON(), nullable=False),
@@ -76,6 +77,15 @@ def upgrade() -> None:
     with op.batch_alter_table('retention_holds', schema=None) as batch_op:
         batch_op.create_index('ix_hold_due', ['state', 'until'], unique=False)
 
+    op.create_table('saved_views',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('username', sa.String(length=100), nullable=False),
+    sa.Column('name', sa.String(length=80), nullable=False),
+    sa.Column('query', sa.String(length=500), nullable=False),
+    sa.Column('created_at', dsr.store.types.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('username', 'name', name='uq_saved_view_name')
+    )
     op.create_table('ticket_counters',
     sa.Column('year', sa.Integer(), autoincrement=False, nullable=False),
     sa.Column('last_value', sa.Integer(), nullable=False),
@@ -123,6 +133,7 @@ def upgrade() -> None:
     sa.Column('subject_id', sa.Integer(), nullable=True),
     sa.Column('channel', sa.String(length=16), nullable=False),
     sa.Column('reply_to', sa.String(length=320), nullable=True),
+    sa.Column('postal_address', sa.Text(), nullable=True),
     sa.Column('language', sa.String(length=2), nullable=False),
     sa.Column('rights', sa.JSON(), nullable=False),
     sa.Column('state', sa.String(length=24), nullable=False),
@@ -193,6 +204,19 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['ticket_id'], ['tickets.id'], ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('token_hash')
+    )
+    op.create_table('documents',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('ticket_id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=200), nullable=False),
+    sa.Column('content_type', sa.String(length=60), nullable=False),
+    sa.Column('size', sa.Integer(), nullable=False),
+    sa.Column('sha256', sa.String(length=64), nullable=False),
+    sa.Column('data', sa.LargeBinary(), nullable=False),
+    sa.Column('created_by', sa.String(length=100), nullable=False),
+    sa.Column('created_at', dsr.store.types.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['ticket_id'], ['tickets.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id')
     )
     op.create_table('erasure_proofs',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -396,6 +420,7 @@ def downgrade() -> None:
         batch_op.drop_index('ix_proof_reference')
 
     op.drop_table('erasure_proofs')
+    op.drop_table('documents')
     op.drop_table('delivery_packages')
     with op.batch_alter_table('audit_events', schema=None) as batch_op:
         batch_op.drop_index('ix_audit_ticket')
@@ -410,6 +435,7 @@ def downgrade() -> None:
     op.drop_table('api_tokens')
     op.drop_table('users')
     op.drop_table('ticket_counters')
+    op.drop_table('saved_views')
     with op.batch_alter_table('retention_holds', schema=None) as batch_op:
         batch_op.drop_index('ix_hold_due')
 
