@@ -12,7 +12,7 @@ from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from dsr.console.metrics import BoardFigures, answered_dates, compute
-from dsr.console.queries import load_rows
+from dsr.console.queries import ControllerScope, load_rows
 from dsr.intents.rights import Right
 from dsr.store.audit import AuditImmutableError
 from dsr.store.db import make_engine, migrate, session_factory
@@ -247,7 +247,7 @@ def test_board_figures_survive_a_purge_at_the_earliest_date(sessions: sessionmak
 
     def figures() -> BoardFigures:
         with sessions() as s:
-            rows = load_rows(s, today=today)
+            rows = load_rows(s, scope=ControllerScope.only("komsa"), today=today)
             return compute(rows, answered_dates(s, [r.id for r in rows if not r.is_open]), today=today)
 
     before = figures()
