@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
@@ -15,50 +16,32 @@ import pytest
 
 from dsr.config import Settings
 from dsr.controllers.profile import load_profile
-from dsr.service.app import prepare_database, serve
+from dsr.service.app import prepare_database
 from dsr.service.demo import load_demo_data
 from tests.servers.smtp_sink import SmtpSink
 from tests.support.clock import FakeClock
-from tests.support.service import START, Service, ServiceFactory
+from tests.support.service import START, Service, ServiceFactory, serving
 
 
 @pytest.fixture
 async def start_service(tmp_path: Path, smtp_sink: SmtpSink) -> AsyncIterator[ServiceFactory]:
     """`await start_service(**settings)`: run `dsr serve`'s wiring until the test ends."""
-    running: list[tuple[asyncio.Event, asyncio.Task[None]]] = []
+    async with AsyncExitStack() as running:
 
-    async def start(**overrides: Any) -> Service:
-        values: dict[str, Any] = {
-            "database_url": f"sqlite:///{tmp_path}/e2e.sqlite3", "controller": "kmb2,komsa",
-            "smtp_listen": "127.0.0.1:0", "web_listen": "127.0.0.1:0", "smtp_relay": smtp_sink.relay,
-            "maildir": tmp_path / "maildir", "web_secret_key": "e2e-secret-key-0123456789abcdef",
-            "web_cookie_secure": False, **overrides,
-        }
-        settings = Settings(**values)
-        profiles = {name: load_profile(name) for name in settings.controller_names}
-        clock = FakeClock(START)
-        sessions = await asyncio.to_thread(prepare_database, settings)
-        await asyncio.to_thread(load_demo_data, sessions, list(profiles), now=clock.now)
-        stop = asyncio.Event()
-        bound: dict[str, tuple[str, int]] = {}
-        ready = asyncio.Event()
+        async def start(**overrides: Any) -> Service:
+            values: dict[str, Any] = {
+                "database_url": f"sqlite:///{tmp_path}/e2e.sqlite3", "controller": "kmb2,komsa",
+                "smtp_listen": "127.0.0.1:0", "web_listen": "127.0.0.1:0", "smtp_relay": smtp_sink.relay,
+                "maildir": tmp_path / "maildir", "web_secret_key": "e2e-secret-key-0123456789abcdef",
+                "web_cookie_secure": False, **overrides,
+            }
+            settings = Settings(**values)
+            profiles = {name: load_profile(name) for name in settings.controller_names}
+            clock = FakeClock(START)
+            sessions = await asyncio.to_thread(prepare_database, settings)
+            await asyncio.to_thread(load_demo_data, sessions, list(profiles), now=clock.now)
+            bound = await running.enter_async_context(serving(settings, profiles, sessions, clock=clock))
+            host, port = bound["smtp"]
+            return Service(host, port, sessions, clock, smtp_sink, profiles)
 
-        def listening(name: str, host: str, port: int) -> None:
-            bound[name] = (host, port)
-            ready.set()
-
-        task = asyncio.create_task(serve(settings, profiles, sessions, stop=stop, clock=clock,
-                                         on_listening=listening))
-        running.append((stop, task))
-        waiter = asyncio.create_task(ready.wait())
-        await asyncio.wait({waiter, task}, timeout=20, return_when=asyncio.FIRST_COMPLETED)
-        if task.done():
-            task.result()  # raises what went wrong at start-up
-        assert "smtp" in bound, "the service did not start listening"
-        host, port = bound["smtp"]
-        return Service(host, port, sessions, clock, smtp_sink, profiles)
-
-    yield start
-    for stop, task in running:
-        stop.set()
-        await asyncio.wait_for(task, 20)
+        yield start

@@ -14,13 +14,13 @@ from sqlalchemy import select
 from dsr.config import Settings
 from dsr.console.users import create_token
 from dsr.controllers.profile import load_profile
-from dsr.service.app import prepare_database, serve
+from dsr.service.app import prepare_database
 from dsr.store.models import DataSubject, Suppression, Ticket
 from dsr.store.subjects_csv import import_subjects
 from tests.servers.smtp_sink import SmtpSink
 from tests.support.clock import FakeClock
 from tests.support.pipeline import KMB2
-from tests.support.service import START
+from tests.support.service import START, serving
 
 TYPED = "Max.Muster@Müller.de"
 WIRE = "max.muster@xn--mller-kva.de"
@@ -53,19 +53,7 @@ async def test_an_idn_address_is_one_person_everywhere(tmp_path: Path, smtp_sink
     with sessions() as session:
         subject = session.scalars(select(DataSubject)).one()
         assert subject.email == WIRE
-    stop = asyncio.Event()
-    bound: dict[str, tuple[str, int]] = {}
-    ready = asyncio.Event()
-
-    def listening(name: str, host: str, port: int) -> None:
-        bound[name] = (host, port)
-        if name == "console":
-            ready.set()
-
-    service = asyncio.create_task(serve(settings, profiles, sessions, stop=stop, clock=clock,
-                                        on_listening=listening))
-    try:
-        await asyncio.wait_for(ready.wait(), 20)
+    async with serving(settings, profiles, sessions, clock=clock, wait_for=("smtp", "console")) as bound:
         host, port = bound["smtp"]
 
         def deliver(raw: bytes) -> None:
@@ -84,9 +72,6 @@ async def test_an_idn_address_is_one_person_everywhere(tmp_path: Path, smtp_sink
             answers = [(await api.post("/api/suppression/check",
                                        json={"address": address, "controller": "kmb2"})).json()
                        for address in (TYPED, WIRE, "max.muster@müller.de")]
-    finally:
-        stop.set()
-        await asyncio.wait_for(service, 20)
     # The mail from the imported address matched its record: level 1, the reply to the same address.
     assert receipt.rcpt_tos == confirmation.rcpt_tos == (WIRE,)
     with sessions() as session:

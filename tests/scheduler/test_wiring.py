@@ -13,7 +13,7 @@ import pytest
 from dsr.config import ConfigError, Settings, load_settings
 from dsr.console.users import add_user
 from dsr.controllers.profile import load_profile
-from dsr.service.app import prepare_database, serve
+from dsr.service.app import prepare_database
 from dsr.service.demo import load_demo_data
 from dsr.store.models import QuarantinedMessage, User
 from tests.servers.smtp_sink import SmtpSink
@@ -21,6 +21,7 @@ from tests.support.clock import FakeClock
 from tests.support.console import PASSWORD, csrf_of
 from tests.support.pipeline import ERIKA, KMB2, make_mail
 from tests.support.scheduler import RECEIVED, Desk, berlin, mail_text
+from tests.support.service import serving
 
 OVERRIDE_SUBJECT = "Ihre Datenschutzanfrage ist bei kmb2 angekommen"
 
@@ -62,19 +63,7 @@ async def test_override_changes_the_receipt_sent_by_serve(tmp_path: Path, smtp_s
     clock = FakeClock(RECEIVED)
     sessions = await asyncio.to_thread(prepare_database, settings)
     await asyncio.to_thread(load_demo_data, sessions, list(profiles), now=clock.now)
-    stop = asyncio.Event()
-    bound: dict[str, tuple[str, int]] = {}
-    ready = asyncio.Event()
-
-    def listening(name: str, host: str, port: int) -> None:
-        bound[name] = (host, port)
-        if name == "smtp":
-            ready.set()
-
-    service = asyncio.create_task(serve(settings, profiles, sessions, stop=stop, clock=clock,
-                                        on_listening=listening))
-    try:
-        await asyncio.wait_for(ready.wait(), 20)
+    async with serving(settings, profiles, sessions, clock=clock, wait_for=("smtp",)) as bound:
         host, port = bound["smtp"]
 
         def deliver() -> None:
@@ -83,9 +72,6 @@ async def test_override_changes_the_receipt_sent_by_serve(tmp_path: Path, smtp_s
 
         await asyncio.to_thread(deliver)
         reply = await smtp_sink.next_message()
-    finally:
-        stop.set()
-        await asyncio.wait_for(service, 20)
     assert reply.rcpt_tos == (ERIKA,)
     assert re.fullmatch(rf"\[DSR-2026-\d{{6}}\] {OVERRIDE_SUBJECT}", reply.subject), reply.subject
     # Only the subject was overridden: the body is the standard receipt with the due date.
@@ -115,19 +101,7 @@ async def test_reprocessed_quarantine_mail_gets_the_override(tmp_path: Path, smt
         session.add(item)
         session.flush()
         item_id = item.id
-    stop = asyncio.Event()
-    bound: dict[str, tuple[str, int]] = {}
-    ready = asyncio.Event()
-
-    def listening(name: str, host: str, port: int) -> None:
-        bound[name] = (host, port)
-        if name == "console":
-            ready.set()
-
-    service = asyncio.create_task(serve(settings, profiles, sessions, stop=stop, clock=clock,
-                                        on_listening=listening))
-    try:
-        await asyncio.wait_for(ready.wait(), 20)
+    async with serving(settings, profiles, sessions, clock=clock, wait_for=("smtp", "console")) as bound:
         host, port = bound["console"]
         async with httpx.AsyncClient(base_url=f"http://{host}:{port}", timeout=30) as console:
             login = await console.get("/login")
@@ -138,9 +112,6 @@ async def test_reprocessed_quarantine_mail_gets_the_override(tmp_path: Path, smt
                                       data={"csrf_token": csrf_of(page.text)})
             assert done.status_code == 303
             reply = await smtp_sink.next_message()
-    finally:
-        stop.set()
-        await asyncio.wait_for(service, 20)
     assert reply.rcpt_tos == (ERIKA,)
     assert re.fullmatch(rf"\[DSR-2026-\d{{6}}\] {OVERRIDE_SUBJECT}", reply.subject), reply.subject
     with sessions() as session:
