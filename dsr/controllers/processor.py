@@ -28,15 +28,20 @@ def _names(folded: str, phrase: str) -> bool:
     return re.search(r"(?<![a-z0-9])" + re.escape(_fold(phrase)) + r"(?![a-z0-9])", folded) is not None
 
 
+def named_clients(profile: ControllerProfile, text: str) -> list[ProcessorClient]:
+    """Every registered client the text names, in register order (empty when processor mode is off)."""
+    if not profile.may_act_as_processor or not profile.processor_clients:
+        return []
+    folded = _fold(text)
+    return [client for client in profile.processor_clients
+            if any(_names(folded, phrase) for phrase in client.match)]
+
+
 def matching_client(profile: ControllerProfile, text: str) -> ProcessorClient | None:
     """The one registered client the text names, or None (none, several, or processor mode off).
 
     Several clients named is a case for a person (the request may have to be split), so it is not
     forwarded automatically.
     """
-    if not profile.may_act_as_processor or not profile.processor_clients:
-        return None
-    folded = _fold(text)
-    found = [client for client in profile.processor_clients
-             if any(_names(folded, phrase) for phrase in client.match)]
+    found = named_clients(profile, text)
     return found[0] if len(found) == 1 else None

@@ -17,7 +17,7 @@ from typing import Final
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dsr.controllers.processor import matching_client
+from dsr.controllers.processor import named_clients
 from dsr.controllers.profile import ProcessorClient
 from dsr.deadlines import breach_notification_due
 from dsr.inbound import Outcome, OutcomeStatus
@@ -71,6 +71,8 @@ ACKNOWLEDGED: Mapping[Right, ReplyKind] = {
 REVIEW_REASONS = frozenset({"objection_balancing", "automated_decision_review", "low_confidence"})
 # Escalation reason: a consent withdrawal that is not only about advertising (Art. 7(3), 17(1)(b)).
 CONSENT_REVIEW = "consent_withdrawal_review"
+# Escalation reason: the request names several clients of the processor register (Art. 28(3)(e)).
+SEVERAL_CLIENTS = "several_clients"
 
 NOT_A_REQUEST = "not_a_request"  # disposition of an ignored message (reason in disposition_reason)
 # Mails to the DPO and managers: a bounce of one is an internal matter, not an unreachable person.
@@ -265,9 +267,11 @@ def _new_request(run: Run, result: Classification) -> Outcome:
     _flag_id_documents(run, ticket)
     if decision.route is Route.TRIAGE:
         return _triage(run, ticket)
-    client = matching_client(run.profile, f"{run.msg.subject}\n{run.msg.body}")
-    if client is not None and labels:
-        return _forward_to_client(run, ticket, client)
+    clients = named_clients(run.profile, f"{run.msg.subject}\n{run.msg.body}") if labels else []
+    if len(clients) == 1:
+        return _forward_to_client(run, ticket, clients[0])
+    if clients:
+        return _several_clients(run, ticket, clients)
     return _proceed(run, ticket, labels, to_escalate, unclear, readings, reasons, identity_decision)
 
 
@@ -313,6 +317,23 @@ def _forward_to_client(run: Run, ticket: Ticket, client: ProcessorClient) -> Out
                reason=f"An den Verantwortlichen {client.name} weitergeleitet; Nachfassen bis "
                       f"{follow_up:%d.%m.%Y}")
     return _accepted("forwarded_to_client", ticket)
+
+
+def _several_clients(run: Run, ticket: Ticket, clients: Sequence[ProcessorClient]) -> Outcome:
+    """The request names several registered clients: a person splits it and forwards each part.
+
+    Nothing goes out automatically: neither a forward (to which client?) nor a letter in our own
+    name, which could promise an answer about data that is a client's to give.  The ticket waits
+    in the DPO's queue with the clients named; the deadline runs from receipt as for any request.
+    """
+    names = ", ".join(client.name for client in clients)
+    ticket.classification = {**ticket.classification, "processor": {
+        "candidates": [client.key for client in clients]}}
+    escalate(run.session, ticket, [SEVERAL_CLIENTS], actor=SYSTEM, now=run.now,
+             reason=f"Die Anfrage nennt mehrere Auftraggeber ({names}): bitte aufteilen und je "
+                    "Auftraggeber weiterleiten (Art. 28 Abs. 3 lit. e DSGVO) oder selbst beantworten")
+    run.replies.alert_dpo(ticket, ticket.escalation_reasons)
+    return _accepted("escalated", ticket)
 
 
 def _triage(run: Run, ticket: Ticket) -> Outcome:

@@ -75,6 +75,7 @@ REASONS: dict[str, str] = {
     "subject_says_not_a_request": "Person sagt im Chat: kein Datenschutz-Anliegen",
     "consent_withdrawal_review": "Widerruf einer Einwilligung (nicht nur Werbung): Verarbeitungen prüfen",
     "unrecognised": "Nachricht nicht zugeordnet: bitte lesen und entscheiden",
+    "several_clients": "Nennt mehrere Auftraggeber: aufteilen und weiterleiten",
 }
 
 # What happened, as the history of a ticket shows it (audit actions).

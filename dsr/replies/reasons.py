@@ -64,6 +64,10 @@ ESCALATION_REASONS_DE: dict[str, str] = {
     "(Rechnung, Bestellung, Werbung …) zu erkennen. Bitte lesen und entscheiden: Rechte im Vorgang "
     "setzen, eine Rückfrage senden oder mit „Kein Betroffenenrecht“ abschließen. Die Frist läuft ab "
     "Eingang.",
+    "several_clients": "Die Anfrage nennt mehrere Auftraggeber, für die wir Daten im Auftrag verarbeiten "
+    "(welche, steht im Verlauf des Vorgangs). Bitte aufteilen: je Auftraggeber einen Teil weiterleiten "
+    "(Art. 28 Abs. 3 lit. e DSGVO), eigene Anliegen selbst beantworten. Der Person wurde noch nichts "
+    "geschrieben; die Frist läuft ab Eingang.",
 }
 
 

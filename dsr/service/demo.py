@@ -63,7 +63,7 @@ def load_demo_data(sessions: sessionmaker[Session], controllers: list[str], *, n
     return added
 
 
-DEMO_KINDS = ("access", "erasure", "marketing", "unknown")
+DEMO_KINDS = ("access", "erasure", "marketing", "unknown", "processor")
 
 _TEXTS: dict[str, tuple[str, str]] = {
     "access": (
@@ -88,6 +88,16 @@ _TEXTS: dict[str, tuple[str, str]] = {
         "mir keine Werbung und keinen Newsletter mehr.\n\n"
         "Gruß\n{name}",
     ),
+    # Processor mode (kmb2): an end customer of a craft business kmb2 bills for.  Erika's E-Check
+    # (demo CRM, order of 15.09.2025, trade "Elektro") was done for Heinemann Elektrotechnik, a
+    # client in kmb2's example register; the request is forwarded there, not answered by kmb2.
+    "processor": (
+        "Meine Daten aus dem E-Check",
+        "Guten Tag,\n\n"
+        "im September hat Elektro Heinemann bei mir einen E-Check gemacht, die Rechnung kam von Ihnen. "
+        "Bitte teilen Sie mir mit, welche Daten dazu über mich gespeichert sind (Art. 15 DSGVO).\n\n"
+        "Mit freundlichen Grüßen\n{name}",
+    ),
     "unknown": (
         "Auskunft über meine Daten",
         "Sehr geehrte Damen und Herren,\n\n"
@@ -106,7 +116,7 @@ def demo_request(kind: str, *, controller: str, to: str, now: datetime) -> Email
     if kind == "unknown":
         name, address = UNKNOWN_SENDER
     else:
-        person = known[{"access": 0, "erasure": 1, "marketing": 0}[kind] % len(known)]
+        person = known[{"access": 0, "erasure": 1, "marketing": 0, "processor": 0}[kind] % len(known)]
         name, address = person.name, person.email
     subject, body = _TEXTS[kind]
     msg = EmailMessage()

@@ -220,7 +220,8 @@ def test_every_ticket_state_and_reason_code_has_german_text() -> None:
     # The classifier's catalogue plus the codes the service itself sets (tests/console/
     # test_reason_labels.py traces every emitted code to its source).
     service_codes = {"delivery_bounced", "delivery_delayed", "delivery_failed", "identity_unverified",
-                     "subject_says_not_a_request", "consent_withdrawal_review", "unrecognised"}
+                     "subject_says_not_a_request", "consent_withdrawal_review", "unrecognised",
+                     "several_clients"}
     documented = set(REASON_CODES) | service_codes
     assert documented == set(ESCALATION_REASONS_DE)
 

@@ -1,0 +1,74 @@
+"""Processor mode through the pipeline with kmb2's example register (issue 15 no. 9)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+
+from dsr.service.demo import demo_request
+from dsr.store.models import AuditEvent, Ticket
+from tests.support.pipeline import ERIKA, KMB2, STRANGER, Harness, make_mail, parsed, text_of
+
+HEINEMANN = "datenschutz@heinemann-elektro.example"
+RAUTENBERG = "info@rautenberg-haustechnik.example"
+
+
+def test_the_demo_processor_request_is_forwarded_to_the_client_it_names(harness: Harness) -> None:
+    """`dsr demo send processor`: Erika's E-Check (demo CRM) was done for Heinemann Elektrotechnik."""
+    message = demo_request("processor", controller="kmb2", to=KMB2,
+                           now=datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
+    outcome = harness.send(message.as_bytes())
+    assert outcome.reason == "forwarded_to_client"
+    items = harness.outbox()
+    assert sorted((i.kind, i.recipient) for i in items) == [
+        ("processor_forward", HEINEMANN), ("processor_notice", ERIKA)]
+    notice = next(i for i in items if i.kind == "processor_notice")
+    assert "im Auftrag von Heinemann Elektrotechnik GmbH, Braunschweig" in " ".join(
+        text_of(notice.payload).split())
+    [ticket] = harness.tickets()
+    assert (ticket.state, ticket.outcome) == ("answered", "forwarded")
+    assert ticket.classification["processor"]["client"] == "elektro-heinemann"
+
+
+def test_a_client_that_may_not_be_named_is_not_named_to_the_person(harness: Harness) -> None:
+    body = ("Guten Tag,\n\nSie rechnen für die Firma Rautenberg ab, die bei mir die Heizung gewartet hat. "
+            "Bitte löschen Sie meine Daten.\n\nJana Unbekannt")
+    harness.send(make_mail(sender=STRANGER, subject="Löschung", body=body))
+    items = harness.outbox()
+    assert sorted((i.kind, i.recipient) for i in items) == [
+        ("processor_forward", RAUTENBERG), ("processor_notice", STRANGER)]
+    notice = text_of(next(i for i in items if i.kind == "processor_notice").payload)
+    assert "Rautenberg" not in notice
+    assert "eines Unternehmens, für das wir tätig sind" in " ".join(notice.split())
+    forward = text_of(next(i for i in items if i.kind == "processor_forward").payload)
+    assert "Heizung gewartet" in forward  # the client gets the request itself
+
+
+def test_several_clients_named_go_to_the_dpo_with_the_clients_listed(harness: Harness) -> None:
+    """No forward (to which client?) and no letter in kmb2's name: a person splits the request."""
+    body = ("Hallo,\n\nElektro Heinemann und die Firma Rautenberg haben beide bei mir gearbeitet und Sie "
+            "haben abgerechnet. Bitte Auskunft nach Art. 15 DSGVO über alles, was Sie zu mir haben.\n\n"
+            "Jana Unbekannt")
+    outcome = harness.send(make_mail(sender=STRANGER, subject="Auskunft", body=body))
+    assert outcome.reason == "escalated"
+    [ticket] = harness.tickets()
+    assert ticket.state == "escalated" and ticket.escalation_reasons == ["several_clients"]
+    assert ticket.classification["processor"] == {"candidates": ["elektro-heinemann", "rautenberg"]}
+    assert ticket.due_date is not None and ticket.outcome is None  # kmb2's clock runs from receipt
+    [alert] = harness.outbox()
+    assert alert.kind == "dpo_escalation_alert" and alert.recipient == KMB2
+    alert_text = " ".join(text_of(alert.payload).split())
+    assert "nennt mehrere Auftraggeber" in alert_text
+    assert STRANGER not in alert_text and "Heinemann" not in str(parsed(alert.payload)["Subject"])
+    with harness.sessions() as s:
+        reason = s.scalar(select(AuditEvent.reason).join(Ticket, Ticket.id == AuditEvent.ticket_id)
+                          .where(AuditEvent.action == "state_changed", Ticket.reference == ticket.reference))
+    assert reason is not None
+    assert ("mehrere Auftraggeber (Heinemann Elektrotechnik GmbH, Braunschweig, Sanitär- und "
+            "Heizungsbau Rautenberg GmbH, Wolfenbüttel)") in reason
+
+
+def test_a_request_naming_no_client_is_kmb2s_own(harness: Harness) -> None:
+    harness.send(make_mail())
+    assert {i.kind for i in harness.outbox()} & {"processor_forward", "processor_notice"} == set()
