@@ -6,6 +6,7 @@ database or file access beyond reading the map itself.  The connectors in `dsr.f
 
 from dsr.datamap.loader import DataMapError, datamap_path, load_datamap, load_datamap_for
 from dsr.datamap.schema import (
+    HASHED,
     Category,
     DataMap,
     ErasureAction,
@@ -17,6 +18,7 @@ from dsr.datamap.schema import (
 )
 
 __all__ = [
+    "HASHED",
     "Category",
     "DataMap",
     "DataMapError",

@@ -18,6 +18,10 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 KEY_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
 ENV_PATTERN = r"^[A-Z][A-Z0-9_]*$"
+# An `anonymise` replacement: a one-way hash of the old value with a random salt that is thrown
+# away at once.  Unique per row (a unique column such as a login stays valid), yet the same address
+# never gives the same value twice, so nothing links the row back to the person.
+HASHED = "{hash}"
 
 
 class SystemKind(StrEnum):
@@ -84,7 +88,8 @@ class Category(_Strict):
     parent: str = ""
     parent_column: str = ""
     on_erasure: ErasureAction = ErasureAction.ERASE
-    anonymise: dict[str, str | None] = Field(default_factory=dict)  # column -> replacement (None: NULL)
+    # column -> replacement: a fixed text, None (NULL), or HASHED ("{hash}", see above)
+    anonymise: dict[str, str | None] = Field(default_factory=dict)
     retention: Retention | None = None
     restrict_column: str = ""  # boolean column set for restricted rows (Art. 18) and retained ones
     rectifiable: list[str] = Field(default_factory=list)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -85,6 +86,13 @@ def test_files_find_erase_restrict_update(tmp_path: Path, kind: str) -> None:
         assert [c.value for c in sheet[2]] == ["K-10001", "Erika Mustermann", "erika.mustermann@example.org",
                                               "38102", "true"]
     assert [p.name for p in tmp_path.iterdir()] == [name]  # no temporary files left
+    # Anonymise: the name to a fixed text, the address to a salted hash; the row stays.
+    (count,) = connector.execute([Step(category, StepAction.ANONYMISE, ("K-10001",),
+                                       {"name": "anonymisiert", "mail": "{hash}"})])
+    (row,) = [r.values for r in connector.read(category, ["K-10001"])]
+    assert count == 1 and row["name"] == "anonymisiert" and row["plz"] == "38102"
+    assert re.fullmatch(r"anon-[0-9a-f]{24}", str(row["mail"]))
+    assert search_system(system, ERIKA, env) == {"contacts": ["K-10001"]}  # found by number only
 
 
 def test_files_missing_column_and_file(tmp_path: Path) -> None:

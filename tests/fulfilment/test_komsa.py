@@ -8,16 +8,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from dsr.controllers import load_profile
 from dsr.datamap import load_datamap_for
-from dsr.fulfilment.connectors import open_connector
-from dsr.fulfilment.execute import record_execution, run_plan
-from dsr.fulfilment.plan import build_plan
-from dsr.fulfilment.review import approve, case_for, results_of, sources
+from dsr.fulfilment.review import case_for, results_of
 from dsr.intents.rights import Right
 from dsr.service.demo_crm import create_demo_crm
 from dsr.service.fulfilment_worker import FulfilmentWorker
-from dsr.store.models import OutboxItem, Suppression, Ticket
+from dsr.store.models import OutboxItem, Suppression
 from dsr.store.suppression import suppress
-from tests.support.fulfilment import NOW, Tickets
+from tests.support.fulfilment import NOW, Tickets, approve_and_execute
 
 
 def test_komsa_access_and_erasure(sessions: sessionmaker[Session], tickets: Tickets, crm_url: str) -> None:
@@ -40,23 +37,14 @@ def test_komsa_access_and_erasure(sessions: sessionmaker[Session], tickets: Tick
         # Thomas is application 1; Tobias Riedl (same postal code, similar name) is application 3.
         assert result.found == {"applications": [1], "credit-checks": [1], "scoring": [1], "training": [1],
                                 "newsletter": [1]}
-    with sessions.begin() as session:
-        case = case_for(session, sabine)
-        ticket = session.get(Ticket, sabine)
-        assert case is not None and ticket is not None
-        assert approve(session, case, actor="console:dana", now=NOW) is None
-        connector = open_connector(datamap.system("partner-crm"), env)
-        plan = build_plan(datamap, sources(session, case, datamap), {Right.ERASURE},
-                          connectors={"partner-crm": connector}, today=NOW.date())
-        connector.close()
-        outcome = record_execution(session, case, ticket, profile=load_profile("komsa"), datamap=datamap,
-                                   plan=plan, runs=run_plan(plan, env), manual_done=set(),
-                                   approver="console:dana", now=NOW)
-        assert outcome["failed"] == [] and outcome["notified"] == ["Creditreform (Auskunftei)"]
+    _, outcome = approve_and_execute(sessions, sabine, datamap=datamap, env=env,
+                                     profile=load_profile("komsa"), rights={Right.ERASURE})
+    assert outcome["failed"] == [] and outcome["notified"] == ["Creditreform (Auskunftei)"]
     with engine.connect() as conn:
-        for table in ("partner_applications", "credit_checks", "scoring_results", "training_accounts",
-                      "newsletter_subscriptions"):
+        for table in ("partner_applications", "credit_checks", "scoring_results", "newsletter_subscriptions"):
             assert conn.execute(text(f"select count(*) from {table}")).scalar_one() == 2, table
+        # The training account is anonymised, not erased (test_anonymise.py checks the columns).
+        assert conn.execute(text("select count(*) from training_accounts")).scalar_one() == 3
         assert conn.execute(text("select count(*) from newsletter_subscriptions where email = :e"),
                             {"e": "sabine.probe@example.net"}).scalar_one() == 0
     with sessions() as session:

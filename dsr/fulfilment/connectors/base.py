@@ -12,6 +12,8 @@ personal data or secrets (it is shown on the ticket, in the CLI and in the log).
 
 from __future__ import annotations
 
+import hashlib
+import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -19,7 +21,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Protocol
 
-from dsr.datamap import Category, Person, System
+from dsr.datamap import HASHED, Category, Person, System
 
 Key = int | str
 Value = str | int | float | bool | None
@@ -97,3 +99,28 @@ def plain(value: object) -> Value:
 def chunks(keys: Sequence[Key], size: int = KEY_CHUNK) -> Iterator[list[Key]]:
     for start in range(0, len(keys), size):
         yield list(keys[start:start + size])
+
+
+def hashed_columns(step: Step) -> list[str]:
+    """The columns an ANONYMISE step replaces by a salted hash of their old value (`HASHED`)."""
+    if step.action is not StepAction.ANONYMISE:
+        return []
+    return [column for column, value in step.values.items() if value == HASHED]
+
+
+def anonymised(values: Mapping[str, Value], old: Mapping[str, Value]) -> dict[str, Value]:
+    """The new values of one row: fixed replacements as given, `HASHED` columns as a salted hash.
+
+    The salt is random and never stored, so the hash cannot be recomputed from the person's data
+    (SHA-256 of a bare e-mail address could be, by trying addresses); an empty old value stays empty.
+    """
+    row: dict[str, Value] = {}
+    for column, value in values.items():
+        if value != HASHED:
+            row[column] = value
+        elif old.get(column) in (None, ""):
+            row[column] = old.get(column)
+        else:
+            digest = hashlib.sha256(os.urandom(16) + str(old[column]).encode()).hexdigest()
+            row[column] = f"anon-{digest[:24]}"
+    return row

@@ -16,7 +16,16 @@ from pathlib import Path
 from typing import Any
 
 from dsr.datamap import Category, Identifier, Person, System, SystemKind
-from dsr.fulfilment.connectors.base import ConnectorError, Key, Record, Step, StepAction, Value, plain
+from dsr.fulfilment.connectors.base import (
+    ConnectorError,
+    Key,
+    Record,
+    Step,
+    StepAction,
+    Value,
+    anonymised,
+    plain,
+)
 
 Row = dict[str, Value]
 
@@ -115,6 +124,8 @@ class FileConnector:
                             erased = True
                         elif step.action is StepAction.RESTRICT:
                             row[step.category.restrict_column] = "true"
+                        elif step.action is StepAction.ANONYMISE:
+                            row.update(anonymised(step.values, row))
                         else:
                             row.update(step.values)
                     if not erased:

@@ -17,6 +17,7 @@ from sqlalchemy import (
     ARRAY,
     Column,
     ColumnElement,
+    Connection,
     Engine,
     MetaData,
     Table,
@@ -42,7 +43,9 @@ from dsr.fulfilment.connectors.base import (
     Record,
     Step,
     StepAction,
+    anonymised,
     chunks,
+    hashed_columns,
     plain,
 )
 
@@ -158,6 +161,9 @@ class SqlConnector:
                     table = self._table(step.category)
                     key_column = table.c[step.category.key_column]
                     total = 0
+                    if hashed_columns(step):
+                        counts.append(self._anonymise_rows(conn, table, step))
+                        continue
                     for part in chunks(step.keys, self._chunk):
                         statement: Any
                         if step.action is StepAction.ERASE:
@@ -176,6 +182,20 @@ class SqlConnector:
         except SQLAlchemyError as exc:
             raise ConnectorError(self.system, _unreachable(exc)) from exc
         return counts
+
+
+    def _anonymise_rows(self, conn: Connection, table: Table, step: Step) -> int:
+        """Anonymise row by row: each hashed column gets its own value (see `anonymised`)."""
+        key_column = table.c[step.category.key_column]
+        hashed = [table.c[name] for name in hashed_columns(step)]
+        total = 0
+        for part in chunks(step.keys, self._chunk):
+            rows = conn.execute(select(key_column, *hashed).where(self._among(key_column, part))).mappings()
+            for row in list(rows):
+                values = anonymised(step.values, {name: row[name] for name in hashed_columns(step)})
+                total += conn.execute(update(table).where(key_column == row[step.category.key_column])
+                                      .values(values)).rowcount
+        return total
 
 
 def _unreachable(exc: SQLAlchemyError) -> str:
