@@ -23,7 +23,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from dsr.console.queries import ControllerScope, TicketRow, load_rows
-from dsr.store.models import DataSubject, Direction, Message, Ticket
+from dsr.store.models import DataSubject, Direction, FulfilmentCase, FulfilmentState, Message, Ticket
 
 # Spellings folded to one form: German umlauts and sharp s become their two-letter forms.
 FOLDS: tuple[tuple[str, str], ...] = (
@@ -51,7 +51,8 @@ def folded(column: Any) -> Any:
 
 
 def needs_action(row: TicketRow) -> bool:
-    """Default view: the DPO decides, compiles, reviews or the deadline is near."""
+    """Default view: the DPO decides, compiles or the deadline is near (a fulfilment in review is
+    added by the caller from `WorkRow.review`)."""
     if not row.is_open:
         return False
     if row.state in ACTION_STATES or row.escalated:
@@ -72,6 +73,7 @@ class WorkRow:
     person: str
     summary: str
     related: tuple[Related, ...]
+    review: bool = False  # the fulfilment found everything and waits for the DPO's review
 
 
 def _first_line(subject: str, body: str) -> str:
@@ -121,6 +123,8 @@ def load_work_rows(
         if ticket_id is not None and ticket_id not in first:
             first[ticket_id] = (sender, subject, body)
     related = _related(session, scope, tickets.values())
+    in_review = set(session.scalars(select(FulfilmentCase.ticket_id).where(
+        FulfilmentCase.ticket_id.in_(wanted), FulfilmentCase.state == FulfilmentState.REVIEW.value)))
     result = []
     for row in rows:
         sender, subject, body = first.get(row.id, ("", "", ""))
@@ -128,7 +132,8 @@ def load_work_rows(
         person = names.get(row.id) or _sender_label(sender or ticket.reply_to or "")
         key = _person_key(ticket)
         others = tuple(r for r in related.get(key, ()) if r.id != row.id) if key else ()
-        result.append(WorkRow(row=row, person=person, summary=_first_line(subject, body), related=others))
+        result.append(WorkRow(row=row, person=person, summary=_first_line(subject, body), related=others,
+                              review=row.id in in_review and row.is_open))
     return result
 
 

@@ -436,6 +436,7 @@ def test_no_english_code_on_any_page_a_dpo_or_manager_opens(live: LiveConsole, p
         )
     dpo_pages = [
         "/queue",
+        "/queue?scope=review",
         "/queue?scope=escalated",
         "/queue?scope=open",
         "/queue?scope=all",

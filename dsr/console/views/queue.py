@@ -24,7 +24,13 @@ from dsr.intents.rights import Right
 from dsr.store.models import SavedView, Ticket, User
 from dsr.store.tickets.services import OUTCOMES, REFUSAL_REASONS, TicketError, assign, audit
 
-SCOPES = {"work": "Zu erledigen", "escalated": "Eskalationen", "open": "alle offenen", "all": "alle"}
+SCOPES = {
+    "work": "Zu erledigen",
+    "review": "Erfüllung prüfen",
+    "escalated": "Eskalationen",
+    "open": "alle offenen",
+    "all": "alle",
+}
 SORTS = {
     "due": "Frist",
     "received": "Eingang",
@@ -101,7 +107,9 @@ class QueueFilter:
 
     def keep(self, work: WorkRow, username: str) -> bool:
         row = work.row
-        if self.scope == "work" and not needs_action(row):
+        if self.scope == "work" and not (needs_action(row) or work.review):
+            return False
+        if self.scope == "review" and not work.review:
             return False
         if self.scope == "escalated" and not (row.escalated and row.is_open):
             return False
