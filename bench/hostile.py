@@ -1,6 +1,7 @@
 """Hostile mail at volume (issue 18): 10,000 seeded messages of 17 hostile kinds, parsed and run
 through the pipeline on SQLite, one after the other as the SMTP adapter does; then a 200 KB run of
-letters processed while small requests keep arriving.
+letters processed while small requests keep arriving.  First, the address check on hostile text at
+1x and 4x the length (linear or not).
 
 Figures: outcomes (ticket / ignored / quarantined, none lost), the slowest message and p99, the
 memory of the process before, at the peak and after; and how long the small requests waited
@@ -22,6 +23,7 @@ from pathlib import Path
 from dsr.config import Settings
 from dsr.controllers.profile import load_profile
 from dsr.inbound import Outcome
+from dsr.mail.address import is_address
 from dsr.mail.parse import UnparseableMessage, parse_email
 from dsr.pipeline.core import Pipeline
 from dsr.store.db import make_engine, migrate, session_factory
@@ -107,7 +109,30 @@ def letter_run_blocking() -> None:
           f"longest {max(waits) * 1000:.0f} ms", flush=True)
 
 
+def _address_shapes(n: int) -> tuple[str, ...]:
+    """The longest hostile shapes for the address check, `n` characters each."""
+    return ("a@" + "." * (n - 3) + "@", "a@" + "a." * ((n - 4) // 2) + "a@",
+            "a@" + "ab." * ((n - 4) // 3) + "12", "a" * (n - 1) + "@")
+
+
+def address_check_linear() -> None:
+    """CPU time of the address check (Telegram's identity step, From headers) at 4,096 characters
+    (a chat message's maximum) and at 4x that: linear means a ratio near 4 (quadratic: 16)."""
+    cpu = {}
+    for n in (4096, 4 * 4096):
+        shapes = _address_shapes(n)
+        started = time.process_time()
+        for _ in range(20):
+            for text in shapes:
+                is_address(text)
+        cpu[n] = (time.process_time() - started) / (20 * len(shapes))
+    print(f"   address check on hostile text: {cpu[4096] * 1000:.2f} ms CPU at 4,096 characters, "
+          f"{cpu[4 * 4096] * 1000:.2f} ms at 16,384 (ratio {cpu[4 * 4096] / cpu[4096]:.1f}; linear: ~4)",
+          flush=True)
+
+
 def main() -> None:
+    address_check_linear()
     volume(int(os.environ.get("BENCH_HOSTILE_COUNT", "10000")))
     letter_run_blocking()
 

@@ -27,7 +27,7 @@ from email.message import EmailMessage, Message
 from email.utils import getaddresses
 
 from dsr.inbound import InboundMessage
-from dsr.mail.address import normalize_address
+from dsr.mail.address import VALID_ADDRESS, normalize_address
 from dsr.mail.bounce import bounce_reason, returned_mail
 from dsr.mail.hygiene import strip_controls
 from dsr.mail.mime import attachments, body_text, dsn_details, first_msg_id, one_line, walk
@@ -55,11 +55,6 @@ MAX_MULTIPARTS = 200
 _MULTIPART = re.compile(rb"multipart/", re.IGNORECASE)
 MAX_BODY_CHARS = 1_000_000
 
-# What an address found in a From/Sender header must look like before we answer it: a local part
-# without spaces or specials, a domain of dot-separated labels (Unicode letters allowed, IDNA).
-# Anything else (e.g. "heike@kunden.example?=" from an encoded word with a colon, which the
-# address parser reads as a group) is not an address we may write to.
-_VALID_ADDRESS = re.compile(r"[^\s<>()\[\],;:\"@\\]{1,320}@(?:[^\W_](?:[\w-]{0,61}[^\W_])?\.)+[^\W\d_]{2,63}")
 _SPEC_CHARS = frozenset(" \t\r\n<>@,;:\"()[]")
 _ADDRESS_MAX = 320
 
@@ -230,6 +225,9 @@ def _raw_headers(msg: Message) -> dict[str, list[str]]:
 def _first_address(values: list[str]) -> tuple[str, str]:
     """The first valid address of From/Sender and its decoded display name.
 
+    Valid means `VALID_ADDRESS`: anything else (e.g. "heike@kunden.example?=" from an encoded word
+    with a colon, which the address parser reads as a group) is not an address we may write to.
+
     Read as written first; if that yields nothing valid (an encoded display name may hide a
     colon or angle brackets that the address parser takes for syntax), the decoded text is read
     again, and last a bare address is looked for in it (linear: from each "@" outwards)."""
@@ -238,13 +236,13 @@ def _first_address(values: list[str]) -> tuple[str, str]:
         decoded = decode_header_text(text, "utf-8")
         for source in (text, decoded):
             for display, addr in getaddresses([source]):
-                if _VALID_ADDRESS.fullmatch(addr.strip()):
+                if VALID_ADDRESS.fullmatch(addr.strip()):
                     name = decode_header_text(display, "utf-8") if source is text else display
                     return normalize_address(addr), name
         for candidate in _bare_addresses(decoded):
             # The valid start of the run: "heike@kunden.example?=" (a broken encoded word) counts
             # as "heike@kunden.example".
-            match = _VALID_ADDRESS.match(candidate)
+            match = VALID_ADDRESS.match(candidate)
             if match:
                 return normalize_address(match.group(0)), ""
     return "", ""

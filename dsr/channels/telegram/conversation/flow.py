@@ -55,6 +55,7 @@ from dsr.controllers import ControllerProfile
 from dsr.inbound import Outcome
 from dsr.intents import classify
 from dsr.intents.rights import RIGHTS, Right, legal_sort
+from dsr.mail.address import is_address
 from dsr.pipeline import codes
 
 __all__ = ["BUTTON_HANDLERS", "COMMANDS", "TEXT_HANDLERS", "ChatEvent", "ChatFlow", "ChatLimits", "EventKind"]
@@ -359,7 +360,7 @@ BUTTON_HANDLERS: tuple[Handler, ...] = (
 TEXT_HANDLERS: tuple[Handler, ...] = (
     # Awaiting identity: an address asks for a code to it, a code proves the link.
     Handler("identity-address",
-            lambda turn, text: _awaiting_identity(turn) and bool(chat_verify.EMAIL_RE.match(text)),
+            lambda turn, text: _awaiting_identity(turn) and is_address(text),
             chat_verify.email_step),
     Handler("identity-code",
             lambda turn, text: _awaiting_identity(turn) and turn.state.code_expected

@@ -10,20 +10,16 @@ right the chat is bound, and later requests from it are verified at the same lev
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 
 from dsr.channels.telegram.conversation import binding
 from dsr.channels.telegram.conversation import submit as chat_submit
 from dsr.channels.telegram.conversation import texts as t
 from dsr.channels.telegram.conversation.turn import Turn
-from dsr.mail.address import normalize_address
+from dsr.mail.address import is_address, normalize_address
 from dsr.pipeline import codes
 from dsr.store.models import TicketState
 from dsr.store.tickets.services import escalate
-
-EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-
 
 
 def forward_step(turn: Turn, text: str) -> None:
@@ -43,7 +39,7 @@ def forward_step(turn: Turn, text: str) -> None:
 
 def email_step(turn: Turn, text: str) -> None:
     """An e-mail address typed while identity is open: a code to it, if (and only if) it is on file."""
-    if not EMAIL_RE.match(text):
+    if not is_address(text):
         turn.say(t.text("not_an_email", turn.form))
         return
     turn.state.email_attempts += 1
