@@ -239,8 +239,8 @@ def create_app(
         profiles=profiles,
         clock=clock,
         templates=_templates(),
-        web_sessions=session_store or SessionStore(),
-        throttle=throttle or LoginThrottle(),
+        web_sessions=session_store or SessionStore(sessions),
+        throttle=throttle or LoginThrottle(sessions),
         sink=sink,
     )
     routes = list(ROUTES)

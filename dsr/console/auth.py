@@ -3,8 +3,9 @@
 Why this shape (Art. 32 GDPR, security of processing): the console shows special-category data
 and decides on statutory deadlines, so access is personal (one account per person), passwords are
 stored only as argon2id hashes, API tokens only as SHA-256 digests (they are 256-bit random, a slow
-hash adds nothing), and a console session lives on the server only: the cookie carries a random
-handle, so logging out or disabling a user ends the session at once and a restart ends them all.
+hash adds nothing), and a console session lives on the server only, in the database: the cookie
+carries a random handle (stored as its digest), so logging out, disabling a user, a new password or
+another role or grant ends the session at once, while a restart ends none.
 """
 
 from __future__ import annotations
@@ -12,13 +13,18 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, sessionmaker
+
+from dsr.store.models import ConsoleSession, ThrottleKey, User
 
 
 class Role(StrEnum):
@@ -101,104 +107,163 @@ class WebSession:
     csrf: str
     created_at: datetime
     last_seen: datetime
+    controllers: tuple[str, ...] = ()  # the grant at login ("*" = all)
     flashes: list[tuple[str, str]] = field(default_factory=list)  # (level, German message)
+
+
+def end_user_sessions(session: Session, user_id: int) -> int:
+    """End every console session of a user in the caller's transaction; returns how many."""
+    result = session.execute(delete(ConsoleSession).where(ConsoleSession.user_id == user_id))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def _grant(controllers: Sequence[str] | None) -> tuple[str, ...]:
+    return tuple(sorted(set(controllers or ())))
 
 
 @dataclass
 class SessionStore:
-    """Server-side console sessions with an idle timeout and an absolute lifetime."""
+    """Console sessions in the database (`ConsoleSession`), with an idle timeout and an absolute lifetime.
 
+    A session survives a restart and is valid on every `dsr serve` of one database.  It ends on
+    logout, after `idle` without a request or `max_age` after login, and as soon as its user is
+    gone, disabled, has another role or other controllers, or changed the password after the login
+    (checked on every request; `dsr users` and the admin page also delete the rows at once).
+    `last_seen` is written at most every `touch_every`, not on every request.
+    """
+
+    sessions: sessionmaker[Session]
     idle: timedelta = SESSION_IDLE
     max_age: timedelta = SESSION_MAX_AGE
-    _sessions: dict[str, WebSession] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    touch_every: timedelta = timedelta(minutes=1)
 
     def create(self, *, user_id: int, username: str, role: Role, now: datetime) -> WebSession:
-        session = WebSession(new_secret(), user_id, username, role, new_secret(), now, now)
-        with self._lock:
-            self._sessions[session.handle] = session
-        return session
+        handle, token = new_secret(), new_secret()
+        with self.sessions.begin() as session:
+            user = session.get(User, user_id)
+            controllers = _grant(user.controllers if user is not None else ())
+            session.execute(delete(ConsoleSession).where(
+                (ConsoleSession.expires_at <= now) | (ConsoleSession.last_seen <= now - self.idle)))
+            session.add(ConsoleSession(
+                handle_hash=hash_token(handle), user_id=user_id, username=username, role=role.value,
+                controllers=list(controllers), csrf=token, created_at=now, last_seen=now,
+                expires_at=now + self.max_age, flashes=[],
+            ))
+        return WebSession(handle, user_id, username, role, token, now, now, controllers)
 
     def get(self, handle: str | None, *, now: datetime) -> WebSession | None:
-        """The live session for `handle`, touching it; expired sessions are removed."""
-        if not handle:
+        """The live session for `handle`; an expired one, or one whose user changed, is deleted."""
+        if not handle or len(handle) > 200:
             return None
-        with self._lock:
-            session = self._sessions.get(handle)
-            if session is None:
+        with self.sessions.begin() as session:
+            digest = hash_token(handle)
+            row = session.scalar(select(ConsoleSession).where(ConsoleSession.handle_hash == digest))
+            if row is None:
                 return None
-            if now - session.last_seen > self.idle or now - session.created_at > self.max_age:
-                del self._sessions[handle]
+            if now >= row.expires_at or now - row.last_seen > self.idle:
+                session.delete(row)
                 return None
-            session.last_seen = now
-            return session
+            if _user_changed(session.get(User, row.user_id), row):
+                end_user_sessions(session, row.user_id)
+                return None
+            if now - row.last_seen >= self.touch_every:
+                row.last_seen = now
+            return WebSession(
+                handle, row.user_id, row.username, Role(row.role), row.csrf, row.created_at, row.last_seen,
+                _grant(row.controllers), [(str(level), str(text)) for level, text in row.flashes or []],
+            )
+
+    def save_flashes(self, web: WebSession) -> None:
+        """Keep the session's pending notices for the next page."""
+        with self.sessions.begin() as session:
+            session.execute(update(ConsoleSession).where(ConsoleSession.handle_hash == hash_token(web.handle))
+                            .values(flashes=[list(f) for f in web.flashes]))
 
     def drop(self, handle: str) -> None:
-        with self._lock:
-            self._sessions.pop(handle, None)
+        with self.sessions.begin() as session:
+            session.execute(delete(ConsoleSession).where(ConsoleSession.handle_hash == hash_token(handle)))
 
     def drop_user(self, user_id: int) -> int:
         """End every session of a user (disabled, password changed); returns how many."""
-        with self._lock:
-            doomed = [h for h, s in self._sessions.items() if s.user_id == user_id]
-            for handle in doomed:
-                del self._sessions[handle]
-        return len(doomed)
+        with self.sessions.begin() as session:
+            return end_user_sessions(session, user_id)
+
+
+def _user_changed(user: User | None, row: ConsoleSession) -> bool:
+    """Whether the session's grant no longer holds: user gone, disabled, other role or controllers,
+    or a password set after the login."""
+    if user is None or user.disabled or user.role != row.role:
+        return True
+    if _grant(user.controllers) != _grant(row.controllers):
+        return True
+    return user.password_changed_at is not None and user.password_changed_at > row.created_at
 
 
 @dataclass
 class LoginThrottle:
-    """Login attempts per key (user name, client address): reserved before the password is checked.
+    """Login attempts per key (user name, client address), counted in the database (`ThrottleKey`).
 
     Online password guessing is the realistic attack on a small console.  `reserve` counts an
-    attempt for every key atomically *before* the slow hash, so concurrent requests cannot all slip
-    through between "is it blocked?" and "count the failure" (the review: 60 parallel logins, 32
-    password checks).  `free` attempts per window are free; after that each key backs off: the next
-    attempt is allowed only `base * 2^(n - free)` after the previous one (at most `cap`), so a named
-    user is slowed down, never locked out for good, and a correct login ends the backoff of its
-    user name.
+    attempt for every key atomically *before* the slow hash, in its own short transaction that
+    locks the keys' rows, so concurrent requests, also of several `dsr serve` on one database,
+    cannot all slip through between "is it blocked?" and "count the failure" (the review: 60
+    parallel logins, 32 password checks).  The hash itself runs outside any transaction.  `free`
+    attempts per window are free; after that each key backs off: the next attempt is allowed only
+    `base * 2^(n - free)` after the previous one (at most `cap`), so a named user is slowed down,
+    never locked out for good, and a correct login ends the backoff of its user name.
     """
 
+    sessions: sessionmaker[Session]
     free: int = 5
     window: timedelta = timedelta(minutes=15)
     base: timedelta = timedelta(seconds=2)
     cap: timedelta = timedelta(minutes=5)
-    _attempts: dict[str, list[datetime]] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def _recent(self, key: str, now: datetime) -> list[datetime]:
-        recent = [t for t in self._attempts.get(key, []) if now - t < self.window]
-        if recent:
-            self._attempts[key] = recent
-        else:
-            self._attempts.pop(key, None)
-        return recent
-
-    def _wait(self, key: str, now: datetime) -> timedelta:
-        recent = self._recent(key, now)
-        if len(recent) < self.free:
+    def _wait(self, row: ThrottleKey, now: datetime) -> timedelta:
+        if now - row.window_start >= self.window or row.attempts < self.free:
             return timedelta(0)
-        delay: timedelta = min(self.base * (2 ** (len(recent) - self.free)), self.cap)
-        left: timedelta = recent[-1] + delay - now
-        return max(timedelta(0), left)
+        delay: timedelta = min(self.base * (2 ** (row.attempts - self.free)), self.cap)
+        return max(timedelta(0), row.last_at + delay - now)
+
+    def _locked_rows(self, session: Session, digests: list[str], now: datetime) -> list[ThrottleKey]:
+        """The keys' rows, created if new and locked (PostgreSQL: FOR UPDATE; SQLite: the write lock
+        every transaction takes at BEGIN IMMEDIATE)."""
+        dialect = session.get_bind().dialect.name
+        values = [{"key_hash": d, "window_start": now, "attempts": 0, "last_at": now} for d in digests]
+        if dialect == "postgresql":
+            session.execute(postgresql.insert(ThrottleKey).values(values).on_conflict_do_nothing())
+        else:
+            session.execute(sqlite.insert(ThrottleKey).values(values).on_conflict_do_nothing())
+        query = (select(ThrottleKey).where(ThrottleKey.key_hash.in_(digests)).order_by(ThrottleKey.key_hash)
+                 .with_for_update().execution_options(populate_existing=True))
+        return list(session.scalars(query))
 
     def reserve(self, keys: tuple[str, ...], *, now: datetime) -> timedelta | None:
         """Count an attempt for every key, or return how long to wait (nothing counted then)."""
-        with self._lock:
-            wait = max((self._wait(k, now) for k in keys), default=timedelta(0))
+        digests = sorted({hash_token(k) for k in keys})
+        if not digests:
+            return None
+        with self.sessions.begin() as session:
+            session.execute(delete(ThrottleKey).where(ThrottleKey.last_at < now - self.window - self.cap))
+            rows = self._locked_rows(session, digests, now)
+            wait = max((self._wait(row, now) for row in rows), default=timedelta(0))
             if wait > timedelta(0):
                 return wait
-            for key in keys:
-                self._attempts.setdefault(key, []).append(now)
+            for row in rows:
+                if now - row.window_start >= self.window:
+                    row.window_start, row.attempts = now, 0
+                row.attempts += 1
+                row.last_at = now
             return None
 
     def blocked(self, key: str, *, now: datetime) -> bool:
-        with self._lock:
-            return self._wait(key, now) > timedelta(0)
+        with self.sessions() as session:
+            row = session.get(ThrottleKey, hash_token(key))
+            return row is not None and self._wait(row, now) > timedelta(0)
 
     def clear(self, key: str) -> None:
-        with self._lock:
-            self._attempts.pop(key, None)
+        with self.sessions.begin() as session:
+            session.execute(delete(ThrottleKey).where(ThrottleKey.key_hash == hash_token(key)))
 
 
 def client_address(peer: str | None, forwarded_for: str | None, trusted_proxies: frozenset[str]) -> str:

@@ -216,17 +216,6 @@ def _forbidden_page(ctx: Ctx, message: str) -> Response:
     return ctx.render("error.html", status_code=403, title="Keine Berechtigung", message=message)
 
 
-def _session_scope(services: Services, web: WebSession) -> ControllerScope | None:
-    """The user's controllers, or None when the account is gone, disabled or has another role."""
-    with services.sessions() as session:
-        user = session.get(User, web.user_id)
-        if user is None or user.disabled or user.role != web.role.value:
-            return None
-        if user.password_changed_at is not None and user.password_changed_at > web.created_at:
-            return None  # the password changed after this session began
-        return ControllerScope.granted(user.controllers or ())
-
-
 def _lookup_token(services: Services, plain: str) -> TokenCaller | None:
     """The token's caller; a token owned by a user answers with that user's controllers."""
     with services.sessions() as session:
@@ -278,18 +267,26 @@ def _guarded(view: View, access: Access, roles: frozenset[Role]) -> Callable[[Re
 
 async def _session_endpoint(ctx: Ctx, view: View, roles: frozenset[Role]) -> Response:
     request, services = ctx.request, ctx.services
-    web = services.web_sessions.get(request.cookies.get(services.cookie_name), now=ctx.now)
-    scope = await run_in_threadpool(_session_scope, services, web) if web is not None else None
-    if web is not None and scope is None:
-        services.web_sessions.drop_user(web.user_id)
-        web = None
+    # The session store checks the account on every request (gone, disabled, other role or
+    # controllers, new password: the session is over), so the grant below is the current one.
+    web = await run_in_threadpool(
+        services.web_sessions.get, request.cookies.get(services.cookie_name), now=ctx.now)
     if web is None:
         target = "/login"
         if request.method == "GET" and request.url.path != "/":
             target += "?next=" + quote(request.url.path, safe="/")
         return RedirectResponse(target, status_code=303)
     ctx.web = web
-    ctx.scope = scope or ControllerScope.nothing()
+    ctx.scope = ControllerScope.granted(web.controllers)
+    flashes = list(web.flashes)
+    response = await _session_view(ctx, view, roles)
+    if web.flashes != flashes:
+        await run_in_threadpool(services.web_sessions.save_flashes, web)
+    return response
+
+
+async def _session_view(ctx: Ctx, view: View, roles: frozenset[Role]) -> Response:
+    request, web = ctx.request, ctx.user
     if web.role not in roles:
         return await run_in_threadpool(
             _forbidden_page, ctx, "Diese Seite ist für Ihre Rolle nicht freigegeben."

@@ -18,6 +18,7 @@ from dsr.console.auth import (
     TOKEN_ROLES,
     USER_ROLES,
     Role,
+    end_user_sessions,
     hash_password,
     hash_token,
     new_secret,
@@ -90,6 +91,7 @@ def set_password(session: Session, *, username: str, password: str,
     user.password_hash = hash_password(password)
     if now is not None:
         user.password_changed_at = now
+    end_user_sessions(session, user.id)
     return user
 
 
@@ -101,6 +103,8 @@ def set_controllers(session: Session, *, username: str, controllers: Sequence[st
     problem = controllers_problem(controllers, known_controllers)
     if problem is not None:
         return problem
+    if sorted(set(controllers)) != sorted(set(user.controllers or ())):
+        end_user_sessions(session, user.id)
     user.controllers = sorted(set(controllers))
     return user
 
@@ -110,6 +114,8 @@ def set_disabled(session: Session, *, username: str, disabled: bool = True) -> U
     if user is None:
         return UserProblem(f"Den Benutzer {username} gibt es nicht.")
     user.disabled = disabled
+    if disabled:
+        end_user_sessions(session, user.id)
     return user
 
 

@@ -399,6 +399,47 @@ class ApiToken(Base):
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
+class ConsoleSession(Base):
+    """A logged-in console browser, kept on the server (Art. 32 GDPR).
+
+    The cookie carries a random handle; only its SHA-256 digest is stored, so a reader of the
+    database cannot take over a session.  Stored here rather than in a process, a session survives
+    a restart and is valid on every `dsr serve` of one database.  `role` and `controllers` are the
+    grant at login: a session whose user has since another role, other controllers, a new password
+    or is disabled is over (`dsr.console.auth.SessionStore`).
+    """
+
+    __tablename__ = "console_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    handle_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    username: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(16))
+    controllers: Mapped[list[str]] = mapped_column(default=list)
+    csrf: Mapped[str] = mapped_column(String(64))  # the synchronizer token forms echo
+    created_at: Mapped[datetime]
+    last_seen: Mapped[datetime]
+    expires_at: Mapped[datetime]  # the absolute end (created_at + maximum lifetime)
+    # Notices for the next page the browser shows ((level, German text) pairs).
+    flashes: Mapped[list[Any]] = mapped_column(JSON, default=list)
+
+
+class ThrottleKey(Base):
+    """Login attempts per key (a user name, a client address), counted for every process at once.
+
+    The key is stored only as its SHA-256 digest.  `attempts` counts the attempts since
+    `window_start`; a row is locked while an attempt is reserved (`dsr.console.auth.LoginThrottle`).
+    """
+
+    __tablename__ = "throttle_keys"
+
+    key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    window_start: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_at: Mapped[datetime] = mapped_column(index=True)
+
+
 class ChannelState(Base):
     """Small durable cursors: Telegram getUpdates offset, IMAP UIDVALIDITY/last UID, chat state."""
 

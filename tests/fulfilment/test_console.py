@@ -45,7 +45,7 @@ def console(sqlite_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPat
     profiles = {"kmb2": load_profile("kmb2")}
     settings = Settings(database_url="sqlite:///unused.sqlite3", controller="kmb2", web_cookie_secure=False,
                         package_key=KEY, package_dir=tmp_path / "packages", public_url="https://dsr.example.org")
-    store = SessionStore()
+    store = SessionStore(sessions)
     app = create_app(settings=settings, sessions=sessions, profiles=profiles, clock=lambda: NOW,
                      sink=Pipeline(sessions=sessions, profiles=profiles, clock=lambda: NOW,
                                    settings=settings),

@@ -318,7 +318,7 @@ def make_world(
     kmb2 = load_profile("kmb2").model_copy(update={"allow_identity_pause": True})
     profiles = {"kmb2": kmb2, "komsa": load_profile("komsa")}
     clock = clock or FakeClock(NOW)
-    store = SessionStore()
+    store = SessionStore(sessions)
     settings = Settings(web_cookie_secure=secure, database_url="sqlite:///unused.sqlite3")
     app = create_app(
         settings=settings,
@@ -327,7 +327,7 @@ def make_world(
         clock=clock,
         sink=Pipeline(sessions=sessions, profiles=profiles, clock=clock, settings=settings),
         session_store=store,
-        throttle=LoginThrottle(),
+        throttle=LoginThrottle(sessions),
     )
     world = World(app=app, sessions=sessions, clock=clock, store=store, profiles=profiles)
     if seeded_from is None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from starlette.responses import Response
 
+from dsr.console.auth import end_user_sessions
 from dsr.console.guard import Ctx
 from dsr.store.models import ApiToken, User
 from dsr.store.tickets.services import audit
@@ -31,6 +32,8 @@ def toggle_user(ctx: Ctx) -> Response:
             return ctx.not_found()
         user.disabled = not user.disabled
         name, disabled = user.username, user.disabled
+        if disabled:
+            end_user_sessions(session, user_id)
         audit(
             session,
             actor=ctx.actor,
@@ -38,8 +41,6 @@ def toggle_user(ctx: Ctx) -> Response:
             now=ctx.now,
             detail={"user_id": user_id},
         )
-    if disabled:
-        ctx.services.web_sessions.drop_user(user_id)
     return ctx.redirect("/admin/users", f"Konto {name} {'gesperrt' if disabled else 'entsperrt'}.")
 
 

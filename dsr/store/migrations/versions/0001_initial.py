@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-07 02:37:42.815536
+Create Date: 2026-12-07 03:21:29.428130
 """
 
 from __future__ import annotations
@@ -86,6 +86,16 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('username', 'name', name='uq_saved_view_name')
     )
+    op.create_table('throttle_keys',
+    sa.Column('key_hash', sa.String(length=64), nullable=False),
+    sa.Column('window_start', dsr.store.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('last_at', dsr.store.types.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('key_hash')
+    )
+    with op.batch_alter_table('throttle_keys', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_throttle_keys_last_at'), ['last_at'], unique=False)
+
     op.create_table('ticket_counters',
     sa.Column('year', sa.Integer(), autoincrement=False, nullable=False),
     sa.Column('last_value', sa.Integer(), nullable=False),
@@ -117,6 +127,25 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('token_hash')
     )
+    op.create_table('console_sessions',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('handle_hash', sa.String(length=64), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('username', sa.String(length=100), nullable=False),
+    sa.Column('role', sa.String(length=16), nullable=False),
+    sa.Column('controllers', sa.JSON(), nullable=False),
+    sa.Column('csrf', sa.String(length=64), nullable=False),
+    sa.Column('created_at', dsr.store.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_seen', dsr.store.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', dsr.store.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('flashes', sa.JSON(), nullable=False),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('handle_hash')
+    )
+    with op.batch_alter_table('console_sessions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_console_sessions_user_id'), ['user_id'], unique=False)
+
     op.create_table('subject_emails',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('subject_id', sa.Integer(), nullable=False),
@@ -432,9 +461,17 @@ def downgrade() -> None:
 
     op.drop_table('tickets')
     op.drop_table('subject_emails')
+    with op.batch_alter_table('console_sessions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_console_sessions_user_id'))
+
+    op.drop_table('console_sessions')
     op.drop_table('api_tokens')
     op.drop_table('users')
     op.drop_table('ticket_counters')
+    with op.batch_alter_table('throttle_keys', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_throttle_keys_last_at'))
+
+    op.drop_table('throttle_keys')
     op.drop_table('saved_views')
     with op.batch_alter_table('retention_holds', schema=None) as batch_op:
         batch_op.drop_index('ix_hold_due')
