@@ -2,26 +2,17 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 
-from sqlalchemy import func, select
 from starlette.testclient import TestClient
 
 from dsr.config import Settings
 from dsr.console.app import create_app
-from dsr.store.models import AuditEvent
-from tests.support.console import PASSWORD, World
+from tests.support.console import PASSWORD, World, failed_logins, parallel_wrong_logins
 
 
 def _token(html: str) -> str:
     return html.split('name="csrf_token" value="')[1].split('"')[0]
-
-
-def _failed_checks(world: World) -> int:
-    with world.sessions() as s:
-        return int(s.scalar(select(func.count()).select_from(AuditEvent)
-                            .where(AuditEvent.action == "console.login_failed")) or 0)
 
 
 def _attempt(client: TestClient, username: str, password: str = "falsch-falsch-falsch",
@@ -34,23 +25,9 @@ def _attempt(client: TestClient, username: str, password: str = "falsch-falsch-f
 
 def test_sixty_parallel_wrong_logins_check_at_most_five_passwords(world: World) -> None:
     clients = [TestClient(world.app, base_url="http://testserver", follow_redirects=False) for _ in range(60)]
-    tokens = [_token(c.get("/login").text) for c in clients]
-    start = threading.Barrier(len(clients))
-    codes: list[int] = []
-
-    def one(client: TestClient, token: str) -> None:
-        start.wait()
-        r = client.post("/login", data={"username": "dana", "password": "falsch-falsch-falsch",
-                                        "csrf_token": token})
-        codes.append(r.status_code)
-
-    threads = [threading.Thread(target=one, args=pair) for pair in zip(clients, tokens, strict=True)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    codes = parallel_wrong_logins(clients, "dana")
     assert sorted(set(codes)) == [401, 429]
-    assert codes.count(401) == _failed_checks(world) <= 5
+    assert codes.count(401) == failed_logins(world.sessions) <= 5
 
 
 def test_the_throttle_backs_off_instead_of_locking_out(world: World) -> None:

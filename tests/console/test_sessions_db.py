@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -19,8 +18,16 @@ from sqlalchemy import Engine, func, select, update
 from starlette.testclient import TestClient
 
 from dsr.store.db import make_engine
-from dsr.store.models import AuditEvent, ConsoleSession, User
-from tests.support.console import PASSWORD, World, csrf_of, login, make_world
+from dsr.store.models import ConsoleSession, User
+from tests.support.console import (
+    PASSWORD,
+    World,
+    csrf_of,
+    failed_logins,
+    login,
+    make_world,
+    parallel_wrong_logins,
+)
 
 
 @pytest.fixture
@@ -55,7 +62,8 @@ def test_a_session_survives_a_restart_and_works_on_another_process(db_world: Wor
     restarted.cookies = browser.cookies
     assert _logged_in(restarted)
     # The CSRF token of the session holds there too, and a notice set on one process shows on the next page.
-    response = restarted.post(f"/tickets/{twin.email_ticket}/notes", data={"csrf_token": token, "text": "Notiz"})
+    note = {"csrf_token": token, "text": "Notiz"}
+    response = restarted.post(f"/tickets/{twin.email_ticket}/notes", data=note)
     assert response.status_code == 303
     assert "Notiz gespeichert." in browser.get(response.headers["location"]).text
     with db_world.sessions() as s:
@@ -64,7 +72,8 @@ def test_a_session_survives_a_restart_and_works_on_another_process(db_world: Wor
         assert browser.cookies["dsr_session"] not in (row.handle_hash, row.csrf)  # only the digest is stored
 
 
-def test_dsr_users_passwd_ends_the_session_on_every_process(engine: Engine, db_world: World, twin: World) -> None:
+def test_dsr_users_passwd_ends_the_session_on_every_process(
+        engine: Engine, db_world: World, twin: World) -> None:
     browser = _client(db_world)
     login(browser, "dana")
     other = _client(twin)
@@ -99,31 +108,12 @@ def test_a_session_ends_after_the_idle_time_also_after_a_restart(db_world: World
     assert not _logged_in(restarted)
 
 
-def _failed_checks(world: World) -> int:
-    with world.sessions() as s:
-        return int(s.scalar(select(func.count()).select_from(AuditEvent)
-                            .where(AuditEvent.action == "console.login_failed")) or 0)
-
-
-def test_parallel_wrong_logins_on_two_processes_check_at_most_five_passwords(db_world: World, twin: World) -> None:
+def test_parallel_wrong_logins_on_two_processes_check_at_most_five_passwords(
+        db_world: World, twin: World) -> None:
     clients = [_client(world) for world in (db_world, twin) for _ in range(15)]
-    tokens = [csrf_of(c.get("/login").text) for c in clients]
-    start = threading.Barrier(len(clients))
-    codes: list[int] = []
-
-    def one(client: TestClient, token: str) -> None:
-        start.wait()
-        response = client.post("/login", data={"username": "dana", "password": "falsch-falsch-falsch",
-                                               "csrf_token": token})
-        codes.append(response.status_code)
-
-    threads = [threading.Thread(target=one, args=pair) for pair in zip(clients, tokens, strict=True)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    codes = parallel_wrong_logins(clients, "dana")
     assert sorted(set(codes)) == [401, 429]
-    assert codes.count(401) == _failed_checks(db_world) <= 5
+    assert codes.count(401) == failed_logins(db_world.sessions) <= 5
     # The other process knows the back-off too: even the right password waits.
     late = clients[-1]
     assert late.post("/login", data={"username": "dana", "password": PASSWORD,

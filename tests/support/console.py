@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
@@ -19,7 +20,7 @@ from dsr.controllers import ControllerProfile, load_profile
 from dsr.intents.rights import Right
 from dsr.pipeline.core import Pipeline
 from dsr.store.db import session_factory
-from dsr.store.models import DataSubject, Document, Message, QuarantinedMessage, TicketState, User
+from dsr.store.models import AuditEvent, DataSubject, Document, Message, QuarantinedMessage, TicketState, User
 from dsr.store.tickets.services import escalate, open_ticket, transition
 from tests.support.clock import FakeClock
 
@@ -92,6 +93,33 @@ def login(client: TestClient, username: str, password: str = PASSWORD) -> str:
     found = CSRF_RE.search(home.text)
     assert found is not None
     return found.group(1)
+
+
+def parallel_wrong_logins(clients: list[TestClient], username: str) -> list[int]:
+    """One wrong login per client, all released at once; the status codes in arrival order."""
+    tokens = [csrf_of(c.get("/login").text) for c in clients]
+    start = threading.Barrier(len(clients))
+    codes: list[int] = []
+
+    def one(client: TestClient, token: str) -> None:
+        start.wait()
+        response = client.post("/login", data={"username": username, "password": "falsch-falsch-falsch",
+                                               "csrf_token": token})
+        codes.append(response.status_code)
+
+    threads = [threading.Thread(target=one, args=pair) for pair in zip(clients, tokens, strict=True)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return codes
+
+
+def failed_logins(sessions: sessionmaker[Session]) -> int:
+    """Password checks that failed (each is audited as console.login_failed)."""
+    with sessions() as s:
+        return int(s.scalar(select(func.count()).select_from(AuditEvent)
+                            .where(AuditEvent.action == "console.login_failed")) or 0)
 
 
 def csrf_of(html: str) -> str:
