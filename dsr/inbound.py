@@ -58,6 +58,9 @@ class InboundMessage:
     # A delivery report's (field, value) pairs: action, status, final-recipient (RFC 3464).
     delivery_status: tuple[tuple[str, str], ...] = ()
     confirmed_rights: tuple[Right, ...] = ()  # chat only: rights the person confirmed by button
+    # Chat only: the chat asks "Stimmt das?" first; replies to the chat wait until the answer
+    # (which releases them) or until this moment, whichever comes first.
+    hold_chat_replies_until: datetime | None = None
 
 
 class OutcomeStatus(StrEnum):

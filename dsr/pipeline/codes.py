@@ -62,6 +62,14 @@ def candidates(text: str) -> list[str]:
     return list(found)
 
 
+def mask(text: str) -> str:
+    """`text` with every code-shaped token hidden ("••••-••••"): a code is never stored in clear."""
+    def hide(match: re.Match[str]) -> str:
+        token = normalize(match.group(1) + match.group(2))
+        return "••••-••••" if _is_code(token) else match.group(0)
+    return _SHAPE.sub(hide, text)
+
+
 def hash_code(code: str, *, salt: str | None = None) -> str:
     """Salted HMAC-SHA256 of the normalised code: "sha256$salt$digest"."""
     salt = salt or secrets.token_hex(8)

@@ -37,7 +37,7 @@ from dsr.intents.model import Classification
 from dsr.intents.rights import legal_sort
 from dsr.logs import mask_address, mask_key
 from dsr.mail.compose import domain_of
-from dsr.pipeline import steps
+from dsr.pipeline import codes, steps
 from dsr.pipeline.outbound import INSERT_MESSAGE, ReplyQueue
 from dsr.pipeline.run import Run, Site, StoredInbound
 from dsr.pipeline.steps import CONTINUE, Step
@@ -192,7 +192,7 @@ class Pipeline:
             "controller": msg.controller, "channel": msg.channel, "direction": Direction.INBOUND.value,
             "dedupe_key": msg.dedupe_key, "message_id": msg.message_id, "in_reply_to": msg.in_reply_to,
             "references": " ".join(msg.references) or None, "sender": msg.sender, "recipient": msg.recipient,
-            "subject_line": msg.subject, "body_text": msg.body, "headers": _stored_headers(msg),
+            "subject_line": msg.subject, "body_text": codes.mask(msg.body), "headers": _stored_headers(msg),
             "attachments": attachments, "received_at": msg.received_at, "ticket_id": None, "disposition": "",
         }).scalar_one()
         return StoredInbound(id=message_id)

@@ -100,6 +100,7 @@ class Outgoing:
     message: ComposedMail | TelegramPayload
     ticket_id: int | None = None  # the ticket it is about (None for internal mail: see queue_internal_mail)
     message_row: int | None = None  # the outbound `Message` stored for it (`record_outbound`)
+    not_before: datetime | None = None  # due only then (a chat reply waiting for an answer first)
 
     @property
     def channel(self) -> str:
@@ -194,17 +195,17 @@ def send(session: Session, out: Outgoing, *, now: datetime) -> int:
     check_recipient(session, out)
     return enqueue_id(session, controller=out.controller, channel=out.channel, kind=out.kind,
                       recipient=out.recipient, payload=out.payload, now=now, ticket_id=out.ticket_id,
-                      message_id=out.message_row)
+                      message_id=out.message_row, not_before=out.not_before)
 
 
 def send_chat(session: Session, *, controller: str, chat_id: int, text: str, now: datetime,
               buttons: Sequence[Sequence[tuple[str, str]]] = (), edit_message_id: int | None = None,
-              kind: str = "chat", ticket_id: int | None = None) -> int:
+              kind: str = "chat", ticket_id: int | None = None, not_before: datetime | None = None) -> int:
     """A chat message of the Telegram conversation (or an edit of an earlier one) through `send`."""
     payload = TelegramPayload(chat_id=chat_id, text=text, buttons=tuple(tuple(row) for row in buttons),
                               edit_message_id=edit_message_id)
     outgoing = Outgoing(controller=controller, kind=kind, recipient=str(chat_id), message=payload,
-                        ticket_id=ticket_id)
+                        ticket_id=ticket_id, not_before=not_before)
     item_id = send(session, outgoing, now=now)
     session.flush()
     return item_id
@@ -398,8 +399,9 @@ class ReplyQueue:
 
     def _enqueue(self, kind: ReplyKind, ticket: Ticket, recipient: str,
                  message: ComposedMail | TelegramPayload, out_id: int) -> int:
+        hold = self.msg.hold_chat_replies_until if isinstance(message, TelegramPayload) else None
         outgoing = Outgoing(controller=self.profile.key, kind=kind.value, recipient=recipient,
-                            message=message, ticket_id=ticket.id, message_row=out_id)
+                            message=message, ticket_id=ticket.id, message_row=out_id, not_before=hold)
         item_id = send(self.session, outgoing, now=self.now)
         audit(self.session, actor="system", action="reply_queued", now=self.now, ticket_id=ticket.id,
               reason=kind.value, detail={"outbox_id": item_id, "channel": outgoing.channel,

@@ -74,19 +74,23 @@ def enqueue_id(
     now: datetime,
     ticket_id: int | None = None,
     message_id: int | None = None,
+    not_before: datetime | None = None,
 ) -> int:
     """`enqueue` for callers that need only the id: one INSERT on the transaction's connection.
 
     The pipeline queues a reply for nearly every message; skipping the ORM unit of work for a
     row nothing in the transaction reads back is a large part of its per-message cost.  The
-    row is written at once, like `enqueue`'s flush, so the loop guard's count sees it.
+    row is written at once, like `enqueue`'s flush, so the loop guard's count sees it.  An item
+    with `not_before` is due only then (a chat reply waiting for the person's answer to a
+    question asked first; the answer makes it due at once).
     """
     if not recipient.strip():
         raise ValueError("outbox: recipient must not be empty")
     item_id: int = session.connection().execute(_INSERT_ITEM, {
         "controller": controller, "channel": channel, "kind": kind, "ticket_id": ticket_id,
         "message_id": message_id, "recipient": recipient.strip(), "payload": payload,
-        "state": OutboxState.PENDING.value, "attempts": 0, "next_attempt_at": now, "last_error": None,
+        "state": OutboxState.PENDING.value, "attempts": 0,
+        "next_attempt_at": max(now, not_before) if not_before else now, "last_error": None,
         "created_at": now, "sent_at": None,
     }).scalar_one()
     log.debug("outbox enqueued item=%s kind=%s channel=%s ticket=%s", item_id, kind, channel, ticket_id)

@@ -10,15 +10,12 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import socket
-import threading
 from collections.abc import Iterator
 from datetime import date, timedelta
 from email import message_from_bytes, policy
 from pathlib import Path
 
 import pytest
-import uvicorn
 from playwright.sync_api import Page, expect, sync_playwright
 from sqlalchemy import select
 
@@ -27,34 +24,13 @@ from dsr.intents.rights import Right
 from dsr.store.db import make_engine
 from dsr.store.models import DataSubject, IdentityLevel, Message, OutboxItem, Ticket, TicketState
 from dsr.store.tickets.services import open_ticket, record_identity, transition
-from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, LiveConsole
 from tests.support.console import PASSWORD, World, make_world
 from tests.support.database import missing_server
 
 pytestmark = pytest.mark.browser
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
-
-
-class LiveConsole:
-    def __init__(self, world: World) -> None:
-        self.world = world
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        config = uvicorn.Config(world.app, log_level="warning", lifespan="off", access_log=False)
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
-
-    def __enter__(self) -> LiveConsole:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=30)
-        self.sock.close()
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from dsr.channels.sender import OutboxSender
 from dsr.channels.telegram.adapter import TelegramChannel, run_telegram
+from dsr.channels.telegram.conversation.turn import ChatLimits
 from dsr.config import Settings
 from dsr.controllers import ControllerProfile
 from dsr.pipeline.core import Pipeline
@@ -70,7 +71,8 @@ def make_settings(db_url: str, fake: FakeTelegram, sink: SmtpSink | None, **extr
 
 
 @asynccontextmanager
-async def running_bot(bot: Bot, *, fault_hook: Callable[[str], None] | None = None) -> AsyncIterator[Bot]:
+async def running_bot(bot: Bot, *, fault_hook: Callable[[str], None] | None = None,
+                      limits: ChatLimits | None = None) -> AsyncIterator[Bot]:
     """Start the bot (polling) and the e-mail sender; stop both afterwards."""
     stop = asyncio.Event()
     ready: asyncio.Future[TelegramChannel] = asyncio.get_running_loop().create_future()
@@ -80,7 +82,7 @@ async def running_bot(bot: Bot, *, fault_hook: Callable[[str], None] | None = No
                             settings=bot.settings, fault_hook=fault_hook)
     task = asyncio.create_task(run_telegram(
         settings=bot.settings, sessions=bot.sessions, profiles={"kmb2": bot.profile}, pipeline=pipeline,
-        clock=real_clock, stop=stop, on_ready=ready.set_result, poll_timeout=5))
+        clock=real_clock, stop=stop, on_ready=ready.set_result, poll_timeout=5, limits=limits))
     tasks = [task]
     if bot.sink is not None:
         sender = OutboxSender(sessions=bot.sessions, profiles={"kmb2": bot.profile}, settings=bot.settings,
@@ -98,6 +100,9 @@ async def running_bot(bot: Bot, *, fault_hook: Callable[[str], None] | None = No
 
 
 ACCESS = "Ich möchte Auskunft über meine gespeicherten Daten nach Art. 15 DSGVO."
+# What the chat says comes next while a ticket waits for the person's identity.
+NEXT_IDENTITY = ("Als Nächstes prüfen wir, ob die Anfrage wirklich von Ihnen stammt; erst danach beginnen "
+                 "wir mit der Bearbeitung.")
 
 
 def has_buttons(msg: object) -> bool:

@@ -78,6 +78,12 @@ async def test_du_form_when_the_profile_says_so(bot_parts: Bot) -> None:
 async def test_english_request_is_answered_in_english(bot: Bot) -> None:
     mark = await bot.say("What data do you have on me? GDPR request", language_code="en")
     question = await bot.reply(mark, lambda m: bool(m.buttons))
-    assert question.text == ("You would like to know which data we hold about you (Art. 15 GDPR). "
-                             "Is that right?")
+    [ticket] = bot.tickets()
+    assert question.text == (f"Your message has been received as request {ticket.reference}. You would like "
+                             "to know which data we hold about you (Art. 15 GDPR). Is that right?")
     assert [label for label, _ in question.buttons] == ["Yes, correct", "No, something else"]
+    mark = len(bot.fake.sent)
+    await bot.fake.press(question, "Yes, correct")
+    after = await bot.reply(mark, lambda m: m.method == "sendMessage")
+    assert after.text.startswith("Thank you for confirming. Next we check that the request really comes "
+                                 "from you; only then do we start working on it.\n\n")

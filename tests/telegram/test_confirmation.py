@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from dsr.deadlines import compute_deadline
 from dsr.replies import format_date_de
-from dsr.store.models import Message, Suppression, Ticket, TicketState
+from dsr.store.models import AuditEvent, Message, Suppression, Ticket, TicketState
 from tests.servers.fake_telegram import SentMessage
 from tests.support.telegram import (
     ACCESS,
     CHAT,
+    NEXT_IDENTITY,
     Bot,
     audit_actions,
     audit_events,
@@ -74,8 +75,10 @@ async def test_no_something_else_corrects_the_rights_of_the_open_ticket(bot: Bot
     await bot.fake.press(menu, "Datenübertragbarkeit")
     fixed = await bot.reply(mark, lambda m: "korrigiert" in m.text)
     assert ticket.due_date is not None
-    assert fixed.text == (f"Danke, korrigiert: Ihre Anfrage {ticket.reference} betrifft jetzt "
-                          f"Datenübertragbarkeit. Die Frist bleibt der {format_date_de(ticket.due_date)}.")
+    # The correction says what happens next and opens the identity step that waited for the answer.
+    assert fixed.text.startswith(
+        f"Danke, korrigiert: Ihre Anfrage {ticket.reference} betrifft jetzt Datenübertragbarkeit. Die Frist "
+        f"bleibt der {format_date_de(ticket.due_date)}. {NEXT_IDENTITY}\n\nBevor wir Ihre Anfrage bearbeiten")
     [after] = bot.tickets()
     assert after.id == ticket.id and after.rights == ["portability"]
     assert after.due_date == ticket.due_date and after.received_at == ticket.received_at
@@ -93,10 +96,10 @@ async def test_correction_in_free_text_is_kept_with_the_ticket(bot: Bot) -> None
     with bot.sessions() as session:
         bodies = session.scalars(select(Message.body_text).where(
             Message.ticket_id == ticket.id, Message.direction == "in").order_by(Message.id)).all()
-    assert bodies == [ACCESS, "Bitte löschen Sie meine Daten."]
+    assert bodies == [ACCESS, "[Nein, etwas anderes]", "Bitte löschen Sie meine Daten."]
     # Identity is still open for the corrected request: an address typed now gets the code step.
     mark = await bot.say("erika@example.org")
-    assert "Falls diese Adresse bei uns hinterlegt ist" in (await bot.reply(mark)).text
+    await bot.reply(mark, lambda m: "Falls diese Adresse bei uns hinterlegt ist" in m.text)
 
 
 async def test_not_a_data_protection_request_goes_to_the_dpo_and_nothing_is_deleted(bot: Bot) -> None:
@@ -110,11 +113,21 @@ async def test_not_a_data_protection_request_goes_to_the_dpo_and_nothing_is_dele
     assert "subject_says_not_a_request" in after.escalation_reasons
     assert after.rights == ["access"] and after.due_date == ticket.due_date
     with bot.sessions() as session:
-        assert session.scalar(select(func.count(Message.id)).where(Message.ticket_id == ticket.id,
-                                                                 Message.direction == "in")) == 1
-    # The identity step for that ticket is over: an address is now just text, not a code request.
+        bodies = session.scalars(select(Message.body_text).where(
+            Message.ticket_id == ticket.id, Message.direction == "in").order_by(Message.id)).all()
+        withheld = session.scalars(select(AuditEvent.detail).where(
+            AuditEvent.ticket_id == ticket.id, AuditEvent.action == "auto_reply_withheld")).all()
+    assert bodies == [ACCESS, "[Nein, etwas anderes]", "[Kein Datenschutz-Anliegen]"]
+    # The identity step that waited for the answer is not sent to someone who says it was no request.
+    assert [d["kind"] for d in withheld] == ["identity_request", "chat"]
+    assert not any("Bevor wir Ihre Anfrage bearbeiten" in m.text for m in bot.fake.sent)
+    # The identity step for that ticket is over: an address is now just text about the open ticket,
+    # not a code request; the person hears that a person from the team handles it.
     mark = await bot.say("erika@example.org")
-    assert (await bot.reply(mark)).text.startswith("Ich habe darin kein Datenschutz-Anliegen erkannt")
+    assert (await bot.reply(mark)).text == (
+        f"Danke, Ihre Nachricht ist bei Ihrer Anfrage {ticket.reference} vermerkt. Stand: Eine Person aus "
+        "unserem Datenschutz-Team bearbeitet Ihre Anfrage; die Antwort erhalten Sie spätestens am "
+        f"{format_date_de(ticket.due_date)}.")
     mark = await bot.say("/status")
     assert ticket.reference in (await bot.reply(mark)).text  # still open, for the DPO to close
 

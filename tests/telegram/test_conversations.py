@@ -17,6 +17,7 @@ from dsr.store.models import DataSubject, IdentityLevel, Message, Suppression, T
 from tests.support.telegram import (
     ACCESS,
     CHAT,
+    NEXT_IDENTITY,
     Bot,
     audit_actions,
     audit_events,
@@ -149,7 +150,7 @@ async def test_ambiguous_text_opens_the_ticket_at_once_and_the_choice_makes_it_p
     done = await bot.reply(mark, lambda m: m.method == "sendMessage" and "betrifft jetzt" in m.text)
     assert ticket.due_date is not None
     assert done.text == (f"Danke. Ihre Anfrage {ticket.reference} betrifft jetzt Löschung. "
-                         f"Die Frist bleibt der {format_date_de(ticket.due_date)}.")
+                         f"Die Frist bleibt der {format_date_de(ticket.due_date)}. {NEXT_IDENTITY}")
     [after] = bot.tickets()
     assert after.id == ticket.id and after.rights == ["erasure"]
     assert (after.received_at, after.due_date) == (ticket.received_at, ticket.due_date)
@@ -267,7 +268,7 @@ async def test_number_answer_continues_the_pipelines_clarification_and_the_ident
     [ticket] = bot.tickets()
     assert ticket.due_date is not None
     assert done.text == (f"Danke. Ihre Anfrage {ticket.reference} betrifft jetzt Auskunft. "
-                         f"Die Frist bleibt der {format_date_de(ticket.due_date)}.")
+                         f"Die Frist bleibt der {format_date_de(ticket.due_date)}. {NEXT_IDENTITY}")
     assert ticket.rights == ["access"] and ticket.classification["pending_clarification"] is False
     assert ticket.state == TicketState.AWAITING_IDENTITY.value
     await bot.reply(mark, lambda m: "nur, wenn die Adresse bei uns hinterlegt ist" in m.text)
@@ -293,8 +294,8 @@ async def test_button_on_a_pending_ticket_goes_through_the_pipeline(bot: Bot) ->
         assert f"telegram:{CHAT}" in session.scalars(select(Suppression.address)).all()
         bodies = session.scalars(select(Message.body_text).where(
             Message.ticket_id == ticket.id, Message.direction == "in").order_by(Message.id)).all()
-    assert bodies == [UNCLEAR, "Im Telegram-Chat über die Schaltfläche gewählt: Werbewiderspruch "
-                               "(Art. 21 Abs. 2 und 3 DSGVO)"]
+    assert bodies == [UNCLEAR, "[Etwas anderes]", "Im Telegram-Chat über die Schaltfläche gewählt: "
+                                                  "Werbewiderspruch (Art. 21 Abs. 2 und 3 DSGVO)"]
 
 
 async def test_marketing_stop_beside_another_right_takes_effect_before_any_question(bot: Bot) -> None:

@@ -51,7 +51,9 @@ async def test_the_chat_offers_the_code_whether_or_not_the_named_address_is_on_f
     prompts = []
     for chat, text in ((CHAT, NAMING_ERIKA), (CHAT + 1, NAMING_ERIKA.replace("erika@", "niemand@"))):
         mark = await bot.say(text, chat=chat)
-        await bot.reply(mark, lambda m: bool(getattr(m, "buttons", None)), chat=chat)
+        question = await bot.reply(mark, lambda m: bool(getattr(m, "buttons", None)), chat=chat)
+        await bot.fake.press(question, "Stimmt")
+        await bot.reply(mark, lambda m: "E-Mail-Adresse" in m.text, chat=chat)
         sent = [m.text for m in bot.fake.sent[mark:] if m.chat_id == chat]
         reference = bot.tickets()[-1].reference
         prompts.append([line.replace(reference, "REF") for line in sent])

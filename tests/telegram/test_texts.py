@@ -27,15 +27,17 @@ def test_du_texts_do_not_address_the_person_formally() -> None:
 
 
 @pytest.mark.parametrize(("rights", "form", "expected"), [
-    ((Right.ERASURE,), "sie", "Sie möchten, dass wir Ihre Daten löschen (Art. 17 DSGVO). Stimmt das?"),
-    ((Right.ACCESS,), "du",
+    ((Right.ERASURE,), "sie", "Ihre Nachricht ist als Anfrage DSR-2026-000001 eingegangen. "
+     "Sie möchten, dass wir Ihre Daten löschen (Art. 17 DSGVO). Stimmt das?"),
+    ((Right.ACCESS,), "du", "Deine Nachricht ist als Anfrage DSR-2026-000001 eingegangen. "
      "Du möchtest Auskunft darüber, welche Daten wir über dich speichern (Art. 15 DSGVO). Stimmt das?"),
-    ((Right.PORTABILITY,), "en",
+    ((Right.PORTABILITY,), "en", "Your message has been received as request DSR-2026-000001. "
      "You would like to receive your data in a machine-readable format (Art. 20 GDPR). Is that right?"),
 ])
 def test_confirmation_sentence(rights: tuple[Right, ...], form: t.Form, expected: str) -> None:
     article = ", ".join(t.article(r, form) for r in rights)
-    assert t.text("confirm", form, want=t.wants(rights, form), article=article) == expected
+    text = t.text("confirm", form, reference="DSR-2026-000001", want=t.wants(rights, form), article=article)
+    assert text == expected
 
 
 def test_menu_has_the_nine_rights_in_legal_order() -> None:

@@ -112,6 +112,7 @@ def choose(turn: Turn, ticket: Ticket, rights: Sequence[Right], *, edit: int | N
     key = None if typed is not None else f"tg:{turn.event.chat_id}:btn:{turn.event.update_id}"
     via_pipeline = typed is not None or pending_clarification(ticket) or key in turn.outcomes
     if not via_pipeline:
+        turn.keep_answer(f"[{', '.join(t.button_label(r, 'sie') for r in rights)}]", ticket.id)  # for the DPO
         chat_confirm.correct(turn, ticket, wanted, edit=edit, reason=PRECISED_REASON, text_key="precised")
         return
     text = typed if typed is not None else _button_text(rights)
@@ -171,7 +172,8 @@ def _after_clarification(turn: Turn, ticket: Ticket, outcome: Outcome, msg: Inbo
     if ticket.state != TicketState.ANSWERED.value and ticket.due_date is not None:
         due = chat_submit.format_day(ticket.extended_due_date or ticket.due_date, turn.form)
         text += " " + t.text("due_stays", turn.form, due=due)
-    turn.say(text)
+        text += " " + chat_submit.progress(ticket, turn.form, prefix="next")
+    turn.say(text, ticket_id=ticket.id)
     if result.needs_identity:
         turn.state.step, turn.state.ticket_reference = "await_identity", ticket.reference
         if result.offer_email:

@@ -43,19 +43,42 @@ NOT_A_REQUEST_REASON = "subject_says_not_a_request"
 CORRECTED_REASON = "vom Betroffenen im Chat korrigiert"
 CONFIRMED_REASON = "vom Betroffenen im Chat bestätigt"
 ACTIONS = frozenset({"cy", "cn", "cr", "cx"})  # confirm yes / no, corrected right, not a request
+SETTLED_STATES = frozenset({TicketState.ANSWERED.value, TicketState.REFUSED.value, TicketState.CLOSED.value})
+WITHDRAWN_REASON = "Im Chat anders beantwortet: die zurückgehaltene Antwort passt nicht mehr"
 # Pipeline outcomes of a follow-up that answered the identity step rather than the question.
 IDENTITY_OUTCOMES = frozenset({"identity_verified", "identity_attempt_failed", "identity_failed",
                                "code_expired_resent"})
 
 
-def ask(turn: Turn, reference: str, rights: Sequence[Right]) -> None:
-    """Ask the person whether the reading the ticket was opened on is right."""
+def ask(turn: Turn, ticket: Ticket, rights: Sequence[Right], *, held: Sequence[int] = ()) -> None:
+    """Ask the person whether the reading the ticket was opened on is right.
+
+    `held`: the chat answers about the ticket (receipt, identity step) that wait for the answer.
+    """
+    reference = ticket.reference
     turn.state.confirm = {"reference": reference, "rights": [r.value for r in rights], "correcting": False,
-                          "mode": "confirm"}
-    turn.say(t.text("confirm", turn.form, want=t.wants(list(rights), turn.form),
+                          "mode": "confirm", "held": list(held)}
+    turn.say(t.text("confirm", turn.form, reference=reference, want=t.wants(list(rights), turn.form),
                     article=", ".join(t.article(r, turn.form) for r in rights)),
              [[(t.text("button_yes", turn.form), f"cy:{reference}"),
-               (t.text("button_no", turn.form), f"cn:{reference}")]])
+               (t.text("button_no", turn.form), f"cn:{reference}")]], ticket_id=ticket.id)
+
+
+def held(turn: Turn) -> list[int]:
+    return [int(i) for i in (turn.state.confirm or {}).get("held", [])]
+
+
+def proceed(turn: Turn, ticket: Ticket, lead: str, held_ids: Sequence[int]) -> None:
+    """Say `lead` (what the answer changed and what happens next), then the answers held for it;
+    on a settled ticket or one a person now looks at, the held answers are withdrawn instead."""
+    now = turn.now()
+    settled = ticket.state in SETTLED_STATES or ticket.escalated
+    if settled:
+        chat_submit.withdraw_held(turn.session, ticket, held_ids, actor=_actor(turn), now=now,
+                                  reason=WITHDRAWN_REASON)
+    elif chat_submit.release_held(turn.session, held_ids, lead=lead, now=now):
+        return
+    turn.say(lead, ticket_id=ticket.id)
 
 
 def correcting(turn: Turn) -> bool:
@@ -72,17 +95,28 @@ def on_button(turn: Turn, action: str, rest: str) -> None:
         turn.say(t.text("stale_button", turn.form))
         return
     message_id = turn.event.message_id
+    choosing = (turn.state.confirm or {}).get("mode") == "choose"
+    pressed = {"cy": t.text("button_yes", "sie"),
+               "cn": t.text("button_other" if choosing else "button_no", "sie"),
+               "cx": t.text("button_not_a_request", "sie")}
+    label = pressed.get(action) or t.button_label(Right(value), "sie")
+    turn.keep_answer(f"[{label}]", ticket.id)  # what was pressed, for the DPO (German)
     if action == "cy":
         rights = [Right(r) for r in (turn.state.confirm or {}).get("rights", [])]
         audit(turn.session, actor=_actor(turn), action="rights_confirmed", now=turn.now(),
               ticket_id=ticket.id, reason=CONFIRMED_REASON, detail={"rights": [r.value for r in rights]})
+        held_ids = held(turn)
         turn.state.confirm = None
         if message_id is not None:
-            turn.say(t.text("chosen", turn.form, right=_labels(rights, turn)), edit=message_id)
+            turn.say(t.text("chosen", turn.form, right=_labels(rights, turn)), edit=message_id,
+                     ticket_id=ticket.id)
+        lead = t.text("thanks_confirmed", turn.form)
+        lead += " " + chat_submit.progress(ticket, turn.form, prefix="next")
+        proceed(turn, ticket, lead, held_ids)
     elif action == "cn":
         turn.state.confirm = {**(turn.state.confirm or {}), "correcting": True}
         turn.say(t.text("fix_choose", turn.form, reference=ticket.reference), keyboard(turn, ticket),
-                 edit=message_id)
+                 edit=message_id, ticket_id=ticket.id)
     elif action == "cr":
         correct(turn, ticket, [Right(value)], edit=message_id)
     else:
@@ -143,8 +177,9 @@ def correct(turn: Turn, ticket: Ticket, rights: Sequence[Right], *, edit: int | 
     """
     ordered = legal_sort(tuple(rights))
     now = turn.now()
+    held_ids = held(turn)
     if edit is not None:
-        turn.say(t.text("chosen", turn.form, right=_labels(ordered, turn)), edit=edit)
+        turn.say(t.text("chosen", turn.form, right=_labels(ordered, turn)), edit=edit, ticket_id=ticket.id)
     if list(ticket.rights) != [r.value for r in ordered]:
         correct_rights(turn.session, ticket, ordered, actor=_actor(turn), reason=reason, now=now)
     else:
@@ -160,14 +195,17 @@ def correct(turn: Turn, ticket: Ticket, rights: Sequence[Right], *, edit: int | 
     elif ticket.due_date is not None:
         due = chat_submit.format_day(ticket.extended_due_date or ticket.due_date, turn.form)
         text += " " + t.text("due_stays", turn.form, due=due)
-    turn.say(text)
+        text += " " + chat_submit.progress(ticket, turn.form, prefix="next")
+    proceed(turn, ticket, text, held_ids)
 
 
 def not_a_request(turn: Turn, ticket: Ticket, *, edit: int | None) -> None:
     """The person says it was no data-protection request: recorded for the DPO, nothing deleted."""
     now = turn.now()
+    held_ids = held(turn)
     if edit is not None:
-        turn.say(t.text("chosen", turn.form, right=t.text("button_not_a_request", turn.form)), edit=edit)
+        turn.say(t.text("chosen", turn.form, right=t.text("button_not_a_request", turn.form)), edit=edit,
+                 ticket_id=ticket.id)
     reason = "Betroffene Person im Chat: kein Datenschutz-Anliegen"
     current = TicketState(ticket.state)
     if current is TicketState.ESCALATED or TicketState.ESCALATED in TRANSITIONS[current]:
@@ -178,7 +216,9 @@ def not_a_request(turn: Turn, ticket: Ticket, *, edit: int | None) -> None:
     log.info("chat ticket %s: the person says it is no data-protection request", ticket.reference)
     turn.state.confirm = None
     _leave_identity_step(turn, ticket)
-    turn.say(t.text("not_a_request", turn.form, reference=ticket.reference))
+    chat_submit.withdraw_held(turn.session, ticket, held_ids, actor=_actor(turn), now=now,
+                              reason=WITHDRAWN_REASON)
+    turn.say(t.text("not_a_request", turn.form, reference=ticket.reference), ticket_id=ticket.id)
 
 
 def _leave_identity_step(turn: Turn, ticket: Ticket) -> None:

@@ -57,6 +57,7 @@ from dsr.intents import classify
 from dsr.intents.rights import RIGHTS, Right, legal_sort
 from dsr.mail.address import is_address
 from dsr.pipeline import codes
+from dsr.store.models import Ticket
 
 __all__ = ["BUTTON_HANDLERS", "COMMANDS", "TEXT_HANDLERS", "ChatEvent", "ChatFlow", "ChatLimits", "EventKind"]
 
@@ -251,7 +252,13 @@ def _new_request(turn: Turn, text: str) -> None:
     choosable = [r for r in labels if r not in IMMEDIATE]
     hard = set(result.reasons) - ASKABLE_REASONS
     pending["rights"] = [r.value for r in labels]
-    if result.escalate and hard:
+    latest = _latest_open_ticket(turn) if not labels and not hard else None
+    if latest is not None:
+        # No right named while a request of this chat is open ("Und jetzt?", "Danke"): it belongs
+        # to that ticket, and the person hears where it stands.
+        turn.state.reset()
+        _follow_up(turn, text, latest)
+    elif result.escalate and hard:
         _submit(turn, labels or [Right.OTHER], escalate=True)
     elif labels and set(labels) <= IMMEDIATE and not result.escalate:
         _submit(turn, labels)
@@ -269,6 +276,30 @@ def _new_request(turn: Turn, text: str) -> None:
         turn.say(t.text("no_right", turn.form), _rights_keyboard(turn, t.MENU_RIGHTS))
 
 
+def _latest_open_ticket(turn: Turn) -> Ticket | None:
+    """The most recent open ticket this chat opened before this message, if any.
+
+    The ticket this very message opened does not count: the turn reruns after the pipeline
+    (`ChatFlow.handle`) and must decide the same way both times.
+    """
+    key = f"tg:{turn.event.chat_id}:{turn.event.message_id}"
+    mine = [ticket for ticket in binding.open_tickets(turn.session, controller=turn.controller,
+                                                      chat_id=turn.event.chat_id, subject_id=None)
+            if chat_submit.opening_key(turn.session, ticket) != key]
+    return mine[-1] if mine else None
+
+
+def _follow_up(turn: Turn, text: str, ticket: Ticket) -> None:
+    """Text about an open ticket: filed with it through the pipeline, acknowledged with its status."""
+    _msg, outcome = turn.pipeline_outcome(text=text, rights=(), confirmed=False,
+                                          subject=f"[{ticket.reference}]")
+    if outcome is None:
+        return
+    item = chat_submit.acknowledge(turn.session, ticket, outcome, chat_id=turn.event.chat_id, form=turn.form,
+                                   now=turn.now(), controller=turn.controller)
+    turn.outbox_ids.extend([item] if item is not None else [])
+
+
 def _submit(turn: Turn, rights: list[Right], *, escalate: bool = False, ask_confirmation: bool = False,
             offer_choice: bool = False) -> None:
     """Hand the pending request to the pipeline and tell the person what happens next.
@@ -282,20 +313,25 @@ def _submit(turn: Turn, rights: list[Right], *, escalate: bool = False, ask_conf
     ordered = legal_sort(rights)
     confirmed = not escalate and not ask_confirmation and not offer_choice
     msg, outcome = turn.pipeline_outcome(text=pending["text"], rights=ordered, confirmed=confirmed,
-                                         key=pending["key"], at=datetime.fromisoformat(pending["at"]))
+                                         key=pending["key"], at=datetime.fromisoformat(pending["at"]),
+                                         hold=ask_confirmation)
     if outcome is None:
         return
+    # A clear reading is confirmed first: the answers (receipt, identity step) wait for "Stimmt".
+    hold = msg.hold_chat_replies_until
     result = chat_submit.after_pipeline(
         turn.session, outcome=outcome, msg=msg, profile=turn.profile, rights=ordered,
-        confirmed=confirmed, form=turn.form, now=turn.now())
+        confirmed=confirmed, form=turn.form, now=turn.now(), hold_until=hold)
     turn.outbox_ids.extend(result.outbox_ids)
     turn.state.reset()
+    ticket = chat_submit.ticket_by_reference(turn.session, result.reference)
     if result.needs_identity:
         turn.state.step, turn.state.ticket_reference = "await_identity", result.reference
         if result.offer_email:
-            turn.say(t.text("ask_email", turn.form))
-    if ask_confirmation and result.reference:
-        chat_confirm.ask(turn, result.reference, ordered)  # last: the message with the buttons
+            turn.say(t.text("ask_email", turn.form), ticket_id=ticket.id if ticket else None, not_before=hold)
+    if ask_confirmation and ticket is not None:
+        held = chat_submit.held_replies(turn.session, ticket, chat_id=turn.event.chat_id, now=turn.now())
+        chat_confirm.ask(turn, ticket, ordered, held=held)  # the question first; the held answers after it
     elif offer_choice and result.reference:
         chat_choice.offer(turn, result.reference, ordered)
 

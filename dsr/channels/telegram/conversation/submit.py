@@ -10,6 +10,7 @@ short chat answer when the pipeline queued none for the chat.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ from dsr.pipeline.outbound import VERIFIED_LEVELS, reply_context, send_chat
 from dsr.replies import format_date_de, render_reply
 from dsr.replies.context import ReplyKind
 from dsr.store.audit import audit
-from dsr.store.models import IdentityLevel, Message, OutboxItem, Ticket, TicketState
+from dsr.store.models import IdentityLevel, Message, OutboxItem, OutboxState, Ticket, TicketState
 from dsr.store.suppression import suppress_subject
 from dsr.store.tickets.services import (
     TRANSITIONS,
@@ -55,10 +56,14 @@ class SubmitResult:
 
 def after_pipeline(
     session: Session, *, outcome: Outcome, msg: InboundMessage, profile: ControllerProfile,
-    rights: Sequence[Right], confirmed: bool, form: t.Form, now: datetime,
+    rights: Sequence[Right], confirmed: bool, form: t.Form, now: datetime, hold_until: datetime | None = None,
 ) -> SubmitResult:
-    """Finish a submission in the chat's transaction; safe to repeat after a crash."""
-    ticket = ticket_by_reference(session, outcome.ticket_reference) or _ticket_by_key(session, msg.dedupe_key)
+    """Finish a submission in the chat's transaction; safe to repeat after a crash.
+
+    `hold_until`: the chat answers queued here wait like the pipeline's (a question comes first).
+    """
+    ticket = (ticket_by_reference(session, outcome.ticket_reference)
+              or ticket_by_message(session, msg.dedupe_key))
     chat_id = msg.chat_id or 0
     user_id = msg.telegram_user_id or 0
     if ticket is None:
@@ -84,7 +89,8 @@ def after_pipeline(
     if not _chat_reply_queued(session, ticket):
         for kind in _reply_kinds(ticket, rights):
             ids.append(_enqueue_reply(session, kind, ticket, profile, chat_id=chat_id,
-                                      verified=subject is not None, form=form, now=now))
+                                      verified=subject is not None, form=form, now=now,
+                                      not_before=hold_until))
     needs_identity = ticket.state == TicketState.AWAITING_IDENTITY.value
     # The offer to send a code to an address on file comes whatever the request named: whether the
     # pipeline silently sent a code somewhere must not show in the chat (no enumeration).
@@ -178,7 +184,99 @@ def format_day(day: date | None, form: t.Form) -> str:
     return format_date(day, format="long", locale="en") if form == "en" else format_date_de(day)
 
 
-def _ticket_by_key(session: Session, key: str) -> Ticket | None:
+def progress(ticket: Ticket, form: t.Form, *, prefix: str) -> str:
+    """Where the ticket stands, as the next step ("next") or as a status ("status"), with its due date."""
+    state = ticket.state
+    if state == TicketState.AWAITING_IDENTITY.value:
+        group = "identity"
+    elif state in (TicketState.ANSWERED.value, TicketState.REFUSED.value, TicketState.CLOSED.value):
+        group = "done"
+    elif ticket.escalated or state == TicketState.ESCALATED.value:
+        group = "person"
+    elif state == TicketState.PAUSED.value:
+        group = "paused"
+    else:
+        group = "working"
+    due = format_day(ticket.extended_due_date or ticket.due_date, form) or t.text("status_no_due", form)
+    return t.text(f"{prefix}_{group}", form, due=due)
+
+
+def acknowledge(session: Session, ticket: Ticket, outcome: Outcome, *, chat_id: int, form: t.Form,
+                now: datetime, controller: str) -> int | None:
+    """Every message gets an answer: a follow-up the pipeline filed without answering the chat is
+    acknowledged with where the ticket stands and its due date.  Returns the queued item, if any."""
+    if outcome.outbox_ids and session.scalar(select(OutboxItem.id).where(
+            OutboxItem.id.in_(list(outcome.outbox_ids)), OutboxItem.channel == "telegram").limit(1)):
+        return None
+    text = f"{t.text('noted', form, reference=ticket.reference)} {progress(ticket, form, prefix='status')}"
+    return send_chat(session, controller=controller, chat_id=chat_id, text=text, now=now, ticket_id=ticket.id)
+
+
+def held_replies(session: Session, ticket: Ticket, *, chat_id: int, now: datetime) -> list[int]:
+    """The chat answers about `ticket` still waiting for the person's answer to the question."""
+    return list(session.scalars(select(OutboxItem.id).where(
+        OutboxItem.ticket_id == ticket.id, OutboxItem.channel == "telegram",
+        OutboxItem.recipient == str(chat_id), OutboxItem.state == OutboxState.PENDING.value,
+        OutboxItem.next_attempt_at > now).order_by(OutboxItem.id)))
+
+
+def release_held(session: Session, held: Sequence[int], *, lead: str, now: datetime) -> bool:
+    """The person answered the question: the held answers go out now, the first one opened by
+    `lead` (what the answer changed and what happens next).  False when none was still waiting
+    (they went out when the wait ended): the caller then says `lead` on its own."""
+    items = _still_held(session, held, now)
+    for position, item in enumerate(items):
+        if position == 0:
+            data = json.loads(item.payload.decode())
+            data["text"] = f"{lead}\n\n{data['text']}"
+            item.payload = json.dumps(data, ensure_ascii=False).encode()
+            if item.message_id is not None:
+                stored = session.get(Message, item.message_id)
+                if stored is not None:
+                    stored.body_text = data["text"]
+        _due_now(session, item, now)
+    return bool(items)
+
+
+def withdraw_held(session: Session, ticket: Ticket, held: Sequence[int], *, actor: str, now: datetime,
+                  reason: str) -> None:
+    """The answer made the held answers wrong (the request is settled or goes to a person): they are
+    never sent, so they leave the outbox and the conversation; the audit log names each and why."""
+    for item in _still_held(session, held, now):
+        audit(session, actor=actor, action="auto_reply_withheld", now=now, ticket_id=ticket.id, reason=reason,
+              detail={"kind": item.kind, "outbox_id": item.id})
+        stored = session.get(Message, item.message_id) if item.message_id is not None else None
+        session.delete(item)
+        if stored is not None:
+            session.flush()
+            session.delete(stored)
+
+
+def _still_held(session: Session, held: Sequence[int], now: datetime) -> list[OutboxItem]:
+    if not held:
+        return []
+    return list(session.scalars(select(OutboxItem).where(
+        OutboxItem.id.in_(list(held)), OutboxItem.state == OutboxState.PENDING.value,
+        OutboxItem.next_attempt_at > now).order_by(OutboxItem.id)))
+
+
+def _due_now(session: Session, item: OutboxItem, now: datetime) -> None:
+    """Due at once, and shown in the conversation where it now belongs: after the person's answer."""
+    item.next_attempt_at = now
+    item.created_at = now
+    if item.message_id is not None:
+        stored = session.get(Message, item.message_id)
+        if stored is not None:
+            stored.received_at = now
+
+
+def opening_key(session: Session, ticket: Ticket) -> str | None:
+    """The dedupe key of the message that opened `ticket` (its first inbound message)."""
+    return session.scalar(select(Message.dedupe_key).where(
+        Message.ticket_id == ticket.id, Message.direction == "in").order_by(Message.id).limit(1))
+
+
+def ticket_by_message(session: Session, key: str) -> Ticket | None:
     """The ticket an already processed message went to (the pipeline answered DUPLICATE)."""
     ticket_id = session.scalar(select(Message.ticket_id).where(
         Message.channel == "telegram", Message.direction == "in", Message.dedupe_key == key))
@@ -212,7 +310,8 @@ def render_chat(ticket: Ticket, profile: ControllerProfile, *, form: t.Form, ver
 
 
 def _enqueue_reply(session: Session, kind: ReplyKind, ticket: Ticket, profile: ControllerProfile, *,
-                   chat_id: int, verified: bool, form: t.Form, now: datetime) -> int:
+                   chat_id: int, verified: bool, form: t.Form, now: datetime,
+                   not_before: datetime | None = None) -> int:
     text = render_chat(ticket, profile, form=form, verified=verified, kind=kind)
     return send_chat(session, controller=profile.key, chat_id=chat_id, text=text, now=now,
-                        kind=kind.value, ticket_id=ticket.id)
+                     kind=kind.value, ticket_id=ticket.id, not_before=not_before)

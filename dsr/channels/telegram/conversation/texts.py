@@ -118,9 +118,65 @@ _TEXTS: dict[str, tuple[str, str, str]] = {
         "/abmelden – unlink this chat from your customer account\n"
         "Please do not send ID copies or photos. By e-mail you reach us at {email}.",
     ),
-    "confirm": ("Sie möchten{want} ({article}). Stimmt das?",
-                "Du möchtest{want} ({article}). Stimmt das?",
-                "You would like{want} ({article}). Is that right?"),
+    "confirm": ("Ihre Nachricht ist als Anfrage {reference} eingegangen. Sie möchten{want} ({article}). "
+                "Stimmt das?",
+                "Deine Nachricht ist als Anfrage {reference} eingegangen. Du möchtest{want} ({article}). "
+                "Stimmt das?",
+                "Your message has been received as request {reference}. You would like{want} ({article}). "
+                "Is that right?"),
+    "thanks_confirmed": ("Danke für die Bestätigung.", "Danke für die Bestätigung.",
+                         "Thank you for confirming."),
+    # What happens next, by where the ticket stands (after every confirmation).
+    "next_identity": ("Als Nächstes prüfen wir, ob die Anfrage wirklich von Ihnen stammt; erst danach "
+                      "beginnen wir mit der Bearbeitung.",
+                      "Als Nächstes prüfen wir, ob die Anfrage wirklich von dir stammt; erst danach "
+                      "beginnen wir mit der Bearbeitung.",
+                      "Next we check that the request really comes from you; only then do we start "
+                      "working on it."),
+    "next_working": ("Als Nächstes bearbeiten wir Ihre Anfrage; die Antwort erhalten Sie spätestens am "
+                     "{due}.",
+                     "Als Nächstes bearbeiten wir deine Anfrage; die Antwort bekommst du spätestens am "
+                     "{due}.",
+                     "Next we work on your request; you will receive the answer by {due} at the latest."),
+    "next_person": ("Als Nächstes sieht sich eine Person aus unserem Datenschutz-Team Ihre Anfrage an; die "
+                    "Antwort erhalten Sie spätestens am {due}.",
+                    "Als Nächstes sieht sich eine Person aus unserem Datenschutz-Team deine Anfrage an; die "
+                    "Antwort bekommst du spätestens am {due}.",
+                    "Next a person from our data protection team looks at your request; you will receive "
+                    "the answer by {due} at the latest."),
+    "next_paused": ("Die Frist ist angehalten, bis wir von Ihnen hören; sie endet sonst am {due}.",
+                    "Die Frist ist angehalten, bis wir von dir hören; sie endet sonst am {due}.",
+                    "The deadline is paused until we hear from you; otherwise it ends on {due}."),
+    "next_done": ("Ihre Anfrage ist erledigt; weiter ist nichts zu tun.",
+                  "Deine Anfrage ist erledigt; weiter ist nichts zu tun.",
+                  "Your request is settled; nothing else needs to be done."),
+    # A message about an open ticket that the pipeline did not answer itself.
+    "noted": ("Danke, Ihre Nachricht ist bei Ihrer Anfrage {reference} vermerkt.",
+              "Danke, deine Nachricht ist bei deiner Anfrage {reference} vermerkt.",
+              "Thank you, your message has been added to your request {reference}."),
+    "status_identity": ("Stand: Wir warten noch auf die Bestätigung Ihrer Identität; erst danach beginnen "
+                        "wir mit der Bearbeitung. Die Frist läuft bis {due}.",
+                        "Stand: Wir warten noch auf die Bestätigung deiner Identität; erst danach beginnen "
+                        "wir mit der Bearbeitung. Die Frist läuft bis {due}.",
+                        "Status: we are still waiting for your identity to be confirmed; only then do we "
+                        "start working on it. The deadline is {due}."),
+    "status_working": ("Stand: Ihre Anfrage ist in Bearbeitung; die Antwort erhalten Sie spätestens am "
+                       "{due}.",
+                       "Stand: Deine Anfrage ist in Bearbeitung; die Antwort bekommst du spätestens am "
+                       "{due}.",
+                       "Status: your request is being worked on; you will receive the answer by {due} at "
+                       "the latest."),
+    "status_person": ("Stand: Eine Person aus unserem Datenschutz-Team bearbeitet Ihre Anfrage; die Antwort "
+                      "erhalten Sie spätestens am {due}.",
+                      "Stand: Eine Person aus unserem Datenschutz-Team bearbeitet deine Anfrage; die Antwort "
+                      "bekommst du spätestens am {due}.",
+                      "Status: a person from our data protection team is handling your request; you will "
+                      "receive the answer by {due} at the latest."),
+    "status_paused": ("Stand: Die Frist ist angehalten, bis wir von Ihnen hören; sie endet sonst am {due}.",
+                      "Stand: Die Frist ist angehalten, bis wir von dir hören; sie endet sonst am {due}.",
+                      "Status: the deadline is paused until we hear from you; otherwise it ends on {due}."),
+    "status_done": ("Stand: Ihre Anfrage ist erledigt.", "Stand: Deine Anfrage ist erledigt.",
+                    "Status: your request is settled."),
     "choose": ("Ich bin nicht sicher, was Sie meinen. Ihre Nachricht ist als Anfrage {reference} "
                "eingegangen; die Frist läuft ab ihrem Eingang. Welches Anliegen haben Sie? Tippen Sie "
                "darauf, oder beschreiben Sie es in eigenen Worten.",

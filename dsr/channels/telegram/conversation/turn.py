@@ -19,6 +19,7 @@ from dsr.controllers import ControllerProfile
 from dsr.inbound import InboundMessage, Outcome
 from dsr.intents.rights import Right
 from dsr.pipeline.outbound import send_chat
+from dsr.store.models import Direction, Message
 
 EventKind = Literal["command", "text", "button", "non_text"]
 Buttons = list[list[tuple[str, str]]]
@@ -34,6 +35,9 @@ class ChatLimits:
     code_ttl: timedelta = timedelta(hours=24)  # the code travels by e-mail
     code_attempts: int = 5
     email_attempts: int = 3
+    # How long the answers to a clear request wait for "Stimmt das?" to be answered: the question
+    # comes first, the identity step after it; unanswered, they go out anyway.
+    confirm_hold: timedelta = timedelta(minutes=15)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,20 +94,39 @@ class Turn:
     def now(self) -> datetime:
         return self.setup.clock()
 
-    def say(self, text: str, buttons: Buttons | None = None, *, edit: int | None = None) -> None:
-        self.outbox_ids.append(send_chat(
+    def say(self, text: str, buttons: Buttons | None = None, *, edit: int | None = None,
+            ticket_id: int | None = None, not_before: datetime | None = None) -> int:
+        """Queue a chat message (filed under `ticket_id` when it is about a ticket); returns its id."""
+        item = send_chat(
             self.session, controller=self.controller, chat_id=self.event.chat_id, text=text,
-            buttons=buttons or (), edit_message_id=edit, now=self.now()))
+            buttons=buttons or (), edit_message_id=edit, now=self.now(), ticket_id=ticket_id,
+            not_before=not_before)
+        self.outbox_ids.append(item)
+        return item
+
+    def keep_answer(self, text: str, ticket_id: int | None) -> None:
+        """File what the person typed or pressed (not handed to the pipeline) under the ticket, so
+        the DPO sees the whole chat.  Never pass a code in clear: see `masked_code`."""
+        key = f"tg:{self.event.chat_id}:{self.event.kind}:{self.event.update_id}"
+        self.session.add(Message(
+            controller=self.controller, channel="telegram", direction=Direction.INBOUND.value,
+            dedupe_key=key, sender=f"telegram:{self.event.user_id}", recipient="", subject_line="",
+            body_text=text, headers={}, attachments=[], received_at=self.event.at, ticket_id=ticket_id))
+        self.session.flush()
 
     def pipeline_outcome(
         self, *, text: str, rights: tuple[Right, ...], confirmed: bool, subject: str = "",
-        key: str | None = None, at: datetime | None = None,
+        key: str | None = None, at: datetime | None = None, hold: bool = False,
     ) -> tuple[InboundMessage, Outcome | None]:
-        """The pipeline's outcome for this message, or None: then ChatFlow.handle calls it and reruns us."""
+        """The pipeline's outcome for this message, or None: then ChatFlow.handle calls it and reruns us.
+
+        `hold`: the chat asks a question first; the pipeline's chat replies wait for its answer.
+        """
         msg = inbound_message(
             controller=self.controller, event=self.event,
             key=key or f"tg:{self.event.chat_id}:{self.event.message_id}", text=text,
-            received_at=at or self.event.at, rights=rights, confirmed=confirmed, subject=subject)
+            received_at=at or self.event.at, rights=rights, confirmed=confirmed, subject=subject,
+            hold_until=self.now() + self.limits.confirm_hold if hold else None)
         outcome = self.outcomes.get(msg.dedupe_key)
         if outcome is None:
             self.pipeline_request = msg
@@ -111,11 +134,12 @@ class Turn:
 
 
 def inbound_message(*, controller: str, event: ChatEvent, key: str, text: str, received_at: datetime,
-                    rights: tuple[Right, ...], confirmed: bool, subject: str = "") -> InboundMessage:
+                    rights: tuple[Right, ...], confirmed: bool, subject: str = "",
+                    hold_until: datetime | None = None) -> InboundMessage:
     """The chat message as the pipeline takes it; rights picked or confirmed by button are used
     as given instead of classifying the text again."""
     return InboundMessage(
         controller=controller, channel="telegram", dedupe_key=key, sender=f"telegram:{event.user_id}",
         received_at=received_at, subject=subject, body=text, message_id=key,
         chat_id=event.chat_id, telegram_user_id=event.user_id,
-        confirmed_rights=tuple(rights) if confirmed else ())
+        confirmed_rights=tuple(rights) if confirmed else (), hold_chat_replies_until=hold_until)
