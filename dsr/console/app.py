@@ -45,6 +45,7 @@ from dsr.console.views import (
     fulfilment,
     ignored,
     intake,
+    processor,
     quarantine,
     queue,
     session_views,
@@ -108,6 +109,10 @@ ROUTES: list[BaseRoute] = [
     _ticket_post("notes", ticket_actions.note_action),
     _ticket_post("breach", ticket_actions.breach_action),
     _ticket_post("assign", ticket_actions.assign_action),
+    _ticket_post("processor/preview", processor.forward_preview),
+    _ticket_post("processor/forward", processor.forward_action),
+    _ticket_post("processor/revert", processor.revert_action),
+    _ticket_post("processor/confirm", processor.confirm_action),
     # Fulfilment (dsr.fulfilment): discovery results, review, package, erasure plan, proof
     page("/tickets/{ticket_id:int}/fulfilment", fulfilment.fulfilment_page, roles=DPO),
     _ticket_post("fulfilment/discover", fulfilment.discover_action),

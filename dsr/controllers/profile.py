@@ -161,6 +161,9 @@ class ControllerProfile(_Strict):
     may_act_as_processor: bool = False
     # The register of clients for whom it processes (read only when may_act_as_processor).
     processor_clients: list[ProcessorClient] = Field(default_factory=list)
+    # Days after forwarding a request to a client until the DPO is reminded to check that the
+    # client has confirmed it (never later than the client's statutory date).
+    processor_follow_up_days: int = Field(default=14, ge=1, le=31)
     data_sources: list[str] = Field(default_factory=list)
     data_categories: list[str] = Field(default_factory=list)
     purposes: list[Purpose] = Field(min_length=1)

@@ -131,7 +131,8 @@ UNVERIFIED_KINDS = frozenset({
 # controller's data map (Art. 19 notices): not to the data subject, so not this guard's concern.
 # The processor-mode forward goes to the client's address in the profile's register.
 INTERNAL_KINDS = frozenset({ReplyKind.DPO_ESCALATION_ALERT.value, ReplyKind.DEADLINE_REMINDER.value,
-                            ReplyKind.WEEKLY_DIGEST.value, "art19_notice", ReplyKind.PROCESSOR_FORWARD.value})
+                            ReplyKind.WEEKLY_DIGEST.value, "art19_notice", ReplyKind.PROCESSOR_FORWARD.value,
+                            ReplyKind.PROCESSOR_FOLLOW_UP.value})
 # Letters that hand out personal data (a copy, an export, changed or erased data, the logic of a
 # decision, "we hold nothing about you", the DPO's own words, a download): only to a contact whose
 # control was proven (on file, code, or a person's decision), never on invoice facts alone.

@@ -27,6 +27,7 @@ from dsr.intents.rights import RIGHTS, Right, legal_sort
 from dsr.logs import mask_address
 from dsr.pipeline import identity, triage
 from dsr.pipeline.clarification import chosen_readings
+from dsr.pipeline.forwarding import ProcessorRecord, plan_forwarding, queue_forward, record_forwarding
 from dsr.pipeline.identity import IdentityDecision, Rung
 from dsr.pipeline.identity_flow import handle_identity_reply, start_verification
 from dsr.pipeline.intake import stated_deadline
@@ -38,7 +39,7 @@ from dsr.pipeline.loop_guard import (
     is_returned_reply,
     parse_bounce,
 )
-from dsr.pipeline.outbound import berlin_date, queue_internal_mail, reply_context
+from dsr.pipeline.outbound import berlin_date, reply_context
 from dsr.pipeline.run import Run
 from dsr.pipeline.threads import find_thread, is_requester
 from dsr.pipeline.triage import UNCLEAR_REASONS, Route
@@ -292,30 +293,15 @@ def _forward_to_client(run: Run, ticket: Ticket, client: ProcessorClient) -> Out
     The request goes to the client's address in the register with its receipt date and an offer
     of support; the person gets a neutral note naming the client where the register allows it.
     No identity check and no letter in our name about the client's data.  The ticket records the
-    forwarding and is answered ("forwarded"), which stops our own clock; the follow-up date (the
-    client's statutory date) stays on the ticket for the DPO to check with the client.
+    forwarding and is answered ("forwarded"), which stops our own clock; the follow-up date stays
+    on the ticket for the scheduler's reminder (`dsr.pipeline.forwarding`).
     """
-    today = berlin_date(run.now)
-    follow_up = ticket.due_date or today
-    forward = replace(
-        reply_context(ticket, channel="email", verified=False),
-        due_date=ticket.due_date, client_name=client.name, client_data=client.data,
-        forwarded_date=today, forwarded_text=run.msg.body)
-    queue_internal_mail(run.session, run.profile, kind=ReplyKind.PROCESSOR_FORWARD, context=forward,
-                        to=str(client.forward_to), now=run.now, reference=ticket.reference,
-                        overrides_dir=run.replies.overrides_dir)
-    ctx = reply_context(ticket, channel=run.msg.channel, verified=False, forwarded_date=today,
-                        client_name=client.name if client.may_be_named else None)
-    run.replies.reply(ReplyKind.PROCESSOR_NOTICE, ticket, ctx)
-    ticket.classification = {**ticket.classification, "processor": {
-        "client": client.key, "forwarded_on": today.isoformat(), "follow_up": follow_up.isoformat()}}
-    audit(run.session, actor=SYSTEM, action="forwarded_to_client", now=run.now, ticket_id=ticket.id,
-          reason=f"Anfrage betrifft Daten im Auftrag von {client.name}: weitergeleitet "
-                 "(Art. 28 Abs. 3 lit. e DSGVO)",
-          detail={"client": client.key, "follow_up": follow_up.isoformat()})
-    transition(run.session, ticket, TicketState.ANSWERED, actor=SYSTEM, now=run.now, outcome="forwarded",
-               reason=f"An den Verantwortlichen {client.name} weitergeleitet; Nachfassen bis "
-                      f"{follow_up:%d.%m.%Y}")
+    plan = plan_forwarding(ticket, run.profile, client, text=run.msg.body, now=run.now,
+                           channel=run.msg.channel)
+    queue_forward(run.session, run.profile, ticket, plan, now=run.now,
+                  overrides_dir=run.replies.overrides_dir)
+    run.replies.reply(ReplyKind.PROCESSOR_NOTICE, ticket, plan.notice)
+    record_forwarding(run.session, ticket, plan, actor=SYSTEM, now=run.now)
     return _accepted("forwarded_to_client", ticket)
 
 
@@ -327,8 +313,7 @@ def _several_clients(run: Run, ticket: Ticket, clients: Sequence[ProcessorClient
     in the DPO's queue with the clients named; the deadline runs from receipt as for any request.
     """
     names = ", ".join(client.name for client in clients)
-    ticket.classification = {**ticket.classification, "processor": {
-        "candidates": [client.key for client in clients]}}
+    ProcessorRecord(candidates=tuple(client.key for client in clients)).store(ticket)
     escalate(run.session, ticket, [SEVERAL_CLIENTS], actor=SYSTEM, now=run.now,
              reason=f"Die Anfrage nennt mehrere Auftraggeber ({names}): bitte aufteilen und je "
                     "Auftraggeber weiterleiten (Art. 28 Abs. 3 lit. e DSGVO) oder selbst beantworten")

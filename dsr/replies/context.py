@@ -45,6 +45,8 @@ class ReplyKind(StrEnum):
     WEEKLY_DIGEST = "weekly_digest"
     # To a client we process for (German): the request forwarded (Art. 28(3)(e)).
     PROCESSOR_FORWARD = "processor_forward"
+    # Internal: a forwarded request whose client has not confirmed it by the follow-up date.
+    PROCESSOR_FOLLOW_UP = "processor_follow_up"
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +93,8 @@ class ReplyContext:
     client_name: str | None = None
     forwarded_date: date | None = None
     client_data: str = ""
-    forwarded_text: str = ""  # a late code arrived; this new code replaces it
+    forwarded_text: str = ""
+    follow_up_date: date | None = None  # internal follow-up reminder: the date that was reached
     facts_requested: tuple[str, ...] = ()  # e.g. ("Kundennummer", "Postleitzahl")
     # IDENTITY_REQUEST to an unverified sender: say that a code goes to contact data on file *if*
     # any matches (the same words whether or not one does).

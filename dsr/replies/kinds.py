@@ -131,6 +131,11 @@ KIND_SPECS: dict[ReplyKind, KindSpec] = {
             _req("forwarded_text", "the controller receives the request itself"),
             _req("client_data", "which data we process for the client"),
         )),
+        KindSpec(K.PROCESSOR_FOLLOW_UP, _I, required=(
+            _req("client_name", "the DPO must know which client to ask"),
+            _req("forwarded_date", "the reminder names the day the request was forwarded"),
+            _req("follow_up_date", "the reminder names the follow-up date that was reached"),
+        )),
         KindSpec(K.DPO_ESCALATION_ALERT, _I, required=(
             _req("escalation_reasons", "the DPO must see why the case was escalated"),
         )),

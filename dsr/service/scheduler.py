@@ -13,7 +13,11 @@ thread (SQLAlchemy is synchronous):
 2. **The weekly digest** (open requests by due date) to the same recipients, once per ISO week,
    at the first round from Monday 07:00 Europe/Berlin on; a service that was down on Monday sends
    it at its first round later that week.
-3. **Retention purge** (`dsr.store.retention`) once a day, only when `DSR_RETENTION_AUTO_PURGE` is on.
+3. **Processor follow-up**: a request forwarded to a client (processor mode, `dsr.pipeline.forwarding`)
+   whose client has not confirmed it by the ticket's follow-up date gets one reminder to the same
+   recipients, once per follow-up date; the DPO then records the confirmation (or takes the
+   request back as the controller's own) in the console.
+4. **Retention purge** (`dsr.store.retention`) once a day, only when `DSR_RETENTION_AUTO_PURGE` is on.
 
 Internal mails carry metadata only (reference, rights, state, dates, reason codes), never bodies
 or a data subject's contact details.  They are built by the console's functions
@@ -44,6 +48,7 @@ from dsr.console.digest import queue_digest
 from dsr.controllers.profile import ControllerProfile
 from dsr.deadlines import working_days_before
 from dsr.intents.rights import RIGHTS, Right
+from dsr.pipeline.forwarding import FORWARDED, ProcessorRecord
 from dsr.pipeline.outbound import queue_internal_mail, reply_context
 from dsr.replies.context import ReplyKind
 from dsr.store.audit import audit
@@ -61,6 +66,7 @@ TICK_SECONDS = 300.0
 FIRST_TICK_AFTER_SECONDS = 60.0
 DUE_SOON_WORKING_DAYS = 3
 DIGEST_HOUR = 7  # Monday, Europe/Berlin
+FOLLOW_UP_STAGE = "processor_follow_up"  # the stage part of a follow-up reminder's mark
 
 
 class ReminderStage(StrEnum):
@@ -99,6 +105,7 @@ class Reminder:
 class TickReport:
     reminders: int = 0
     digests: int = 0
+    follow_ups: int = 0
     purges: tuple[PurgeReport, ...] = ()
 
 
@@ -138,21 +145,22 @@ class Scheduler:
     def tick(self) -> TickReport:
         """One round over every controller: reminders, digest, and the purge if enabled."""
         now = self._clock()
-        reminders = digests = 0
+        reminders = digests = follow_ups = 0
         purges: list[PurgeReport] = []
         for profile in self._profiles.values():
             try:
                 reminders += self.send_reminders(profile, now)
                 digests += self.send_digest(profile, now)
+                follow_ups += self.send_follow_ups(profile, now)
                 if self._settings.retention_auto_purge:
                     report = self.auto_purge(profile, now)
                     if report is not None:
                         purges.append(report)
             except Exception:
                 log.exception("scheduler round failed for controller %s", profile.key)
-        if reminders or digests:
+        if reminders or digests or follow_ups:
             self._wake()
-        return TickReport(reminders=reminders, digests=digests, purges=tuple(purges))
+        return TickReport(reminders=reminders, digests=digests, follow_ups=follow_ups, purges=tuple(purges))
 
     # --- deadline reminders -------------------------------------------------------------------
 
@@ -225,6 +233,70 @@ class Scheduler:
             session.commit()
         log.info("deadline reminder queued ticket=%s stage=%s due=%s recipients=%d", reminder.reference,
                  reminder.stage.value, reminder.due.isoformat(), len(item_ids))
+        return 1
+
+    # --- processor follow-up -------------------------------------------------------------------
+
+    def pending_follow_ups(self, profile: ControllerProfile, today: date) -> list[tuple[int, date]]:
+        """(ticket id, follow-up date) of forwarded tickets past their follow-up, not confirmed."""
+        if not profile.may_act_as_processor:
+            return []
+        with self._gate, self._sessions() as session:
+            tickets = session.scalars(select(Ticket).where(
+                Ticket.controller == profile.key, Ticket.state == TicketState.ANSWERED.value,
+                Ticket.outcome == FORWARDED).order_by(Ticket.id))
+            due = [(t.id, r.follow_up) for t in tickets
+                   if (r := ProcessorRecord.of(t)).awaiting_confirmation
+                   and r.follow_up is not None and r.follow_up <= today]
+            keys = [reminder_key(ticket_id, FOLLOW_UP_STAGE, day) for ticket_id, day in due]
+            done = set(session.scalars(select(ChannelState.key).where(ChannelState.key.in_(keys)))) \
+                if keys else set()
+            session.rollback()
+        return [entry for entry, key in zip(due, keys, strict=True) if key not in done]
+
+    def send_follow_ups(self, profile: ControllerProfile, now: datetime) -> int:
+        today = now.astimezone(BERLIN).date()
+        sent = 0
+        for ticket_id, follow_up in self.pending_follow_ups(profile, today):
+            try:
+                sent += self._send_follow_up(profile, ticket_id, follow_up, now, today)
+            except Exception:
+                log.exception("processor follow-up failed ticket_id=%s", ticket_id)
+        return sent
+
+    def _send_follow_up(self, profile: ControllerProfile, ticket_id: int, follow_up: date, now: datetime,
+                        today: date) -> int:
+        key = reminder_key(ticket_id, FOLLOW_UP_STAGE, follow_up)
+        with self._gate, self._sessions() as session:
+            ticket = session.get(Ticket, ticket_id)
+            record = ProcessorRecord.of(ticket) if ticket is not None else None
+            if (ticket is None or record is None or ticket.state != TicketState.ANSWERED.value
+                    or not record.awaiting_confirmation or record.follow_up != follow_up):
+                return 0  # confirmed, taken back or moved since it was read
+            client = profile.processor_client(record.client or "")
+            name = client.name if client is not None else (record.client or "")
+            context = reply_context(ticket, as_of=today, verified=False, recipient_name=None,
+                                    client_name=name, forwarded_date=record.forwarded_on,
+                                    follow_up_date=follow_up)
+            item_ids = [
+                queue_internal_mail(
+                    session, profile, kind=ReplyKind.PROCESSOR_FOLLOW_UP, context=context, to=to, now=now,
+                    reference=ticket.reference, overrides_dir=self._settings.templates_dir,
+                )
+                for to in profile.notification_recipients
+            ]
+            detail = {"client": record.client, "follow_up": follow_up.isoformat(), "outbox_ids": item_ids}
+            try:
+                add_mark(session, key, now=now, detail={**detail, "sent_on": today.isoformat()})
+            except IntegrityError:
+                session.rollback()
+                return 0
+            audit(session, actor=ACTOR, action="scheduler.processor_follow_up_queued", now=now,
+                  ticket_id=ticket.id, reason=f"Keine Bestätigung von {name} bis {follow_up:%d.%m.%Y}: "
+                                              "beim Auftraggeber nachfassen", detail=detail)
+            session.commit()
+        log.info("processor follow-up queued ticket=%s follow_up=%s recipients=%d", ticket.reference,
+                 follow_up.isoformat(), len(item_ids))
         return 1
 
     # --- weekly digest ------------------------------------------------------------------------

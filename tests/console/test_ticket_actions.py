@@ -10,24 +10,12 @@ from email import message_from_bytes, policy
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
-from dsr.store.models import AuditEvent, Message, OutboxItem, Ticket, TicketNote
+from dsr.store.models import AuditEvent, Message, OutboxItem, TicketNote
 from tests.support.console import World
+from tests.support.console import post_form as _post
+from tests.support.console import read_ticket as _ticket
 
 EXTENSION = {"ground": "volume", "reason": "Drei Systeme mit zehn Jahren Korrespondenz"}
-
-
-def _post(client: TestClient, url: str, data: dict[str, object]) -> str:
-    """POST a form as the logged-in user; return the page shown after the redirect."""
-    response = client.post(url, data={**data, "csrf_token": client.csrf})  # type: ignore[attr-defined]
-    assert response.status_code == 303, response.text[:500]
-    return client.get(response.headers["location"]).text
-
-
-def _ticket(world: World, ticket_id: int) -> Ticket:
-    with world.sessions() as s:
-        ticket = s.get(Ticket, ticket_id)
-        assert ticket is not None
-        return ticket
 
 
 def _actions(world: World, ticket_id: int) -> list[str]:

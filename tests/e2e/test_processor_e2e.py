@@ -64,7 +64,7 @@ async def test_request_about_a_clients_data_is_forwarded_not_answered(
     [ticket] = service.tickets()
     assert (ticket.state, ticket.outcome, ticket.identity_level) == ("answered", "forwarded", "none")
     assert ticket.classification["processor"] == {
-        "client": "hv-muster", "forwarded_on": "2026-03-02", "follow_up": "2026-04-02"}
+        "client": "hv-muster", "forwarded_on": "2026-03-02", "follow_up": "2026-03-16"}
     with service.sessions() as s:
         kinds = sorted(s.scalars(select(OutboxItem.kind)))
     assert kinds == ["processor_forward", "processor_notice"]  # no code, no receipt in our name

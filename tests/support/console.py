@@ -20,7 +20,16 @@ from dsr.controllers import ControllerProfile, load_profile
 from dsr.intents.rights import Right
 from dsr.pipeline.core import Pipeline
 from dsr.store.db import session_factory
-from dsr.store.models import AuditEvent, DataSubject, Document, Message, QuarantinedMessage, TicketState, User
+from dsr.store.models import (
+    AuditEvent,
+    DataSubject,
+    Document,
+    Message,
+    QuarantinedMessage,
+    Ticket,
+    TicketState,
+    User,
+)
 from dsr.store.tickets.services import escalate, open_ticket, transition
 from tests.support.clock import FakeClock
 
@@ -120,6 +129,20 @@ def failed_logins(sessions: sessionmaker[Session]) -> int:
     with sessions() as s:
         return int(s.scalar(select(func.count()).select_from(AuditEvent)
                             .where(AuditEvent.action == "console.login_failed")) or 0)
+
+
+def post_form(client: TestClient, url: str, data: dict[str, object]) -> str:
+    """POST a form as the client's logged-in user; return the page shown after the redirect."""
+    response = client.post(url, data={**data, "csrf_token": client.csrf})  # type: ignore[attr-defined]
+    assert response.status_code == 303, response.text[:500]
+    return client.get(response.headers["location"]).text
+
+
+def read_ticket(world: World, ticket_id: int) -> Ticket:
+    with world.sessions() as s:
+        ticket = s.get(Ticket, ticket_id)
+        assert ticket is not None
+        return ticket
 
 
 def csrf_of(html: str) -> str:

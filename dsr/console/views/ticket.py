@@ -34,6 +34,7 @@ from dsr.console.labels import (
     rights_names,
 )
 from dsr.console.letter_pdf import Letter, render_pdf
+from dsr.console.processor import processor_section
 from dsr.console.queries import scoped_ticket
 from dsr.intents.rights import Right
 from dsr.pipeline.outbound import recipient_problem
@@ -380,6 +381,7 @@ def ticket_page(ctx: Ctx) -> Response:
             outcomes=OUTCOMES,
             refusal_reasons=REFUSAL_REASONS,
             draft_kinds=DRAFT_KINDS,
+            processor=processor_section(session, ctx.scope, ticket, profile),
             # What the door out would refuse (no personal data to an unverified contact), so the page
             # says why instead of offering the action.
             blocked={

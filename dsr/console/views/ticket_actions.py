@@ -431,6 +431,12 @@ def _not_closed(action: Action) -> Action:
     return guarded
 
 
+# The runner and the closed-ticket guard, shared with the processor-mode actions
+# (`dsr.console.views.processor`).
+run_action = _run
+not_closed = _not_closed
+
+
 def correct_rights_action(ctx: Ctx) -> Response:
     return _run(ctx, _not_closed(_rights), anchor="classification")
 
@@ -495,8 +501,12 @@ def dismiss_reason_action(ctx: Ctx) -> Response:
     return _run(ctx, _not_closed(_dismiss_reason), anchor="classification")
 
 
-def extend_preview(ctx: Ctx) -> Response:
-    """Show the notice and the new dates; nothing changes until the DPO confirms."""
+# A preview: the template and its values (besides the ticket) for the ticket and its profile.
+Preview = Callable[[Ctx, Ticket, ControllerProfile], tuple[str, dict[str, Any]]]
+
+
+def show_preview(ctx: Ctx, build: Preview, *, anchor: str) -> Response:
+    """A preview page; nothing changes until the DPO confirms.  A refusal returns to `anchor`."""
     ticket_id = ctx.path_int("ticket_id")
     with ctx.services.sessions() as session:
         ticket = scoped_ticket(session, ctx.scope, ticket_id=ticket_id)
@@ -508,16 +518,19 @@ def extend_preview(ctx: Ctx) -> Response:
                 raise RefusedError(f"Für den Verantwortlichen {ticket.controller} ist kein Profil geladen.")
             if ticket.state == "closed":
                 raise RefusedError("Der Vorgang ist abgeschlossen.")
-            planned = plan(
-                ticket, profile, code=ctx.field("ground"), detail=ctx.field("reason"), today=ctx.today
-            )
+            template, values = build(ctx, ticket, profile)
         except (RefusedError, ReplyError) as exc:
             message = reply_problem(exc) if isinstance(exc, ReplyError) else str(exc)
-            return ctx.redirect(f"/tickets/{ticket_id}#deadline", message, "error")
-        return ctx.render(
-            "extend_preview.html",
-            ticket=ticket,
-            plan=planned,
-            ground=ctx.field("ground"),
-            detail=ctx.field("reason"),
-        )
+            return ctx.redirect(f"/tickets/{ticket_id}#{anchor}", message, "error")
+        return ctx.render(template, ticket=ticket, **values)
+
+
+def _extension_preview(ctx: Ctx, ticket: Ticket, profile: ControllerProfile) -> tuple[str, dict[str, Any]]:
+    planned = plan(ticket, profile, code=ctx.field("ground"), detail=ctx.field("reason"), today=ctx.today)
+    values = {"plan": planned, "ground": ctx.field("ground"), "detail": ctx.field("reason")}
+    return "extend_preview.html", values
+
+
+def extend_preview(ctx: Ctx) -> Response:
+    """Show the notice and the new dates; nothing changes until the DPO confirms."""
+    return show_preview(ctx, _extension_preview, anchor="deadline")
