@@ -34,6 +34,7 @@ from dsr.inbound import InboundMessage
 from dsr.intents.rights import RIGHTS, Right
 from dsr.logs import mask_address
 from dsr.mail.compose import ComposedMail, compose_mail
+from dsr.pipeline import codes
 from dsr.pipeline.loop_guard import over_reply_limit
 from dsr.replies import render_reply
 from dsr.replies.context import ReplyContext, ReplyKind
@@ -216,7 +217,7 @@ def record_outbound(session: Session, ticket: Ticket, *, controller: str, sender
                     dedupe: str, message_id: str | None, subject: str, text: str, now: datetime,
                     in_reply_to: str | None = None, references: Sequence[str] = ()) -> int:
     """Store a reply to the person as an outbound message and return its id (the person's answer
-    threads to it).
+    threads to it).  A one-time code in it is stored masked: only the outbox holds it, to send it.
 
     One INSERT on the transaction's connection, no ORM object: nothing in the transaction
     reads the row back through the session, and the ticket it points to is already written.
@@ -226,7 +227,7 @@ def record_outbound(session: Session, ticket: Ticket, *, controller: str, sender
         "direction": Direction.OUTBOUND.value, "dedupe_key": dedupe, "message_id": message_id,
         "in_reply_to": in_reply_to, "references": " ".join(references) or None,
         "sender": sender, "recipient": recipient, "subject_line": subject,
-        "body_text": text, "headers": {}, "attachments": [], "received_at": now,
+        "body_text": codes.mask(text), "headers": {}, "attachments": [], "received_at": now,
         "ticket_id": ticket.id, "disposition": "",
     }).scalar_one()
     return row_id

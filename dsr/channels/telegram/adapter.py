@@ -27,7 +27,7 @@ import hmac
 import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -57,6 +57,7 @@ DEFAULT_API_URL = "https://api.telegram.org"
 COMMANDS = ("start", "hilfe", "help", "status", "abbrechen", "cancel", "abmelden")
 ALLOWED_UPDATES = ["message", "callback_query"]
 MAX_UPDATE_ATTEMPTS = 5
+LAST_OF_SECOND = timedelta(microseconds=999_999)
 SECRET_HEADER = "x-telegram-bot-api-secret-token"  # noqa: S105 - a header name, not a secret
 AnyApplication = Application[Any, Any, Any, Any, Any, Any]
 
@@ -112,9 +113,13 @@ class TelegramChannel:
         chat, user = update.effective_chat, update.effective_user
         now = self._clock()
         sent = update.effective_message.date if update.effective_message and kind != "button" else None
+        # Telegram's date has whole seconds: the message reached us within that second and not after
+        # `now`.  The latest such moment keeps the receipt in Telegram's second (same deadline) and
+        # places the message after our answers of the same second in the conversation.
+        at = min(now, sent + LAST_OF_SECOND) if sent else now
         return ChatEvent(
             update_id=update.update_id, chat_id=chat.id if chat else 0, user_id=user.id if user else 0,
-            at=min(now, sent) if sent else now, kind=kind, text=text, message_id=message_id,
+            at=at, kind=kind, text=text, message_id=message_id,
             language_code=user.language_code if user else None)
 
     async def _dispatch(self, event: ChatEvent) -> None:

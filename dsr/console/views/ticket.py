@@ -37,6 +37,7 @@ from dsr.console.letter_pdf import Letter, render_pdf
 from dsr.console.processor import processor_section
 from dsr.console.queries import scoped_ticket
 from dsr.intents.rights import Right
+from dsr.pipeline import codes
 from dsr.pipeline.outbound import recipient_problem
 from dsr.replies.context import ReplyKind
 from dsr.store.models import AuditEvent, Direction, Document, Message, OutboxItem, Ticket, TicketNote, User
@@ -105,7 +106,7 @@ def chat_payload(item: OutboxItem) -> ChatOut:
         return ChatOut("(Nachricht nicht lesbar)", [], False)
     rows = (data.get("reply_markup") or {}).get("inline_keyboard") or []
     buttons = [str(b.get("text", "")) for row in rows for b in row if isinstance(b, dict)]
-    return ChatOut(str(data.get("text", "")), buttons, data.get("edit_message_id") is not None)
+    return ChatOut(codes.mask(str(data.get("text", ""))), buttons, data.get("edit_message_id") is not None)
 
 
 def outbox_text(item: OutboxItem) -> tuple[str, str]:
@@ -117,7 +118,7 @@ def outbox_text(item: OutboxItem) -> tuple[str, str]:
         return "", ""
     body = msg.get_body(preferencelist=("plain",))
     text = body.get_content() if body is not None else ""
-    return str(msg.get("Subject", "")), str(text)
+    return str(msg.get("Subject", "")), codes.mask(str(text))  # a one-time code is the person's alone
 
 
 def _note(kind: str, state: str) -> str:
@@ -164,7 +165,8 @@ def _message_item(msg: Message) -> ConversationItem:
         direction=msg.direction,
         channel=msg.channel,
         title=title,
-        party=_party(msg.sender if inbound else msg.recipient),
+        party="Telegram-Chat" if msg.channel == "telegram" else _party(msg.sender if inbound
+                                                                       else msg.recipient),
         text=msg.body_text,
         attachments=list(msg.attachments or []),
         note=disposition_label(msg.disposition) if msg.disposition else "",
