@@ -116,13 +116,14 @@ def _letters(ticket: Ticket, profile: ControllerProfile, plan: Forwarding, *,
 
 
 def _plan(ticket: Ticket, profile: ControllerProfile, client: ProcessorClient, rights: tuple[Right, ...],
-          text: str, now: datetime) -> Forwarding:
+          text: str, now: datetime, *, part: bool) -> Forwarding:
     plan = plan_forwarding(ticket, profile, client, text=text, now=now)
-    if tuple(Right(r) for r in ticket.rights) == rights:
+    if not part:
         return plan
-    # The part split off: the letters name only its rights.
+    # The part split off: the letters name only its rights, and the person learns that we answer
+    # the rest ourselves.
     return replace(plan, forward=replace(plan.forward, rights=rights),
-                   notice=replace(plan.notice, rights=rights))
+                   notice=replace(plan.notice, rights=rights, forwarded_part=True))
 
 
 def preview(ticket: Ticket, profile: ControllerProfile, *, client_key: str, split: bool, rights: list[str],
@@ -134,7 +135,7 @@ def preview(ticket: Ticket, profile: ControllerProfile, *, client_key: str, spli
         raise RefusedError("Der Vorgang enthält keine Nachricht der Person, die weitergeleitet werden "
                            "könnte.")
     chosen = _split_rights(ticket, rights) if split else tuple(Right(r) for r in ticket.rights)
-    plan = _plan(ticket, profile, client, chosen, text, now)
+    plan = _plan(ticket, profile, client, chosen, text, now, part=split)
     forward, notice = _letters(ticket, profile, plan, overrides_dir=overrides_dir)
     return ForwardPreview(client, chosen, split, forward, notice, plan.follow_up)
 
@@ -146,7 +147,7 @@ def forward(session: Session, ticket: Ticket, profile: ControllerProfile, *, cli
                     overrides_dir=overrides_dir)
     text = request_text(ticket)
     target = _split_off(session, ticket, profile, shown, actor=actor, now=now) if split else ticket
-    plan = _plan(target, profile, shown.client, shown.rights, text, now)
+    plan = _plan(target, profile, shown.client, shown.rights, text, now, part=split)
     queue_forward(session, profile, target, plan, now=now, overrides_dir=overrides_dir)
     notice = render_reply(ReplyKind.PROCESSOR_NOTICE, plan.notice, profile, language=target.language or "de",
                           overrides_dir=overrides_dir)

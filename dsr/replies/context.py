@@ -94,6 +94,9 @@ class ReplyContext:
     forwarded_date: date | None = None
     client_data: str = ""
     forwarded_text: str = ""
+    # Only part of the request was forwarded (a mixed request split by the DPO): the note names that
+    # part (`rights`) and says that we answer the rest ourselves.
+    forwarded_part: bool = False
     follow_up_date: date | None = None  # internal follow-up reminder: the date that was reached
     facts_requested: tuple[str, ...] = ()  # e.g. ("Kundennummer", "Postleitzahl")
     # IDENTITY_REQUEST to an unverified sender: say that a code goes to contact data on file *if*

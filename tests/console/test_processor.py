@@ -126,6 +126,9 @@ def test_a_mixed_request_is_split_into_a_forwarded_part_and_our_own(world: World
                                                             ("processor_notice", part.id)]
     forward = " ".join(text_of(next(i for i in items if i.kind == "processor_forward").payload).split())
     assert f"Aktenzeichen {part.reference}" in forward and "(Auskunft" in forward
+    notice = " ".join(text_of(next(i for i in items if i.kind == "processor_notice").payload).split())
+    assert "Ein Teil davon (Auskunft (Art. 15 DSGVO)) betrifft Daten" in notice
+    assert "Den übrigen Teil Ihrer Anfrage beantworten wir selbst." in notice
     # Both linked and shown as related.
     assert f'href="/tickets/{part.id}"' in page and part.reference in page
     part_page = client.get(f"/tickets/{part.id}").text
