@@ -454,3 +454,30 @@ def test_queue_fits_390_px_without_horizontal_scroll(live: LiveConsole, page: Pa
     page.keyboard.press("Tab")
     expect(page.locator("a.skip")).to_be_focused()
     assert page.locator("#queue thead th[scope=col]").count() >= 8
+
+
+def test_dpo_splits_a_mixed_request_and_forwards_the_clients_part(live: LiveConsole, page: Page) -> None:
+    """Processor mode in the browser: the real form's fields reach the preview and the confirmation."""
+    world = live.world
+    _login(page, live, "dana")
+    page.goto(f"{live.url}/tickets/{world.email_ticket}")
+    page.select_option("#processor-form select[name=client]", "elektro-heinemann")
+    page.check("#processor-form input[name=scope][value=part]")
+    page.uncheck("#processor-form input[name=rights][value=erasure]")
+    page.click("#processor-form button")
+    expect(page.locator("#client")).to_have_text("Heinemann Elektrotechnik GmbH, Braunschweig")
+    expect(page.locator("#forward")).to_contain_text("Auskunft nach Art. 15 DSGVO")
+    expect(page.locator("#notice")).to_contain_text("beantworten wir selbst")
+    _shot(page, "processor-preview")
+    page.click("text=Weiterleiten und Hinweis senden")
+    expect(page.locator(".flash").first).to_contain_text("abgetrennt und an Heinemann Elektrotechnik")
+    expect(page.locator("#split-into a")).to_have_count(1)
+    page.click("#split-into a")
+    expect(page.locator("#split-from")).to_contain_text(world.email_reference)
+    expect(page.locator("#processor-confirm")).to_be_visible()
+    with world.sessions() as s:
+        own = s.get(Ticket, world.email_ticket)
+        part = s.scalars(select(Ticket).where(Ticket.classification["split_from"].as_string()
+                                              == world.email_reference)).one()
+        assert own is not None and own.rights == ["access", "erasure"] and own.state == "escalated"
+        assert (part.rights, part.state, part.outcome) == (["access"], "answered", "forwarded")
