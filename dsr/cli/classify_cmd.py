@@ -137,14 +137,16 @@ def _held_out(paths: list[Path]) -> None:
         raise CliError("--heldout needs at least two corpus files", exit_code=2)
     files = {path.name: _read_labelled(path) for path in paths}
     typer.echo(f"{'held out':<28} {'exact':>6} {'ignored':>8} {'auto prec':>10} {'auto n':>7} "
-               f"{'esc rec':>8} {'false esc':>10}   thresholds (chosen on the other files)")
+               f"{'esc rec':>8} {'false esc':>10} {'asked':>6}   thresholds (chosen on the other files)")
     for item in held_out(default_classifier(), files):
         s, t = item.scores, item.thresholds
         typer.echo(f"{item.name:<28} {s.exact:>6.3f} {s.ignored_share:>8.3f} "
                    f"{s.auto_handled_precision:>10.3f} {s.auto_handled:>7} {s.escalation_recall:>8.3f} "
-                   f"{s.false_escalation:>10.3f}   "
+                   f"{s.false_escalation:>10.3f} {s.asked_share:>6.3f}   "
                    f"strong={t.strong} max_labels={t.max_labels} max_words={t.max_words} "
                    f"(training auto prec {item.training.auto_handled_precision:.3f})")
+    typer.echo("esc rec / false esc: the DPO sees the message at once (escalation or triage queue); "
+               "asked: share answered with a clarification question to the sender")
 
 
 def _check_labelled(record: Any) -> str | None:

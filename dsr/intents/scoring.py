@@ -3,11 +3,16 @@
 The figures a DPO needs before trusting automation:
 
 - exact-set accuracy: labels ⊆ predicted ⊆ labels ∪ acceptable;
-- requests ignored: messages whose gold labels name a right but that the classifier reads as
-  `other` without sending them to a person (the pipeline would store them as "not a request");
-- auto-handled precision: of the messages answered without a person (a right predicted, no
-  escalation), the share with the right label set that did not need a person;
-- escalation recall and false escalation, against the `escalate` field;
+- requests ignored: messages whose gold labels name a right but that the pipeline would set
+  aside as "not a request" (`dsr.intents.routing`: route `ignore`);
+- auto-handled precision: of the messages answered without a person (route `handle`), the share
+  with the right label set that did not need a person;
+- escalation recall and false escalation, against the `escalate` field ("a careful DPO wants a
+  human to look"): a message counts as escalated when the DPO sees it at once (route `escalate`
+  or `triage`).  A clarification question (route `clarify`) is put to the sender, not to a person
+  at the controller, so it counts as neither; `asked` is its share of all messages.  The figures
+  that count a clarification question as an escalation (the classifier's `escalate` flag, used
+  until 2026-12-07) are kept beside them as `escalation_recall_any` / `false_escalation_any`;
 - per label precision and recall, and a confusion table (gold label -> predicted labels).
 
 Records exported by `dsr corpus export-corrections` have the same format and are read the same way.
@@ -23,6 +28,7 @@ from typing import Any
 
 from dsr.intents.model import Classification
 from dsr.intents.rights import Right
+from dsr.intents.routing import Route, decide, reaches_person
 
 LABELS: tuple[str, ...] = tuple(r.value for r in Right)
 MISSED = "-"  # confusion column: a gold label the prediction lacks
@@ -46,9 +52,9 @@ class CorpusScores:
     messages: int
     exact: float  # labels ⊆ predicted ⊆ labels ∪ acceptable
     macro_f1: float
-    escalation_recall: float  # of the messages that must be escalated
-    false_escalation: float  # of the messages that must not be escalated
-    auto_precision: float  # of the messages not escalated: right labels and no human needed
+    escalation_recall: float  # of the messages that must be escalated: the DPO sees them at once
+    false_escalation: float  # of the messages that must not be escalated: the DPO sees them at once
+    auto_precision: float  # of the messages handled or set aside unseen: right labels, no human needed
     mistakes: tuple[str, ...]  # ids with a wrong label set or a wrong escalation
     requests: int = 0  # messages whose gold labels name a right
     ignored: int = 0  # of those, read as `other` and not sent to a person
@@ -57,10 +63,17 @@ class CorpusScores:
     per_label: tuple[LabelScores, ...] = ()
     confusion: dict[str, dict[str, int]] | None = None  # gold label -> predicted label (or "-") -> n
     ignored_ids: tuple[str, ...] = ()
+    asked: int = 0  # messages answered with a clarification question to the sender
+    escalation_recall_any: float = 1.0  # as escalation_recall, a clarification question counted as escalation
+    false_escalation_any: float = 0.0  # as false_escalation, a clarification question counted as escalation
 
     @property
     def ignored_share(self) -> float:
         return _ratio(self.ignored, self.requests, empty=0.0)
+
+    @property
+    def asked_share(self) -> float:
+        return _ratio(self.asked, self.messages, empty=0.0)
 
     @property
     def auto_handled_precision(self) -> float:
@@ -74,8 +87,11 @@ class CorpusScores:
             f"requests ignored              {self.ignored_share:.3f} ({self.ignored} of {self.requests})",
             f"auto-handled precision        {self.auto_handled_precision:.3f} "
             f"({self.auto_handled_right} of {self.auto_handled})",
-            f"escalation recall             {self.escalation_recall:.3f}",
-            f"false-escalation rate         {self.false_escalation:.3f}",
+            f"escalation recall             {self.escalation_recall:.3f} (DPO sees it at once)",
+            f"false-escalation rate         {self.false_escalation:.3f} (DPO sees it at once)",
+            f"clarification questions       {self.asked_share:.3f} ({self.asked} of {self.messages})",
+            f"  counting a question as escalation: recall {self.escalation_recall_any:.3f}, "
+            f"false escalation {self.false_escalation_any:.3f}",
             f"precision without a human     {self.auto_precision:.3f}",
         ]
 
@@ -124,6 +140,7 @@ def score(records: Iterable[dict[str, Any]],
     """Classify every record and compare with its gold labels and escalation."""
     total = exact = 0
     must = must_hit = must_not = must_not_hit = auto = auto_right = 0
+    must_any = must_not_any = asked = 0
     requests = ignored = handled = handled_right = 0
     counts = {label: [0, 0, 0, 0] for label in LABELS}  # tp, fp, fn, predicted
     confusion: dict[str, dict[str, int]] = {label: {} for label in LABELS}
@@ -153,25 +170,30 @@ def score(records: Iterable[dict[str, Any]],
                 row[column] = row.get(column, 0) + 1
             if label not in predicted:
                 row[MISSED] = row.get(MISSED, 0) + 1
+        decision = decide(result)
+        to_person = reaches_person(decision)
+        asked += decision.route is Route.CLARIFY
         wanted = record.get("escalate")
         if wanted is True:
             must += 1
-            must_hit += result.escalate
+            must_hit += to_person
+            must_any += result.escalate
         elif wanted is False:
             must_not += 1
-            must_not_hit += result.escalate
-        if not result.escalate:
+            must_not_hit += to_person
+            must_not_any += result.escalate
+        if decision.route in (Route.HANDLE, Route.IGNORE):
             auto += 1
             auto_right += right and wanted is not True
         if gold - {Right.OTHER.value}:
             requests += 1
-            if predicted == {Right.OTHER.value} and not result.escalate:
+            if decision.route is Route.IGNORE:
                 ignored += 1
                 ignored_ids.append(ident)
-        if not result.escalate and predicted - {Right.OTHER.value}:
+        if decision.route is Route.HANDLE:
             handled += 1
             handled_right += right and wanted is not True
-        if not right or (wanted is not None and wanted != result.escalate):
+        if not right or (wanted is not None and wanted != to_person):
             mistakes.append(ident)
     f1s = []
     per_label = []
@@ -195,4 +217,7 @@ def score(records: Iterable[dict[str, Any]],
         per_label=tuple(per_label),
         confusion=confusion,
         ignored_ids=tuple(ignored_ids),
+        asked=asked,
+        escalation_recall_any=_ratio(must_any, must),
+        false_escalation_any=_ratio(must_not_any, must_not, empty=0.0),
     )

@@ -35,6 +35,7 @@ from dsr.inbound import InboundMessage, Outcome, OutcomeStatus
 from dsr.intents import classify
 from dsr.intents.model import Classification
 from dsr.intents.rights import legal_sort
+from dsr.intents.routing import UNCLEAR_REASONS
 from dsr.logs import mask_address, mask_key
 from dsr.mail.compose import domain_of
 from dsr.pipeline import codes, steps
@@ -42,7 +43,6 @@ from dsr.pipeline.outbound import INSERT_MESSAGE, ReplyQueue
 from dsr.pipeline.run import Run, Site, StoredInbound
 from dsr.pipeline.steps import CONTINUE, Step
 from dsr.pipeline.storable import storable, unstorable_reason
-from dsr.pipeline.triage import UNCLEAR_REASONS
 from dsr.store.audit import audit
 from dsr.store.db import retry_if_disconnected
 from dsr.store.models import (

@@ -21,11 +21,13 @@ from dsr.controllers.processor import named_clients
 from dsr.controllers.profile import ProcessorClient
 from dsr.deadlines import breach_notification_due
 from dsr.inbound import Outcome, OutcomeStatus
+from dsr.intents import routing
 from dsr.intents.consent_scope import ConsentScope, consent_scope
 from dsr.intents.model import Classification
 from dsr.intents.rights import RIGHTS, Right, legal_sort
+from dsr.intents.routing import UNCLEAR_REASONS, Route
 from dsr.logs import mask_address
-from dsr.pipeline import identity, triage
+from dsr.pipeline import identity
 from dsr.pipeline.clarification import chosen_readings
 from dsr.pipeline.forwarding import ProcessorRecord, plan_forwarding, queue_forward, record_forwarding
 from dsr.pipeline.identity import IdentityDecision, Rung
@@ -42,7 +44,6 @@ from dsr.pipeline.loop_guard import (
 from dsr.pipeline.outbound import berlin_date, reply_context
 from dsr.pipeline.run import Run
 from dsr.pipeline.threads import find_thread, is_requester
-from dsr.pipeline.triage import UNCLEAR_REASONS, Route
 from dsr.replies.context import ReplyKind
 from dsr.replies.labels import reasons_text
 from dsr.store.audit import audit
@@ -238,9 +239,9 @@ def _follow_up(run: Run, ticket: Ticket, matched_by: str) -> Outcome:
 
 
 def _new_request(run: Run, result: Classification) -> Outcome:
-    """Open a ticket for everything a person may have asked (`dsr.pipeline.triage`); only a
+    """Open a ticket for everything a person may have asked (`dsr.intents.routing`); only a
     confident non-privacy reading is ignored, with its reason, and listed for the DPO."""
-    decision = triage.decide(result)
+    decision = routing.decide(result)
     if decision.route is Route.IGNORE:
         return _ignore(run, result, decision.ignore_reason)
     labels = list(decision.labels)
@@ -328,7 +329,7 @@ def _triage(run: Run, ticket: Ticket) -> Outcome:
     that was no request at all (spam with a forged sender) would reach a stranger.  The ticket
     waits in the DPO's queue; the deadline reminders cover it like any other.
     """
-    escalate(run.session, ticket, [triage.UNRECOGNISED], actor=SYSTEM, now=run.now,
+    escalate(run.session, ticket, [routing.UNRECOGNISED], actor=SYSTEM, now=run.now,
              reason="Nachricht nicht zugeordnet: ein Mensch prüft, ob und was die Person verlangt")
     return _accepted("triage", ticket)
 

@@ -9,6 +9,9 @@ The earlier floors here (exact ≥ 0.95, false escalation ≤ 0.08 on dev and ha
 classifier that called every message without a recognised right `other` and set it aside;
 since issue 13 such a message goes to a person unless there is positive evidence that it is
 no request, which costs false escalations on these two files by design.
+
+Escalation recall and false escalation count what the DPO sees at once (`dsr.intents.routing`:
+an escalation or the triage queue); a clarification question to the sender is neither.
 """
 
 from __future__ import annotations
@@ -27,12 +30,12 @@ CORPUS = HERE / "corpus"
 
 # file -> (exact ≥, requests ignored ≤, auto-handled precision ≥, escalation recall ≥, false escalation ≤)
 FLOORS: dict[str, tuple[float, float, float, float, float]] = {
-    "corpus_hard.jsonl": (0.93, 0.00, 0.98, 0.98, 0.17),
-    "dev.jsonl": (0.96, 0.00, 0.98, 0.98, 0.19),
-    "mail-de.jsonl": (0.76, 0.02, 0.80, 0.93, 0.38),
-    "chat-and-dialect.jsonl": (0.69, 0.02, 0.77, 0.86, 0.44),
-    "formal-and-english.jsonl": (0.67, 0.02, 0.81, 0.96, 0.50),
-    "business-cases.jsonl": (0.67, 0.02, 0.71, 0.83, 0.44),
+    "corpus_hard.jsonl": (0.93, 0.00, 0.98, 0.98, 0.10),
+    "dev.jsonl": (0.96, 0.00, 0.98, 0.98, 0.10),
+    "mail-de.jsonl": (0.76, 0.02, 0.80, 0.93, 0.24),
+    "chat-and-dialect.jsonl": (0.69, 0.02, 0.77, 0.82, 0.25),
+    "formal-and-english.jsonl": (0.67, 0.02, 0.81, 0.93, 0.31),
+    "business-cases.jsonl": (0.67, 0.02, 0.71, 0.75, 0.31),
 }
 
 

@@ -1,4 +1,4 @@
-"""`dsr.pipeline.triage.decide` and `dsr.pipeline.intake.stated_deadline`: pure, table-driven."""
+"""`dsr.intents.routing.decide` and `dsr.pipeline.intake.stated_deadline`: pure, table-driven."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import pytest
 
 from dsr.intents.model import Classification
 from dsr.intents.rights import Right
+from dsr.intents.routing import Route, decide
 from dsr.pipeline.intake import stated_deadline
-from dsr.pipeline.triage import Route, decide
 
 A, E, M, OTHER = Right.ACCESS, Right.ERASURE, Right.MARKETING_OBJECTION, Right.OTHER
 

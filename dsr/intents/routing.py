@@ -1,4 +1,4 @@
-"""What happens to a new message after classification: never drop a request.
+"""Where a classified new message goes: never drop a request (pure; the pipeline acts on it).
 
 A message is answered automatically only on a strong, unambiguous reading; it is ignored only on
 positive evidence that nobody asks anything of the controller about their data.  Everything else
@@ -17,6 +17,10 @@ Positive evidence of a non-privacy message comes from the classifier: `Classific
 names the routine reading ("invoice", "order", "support", "application", "newsletter", "spam" ...,
 `dsr.intents.reasons.ROUTINE_CODES`); it is set only for `other` without escalation.  A message
 without it in which no right is recognised is never set aside.
+
+The decision lives beside the classifier (not in the pipeline) because the corpus figures
+(`dsr.intents.scoring`) count what actually reaches a person: a clarification question is put
+to the sender, not to the DPO, so it is neither an escalation nor an automatic answer.
 """
 
 from __future__ import annotations
@@ -96,3 +100,8 @@ def readings_of(result: Classification) -> list[Right]:
 def special_intake(reasons: Sequence[str]) -> tuple[str, ...]:
     """The special-intake codes among `reasons`, in their order."""
     return tuple(r for r in reasons if r in SPECIAL_INTAKE)
+
+
+def reaches_person(decision: Decision) -> bool:
+    """Whether the DPO sees the message at once (an escalation or the triage queue)."""
+    return decision.route in (Route.ESCALATE, Route.TRIAGE)
