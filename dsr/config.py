@@ -103,6 +103,9 @@ class Settings(BaseSettings):
     outbox_retry_days: float = Field(default=5.0, gt=0, le=60)
     outbox_warn_after_hours: float = Field(default=4.0, gt=0)
     outbox_lease_seconds: int = Field(default=600, ge=30, le=86400)
+    # A reported data breach (Art. 33 GDPR, 72 hours): the scheduler reminds the DPO this many
+    # hours before the notification deadline, and once more at the deadline if the ticket is open.
+    breach_reminder_hours: float = Field(default=12.0, gt=0, lt=72)
 
     @model_validator(mode="before")
     @classmethod

@@ -59,7 +59,14 @@ from dsr.store.models import (
 )
 from dsr.store.subjects import find_subject
 from dsr.store.suppression import suppress_subject
-from dsr.store.tickets.services import correct_rights, escalate, open_ticket, record_identity, transition
+from dsr.store.tickets.services import (
+    correct_rights,
+    escalate,
+    flag_breach,
+    open_ticket,
+    record_identity,
+    transition,
+)
 
 log = logging.getLogger(__name__)
 # Rights with an acknowledgement of their own (Art. 21(1): hint at Art. 18(1)(d); Art. 22(3): the
@@ -226,16 +233,31 @@ def _follow_up(run: Run, ticket: Ticket, matched_by: str) -> Outcome:
                        ticket_reference=ticket.reference)
     audit(run.session, actor=SYSTEM, action="follow_up_received", now=run.now, ticket_id=ticket.id,
           detail={"matched_by": matched_by, "message_id": run.stored.id})
-    if ticket.state == TicketState.AWAITING_IDENTITY.value:
-        return handle_identity_reply(run, ticket)
     result = run.classification
     if ticket.state == TicketState.NEW.value and ticket.classification.get("pending_clarification"):
-        return _clarified(run, ticket, result)
-    immediate = [r for r in result.labels if RIGHTS[r].immediate]
-    if immediate:
-        _act_immediately(run, ticket, immediate)
-    run.stored.disposition = "follow_up"
-    return Outcome(OutcomeStatus.ACCEPTED, reason="follow_up_attached", ticket_reference=ticket.reference)
+        return _clarified(run, ticket, result)  # a breach in the answer is escalated there
+    if ticket.state == TicketState.AWAITING_IDENTITY.value:
+        outcome = handle_identity_reply(run, ticket)
+    else:
+        immediate = [r for r in result.labels if RIGHTS[r].immediate]
+        if immediate:
+            _act_immediately(run, ticket, immediate)
+        run.stored.disposition = "follow_up"
+        outcome = Outcome(OutcomeStatus.ACCEPTED, reason="follow_up_attached",
+                          ticket_reference=ticket.reference)
+    if "breach" in result.reasons and ticket.breach_due_at is None:
+        _breach_in_follow_up(run, ticket)
+    return outcome
+
+
+def _breach_in_follow_up(run: Run, ticket: Ticket) -> None:
+    """A data breach reported in passing on an existing ticket ("übrigens habe ich die Rechnung
+    eines anderen Kunden bekommen"): the ticket gets the flag, the Art. 33 clock runs from this
+    message's receipt, and the DPO is alerted, whatever else the message does."""
+    flag_breach(run.session, ticket, actor=SYSTEM, now=run.now, aware_at=run.msg.received_at,
+                reason="Hinweis auf eine Datenpanne in einer Nachricht zum Vorgang: Meldung an die "
+                       "Aufsichtsbehörde binnen 72 Stunden prüfen (Art. 33 DSGVO)")
+    run.replies.alert_dpo(ticket, ticket.escalation_reasons)
 
 
 def _new_request(run: Run, result: Classification) -> Outcome:

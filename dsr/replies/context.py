@@ -154,6 +154,8 @@ class ReplyContext:
     # and the reply deadline an authority's letter names.
     breach_due_at: datetime | None = None
     stated_due_date: date | None = None
+    # Internal reminder about that deadline: "" (none), "breach_due_soon" or "breach_expired".
+    breach_stage: str = ""
     # Consent withdrawal (Art. 7(3)): "marketing" = an advertising consent, honoured by the
     # suppression list at once; "review" = anything else, a person handles it (the letter says so).
     withdrawal_scope: str = "review"

@@ -10,6 +10,9 @@ thread (SQLAlchemy is synchronous):
    one reminder per stage and due date, and at most one a day.  Paused tickets get none (their
    clock stands still, docs/LEGAL-NOTES.md 2.4); tickets whose rights take effect at once (marketing
    objection, consent withdrawal) neither.
+   A reported data breach (`Ticket.breach_due_at`, Art. 33(1) GDPR: 72 hours from the report) gets
+   its own reminder, `breach_reminder_hours` before that moment and once more at it if the ticket
+   is still open; each once (a mark per stage), paused tickets included (the 72 hours never stop).
 2. **The weekly digest** (open requests by due date) to the same recipients, once per ISO week,
    at the first round from Monday 07:00 Europe/Berlin on; a service that was down on Monday sends
    it at its first round later that week.
@@ -34,7 +37,7 @@ import logging
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -87,6 +90,20 @@ def reminder_stage(*, today: date, due: date, internal_target: date | None,
     return None
 
 
+class BreachStage(StrEnum):
+    DUE_SOON = "breach_due_soon"
+    EXPIRED = "breach_expired"
+
+
+def breach_stage(*, now: datetime, due: datetime, lead: timedelta) -> BreachStage | None:
+    """The reminder stage of a breach notification deadline at `now`, or None before `due - lead`."""
+    if now >= due:
+        return BreachStage.EXPIRED
+    if now >= due - lead:
+        return BreachStage.DUE_SOON
+    return None
+
+
 def digest_due(local_now: datetime) -> bool:
     """True from Monday 07:00 (Europe/Berlin) to the end of that ISO week."""
     return local_now.weekday() > 0 or local_now.hour >= DIGEST_HOUR
@@ -106,6 +123,7 @@ class TickReport:
     reminders: int = 0
     digests: int = 0
     follow_ups: int = 0
+    breach_reminders: int = 0
     purges: tuple[PurgeReport, ...] = ()
 
 
@@ -145,10 +163,11 @@ class Scheduler:
     def tick(self) -> TickReport:
         """One round over every controller: reminders, digest, and the purge if enabled."""
         now = self._clock()
-        reminders = digests = follow_ups = 0
+        reminders = digests = follow_ups = breaches = 0
         purges: list[PurgeReport] = []
         for profile in self._profiles.values():
             try:
+                breaches += self.send_breach_reminders(profile, now)
                 reminders += self.send_reminders(profile, now)
                 digests += self.send_digest(profile, now)
                 follow_ups += self.send_follow_ups(profile, now)
@@ -158,9 +177,10 @@ class Scheduler:
                         purges.append(report)
             except Exception:
                 log.exception("scheduler round failed for controller %s", profile.key)
-        if reminders or digests or follow_ups:
+        if reminders or digests or follow_ups or breaches:
             self._wake()
-        return TickReport(reminders=reminders, digests=digests, follow_ups=follow_ups, purges=tuple(purges))
+        return TickReport(reminders=reminders, digests=digests, follow_ups=follow_ups,
+                          breach_reminders=breaches, purges=tuple(purges))
 
     # --- deadline reminders -------------------------------------------------------------------
 
@@ -297,6 +317,65 @@ class Scheduler:
             session.commit()
         log.info("processor follow-up queued ticket=%s follow_up=%s recipients=%d", ticket.reference,
                  follow_up.isoformat(), len(item_ids))
+        return 1
+
+    # --- data breach notification deadline (Art. 33) -------------------------------------------
+
+    def send_breach_reminders(self, profile: ControllerProfile, now: datetime) -> int:
+        """Remind the DPO of the 72 hours of every open ticket flagged as a breach; see the module doc."""
+        lead = timedelta(hours=self._settings.breach_reminder_hours)
+        with self._gate, self._sessions() as session:
+            flagged = session.scalars(select(Ticket.id).where(
+                Ticket.controller == profile.key, Ticket.breach_due_at.is_not(None),
+                Ticket.state.in_([s.value for s in OPEN_STATES])).order_by(Ticket.id)).all()
+            session.rollback()
+        sent = 0
+        for ticket_id in flagged:
+            try:
+                sent += self._send_breach_reminder(profile, ticket_id, now, lead)
+            except Exception:
+                log.exception("breach reminder failed ticket_id=%s", ticket_id)
+        return sent
+
+    def _send_breach_reminder(self, profile: ControllerProfile, ticket_id: int, now: datetime,
+                              lead: timedelta) -> int:
+        with self._gate, self._sessions() as session:
+            ticket = session.get(Ticket, ticket_id)
+            due = ticket.breach_due_at if ticket is not None else None
+            if ticket is None or due is None or TicketState(ticket.state) not in OPEN_STATES:
+                session.rollback()
+                return 0
+            stage = breach_stage(now=now, due=due, lead=lead)
+            # The mark names the day of the deadline; "sent_on" is left out on purpose, so a
+            # breach reminder never takes the place of the day's deadline reminder.
+            key = reminder_key(ticket.id, stage.value, due.astimezone(BERLIN).date()) if stage else ""
+            if stage is None or has_mark(session, key):
+                session.rollback()
+                return 0
+            today = now.astimezone(BERLIN).date()
+            context = reply_context(ticket, as_of=today, verified=False, recipient_name=None,
+                                    ticket_state=ticket.state, breach_due_at=due, breach_stage=stage.value,
+                                    escalation_reasons=tuple(ticket.escalation_reasons))
+            item_ids = [
+                queue_internal_mail(
+                    session, profile, kind=ReplyKind.DEADLINE_REMINDER, context=context, to=to, now=now,
+                    reference=ticket.reference, overrides_dir=self._settings.templates_dir,
+                )
+                for to in profile.notification_recipients
+            ]
+            detail = {"stage": stage.value, "breach_due_at": due.isoformat(), "outbox_ids": item_ids}
+            try:
+                add_mark(session, key, now=now, detail=detail)
+            except IntegrityError:
+                session.rollback()
+                return 0
+            audit(session, actor=ACTOR, action="scheduler.breach_reminder_queued", now=now,
+                  ticket_id=ticket.id, reason=f"Erinnerung Meldefrist Datenpanne ({stage.value})",
+                  detail=detail)
+            reference = ticket.reference
+            session.commit()
+        log.info("breach reminder queued ticket=%s stage=%s due=%s recipients=%d", reference,
+                 stage.value, due.isoformat(), len(item_ids))
         return 1
 
     # --- weekly digest ------------------------------------------------------------------------

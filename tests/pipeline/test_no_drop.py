@@ -154,3 +154,49 @@ def test_breach_reported_in_the_answer_to_our_question_starts_the_clock_then(har
     assert ticket.state == "escalated" and "breach" in ticket.escalation_reasons
     assert ticket.breach_due_at == harness.clock.now + timedelta(hours=72)  # from the report, not the ticket
     assert harness.actions(ticket.reference).count("breach_flagged") == 1
+
+
+PASSING_BREACH = ("Vielen Dank für Ihre Nachricht. Übrigens habe ich letzte Woche mit Ihrer Post die "
+                  "Rechnung eines anderen Kunden bekommen, mit dessen Namen und Anschrift.")
+
+
+def _reply_to(item_payload: bytes, body: str) -> bytes:
+    ours = parsed(item_payload)
+    return make_mail(subject=f"AW: {ours['Subject']}", body=body,
+                     headers={"In-Reply-To": str(ours["Message-ID"])})
+
+
+def test_breach_reported_in_passing_on_an_existing_ticket_is_flagged_and_alerted(harness: Harness) -> None:
+    first = harness.send(make_mail())  # Erika's access request: a ticket, our reply to her
+    ticket = harness.ticket(first.ticket_reference)
+    assert ticket.breach_due_at is None and "breach" not in ticket.escalation_reasons
+    [ours, *_] = [i for i in harness.items(first.outbox_ids) if i.recipient == ERIKA]
+    harness.clock.advance(days=2, hours=3)
+    outcome = harness.send(_reply_to(ours.payload, PASSING_BREACH))
+    assert outcome.ticket_reference == ticket.reference  # attached as a follow-up, no new ticket
+    assert len(harness.tickets()) == 1
+    ticket = harness.ticket(ticket.reference)
+    assert "breach" in ticket.escalation_reasons and ticket.escalated
+    assert ticket.breach_due_at == harness.clock.now + timedelta(hours=72)  # from this message's receipt
+    assert harness.actions(ticket.reference).count("breach_flagged") == 1
+    [alert] = [i for i in harness.items(outcome.outbox_ids) if i.kind == "dpo_escalation_alert"]
+    assert alert.recipient != ERIKA
+    assert "DATENPANNE" in parsed(alert.payload)["Subject"]
+    assert "Rechnung eines anderen Kunden" not in text_of(alert.payload)  # metadata only, no body
+
+
+def test_an_ordinary_follow_up_raises_no_breach_flag_and_a_second_report_keeps_the_first_clock(
+        harness: Harness) -> None:
+    first = harness.send(make_mail())
+    [ours, *_] = [i for i in harness.items(first.outbox_ids) if i.recipient == ERIKA]
+    plain = harness.send(_reply_to(ours.payload, "Vielen Dank, ich warte auf Ihre Auskunft."))
+    assert plain.ticket_reference == first.ticket_reference
+    assert harness.ticket(first.ticket_reference).breach_due_at is None
+    assert not [i for i in harness.items(plain.outbox_ids) if i.kind == "dpo_escalation_alert"]
+    harness.send(_reply_to(ours.payload, PASSING_BREACH))
+    due = harness.ticket(first.ticket_reference).breach_due_at
+    harness.clock.advance(hours=30)
+    again = harness.send(_reply_to(ours.payload, PASSING_BREACH + " Das ist jetzt schon das zweite Mal."))
+    assert harness.ticket(first.ticket_reference).breach_due_at == due
+    assert harness.actions(first.ticket_reference).count("breach_flagged") == 1
+    assert not [i for i in harness.items(again.outbox_ids) if i.kind == "dpo_escalation_alert"]

@@ -321,16 +321,18 @@ def dismiss_escalation_reason(
           reason=note, detail={"reason_code": code, "remaining": list(ticket.escalation_reasons)})
 
 
-def flag_breach(session: Session, ticket: Ticket, *, actor: str, reason: str, now: datetime) -> datetime:
+def flag_breach(session: Session, ticket: Ticket, *, actor: str, reason: str, now: datetime,
+                aware_at: datetime | None = None) -> datetime:
     """Mark the ticket as the report of a data breach and hand it to a person; return the due time.
 
     Art. 33(1) GDPR: the notification is due 72 hours after the controller became aware, which for
-    a reported breach is the report's receipt (`ticket.received_at`), not the moment someone
-    noticed what the message meant.  Flagging twice keeps the first deadline.
+    a reported breach is the report's receipt, not the moment someone noticed what the message
+    meant: `ticket.received_at` when the request itself reports it, the receipt of a later message
+    on the ticket (`aware_at`) when that one does.  Flagging twice keeps the first deadline.
     """
     reason = require_text(reason, f"ticket {ticket.reference}: a reason for flagging a data breach")
     if ticket.breach_due_at is None:
-        ticket.breach_due_at = breach_notification_due(ticket.received_at)
+        ticket.breach_due_at = breach_notification_due(aware_at or ticket.received_at)
         audit(session, actor=actor, action="breach_flagged", now=now, ticket_id=ticket.id, reason=reason,
               detail={"breach_due_at": ticket.breach_due_at.isoformat()})
     if TicketState(ticket.state) in (TicketState.CLOSED, TicketState.PAUSED):  # no edge to ESCALATED
