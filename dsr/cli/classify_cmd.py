@@ -143,7 +143,8 @@ def _held_out(paths: list[Path]) -> None:
         typer.echo(f"{item.name:<28} {s.exact:>6.3f} {s.ignored_share:>8.3f} "
                    f"{s.auto_handled_precision:>10.3f} {s.auto_handled:>7} {s.escalation_recall:>8.3f} "
                    f"{s.false_escalation:>10.3f} {s.asked_share:>6.3f}   "
-                   f"strong={t.strong} max_labels={t.max_labels} max_words={t.max_words} "
+                   f"strong={t.strong} routine_strong={t.routine_strong} max_labels={t.max_labels} "
+                   f"max_words={t.max_words} "
                    f"(training auto prec {item.training.auto_handled_precision:.3f})")
     typer.echo("esc rec / false esc: the DPO sees the message at once (escalation or triage queue); "
                "asked: share answered with a clarification question to the sender")

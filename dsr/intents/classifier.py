@@ -47,6 +47,10 @@ class Thresholds:
     borderline: float = 0.45  # a rejected right at or above this makes the reading ambiguous
     max_labels: int = 2  # more rights at once: a person checks the reading (ambiguous)
     max_words: int = 400  # a longer own text: a person checks the reading (low_confidence)
+    # A right read beside positive evidence of a routine matter (an invoice, an order, a support
+    # problem, an application: the hard negatives of LABELS.md) needs this score, else
+    # low_confidence: "Auskunft zu den offenen Posten", "mein Zugang ist gesperrt".
+    routine_strong: float = 1.0
 
 
 DEFAULT_THRESHOLDS = Thresholds()
@@ -177,13 +181,16 @@ class Classifier:
             labels = (Right.OTHER,)
             non_request = self._non_request(body_scored, subject_scored, auto_reply=auto_reply,
                                             words=own_words + len(subject_view.tokens))
-        reasons = self._reasons(labels, scores, evidence, own_words)
+        routine = bool(body_scored.routine or subject_scored.routine)
+        reasons = self._reasons(labels, scores, evidence, own_words, routine=routine)
         if reasons:
             non_request = ""  # a breach report or an authority's letter is never set aside
         if labels == (Right.OTHER,) and not non_request and "low_confidence" not in reasons:
             reasons.append("low_confidence")  # nothing recognised, nothing routine: a person looks
-        if subject_only and own_words > SUBJECT_ONLY_WORDS and "low_confidence" not in reasons:
-            reasons.append("low_confidence")  # the body says something else, or nothing we read
+        if subject_only and (own_words > SUBJECT_ONLY_WORDS or is_reply) and "low_confidence" not in reasons:
+            # The body says something else, or nothing we read; a reply subject ("AW: Bestätigung
+            # der Löschung") is our own earlier text and never decides alone.
+            reasons.append("low_confidence")
         confidence = _confidence(labels, scores)
         if labels == (Right.OTHER,) and not non_request:
             confidence = min(confidence, 0.3)
@@ -201,7 +208,7 @@ class Classifier:
         )
 
     def _reasons(self, labels: tuple[Right, ...], scores: dict[Right, float],
-                 evidence: list[Evidence], words: int) -> list[str]:
+                 evidence: list[Evidence], words: int, *, routine: bool) -> list[str]:
         """Machine-readable escalation reasons, in a stable order."""
         rights_found = labels != (Right.OTHER,)
         found: list[str] = []
@@ -219,7 +226,8 @@ class Classifier:
         if rights_found:
             limits = self.thresholds
             weakest = min(scores[label] for label in labels)
-            if weakest < limits.strong or words > limits.max_words:
+            if weakest < limits.strong or words > limits.max_words or (
+                    routine and weakest < limits.routine_strong):
                 found.append("low_confidence")
             if len(labels) > limits.max_labels or any(
                     limits.borderline <= v < ACCEPT for r, v in scores.items() if r not in labels):

@@ -24,6 +24,7 @@ GRID: dict[str, tuple[float, ...]] = {
     "strong": (0.75, 1.0, 1.4),
     "max_labels": (2, 3),
     "max_words": (150, 400),
+    "routine_strong": (1.0, 2.0, 3.0),
 }
 
 
@@ -41,9 +42,10 @@ def choose_thresholds(classifier: Classifier,
                       records: Sequence[dict[str, Any]]) -> tuple[Thresholds, CorpusScores]:
     """The thresholds `GRID` offers that suit `records` best (see the module docstring)."""
     tried: list[tuple[Thresholds, CorpusScores]] = []
-    for strong, labels, words in itertools.product(GRID["strong"], GRID["max_labels"], GRID["max_words"]):
+    for strong, labels, words, routine in itertools.product(
+            GRID["strong"], GRID["max_labels"], GRID["max_words"], GRID["routine_strong"]):
         thresholds = replace(classifier.thresholds, strong=strong, max_labels=int(labels),
-                             max_words=int(words))
+                             max_words=int(words), routine_strong=max(strong, routine))
         tried.append((thresholds, score(records, classifier.with_thresholds(thresholds).classify)))
     reaching = [t for t in tried if t[1].auto_handled_precision >= TARGET_PRECISION and t[1].auto_handled]
     if reaching:
