@@ -71,6 +71,25 @@ class _Scored(NamedTuple):
 _NOTHING = _Scored({}, [], [], [], False)
 
 
+class Analysis(NamedTuple):
+    """What `Classifier.analyse` reads from a message; `Classifier.decide` adds the thresholds.
+
+    Split so that thresholds can be chosen on a corpus without reading every message again
+    (`dsr.intents.tuning`).
+    """
+
+    labels: tuple[Right, ...]
+    scores: dict[Right, float]
+    evidence: list[Evidence]
+    own_words: int
+    routine: bool  # positive evidence of a routine matter (invoice, order, support ...)
+    non_request: str
+    subject_only: bool
+    is_reply: bool
+    language: str
+    channel: str
+
+
 class Classifier:
     """A loaded lexicon with its matcher; thread-safe for reading, reuse one instance."""
 
@@ -144,6 +163,11 @@ class Classifier:
         return _Scored(scores, evidence, reasons, routine, privacy)
 
     def classify(self, subject: str, body: str, channel: str) -> Classification:
+        """Rights, escalation reasons and evidence of one message (see the module docstring)."""
+        return self.decide(self.analyse(subject, body, channel))
+
+    def analyse(self, subject: str, body: str, channel: str) -> Analysis:
+        """Everything about a message that does not depend on the abstention thresholds."""
         chat = channel.casefold() not in ("email", "e-mail", "mail")
         subject_text = plain_text(subject)
         body_text = plain_text(body)
@@ -181,7 +205,15 @@ class Classifier:
             labels = (Right.OTHER,)
             non_request = self._non_request(body_scored, subject_scored, auto_reply=auto_reply,
                                             words=own_words + len(subject_view.tokens))
+        language = self._language(subject_norms + [t.norm for t in own_view.tokens])
         routine = bool(body_scored.routine or subject_scored.routine)
+        return Analysis(labels, scores, evidence, own_words, routine, non_request, subject_only, is_reply,
+                        language, channel)
+
+    def decide(self, analysis: Analysis) -> Classification:
+        """The classification of an analysed message under this classifier's thresholds."""
+        labels, scores, evidence, own_words, routine, non_request, subject_only, is_reply, language, \
+            channel = analysis
         reasons = self._reasons(labels, scores, evidence, own_words, routine=routine)
         if reasons:
             non_request = ""  # a breach report or an authority's letter is never set aside
@@ -194,7 +226,6 @@ class Classifier:
         confidence = _confidence(labels, scores)
         if labels == (Right.OTHER,) and not non_request:
             confidence = min(confidence, 0.3)
-        language = self._language(subject_norms + [t.norm for t in own_view.tokens])
         logger.debug("classified channel=%s labels=%s reasons=%s", channel, labels, reasons)
         return Classification(
             labels=labels,

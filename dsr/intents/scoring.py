@@ -9,10 +9,11 @@ The figures a DPO needs before trusting automation:
   with the right label set that did not need a person;
 - escalation recall and false escalation, against the `escalate` field ("a careful DPO wants a
   human to look"): a message counts as escalated when the DPO sees it at once (route `escalate`
-  or `triage`).  A clarification question (route `clarify`) is put to the sender, not to a person
-  at the controller, so it counts as neither; `asked` is its share of all messages.  The figures
-  that count a clarification question as an escalation (the classifier's `escalate` flag, used
-  until 2026-12-07) are kept beside them as `escalation_recall_any` / `false_escalation_any`;
+  or `triage`, or a consent withdrawal beyond advertising, which the pipeline hands to a person).
+  A clarification question (route `clarify`) is put to the sender, not to a person at the
+  controller, so it counts as neither; `asked` is its share of all messages.  The figures that
+  count a clarification question as an escalation (the classifier's `escalate` flag, used until
+  2026-12-07) are kept beside them as `escalation_recall_any` / `false_escalation_any`;
 - per label precision and recall, and a confusion table (gold label -> predicted labels).
 
 Records exported by `dsr corpus export-corrections` have the same format and are read the same way.
@@ -26,9 +27,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dsr.intents.consent_scope import ConsentScope, consent_scope
 from dsr.intents.model import Classification
 from dsr.intents.rights import Right
-from dsr.intents.routing import Route, decide, reaches_person
+from dsr.intents.routing import Decision, Route, decide, reaches_person
 
 LABELS: tuple[str, ...] = tuple(r.value for r in Right)
 MISSED = "-"  # confusion column: a gold label the prediction lacks
@@ -131,6 +133,18 @@ def read_corpus(path: Path) -> list[dict[str, Any]]:
         return [json.loads(line) for line in handle if line.strip()]
 
 
+def _pipeline_route(decision: Decision, record: dict[str, Any]) -> Decision:
+    """The route as the pipeline takes it: a consent withdrawal that is not only about advertising
+    is handed to a person on receipt (`dsr.pipeline.steps`, Art. 7(3) with 17(1)(b))."""
+    labels = decision.labels
+    if (decision.route is Route.HANDLE and Right.CONSENT_WITHDRAWAL in labels
+            and Right.MARKETING_OBJECTION not in labels):
+        text = f"{record.get('subject', '')}\n{record.get('body', '')}"
+        if consent_scope(text, labels).scope is ConsentScope.REVIEW:
+            return Decision(Route.ESCALATE, labels=labels, reasons=("consent_withdrawal_review",))
+    return decision
+
+
 def _ratio(numerator: int, denominator: int, empty: float = 1.0) -> float:
     return numerator / denominator if denominator else empty
 
@@ -170,7 +184,7 @@ def score(records: Iterable[dict[str, Any]],
                 row[column] = row.get(column, 0) + 1
             if label not in predicted:
                 row[MISSED] = row.get(MISSED, 0) + 1
-        decision = decide(result)
+        decision = _pipeline_route(decide(result), record)
         to_person = reaches_person(decision)
         asked += decision.route is Route.CLARIFY
         wanted = record.get("escalate")

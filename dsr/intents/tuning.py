@@ -11,11 +11,12 @@ classifier to (`dsr classify --heldout`).
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from dsr.intents.classifier import Classifier, Thresholds
+from dsr.intents.classifier import Analysis, Classifier, Thresholds
+from dsr.intents.model import Classification
 from dsr.intents.scoring import CorpusScores, score
 
 TARGET_PRECISION = 0.97
@@ -38,15 +39,36 @@ class HeldOut:
     scores: CorpusScores
 
 
-def choose_thresholds(classifier: Classifier,
-                      records: Sequence[dict[str, Any]]) -> tuple[Thresholds, CorpusScores]:
+Key = tuple[str, str, str]
+
+
+def _key(record: dict[str, Any]) -> Key:
+    return record.get("subject", ""), record.get("body", ""), record.get("channel", "email")
+
+
+def _analysed(classifier: Classifier, records: Sequence[dict[str, Any]]) -> dict[Key, Analysis]:
+    """Each record read once: the thresholds only change `Classifier.decide`."""
+    return {key: classifier.analyse(*key) for key in map(_key, records)}
+
+
+def _scorer(classifier: Classifier,
+            analyses: dict[Key, Analysis]) -> Callable[[str, str, str], Classification]:
+    def classify(subject: str, body: str, channel: str) -> Classification:
+        return classifier.decide(analyses[(subject, body, channel)])
+    return classify
+
+
+def choose_thresholds(classifier: Classifier, records: Sequence[dict[str, Any]],
+                      analyses: dict[Key, Analysis] | None = None) -> tuple[Thresholds, CorpusScores]:
     """The thresholds `GRID` offers that suit `records` best (see the module docstring)."""
+    analyses = analyses if analyses is not None else _analysed(classifier, records)
     tried: list[tuple[Thresholds, CorpusScores]] = []
     for strong, labels, words, routine in itertools.product(
             GRID["strong"], GRID["max_labels"], GRID["max_words"], GRID["routine_strong"]):
         thresholds = replace(classifier.thresholds, strong=strong, max_labels=int(labels),
                              max_words=int(words), routine_strong=max(strong, routine))
-        tried.append((thresholds, score(records, classifier.with_thresholds(thresholds).classify)))
+        tuned = classifier.with_thresholds(thresholds)
+        tried.append((thresholds, score(records, _scorer(tuned, analyses))))
     reaching = [t for t in tried if t[1].auto_handled_precision >= TARGET_PRECISION and t[1].auto_handled]
     if reaching:
         return max(reaching, key=lambda t: (t[1].auto_handled, t[1].exact))
@@ -56,10 +78,11 @@ def choose_thresholds(classifier: Classifier,
 
 def held_out(classifier: Classifier, files: dict[str, list[dict[str, Any]]]) -> list[HeldOut]:
     """Tune on all files but one, score that one; once per file."""
+    analyses = _analysed(classifier, [r for rs in files.values() for r in rs])
     results = []
     for name, records in files.items():
         training = [r for other, rs in files.items() if other != name for r in rs]
-        thresholds, fitted = choose_thresholds(classifier, training)
+        thresholds, fitted = choose_thresholds(classifier, training, analyses)
         tuned = classifier.with_thresholds(thresholds)
-        results.append(HeldOut(name, thresholds, fitted, score(records, tuned.classify)))
+        results.append(HeldOut(name, thresholds, fitted, score(records, _scorer(tuned, analyses))))
     return results
