@@ -53,7 +53,7 @@ from dsr.deadlines import working_days_before
 from dsr.intents.rights import RIGHTS, Right
 from dsr.pipeline.forwarding import FORWARDED, ProcessorRecord
 from dsr.pipeline.outbound import queue_internal_mail, reply_context
-from dsr.replies.context import ReplyKind
+from dsr.replies.context import ReplyContext, ReplyKind
 from dsr.store.audit import audit
 from dsr.store.marks import add_mark, digest_key, has_mark, reminder_key, reminder_marks, retention_key
 from dsr.store.models import ChannelState, Ticket, TicketState
@@ -182,6 +182,15 @@ class Scheduler:
         return TickReport(reminders=reminders, digests=digests, follow_ups=follow_ups,
                           breach_reminders=breaches, purges=tuple(purges))
 
+    def _queue_internal(self, session: Session, profile: ControllerProfile, kind: ReplyKind,
+                        context: ReplyContext, reference: str, now: datetime) -> list[int]:
+        """One internal mail (metadata only) to each notification recipient; the outbox ids."""
+        return [
+            queue_internal_mail(session, profile, kind=kind, context=context, to=to, now=now,
+                                reference=reference, overrides_dir=self._settings.templates_dir)
+            for to in profile.notification_recipients
+        ]
+
     # --- deadline reminders -------------------------------------------------------------------
 
     def pending_reminders(self, profile: ControllerProfile, today: date) -> list[Reminder]:
@@ -235,13 +244,8 @@ class Scheduler:
                 ticket, as_of=today, due_date=reminder.due, internal_target=reminder.internal_target,
                 verified=False, recipient_name=None, ticket_state=ticket.state,
             )
-            item_ids = [
-                queue_internal_mail(
-                    session, profile, kind=ReplyKind.DEADLINE_REMINDER, context=context, to=to, now=now,
-                    reference=ticket.reference, overrides_dir=self._settings.templates_dir,
-                )
-                for to in profile.notification_recipients
-            ]
+            item_ids = self._queue_internal(session, profile, ReplyKind.DEADLINE_REMINDER, context,
+                                            ticket.reference, now)
             detail = {"stage": reminder.stage.value, "due": reminder.due.isoformat(), "outbox_ids": item_ids}
             try:
                 add_mark(session, key, now=now, detail={**detail, "sent_on": today.isoformat()})
@@ -298,13 +302,8 @@ class Scheduler:
             context = reply_context(ticket, as_of=today, verified=False, recipient_name=None,
                                     client_name=name, forwarded_date=record.forwarded_on,
                                     follow_up_date=follow_up)
-            item_ids = [
-                queue_internal_mail(
-                    session, profile, kind=ReplyKind.PROCESSOR_FOLLOW_UP, context=context, to=to, now=now,
-                    reference=ticket.reference, overrides_dir=self._settings.templates_dir,
-                )
-                for to in profile.notification_recipients
-            ]
+            item_ids = self._queue_internal(session, profile, ReplyKind.PROCESSOR_FOLLOW_UP, context,
+                                            ticket.reference, now)
             detail = {"client": record.client, "follow_up": follow_up.isoformat(), "outbox_ids": item_ids}
             try:
                 add_mark(session, key, now=now, detail={**detail, "sent_on": today.isoformat()})
@@ -356,13 +355,8 @@ class Scheduler:
             context = reply_context(ticket, as_of=today, verified=False, recipient_name=None,
                                     ticket_state=ticket.state, breach_due_at=due, breach_stage=stage.value,
                                     escalation_reasons=tuple(ticket.escalation_reasons))
-            item_ids = [
-                queue_internal_mail(
-                    session, profile, kind=ReplyKind.DEADLINE_REMINDER, context=context, to=to, now=now,
-                    reference=ticket.reference, overrides_dir=self._settings.templates_dir,
-                )
-                for to in profile.notification_recipients
-            ]
+            item_ids = self._queue_internal(session, profile, ReplyKind.DEADLINE_REMINDER, context,
+                                            ticket.reference, now)
             detail = {"stage": stage.value, "breach_due_at": due.isoformat(), "outbox_ids": item_ids}
             try:
                 add_mark(session, key, now=now, detail=detail)
