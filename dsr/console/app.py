@@ -42,6 +42,7 @@ from dsr.console.views import (
     admin,
     board,
     download,
+    facts,
     fulfilment,
     ignored,
     intake,
@@ -92,6 +93,7 @@ ROUTES: list[BaseRoute] = [
     page("/tickets/{ticket_id:int}", ticket.ticket_page, roles=DPO),
     _ticket_post("rights", ticket_actions.correct_rights_action),
     _ticket_post("identity", ticket_actions.identity_action),
+    _ticket_post("relationships", ticket_actions.relationships_action),
     _ticket_post("question", ticket_actions.question_action),
     _ticket_post("extend/preview", ticket_actions.extend_preview),
     _ticket_post("extend", ticket_actions.extend_action),
@@ -138,6 +140,9 @@ ROUTES: list[BaseRoute] = [
     page("/board/digest", board.send_digest, roles=(Role.MANAGER, Role.DPO), methods=POST),
     page("/board/calendar", board.calendar_subscribe, roles=BOARD, methods=POST),
     calendar_route("/calendar/{token}.ics", ical.calendar_feed),
+    # Profile facts the notices do not contain: DPOs confirm them, admins may look
+    page("/facts", facts.facts_page, roles=(Role.DPO, Role.ADMIN)),
+    page("/facts/confirm", facts.confirm_action, roles=DPO, methods=POST),
     # Administration
     page("/admin/users", admin.users_page, roles=ADMIN),
     page("/admin/users/{user_id:int}/toggle", admin.toggle_user, roles=ADMIN, methods=POST),

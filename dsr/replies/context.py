@@ -59,6 +59,20 @@ class RetainedItem:
 
 
 @dataclass(frozen=True, slots=True)
+class PersonRelationship:
+    """A relationship of the person with the controller (a key of the profile's `relationships`).
+
+    `origin` says who established it: "dpo" (chosen on the ticket) or "discovery" (proposed from
+    the data found, `found_in` names those data categories in German and `found_in_en` in English).
+    """
+
+    key: str
+    origin: str = "dpo"
+    found_in: tuple[str, ...] = ()
+    found_in_en: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class DigestRow:
     """One ticket line in internal mails: metadata only, never bodies or contact details."""
 
@@ -137,6 +151,10 @@ class ReplyContext:
     # applied to this person, in the DPO's words (factors, values, result).  () = none was applied
     # to this person; None = not determined (the letter cannot be sent while the profile has any).
     automated_logic_applied: tuple[str, ...] | None = None
+    # Access answer (Art. 15(1)): the person's relationships with the controller; the letter states
+    # only their purposes, categories, recipients, storage, sources and decisions.  None (or empty):
+    # not determined, and the answer cannot be written (it would be the whole privacy notice).
+    relationships: tuple[PersonRelationship, ...] | None = None
     erased: tuple[str, ...] = ()  # erasure: what was erased (required: the DPO states it)
     restricted: tuple[str, ...] = ()  # restriction: what is restricted (empty: all processing)
     # Objection / automated-decision outcome: True = the request was granted in full; otherwise

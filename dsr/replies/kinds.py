@@ -156,12 +156,12 @@ KIND_SPECS: dict[ReplyKind, KindSpec] = {
 PERSONAL_FIELDS: tuple[str, ...] = (
     "recipient_name", "code_sent_to_masked", "changes", "retained", "notified_recipients",
     "case_recipients", "erased", "restricted", "attachment_names", "copy_link", "copy_link_expires",
-    "copy_link_sent_separately", "automated_logic_applied",
+    "copy_link_sent_separately", "automated_logic_applied", "relationships",
 )
 # Personal fields whose blank value is None ("not stated") rather than ().
 PERSONAL_OPTIONAL_FIELDS: frozenset[str] = frozenset({
     "recipient_name", "code_sent_to_masked", "case_recipients", "retained", "notified_recipients",
-    "automated_logic_applied",
+    "automated_logic_applied", "relationships",
     "copy_link", "copy_link_expires",
 })
 
@@ -223,15 +223,26 @@ def _check_extension(ctx: ReplyContext) -> None:
 
 
 def check_profile_facts(kind: ReplyKind, ctx: ReplyContext, *, group_recipients: bool,
-                        automated_decisions: bool) -> None:
-    """The access answer states this person's recipients and decisions, not the privacy notice.
+                        automated_decisions: bool, known_relationships: frozenset[str]) -> None:
+    """The access answer states this person's relationships, recipients and decisions.
 
-    C-154/21: where the profile names recipients only by category, the answer names the ones
-    that actually received this person's data (or says none did); C-203/22: where the profile
-    has automated decisions, the answer says how they were applied to this person.
+    Art. 15(1): the items of the relationships this person has with the controller, never the
+    whole privacy notice; C-154/21: where those name recipients only by category, the answer
+    names the ones that actually received this person's data (or says none did); C-203/22: where
+    they have automated decisions, the answer says how they were applied to this person.
+    `group_recipients` and `automated_decisions` describe the chosen relationships.
     """
     if kind is not K.ACCESS_ANSWER:
         return
+    if not ctx.relationships:
+        raise ReplyDataError(
+            "access_answer: relationships is missing (Art. 15(1): the answer states the purposes, "
+            "categories, recipients, storage and sources of this person's relationships with the "
+            "controller; the DPO chooses them or discovery finds them)"
+        )
+    unknown = [r.key for r in ctx.relationships if r.key not in known_relationships]
+    if unknown:
+        raise ReplyDataError(f"access_answer: unknown relationship {unknown[0]!r} (not in the profile)")
     if group_recipients and ctx.case_recipients is None:
         raise ReplyDataError(
             "access_answer: case_recipients is missing (Art. 15(1)(c), CJEU C-154/21: name the "

@@ -59,6 +59,8 @@ TEMPLATE_DIR = Path(__file__).parent / "templates"
 DEFAULT_LANGUAGE = "de"
 SUPPORTED_LANGUAGES = ("de", "en")
 TEXT_WIDTH = 76
+# A gap only the DPO can fill (the console refuses to send a text that still contains one).
+GAP_OPEN, GAP_CLOSE = "⟦", "⟧"
 
 
 class ReplyTemplateError(ReplyError):
@@ -125,6 +127,15 @@ def _squash(value: str) -> str:
 def _capitalize_first(value: str) -> str:
     """Upper-case the first letter only (jinja's `capitalize` lower-cases the rest)."""
     return value[:1].upper() + value[1:]
+
+
+def _unconfirmed(statement: str) -> str:
+    """An assumed profile fact in a draft: the DPO confirms or deletes it before sending.
+
+    Letters never state an assumed fact as a fact; the draft shows it as a gap that blocks
+    sending, in the DPO's language (German also in an English draft), with the assumed wording.
+    """
+    return f"{GAP_OPEN}nicht bestätigte Angabe – bitte bestätigen oder streichen: {statement}{GAP_CLOSE}"
 
 
 def _right_info(right: Right | str) -> RightInfo:
@@ -206,7 +217,7 @@ def _environment(folders: tuple[Path, ...], html: bool) -> Environment:
     )
     env.globals.update(right_info=_right_info, rights_phrase=_rights_phrase, legal_sort=legal_sort,
                        explain_reason=explain_reason, state_label=state_label,
-                       identity_label=identity_label)
+                       identity_label=identity_label, unconfirmed=_unconfirmed)
     return env
 
 
@@ -236,14 +247,16 @@ def render_reply(kind: ReplyKind, ctx: ReplyContext, profile: ControllerProfile,
     """
     spec = KIND_SPECS[kind]
     check_context(spec, ctx)
-    check_profile_facts(kind, ctx, group_recipients=any(not r.named for r in profile.recipients),
-                        automated_decisions=bool(profile.automated_decisions))
+    person = profile.selection(r.key for r in ctx.relationships or ()) if ctx.verified else None
+    check_profile_facts(kind, ctx, group_recipients=person is not None and person.group_recipients,
+                        automated_decisions=person is not None and bool(person.automated_decisions),
+                        known_relationships=frozenset(r.key for r in profile.relationships))
     lang = DEFAULT_LANGUAGE if spec.internal else normalise_language(language)
     overrides = _override_folders(overrides_dir.resolve() if overrides_dir else None, profile.key)
     name = f"{lang}/{kind.value}.j2"
     variables: dict[str, Any] = {
         "ctx": _redacted(ctx), "profile": profile, "a": AddressForm(profile.address_form),
-        "kind": kind.value, "lang": lang, "Right": Right,
+        "kind": kind.value, "lang": lang, "Right": Right, "person": person,
     }
     try:
         subject = text = html = chat = ""

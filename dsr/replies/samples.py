@@ -11,7 +11,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime
 
 from dsr.intents.rights import Right
-from dsr.replies.context import DigestRow, ReplyContext, ReplyKind, RetainedItem
+from dsr.replies.context import DigestRow, PersonRelationship, ReplyContext, ReplyKind, RetainedItem
 
 RECEIVED = date(2026, 1, 31)
 DUE = date(2026, 3, 2)
@@ -106,8 +106,18 @@ def sample_context(kind: ReplyKind, controller: str, language: str = "de") -> Re
             _BASE, rights=(Right.CONSENT_WITHDRAWAL,), due_date=None,
             withdrawal_scope="marketing" if komsa else "review"),
         # kmb2: no copy delivered with the letter (it says so); KOMSA: a download link issued.
+        # KOMSA: the DPO chose the partner application, discovery found a newsletter subscription;
+        # kmb2: discovery found master data and orders of a customer.
         k.ACCESS_ANSWER: replace(
             _BASE,
+            relationships=(
+                PersonRelationship("partner-applicant"),
+                PersonRelationship("advertising", origin="discovery", found_in=("Newsletter-Abonnements",),
+                                   found_in_en=("Newsletter subscriptions",)),
+            ) if komsa else (
+                PersonRelationship("customer", origin="discovery", found_in=("Stammdaten", "Aufträge"),
+                                   found_in_en=("Master data", "Orders")),
+            ),
             copy_link="https://datenschutz.komsa.com/kopie/3f9c2a7e" if komsa else None,
             copy_link_expires=date(2026, 3, 16) if komsa else None,
             case_recipients=("Creditreform Chemnitz Boddenberg KG",) if komsa else (

@@ -593,3 +593,40 @@ class RetentionHold(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     erased_at: Mapped[datetime | None]
+
+
+class SubjectRelationship(Base):
+    """A relationship of a person with the controller (a key of the profile's `relationships`).
+
+    Chosen by the DPO on the ticket page; the access answer states only these relationships'
+    purposes, categories, recipients, storage and sources (Art. 15(1)).
+    """
+
+    __tablename__ = "subject_relationships"
+    __table_args__ = (UniqueConstraint("subject_id", "key", name="uq_subject_relationship"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subject_id: Mapped[int] = mapped_column(ForeignKey("data_subjects.id", ondelete="CASCADE"))
+    controller: Mapped[str] = mapped_column(String(64))
+    key: Mapped[str] = mapped_column(String(64))
+    chosen_by: Mapped[str] = mapped_column(String(100))
+    chosen_at: Mapped[datetime]
+
+
+class FactConfirmation(Base):
+    """A DPO confirmed a profile fact the privacy notice does not contain (`assumed_facts`).
+
+    Kept here, not by editing the profile, so that who confirmed what and when is on record; the
+    letters state the fact from then on (`ControllerProfile.with_confirmed`).
+    """
+
+    __tablename__ = "fact_confirmations"
+    __table_args__ = (UniqueConstraint("controller", "fact_id", name="uq_fact_confirmation"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    controller: Mapped[str] = mapped_column(String(64))
+    fact_id: Mapped[str] = mapped_column(String(200))
+    statement: Mapped[str] = mapped_column(Text)  # the wording confirmed (German), as it was then
+    confirmed_by: Mapped[str] = mapped_column(String(100))
+    confirmed_at: Mapped[datetime]
+    note: Mapped[str] = mapped_column(Text, default="")

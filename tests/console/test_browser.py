@@ -95,6 +95,10 @@ def test_dpo_works_an_escalated_ticket_from_queue_to_sent_reply(live: LiveConsol
     page.fill("#identity input[name=method]", "Rückruf unter der Telefonnummer aus dem Kundenstamm")
     page.click("#identity button")
     expect(page.locator(".flash").first).to_contain_text("Identitätsprüfung vermerkt")
+    # The access answer states this person's relationships only (issue 15 no. 3): chosen first.
+    page.check("#relationships input[value=customer]")
+    page.click("#relationships button")
+    expect(page.locator(".flash").first).to_contain_text("Beziehungen gespeichert")
     page.select_option("#reply select[name=kind]", "access_answer")
     page.click("text=Entwurf aus Vorlage")
     expect(page.locator(".flash").first).to_contain_text("Entwurf aus der Vorlage")
@@ -338,6 +342,8 @@ def test_postal_request_with_last_weeks_receipt_gets_last_weeks_deadline(
         assert ticket.received_at.astimezone(BERLIN).isoformat().startswith("2026-02-23T10:15")
         assert ticket.due_date == date(2026, 3, 23) and ticket.rights == ["access"]
     # A postal answer: drafted, approved as a letter, downloadable as a PDF.
+    page.check("#relationships input[value=enquirer]")
+    page.click("#relationships button")
     page.click("text=Entwurf aus Vorlage")
     expect(page.locator(".flash").first).to_contain_text("Entwurf aus der Vorlage")
     expect(page.locator("#draft-kind")).to_have_value("access_answer")  # chosen from the rights, kept

@@ -57,7 +57,6 @@ Datenschutz – Geschäftsführung
 
 kmb2 Abrechnungszentrum GmbH, Braunschweig
 E-Mail: klaus.marwede@kmb2.de
-Website: https://www.kmb2.de
 """
 
 

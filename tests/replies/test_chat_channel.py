@@ -46,7 +46,9 @@ REQUIRED: dict[ReplyKind, Needs] = {
         *ctx.extension_reasons, _date(ctx.extended_due_date, lang), _date(ctx.due_date, lang),
         p.authority.name],
     ReplyKind.ACCESS_ANSWER: lambda ctx, p, lang: [
-        *ctx.attachment_names, *(item.legal_basis for item in p.purposes), p.authority.name, "Art. 77"],
+        *ctx.attachment_names, p.authority.name, "Art. 77",
+        *(item.legal_basis if lang == "de" else item.legal_basis_en
+          for item in p.selection(r.key for r in ctx.relationships or ()).purposes)],
     ReplyKind.PORTABILITY_ANSWER: lambda ctx, p, lang: [*ctx.attachment_names, ctx.export_format],
     ReplyKind.ERASURE_DONE: lambda ctx, p, lang: [
         *(item.category for item in ctx.retained), *(item.legal_basis for item in ctx.retained),

@@ -11,6 +11,7 @@ import pytest
 from dsr.controllers import ControllerProfile, load_profile
 from dsr.intents.rights import RIGHTS, Right
 from dsr.replies import KIND_SPECS, RenderedReply, ReplyKind, RetainedItem, render_reply
+from dsr.replies.context import PersonRelationship
 from dsr.replies.kinds import ReplyDataError
 from dsr.replies.preview import PreviewItem, preview_items
 from dsr.replies.reasons import ESCALATION_REASONS_DE
@@ -86,8 +87,11 @@ def test_every_data_subject_subject_carries_the_ticket_tag(controller: str, item
 )
 def test_access_answer_has_every_art15_item(controller: str, item: PreviewItem) -> None:
     profile = load_profile(controller)
+    english = item.variant == "en"
+    ctx = sample_context(ReplyKind.ACCESS_ANSWER, controller, "en" if english else "de")
+    person = profile.selection(r.key for r in ctx.relationships or ())
     for part in (item.reply.text, item.reply.html):
-        flat = " ".join(part.split())
+        flat = " ".join(part.replace("&amp;", "&").replace("&#39;", "'").split())
         for line in AUTHORITIES[controller]:
             assert line in flat
         for outdated in OUTDATED:
@@ -96,16 +100,100 @@ def test_access_answer_has_every_art15_item(controller: str, item: PreviewItem) 
             assert f"lit. {letter} DSGVO" in flat or f"15(1)({letter})" in flat
         assert "15 Abs. 2" in flat or "15(2)" in flat
         assert "Art. 77" in flat
+        for purpose in person.purposes:
+            assert (purpose.legal_basis_en if english else purpose.legal_basis) in flat
+        for recipient in person.recipients:
+            assert (recipient.purpose_en if english else recipient.purpose) in flat
+        for retention in person.retention:
+            assert (retention.period_en if english else retention.period) in flat
+        for decision in person.automated_decisions:
+            assert (decision.logic_en if english else decision.logic) in flat
+        for transfer in person.third_country_transfers:
+            assert (transfer.safeguard_en if english else transfer.safeguard) in flat
+
+
+def _without_gaps(text: str) -> str:
+    return re.sub(r"⟦[^⟧]*⟧", "", text)
+
+
+@pytest.mark.parametrize("language", ["de", "en"])
+def test_access_answer_states_only_the_persons_relationships(
+        profile: ControllerProfile, language: str) -> None:
+    """Issue 15 no. 3: a newsletter subscriber does not read about the credit check or the training
+    platform; every relationship's own items appear, nobody else's."""
+    base = sample_context(ReplyKind.ACCESS_ANSWER, profile.key, language)
+    for rel in profile.relationships:
+        ctx = replace(base, relationships=(PersonRelationship(rel.key),), case_recipients=(),
+                      automated_logic_applied=() if rel.automated_decisions else None)
+        flat = _flat(render_reply(ReplyKind.ACCESS_ANSWER, ctx, profile, language=language).text)
+        chosen = profile.selection([rel.key])
+        assert (rel.name if language == "de" else rel.name_en) in flat
         for purpose in profile.purposes:
-            assert purpose.legal_basis in flat
+            text = purpose.purpose if language == "de" else purpose.purpose_en
+            assert (text in flat) == (purpose in chosen.purposes), (rel.key, purpose.key)
         for recipient in profile.recipients:
-            assert recipient.name.replace("&", "&amp;") in flat or recipient.name in flat
-        for retention in profile.retention:
-            assert retention.period in flat
+            text = recipient.purpose if language == "de" else recipient.purpose_en
+            assert (text in flat) == any(r.purpose == recipient.purpose for r in chosen.recipients)
         for decision in profile.automated_decisions:
-            assert decision.logic in flat and decision.significance in flat
-        for transfer in profile.third_country_transfers:
-            assert transfer.safeguard in flat
+            text = decision.logic if language == "de" else decision.logic_en
+            assert (text in flat) == (decision in chosen.automated_decisions), (rel.key, decision.key)
+        for german, english in chosen.sources:
+            assert (german if language == "de" else english[1:]) in flat  # English list items capitalised
+
+
+def test_access_answer_needs_the_persons_relationships(profile: ControllerProfile) -> None:
+    """No relationship chosen and nothing found: no letter printing the whole notice."""
+    ctx = sample_context(ReplyKind.ACCESS_ANSWER, profile.key)
+    for missing in (None, ()):
+        with pytest.raises(ReplyDataError, match="relationships is missing"):
+            render_reply(ReplyKind.ACCESS_ANSWER, replace(ctx, relationships=missing), profile)
+    with pytest.raises(ReplyDataError, match="unknown relationship"):
+        render_reply(ReplyKind.ACCESS_ANSWER, replace(ctx, relationships=(PersonRelationship("nope"),)),
+                     profile)
+
+
+def test_access_answer_marks_where_a_relationship_was_found() -> None:
+    profile = load_profile("komsa")
+    ctx = sample_context(ReplyKind.ACCESS_ANSWER, "komsa")
+    flat = _flat(render_reply(ReplyKind.ACCESS_ANSWER, ctx, profile).text)
+    assert ("Einwilligung in Werbung (Newsletter, Werbung per Brief und Telefon) (gespeichert in "
+            "unseren Unterlagen: Newsletter-Abonnements)") in flat
+    en_ctx = sample_context(ReplyKind.ACCESS_ANSWER, "komsa", "en")
+    english = _flat(render_reply(ReplyKind.ACCESS_ANSWER, en_ctx, profile, language="en").text)
+    assert "(held in our records: Newsletter subscriptions)" in english
+
+
+@pytest.mark.parametrize("language", ["de", "en"])
+def test_assumed_facts_are_never_stated_as_facts(language: str) -> None:
+    """Issue 15 no. 15: kmb2's legal bases, storage periods, "no automated decisions", "no transfer
+    to third countries" and the record retention are not in its notice; the draft shows each only
+    as a gap the DPO must confirm or delete (the console refuses to send a text with a gap)."""
+    profile = load_profile("kmb2")
+    ctx = replace(sample_context(ReplyKind.ACCESS_ANSWER, "kmb2", language),
+                  relationships=tuple(PersonRelationship(r.key) for r in profile.relationships))
+    text = _flat(render_reply(ReplyKind.ACCESS_ANSWER, ctx, profile, language=language).text)
+    stated = _without_gaps(text)
+    en = language == "en"
+    for purpose in profile.purposes:
+        basis = purpose.legal_basis_en if en else purpose.legal_basis
+        assert basis in text and f"{basis}." not in stated, purpose.key
+    for item in profile.retention:
+        period = item.period_en if en else item.period
+        assert period in text and period not in stated
+    for statement in ("findet bei uns nicht statt", "nicht in Länder außerhalb",
+                      "We do not use automated", "We do not transfer your data"):
+        assert statement not in stated
+    erasure_ctx = sample_context(ReplyKind.ERASURE_DONE, "kmb2", language)
+    erasure = _flat(render_reply(ReplyKind.ERASURE_DONE, erasure_ctx, profile, language=language).text)
+    assert "Kalenderjahres nach" not in _without_gaps(erasure)
+    assert "calendar year after" not in _without_gaps(erasure)
+    # Once a DPO confirmed them, the same letters state them.
+    confirmed = profile.with_confirmed(f.fact_id for f in profile.facts())
+    assert confirmed.assumed_facts == []
+    text = _flat(render_reply(ReplyKind.ACCESS_ANSWER, ctx, confirmed, language=language).text)
+    assert "⟦" not in text
+    for purpose in profile.purposes:
+        assert (purpose.legal_basis_en if en else purpose.legal_basis) in text
 
 
 def test_access_answer_names_case_recipients_or_says_none(profile: ControllerProfile) -> None:
@@ -499,16 +587,19 @@ def test_access_answer_names_the_recipients_of_this_person(profile: ControllerPr
             render_reply(ReplyKind.ACCESS_ANSWER, replace(ctx, case_recipients=None), profile)
 
 
-@pytest.mark.parametrize(
-    ("url", "label"),
-    [("https://www.kmb2.de", "Website: "), ("https://www.kmb2.de/", "Website: "),
-     ("https://www.kmb2.de/datenschutz", "Datenschutzhinweise: ")],
-)
-def test_footer_calls_only_the_notice_itself_privacy_notice(url: str, label: str) -> None:
-    """Issue 15 no. 13: the footer must not present the home page as the privacy notice."""
-    profile = load_profile("kmb2").model_copy(update={"privacy_notice_url": url})
+@pytest.mark.parametrize("language", ["de", "en"])
+def test_footer_links_the_privacy_notice_or_nothing(language: str) -> None:
+    """Issue 15 no. 13: the footer names the privacy notice itself; a profile without its address
+    names no web address at all (no "Website:" home page presented instead)."""
     ctx = sample_context(ReplyKind.RECEIPT_CONFIRMATION, "kmb2")
-    assert f"{label}{url}" in render_reply(ReplyKind.RECEIPT_CONFIRMATION, ctx, profile).text
+    label = "Datenschutzhinweise: " if language == "de" else "Privacy notice: "
+    without = render_reply(ReplyKind.RECEIPT_CONFIRMATION, ctx, load_profile("kmb2"), language=language).text
+    footer = without.split("Mit freundlichen Grüßen")[-1].split("Kind regards")[-1]
+    assert "Website:" not in footer and label not in footer and "www.kmb2.de" not in footer
+    url = "https://www.kmb2.de/datenschutz"
+    profile = load_profile("kmb2").model_copy(update={"privacy_notice_url": url})
+    with_url = render_reply(ReplyKind.RECEIPT_CONFIRMATION, ctx, profile, language=language).text
+    assert f"{label}{url}" in with_url
 
 
 def test_language_fixes_of_issue_15() -> None:

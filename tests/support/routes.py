@@ -29,6 +29,7 @@ POST_DATA: dict[str, dict[str, Any]] = {
     "/tickets/{ticket_id}/dismiss-reason": {"code": "legal_threat", "note": "Kein Anwalt erwähnt, nur Zitat"},
     "/tickets/{ticket_id}/rights": {"rights": ["access"], "reason": "Nur Auskunft verlangt"},
     "/tickets/{ticket_id}/identity": {"level": "manual", "method": "Kundennummer telefonisch bestätigt"},
+    "/tickets/{ticket_id}/relationships": {"relationship": ["customer"]},
     "/tickets/{ticket_id}/question": {"subject": "Rückfrage", "text": "Welche Daten meinen Sie genau?"},
     "/tickets/{ticket_id}/extend": {
         "ground": "complexity",
@@ -65,6 +66,8 @@ POST_DATA: dict[str, dict[str, Any]] = {
     "/quarantine/{item_id}/discard": {"reason": "Spam"},
     "/board/digest": {"target": "kmb2:1"},
     "/board/calendar": {},
+    "/facts/confirm": {"controller": "kmb2", "fact_id": "dsr_record_retention",
+                       "note": "Löschkonzept Abschnitt 3"},
     "/admin/users/{user_id}/toggle": {},
     "/admin/tokens/{token_id}/revoke": {},
     "/api/tickets/{reference}/extend": {"reason": "Umfangreiche Daten"},

@@ -36,6 +36,8 @@ from dsr.console.labels import (
 from dsr.console.letter_pdf import Letter, render_pdf
 from dsr.console.processor import processor_section
 from dsr.console.queries import scoped_ticket
+from dsr.console.relationships import relationship_rows
+from dsr.console.views.fulfilment import datamaps
 from dsr.intents.rights import Right
 from dsr.pipeline import codes
 from dsr.pipeline.outbound import recipient_problem
@@ -350,6 +352,8 @@ def ticket_page(ctx: Ctx) -> Response:
         others = chat_in + [m for m in _held_for_person(session, ticket) if m not in chat_in]
         history, views = split_views(events)
         kind = ctx.request.query_params.get("kind", "")
+        relationships = ([] if profile is None else
+                         relationship_rows(session, ticket, profile, datamaps(ctx).get(ticket.controller)))
         response = ctx.render(
             "ticket.html",
             ticket=ticket,
@@ -384,6 +388,7 @@ def ticket_page(ctx: Ctx) -> Response:
             refusal_reasons=REFUSAL_REASONS,
             draft_kinds=DRAFT_KINDS,
             processor=processor_section(session, ctx.scope, ticket, profile),
+            relationships=relationships,
             # What the door out would refuse (no personal data to an unverified contact), so the page
             # says why instead of offering the action.
             blocked={

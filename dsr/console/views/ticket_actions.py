@@ -32,6 +32,8 @@ from dsr.console.operations import (
 )
 from dsr.console.outgoing import PLACEHOLDER_CLOSE, PLACEHOLDER_OPEN, placeholder, send_to_subject
 from dsr.console.queries import scoped_ticket
+from dsr.console.relationships import person_relationships, relationship_rows
+from dsr.console.views.fulfilment import datamaps
 from dsr.console.views.ticket import DRAFT_KINDS, VERIFY_LEVELS, default_subject
 from dsr.controllers import ControllerProfile
 from dsr.fulfilment.delivery import delivery_facts
@@ -41,6 +43,7 @@ from dsr.pipeline.outbound import reply_context
 from dsr.replies import ReplyError, render_reply
 from dsr.replies.context import ReplyKind, RetainedItem
 from dsr.store.models import Direction, IdentityLevel, Message, Ticket, User
+from dsr.store.relationships import choose_relationships, effective_profile
 from dsr.store.tickets.services import (
     REFUSAL_REASONS,
     TicketError,
@@ -130,6 +133,21 @@ def _identity(ctx: Ctx, session: Session, ticket: Ticket, profile: ControllerPro
     method = _required(ctx, "method", "die Prüfmethode (wie wurde die Identität festgestellt?)")
     record_identity(session, ticket, IdentityLevel(level), method=method, actor=ctx.actor, now=ctx.now)
     return "Identitätsprüfung vermerkt."
+
+
+def _relationships(ctx: Ctx, session: Session, ticket: Ticket, profile: ControllerProfile) -> str:
+    """The person's relationships with the controller: the access answer states only theirs."""
+    if ticket.subject is None:
+        raise RefusedError("Der Vorgang ist keiner Person zugeordnet; Beziehungen gelten pro Person.")
+    known = {r.key: r.name for r in profile.relationships}
+    picked = set(ctx.fields("relationship"))
+    keys = [k for k in known if k in picked]  # in the profile's order
+    added, removed = choose_relationships(session, ticket.subject, profile, keys, actor=ctx.actor,
+                                          now=ctx.now, ticket_id=ticket.id)
+    if not added and not removed:
+        return "Beziehungen unverändert."
+    chosen = "; ".join(known[k] for k in keys) if keys else "keine gewählt"
+    return f"Beziehungen gespeichert: {chosen}."
 
 
 def _assign(ctx: Ctx, session: Session, ticket: Ticket, profile: ControllerProfile) -> str:
@@ -287,13 +305,26 @@ def _draft_template(ctx: Ctx, session: Session, ticket: Ticket, profile: Control
     delivered = delivery_facts(session, ticket.id)
     copy: dict[str, object] = {} if delivered is None else {
         "copy_link_sent_separately": True, "copy_link_expires": delivered.expires_on, "copy_link": None}
+    if kind == ReplyKind.ACCESS_ANSWER.value:
+        # Art. 15(1): this person's relationships (the DPO's choice, else what discovery found),
+        # never the whole privacy notice.
+        rows = relationship_rows(session, ticket, profile, datamaps(ctx).get(ticket.controller))
+        relationships = person_relationships(rows)
+        if not relationships:
+            raise RefusedError(
+                "Für die Auskunft bitte zuerst die Beziehungen der Person zu uns wählen (Abschnitt "
+                "„Beziehungen der Person“); die Suche in den Systemen hat keine gefunden. Ohne sie "
+                "gäbe die Auskunft die ganzen Datenschutzhinweise wieder statt der Angaben zu dieser Person."
+            )
+        extra = {**extra, "relationships": relationships}
     gaps = {**TEMPLATE_GAPS, **KIND_GAPS.get(kind, {})}
     extra = {**gaps, **letter_context(session, ticket.id), **copy, **extra}
     context = reply_context(ticket, as_of=ctx.today, **extra)
     rendered = render_reply(
         ReplyKind(kind),
         context,
-        profile,
+        # Facts the DPO confirmed are stated; the others stay gaps in the draft.
+        effective_profile(session, profile),
         language=ticket.language or "de",
         overrides_dir=ctx.services.settings.templates_dir,
     )
@@ -443,6 +474,10 @@ def correct_rights_action(ctx: Ctx) -> Response:
 
 def identity_action(ctx: Ctx) -> Response:
     return _run(ctx, _not_closed(_identity), anchor="identity")
+
+
+def relationships_action(ctx: Ctx) -> Response:
+    return _run(ctx, _not_closed(_relationships), anchor="relationships")
 
 
 def assign_action(ctx: Ctx) -> Response:

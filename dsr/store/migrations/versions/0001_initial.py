@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-07 03:21:29.428130
+Create Date: 2026-12-07 04:12:51.263731
 """
 
 from __future__ import annotations
@@ -47,6 +47,17 @@ def upgrade() -> None:
     with op.batch_alter_table('data_subjects', schema=None) as batch_op:
         batch_op.create_index('ix_subject_customer', ['controller', 'customer_number'], unique=False)
 
+    op.create_table('fact_confirmations',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('controller', sa.String(length=64), nullable=False),
+    sa.Column('fact_id', sa.String(length=200), nullable=False),
+    sa.Column('statement', sa.Text(), nullable=False),
+    sa.Column('confirmed_by', sa.String(length=100), nullable=False),
+    sa.Column('confirmed_at', dsr.store.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('note', sa.Text(), nullable=False),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('controller', 'fact_id', name='uq_fact_confirmation')
+    )
     op.create_table('quarantine',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('controller', sa.String(length=64), nullable=False),
@@ -154,6 +165,17 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['subject_id'], ['data_subjects.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('controller', 'email', name='uq_subject_alt_email')
+    )
+    op.create_table('subject_relationships',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('subject_id', sa.Integer(), nullable=False),
+    sa.Column('controller', sa.String(length=64), nullable=False),
+    sa.Column('key', sa.String(length=64), nullable=False),
+    sa.Column('chosen_by', sa.String(length=100), nullable=False),
+    sa.Column('chosen_at', dsr.store.types.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['subject_id'], ['data_subjects.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('subject_id', 'key', name='uq_subject_relationship')
     )
     op.create_table('tickets',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -460,6 +482,7 @@ def downgrade() -> None:
         batch_op.drop_index('ix_ticket_controller')
 
     op.drop_table('tickets')
+    op.drop_table('subject_relationships')
     op.drop_table('subject_emails')
     with op.batch_alter_table('console_sessions', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_console_sessions_user_id'))
@@ -478,6 +501,7 @@ def downgrade() -> None:
 
     op.drop_table('retention_holds')
     op.drop_table('quarantine')
+    op.drop_table('fact_confirmations')
     with op.batch_alter_table('data_subjects', schema=None) as batch_op:
         batch_op.drop_index('ix_subject_customer')
 
