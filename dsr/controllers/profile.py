@@ -258,7 +258,7 @@ class Selection:
         return any(not r.named for r in self.recipients)
 
 
-class ControllerProfile(_Strict):
+class ControllerProfile(_Bilingual):
     key: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
     legal_name: str
     short_name: str
@@ -320,11 +320,6 @@ class ControllerProfile(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
-        _english_lists(self, ("data_sources", "data_categories", "marketing_channels"))
-        if self.privacy_contact.strip() and not self.privacy_contact_en.strip():
-            raise ValueError("privacy_contact_en: English text missing")
-        if self.signature.strip() and not self.signature_en.strip():
-            raise ValueError("signature_en: English text missing")
         for kind, items in (("purposes", self.purposes), ("recipients", self.recipients),
                             ("retention", self.retention), ("automated_decisions", self.automated_decisions),
                             ("relationships", self.relationships)):
@@ -447,13 +442,6 @@ class ControllerProfile(_Strict):
         if self.dpo is not None and self.dpo.email:
             return [self.dpo.email]
         return [str(self.contact_email)]
-
-
-def _english_lists(profile: ControllerProfile, names: tuple[str, ...]) -> None:
-    for name in names:
-        german, english = getattr(profile, name), getattr(profile, f"{name}_en")
-        if len(german) != len(english) or not all(e.strip() for e in english):
-            raise ValueError(f"{name}_en: needs one English text for each of {len(german)} German texts")
 
 
 def profile_names() -> list[str]:

@@ -46,8 +46,10 @@ def test_the_dpo_chooses_the_persons_relationships_and_the_answer_states_only_th
     client, url = _verified(world)
     page = client.get(url).text  # type: ignore[attr-defined]
     assert 'id="relationships"' in page and "Noch nicht gewählt und nichts gefunden" in page
-    page = _post(client, f"{url}/relationships", {"relationship": ["website-visitor", "marketing", "unknown"]})
-    assert "Beziehungen gespeichert: Empfang von kmb2-Angeboten und Online-Umfragen; Besuch der Website" in page
+    page = _post(client, f"{url}/relationships",
+                 {"relationship": ["website-visitor", "marketing", "unknown"]})
+    assert ("Beziehungen gespeichert: Empfang von kmb2-Angeboten und Online-Umfragen; "
+            "Besuch der Website") in page
     assert "gewählt von" in page
     _post(client, f"{url}/draft/template", {"kind": "access_answer"})
     draft = _draft(world)
@@ -94,19 +96,23 @@ def test_the_facts_page_lists_assumptions_and_a_dpo_confirms_one(world: World) -
     client, url = _verified(world)
     page = client.get("/facts").text  # type: ignore[attr-defined]
     assert "Profilangaben: offene Annahmen" in page
-    assert 'id="fact-kmb2-purpose.website.legal_basis"' in page and 'id="fact-komsa-dsr_record_retention"' in page
+    assert 'id="fact-kmb2-purpose.website.legal_basis"' in page
+    assert 'id="fact-komsa-dsr_record_retention"' in page
     assert "Hinweis zur Datenverarbeitung für Neukunden der KOMSA AG" in page
     _post(client, f"{url}/relationships", {"relationship": ["website-visitor"]})
     _post(client, f"{url}/draft/template", {"kind": "access_answer"})
     before = _draft(world)
-    assert "⟦nicht bestätigte Angabe – bitte bestätigen oder streichen: Rechtsgrundlage: Art. 6 Abs. 1 lit. f" in before
+    gap = "⟦nicht bestätigte Angabe – bitte bestätigen oder streichen: Rechtsgrundlage: Art. 6 Abs. 1 lit. f"
+    assert gap in before
     page = _post(client, "/facts/confirm", {"controller": "kmb2", "fact_id": "purpose.website.legal_basis",
                                             "note": "Verzeichnis der Verarbeitungstätigkeiten Nr. 7"})
     assert "Angabe bestätigt" in page
-    assert 'id="fact-kmb2-purpose.website.legal_basis"' not in page and "Verarbeitungstätigkeiten Nr. 7" in page
+    assert 'id="fact-kmb2-purpose.website.legal_basis"' not in page
+    assert "Verarbeitungstätigkeiten Nr. 7" in page
     _post(client, f"{url}/draft/template", {"kind": "access_answer"})
     after = _draft(world)
-    assert "Rechtsgrundlage: Art. 6 Abs. 1 lit. f DSGVO; für Cookies § 25 TDDDG." in re.sub(r"⟦[^⟧]*⟧", "", after)
+    stated = re.sub(r"⟦[^⟧]*⟧", "", after)
+    assert "Rechtsgrundlage: Art. 6 Abs. 1 lit. f DSGVO; für Cookies § 25 TDDDG." in stated
     with world.sessions() as s:
         row = s.scalars(select(FactConfirmation)).one()
         event = s.scalars(select(AuditEvent).where(AuditEvent.action == "profile.fact_confirmed")).one()
@@ -116,7 +122,8 @@ def test_the_facts_page_lists_assumptions_and_a_dpo_confirms_one(world: World) -
     page = _post(client, "/facts/confirm", {"controller": "komsa", "fact_id": "purpose.training.legal_basis",
                                             "note": "irgendwas"})
     assert "keine offene Annahme" in page
-    page = _post(client, "/facts/confirm", {"controller": "kmb2", "fact_id": "dsr_record_retention", "note": ""})
+    page = _post(client, "/facts/confirm",
+                 {"controller": "kmb2", "fact_id": "dsr_record_retention", "note": ""})
     assert "Bitte kurz vermerken" in page
 
 

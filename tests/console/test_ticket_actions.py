@@ -185,7 +185,8 @@ def test_email_ticket_from_queue_to_sent_reply_and_closed(world: World) -> None:
     _post(client, f"{url}/identity", {"level": "code_confirmed", "method": "Code an hinterlegte Adresse"})
     # Nothing found and no relationship chosen: no access answer printing the whole notice.
     page = _post(client, f"{url}/draft/template", {"kind": "access_answer"})
-    assert "zuerst die Beziehungen der Person" in page and _ticket(world, world.email_ticket).draft_reply is None
+    assert "zuerst die Beziehungen der Person" in page
+    assert _ticket(world, world.email_ticket).draft_reply is None
     _post(client, f"{url}/relationships", {"relationship": ["customer"]})
     page = _post(client, f"{url}/draft/template", {"kind": "access_answer"})
     assert "Entwurf aus der Vorlage" in page
