@@ -48,7 +48,7 @@ def confirm_action(ctx: Ctx) -> Response:
     key, fact_id = ctx.field("controller"), ctx.field("fact_id")
     profile = ctx.services.profiles.get(key)
     if profile is None or not ctx.scope.allows(key):
-        return ctx.not_found()
+        return ctx.redirect("/facts", "Diesen Verantwortlichen gibt es in Ihrem Zugriff nicht.", "error")
     note = ctx.field("note")
     if len(note) < 5:
         return ctx.redirect("/facts", "Bitte kurz vermerken, worauf die Bestätigung beruht.", "error")
