@@ -23,7 +23,6 @@ from sqlalchemy.orm import Session
 from dsr.console.labels import BERLIN
 from dsr.console.operations import RefusedError
 from dsr.console.queries import ControllerScope, scoped_quarantine
-from dsr.console.worklist import fold, folded
 from dsr.controllers import ControllerProfile
 from dsr.intents import classify
 from dsr.intents.rights import Right
@@ -35,6 +34,7 @@ from dsr.store.models import (
     Ticket,
     TicketState,
 )
+from dsr.store.search import fold, folded
 from dsr.store.tickets.services import audit, escalate, open_ticket, transition
 
 INTAKE_CHANNELS: dict[str, str] = {

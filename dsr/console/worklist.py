@@ -5,10 +5,11 @@ and the first line of their request, so it is built for DPO pages only.  All rea
 `load_work_rows` and `search_ticket_ids`, the one place where console queries for DPO lists are
 made (tenant scoping applies here).
 
-Search folds German spellings on both sides ("Mößner", "Moessner" and "MÖSSNER" are the same
-word): `fold` in Python for the term, `folded` as a portable SQL expression (nested `replace` and
-`lower`, the same result on SQLite and PostgreSQL) for names, addresses, subject lines and
-message bodies.
+Search folds German spellings on both sides ("Mößner", "Moessner", "Mossner" and "MÖSSNER" are
+the same word, `dsr.store.search.fold`).  Messages (sender, display name, subject, body) are
+searched through the database's full-text index (`dsr.store.search`: PostgreSQL German full text
+and trigram, SQLite FTS5); tickets and people (reference, addresses, name, customer number,
+postal code, phone) through the same fold in a LIKE over their small tables.
 """
 
 from __future__ import annotations
@@ -24,30 +25,13 @@ from sqlalchemy.orm import Session
 
 from dsr.console.queries import ControllerScope, TicketRow, load_rows
 from dsr.store.models import DataSubject, Direction, FulfilmentCase, FulfilmentState, Message, Ticket
+from dsr.store.search import folded, like_pattern, matching_ticket_ids
 
-# Spellings folded to one form: German umlauts and sharp s become their two-letter forms.
-FOLDS: tuple[tuple[str, str], ...] = (
-    ("Ä", "ae"), ("ä", "ae"), ("Ö", "oe"), ("ö", "oe"), ("Ü", "ue"), ("ü", "ue"), ("ẞ", "ss"), ("ß", "ss"),
-)
 SUMMARY_CHARS = 90
 # States where the next step is ours; "awaiting_identity" and "paused" wait for the person and
 # come back into the work list when their deadline is near.
 ACTION_STATES = frozenset({"new", "escalated", "in_progress", "extended"})
 DUE_SOON_DAYS = 7
-
-
-def fold(text: str) -> str:
-    for char, replacement in FOLDS:
-        text = text.replace(char, replacement)
-    return text.lower()
-
-
-def folded(column: Any) -> Any:
-    """SQL: the column folded like `fold` (lower() after the replacements: SQLite lowers ASCII only)."""
-    expression = column
-    for char, replacement in FOLDS:
-        expression = func.replace(expression, char, replacement)
-    return func.lower(expression)
 
 
 def needs_action(row: TicketRow) -> bool:
@@ -171,9 +155,8 @@ def _related(session: Session, scope: ControllerScope, tickets: Any) -> dict[tup
 
 def search_ticket_ids(session: Session, scope: ControllerScope, term: str) -> set[int]:
     """Tickets in `scope` whose reference, person (name, addresses, customer number, postal code),
-    subject lines or message texts contain `term`, compared in folded form."""
-    needle = fold(term).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    pattern = f"%{needle}%"
+    sender, display name, subject lines or message texts contain `term`, compared in folded form."""
+    pattern = like_pattern(term)
 
     def like(column: Any) -> Any:
         return folded(column).like(pattern, escape="\\")
@@ -182,12 +165,7 @@ def search_ticket_ids(session: Session, scope: ControllerScope, term: str) -> se
     ids = set(
         session.scalars(select(Ticket.id).where(in_scope, or_(like(Ticket.reference), like(Ticket.reply_to))))
     )
-    messages = select(Message.ticket_id).where(
-        Message.ticket_id.is_not(None),
-        scope.where(Message.controller),
-        or_(like(Message.sender), like(Message.subject_line), like(Message.body_text)),
-    )
-    ids |= {i for i in session.scalars(messages) if i is not None}
+    ids |= matching_ticket_ids(session, term, scope.where(Message.controller))
     people = (
         select(Ticket.id)
         .join(DataSubject, Ticket.subject_id == DataSubject.id)

@@ -50,6 +50,7 @@ from dsr.store.models import (
     Message,
     QuarantinedMessage,
 )
+from dsr.store.search import DISPLAY_NAME_KEY
 
 log = logging.getLogger(__name__)
 decisions = logging.getLogger("dsr.decisions")
@@ -240,4 +241,6 @@ def _stored_headers(msg: InboundMessage) -> dict[str, str]:
         headers["x-dsr-defects"] = ", ".join(msg.defects)
     if msg.confirmed_rights:
         headers[CONFIRMED_RIGHTS_KEY] = ",".join(r.value for r in msg.confirmed_rights)
+    if msg.display_name:
+        headers[DISPLAY_NAME_KEY] = msg.display_name  # searchable: the name an unknown sender gave
     return headers
