@@ -6,7 +6,7 @@ import importlib
 import sys
 import time
 
-BENCHMARKS = ("classify", "deadlines", "email", "fulfilment", "hostile")
+BENCHMARKS = ("classify", "deadlines", "email", "fulfilment", "hostile", "search")
 
 
 def main(argv: list[str]) -> int:

@@ -42,6 +42,12 @@ DISPLAY_NAME_KEY = "x-dsr-display-name"
 FTS_TABLE = "message_search"
 
 
+def in_models(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
+    """Alembic `include_object`: False for the search objects of migration 0003, which exist in the
+    database only (FTS5 tables and their shadow tables, expression indexes), not in the models."""
+    return not (name or "").startswith((FTS_TABLE, "ix_message_search_"))
+
+
 def fold(value: str) -> str:
     for char, replacement in UPPER_FOLDS:
         value = value.replace(char, replacement)

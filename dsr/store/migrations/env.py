@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy import Engine, create_engine
 
 from dsr.store.models import Base
+from dsr.store.search import in_models
 
 config = context.config
 engine = config.attributes.get("engine")
@@ -16,6 +17,7 @@ with engine.connect() as connection:
     context.configure(
         connection=connection,
         target_metadata=Base.metadata,
+        include_object=in_models,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
     )
