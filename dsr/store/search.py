@@ -14,10 +14,11 @@ carried (kept in the headers column under `DISPLAY_NAME_KEY`), the subject line 
   the folded document answers substring search), plus a GIN index on
   `to_tsvector('german', folded document)` for word search with German stemming ("Löschung"
   finds "löschen").  Both are expression indexes, maintained by PostgreSQL on every insert and
-  update.  Without `pg_trgm` the same query runs as a scan: correct, slower; `search_backend`
-  says so and the console logs it once.
+  update.  Without `pg_trgm` the substring half runs as a scan: correct, slower;
+  `search_backend` says which index answers.
 - SQLite: an FTS5 table with the trigram tokenizer (`message_search`, rowid = message id), kept
-  by triggers on `messages`.  Without FTS5 the same LIKE scan as on PostgreSQL.
+  by triggers on `messages`.  Without it (no FTS5 in the SQLite build) a folded LIKE scan, with a
+  warning in the log on each search.
 """
 
 from __future__ import annotations
