@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from dsr.console.labels import BERLIN, OPEN_STATES, date_de
 from dsr.console.outgoing import SendProblem, send_to_subject
 from dsr.controllers import ControllerProfile
-from dsr.pipeline.outbound import reply_context
+from dsr.pipeline.outbound import extension_notice_kind, is_verified, reply_context
 from dsr.replies import ReplyError, UnverifiedDisclosureError, render_reply
 from dsr.replies.context import ReplyKind
 from dsr.store.models import Ticket, TicketState
@@ -80,11 +80,13 @@ def extend_with_notice(
         session, ticket, land=profile.state, actor=actor, reason=reason, now=now,
         internal_target_working_days=profile.internal_target_working_days,
     )
+    # Unverified: the neutral notice (reply_context leaves the name out, the kind tells the door).
     context = reply_context(
         ticket,
         as_of=today,
         extended_due_date=new_due,
         extension_reasons=reasons or (reason,),
+        verified=is_verified(ticket),
     )
     rendered = render_reply(
         ReplyKind.EXTENSION_NOTICE,
@@ -98,7 +100,7 @@ def extend_with_notice(
             session,
             ticket,
             profile,
-            kind=ReplyKind.EXTENSION_NOTICE.value,
+            kind=extension_notice_kind(ticket),
             subject=rendered.subject,
             text=rendered.text,
             html_body=rendered.html,

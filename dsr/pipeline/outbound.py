@@ -116,6 +116,11 @@ class RecipientRefusedError(ValueError):
     """A message that must not leave: raised in the caller's transaction, so nothing is sent."""
 
 
+# The Art. 12(3) extension notice must reach the person within the first month, verified or not.
+# To an unverified contact it goes in a neutral version (`extension_notice_kind`): rendered as
+# unverified, so it carries no name and no data, only the reference, the dates and the reasons.
+NEUTRAL_EXTENSION_KIND = "extension_notice_neutral"
+
 # What may go to a contact that is not verified: letters that carry no personal data beyond what
 # the sender wrote (receipt, identity steps, the code to the contact on file, level-0 confirmations,
 # "handed to our DPO", "did we understand you?") and the chat's own conversation texts.
@@ -127,6 +132,7 @@ UNVERIFIED_KINDS = frozenset({
     # Acknowledgements of an objection or an Art. 22 contest and the processor-mode note say only
     # that the request arrived and what happens next: no personal data.
     ReplyKind.OBJECTION_ACK.value, ReplyKind.AUTOMATED_DECISION_ACK.value, ReplyKind.PROCESSOR_NOTICE.value,
+    NEUTRAL_EXTENSION_KIND,
 })
 # Mail to the controller's own staff (metadata only) and to the recipients of the data named in the
 # controller's data map (Art. 19 notices): not to the data subject, so not this guard's concern.
@@ -144,6 +150,11 @@ DISCLOSING_KINDS = frozenset({
     ReplyKind.ERASURE_DONE.value, ReplyKind.AUTOMATED_DECISION_OUTCOME.value, ReplyKind.NO_DATA.value,
     "dpo_reply", "package_link", "download_code",
 })
+
+
+def extension_notice_kind(ticket: Ticket) -> str:
+    """The kind an extension notice about `ticket` goes out as: the neutral one while unverified."""
+    return ReplyKind.EXTENSION_NOTICE.value if is_verified(ticket) else NEUTRAL_EXTENSION_KIND
 
 
 def recipient_problem(ticket: Ticket | None, *, kind: str, recipient: str) -> str | None:

@@ -180,6 +180,7 @@ MESSAGE_KINDS: dict[str, str] = {
     "automated_decision_ack": "Eingang: automatisierte Entscheidung",
     "automated_decision_outcome": "Ergebnis der Überprüfung",
     "extension_notice": "Mitteilung der Verlängerung",
+    "extension_notice_neutral": "Mitteilung der Verlängerung (neutrale Fassung)",
     "refusal_notice": "Ablehnung",
     "no_data": "Negativauskunft",
     "escalation_notice": "Hinweis: an den Datenschutz übergeben",

@@ -40,7 +40,7 @@ from dsr.console.relationships import relationship_rows
 from dsr.console.views.fulfilment import datamaps
 from dsr.intents.rights import Right
 from dsr.pipeline import codes
-from dsr.pipeline.outbound import recipient_problem
+from dsr.pipeline.outbound import NEUTRAL_EXTENSION_KIND, extension_notice_kind, recipient_problem
 from dsr.replies.context import ReplyKind
 from dsr.store.models import AuditEvent, Direction, Document, Message, OutboxItem, Ticket, TicketNote, User
 from dsr.store.tickets.services import OUTCOMES, REFUSAL_REASONS, audit, effective_due
@@ -391,10 +391,11 @@ def ticket_page(ctx: Ctx) -> Response:
             relationships=relationships,
             # What the door out would refuse (no personal data to an unverified contact), so the page
             # says why instead of offering the action.
+            extend_neutral=extension_notice_kind(ticket) == NEUTRAL_EXTENSION_KIND,
             blocked={
                 action: recipient_problem(ticket, kind=kind, recipient=ticket.reply_to or "")
                 for action, kind in (("reply", "dpo_reply"), ("question", "dpo_question"),
-                                     ("extend", ReplyKind.EXTENSION_NOTICE.value))
+                                     ("extend", extension_notice_kind(ticket)))
             },
         )
         audit(session, actor=ctx.actor, action="console.ticket_viewed", now=ctx.now, ticket_id=ticket.id)

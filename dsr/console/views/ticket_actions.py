@@ -39,7 +39,7 @@ from dsr.controllers import ControllerProfile
 from dsr.fulfilment.delivery import delivery_facts
 from dsr.fulfilment.letter import letter_context
 from dsr.intents.rights import Right
-from dsr.pipeline.outbound import reply_context
+from dsr.pipeline.outbound import is_verified, reply_context
 from dsr.replies import ReplyError, render_reply
 from dsr.replies.context import ReplyKind, RetainedItem
 from dsr.store.models import Direction, IdentityLevel, Message, Ticket, User
@@ -562,7 +562,8 @@ def show_preview(ctx: Ctx, build: Preview, *, anchor: str) -> Response:
 
 def _extension_preview(ctx: Ctx, ticket: Ticket, profile: ControllerProfile) -> tuple[str, dict[str, Any]]:
     planned = plan(ticket, profile, code=ctx.field("ground"), detail=ctx.field("reason"), today=ctx.today)
-    values = {"plan": planned, "ground": ctx.field("ground"), "detail": ctx.field("reason")}
+    values = {"plan": planned, "neutral": not is_verified(ticket), "ground": ctx.field("ground"),
+              "detail": ctx.field("reason")}
     return "extend_preview.html", values
 
 
