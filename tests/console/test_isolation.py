@@ -21,11 +21,12 @@ from dsr.store.models import ApiToken, AuditEvent, OutboxItem, QuarantinedMessag
 from tests.support.console import KOMSA_USERNAMES, World
 from tests.support.routes import ALL, IDS, POST_DATA, _template, _url
 
-# Account administration is installation-wide (admins manage logins, not requests): these routes
-# touch no controller's data and are checked by test_routes.py.
-NOT_CONTROLLER_DATA = {"/login", "/logout", "/", "/admin/users", "/admin/users/{user_id}/toggle",
-                       "/admin/tokens/{token_id}/revoke", "/api/openapi.json"}
-OBJECT_ROUTES = ("{ticket_id", "{reference}", "{item_id", "{message_id")
+# These routes touch no controller's data and are checked by test_routes.py.  Account
+# administration is walked too: a komsa admin manages komsa's accounts and tokens only.
+NOT_CONTROLLER_DATA = {"/login", "/logout", "/", "/api/openapi.json"}
+OBJECT_ROUTES = ("{ticket_id", "{reference}", "{item_id", "{message_id", "{user_id", "{token_id")
+# The seeded accounts and tokens granted all controllers: only an admin granted all manages them.
+ALL_CONTROLLER_ACCOUNTS = ("dana", "dora", "max", "ada")
 
 
 def _kmb2_state(world: World) -> str:
@@ -37,7 +38,11 @@ def _kmb2_state(world: World) -> str:
         notes = s.scalar(select(func.count()).select_from(TicketNote))
         outbox = s.scalar(select(func.count()).select_from(OutboxItem).where(OutboxItem.controller == "kmb2"))
         quarantine = [(q.id, q.state) for q in s.scalars(select(QuarantinedMessage))]
-        return json.dumps([tickets, notes, outbox, quarantine], default=str)
+        accounts = [(u.username, u.disabled) for u in s.scalars(select(User).order_by(User.id))
+                    if u.username in ALL_CONTROLLER_ACCOUNTS]
+        tokens = [(t.name, t.revoked) for t in s.scalars(select(ApiToken).order_by(ApiToken.id))
+                  if t.name.startswith("test-")]
+        return json.dumps([tickets, notes, outbox, quarantine, accounts, tokens], default=str)
 
 
 def _secrets_of_kmb2(world: World) -> list[str]:
@@ -118,6 +123,8 @@ def test_the_whole_walk_on_sqlite_and_postgresql(db_world: World) -> None:
 def _walk(world: World, route: GuardedRoute, method: str) -> None:
     before = _kmb2_state(world)
     secrets = _secrets_of_kmb2(world)
+    if route.path.startswith("/admin/"):
+        secrets += [f"<td>{name}</td>" for name in (*ALL_CONTROLLER_ACCOUNTS, "test-suppression", "test-dpo")]
     for who, response in _calls(world, route, method):
         if any(marker in route.path for marker in OBJECT_ROUTES):
             assert response.status_code == 404, (route.path, who, response.status_code, response.text[:300])
@@ -168,3 +175,21 @@ def test_an_account_without_controllers_sees_nothing(world: World) -> None:
         for reference in s.scalars(select(Ticket.reference)):
             assert reference not in page.text
         assert s.scalar(select(func.count()).select_from(AuditEvent)) == audit_before
+
+
+def test_a_komsa_admin_manages_komsa_accounts_and_an_all_controllers_admin_all(world: World) -> None:
+    komsa_admin = _komsa_client(world, Role.ADMIN)
+    page = komsa_admin.get("/admin/users").text
+    assert "<td>kora</td>" in page and "<td>komsa-suppression</td>" in page
+    assert "<td>dana</td>" not in page and "<td>test-suppression</td>" not in page
+    kora = world.user_ids[KOMSA_USERNAMES["dpo"]]
+    done = komsa_admin.post(f"/admin/users/{kora}/toggle", data={"csrf_token": komsa_admin.csrf})  # type: ignore[attr-defined]
+    assert done.status_code == 303
+    refused = komsa_admin.post(f"/admin/users/{world.user_ids['dana']}/toggle",
+                               data={"csrf_token": komsa_admin.csrf})  # type: ignore[attr-defined]
+    assert refused.status_code == 404
+    everything = world.client("admin").get("/admin/users").text
+    assert "<td>dana</td>" in everything and "<td>kora</td>" in everything
+    with world.sessions() as s:
+        users = {u.username: u.disabled for u in s.scalars(select(User))}
+    assert users["kora"] and not users["dana"]
