@@ -197,7 +197,8 @@ def _notify_recipients(session: Session, ticket: Ticket, *, profile: ControllerP
                             to=addresses[key], subject=subject, text=text, html=plain_html(text), now=now,
                             reference=ticket.reference, auto_submitted="auto-generated")
         queued = send(session, Outgoing(controller=ticket.controller, kind="art19_notice",
-                                        recipient=addresses[key], message=mail), now=now)
+                                        recipient=addresses[key], message=mail), now=now,
+                      profile=profile, datamap=datamap)
         audit(session, actor="system:fulfilment", action="fulfilment.art19_notified", now=now,
               ticket_id=ticket.id, detail={"recipient": key, "outbox_id": queued,
                                            "categories": len(action_lines)})

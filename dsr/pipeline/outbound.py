@@ -30,6 +30,7 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from dsr.controllers.profile import ControllerProfile
+from dsr.datamap import DataMap
 from dsr.inbound import InboundMessage
 from dsr.intents.rights import RIGHTS, Right
 from dsr.logs import mask_address
@@ -134,12 +135,18 @@ UNVERIFIED_KINDS = frozenset({
     ReplyKind.OBJECTION_ACK.value, ReplyKind.AUTOMATED_DECISION_ACK.value, ReplyKind.PROCESSOR_NOTICE.value,
     NEUTRAL_EXTENSION_KIND,
 })
-# Mail to the controller's own staff (metadata only) and to the recipients of the data named in the
-# controller's data map (Art. 19 notices): not to the data subject, so not this guard's concern.
-# The processor-mode forward goes to the client's address in the profile's register.
-INTERNAL_KINDS = frozenset({ReplyKind.DPO_ESCALATION_ALERT.value, ReplyKind.DEADLINE_REMINDER.value,
-                            ReplyKind.WEEKLY_DIGEST.value, "art19_notice", ReplyKind.PROCESSOR_FORWARD.value,
-                            ReplyKind.PROCESSOR_FOLLOW_UP.value})
+# Mail not to the data subject: to the controller's own staff (metadata only: only to the internal
+# addresses of its profile), to the recipients of the data named in the controller's data map (Art.
+# 19 notices: only to those), and the processor-mode forward (only to a client of the profile's
+# register).  `internal_problem` checks each against the configuration, never against the caller.
+ART19_KIND = "art19_notice"
+STAFF_KINDS = frozenset({ReplyKind.DPO_ESCALATION_ALERT.value, ReplyKind.DEADLINE_REMINDER.value,
+                         ReplyKind.WEEKLY_DIGEST.value, ReplyKind.PROCESSOR_FOLLOW_UP.value})
+INTERNAL_KINDS = STAFF_KINDS | {ART19_KIND, ReplyKind.PROCESSOR_FORWARD.value}
+# The DPO's answer printed as a postal letter (console "Brief"): it needs a verified ticket, and the
+# address must be the person's verified one, the address on file or one a person checked (then
+# the post proves control of the address, as the code does for a mail address; `_postal_problem`).
+POSTAL_LETTER_KIND = "postal_letter"
 # Letters that hand out personal data (a copy, an export, changed or erased data, the logic of a
 # decision, "we hold nothing about you", the DPO's own words, a download): only to a contact whose
 # control was proven (on file, code, or a person's decision), never on invoice facts alone.
@@ -148,7 +155,7 @@ PROVEN_LEVELS = frozenset({IdentityLevel.CONTACT_ON_FILE.value, IdentityLevel.CO
 DISCLOSING_KINDS = frozenset({
     ReplyKind.ACCESS_ANSWER.value, ReplyKind.PORTABILITY_ANSWER.value, ReplyKind.RECTIFICATION_DONE.value,
     ReplyKind.ERASURE_DONE.value, ReplyKind.AUTOMATED_DECISION_OUTCOME.value, ReplyKind.NO_DATA.value,
-    "dpo_reply", "package_link", "download_code",
+    "dpo_reply", "package_link", "download_code", "file_link",
 })
 
 
@@ -172,6 +179,8 @@ def recipient_problem(ticket: Ticket | None, *, kind: str, recipient: str) -> st
         return ("Die Identität der anfragenden Person ist nicht bestätigt: an die Antwortadresse darf "
                 "nur gehen, was keine personenbezogenen Daten enthält (Art. 12 Abs. 6 DSGVO). "
                 "Bitte zuerst die Identität bestätigen (Abschnitt Identität).")
+    if kind == POSTAL_LETTER_KIND:
+        return _postal_problem(ticket, recipient)
     if kind in DISCLOSING_KINDS and level not in PROVEN_LEVELS:
         return ("Die Identität ist nur über Rechnungsangaben (Kundennummer und Postleitzahl) bestätigt; "
                 "das genügt nicht für eine Antwort mit personenbezogenen Daten. Bitte die Identität "
@@ -181,31 +190,92 @@ def recipient_problem(ticket: Ticket | None, *, kind: str, recipient: str) -> st
     return None
 
 
-def check_recipient(session: Session, out: Outgoing) -> None:
+def _address_lines(address: str | None) -> tuple[str, ...]:
+    return tuple(" ".join(line.split()).lower() for line in (address or "").splitlines() if line.strip())
+
+
+def _postal_problem(ticket: Ticket, address: str) -> str | None:
+    """A letter goes to the ticket's postal address, and that must be the person's verified one: the
+    address on file, or one a person checked (identity level manual: the DPO vouches for it)."""
+    if not _address_lines(address) or _address_lines(address) != _address_lines(ticket.postal_address):
+        return "Briefe zu diesem Vorgang gehen nur an die Postanschrift des Vorgangs."
+    if ticket.identity_level == IdentityLevel.MANUAL.value:
+        return None
+    on_file = ticket.subject.postal_address if ticket.subject is not None else None
+    if _address_lines(on_file) == _address_lines(address):
+        return None
+    return ("Die Postanschrift des Vorgangs ist nicht die hinterlegte Anschrift der Person: ein Brief mit "
+            "personenbezogenen Daten geht nur an eine bestätigte Anschrift. Bitte die Anschrift prüfen "
+            "und die Identität von Hand bestätigen (Abschnitt Identität).")
+
+
+def internal_addresses(profile: ControllerProfile) -> frozenset[str]:
+    """The controller's own addresses for internal mail: DPO, privacy contact, notification addresses."""
+    addresses = [str(profile.contact_email), *(str(a) for a in profile.notification_addresses)]
+    if profile.dpo is not None and profile.dpo.email:
+        addresses.append(profile.dpo.email)
+    return frozenset(a.strip().lower() for a in addresses)
+
+
+def internal_problem(out: Outgoing, profile: ControllerProfile | None, datamap: DataMap | None) -> str | None:
+    """Why an internal message (`INTERNAL_KINDS`) must not go to its recipient, or None."""
+    if profile is None or profile.key != out.controller:
+        return f"outgoing {out.kind}: internal mail needs its controller's profile to check the recipient"
+    if out.kind == ART19_KIND:
+        allowed = frozenset(str(r.email).lower() for r in datamap.recipients) if datamap else frozenset()
+    elif out.kind == ReplyKind.PROCESSOR_FORWARD.value:
+        allowed = frozenset(str(c.forward_to).lower() for c in profile.processor_clients)
+    else:
+        allowed = internal_addresses(profile)
+    if out.recipient.strip().lower() not in allowed:
+        return (f"outgoing {out.kind}: {mask_address(out.recipient)} is not a configured recipient "
+                "of this kind (profile or data map)")
+    return None
+
+
+def check_recipient(session: Session, out: Outgoing, *, profile: ControllerProfile | None = None,
+                    datamap: DataMap | None = None) -> None:
     """The recipient guard of the door: every rule about who may receive what lives here.
 
-    A recipient is named; a chat payload goes to the chat it is addressed to; and a message about a
-    ticket passes `recipient_problem` (personal data only to the ticket's verified contact).
+    A recipient is named; a chat payload goes to the chat it is addressed to; internal kinds go
+    only to the recipients configured for them (`internal_problem`: the caller passes its `profile`,
+    and its `datamap` for Art. 19 notices); anything else needs its ticket, unless it is one of the
+    letters without personal data (`UNVERIFIED_KINDS`); a chat text about a ticket goes to that
+    ticket's chat; and a message about a ticket passes `recipient_problem` (personal data only to
+    the ticket's verified contact), chat kinds exactly like mail kinds.
     """
     recipient = out.recipient.strip()
     if not recipient:
         raise RecipientRefusedError(f"outgoing {out.kind}: no recipient")
     if isinstance(out.message, TelegramPayload) and recipient != str(out.message.chat_id):
         raise RecipientRefusedError(f"outgoing {out.kind}: chat payload for another chat than its recipient")
+    if out.kind in INTERNAL_KINDS:
+        refused = internal_problem(out, profile, datamap)
+        if refused is not None:
+            log.warning("outgoing refused kind=%s to=%s", out.kind, mask_address(recipient))
+            raise RecipientRefusedError(refused)
+        return
     ticket = session.get(Ticket, out.ticket_id) if out.ticket_id is not None else None
+    if ticket is None and out.kind not in UNVERIFIED_KINDS:
+        raise RecipientRefusedError(f"outgoing {out.kind}: a message with personal data needs its ticket "
+                                    "(the recipient is checked against it)")
     problem = recipient_problem(ticket, kind=out.kind, recipient=recipient)
+    if problem is None and ticket is not None and out.kind == "chat" and recipient != ticket.reply_to:
+        problem = "Chat-Nachrichten zu diesem Vorgang gehen nur an den Chat des Vorgangs."
     if problem is not None:
         log.warning("outgoing refused kind=%s ticket=%s to=%s", out.kind,
                     ticket.reference if ticket else None, mask_address(recipient))
         raise RecipientRefusedError(problem)
 
 
-def send(session: Session, out: Outgoing, *, now: datetime) -> int:
+def send(session: Session, out: Outgoing, *, now: datetime, profile: ControllerProfile | None = None,
+         datamap: DataMap | None = None) -> int:
     """The one door out: check the recipient, then queue the message; returns the outbox id.
 
-    Nothing is delivered here: the outbox sender delivers after the caller's commit.
+    Nothing is delivered here: the outbox sender delivers after the caller's commit.  Internal mail
+    passes the controller's `profile` (and an Art. 19 notice its `datamap`) for the check.
     """
-    check_recipient(session, out)
+    check_recipient(session, out, profile=profile, datamap=datamap)
     return enqueue_id(session, controller=out.controller, channel=out.channel, kind=out.kind,
                       recipient=out.recipient, payload=out.payload, now=now, ticket_id=out.ticket_id,
                       message_id=out.message_row, not_before=out.not_before)
@@ -312,7 +382,7 @@ def queue_internal_mail(session: Session, profile: ControllerProfile, *, kind: R
         auto_submitted="auto-generated",
     )
     outgoing = Outgoing(controller=profile.key, kind=kind.value, recipient=to, message=mail)
-    return send(session, outgoing, now=now)
+    return send(session, outgoing, now=now, profile=profile)
 
 
 @dataclass(slots=True)
@@ -415,7 +485,7 @@ class ReplyQueue:
         hold = self.msg.hold_chat_replies_until if isinstance(message, TelegramPayload) else None
         outgoing = Outgoing(controller=self.profile.key, kind=kind.value, recipient=recipient,
                             message=message, ticket_id=ticket.id, message_row=out_id, not_before=hold)
-        item_id = send(self.session, outgoing, now=self.now)
+        item_id = send(self.session, outgoing, now=self.now, profile=self.profile)
         audit(self.session, actor="system", action="reply_queued", now=self.now, ticket_id=ticket.id,
               reason=kind.value, detail={"outbox_id": item_id, "channel": outgoing.channel,
                                          "recipient": mask_address(recipient)})

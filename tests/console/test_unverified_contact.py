@@ -16,7 +16,7 @@ from sqlalchemy import select
 from starlette.testclient import TestClient
 
 from dsr.replies.dates import format_date_de
-from dsr.store.models import OutboxItem, Ticket
+from dsr.store.models import Message, OutboxItem, Ticket
 from tests.support.console import World
 from tests.support.pipeline import text_of
 
@@ -121,3 +121,21 @@ def test_once_verified_the_reply_goes_out(world: World) -> None:
     _post(client, f"/tickets/{ticket_id}/identity", identity)
     _post(client, f"/tickets/{ticket_id}/send", {"subject": "Ihre Anfrage", "text": "Guten Tag, anbei ..."})
     assert [i.kind for i in _to_attacker(world)] == ["dpo_reply"]
+
+
+def test_a_letter_is_printed_only_for_the_verified_postal_address(world: World) -> None:
+    """Before: "Als Brief freigeben" printed the DPO's answer for any address typed into the ticket."""
+    ticket_id = _make_it_the_attackers(world)
+    with world.sessions.begin() as s:
+        ticket = s.get(Ticket, ticket_id)
+        assert ticket is not None
+        ticket.identity_level = "known_facts"
+        ticket.postal_address = "Mallory\nPostfach 1\n10115 Berlin"  # not Anna's address on file
+    client = world.client("dpo")
+    assert 'id="letter-blocked"' in client.get(f"/tickets/{ticket_id}").text
+    answer = {"text": "Sehr geehrte Frau Schmidt, Ihre Daten: ..."}
+    after = _post(client, f"/tickets/{ticket_id}/letter", answer)
+    assert "hinterlegte Anschrift" in after
+    with world.sessions() as s:
+        letters = select(Message).where(Message.ticket_id == ticket_id, Message.channel == "letter")
+        assert s.scalars(letters).all() == []

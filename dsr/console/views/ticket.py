@@ -40,7 +40,12 @@ from dsr.console.relationships import relationship_rows
 from dsr.console.views.fulfilment import datamaps
 from dsr.intents.rights import Right
 from dsr.pipeline import codes
-from dsr.pipeline.outbound import NEUTRAL_EXTENSION_KIND, extension_notice_kind, recipient_problem
+from dsr.pipeline.outbound import (
+    NEUTRAL_EXTENSION_KIND,
+    POSTAL_LETTER_KIND,
+    extension_notice_kind,
+    recipient_problem,
+)
 from dsr.replies.context import ReplyKind
 from dsr.store.models import AuditEvent, Direction, Document, Message, OutboxItem, Ticket, TicketNote, User
 from dsr.store.tickets.services import OUTCOMES, REFUSAL_REASONS, audit, effective_due
@@ -396,7 +401,8 @@ def ticket_page(ctx: Ctx) -> Response:
                 action: recipient_problem(ticket, kind=kind, recipient=ticket.reply_to or "")
                 for action, kind in (("reply", "dpo_reply"), ("question", "dpo_question"),
                                      ("extend", extension_notice_kind(ticket)))
-            },
+            } | {"letter": recipient_problem(ticket, kind=POSTAL_LETTER_KIND,
+                                             recipient=ticket.postal_address or "")},
         )
         audit(session, actor=ctx.actor, action="console.ticket_viewed", now=ctx.now, ticket_id=ticket.id)
     response.headers["Cache-Control"] = "no-store"

@@ -39,7 +39,7 @@ from dsr.controllers import ControllerProfile
 from dsr.fulfilment.delivery import delivery_facts
 from dsr.fulfilment.letter import letter_context
 from dsr.intents.rights import Right
-from dsr.pipeline.outbound import is_verified, reply_context
+from dsr.pipeline.outbound import POSTAL_LETTER_KIND, is_verified, recipient_problem, reply_context
 from dsr.replies import ReplyError, render_reply
 from dsr.replies.context import ReplyKind, RetainedItem
 from dsr.store.models import Direction, IdentityLevel, Message, Ticket, User
@@ -387,6 +387,10 @@ def _letter(ctx: Ctx, session: Session, ticket: Ticket, profile: ControllerProfi
         raise RefusedError("Der Text enthält noch Platzhalter (⟦…⟧); bitte ersetzen.")
     if not ticket.postal_address:
         raise RefusedError("Für diesen Vorgang ist keine Postanschrift hinterlegt.")
+    # A printed letter leaves the house like a mail: the door's check for a disclosing answer.
+    refused = recipient_problem(ticket, kind=POSTAL_LETTER_KIND, recipient=ticket.postal_address)
+    if refused is not None:
+        raise RefusedError(refused)
     outcome, code = _outcome_fields(ctx)
     letter = Message(
         controller=ticket.controller,
