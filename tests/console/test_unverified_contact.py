@@ -23,12 +23,13 @@ from tests.support.pipeline import text_of
 ATTACKER = "mallory@example.net"
 
 
-def _make_it_the_attackers(world: World) -> int:
+def _make_it_the_attackers(world: World, *, level: str = "none", postal: str | None = None) -> int:
     with world.sessions.begin() as s:
         ticket = s.get(Ticket, world.email_ticket)
         assert ticket is not None and ticket.subject_id is not None  # the victim's record, unverified
         ticket.reply_to = ATTACKER
-        ticket.identity_level = "none"
+        ticket.identity_level = level
+        ticket.postal_address = postal
         return ticket.id
 
 
@@ -99,11 +100,7 @@ def test_api_extension_reaches_an_unverified_contact_in_neutral_words(world: Wor
 
 
 def test_invoice_facts_are_not_enough_for_a_disclosing_reply(world: World) -> None:
-    ticket_id = _make_it_the_attackers(world)
-    with world.sessions.begin() as s:
-        ticket = s.get(Ticket, ticket_id)
-        assert ticket is not None
-        ticket.identity_level = "known_facts"
+    ticket_id = _make_it_the_attackers(world, level="known_facts")
     client = world.client("dpo")
     reply = {"subject": "Ihre Anfrage", "text": "Ihre Daten: ..."}
     after = _post(client, f"/tickets/{ticket_id}/send", reply)
@@ -125,12 +122,8 @@ def test_once_verified_the_reply_goes_out(world: World) -> None:
 
 def test_a_letter_is_printed_only_for_the_verified_postal_address(world: World) -> None:
     """Before: "Als Brief freigeben" printed the DPO's answer for any address typed into the ticket."""
-    ticket_id = _make_it_the_attackers(world)
-    with world.sessions.begin() as s:
-        ticket = s.get(Ticket, ticket_id)
-        assert ticket is not None
-        ticket.identity_level = "known_facts"
-        ticket.postal_address = "Mallory\nPostfach 1\n10115 Berlin"  # not Anna's address on file
+    # Verified by invoice facts; the letter would go to an address that is not Anna's on file.
+    ticket_id = _make_it_the_attackers(world, level="known_facts", postal="Mallory\nPostfach 1\n10115 Berlin")
     client = world.client("dpo")
     assert 'id="letter-blocked"' in client.get(f"/tickets/{ticket_id}").text
     answer = {"text": "Sehr geehrte Frau Schmidt, Ihre Daten: ..."}
