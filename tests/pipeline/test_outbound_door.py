@@ -140,7 +140,7 @@ def test_internal_mail_goes_only_to_configured_recipients(session: Session) -> N
              ("weekly_digest", own, None, None),  # no profile to check against
              ("art19_notice", "mallory@example.net", profile, datamap),
              ("art19_notice", partner, profile, None),  # no data map
-             ("processor_forward", own, profile, None)]  # kmb2 has no processor clients
+             ("processor_forward", own, profile, None)]  # not a client in the register
     for kind, to, checked_by, data_map in cases:
         with pytest.raises(RecipientRefusedError, match="recipient"):
             send(session, Outgoing(controller="kmb2", kind=kind, recipient=to, message=_mail(to)), now=NOW,
