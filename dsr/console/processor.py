@@ -33,7 +33,7 @@ from dsr.pipeline.forwarding import (
     queue_forward,
     record_forwarding,
 )
-from dsr.pipeline.outbound import berlin_date
+from dsr.pipeline.outbound import berlin_date, queue_internal_mail, reply_context
 from dsr.replies import render_reply
 from dsr.replies.context import ReplyKind
 from dsr.store.audit import audit
@@ -184,25 +184,38 @@ def _split_off(session: Session, ticket: Ticket, profile: ControllerProfile, sho
     return part
 
 
-def take_back(session: Session, ticket: Ticket, *, actor: str, reason: str, now: datetime) -> date | None:
-    """"Doch unsere eigene Anfrage": the forwarding is undone in the record, and the ticket is
-    worked again with the controller's own deadline from the original receipt; returns it."""
+def take_back(session: Session, ticket: Ticket, profile: ControllerProfile, *, actor: str, reason: str,
+              now: datetime, overrides_dir: Path | None = None) -> date | None:
+    """"Doch unsere eigene Anfrage": the forwarding is undone in the record, the client is told that
+    it need do nothing (the forward had called it the controller), and the ticket is worked again
+    with the controller's own deadline from the original receipt; returns that deadline."""
     record = ProcessorRecord.of(ticket)
     if not (record.forwarded and ticket.state == TicketState.ANSWERED.value and ticket.outcome == FORWARDED):
         raise RefusedError("Dieser Vorgang ist nicht (mehr) an einen Auftraggeber weitergeleitet.")
     if len(reason.strip()) < 10:
         raise RefusedError("Bitte begründen, warum es doch unsere eigene Anfrage ist "
                            "(mindestens 10 Zeichen).")
+    client = profile.processor_client(record.client or "")
+    if client is None:
+        raise RefusedError(f"Der Auftraggeber {record.client} steht nicht mehr im Verzeichnis; die "
+                           "Rücknahme kann ihm nicht mitgeteilt werden.")
+    withdrawn = reply_context(ticket, channel="email", verified=False, client_name=client.name,
+                              forwarded_date=record.forwarded_on)
+    item = queue_internal_mail(session, profile, kind=ReplyKind.PROCESSOR_WITHDRAWN, context=withdrawn,
+                               to=str(client.forward_to), now=now, reference=ticket.reference,
+                               overrides_dir=overrides_dir)
     replace(record, reverted_on=berlin_date(now)).store(ticket)
     transition(session, ticket, TicketState.IN_PROGRESS, actor=actor, now=now,
                reason=f"Doch unsere eigene Anfrage: {reason.strip()}")
     ticket.outcome = None
     due = ticket.extended_due_date or ticket.due_date
+    due_text = f", fällig am {due:%d.%m.%Y}" if due else ""
     audit(session, actor=actor, action="processor_reverted", now=now, ticket_id=ticket.id,
-          reason=f"Nicht mehr als Anfrage für {record.client} behandelt; unsere Frist läuft ab dem "
-                 f"ursprünglichen Eingang ({berlin_date(ticket.received_at):%d.%m.%Y})"
-                 + (f", fällig am {due:%d.%m.%Y}" if due else ""),
-          detail={"client": record.client, "due": due.isoformat() if due else None, "note": reason.strip()})
+          reason=f"Nicht mehr als Anfrage für {client.name} behandelt (Rücknahme an den Auftraggeber "
+                 f"gesendet); unsere Frist läuft ab dem ursprünglichen Eingang "
+                 f"({berlin_date(ticket.received_at):%d.%m.%Y}){due_text}",
+          detail={"client": record.client, "due": due.isoformat() if due else None, "note": reason.strip(),
+                  "outbox_id": item})
     return due
 
 

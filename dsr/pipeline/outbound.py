@@ -137,12 +137,14 @@ UNVERIFIED_KINDS = frozenset({
 })
 # Mail not to the data subject: to the controller's own staff (metadata only: only to the internal
 # addresses of its profile), to the recipients of the data named in the controller's data map (Art.
-# 19 notices: only to those), and the processor-mode forward (only to a client of the profile's
-# register).  `internal_problem` checks each against the configuration, never against the caller.
+# 19 notices: only to those), and the processor-mode forward and its withdrawal (only to a client of
+# the profile's register).  `internal_problem` checks each against the configuration, never against
+# the caller.
 ART19_KIND = "art19_notice"
 STAFF_KINDS = frozenset({ReplyKind.DPO_ESCALATION_ALERT.value, ReplyKind.DEADLINE_REMINDER.value,
                          ReplyKind.WEEKLY_DIGEST.value, ReplyKind.PROCESSOR_FOLLOW_UP.value})
-INTERNAL_KINDS = STAFF_KINDS | {ART19_KIND, ReplyKind.PROCESSOR_FORWARD.value}
+CLIENT_KINDS = frozenset({ReplyKind.PROCESSOR_FORWARD.value, ReplyKind.PROCESSOR_WITHDRAWN.value})
+INTERNAL_KINDS = STAFF_KINDS | CLIENT_KINDS | {ART19_KIND}
 # The DPO's answer printed as a postal letter (console "Brief"): it needs a verified ticket, and the
 # address must be the person's verified one, the address on file or one a person checked (then
 # the post proves control of the address, as the code does for a mail address; `_postal_problem`).
@@ -223,7 +225,7 @@ def internal_problem(out: Outgoing, profile: ControllerProfile | None, datamap: 
         return f"outgoing {out.kind}: internal mail needs its controller's profile to check the recipient"
     if out.kind == ART19_KIND:
         allowed = frozenset(str(r.email).lower() for r in datamap.recipients) if datamap else frozenset()
-    elif out.kind == ReplyKind.PROCESSOR_FORWARD.value:
+    elif out.kind in CLIENT_KINDS:
         allowed = frozenset(str(c.forward_to).lower() for c in profile.processor_clients)
     else:
         allowed = internal_addresses(profile)

@@ -45,6 +45,8 @@ class ReplyKind(StrEnum):
     WEEKLY_DIGEST = "weekly_digest"
     # To a client we process for (German): the request forwarded (Art. 28(3)(e)).
     PROCESSOR_FORWARD = "processor_forward"
+    # To the client (German): a forwarding taken back, we answer the request ourselves after all.
+    PROCESSOR_WITHDRAWN = "processor_withdrawn"
     # Internal: a forwarded request whose client has not confirmed it by the follow-up date.
     PROCESSOR_FOLLOW_UP = "processor_follow_up"
 

@@ -131,6 +131,9 @@ KIND_SPECS: dict[ReplyKind, KindSpec] = {
             _req("forwarded_text", "the controller receives the request itself"),
             _req("client_data", "which data we process for the client"),
         )),
+        KindSpec(K.PROCESSOR_WITHDRAWN, _I, required=(
+            _req("forwarded_date", "the client learns which forwarding is taken back"),
+        )),
         KindSpec(K.PROCESSOR_FOLLOW_UP, _I, required=(
             _req("client_name", "the DPO must know which client to ask"),
             _req("forwarded_date", "the reminder names the day the request was forwarded"),

@@ -187,6 +187,10 @@ def sample_context(kind: ReplyKind, controller: str, language: str = "de") -> Re
             forwarded_text="Guten Tag,\nbitte teilen Sie mir mit, welche Daten Sie aus der "
             "Heizkostenabrechnung der Hausverwaltung Muster über mich speichern.\nJana Beispiel",
         ),
+        k.PROCESSOR_WITHDRAWN: replace(
+            _BASE, rights=(Right.ACCESS,), forwarded_date=date(2026, 1, 31),
+            client_name="Hausverwaltung Muster GmbH, Braunschweig",
+        ),
         k.PROCESSOR_FOLLOW_UP: replace(
             _BASE, rights=(Right.ACCESS,), forwarded_date=date(2026, 1, 31),
             client_name="Hausverwaltung Muster GmbH, Braunschweig", follow_up_date=date(2026, 2, 14),

@@ -84,6 +84,12 @@ def test_doch_unsere_eigene_anfrage_restarts_our_clock_from_the_original_receipt
     assert not ProcessorRecord.of(ticket).forwarded
     [event] = _audit(world, "processor_reverted")
     assert "ursprünglichen Eingang (20.02.2026)" in (event.reason or "")
+    # The client, told it was the controller, learns that it need do nothing (no personal data).
+    [withdrawn] = [i for i in _outbox(world) if i.kind == "processor_withdrawn"]
+    assert (withdrawn.recipient, withdrawn.ticket_id) == (HEINEMANN, None)
+    text = " ".join(text_of(withdrawn.payload).split())
+    assert "Wir nehmen die Weiterleitung deshalb zurück und beantworten die Anfrage selbst" in text
+    assert "Anna Schmidt" not in text and PERSON not in text and "Auskunft nach Art. 15" not in text
     assert event.actor == "console:dana"
     # A second take-back is refused: nothing is forwarded any more.
     page = post_form(client, url, {"reason": "Es geht um den Newsletter von kmb2 selbst"})

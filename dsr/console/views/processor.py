@@ -41,9 +41,11 @@ def _forward(ctx: Ctx, session: Session, ticket: Ticket, profile: ControllerProf
 
 
 def _revert(ctx: Ctx, session: Session, ticket: Ticket, profile: ControllerProfile) -> str:
-    due = processor.take_back(session, ticket, actor=ctx.actor, reason=ctx.field("reason"), now=ctx.now)
+    due = processor.take_back(session, ticket, profile, actor=ctx.actor, reason=ctx.field("reason"),
+                              now=ctx.now, overrides_dir=ctx.services.settings.templates_dir)
     return (f"Wieder unsere eigene Anfrage: die Frist läuft ab dem ursprünglichen Eingang, fällig am "
-            f"{date_de(due)}. Die Identität ist nicht geprüft; bitte prüfen, bevor Daten herausgehen.")
+            f"{date_de(due)}. Der Auftraggeber erhält die Rücknahme. Die Identität ist nicht geprüft; "
+            "bitte prüfen, bevor Daten herausgehen.")
 
 
 def _confirm(ctx: Ctx, session: Session, ticket: Ticket, profile: ControllerProfile) -> str:
