@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import func, select
 
+from dsr.controllers import ControllerProfile, load_profile
 from dsr.store.models import Message
 from tests.support.telegram import CHAT, Bot, running_bot
 
@@ -12,7 +14,8 @@ async def test_start_welcomes_names_controller_and_offers_the_nine_rights(bot: B
     mark = await bot.say("/start")
     welcome = await bot.reply(mark)
     assert "Klaus Marwede" in welcome.text or bot.profile.legal_name in welcome.text
-    assert bot.profile.privacy_notice_url in welcome.text
+    assert not bot.profile.privacy_notice_url  # neither reference notice names its own address
+    assert "Datenschutzhinweise:" not in welcome.text  # so no empty link line
     assert [label for label, _ in welcome.buttons] == [
         "Auskunft", "Berichtigung", "Löschung", "Einschränkung", "Datenübertragbarkeit", "Widerspruch",
         "Werbewiderspruch", "Einwilligung widerrufen", "Entscheidung überprüfen lassen"]
@@ -87,3 +90,14 @@ async def test_english_request_is_answered_in_english(bot: Bot) -> None:
     after = await bot.reply(mark, lambda m: m.method == "sendMessage")
     assert after.text.startswith("Thank you for confirming. Next we check that the request really comes "
                                  "from you; only then do we start working on it.\n\n")
+
+
+class TestWithAPrivacyNoticeAddress:
+    @pytest.fixture
+    def profile(self) -> ControllerProfile:
+        return load_profile("kmb2").model_copy(update={"privacy_notice_url": "https://kmb2.example/datenschutz"})
+
+    async def test_start_links_the_privacy_notice(self, bot: Bot) -> None:
+        mark = await bot.say("/start")
+        welcome = await bot.reply(mark)
+        assert "Datenschutzhinweise: https://kmb2.example/datenschutz" in welcome.text
