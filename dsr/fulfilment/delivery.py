@@ -220,7 +220,9 @@ def session_of(package: DeliveryPackage) -> Session:
 
 def expire_packages(session: Session, config: DeliveryConfig, *, now: datetime) -> int:
     """Delete the files of expired or used-up packages (caller commits); returns how many."""
-    candidates = session.scalars(select(DeliveryPackage).where(DeliveryPackage.deleted_at.is_(None)))
+    # Locked to the commit: another instance skips them (one deletion, one audit entry each).
+    candidates = session.scalars(select(DeliveryPackage).where(DeliveryPackage.deleted_at.is_(None))
+                                 .with_for_update(skip_locked=True))
     deleted = 0
     for package in candidates:
         if now >= package.expires_at:

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from dsr.datamap import Category, DataMap, Person, System, SystemKind
@@ -46,6 +46,11 @@ WORKING_STATES = frozenset({TicketState.IN_PROGRESS.value, TicketState.ESCALATED
 RETRY_BASE = timedelta(minutes=1)
 RETRY_CAP = timedelta(hours=2)
 OPEN_RESULT_STATES = frozenset({DiscoveryState.PENDING.value, DiscoveryState.FAILED.value})
+# Several `dsr serve` on one PostgreSQL (and the console's "search now") share the searches: a
+# search is claimed by moving its next attempt this far ahead, so nobody else takes it meanwhile;
+# if the instance dies, the search is due again when the lease has passed.
+LEASE = timedelta(minutes=10)
+CLAIM_BATCH = 20
 
 
 def person_of(subject: DataSubject) -> Person:
@@ -85,10 +90,12 @@ def open_case(session: Session, ticket: Ticket, datamap: DataMap, *, now: dateti
 def open_new_cases(session: Session, datamaps: Mapping[str, DataMap], *, now: datetime) -> list[int]:
     """Cases for verified tickets that have none yet; returns their ticket ids (caller commits)."""
     has_case = select(FulfilmentCase.ticket_id)
+    # Locked until the caller commits: another instance skips these tickets instead of opening a
+    # second case for them.
     tickets = session.scalars(select(Ticket).where(
         Ticket.controller.in_(list(datamaps)), Ticket.state.in_(list(WORKING_STATES)),
         Ticket.subject_id.is_not(None), Ticket.identity_level.in_(list(VERIFIED_LEVELS)),
-        Ticket.id.not_in(has_case)).order_by(Ticket.id))
+        Ticket.id.not_in(has_case)).order_by(Ticket.id).with_for_update(skip_locked=True, of=Ticket))
     opened = []
     for ticket in tickets:
         if needs_fulfilment(ticket):
@@ -134,19 +141,34 @@ class DueSearch:
     person: Person
 
 
-def due_searches(session: Session, *, now: datetime, ticket_id: int | None = None) -> list[DueSearch]:
-    """Pending and failed results whose (next) attempt is due, as plain values."""
+def claim_searches(session: Session, *, now: datetime, ticket_id: int | None = None,
+                   limit: int = CLAIM_BATCH) -> list[DueSearch]:
+    """Claim due searches for this caller, as plain values (the caller commits at once).
+
+    Rows are picked with `FOR UPDATE SKIP LOCKED` (PostgreSQL; SQLite has one writer anyway), and
+    each claim is a compare-and-set on `next_attempt_at`: a search another instance claimed first
+    is not taken.  The lease (`LEASE`) ends with the result (`record_search`) or runs out.
+    """
     query = (select(DiscoveryResult, FulfilmentCase.ticket_id).join(FulfilmentCase)
-             .where(DiscoveryResult.state.in_(list(OPEN_RESULT_STATES))))
-    query = query.where(FulfilmentCase.ticket_id == ticket_id) if ticket_id is not None else query.where(
-        DiscoveryResult.next_attempt_at <= now)
+             .where(DiscoveryResult.state.in_(list(OPEN_RESULT_STATES)),
+                    DiscoveryResult.next_attempt_at <= now))
+    if ticket_id is not None:
+        query = query.where(FulfilmentCase.ticket_id == ticket_id)
+    query = query.order_by(DiscoveryResult.id).limit(limit).with_for_update(skip_locked=True,
+                                                                             of=DiscoveryResult)
     due = []
-    for result, tid in session.execute(query.order_by(DiscoveryResult.id)).all():
+    for result, tid in session.execute(query).all():
         ticket = session.get(Ticket, tid)
         if ticket is None or ticket.subject is None:
             continue
-        due.append(DueSearch(result.id, tid, ticket.reference, ticket.controller, result.system,
-                             result.attempts, person_of(ticket.subject)))
+        claimed = session.connection().execute(
+            update(DiscoveryResult).where(DiscoveryResult.id == result.id,
+                                          DiscoveryResult.next_attempt_at == result.next_attempt_at,
+                                          DiscoveryResult.state.in_(list(OPEN_RESULT_STATES)))
+            .values(next_attempt_at=now + LEASE))
+        if claimed.rowcount == 1:
+            due.append(DueSearch(result.id, tid, ticket.reference, ticket.controller, result.system,
+                                 result.attempts, person_of(ticket.subject)))
     return due
 
 
@@ -168,7 +190,7 @@ def run_search(due: DueSearch, datamap: DataMap, env: Mapping[str, str]) -> dict
 def record_search(session: Session, due: DueSearch, outcome: dict[str, list[Key]] | str, *,
                   now: datetime) -> None:
     """Write one system's outcome, and move the case to review once nothing is open (caller commits)."""
-    result = session.get(DiscoveryResult, due.result_id)
+    result = session.get(DiscoveryResult, due.result_id, with_for_update=True)
     if result is None or result.state not in OPEN_RESULT_STATES:
         return
     result.attempts += 1

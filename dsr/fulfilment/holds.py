@@ -28,7 +28,9 @@ def erase_due_holds(session: Session, datamaps: Mapping[str, DataMap], env: Mapp
     """Erase the records whose retention ended; returns rows erased (the caller commits)."""
     due = session.scalars(select(RetentionHold).where(
         RetentionHold.state == "held", RetentionHold.until < today,
-        RetentionHold.controller.in_(list(datamaps))).order_by(RetentionHold.id)).all()
+        RetentionHold.controller.in_(list(datamaps))).order_by(RetentionHold.id)
+        # Locked to the commit: another instance skips them (one erasure, one proof each).
+        .with_for_update(skip_locked=True)).all()
     groups: dict[tuple[str, str, str], list[RetentionHold]] = {}
     for hold in due:
         groups.setdefault((hold.controller, hold.system, hold.category), []).append(hold)

@@ -9,6 +9,11 @@ One round every few seconds (`INTERVAL`), each step in short transactions in a w
 3. delete package files whose link expired or whose downloads are used up;
 4. erase records whose retention period ended (`dsr.fulfilment.holds`).
 
+Several instances (`dsr serve` on one PostgreSQL) run this worker side by side: every job is
+claimed first, with `FOR UPDATE SKIP LOCKED` and a lease for searches (`claim_searches`), with
+row locks held to the commit for new cases, expired packages and due retention holds, so each
+job runs exactly once (tests/fulfilment/test_instances.py).
+
 The clock is injected; nothing here reads the system time.
 """
 
@@ -28,7 +33,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from dsr.datamap import DataMap
 from dsr.fulfilment.delivery import DeliveryConfig, expire_packages
-from dsr.fulfilment.discovery import due_searches, open_case, open_new_cases, record_search, run_search
+from dsr.fulfilment.discovery import (
+    claim_searches,
+    open_case,
+    open_new_cases,
+    record_search,
+    retry_now,
+    run_search,
+)
 from dsr.fulfilment.holds import erase_due_holds
 from dsr.store.models import Ticket
 
@@ -95,23 +107,26 @@ class FulfilmentWorker:
         with self._gate, self._sessions() as session:
             ticket = session.get(Ticket, ticket_id)
             if ticket is not None and ticket.controller in self._maps:
-                open_case(session, ticket, self._maps[ticket.controller], now=now, actor="cli:fulfil")
+                case = open_case(session, ticket, self._maps[ticket.controller], now=now, actor="cli:fulfil")
+                retry_now(session, case, now=now, actor="cli:fulfil")
                 session.commit()
         return self._search(ticket_id=ticket_id)
 
     def _search(self, *, ticket_id: int | None) -> tuple[int, int]:
-        with self._sessions() as session:
-            due = due_searches(session, now=self._clock(), ticket_id=ticket_id)
-            session.rollback()
+        """Claim due searches in small batches and run them; other instances take the rest."""
         searched = failed = 0
-        for item in due:
-            datamap = self._maps.get(item.controller)
-            if datamap is None:
-                continue
-            outcome = run_search(item, datamap, self._env)
+        while True:
             with self._gate, self._sessions() as session:
-                record_search(session, item, outcome, now=self._clock())
+                due = claim_searches(session, now=self._clock(), ticket_id=ticket_id)
                 session.commit()
-            searched += 1
-            failed += isinstance(outcome, str)
-        return searched, failed
+            if not due:
+                return searched, failed
+            for item in due:
+                datamap = self._maps.get(item.controller)
+                outcome = run_search(item, datamap, self._env) if datamap is not None else \
+                    f'controller "{item.controller}" has no data map on this instance'
+                with self._gate, self._sessions() as session:
+                    record_search(session, item, outcome, now=self._clock())
+                    session.commit()
+                searched += 1
+                failed += isinstance(outcome, str)

@@ -31,7 +31,7 @@ from dsr.datamap import DataMap, DataMapError
 from dsr.fulfilment.connectors import Connector, ConnectorError, Record, open_connector
 from dsr.fulfilment.delivery import discard_package, package_url, record_package, write_package
 from dsr.fulfilment.discovery import (
-    due_searches,
+    claim_searches,
     needs_fulfilment,
     open_case,
     record_search,
@@ -271,9 +271,9 @@ def discover_action(ctx: Ctx) -> Response:
                                         "Berichtigungsanliegen in Bearbeitung.", "error")
         case = open_case(session, ticket, datamap, now=ctx.now, actor=ctx.actor)
         retry_now(session, case, now=ctx.now, actor=ctx.actor)
-    with ctx.services.sessions() as session:
-        due = due_searches(session, now=ctx.now, ticket_id=ticket_id)
-        session.rollback()
+    with ctx.services.sessions.begin() as session:
+        # Claimed like the worker's searches: a search the worker is running is not run twice.
+        due = claim_searches(session, now=ctx.now, ticket_id=ticket_id, limit=1000)
     failed = 0
     for item in due:
         outcome = run_search(item, datamap, os.environ)
