@@ -16,7 +16,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from dsr.controllers import ControllerProfile
-from dsr.mail.compose import ComposedMail, compose_mail
+from dsr.mail.compose import Attachment, ComposedMail, compose_mail
 from dsr.pipeline.outbound import (
     Outgoing,
     TelegramPayload,
@@ -58,8 +58,13 @@ def send_to_subject(
     now: datetime,
     html_body: str | None = None,
     chat_text: str | None = None,
+    attachment: Attachment | None = None,
 ) -> int | SendProblem:
-    """Queue one message to the data subject on the ticket's own channel; returns the outbox id."""
+    """Queue one message to the data subject on the ticket's own channel; returns the outbox id.
+
+    `attachment`: a file attached to the mail (multipart/mixed), or sent as a document after the
+    chat text.
+    """
     if not ticket.reply_to:
         return SendProblem("Für dieses Ticket ist keine Antwortadresse hinterlegt.")
     refused = recipient_problem(ticket, kind=kind, recipient=ticket.reply_to)
@@ -73,6 +78,7 @@ def send_to_subject(
         )
     last = _last_inbound(ticket)
     recipient = ticket.reply_to
+    attachments = (attachment,) if attachment is not None else ()
     message: ComposedMail | TelegramPayload
     if ticket.channel == Channel.TELEGRAM.value:
         try:
@@ -80,10 +86,10 @@ def send_to_subject(
         except ValueError:
             return SendProblem("Die hinterlegte Telegram-Chat-ID ist ungültig.")
         body = chat_text or text
-        message = TelegramPayload(chat_id=chat_id, text=body)
+        message = TelegramPayload(chat_id=chat_id, text=body, document=attachment)
         row = record_outbound(session, ticket, controller=ticket.controller, sender=profile.from_address,
                               recipient=recipient, dedupe=chat_dedupe_key("console"), message_id=None,
-                              subject="", text=body, now=now)
+                              subject="", text=body, now=now, attachments=attachments)
     else:
         references = tuple((last.references or "").split()) if last else ()
         in_reply_to = last.message_id if last else None
@@ -92,12 +98,12 @@ def send_to_subject(
             text=text, html=html_body or text_to_html(text), now=now, reference=ticket.reference,
             in_reply_to=in_reply_to, references=references,
             # A reply the DPO wrote or approved is not an automatic one (RFC 3834).
-            auto_submitted="no", language=ticket.language or "de",
+            auto_submitted="no", language=ticket.language or "de", attachments=attachments,
         )
         row = record_outbound(session, ticket, controller=ticket.controller, sender=profile.from_address,
                               recipient=recipient, dedupe=message.message_id, message_id=message.message_id,
                               subject=message.subject, text=text, now=now, in_reply_to=in_reply_to,
-                              references=references)
+                              references=references, attachments=attachments)
     outgoing = Outgoing(controller=ticket.controller, kind=kind, recipient=recipient, message=message,
                         ticket_id=ticket.id, message_row=row)
     return send(session, outgoing, now=now)

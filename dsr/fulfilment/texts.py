@@ -100,6 +100,21 @@ def link_message(*, lang: str, du: bool, reference: str, url: str, expires_at: d
             f"{'kannst' if du else 'können'} ihn verwenden.\n\n{content}")
 
 
+def attachment_message(*, lang: str, du: bool, reference: str, file_name: str,
+                       note: str = "") -> tuple[str, str]:
+    """(subject, text) of the message that carries the DPO's file as an attachment (`note`: the DPO's
+    own words, put before the standard text)."""
+    own = f"{note.strip()}\n\n" if note.strip() else ""
+    if lang == "en":
+        return (f"Your request: file attached [{reference}]",
+                f"Hello,\n\n{own}attached is the file \u201c{file_name}\u201d for your request "
+                f"{reference}.\n")
+    ihrer = "Deiner" if du else "Ihrer"
+    return (f"{'Deine' if du else 'Ihre'} Anfrage: Datei anbei [{reference}]",
+            f"Guten Tag,\n\n{own}anbei {'erhältst Du' if du else 'erhalten Sie'} die Datei "
+            f"\u201e{file_name}\u201c zu {ihrer} Anfrage {reference}.\n")
+
+
 def code_message(*, lang: str, du: bool, reference: str, code: str, minutes: int) -> tuple[str, str]:
     if lang == "en":
         return (f"Your download code [{reference}]",

@@ -16,6 +16,8 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from email.encoders import encode_base64
+from email.mime.base import MIMEBase
 from email.policy import compat32
 from email.utils import format_datetime, formataddr
 from zoneinfo import ZoneInfo
@@ -44,6 +46,15 @@ _WORD_BYTES = 42
 # that a header line stays far below RFC 5322's 998 octets.  A longer or stranger one (a hostile
 # sender's) is left out: the subject tag still threads the reply, and the reply stays deliverable.
 _USABLE_ID = re.compile(r"<[!-;=?-~]{1,250}>")
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file sent with a mail: always `Content-Disposition: attachment`, never inline, base64."""
+
+    filename: str  # already made safe by the caller (no path, no quotes or control characters)
+    media_type: str  # "application/pdf"
+    data: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,11 +127,13 @@ def compose_mail(
     references: Sequence[str] = (),
     auto_submitted: str = "auto-replied",
     language: str = "de",
+    attachments: Sequence[Attachment] = (),
 ) -> ComposedMail:
     """Compose a multipart/alternative (text + HTML) automatic mail.
 
     `auto_submitted` is "auto-replied" for answers to a message and "auto-generated" for mail we
-    start ourselves (DPO alerts), as RFC 3834 distinguishes them.
+    start ourselves (DPO alerts), as RFC 3834 distinguishes them.  With `attachments` the mail is
+    multipart/mixed: the text/HTML alternative first, then each file as an attachment.
     """
     domain = domain_of(from_address)
     message_id = make_message_id(domain, now)
@@ -130,8 +143,10 @@ def compose_mail(
     in_reply_to = safe_msg_id(in_reply_to)
     references = outgoing_msg_ids(references)
     boundary = f"=_dsr_{secrets.token_hex(12)}"  # keeps the Content-Type line under 78 characters
+    outer = f"=_dsr_{secrets.token_hex(12)}"
     headers = [
-        ("Content-Type", f'multipart/alternative; boundary="{boundary}"'),
+        ("Content-Type", f'multipart/mixed; boundary="{outer}"' if attachments
+         else f'multipart/alternative; boundary="{boundary}"'),
         ("MIME-Version", "1.0"),
         ("From", formataddr((from_name, from_address))),
         ("To", to),
@@ -150,15 +165,36 @@ def compose_mail(
         headers.append(("X-DSR-Reference", reference))
     headers.append(("Content-Language", language))
     delimiter = b"--" + boundary.encode("ascii")
-    payload = b"".join([
-        *(_header_line(name, value) for name, value in headers),
+    body = b"".join([
         b"\r\n", delimiter, b"\r\n",
         _base64_part("plain", text if text.endswith("\n") else text + "\n"),
         b"\r\n", delimiter, b"\r\n",
         _base64_part("html", html),
         b"\r\n", delimiter, b"--\r\n",
     ])
+    if attachments:
+        mixed = b"--" + outer.encode("ascii")
+        body = b"".join([
+            b"\r\n", mixed, b"\r\n",
+            f'Content-Type: multipart/alternative; boundary="{boundary}"\r\nMIME-Version: 1.0\r\n'.encode(),
+            body,
+            *(b"\r\n" + mixed + b"\r\n" + _attachment_part(a) for a in attachments),
+            b"\r\n", mixed, b"--\r\n",
+        ])
+    payload = b"".join([*(_header_line(name, value) for name, value in headers), body])
     return ComposedMail(message_id=message_id, subject=full_subject, payload=payload)
+
+
+def _attachment_part(attachment: Attachment) -> bytes:
+    """One file part: its type, `attachment` with the file name (RFC 2231 when not ASCII), base64."""
+    maintype, _, subtype = attachment.media_type.partition("/")
+    part = MIMEBase(maintype or "application", subtype or "octet-stream")
+    part.set_payload(attachment.data)
+    encode_base64(part)
+    name = attachment.filename
+    part.add_header("Content-Disposition", "attachment",
+                    filename=name if name.isascii() else ("utf-8", "", name))
+    return part.as_bytes(policy=_WIRE)
 
 
 def is_utf8_address(value: str) -> bool:

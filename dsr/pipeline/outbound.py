@@ -15,6 +15,8 @@ guard (`ReplyQueue`).
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import html
 import json
 import logging
@@ -34,7 +36,7 @@ from dsr.datamap import DataMap
 from dsr.inbound import InboundMessage
 from dsr.intents.rights import RIGHTS, Right
 from dsr.logs import mask_address
-from dsr.mail.compose import ComposedMail, compose_mail
+from dsr.mail.compose import Attachment, ComposedMail, compose_mail
 from dsr.pipeline import codes
 from dsr.pipeline.loop_guard import over_reply_limit
 from dsr.replies import render_reply
@@ -75,6 +77,8 @@ class TelegramPayload:
     kind: str | None = None  # the reply kind (pipeline replies)
     buttons: tuple[tuple[tuple[str, str], ...], ...] = ()  # rows of (label, callback data)
     edit_message_id: int | None = None
+    # A file sent after the text as a document (sendDocument): never shown inline by the chat.
+    document: Attachment | None = None
 
     def encode(self) -> bytes:
         """UTF-8 JSON; keys only when set (the delivery reads `reply_markup`, `edit_message_id`)."""
@@ -89,6 +93,9 @@ class TelegramPayload:
             data["reply_markup"] = {"inline_keyboard": rows}
         if self.edit_message_id is not None:
             data["edit_message_id"] = self.edit_message_id
+        if self.document is not None:
+            data["document"] = {"filename": self.document.filename, "media_type": self.document.media_type,
+                                "data": base64.b64encode(self.document.data).decode("ascii")}
         return json.dumps(data, ensure_ascii=False).encode()
 
 
@@ -157,8 +164,12 @@ PROVEN_LEVELS = frozenset({IdentityLevel.CONTACT_ON_FILE.value, IdentityLevel.CO
 DISCLOSING_KINDS = frozenset({
     ReplyKind.ACCESS_ANSWER.value, ReplyKind.PORTABILITY_ANSWER.value, ReplyKind.RECTIFICATION_DONE.value,
     ReplyKind.ERASURE_DONE.value, ReplyKind.AUTOMATED_DECISION_OUTCOME.value, ReplyKind.NO_DATA.value,
-    "dpo_reply", "package_link", "download_code", "file_link",
+    "dpo_reply", "package_link", "download_code", "file_link", "file_attachment", "package_attachment",
+    "package_password",
 })
+# The password of an encrypted attachment goes by the other verified channel: the chat bound to
+# the person (Telegram binding) when the attachment went by mail.
+SECOND_CHANNEL_KINDS = frozenset({"package_password"})
 
 
 def extension_notice_kind(ticket: Ticket) -> str:
@@ -187,9 +198,16 @@ def recipient_problem(ticket: Ticket | None, *, kind: str, recipient: str) -> st
         return ("Die Identität ist nur über Rechnungsangaben (Kundennummer und Postleitzahl) bestätigt; "
                 "das genügt nicht für eine Antwort mit personenbezogenen Daten. Bitte die Identität "
                 "über die hinterlegten Kontaktdaten bestätigen.")
-    if (ticket.reply_to or "").strip().lower() != recipient.strip().lower():
+    if (ticket.reply_to or "").strip().lower() != recipient.strip().lower() and not (
+            kind in SECOND_CHANNEL_KINDS and recipient.strip() == bound_chat(ticket)):
         return "Nachrichten zu diesem Vorgang gehen nur an die bestätigte Antwortadresse des Vorgangs."
     return None
+
+
+def bound_chat(ticket: Ticket) -> str | None:
+    """The Telegram chat bound to the ticket's person (a private chat's id is the user's), if any."""
+    subject = ticket.subject
+    return str(subject.telegram_user_id) if subject is not None and subject.telegram_user_id else None
 
 
 def _address_lines(address: str | None) -> tuple[str, ...]:
@@ -298,7 +316,8 @@ def send_chat(session: Session, *, controller: str, chat_id: int, text: str, now
 
 def record_outbound(session: Session, ticket: Ticket, *, controller: str, sender: str, recipient: str,
                     dedupe: str, message_id: str | None, subject: str, text: str, now: datetime,
-                    in_reply_to: str | None = None, references: Sequence[str] = ()) -> int:
+                    in_reply_to: str | None = None, references: Sequence[str] = (),
+                    attachments: Sequence[Attachment] = ()) -> int:
     """Store a reply to the person as an outbound message and return its id (the person's answer
     threads to it).  A one-time code in it is stored masked: only the outbox holds it, to send it.
 
@@ -310,7 +329,10 @@ def record_outbound(session: Session, ticket: Ticket, *, controller: str, sender
         "direction": Direction.OUTBOUND.value, "dedupe_key": dedupe, "message_id": message_id,
         "in_reply_to": in_reply_to, "references": " ".join(references) or None,
         "sender": sender, "recipient": recipient, "subject_line": subject,
-        "body_text": codes.mask(text), "headers": {}, "attachments": [], "received_at": now,
+        "body_text": codes.mask(text), "headers": {},
+        "attachments": [{"name": a.filename, "content_type": a.media_type, "size": len(a.data),
+                         "sha256": hashlib.sha256(a.data).hexdigest()} for a in attachments],
+        "received_at": now,
         "ticket_id": ticket.id, "disposition": "",
     }).scalar_one()
     return row_id

@@ -12,20 +12,10 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import sessionmaker
 from starlette.testclient import TestClient
 
-from dsr.config import Settings
-from dsr.console.app import create_app
 from dsr.console.auth import Role, SessionStore
 from dsr.console.users import add_user
-from dsr.controllers import load_profile
-from dsr.intents.rights import Right
-from dsr.pipeline.core import Pipeline
-from dsr.service.demo import load_demo_data
-from dsr.service.demo_crm import create_demo_crm
-from dsr.store.db import session_factory
-from dsr.store.models import AuditEvent, IdentityLevel, OutboxItem, TicketState, User
-from dsr.store.subjects import find_subject
-from dsr.store.tickets.services import open_ticket, transition
-from tests.support.fulfilment import KEY, NOW
+from dsr.store.models import AuditEvent, OutboxItem, User
+from tests.support.fulfilment import NOW, fulfilment_console
 
 CHAT = "424242"
 
@@ -33,39 +23,7 @@ CHAT = "424242"
 @pytest.fixture
 def console(sqlite_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[TestClient, int,
                                                                                                sessionmaker]:
-    crm_url = f"sqlite:///{tmp_path}/crm.sqlite3"
-    from sqlalchemy import create_engine
-
-    crm = create_engine(crm_url)
-    create_demo_crm(crm, "kmb2")
-    crm.dispose()
-    monkeypatch.setenv("DSR_CRM_KMB2_URL", crm_url)
-    sessions = session_factory(sqlite_engine)
-    load_demo_data(sessions, ["kmb2"], now=NOW)
-    profiles = {"kmb2": load_profile("kmb2")}
-    settings = Settings(database_url="sqlite:///unused.sqlite3", controller="kmb2", web_cookie_secure=False,
-                        package_key=KEY, package_dir=tmp_path / "packages", public_url="https://dsr.example.org")
-    store = SessionStore(sessions)
-    app = create_app(settings=settings, sessions=sessions, profiles=profiles, clock=lambda: NOW,
-                     sink=Pipeline(sessions=sessions, profiles=profiles, clock=lambda: NOW,
-                                   settings=settings),
-                     session_store=store)
-    with sessions.begin() as session:
-        user = add_user(session, username="dana", role="dpo", password="korrekt-pferd-batterie", now=NOW,
-                        controllers=["kmb2"])
-        assert isinstance(user, User)
-        subject = find_subject(session, "kmb2", email="erika.mustermann@example.org")
-        assert subject is not None
-        ticket = open_ticket(session, controller="kmb2", land="NI", channel="telegram", received_at=NOW,
-                             rights=[Right.ACCESS], now=NOW, subject_id=subject.id, reply_to=CHAT,
-                             identity_level=IdentityLevel.CONTACT_ON_FILE, identity_method="bound chat")
-        transition(session, ticket, TicketState.IN_PROGRESS, actor="test", reason="verified", now=NOW)
-        user_id, ticket_id = user.id, ticket.id
-    client = TestClient(app, base_url="http://testserver", follow_redirects=False)
-    web = store.create(user_id=user_id, username="dana", role=Role.DPO, now=NOW)
-    client.cookies.set("dsr_session", web.handle)
-    client.csrf = web.csrf  # type: ignore[attr-defined]
-    return client, ticket_id, sessions
+    return fulfilment_console(sqlite_engine, tmp_path, monkeypatch, channel="telegram", reply_to=CHAT)
 
 
 def _post(client: TestClient, url: str, **data: str) -> str:

@@ -3,7 +3,8 @@
 It speaks the real wire format (`POST /bot<token>/<method>`, form-encoded parameters whose
 values are JSON, answers `{"ok": true, "result": ...}` or `{"ok": false, "error_code": ...,
 "description": ...}`) so python-telegram-bot runs unmodified against it through `base_url`.
-Only the methods the adapter uses exist; anything else answers 404 like the real service does
+Only the methods the adapter and the chat delivery use exist (sendDocument records the uploaded
+file); anything else answers 404 like the real service does
 for an unknown method.  Tests inject user messages and button presses and await what the bot
 sent.  The server runs as a task on the test's own event loop (uvicorn on port 0).
 """
@@ -22,6 +23,7 @@ from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
+from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -40,6 +42,7 @@ class SentMessage:
     text: str
     message_id: int
     reply_markup: dict[str, Any] | None = None
+    document: tuple[str, bytes] | None = None  # sendDocument: (file name, content) as uploaded
 
     @property
     def buttons(self) -> list[tuple[str, str]]:
@@ -233,6 +236,20 @@ class FakeTelegram:
         await self._record(sent)
         return _ok(self._message_json(sent))
 
+    async def _api_senddocument(self, params: dict[str, Any]) -> JSONResponse:
+        chat_id = int(params["chat_id"])
+        upload = params.get("document")
+        if not isinstance(upload, tuple):
+            return _error(400, "Bad Request: there is no document in the request")
+        sent = SentMessage("sendDocument", chat_id, str(params.get("caption") or ""),
+                           100000 + next(self._message_ids), params.get("reply_markup"), document=upload)
+        await self._record(sent)
+        body = self._message_json(sent)
+        body["document"] = {"file_id": f"BQAD-sent-{sent.message_id}",
+                            "file_unique_id": f"s{sent.message_id}", "file_name": upload[0],
+                            "file_size": len(upload[1])}
+        return _ok(body)
+
     async def _api_editmessagetext(self, params: dict[str, Any]) -> JSONResponse:
         chat_id = int(params["chat_id"])
         message_id = int(params["message_id"])
@@ -275,6 +292,9 @@ async def _params(request: Request) -> dict[str, Any]:
     form = await request.form()
     params: dict[str, Any] = {}
     for key, value in form.items():
+        if isinstance(value, UploadFile):  # a file sent with the call (sendDocument): (name, bytes)
+            params[key] = (value.filename or "", await value.read())
+            continue
         raw = str(value)
         try:
             params[key] = json.loads(raw)

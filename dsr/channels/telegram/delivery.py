@@ -1,8 +1,9 @@
 """Delivering chat items from the outbox to Telegram, in order, marked sent only when accepted.
 
 Every chat answer is an outbox row (channel "telegram", UTF-8 JSON `{"chat_id", "text"}` plus
-optional `reply_markup` / `edit_message_id`), so answers written by the pipeline, by the
-conversation or approved by the DPO in the console reach the person the same way.  An item is
+optional `reply_markup` / `edit_message_id`, and `document` for a file sent after the text), so
+answers written by the pipeline, by the conversation or approved by the DPO in the console reach
+the person the same way.  An item is
 marked sent only after Telegram accepted it; a temporary failure holds back the rest of that
 chat (a person must read the answers in the order they were written), a permanent one (bot
 blocked, message refused) is marked failed for the DPO.
@@ -13,6 +14,7 @@ Also the two small waiting helpers the update loop shares with the delivery loop
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
 import logging
@@ -21,7 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
 
 from dsr.store.models import OutboxItem
@@ -93,6 +95,12 @@ class ChatDelivery:
                 for i, part in enumerate(parts):
                     await bot.send_message(chat_id=payload["chat_id"], text=part,
                                            reply_markup=markup if i == len(parts) - 1 else None)
+                document = payload.get("document")
+                if isinstance(document, dict):
+                    # A file (the DPO's upload): sent as a document, which the chat never renders.
+                    file = InputFile(base64.b64decode(document["data"]), filename=str(document["filename"]))
+                    await bot.send_document(chat_id=payload["chat_id"], document=file,
+                                            disable_content_type_detection=True)
         except RetryAfter as exc:
             return f"RetryAfter: {exc.retry_after}", False
         except (Forbidden, BadRequest) as exc:

@@ -11,6 +11,7 @@ keys and counts, never the contents.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 from collections.abc import Callable
@@ -53,8 +54,8 @@ from dsr.fulfilment.review import (
     results_of,
     sources,
 )
-from dsr.fulfilment.texts import link_message
-from dsr.fulfilment.uploads import store_upload
+from dsr.fulfilment.texts import attachment_message, link_message
+from dsr.fulfilment.uploads import read_attachment, store_upload
 from dsr.intents.rights import Right
 from dsr.pipeline.outbound import is_verified
 from dsr.store.audit import audit
@@ -437,6 +438,8 @@ def upload_action(ctx: Ctx) -> Response:
     if config is None:
         return ctx.redirect(target, "DSR_PACKAGE_KEY ist nicht gesetzt: Dateien können nicht verschlüsselt "
                                     "abgelegt werden.", "error")
+    if ctx.field("delivery") == "attachment":
+        return _attach_upload(ctx, ticket_id, upload)
     with ctx.services.sessions.begin() as session:
         ticket = scoped_ticket(session, ctx.scope, ticket_id=ticket_id)
         if ticket is None:
@@ -462,3 +465,36 @@ def upload_action(ctx: Ctx) -> Response:
             return ctx.redirect(target, sent.message, "error")
     return ctx.redirect(target, "Datei verschlüsselt abgelegt; der Download-Link ist an den bestätigten "
                                 "Kontakt unterwegs.")
+
+
+def _attach_upload(ctx: Ctx, ticket_id: int, upload: UploadFile) -> Response:
+    """The DPO's file attached to a message itself: a mail attachment, or a document in the chat.
+
+    Checked like an upload (type by extension and content, text UTF-8), at most
+    `MAX_ATTACHMENT_BYTES`; sent only to the ticket's verified contact through the one door.
+    """
+    target = f"/tickets/{ticket_id}"
+    attachment = read_attachment(upload.filename or "", upload.file)
+    if isinstance(attachment, str):
+        return ctx.redirect(target, attachment, "error")
+    with ctx.services.sessions.begin() as session:
+        ticket = scoped_ticket(session, ctx.scope, ticket_id=ticket_id)
+        if ticket is None:
+            return ctx.not_found()
+        profile = ctx.services.profiles.get(ticket.controller)
+        if profile is None or not is_verified(ticket) or not ticket.reply_to:
+            return ctx.redirect(target, "Dateien nur an eine bestätigte Person mit bestätigtem Kontakt.",
+                                "error")
+        subject, text = attachment_message(lang=ticket.language, du=profile.address_form == "Du",
+                                           reference=ticket.reference, file_name=attachment.filename,
+                                           note=ctx.field("note"))
+        sent = send_to_subject(session, ticket, profile, kind="file_attachment", subject=subject, text=text,
+                               now=ctx.now, attachment=attachment)
+        if isinstance(sent, SendProblem):
+            session.rollback()
+            return ctx.redirect(target, sent.message, "error")
+        audit(session, actor=ctx.actor, action="fulfilment.file_attached", now=ctx.now, ticket_id=ticket.id,
+              detail={"outbox_id": sent, "type": attachment.media_type, "size": len(attachment.data),
+                      "sha256": hashlib.sha256(attachment.data).hexdigest(), "channel": ticket.channel})
+        where = "als Dokument in den Chat" if ticket.channel == "telegram" else "als Anhang per E-Mail"
+    return ctx.redirect(target, f"Datei {where} an den bestätigten Kontakt im Postausgang.")

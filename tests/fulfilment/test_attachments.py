@@ -1,0 +1,114 @@
+"""The DPO's own file attached to the message itself: a multipart/mixed mail received by the SMTP
+sink (through the outbox sender), or a document sent through the fake Telegram Bot API; checked
+like an upload, at most 10 MB, never inline, only to the verified contact."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.testclient import TestClient
+from telegram import Bot
+
+from dsr.channels.sender import OutboxSender
+from dsr.channels.telegram.delivery import ChatDelivery
+from dsr.config import Settings
+from dsr.store.models import AuditEvent, Message, OutboxItem
+from tests.servers.fake_telegram import running_fake_telegram
+from tests.servers.smtp_sink import SmtpSink
+from tests.support.fulfilment import NOW, fulfilment_console
+
+ERIKA = "erika.mustermann@example.org"
+CHAT = "424242"
+PDF = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj << /Type /Catalog >> endobj\n" * 40
+
+
+def _attach(client: TestClient, ticket_id: int, name: str, content: bytes, *, note: str = "") -> str:
+    form = {"csrf_token": client.csrf, "delivery": "attachment", "note": note}  # type: ignore[attr-defined]
+    response = client.post(f"/tickets/{ticket_id}/fulfilment/upload", data=form,
+                           files={"file": (name, content, "application/octet-stream")})
+    assert response.status_code == 303
+    return client.get(response.headers["location"]).text
+
+
+def _items(sessions: sessionmaker[Session], kind: str) -> list[OutboxItem]:
+    with sessions() as session:
+        return list(session.scalars(select(OutboxItem).where(OutboxItem.kind == kind)))
+
+
+def test_dpo_file_goes_out_as_a_real_mail_attachment(sqlite_engine: Engine, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch,
+                                                      smtp_sink: SmtpSink) -> None:
+    client, ticket_id, sessions = fulfilment_console(sqlite_engine, tmp_path, monkeypatch, channel="email",
+                                                     reply_to=ERIKA)
+    assert "Dateityp nicht erlaubt" in _attach(client, ticket_id, "auskunft.html", b"<script>x</script>")
+    assert "passt nicht zu ihrer Endung" in _attach(client, ticket_id, "auskunft.pdf", b"MZ\x90\x00 exe")
+    big = _attach(client, ticket_id, "gross.pdf", b"%PDF-" + b"0" * (10 * 1024 * 1024))
+    assert "für einen Anhang zu groß (höchstens 10 MB); bitte als Download-Link senden" in big
+    assert _items(sessions, "file_attachment") == []
+    page = _attach(client, ticket_id, "../Auskunft Ärzte<1>.pdf", PDF, note="wie telefonisch besprochen:")
+    assert "Datei als Anhang per E-Mail an den bestätigten Kontakt im Postausgang." in page
+
+    sender = OutboxSender(sessions=sessions, profiles={}, settings=Settings(smtp_relay=smtp_sink.relay),
+                          clock=lambda: NOW)
+    assert asyncio.run(sender.deliver_due()) == 1
+    received = smtp_sink.wait_for_message(timeout=10)
+    assert received.rcpt_tos == (ERIKA,)
+    mail = received.message
+    assert mail.get_content_type() == "multipart/mixed"
+    body, attachment = list(mail.iter_parts())
+    assert body.get_content_type() == "multipart/alternative"
+    text = mail.get_body(preferencelist=("plain",))
+    assert text is not None
+    assert ("wie telefonisch besprochen:\n\nanbei erhalten Sie die Datei „Auskunft Ärzte_1_.pdf“"
+            in text.get_content())
+    assert attachment.get_content_type() == "application/pdf"
+    assert attachment.get_content_disposition() == "attachment"  # never inline
+    assert attachment.get_filename() == "Auskunft Ärzte_1_.pdf"
+    assert attachment.get_content() == PDF
+    smtp_sink.assert_no_message(timeout=0.3)
+    with sessions() as session:
+        stored = session.scalars(select(Message).where(Message.recipient == ERIKA)).one()
+        assert [(a["name"], a["content_type"], a["size"]) for a in stored.attachments] == [
+            ("Auskunft Ärzte_1_.pdf", "application/pdf", len(PDF))]
+        event = session.scalars(select(AuditEvent)
+                                .where(AuditEvent.action == "fulfilment.file_attached")).one()
+        assert event.detail["size"] == len(PDF) and "Ärzte" not in str(event.detail)  # no file name
+
+
+def test_unverified_contact_gets_no_attachment(sqlite_engine: Engine, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    client, ticket_id, sessions = fulfilment_console(sqlite_engine, tmp_path, monkeypatch, channel="email",
+                                                     reply_to="someone.else@example.com")
+    from dsr.store.models import Ticket
+
+    with sessions.begin() as session:
+        ticket = session.get(Ticket, ticket_id)
+        assert ticket is not None
+        ticket.identity_level = "none"
+    assert "bestätigte Person" in _attach(client, ticket_id, "auskunft.pdf", PDF)
+    assert _items(sessions, "file_attachment") == []
+
+
+async def test_dpo_file_goes_to_the_chat_as_a_document(sqlite_engine: Engine, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    client, ticket_id, sessions = fulfilment_console(sqlite_engine, tmp_path, monkeypatch, channel="telegram",
+                                                     reply_to=CHAT)
+    csv = "Name;Wert\nÄnderung;1\n".encode()
+    page = await asyncio.to_thread(_attach, client, ticket_id, "Liste.csv", csv)
+    assert "Datei als Dokument in den Chat an den bestätigten Kontakt im Postausgang." in page
+    async with running_fake_telegram() as fake:
+        bot = Bot(fake.token, base_url=f"{fake.api_url}/bot")
+        async with bot:
+            delivery = ChatDelivery(sessions=sessions, controller="kmb2", bot=lambda: bot, clock=lambda: NOW)
+            assert await delivery.deliver_due() == 1
+        text, document = fake.sent
+    assert (text.method, text.chat_id) == ("sendMessage", int(CHAT))
+    assert "anbei erhalten Sie die Datei „Liste.csv“" in text.text
+    assert (document.method, document.chat_id) == ("sendDocument", int(CHAT))
+    assert document.document == ("Liste.csv", csv)
+    (item,) = _items(sessions, "file_attachment")
+    assert item.state == "sent"
