@@ -115,6 +115,12 @@ def write_package(chosen: Sequence[Source], *, reference: str, language: str, pr
     return WrittenPackage(name, built)
 
 
+def stream_written(config: DeliveryConfig, written: WrittenPackage) -> Iterator[bytes]:
+    """The plain ZIP of a written package, decrypted chunk by chunk."""
+    with (config.directory / written.file_name).open("rb") as handle:
+        yield from decrypt_chunks(handle, config.key)
+
+
 def discard_package(config: DeliveryConfig, written: WrittenPackage) -> None:
     """Remove a written package whose recording failed (nothing refers to it)."""
     with contextlib.suppress(FileNotFoundError):

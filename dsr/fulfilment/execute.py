@@ -42,6 +42,7 @@ class SystemRun:
     system: str
     counts: tuple[int, ...]  # rows per plan item of this system, in plan order
     error: str | None = None
+    rechecked: bool = False  # carried out again and checked after a crash (`journal.recover`)
 
 
 def run_plan(plan: Sequence[PlanItem], env: Mapping[str, str]) -> dict[str, SystemRun]:
@@ -123,6 +124,10 @@ def record_execution(session: Session, case: FulfilmentCase, ticket: Ticket, *, 
         done.append((item, run.counts[index]))
     for item, rows in done:
         statement = _statement(item, rows)
+        run = runs.get(item.system.key)
+        if run is not None and run.rechecked:
+            statement += (" Nach einem Neustart geprüft: keiner der Einträge ist mehr vorhanden."
+                          if item.action is PlanAction.ERASE else " Nach einem Neustart erneut ausgeführt.")
         session.add(ErasureProof(
             ticket_id=ticket.id, reference=ticket.reference, controller=ticket.controller,
             system=item.system.key, category=item.category.key, action=item.action.value, rows=rows,

@@ -115,6 +115,58 @@ def attachment_message(*, lang: str, du: bool, reference: str, file_name: str,
             f"\u201e{file_name}\u201c zu {ihrer} Anfrage {reference}.\n")
 
 
+_ROUTE_DE = {
+    "chat": "getrennt per Telegram in den Chat, der mit {ihrem} Konto verbunden ist",
+    "mail": "in einer gesonderten E-Mail an diese Adresse",
+    "phone": "nicht per E-Mail: wir teilen es {ihnen} telefonisch mit",
+}
+_ROUTE_EN = {
+    "chat": "separately by Telegram, to the chat bound to your account",
+    "mail": "in a separate e-mail to this address",
+    "phone": "not by e-mail: we will tell you by phone",
+}
+
+
+def sealed_message(*, lang: str, du: bool, reference: str, file_name: str, route: str) -> tuple[str, str]:
+    """(subject, text) of the mail that carries the package as an AES-256 ZIP; `route` says truthfully
+    how the password travels (`PasswordRoute`)."""
+    if lang == "en":
+        return (f"Your data: encrypted copy attached [{reference}]",
+                f"Hello,\n\nattached is the copy of your data for your request {reference} as the "
+                f"encrypted ZIP file \u201c{file_name}\u201d (AES-256). We send the password "
+                f"{_ROUTE_EN[route]}.\n\nThe file holds a readable copy (HTML) and your data as JSON and "
+                "CSV. To open it you need a program that opens AES-encrypted ZIP files, e.g. 7-Zip "
+                "(Windows), Keka (macOS) or the file manager on Linux; the ZIP support built into "
+                "Windows and macOS cannot open this encryption.\n")
+    ihrer, ihrem, ihnen = ("Deiner", "Deinem", "Dir") if du else ("Ihrer", "Ihrem", "Ihnen")
+    route_text = _ROUTE_DE[route].format(ihrem=ihrem, ihnen=ihnen)
+    return (f"{'Deine' if du else 'Ihre'} Daten: verschlüsselte Kopie anbei [{reference}]",
+            f"Guten Tag,\n\nanbei {'erhältst Du' if du else 'erhalten Sie'} die Kopie {ihrer} Daten zu "
+            f"{ihrer} Anfrage {reference} als verschlüsselte ZIP-Datei \u201e{file_name}\u201c (AES-256). "
+            f"Das Passwort senden wir {route_text}.\n\n"
+            f"Die Datei enthält eine lesbare Kopie (HTML) und {'Deine' if du else 'Ihre'} Daten als "
+            f"JSON und CSV. Zum Öffnen {'brauchst Du' if du else 'benötigen Sie'} ein Programm, das "
+            "AES-verschlüsselte ZIP-Dateien öffnen kann, z. B. 7-Zip (Windows), Keka (macOS) oder den "
+            "Dateimanager unter Linux; die in Windows und macOS eingebaute ZIP-Funktion kann diese "
+            "Verschlüsselung nicht öffnen.\n")
+
+
+def password_message(*, lang: str, du: bool, reference: str, file_name: str,
+                     password: str) -> tuple[str, str]:
+    """(subject, text) of the separate message with the password of the encrypted attachment."""
+    if lang == "en":
+        return (f"Password for your encrypted file [{reference}]",
+                f"Hello,\n\nthe password for the encrypted ZIP file \u201c{file_name}\u201d that we sent "
+                f"you in a separate e-mail for your request {reference} is:\n\n{password}\n\n"
+                "Please do not keep it together with the file.\n")
+    ihrer = "Deiner" if du else "Ihrer"
+    return (f"Passwort zu {'Deiner' if du else 'Ihrer'} verschlüsselten Datei [{reference}]",
+            f"Guten Tag,\n\ndas Passwort für die verschlüsselte ZIP-Datei \u201e{file_name}\u201c, die wir "
+            f"{'Dir' if du else 'Ihnen'} in einer gesonderten E-Mail zu {ihrer} Anfrage {reference} "
+            f"gesandt haben, lautet:\n\n{password}\n\n"
+            f"Bitte {'bewahre es' if du else 'bewahren Sie es'} nicht zusammen mit der Datei auf.\n")
+
+
 def code_message(*, lang: str, du: bool, reference: str, code: str, minutes: int) -> tuple[str, str]:
     if lang == "en":
         return (f"Your download code [{reference}]",

@@ -68,7 +68,7 @@ class WakingSink:
 
 def _start_fulfilment(settings: Settings, sessions: sessionmaker[Session], stop: asyncio.Event,
                       spawn: Callable[[str, Coroutine[Any, Any, Any]], None], clock: Callable[[], datetime],
-                      gate: Any) -> None:
+                      gate: Any, profiles: Mapping[str, ControllerProfile]) -> None:
     """Discovery and package housekeeping for the controllers that have a data map."""
     from dsr.datamap import DataMapError
     from dsr.fulfilment.maps import delivery_config, load_datamaps
@@ -85,7 +85,7 @@ def _start_fulfilment(settings: Settings, sessions: sessionmaker[Session], stop:
     if delivery is None:
         log.warning("DSR_PACKAGE_KEY is not set: discovery runs, but no package can be built or delivered")
     worker = FulfilmentWorker(sessions=sessions, datamaps=datamaps, clock=clock, delivery=delivery,
-                              write_gate=gate)
+                              write_gate=gate, profiles=profiles)
     spawn("fulfilment", worker.run(stop))
 
 
@@ -149,7 +149,7 @@ async def _serve(settings: Settings, profiles: Mapping[str, ControllerProfile],
     scheduler = Scheduler(sessions=sessions, profiles=profiles, clock=clock, settings=settings,
                           write_gate=gate, wake=sender.wake)
     spawn("scheduler", leadership.run("scheduler", scheduler.run, stop))
-    _start_fulfilment(settings, sessions, stop, spawn, clock, gate)
+    _start_fulfilment(settings, sessions, stop, spawn, clock, gate, profiles)
     if settings.imap_url:
         from dsr.channels.email.imap import ImapPoller
 

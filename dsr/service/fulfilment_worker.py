@@ -7,7 +7,8 @@ One round every few seconds (`INTERVAL`), each step in short transactions in a w
 2. search every due system (pending, or failed and due for its retry): the search runs with no
    transaction open, its result is written afterwards; one failing system never stops the others;
 3. delete package files whose link expired or whose downloads are used up;
-4. erase records whose retention period ended (`dsr.fulfilment.holds`).
+4. re-check and finish the plan executions a crash interrupted (`dsr.fulfilment.journal.recover`);
+5. erase records whose retention period ended (`dsr.fulfilment.holds`).
 
 Several instances (`dsr serve` on one PostgreSQL) run this worker side by side: every job is
 claimed first, with `FOR UPDATE SKIP LOCKED` and a lease for searches (`claim_searches`), with
@@ -31,6 +32,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from dsr.controllers import ControllerProfile
 from dsr.datamap import DataMap
 from dsr.fulfilment.delivery import DeliveryConfig, expire_packages
 from dsr.fulfilment.discovery import (
@@ -42,6 +44,7 @@ from dsr.fulfilment.discovery import (
     run_search,
 )
 from dsr.fulfilment.holds import erase_due_holds
+from dsr.fulfilment.journal import recover
 from dsr.store.models import Ticket
 
 log = logging.getLogger(__name__)
@@ -56,14 +59,16 @@ class RoundReport:
     failed: int = 0
     packages_deleted: int = 0
     rows_erased: int = 0
+    executions_resumed: int = 0  # plans a crash interrupted, re-checked and finished
 
 
 class FulfilmentWorker:
     def __init__(self, *, sessions: sessionmaker[Session], datamaps: Mapping[str, DataMap],
                  clock: Callable[[], datetime], delivery: DeliveryConfig | None,
                  env: Mapping[str, str] | None = None, write_gate: AbstractContextManager[Any] | None = None,
-                 interval: float = INTERVAL) -> None:
+                 interval: float = INTERVAL, profiles: Mapping[str, ControllerProfile] | None = None) -> None:
         self._sessions = sessions
+        self._profiles = dict(profiles or {})
         self._maps = dict(datamaps)
         self._clock = clock
         self._delivery = delivery
@@ -95,11 +100,13 @@ class FulfilmentWorker:
             with self._gate, self._sessions() as session:
                 deleted = expire_packages(session, self._delivery, now=now)
                 session.commit()
+        resumed = recover(self._sessions, self._maps, self._profiles, self._env, clock=self._clock,
+                          gate=self._gate)
         with self._gate, self._sessions() as session:
             erased = erase_due_holds(session, self._maps, self._env, today=now.astimezone(BERLIN).date(),
                                      now=now)
             session.commit()
-        return RoundReport(len(opened), searched, failed, deleted, erased)
+        return RoundReport(len(opened), searched, failed, deleted, erased, resumed)
 
     def discover(self, ticket_id: int) -> tuple[int, int]:
         """Open the ticket's case if needed and search all its open systems now (`dsr fulfil`)."""

@@ -459,6 +459,7 @@ class FulfilmentState(StrEnum):
     DISCOVERING = "discovering"  # systems are being searched
     REVIEW = "review"  # all systems answered (or failed for good): the DPO reviews
     APPROVED = "approved"  # the DPO approved what was found (the package is built from it)
+    EXECUTING = "executing"  # the approved plan is being carried out (`ExecutionStep`)
     EXECUTED = "executed"  # erasure/restriction/rectification carried out
 
 
@@ -573,6 +574,42 @@ class ErasureProof(Base):
     legal_ground: Mapped[str] = mapped_column(Text, default="")
     approved_by: Mapped[str] = mapped_column(String(100))
     executed_at: Mapped[datetime]
+
+
+class ExecutionStep(Base):
+    """One item of an approved plan being carried out, recorded before its system is touched.
+
+    "executing" (with an idempotency key and a lease) is written and committed first; the system
+    is changed in its own transaction; the result ("done" with the rows, or "failed") is written
+    after.  A step a crash left "executing" is re-checked by the fulfilment worker once its lease
+    has passed (deleting, anonymising, restricting or updating by key again is harmless) and is
+    reported done only with that evidence.  Manual items are recorded as "manual_done" or
+    "manual_open".  Keys are the systems' own ids; no other personal data.
+    """
+
+    __tablename__ = "execution_steps"
+    __table_args__ = (Index("ix_execution_open", "state", "lease_until"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("fulfilment_cases.id", ondelete="CASCADE"), index=True)
+    run_key: Mapped[str] = mapped_column(String(32), index=True)  # one execution of the plan
+    idempotency_key: Mapped[str] = mapped_column(String(32), unique=True)
+    position: Mapped[int]  # in plan order
+    system: Mapped[str] = mapped_column(String(64))
+    category: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(16))  # PlanAction
+    keys: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    values: Mapped[dict[str, Any]] = mapped_column(default=dict)  # anonymise / update: column -> value
+    holds: Mapped[list[Any]] = mapped_column(JSON, default=list)  # retain: [key, ISO end date] pairs
+    ground: Mapped[str] = mapped_column(Text, default="")
+    approved_by: Mapped[str] = mapped_column(String(100))
+    state: Mapped[str] = mapped_column(String(16))  # executing / done / failed / manual_done / manual_open
+    rows: Mapped[int | None]
+    rechecked: Mapped[bool] = mapped_column(default=False)  # finished by the worker after a crash
+    error: Mapped[str | None] = mapped_column(Text)
+    lease_until: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
 
 
 class RetentionHold(Base):

@@ -30,7 +30,15 @@ from dsr.console.queries import scoped_ticket
 from dsr.controllers import ControllerProfile
 from dsr.datamap import DataMap, DataMapError
 from dsr.fulfilment.connectors import Connector, ConnectorError, Record, open_connector
-from dsr.fulfilment.delivery import discard_package, package_url, record_package, write_package
+from dsr.fulfilment.delivery import (
+    DeliveryConfig,
+    WrittenPackage,
+    discard_package,
+    package_url,
+    record_package,
+    stream_written,
+    write_package,
+)
 from dsr.fulfilment.discovery import (
     claim_searches,
     needs_fulfilment,
@@ -39,7 +47,8 @@ from dsr.fulfilment.discovery import (
     retry_now,
     run_search,
 )
-from dsr.fulfilment.execute import outcome_facts, record_execution, run_plan
+from dsr.fulfilment.execute import outcome_facts
+from dsr.fulfilment.journal import begin, finish, run
 from dsr.fulfilment.maps import delivery_config, load_datamaps_of
 from dsr.fulfilment.package import Source
 from dsr.fulfilment.plan import PlanAction, PlanItem, build_plan
@@ -54,10 +63,11 @@ from dsr.fulfilment.review import (
     results_of,
     sources,
 )
-from dsr.fulfilment.texts import attachment_message, link_message
-from dsr.fulfilment.uploads import read_attachment, store_upload
+from dsr.fulfilment.sealed import PasswordRoute, new_password, password_route, seal
+from dsr.fulfilment.texts import attachment_message, link_message, password_message, sealed_message
+from dsr.fulfilment.uploads import MAX_ATTACHMENT_BYTES, read_attachment, store_upload
 from dsr.intents.rights import Right
-from dsr.pipeline.outbound import is_verified
+from dsr.pipeline.outbound import Outgoing, TelegramPayload, bound_chat, is_verified, send
 from dsr.store.audit import audit
 from dsr.store.models import (
     DeliveryPackage,
@@ -211,7 +221,8 @@ def fulfilment_page(ctx: Ctx) -> Response:
             needs=needs_fulfilment(ticket), delivery_rights=bool(rights & DELIVERY_RIGHTS),
             action_rights=bool(rights & ACTION_RIGHTS),
             has_key=delivery_config(ctx.services.settings) is not None,
-            facts=outcome_facts(case), PlanAction=PlanAction, rectification=Right.RECTIFICATION in rights)
+            facts=outcome_facts(case), PlanAction=PlanAction, rectification=Right.RECTIFICATION in rights,
+            bound_chat=bound_chat(ticket) is not None)
         # Record contents were shown: an access to personal data (Art. 5(2) accountability).
         audit(session, actor=ctx.actor, action="fulfilment.viewed", now=ctx.now, ticket_id=ticket.id)
     return response
@@ -224,19 +235,28 @@ class RefusedError(Exception):
     """A German message for the DPO."""
 
 
+def _load(ctx: Ctx, session: Session, ticket_id: int) -> tuple[Ticket, DataMap, ControllerProfile] | None:
+    """The caller's ticket with its controller's data map and profile (None: no such ticket)."""
+    ticket = scoped_ticket(session, ctx.scope, ticket_id=ticket_id)
+    if ticket is None:
+        return None
+    datamap = datamaps(ctx).get(ticket.controller)
+    profile = ctx.services.profiles.get(ticket.controller)
+    if datamap is None or profile is None:
+        raise RefusedError("Für diesen Verantwortlichen gibt es keine Datenlandkarte.")
+    return ticket, datamap, profile
+
+
 def _act(ctx: Ctx, action: Callable[[Session, Ticket, FulfilmentCase | None, DataMap, ControllerProfile], str]
          ) -> Response:
     ticket_id = ctx.path_int("ticket_id")
     target = f"/tickets/{ticket_id}/fulfilment"
     try:
         with ctx.services.sessions.begin() as session:
-            ticket = scoped_ticket(session, ctx.scope, ticket_id=ticket_id)
-            if ticket is None:
+            loaded = _load(ctx, session, ticket_id)
+            if loaded is None:
                 return ctx.not_found()
-            datamap = datamaps(ctx).get(ticket.controller)
-            profile = ctx.services.profiles.get(ticket.controller)
-            if datamap is None or profile is None:
-                raise RefusedError("Für diesen Verantwortlichen gibt es keine Datenlandkarte.")
+            ticket, datamap, profile = loaded
             message = action(session, ticket, case_for(session, ticket.id), datamap, profile)
     except RefusedError as exc:
         return ctx.redirect(target, str(exc), "error")
@@ -336,13 +356,10 @@ def deliver_action(ctx: Ctx) -> Response:
     config = delivery_config(ctx.services.settings)
     try:
         with ctx.services.sessions.begin() as session:
-            ticket = scoped_ticket(session, ctx.scope, ticket_id=ticket_id)
-            if ticket is None:
+            loaded = _load(ctx, session, ticket_id)
+            if loaded is None:
                 return ctx.not_found()
-            datamap = datamaps(ctx).get(ticket.controller)
-            profile = ctx.services.profiles.get(ticket.controller)
-            if datamap is None or profile is None:
-                raise RefusedError("Für diesen Verantwortlichen gibt es keine Datenlandkarte.")
+            ticket, datamap, profile = loaded
             case = _need_case(case_for(session, ticket.id))
             if not {Right(r) for r in ticket.rights} & DELIVERY_RIGHTS:
                 raise RefusedError("Ein Paket gibt es nur bei Auskunft (Art. 15) oder Datenübertragbarkeit "
@@ -359,6 +376,10 @@ def deliver_action(ctx: Ctx) -> Response:
                     raise RefusedError(problem)
             elif case.state not in (FulfilmentState.APPROVED.value, FulfilmentState.EXECUTED.value):
                 raise RefusedError(approval_problem(session, case) or "Noch nicht prüfbar.")
+            sealed = ctx.field("how") == "attachment"
+            if sealed and ticket.channel == "telegram":
+                raise RefusedError("Im Chat wird das Paket als Download-Link gesendet; ein verschlüsselter "
+                                   "Anhang geht nur per E-Mail.")
             chosen = sources(session, case, datamap)
             reference, language = ticket.reference, ticket.language
         written = write_package(chosen, reference=reference, language=language, profile=profile,
@@ -367,11 +388,14 @@ def deliver_action(ctx: Ctx) -> Response:
         return ctx.redirect(target, str(exc), "error")
     except ConnectorError as exc:
         return ctx.redirect(target, f"Ein System hat nicht geantwortet: {exc}", "error")
+    if sealed:
+        return _deliver_sealed(ctx, ticket_id, reference, written, config)
     with ctx.services.sessions.begin() as session:
-        ticket = scoped_ticket(session, ctx.scope, ticket_id=ticket_id)
-        if ticket is None:
+        again = scoped_ticket(session, ctx.scope, ticket_id=ticket_id)
+        if again is None:
             discard_package(config, written)
             return ctx.not_found()
+        ticket = again
         package, token = record_package(session, ticket, written, config=config, actor=ctx.actor, now=ctx.now)
         subject, text = link_message(lang=ticket.language, du=profile.address_form == "Du",
                                      reference=ticket.reference, url=package_url(config.base_url, token),
@@ -387,41 +411,116 @@ def deliver_action(ctx: Ctx) -> Response:
                                 f"(gültig bis {expires.astimezone(BERLIN):%d.%m.%Y}, {uses} Downloads).")
 
 
+def _deliver_sealed(ctx: Ctx, ticket_id: int, reference: str, written: WrittenPackage,
+                    config: DeliveryConfig) -> Response:
+    """The package as an AES-256 ZIP attached to a mail, the password by the other verified channel.
+
+    The encrypted file at rest is only read to build the attachment and deleted at once (no link
+    points to it).  The attachment and the password message are queued in one transaction, so
+    neither leaves without the other; the password is never stored (by phone: shown once here).
+    """
+    target = f"/tickets/{ticket_id}/fulfilment"
+    if written.built.size > MAX_ATTACHMENT_BYTES:
+        discard_package(config, written)
+        size = f"{written.built.size / 2**20:.1f}".replace(".", ",")
+        return ctx.redirect(target, f"Das Paket ist für einen E-Mail-Anhang zu groß ({size} MB, höchstens "
+                                    f"{MAX_ATTACHMENT_BYTES // 2**20} MB). Bitte als Download-Link senden.",
+                            "error")
+    password = new_password()
+    try:
+        attachment = seal(stream_written(config, written), name=f"{reference}.zip", password=password)
+    finally:
+        discard_package(config, written)
+    with ctx.services.sessions.begin() as session:
+        ticket = scoped_ticket(session, ctx.scope, ticket_id=ticket_id)
+        profile = ctx.services.profiles.get(ticket.controller) if ticket is not None else None
+        if ticket is None or profile is None:
+            return ctx.not_found()
+        chat = bound_chat(ticket)
+        route = password_route(bound_chat=chat, by_phone=ctx.field("password_via") == "phone")
+        du = profile.address_form == "Du"
+        subject, text = sealed_message(lang=ticket.language, du=du, reference=ticket.reference,
+                                       file_name=attachment.filename, route=route.value)
+        sent = send_to_subject(session, ticket, profile, kind="package_attachment", subject=subject,
+                               text=text, now=ctx.now, attachment=attachment)
+        if isinstance(sent, SendProblem):
+            session.rollback()
+            return ctx.redirect(target, sent.message, "error")
+        p_subject, p_text = password_message(lang=ticket.language, du=du, reference=ticket.reference,
+                                             file_name=attachment.filename, password=password)
+        second: int | SendProblem | None = None
+        if route is PasswordRoute.CHAT and chat is not None:
+            chat_message = TelegramPayload(chat_id=int(chat), text=p_text)
+            second = send(session, Outgoing(controller=ticket.controller, kind="package_password",
+                                            recipient=chat, ticket_id=ticket.id, message=chat_message),
+                          now=ctx.now)
+        elif route is PasswordRoute.MAIL:
+            second = send_to_subject(session, ticket, profile, kind="package_password", subject=p_subject,
+                                     text=p_text, now=ctx.now)
+        if isinstance(second, SendProblem):
+            session.rollback()
+            return ctx.redirect(target, second.message, "error")
+        audit(session, actor=ctx.actor, action="fulfilment.package_attached", now=ctx.now,
+              ticket_id=ticket.id,
+              detail={"outbox_id": sent, "password_outbox_id": second, "password_via": route.value,
+                      "records": written.built.records, "size": len(attachment.data),
+                      "sha256": hashlib.sha256(attachment.data).hexdigest(),
+                      "plain_sha256": written.built.sha256})
+    if route is PasswordRoute.PHONE:
+        return ctx.redirect(target, f"Paket als verschlüsselter Anhang im Postausgang. Passwort (nur jetzt "
+                                    f"sichtbar, bitte telefonisch mitteilen): {password}")
+    where = "per Telegram" if route is PasswordRoute.CHAT else "in einer gesonderten E-Mail"
+    return ctx.redirect(target, f"Paket als verschlüsselter Anhang im Postausgang; das Passwort geht "
+                                f"{where} an den bestätigten Kontakt.")
+
+
 def execute_action(ctx: Ctx) -> Response:
-    """Approve the plan and carry it out (one transaction per system), with proof and Art. 19."""
-
-    def run(session: Session, ticket: Ticket, case: FulfilmentCase | None, datamap: DataMap,
-            profile: ControllerProfile) -> str:
-        case = _need_case(case)
-        if case.state == FulfilmentState.EXECUTED.value:
-            raise RefusedError("Der Plan wurde bereits ausgeführt.")
-        if case.state == FulfilmentState.REVIEW.value:
-            problem = approve(session, case, actor=ctx.actor, now=ctx.now)
-            if problem:
-                raise RefusedError(problem)
-        elif case.state != FulfilmentState.APPROVED.value:
-            raise RefusedError(approval_problem(session, case) or "Noch nicht prüfbar.")
-        changes: dict[tuple[str, str], dict[str, str]] = {}
-        for name in ctx.form:
-            if name.startswith("set:"):
-                _, system_key, category_key, column = name.split(":", 3)
-                if ctx.field(name):
-                    changes.setdefault((system_key, category_key), {})[column] = ctx.field(name)
-        plan = _plan(session, case, datamap, ticket, ctx, changes)
-        if not plan:
-            raise RefusedError("Der Plan ist leer: es wurde nichts gefunden, das zu ändern wäre.")
-        manual_done = {(v.split(":", 1)[0], v.split(":", 1)[1])
-                       for v in ctx.fields("manual_done") if ":" in v}
-        runs = run_plan(plan, os.environ)
-        outcome = record_execution(session, case, ticket, profile=profile, datamap=datamap, plan=plan,
-                                   runs=runs, manual_done=manual_done, approver=ctx.actor, now=ctx.now)
-        failed = outcome.get("failed")
-        if isinstance(failed, list) and failed:
-            return f"Plan ausgeführt, aber {len(failed)} Schritt(e) fehlgeschlagen; siehe unten."
-        return "Plan ausgeführt; Nachweis gespeichert."
-
-    return _act(ctx, run)
-
+    """Approve the plan and carry it out (`dsr.fulfilment.journal`): the steps are recorded first,
+    each system is changed in its own transaction with no database transaction open, its result
+    recorded after; then proof and Art. 19.  A crash in between is finished by the worker."""
+    ticket_id = ctx.path_int("ticket_id")
+    target = f"/tickets/{ticket_id}/fulfilment"
+    try:
+        with ctx.services.sessions.begin() as session:
+            loaded = _load(ctx, session, ticket_id)
+            if loaded is None:
+                return ctx.not_found()
+            ticket, datamap, profile = loaded
+            case = _need_case(case_for(session, ticket.id))
+            if case.state == FulfilmentState.EXECUTED.value:
+                raise RefusedError("Der Plan wurde bereits ausgeführt.")
+            if case.state == FulfilmentState.EXECUTING.value:
+                raise RefusedError("Der Plan wird gerade ausgeführt; bitte die Seite später neu laden.")
+            if case.state == FulfilmentState.REVIEW.value:
+                problem = approve(session, case, actor=ctx.actor, now=ctx.now)
+                if problem:
+                    raise RefusedError(problem)
+            elif case.state != FulfilmentState.APPROVED.value:
+                raise RefusedError(approval_problem(session, case) or "Noch nicht prüfbar.")
+            changes: dict[tuple[str, str], dict[str, str]] = {}
+            for name in ctx.form:
+                if name.startswith("set:"):
+                    _, system_key, category_key, column = name.split(":", 3)
+                    if ctx.field(name):
+                        changes.setdefault((system_key, category_key), {})[column] = ctx.field(name)
+            plan = _plan(session, case, datamap, ticket, ctx, changes)
+            if not plan:
+                raise RefusedError("Der Plan ist leer: es wurde nichts gefunden, das zu ändern wäre.")
+            manual_done = {(v.split(":", 1)[0], v.split(":", 1)[1])
+                           for v in ctx.fields("manual_done") if ":" in v}
+            run_key = begin(session, case, plan, manual_done=manual_done, approver=ctx.actor, now=ctx.now)
+    except RefusedError as exc:
+        return ctx.redirect(target, str(exc), "error")
+    except ConnectorError as exc:
+        return ctx.redirect(target, f"Ein System hat nicht geantwortet: {exc}", "error")
+    run(ctx.services.sessions, run_key, datamap, os.environ, clock=lambda: ctx.now)
+    with ctx.services.sessions.begin() as session:
+        outcome = finish(session, run_key, profile=profile, datamap=datamap, now=ctx.now)
+    failed = outcome.get("failed") if outcome is not None else None
+    if isinstance(failed, list) and failed:
+        return ctx.redirect(target, f"Plan ausgeführt, aber {len(failed)} Schritt(e) fehlgeschlagen; siehe "
+                                    "unten.", "error")
+    return ctx.redirect(target, "Plan ausgeführt; Nachweis gespeichert.")
 
 
 def upload_action(ctx: Ctx) -> Response:

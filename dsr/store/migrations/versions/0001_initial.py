@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-07 04:12:51.263731
+Create Date: 2026-12-07 05:13:05.353920
 """
 
 from __future__ import annotations
@@ -398,6 +398,36 @@ def upgrade() -> None:
     with op.batch_alter_table('discovery_results', schema=None) as batch_op:
         batch_op.create_index('ix_discovery_due', ['state', 'next_attempt_at'], unique=False)
 
+    op.create_table('execution_steps',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('case_id', sa.Integer(), nullable=False),
+    sa.Column('run_key', sa.String(length=32), nullable=False),
+    sa.Column('idempotency_key', sa.String(length=32), nullable=False),
+    sa.Column('position', sa.Integer(), nullable=False),
+    sa.Column('system', sa.String(length=64), nullable=False),
+    sa.Column('category', sa.String(length=64), nullable=False),
+    sa.Column('action', sa.String(length=16), nullable=False),
+    sa.Column('keys', sa.JSON(), nullable=False),
+    sa.Column('values', sa.JSON(), nullable=False),
+    sa.Column('holds', sa.JSON(), nullable=False),
+    sa.Column('ground', sa.Text(), nullable=False),
+    sa.Column('approved_by', sa.String(length=100), nullable=False),
+    sa.Column('state', sa.String(length=16), nullable=False),
+    sa.Column('rows', sa.Integer(), nullable=True),
+    sa.Column('rechecked', sa.Boolean(), nullable=False),
+    sa.Column('error', sa.Text(), nullable=True),
+    sa.Column('lease_until', dsr.store.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', dsr.store.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('finished_at', dsr.store.types.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['case_id'], ['fulfilment_cases.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('idempotency_key')
+    )
+    with op.batch_alter_table('execution_steps', schema=None) as batch_op:
+        batch_op.create_index('ix_execution_open', ['state', 'lease_until'], unique=False)
+        batch_op.create_index(batch_op.f('ix_execution_steps_case_id'), ['case_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_execution_steps_run_key'), ['run_key'], unique=False)
+
     op.create_table('outbox',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('controller', sa.String(length=64), nullable=False),
@@ -449,6 +479,12 @@ def downgrade() -> None:
         batch_op.drop_index('ix_outbox_due')
 
     op.drop_table('outbox')
+    with op.batch_alter_table('execution_steps', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_execution_steps_run_key'))
+        batch_op.drop_index(batch_op.f('ix_execution_steps_case_id'))
+        batch_op.drop_index('ix_execution_open')
+
+    op.drop_table('execution_steps')
     with op.batch_alter_table('discovery_results', schema=None) as batch_op:
         batch_op.drop_index('ix_discovery_due')
 
