@@ -95,7 +95,8 @@ def confirm_manual(session: Session, case: FulfilmentCase, *, system: str, found
 
 def approval_problem(session: Session, case: FulfilmentCase) -> str | None:
     """Why the case cannot be approved yet (German), or None."""
-    if case.state == FulfilmentState.APPROVED.value or case.state == FulfilmentState.EXECUTED.value:
+    if case.state in (FulfilmentState.APPROVED.value, FulfilmentState.EXECUTING.value,
+                      FulfilmentState.EXECUTED.value):
         return "Bereits freigegeben."
     for result in results_of(session, case):
         if result.state == DiscoveryState.PENDING.value:

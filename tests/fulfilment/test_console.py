@@ -4,7 +4,10 @@ gets its link and its code in the chat; the page shows what was found and record
 from __future__ import annotations
 
 import json
+import os
 import re
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -14,7 +17,9 @@ from starlette.testclient import TestClient
 
 from dsr.console.auth import Role, SessionStore
 from dsr.console.users import add_user
-from dsr.store.models import AuditEvent, OutboxItem, User
+from dsr.datamap import load_datamap_for
+from dsr.fulfilment.discovery import claim_searches, open_case, record_search, run_search
+from dsr.store.models import AuditEvent, OutboxItem, Ticket, User
 from tests.support.fulfilment import NOW, fulfilment_console
 
 CHAT = "424242"
@@ -130,3 +135,33 @@ def test_another_controllers_dpo_sees_and_does_nothing(console: tuple[TestClient
         assert response.status_code == 404, action
     with sessions() as session:
         assert session.scalar(select(AuditEvent).where(AuditEvent.action.like("fulfilment.%"))) is None
+
+
+def test_search_now_waits_for_the_search_the_worker_already_runs(
+        console: tuple[TestClient, int, sessionmaker]) -> None:
+    """The worker claimed the CRM search just before the DPO's click: the console does not run it a
+    second time, and still shows its result (found in the e2e test under load)."""
+    client, ticket_id, sessions = console
+    datamap = load_datamap_for("kmb2")
+    assert datamap is not None
+    with sessions.begin() as session:
+        ticket = session.get(Ticket, ticket_id)
+        assert ticket is not None
+        open_case(session, ticket, datamap, now=NOW)
+        (claimed,) = [d for d in claim_searches(session, now=NOW, ticket_id=ticket_id) if d.system == "crm"]
+
+    def worker_finishes() -> None:
+        time.sleep(1.0)
+        outcome = run_search(claimed, datamap, os.environ)
+        with sessions.begin() as session:
+            record_search(session, claimed, outcome, now=NOW)
+
+    other = threading.Thread(target=worker_finishes)
+    other.start()
+    page = _post(client, f"/tickets/{ticket_id}/fulfilment/discover")
+    other.join()
+    assert "Suche abgeschlossen." in page and "Daten gefunden" in page and "K-10001" in page
+    with sessions() as session:
+        done = session.scalars(select(AuditEvent)
+                               .where(AuditEvent.action == "fulfilment.discovery_done")).all()
+    assert [e.detail["system"] for e in done] == ["crm"]  # searched once

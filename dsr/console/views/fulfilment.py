@@ -14,12 +14,13 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile
 from starlette.responses import Response
@@ -71,6 +72,8 @@ from dsr.pipeline.outbound import Outgoing, TelegramPayload, bound_chat, is_veri
 from dsr.store.audit import audit
 from dsr.store.models import (
     DeliveryPackage,
+    DiscoveryResult,
+    DiscoveryState,
     ErasureProof,
     FulfilmentCase,
     FulfilmentState,
@@ -80,6 +83,7 @@ from dsr.store.models import (
 
 log = logging.getLogger(__name__)
 BERLIN = ZoneInfo("Europe/Berlin")
+OTHERS_WAIT_SECONDS = 20.0  # "Jetzt suchen" waits this long for a search the worker is running
 SHOWN_PER_CATEGORY = 200  # records shown per category on the page (all of them go into the package)
 DELIVERY_RIGHTS = {Right.ACCESS, Right.PORTABILITY}
 ACTION_RIGHTS = {Right.ERASURE, Right.RESTRICTION, Right.RECTIFICATION}
@@ -292,6 +296,7 @@ def discover_action(ctx: Ctx) -> Response:
                                         "Berichtigungsanliegen in Bearbeitung.", "error")
         case = open_case(session, ticket, datamap, now=ctx.now, actor=ctx.actor)
         retry_now(session, case, now=ctx.now, actor=ctx.actor)
+        case_id = case.id
     with ctx.services.sessions.begin() as session:
         # Claimed like the worker's searches: a search the worker is running is not run twice.
         due = claim_searches(session, now=ctx.now, ticket_id=ticket_id, limit=1000)
@@ -301,9 +306,26 @@ def discover_action(ctx: Ctx) -> Response:
         with ctx.services.sessions.begin() as session:
             record_search(session, item, outcome, now=ctx.now)
         failed += isinstance(outcome, str)
+    if not _others_finished(ctx, case_id):
+        return ctx.redirect(target, "Die Suche läuft noch im Hintergrund; bitte die Seite gleich neu laden.")
     if failed:
         return ctx.redirect(target, f"Suche abgeschlossen; {failed} System(e) fehlgeschlagen.", "error")
     return ctx.redirect(target, "Suche abgeschlossen.")
+
+
+def _others_finished(ctx: Ctx, case_id: int, *, wait: float = OTHERS_WAIT_SECONDS) -> bool:
+    """Wait a little for searches of the case that another process (the worker) claimed first, so
+    the page shows their result; False when one is still running after `wait` seconds."""
+    deadline = time.monotonic() + wait
+    while True:
+        with ctx.services.sessions() as session:
+            running = session.scalar(select(func.count()).select_from(DiscoveryResult).where(
+                DiscoveryResult.case_id == case_id, DiscoveryResult.state == DiscoveryState.PENDING.value))
+        if not running:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.2)
 
 
 def exclude_action(ctx: Ctx) -> Response:
@@ -374,7 +396,8 @@ def deliver_action(ctx: Ctx) -> Response:
                 problem = approve(session, case, actor=ctx.actor, now=ctx.now)
                 if problem:
                     raise RefusedError(problem)
-            elif case.state not in (FulfilmentState.APPROVED.value, FulfilmentState.EXECUTED.value):
+            elif case.state not in (FulfilmentState.APPROVED.value, FulfilmentState.EXECUTING.value,
+                                    FulfilmentState.EXECUTED.value):
                 raise RefusedError(approval_problem(session, case) or "Noch nicht prüfbar.")
             sealed = ctx.field("how") == "attachment"
             if sealed and ticket.channel == "telegram":
