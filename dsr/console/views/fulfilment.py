@@ -490,8 +490,11 @@ def _deliver_sealed(ctx: Ctx, ticket_id: int, reference: str, written: WrittenPa
                       "sha256": hashlib.sha256(attachment.data).hexdigest(),
                       "plain_sha256": written.built.sha256})
     if route is PasswordRoute.PHONE:
-        return ctx.redirect(target, f"Paket als verschlüsselter Anhang im Postausgang. Passwort (nur jetzt "
-                                    f"sichtbar, bitte telefonisch mitteilen): {password}")
+        # Rendered at once, not as a notice: notices wait in the database until they are shown.
+        response = ctx.render("fulfilment_password.html", password=password, ticket_id=ticket_id,
+                              reference=reference)
+        response.headers["Cache-Control"] = "no-store"
+        return response
     where = "per Telegram" if route is PasswordRoute.CHAT else "in einer gesonderten E-Mail"
     return ctx.redirect(target, f"Paket als verschlüsselter Anhang im Postausgang; das Passwort geht "
                                 f"{where} an den bestätigten Kontakt.")
