@@ -6,7 +6,7 @@ import importlib
 import sys
 import time
 
-BENCHMARKS = ("classify", "deadlines", "email", "fulfilment", "hostile", "search")
+BENCHMARKS = ("classify", "deadlines", "email", "fulfilment", "hostile", "search", "sent_mark")
 
 
 def main(argv: list[str]) -> int:

@@ -51,15 +51,18 @@ PG_ADMIN = os.environ.get("DSR_TEST_PG_URL", "postgresql+psycopg://postgres@127.
 DSR = str(Path(sys.executable).with_name("dsr"))
 LISTENING = re.compile(r"SMTP endpoint on ([\d.]+):(\d+)")
 IN_REPLY_TO = re.compile(rb"^In-Reply-To: (<[^>]+>)", re.MULTILINE | re.IGNORECASE)
+MESSAGE_ID = re.compile(rb"^Message-ID: (<[^>]+>)", re.MULTILINE | re.IGNORECASE)
 BODY = ("Sehr geehrte Damen und Herren,\n\nhiermit bitte ich um Auskunft nach Art. 15 DSGVO, welche "
         "personenbezogenen Daten Sie über mich verarbeiten, und um eine Kopie.\n\nMit freundlichen Grüßen\n")
 
 
 class Sink:
-    """A relay that notes when each reply arrived, keyed by the request it answers."""
+    """A relay that notes when each reply arrived, keyed by the request it answers (and the wall
+    clock time of its acceptance, keyed by the reply's own Message-ID)."""
 
     def __init__(self) -> None:
         self.arrived: dict[str, float] = {}
+        self.accepted_at: dict[str, float] = {}
         self._cond = threading.Condition()
         self._loop = asyncio.new_event_loop()
         threading.Thread(target=self._loop.run_forever, daemon=True).start()
@@ -71,10 +74,13 @@ class Sink:
         self.relay = f"127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
-        now = time.perf_counter()
+        now, wall = time.perf_counter(), time.time()
         match = IN_REPLY_TO.search(envelope.original_content or b"")
+        own = MESSAGE_ID.search(envelope.original_content or b"")
         with self._cond:
             self.arrived[match.group(1).decode() if match else uuid.uuid4().hex] = now
+            if own:
+                self.accepted_at[own.group(1).decode()] = wall
             self._cond.notify_all()
         return "250 OK"
 
@@ -85,6 +91,7 @@ class Sink:
     def reset(self) -> None:
         with self._cond:
             self.arrived.clear()
+            self.accepted_at.clear()
 
     def close(self) -> None:
         self._loop.call_soon_threadsafe(self._server.close)

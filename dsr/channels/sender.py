@@ -9,7 +9,10 @@ The pipeline only writes outbox rows; this task delivers them.  Delivery is at-l
   taken over once its lease ends;
 * each item is marked SENT in its own short transaction right after the relay's 250; a mail goes
   out twice only when the sender dies (or loses the database) between that 250 and the mark -
-  and then with the same Message-ID, because the payload is composed once, when it is queued;
+  and then with the same Message-ID, because the payload is composed once, when it is queued.
+  The mark waits for nothing else: the sender's database steps run on threads of its own (not
+  the executor the SMTP sessions' pipeline calls queue on) and, on SQLite, the mark passes the
+  write gate ahead of the pipeline's waiting writes (`WriteGate.first`);
 * one bad item fails alone: an address the relay cannot take (a non-ASCII local part without
   SMTPUTF8, a control character) fails that item with a clear reason, any unexpected error in
   one transaction closes that lane's connection, and the round carries on with the other items;
@@ -37,10 +40,11 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import aiosmtplib
 from sqlalchemy.orm import Session, sessionmaker
@@ -60,8 +64,11 @@ from dsr.store.outbox import (
     release_dead_claims,
 )
 from dsr.store.tickets.services import escalate
+from dsr.store.write_gate import WriteGate
 
 log = logging.getLogger(__name__)
+P = ParamSpec("P")
+T = TypeVar("T")
 
 BATCH = 50
 LANES = 4  # parallel relay connections
@@ -111,9 +118,14 @@ def address_problem(address: str) -> str | None:
 class OutboxSender:
     def __init__(self, *, sessions: sessionmaker[Session], profiles: Mapping[str, ControllerProfile],
                  settings: Settings, clock: Callable[[], datetime], poll_interval: float = 1.0,
-                 timeout: float = 30.0, write_gate: AbstractContextManager[Any] | None = None) -> None:
+                 timeout: float = 30.0, write_gate: WriteGate | None = None) -> None:
         self._sessions = sessions
-        self._gate = write_gate or nullcontext()
+        self._write_gate = write_gate
+        self._gate: AbstractContextManager[Any] = write_gate or nullcontext()
+        # The sender's own threads for its database steps: the default executor is where every
+        # SMTP session's pipeline call waits, and a sent mark queued there is a long crash window.
+        self._db_threads: ThreadPoolExecutor | None = None
+        self._local_hostname: str | None = None
         self._clients: dict[int, aiosmtplib.SMTP] = {}  # relay connections per lane, kept open
         self._profiles = dict(profiles)
         self._settings = settings
@@ -160,7 +172,7 @@ class OutboxSender:
         target = self._settings.smtp_relay or f"Maildir {self._settings.maildir}"
         log.info("outbox sender delivering e-mail to %s", target)
         try:
-            await asyncio.to_thread(self._release_dead_claims)
+            await self._in_db(self._release_dead_claims)
         except Exception as exc:  # the database may still be starting: the leases end anyway
             log.warning("outbox: could not check for claims of stopped senders (%s)", type(exc).__name__)
         while not stop.is_set():
@@ -187,7 +199,7 @@ class OutboxSender:
 
     async def deliver_due(self) -> int:
         """One round: claim up to BATCH due e-mail items, deliver them; return how many were handled."""
-        items = await asyncio.to_thread(self._claim_due)
+        items = await self._in_db(self._claim_due)
         if not items:
             return 0
         # Items a lane has not reached before its lease runs short are handed back, not sent late
@@ -199,12 +211,12 @@ class OutboxSender:
         else:
             for item in items:
                 try:
-                    await asyncio.to_thread(self._write_maildir, item)
+                    await self._in_db(self._write_maildir, item)
                 except OSError as exc:
-                    await asyncio.to_thread(self._mark_failed, item.id,
+                    await self._in_db(self._mark_failed, item.id,
                                             f"Maildir: {type(exc).__name__}", False)
                     continue
-                await asyncio.to_thread(self._mark_sent, item.id)
+                await self._in_db(self._mark_sent, item.id)
         return len(items)
 
     # --- delivery ---------------------------------------------------------------------------
@@ -227,7 +239,7 @@ class OutboxSender:
         client: aiosmtplib.SMTP | None = None
         for position, item in enumerate(items):
             if time.monotonic() > deadline:
-                await asyncio.to_thread(self._release, [i.id for i in items[position:]])
+                await self._in_db(self._release, [i.id for i in items[position:]])
                 return
             if client is None or not client.is_connected:
                 try:
@@ -236,7 +248,7 @@ class OutboxSender:
                     log.warning("relay %s unavailable (%s); %d items wait", self._settings.smtp_relay,
                                 type(exc).__name__, len(items) - position)
                     for waiting in items[position:]:
-                        await asyncio.to_thread(self._mark_failed, waiting.id,
+                        await self._in_db(self._mark_failed, waiting.id,
                                                 f"Relay nicht erreichbar: {exc}", False)
                     return
             await self._send_one(client, item)
@@ -252,7 +264,10 @@ class OutboxSender:
                 client.close()
         self._clients.pop(index, None)
         host, port = Settings.split_host_port(self._settings.smtp_relay or "")
-        client = aiosmtplib.SMTP(hostname=host, port=port, timeout=self._timeout, start_tls=None)
+        if self._local_hostname is None:  # aiosmtplib would look it up on the default executor
+            self._local_hostname = await self._in_db(socket.getfqdn)
+        client = aiosmtplib.SMTP(hostname=host, port=port, timeout=self._timeout, start_tls=None,
+                                 local_hostname=self._local_hostname)
         await client.connect()
         if self._settings.smtp_relay_user:
             await client.login(self._settings.smtp_relay_user, self._settings.smtp_relay_password or "")
@@ -265,6 +280,16 @@ class OutboxSender:
                 with contextlib.suppress(aiosmtplib.SMTPException, OSError):
                     await client.quit()
         self._clients.clear()
+        if self._db_threads is not None:
+            self._db_threads.shutdown(wait=False)
+            self._db_threads = None
+
+    async def _in_db(self, step: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run a blocking (database or file) step on the sender's own threads."""
+        if self._db_threads is None:
+            self._db_threads = ThreadPoolExecutor(LANES + 1, thread_name_prefix="outbox-db")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._db_threads, lambda: step(*args, **kwargs))
 
     async def _send_one(self, client: aiosmtplib.SMTP, item: Delivery) -> None:
         """One SMTP transaction for one item; whatever happens, only this item is marked."""
@@ -279,22 +304,22 @@ class OutboxSender:
                 problem = ("Empfängeradresse mit Nicht-ASCII-Zeichen; das Relay bietet kein SMTPUTF8 "
                            "(RFC 6531) an")
         if problem is not None:
-            await asyncio.to_thread(self._mark_failed, item.id, problem, True)
+            await self._in_db(self._mark_failed, item.id, problem, True)
             return
         try:
             await client.sendmail(envelope_from, [item.recipient], item.payload, mail_options=options)
         except aiosmtplib.SMTPRecipientsRefused as exc:
             codes = [r.code for r in exc.recipients]
             permanent = bool(codes) and all(500 <= c < 600 for c in codes)
-            await asyncio.to_thread(self._mark_failed, item.id, f"recipient refused: {codes}", permanent)
+            await self._in_db(self._mark_failed, item.id, f"recipient refused: {codes}", permanent)
             return
         except aiosmtplib.SMTPResponseException as exc:
             permanent = 500 <= exc.code < 600
-            await asyncio.to_thread(self._mark_failed, item.id, f"{exc.code} {exc.message}", permanent)
+            await self._in_db(self._mark_failed, item.id, f"{exc.code} {exc.message}", permanent)
             return
         except (aiosmtplib.SMTPException, OSError) as exc:
             client.close()
-            await asyncio.to_thread(self._mark_failed, item.id, f"{type(exc).__name__}: {exc}", False)
+            await self._in_db(self._mark_failed, item.id, f"{type(exc).__name__}: {exc}", False)
             return
         except asyncio.CancelledError:
             raise
@@ -303,10 +328,10 @@ class OutboxSender:
             # MAIL FROM): its state on the relay is unknown, so this lane starts a new connection.
             # Retrying the same bytes would fail the same way: the item fails with the reason.
             client.close()
-            await asyncio.to_thread(self._mark_failed, item.id,
+            await self._in_db(self._mark_failed, item.id,
                                     f"nicht versendbar ({type(exc).__name__}: {exc})", True)
             return
-        await asyncio.to_thread(self._mark_sent, item.id)
+        await self._in_db(self._mark_sent, item.id)
         log.info("outbox item=%s delivered to %s", item.id, mask_address(item.recipient))
 
     def _write_maildir(self, item: Delivery) -> None:
@@ -345,14 +370,18 @@ class OutboxSender:
         retry_if_disconnected(transaction)
 
     def _mark_sent(self, item_id: int) -> None:
-        """Right after the relay's acceptance; repeated on a new connection if the pooled one
-        turned out dead, since an item left pending would be sent a second time."""
+        """Right after the relay's acceptance, ahead of waiting pipeline writes; repeated on a new
+        connection if the pooled one turned out dead, since an item left pending would be sent a
+        second time."""
         def transaction() -> None:
-            with self._gate, self._sessions() as session:
+            with self._first(), self._sessions() as session:
                 if mark_sent_by_id(session, item_id, now=self._clock()):
                     session.commit()
 
         retry_if_disconnected(transaction)
+
+    def _first(self) -> AbstractContextManager[Any]:
+        return self._write_gate.first() if self._write_gate is not None else nullcontext()
 
     def _mark_failed(self, item_id: int, error: str, permanent: bool) -> None:
         now = self._clock()

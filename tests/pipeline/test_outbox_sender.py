@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import mailbox
 import socket
+import threading
 from datetime import timedelta
 from pathlib import Path
 
@@ -41,6 +42,24 @@ async def test_relay_delivery_marks_the_item_sent(harness: Harness, smtp_sink: S
     item = _item(harness, outcome.outbox_ids[0])
     assert (item.state, item.attempts, item.sent_at) == ("sent", 1, harness.clock.now)
     assert await sender.deliver_due() == 0  # never twice
+
+
+async def test_the_sent_mark_does_not_queue_behind_the_sessions_pipeline_calls(
+        harness: Harness, smtp_sink: SmtpSink) -> None:
+    """SMTP sessions hand their pipeline calls to the default executor: with all its threads busy
+    the sender still claims, sends and marks (a mark queued there was a long crash window)."""
+    outcome = harness.send(make_mail())
+    sender = _sender(harness, smtp_relay=smtp_sink.relay)
+    loop = asyncio.get_running_loop()
+    release = threading.Event()
+    busy = [loop.run_in_executor(None, release.wait, 30) for _ in range(40)]  # more than its threads
+    try:
+        assert await asyncio.wait_for(sender.deliver_due(), 20) == 1
+        assert _item(harness, outcome.outbox_ids[0]).state == "sent"
+    finally:
+        release.set()
+        await asyncio.gather(*busy)
+        await sender.close()
 
 
 async def test_temporary_failure_is_retried_after_backoff(harness: Harness, smtp_sink: SmtpSink) -> None:

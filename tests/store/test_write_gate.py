@@ -75,3 +75,38 @@ def test_lock_files_only_for_sqlite_files(tmp_path: Path) -> None:
     assert gate_for("postgresql+psycopg://u@127.0.0.1/test") is None
     in_memory = gate_for("sqlite://")
     assert in_memory is not None and in_memory.lock_path is None  # threads only
+
+
+def test_first_goes_ahead_of_the_writers_already_waiting(tmp_path: Path) -> None:
+    """The outbox's sent mark waits for the transaction in progress only, not for the queue."""
+    gate = WriteGate(str(tmp_path / "x.write-lock"))
+    order: list[str] = []
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with gate:
+            holding.set()
+            release.wait(30)
+
+    def write(name: str) -> None:
+        with gate:
+            order.append(name)
+
+    def mark() -> None:
+        with gate.first():
+            order.append("mark")
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert holding.wait(10)
+    writers = [threading.Thread(target=write, args=(f"pipeline-{n}",)) for n in range(5)]
+    for thread in writers:
+        thread.start()
+    time.sleep(0.3)  # the pipeline writers queue up first
+    marker = threading.Thread(target=mark)
+    marker.start()
+    time.sleep(0.3)
+    release.set()
+    for thread in (holder, marker, *writers):
+        thread.join(10)
+    assert order[0] == "mark" and sorted(order[1:]) == [f"pipeline-{n}" for n in range(5)]

@@ -1,0 +1,77 @@
+"""The window between the relay's acceptance of a reply and its sent mark (issue 18, item 5).
+
+A reply goes out twice only when `dsr serve` dies inside this window, so its length is the
+duplicate risk of every kill.  `dsr serve` on SQLite (in-process pipeline, the SQLite default)
+takes 1,000 requests from 8 SMTP clients as fast as they go, so pipeline transactions queue for
+the write gate while the sender marks its replies.  The sink notes the wall clock time of each
+250; the outbox row's `sent_at` is the sender's clock when its UPDATE runs (the commit follows
+in the same short transaction).  Figures: median, p95 and worst window.
+
+`BENCH_SENT_MARK_COUNT` changes the number of requests (default 1,000); `BENCH_SENT_MARK_DB=postgres`
+measures PostgreSQL instead.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+import uuid
+from datetime import UTC
+from pathlib import Path
+
+from sqlalchemy import create_engine, select
+
+from bench.email import Service, Sink, _database, _percentile, _request, _send_all
+from dsr.store.models import OutboxItem
+
+MESSAGE_ID = re.compile(rb"^Message-ID: (<[^>]+>)", re.MULTILINE | re.IGNORECASE)
+
+
+def windows(url: str, accepted_at: dict[str, float]) -> list[float]:
+    """Milliseconds from the relay's 250 to the sent mark, per delivered item."""
+    engine = create_engine(url)
+    found: list[float] = []
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(select(OutboxItem.payload, OutboxItem.sent_at)
+                                .where(OutboxItem.sent_at.is_not(None), OutboxItem.channel == "email"))
+            for payload, sent_at in rows:
+                match = MESSAGE_ID.search(payload)
+                accepted = accepted_at.get(match.group(1).decode()) if match else None
+                if accepted is None:
+                    continue
+                when = sent_at if sent_at.tzinfo else sent_at.replace(tzinfo=UTC)
+                found.append((when.timestamp() - accepted) * 1000)
+    finally:
+        engine.dispose()
+    return found
+
+
+def run(kind: str, count: int) -> None:
+    sink = Sink()
+    try:
+        with tempfile.TemporaryDirectory() as tmp, _database(kind, Path(tmp), count) as url:
+            service = Service(Path(tmp), url, sink.relay)
+            try:
+                run_id = uuid.uuid4().hex[:6]
+                _send_all(service.port, [_request(n, run_id) for n in range(count)], clients=8, rate=None,
+                          sent_at={})
+                complete = sink.wait_for(count, timeout=300)
+            finally:
+                service.stop()
+            found = windows(url, dict(sink.accepted_at))
+    finally:
+        sink.close()
+    status = "" if complete else " (not every reply arrived!)"
+    print(f"   {kind}: 250 -> sent mark over {len(found)} replies under load (8 clients, {count} requests): "
+          f"median {_percentile(found, 50):.1f} ms, p95 {_percentile(found, 95):.1f} ms, "
+          f"worst {max(found, default=float('nan')):.1f} ms{status}", flush=True)
+
+
+def main() -> None:
+    run(os.environ.get("BENCH_SENT_MARK_DB", "sqlite"), int(os.environ.get("BENCH_SENT_MARK_COUNT", "1000")))
+
+
+if __name__ == "__main__":
+    main()
