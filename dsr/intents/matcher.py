@@ -82,6 +82,15 @@ class _Entry(NamedTuple):
     candidates: tuple[int, ...]  # patterns whose indexed slot this token fills
 
 
+# Every token that matches nothing shares one entry; the cache holds at most CACHE_MAX tokens
+# (a request's vocabulary is a few thousand words) of at most CACHED_TOKEN_MAX characters (no
+# lexicon word is longer): hostile mail (a 200 KB run of letters is one token, random words by
+# the thousand) otherwise kept hundreds of megabytes alive in it.
+_NO_MATCH = _Entry(_EMPTY, 100.0, ())
+CACHE_MAX = 50_000
+CACHED_TOKEN_MAX = 64
+
+
 class Matcher:
     """Compiled form of a `Lexicon`; `match(tokens)` returns every pattern occurrence."""
 
@@ -267,10 +276,14 @@ class Matcher:
         candidates: set[int] = set()
         for key in keys:
             candidates.update(self._by_indexed_slot.get(key, ()))
-        entry = _Entry(frozenset(keys), score, tuple(sorted(candidates)))
-        if len(self._cache) > 200_000:
-            self._cache.clear()
-        self._cache[norm] = entry
+        if not keys and score == _NO_MATCH.score:
+            entry = _NO_MATCH
+        else:
+            entry = _Entry(frozenset(keys), score, tuple(sorted(candidates)))
+        if len(norm) <= CACHED_TOKEN_MAX:
+            if len(self._cache) >= CACHE_MAX:
+                self._cache.clear()
+            self._cache[norm] = entry
         return entry
 
     def match(self, tokens: Sequence[Token]) -> list[Match]:

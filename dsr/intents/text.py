@@ -106,8 +106,11 @@ class Token(NamedTuple):
 
 
 def fold(word: str) -> str:
-    """Case-fold and spell out umlauts so that every spelling of a word compares equal."""
-    return _fold_cached(word)
+    """Case-fold and spell out umlauts so that every spelling of a word compares equal.
+
+    Words up to FOLD_CACHED_MAX characters are cached; a longer "word" is hostile or garbage (a
+    200 KB run of letters is one) and kept in the cache it would hold its text twice, for good."""
+    return _fold_cached(word) if len(word) <= FOLD_CACHED_MAX else fold_text(word)
 
 
 def fold_text(text: str) -> str:
@@ -129,6 +132,7 @@ def _without_marks(run: re.Match[str]) -> str:
     return "".join(c for c in run.group() if not unicodedata.combining(c))
 
 
+FOLD_CACHED_MAX = 64
 _fold_cached = lru_cache(maxsize=65536)(fold_text)
 
 
@@ -243,7 +247,7 @@ def tokenize(text: str, ranges: Sequence[tuple[int, int]] | None = None) -> list
                 if word is None:
                     word = norm = parts[i + 1]
                 else:
-                    norm = _fold_cached(word)
+                    norm = fold(word)
                     if norm in _CONJUNCTIONS:
                         conj_offset += 1
                 end = start + len(word)
@@ -254,7 +258,7 @@ def tokenize(text: str, ranges: Sequence[tuple[int, int]] | None = None) -> list
         for m in _token_pattern(*specials).finditer(text, start_at, end_at):
             kind = m.lastgroup
             if kind == "word":
-                norm = _fold_cached(m.group())
+                norm = fold(m.group())
                 if norm in _CONJUNCTIONS:
                     conj_offset += 1
             elif kind == "digits":

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import gc
+import random
+import tracemalloc
 
 import pytest
 
@@ -172,3 +175,23 @@ def test_language_follows_the_sender() -> None:
 def test_html_body_is_classified_as_text() -> None:
     body = "<div>Bitte nehmen Sie mich aus Ihrem E-Mail-Verteiler.&nbsp;</div>"
     assert labels("Abmeldung", body) == ["marketing_objection"]
+
+
+def test_hostile_words_leave_no_memory_behind() -> None:
+    """Issue 18, memory: a 200 KB run of letters is one "word"; the fold and lookup caches kept
+    each one (twice) for good, ~0.4 MB a message, so 10,000 hostile mails left hundreds of MB."""
+    classify("Auskunft", "Bitte Auskunft nach Art. 15 DSGVO.", "email")  # lexicon and caches warm
+    rng = random.Random(18)
+    letters = ["".join(rng.choice("abcdefghij") for _ in range(200_000)) for _ in range(10)]
+    bodies = [f"Bitte Auskunft nach Art. 15 DSGVO.\n\n{run}" for run in letters]
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for n, body in enumerate(bodies):
+            classify(f"Auskunft {n}", body, "email")
+        gc.collect()
+        retained = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert retained < 500_000, f"{retained / 2**20:.1f} MB kept after classifying"
