@@ -1,8 +1,10 @@
 """Several `dsr serve` on one database (issue 18): PostgreSQL shares, SQLite refuses a second one.
 
 Two real `dsr serve` processes on one PostgreSQL take 1,000 requests over SMTP from "MTAs" that
-retry at the other instance when one does not answer 250, while each instance is SIGKILLed at a
-random moment and restarted.  Afterwards: every request stored once with one ticket, every reply
+retry at the other instance when one does not answer 250, while either instance is SIGKILLed at
+random moments and restarted: the moments (after how many stored requests, plus a random delay,
+so a kill falls anywhere in a transaction) and the victims come from a seed that the test prints;
+`DSR_TEST_KILL_SEED=<seed>` replays a run.  Afterwards: every request stored once with one ticket, every reply
 delivered, and a reply delivered twice only with the same Message-ID (a kill inside the SMTP
 transaction).  The IMAP poller and the Telegram bot run on one instance at a time and move to the
 other within 30 s when their leader dies; the survivor then really serves both.
@@ -15,6 +17,7 @@ import collections
 import random
 import threading
 import time
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -24,7 +27,7 @@ from dsr.store.db import make_engine, session_factory
 from dsr.store.models import Message, OutboxItem, Ticket
 from tests.servers.dovecot import ImapAccount
 from tests.servers.fake_telegram import running_fake_telegram
-from tests.servers.serve_process import ServeProcess
+from tests.servers.serve_process import ServeProcess, kill_seed, wait_for
 from tests.servers.smtp_sink import SmtpSink
 from tests.support.pipeline import KMB2, make_mail
 
@@ -32,6 +35,7 @@ pytestmark = pytest.mark.slow
 
 REQUESTS = 1000
 MTAS = 6
+KILLS = 4
 FAIL_OVER_LIMIT = 30.0
 BODY = ("Sehr geehrte Damen und Herren,\n\nbitte teilen Sie mir nach Art. 15 DSGVO mit, welche Daten "
         "Sie über mich speichern.\n\nMit freundlichen Grüßen")
@@ -103,15 +107,6 @@ def _mta(cluster: Cluster, todo: collections.deque[int], stored: set[int], lock:
             stored.add(n)
 
 
-def _wait_for(predicate: object, timeout: float, what: str) -> None:
-    assert callable(predicate)
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.2)
-
-
 @pytest.mark.postgres
 async def test_two_instances_on_postgresql_with_kills(tmp_path: Path, pg_url: str, smtp_sink: SmtpSink,
                                                       dovecot: ImapAccount) -> None:
@@ -120,22 +115,31 @@ async def test_two_instances_on_postgresql_with_kills(tmp_path: Path, pg_url: st
                "DSR_TELEGRAM_TOKEN": telegram.token, "DSR_TELEGRAM_API_URL": telegram.api_url,
                "DSR_OUTBOX_LEASE_SECONDS": "30"}
         cluster = Cluster(tmp_path, env)
+        seed = kill_seed()
         try:
-            await asyncio.to_thread(_run_load_with_kills, cluster)
+            await asyncio.to_thread(_run_load_with_kills, cluster, seed)
             # The survivor of the last leader kill really serves the singletons: a chat is answered,
             # a mail appended to the mailbox becomes a ticket.
             update = await telegram.inject_message(4242, "/start")
             await telegram.wait_confirmed(update["update_id"], timeout=30)
             await asyncio.to_thread(_imap_mail_is_ticketed, dovecot, pg_url)
-            await asyncio.to_thread(_check_counts, pg_url, smtp_sink, cluster.kills)
+            await asyncio.to_thread(_check_counts, pg_url, smtp_sink, cluster.kills, seed)
         finally:
             await asyncio.to_thread(cluster.stop)
 
 
-def _run_load_with_kills(cluster: Cluster) -> None:
+def _reached(stored: set[int], count: int) -> bool:
+    return len(stored) >= count
+
+
+def _leads_singletons(proc: ServeProcess) -> bool:
+    return proc.first("leader for imap:") is not None and proc.first("leader for telegram:") is not None
+
+
+def _run_load_with_kills(cluster: Cluster, seed: int) -> None:
     cluster.start(0)
     cluster.start(1)
-    _wait_for(lambda: cluster.leader("imap:") is not None and cluster.leader("telegram:") is not None,
+    wait_for(lambda: cluster.leader("imap:") is not None and cluster.leader("telegram:") is not None,
               30, "leaders for the IMAP poller and the Telegram bot")
     todo = collections.deque(range(REQUESTS))
     stored: set[int] = set()
@@ -144,26 +148,26 @@ def _run_load_with_kills(cluster: Cluster) -> None:
             for _ in range(MTAS)]
     for thread in mtas:
         thread.start()
-    rng = random.Random(18)
-    # Kill the IMAP leader at a random moment under load, restart it; then the other one.
-    for round_, at in enumerate(sorted(rng.sample(range(100, REQUESTS - 200), 2))):
-        _wait_for(lambda at=at: len(stored) >= at, 120, "load")
+    rng = random.Random(seed)
+    # KILLS random moments under load: the first kills the singletons' leader (its move to the
+    # survivor is timed), the others a random instance; each is restarted at once.
+    for round_, at in enumerate(sorted(rng.sample(range(50, REQUESTS - 150), KILLS))):
+        wait_for(partial(_reached, stored, at), 120, f"load (seed {seed})")
+        time.sleep(rng.uniform(0.0, 0.3))
         leader = cluster.leader("imap:")
-        assert leader is not None
-        slot = leader if round_ == 0 else 1 - leader
+        slot = leader if round_ == 0 and leader is not None else rng.randrange(2)
         killed_at = time.monotonic()
         cluster.kill(slot)
         if round_ == 0:
             survivor = cluster.slots[1 - slot]
-            _wait_for(lambda s=survivor: s.first("leader for imap:") is not None
-                      and s.first("leader for telegram:") is not None, FAIL_OVER_LIMIT,
-                      "the IMAP and Telegram singletons to move to the survivor")
+            wait_for(partial(_leads_singletons, survivor), FAIL_OVER_LIMIT,
+                     f"the IMAP and Telegram singletons to move to the survivor (seed {seed})")
             moved = max(survivor.first("leader for imap:") or 0, survivor.first("leader for telegram:") or 0)
-            assert moved - killed_at < FAIL_OVER_LIMIT
+            assert moved - killed_at < FAIL_OVER_LIMIT, f"seed {seed}"
         cluster.start(slot)
     for thread in mtas:
         thread.join(300)
-    assert len(stored) == REQUESTS
+    assert len(stored) == REQUESTS, f"seed {seed}"
 
 
 def _imap_mail_is_ticketed(dovecot: ImapAccount, pg_url: str) -> None:
@@ -180,12 +184,12 @@ def _imap_mail_is_ticketed(dovecot: ImapAccount, pg_url: str) -> None:
                     Message.message_id == "<imap-after-failover@example.org>"))
                 return row is not None and row.ticket_id is not None
 
-        _wait_for(ticketed, 60, "the IMAP mail to be processed by the surviving poller")
+        wait_for(ticketed, 60, "the IMAP mail to be processed by the surviving poller")
     finally:
         engine.dispose()
 
 
-def _check_counts(pg_url: str, sink: SmtpSink, kills: int) -> None:
+def _check_counts(pg_url: str, sink: SmtpSink, kills: int, seed: int) -> None:
     engine = make_engine(pg_url)
     try:
         sessions = session_factory(engine)
@@ -196,14 +200,14 @@ def _check_counts(pg_url: str, sink: SmtpSink, kills: int) -> None:
                     OutboxItem.channel == "email", OutboxItem.state == "pending"))
 
         try:
-            _wait_for(all_sent, 120, "every reply to be delivered (leases of killed senders end after 30 s)")
+            wait_for(all_sent, 120, "every reply to be delivered (leases of killed senders end after 30 s)")
         except AssertionError:
             with sessions() as s:
                 stuck = s.execute(select(OutboxItem.id, OutboxItem.attempts, OutboxItem.last_error,
                                          OutboxItem.claimed_by, OutboxItem.claimed_until,
                                          OutboxItem.next_attempt_at).where(
                     OutboxItem.channel == "email", OutboxItem.state == "pending").limit(5)).all()
-            raise AssertionError(f"replies still pending: {stuck}") from None
+            raise AssertionError(f"replies still pending (seed {seed}): {stuck}") from None
         with sessions() as s:
             inbound = s.execute(select(Message.message_id, Message.ticket_id).where(
                 Message.direction == "in", Message.message_id.like("<load-%"))).all()
@@ -211,21 +215,27 @@ def _check_counts(pg_url: str, sink: SmtpSink, kills: int) -> None:
             items = s.execute(select(OutboxItem.id, OutboxItem.state, Message.message_id)
                               .join(Message, OutboxItem.message_id == Message.id)
                               .where(OutboxItem.channel == "email")).all()
+            answers = s.execute(select(OutboxItem.ticket_id, OutboxItem.kind)
+                                .where(OutboxItem.channel == "email")).all()
     finally:
         engine.dispose()
+    replay = f"seed {seed}"
     # 0 lost, 0 duplicate tickets: each request stored once (the unique key) with its own ticket.
-    assert len(inbound) == REQUESTS
-    assert len({mid for mid, _ in inbound}) == REQUESTS
-    assert all(ticket is not None for _, ticket in inbound)
-    assert len({ticket for _, ticket in inbound}) == REQUESTS and tickets >= REQUESTS
+    assert len(inbound) == REQUESTS, replay
+    assert len({mid for mid, _ in inbound}) == REQUESTS, replay
+    assert all(ticket is not None for _, ticket in inbound), replay
+    assert len({ticket for _, ticket in inbound}) == REQUESTS and tickets >= REQUESTS, replay
     # Every reply went out; a repeat only with the same Message-ID, at most one per lane per kill.
-    assert {state for _, state, _ in items} == {"sent"}
+    assert {state for _, state, _ in items} == {"sent"}, replay
+    # No answer composed twice (that would be a repeat under a new Message-ID).
+    assert len(answers) == len(set(answers)), replay
     at_sink = collections.Counter(str(m.message["Message-ID"]) for m in sink.messages)
     expected = {mid for _, _, mid in items}
-    assert expected <= set(at_sink)
-    assert set(at_sink) <= expected | {None}
+    assert expected <= set(at_sink), replay
+    assert set(at_sink) <= expected | {None}, replay
     repeats = sum(count - 1 for count in at_sink.values())
-    assert repeats <= 4 * kills, f"{repeats} repeated deliveries after {kills} kills"
+    print(f"{kills} kills, {repeats} repeated deliveries (each with the same Message-ID)")
+    assert repeats <= 4 * kills, f"{repeats} repeated deliveries after {kills} kills ({replay})"
 
 
 def test_sqlite_refuses_a_second_instance_with_a_clear_error(tmp_path: Path, smtp_sink: SmtpSink) -> None:
@@ -235,7 +245,7 @@ def test_sqlite_refuses_a_second_instance_with_a_clear_error(tmp_path: Path, smt
         first.wait_listening()
         second = ServeProcess(tmp_path / "second", env, name="second")
         assert second.proc.wait(30) == 2
-        _wait_for(lambda: "already runs on the SQLite database" in second.text(), 5, "the error line")
+        wait_for(lambda: "already runs on the SQLite database" in second.text(), 5, "the error line")
         assert "use PostgreSQL" in second.text()
         assert first.alive
     finally:

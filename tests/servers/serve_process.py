@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import queue
+import random
 import re
 import signal
 import smtplib
@@ -17,10 +18,28 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 LISTENING = re.compile(r"SMTP endpoint on ([\d.]+):(\d+)")
 DSR = str(Path(sys.executable).with_name("dsr"))
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float, what: str, *, every: float = 0.2) -> None:
+    """Poll `predicate` until it holds; fail naming `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(every)
+
+
+def kill_seed() -> int:
+    """The seed of a test's kill moments, printed (pytest shows it with a failure):
+    `DSR_TEST_KILL_SEED=<seed>` replays a run, else every run draws a fresh one."""
+    seed = int(os.environ.get("DSR_TEST_KILL_SEED") or random.SystemRandom().randrange(2**32))
+    print(f"kill seed {seed} (replay with DSR_TEST_KILL_SEED={seed})")
+    return seed
 
 
 class ServeProcess:
