@@ -6,7 +6,8 @@ import importlib
 import sys
 import time
 
-BENCHMARKS = ("classify", "deadlines", "email", "fulfilment", "hostile", "search", "sent_mark")
+BENCHMARKS = ("classify", "deadlines", "email", "fulfilment", "hostile", "search", "sent_mark",
+              "imap_kill", "instances")
 
 
 def main(argv: list[str]) -> int:

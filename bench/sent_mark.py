@@ -41,6 +41,8 @@ def windows(url: str, accepted_at: dict[str, float]) -> list[float]:
                 accepted = accepted_at.get(match.group(1).decode()) if match else None
                 if accepted is None:
                     continue
+                if sent_at is None:
+                    continue
                 when = sent_at if sent_at.tzinfo else sent_at.replace(tzinfo=UTC)
                 found.append((when.timestamp() - accepted) * 1000)
     finally:
