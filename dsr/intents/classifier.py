@@ -14,12 +14,13 @@ If the sender's own words exercise no right, a forwarded message is classified i
 from __future__ import annotations
 
 import copy
+import json
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from dsr.intents.evaluate import FieldView, WordLists, cue_cancelled, evidence_for, suppression
 from dsr.intents.lexicon import LEXICON_DIR, Lexicon, load_lexicon
@@ -27,7 +28,8 @@ from dsr.intents.matcher import MAX_HITS_PER_RULE, Match, Matcher
 from dsr.intents.model import Classification, Evidence
 from dsr.intents.rights import Right, legal_sort
 from dsr.intents.scope import FORWARDED, OWN, scope
-from dsr.intents.text import plain_text, tokenize
+from dsr.intents.secondsignal import CORPUS_DIR, RULE_ID, SecondSignal, disagreement, features
+from dsr.intents.text import Token, plain_text, tokenize
 
 logger = logging.getLogger(__name__)
 
@@ -88,14 +90,18 @@ class Analysis(NamedTuple):
     is_reply: bool
     language: str
     channel: str
+    features: frozenset[str] = frozenset()  # for the learned second signal (`dsr.intents.secondsignal`)
+    model: dict[str, float] | None = None  # its probabilities, when computed ahead (`dsr.intents.tuning`)
 
 
 class Classifier:
     """A loaded lexicon with its matcher; thread-safe for reading, reuse one instance."""
 
-    def __init__(self, lexicon: Lexicon, thresholds: Thresholds = DEFAULT_THRESHOLDS) -> None:
+    def __init__(self, lexicon: Lexicon, thresholds: Thresholds = DEFAULT_THRESHOLDS,
+                 second: SecondSignal | None = None) -> None:
         self.lexicon = lexicon
         self.thresholds = thresholds
+        self.second = second  # a learned model that can only send a reading to a person
         self.matcher = Matcher(lexicon)
         self.words = WordLists.from_lexicon(lexicon)
         self.cues = {rule.id: rule for rule in lexicon.rules if rule.kind == "cue"}
@@ -106,6 +112,12 @@ class Classifier:
         """This classifier (same compiled lexicon, shared) with other abstention thresholds."""
         clone = copy.copy(self)
         clone.thresholds = thresholds
+        return clone
+
+    def with_second(self, second: SecondSignal | None) -> Classifier:
+        """This classifier (same compiled lexicon, shared) with another learned second signal."""
+        clone = copy.copy(self)
+        clone.second = second
         return clone
 
     def _view(self, name: str, text: str, ranges: list[tuple[int, int]] | None) -> FieldView:
@@ -208,13 +220,20 @@ class Classifier:
         language = self._language(subject_norms + [t.norm for t in own_view.tokens])
         routine = bool(body_scored.routine or subject_scored.routine)
         return Analysis(labels, scores, evidence, own_words, routine, non_request, subject_only, is_reply,
-                        language, channel)
+                        language, channel, _features(subject_view.tokens, own_view.tokens))
 
     def decide(self, analysis: Analysis) -> Classification:
         """The classification of an analysed message under this classifier's thresholds."""
         labels, scores, evidence, own_words, routine, non_request, subject_only, is_reply, language, \
-            channel = analysis
+            channel, feats, model = analysis
         reasons = self._reasons(labels, scores, evidence, own_words, routine=routine)
+        if self.second is not None and not reasons and labels != (Right.OTHER,):
+            # The rules would answer automatically: a learned model that reads otherwise asks first.
+            probabilities = model if model is not None else self.second.probabilities(feats)
+            against = disagreement(labels, probabilities)
+            if against is not None:
+                reasons.append("low_confidence")
+                evidence = [*evidence, _model_evidence(*against, probabilities)]
         if reasons:
             non_request = ""  # a breach report or an authority's letter is never set aside
         if labels == (Right.OTHER,) and not non_request and "low_confidence" not in reasons:
@@ -329,6 +348,32 @@ def _in_false_friend_sentence(view: FieldView, match: Match) -> bool:
     return any(view.tokens[f.first].sentence == sentence and not f.rule.asks for f in view.false_friends())
 
 
+def _features(subject: list[Token], body: list[Token]) -> frozenset[str]:
+    return features([f"s:{t.norm}" for t in subject]) | features([t.norm for t in body])
+
+
+def _model_evidence(right: str, probability: float, probabilities: dict[str, float]) -> Evidence:
+    """The model's contribution as evidence: the right it doubts or adds, and its readings."""
+    readings = sorted(probabilities.items(), key=lambda kv: -kv[1])[:3]
+    text = f"{right} p={probability:.2f}; model reads " + ", ".join(f"{r} {p:.2f}" for r, p in readings)
+    return Evidence(_RIGHTS[right], RULE_ID, text, round(100 * probability, 1), 0, 0, "model", 0.0,
+                    None, "low_confidence")
+
+
+def train_second_signal(records: Iterable[dict[str, Any]]) -> SecondSignal:
+    """The learned second signal trained on labelled corpus records (features as `analyse` reads them)."""
+    return SecondSignal.train((record_features(record), record["labels"], record.get("acceptable", []))
+                              for record in records)
+
+
+def record_features(record: dict[str, Any]) -> frozenset[str]:
+    """The model's features of one corpus record: subject and the sender's own words."""
+    chat = str(record.get("channel", "email")).casefold() not in ("email", "e-mail", "mail")
+    body = plain_text(record.get("body", ""))
+    own = tokenize(body, scope(body, chat=chat).ranges(OWN))
+    return _features(tokenize(plain_text(record.get("subject", ""))), own)
+
+
 def _suppress(item: Evidence, why: str) -> Evidence:
     return Evidence(item.label, item.rule, item.matched, item.score, item.start, item.end, item.field,
                     item.weight, why, item.reason)
@@ -348,7 +393,14 @@ def _confidence(labels: tuple[Right, ...], scores: dict[Right, float]) -> float:
 @lru_cache(maxsize=1)
 def default_classifier() -> Classifier:
     """The classifier with the built-in lexicon, loaded once per process."""
-    return Classifier(load_lexicon(LEXICON_DIR))
+    classifier = Classifier(load_lexicon(LEXICON_DIR))
+    files = sorted(CORPUS_DIR.glob("*.jsonl")) if CORPUS_DIR.is_dir() else []
+    if not files:
+        logger.warning("no labelled corpus in %s: classifying without the learned second signal", CORPUS_DIR)
+        return classifier
+    records = [json.loads(line) for path in files for line in path.read_text("utf-8").splitlines()
+               if line.strip()]
+    return classifier.with_second(train_second_signal(records))
 
 
 def classify(subject: str, body: str, channel: str) -> Classification:

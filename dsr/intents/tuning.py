@@ -5,7 +5,9 @@ that lets the most messages be handled without a person while their precision st
 `TARGET_PRECISION`; when no combination reaches it, the most precise one that still handles at
 least `MIN_AUTO_SHARE` of the messages.  `held_out` rotates: thresholds chosen on all files but
 one, figures measured on that one.  These are the figures to expect on messages nobody tuned the
-classifier to (`dsr classify --heldout`).
+classifier to (`dsr classify --heldout`).  The learned second signal (`dsr.intents.secondsignal`)
+is trained the same way: for each held-out file only on the other files (and `extra`, e.g. the
+dev corpus), never on the file it is scored on.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 from dsr.intents.classifier import Analysis, Classifier, Thresholds
 from dsr.intents.model import Classification
 from dsr.intents.scoring import CorpusScores, score
+from dsr.intents.secondsignal import SecondSignal
 
 TARGET_PRECISION = 0.97
 MIN_AUTO_SHARE = 0.3
@@ -37,6 +40,7 @@ class HeldOut:
     thresholds: Thresholds
     training: CorpusScores
     scores: CorpusScores
+    model_examples: int = 0  # records the second signal was trained on (0: without it)
 
 
 Key = tuple[str, str, str]
@@ -76,13 +80,32 @@ def choose_thresholds(classifier: Classifier, records: Sequence[dict[str, Any]],
     return max(enough, key=lambda t: (round(t[1].auto_handled_precision, 3), t[1].auto_handled))
 
 
-def held_out(classifier: Classifier, files: dict[str, list[dict[str, Any]]]) -> list[HeldOut]:
-    """Tune on all files but one, score that one; once per file."""
-    analyses = _analysed(classifier, [r for rs in files.values() for r in rs])
+def train_model(analyses: dict[Key, Analysis], records: Sequence[dict[str, Any]]) -> SecondSignal:
+    """The second signal trained on `records` (their features as `Classifier.analyse` read them)."""
+    return SecondSignal.train((analyses[_key(r)].features, r["labels"], r.get("acceptable", []))
+                              for r in records)
+
+
+def held_out(classifier: Classifier, files: dict[str, list[dict[str, Any]]], *,
+             extra: Sequence[dict[str, Any]] = (), model: bool = True) -> list[HeldOut]:
+    """Tune on all files but one (and `extra`), score that one; once per file.
+
+    With `model`, the second signal is trained for each rotation on the training records only;
+    without it, the rules are measured alone.
+    """
+    analyses = _analysed(classifier, [*(r for rs in files.values() for r in rs), *extra])
     results = []
     for name, records in files.items():
         training = [r for other, rs in files.items() if other != name for r in rs]
-        thresholds, fitted = choose_thresholds(classifier, training, analyses)
-        tuned = classifier.with_thresholds(thresholds)
-        results.append(HeldOut(name, thresholds, fitted, score(records, _scorer(tuned, analyses))))
+        second = train_model(analyses, [*training, *extra]) if model else None
+        rotation = classifier.with_second(second)
+        if second is not None:
+            current = {key: item._replace(model=second.probabilities(item.features))
+                       for key, item in analyses.items()}
+        else:
+            current = analyses
+        thresholds, fitted = choose_thresholds(rotation, training, current)
+        tuned = rotation.with_thresholds(thresholds)
+        results.append(HeldOut(name, thresholds, fitted, score(records, _scorer(tuned, current)),
+                               second.examples if second is not None else 0))
     return results

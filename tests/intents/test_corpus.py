@@ -10,6 +10,10 @@ classifier that called every message without a recognised right `other` and set 
 since issue 13 such a message goes to a person unless there is positive evidence that it is
 no request, which costs false escalations on these two files by design.
 
+The shipped classifier carries the learned second signal (`dsr.intents.secondsignal`), trained on
+every shipped file: its per-file figures (FLOORS) are therefore in-sample for the model; the
+held-out figures (HELD_OUT_FLOORS) train it for each rotation on the other files and dev.jsonl only.
+
 Escalation recall and false escalation count what the DPO sees at once (`dsr.intents.routing`:
 an escalation or the triage queue); a clarification question to the sender is neither.
 """
@@ -34,18 +38,18 @@ CORPUS = HERE / "corpus"
 FLOORS: dict[str, tuple[float, float, float, float, float]] = {
     "corpus_hard.jsonl": (0.94, 0.00, 0.98, 0.98, 0.10),
     "dev.jsonl": (0.97, 0.00, 0.98, 0.98, 0.15),
-    "mail-de.jsonl": (0.78, 0.02, 0.83, 0.96, 0.26),
-    "chat-and-dialect.jsonl": (0.71, 0.02, 0.79, 0.90, 0.27),
-    "formal-and-english.jsonl": (0.71, 0.02, 0.83, 0.96, 0.33),
-    "business-cases.jsonl": (0.69, 0.02, 0.70, 0.80, 0.34),
+    "mail-de.jsonl": (0.78, 0.02, 0.92, 0.96, 0.26),
+    "chat-and-dialect.jsonl": (0.71, 0.02, 0.87, 0.90, 0.27),
+    "formal-and-english.jsonl": (0.71, 0.02, 0.92, 0.96, 0.33),
+    "business-cases.jsonl": (0.69, 0.02, 0.81, 0.80, 0.34),
 }
 # Held out (issue 13): thresholds chosen on the other three training files, figures on this one
 # (`dsr classify --heldout`, README "Classification quality"); same columns as FLOORS.
 HELD_OUT_FLOORS: dict[str, tuple[float, float, float, float, float]] = {
-    "mail-de.jsonl": (0.78, 0.02, 0.83, 0.96, 0.26),
-    "chat-and-dialect.jsonl": (0.71, 0.02, 0.79, 0.90, 0.27),
-    "formal-and-english.jsonl": (0.71, 0.02, 0.85, 0.96, 0.33),
-    "business-cases.jsonl": (0.69, 0.02, 0.70, 0.80, 0.34),
+    "mail-de.jsonl": (0.78, 0.02, 0.95, 0.96, 0.24),
+    "chat-and-dialect.jsonl": (0.71, 0.02, 0.95, 0.90, 0.25),
+    "formal-and-english.jsonl": (0.71, 0.02, 0.95, 0.96, 0.30),
+    "business-cases.jsonl": (0.69, 0.02, 0.80, 0.80, 0.32),
 }
 
 
@@ -83,7 +87,8 @@ def test_corpus_records_are_well_formed(name: str) -> None:
 @pytest.fixture(scope="module")
 def rotated() -> dict[str, HeldOut]:
     files = {name: read_corpus(CORPUS / name) for name in HELD_OUT_FLOORS}
-    return {item.name: item for item in held_out(default_classifier(), files)}
+    dev = read_corpus(CORPUS / "dev.jsonl")  # trains the second signal too, as `dsr classify --heldout`
+    return {item.name: item for item in held_out(default_classifier(), files, extra=dev)}
 
 
 @pytest.mark.parametrize("name", sorted(HELD_OUT_FLOORS))

@@ -1,0 +1,103 @@
+"""Issue 13: the learned second signal can only move a message towards a person, with evidence.
+
+The models here are trained on a few records written for the test, so that they agree or
+disagree with the rules on purpose; the shipped one is trained on the corpus files.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dsr.intents import tuning
+from dsr.intents.classifier import Classifier, default_classifier, train_second_signal
+from dsr.intents.lexicon import load_lexicon
+from dsr.intents.rights import Right
+from dsr.intents.routing import Route, decide
+from dsr.intents.scoring import read_corpus
+from dsr.intents.secondsignal import RULE_ID, SecondSignal
+
+CORPUS = Path(__file__).parent / "corpus"
+HELD_OUT = ("mail-de.jsonl", "chat-and-dialect.jsonl", "formal-and-english.jsonl", "business-cases.jsonl")
+ERASURE = "Bitte löschen Sie alle meine Daten bei Ihnen."
+INVOICE = "Vielen Dank für Ihre Rechnung vom 3. März, ich habe sie heute überwiesen."
+
+
+@pytest.fixture(scope="module")
+def rules() -> Classifier:
+    return Classifier(load_lexicon())
+
+
+def _trained(labels: list[str]) -> SecondSignal:
+    records: list[dict[str, Any]] = [
+        {"subject": "", "body": ERASURE, "labels": labels},
+        {"subject": "", "body": INVOICE, "labels": labels},
+        {"subject": "", "body": "Welche Daten haben Sie über mich gespeichert?", "labels": ["access"]},
+        {"subject": "", "body": "Schicken Sie mir keine Werbung mehr.", "labels": ["marketing_objection"]},
+    ]
+    return train_second_signal(records)
+
+
+def test_rules_alone_answer_the_erasure_request_automatically(rules: Classifier) -> None:
+    result = rules.classify("", ERASURE, "email")
+    assert result.labels == (Right.ERASURE,)
+    assert decide(result).route is Route.HANDLE
+
+
+def test_a_disagreeing_model_turns_an_automatic_answer_into_a_question(rules: Classifier) -> None:
+    model = _trained(["marketing_objection"])
+    result = rules.with_second(model).classify("", ERASURE, "email")
+    assert result.labels == (Right.ERASURE,)  # the rule reading stays; the model only doubts it
+    assert "low_confidence" in result.reasons
+    decision = decide(result)
+    assert decision.route is Route.CLARIFY
+    assert Right.ERASURE in decision.readings
+    [item] = [e for e in result.evidence if e.rule == RULE_ID]
+    assert item.field == "model" and item.reason == "low_confidence"
+    assert "model reads marketing_objection" in item.matched
+
+
+def test_an_agreeing_model_changes_nothing(rules: Classifier) -> None:
+    model = _trained(["erasure"])
+    result = rules.with_second(model).classify("", ERASURE, "email")
+    assert decide(result).route is Route.HANDLE
+    assert not [e for e in result.evidence if e.rule == RULE_ID]
+
+
+def test_the_model_never_answers_alone(rules: Classifier) -> None:
+    """A model that reads erasure in an invoice mail adds no right: the rules' reading decides."""
+    model = _trained(["erasure"])
+    assert model.probabilities(rules.analyse("", INVOICE, "email").features)["erasure"] >= 0.5
+    plain = rules.classify("", INVOICE, "email")
+    result = rules.with_second(model).classify("", INVOICE, "email")
+    assert result.labels == plain.labels and Right.ERASURE not in result.labels
+    assert Right.ERASURE not in decide(result).labels
+
+
+def test_the_shipped_classifier_carries_a_model_trained_on_every_shipped_file() -> None:
+    second = default_classifier().second
+    assert second is not None
+    shipped = sum(len(read_corpus(path)) for path in CORPUS.glob("*.jsonl"))
+    assert second.examples == shipped
+
+
+def test_the_held_out_model_never_sees_the_held_out_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    files = {name: read_corpus(CORPUS / name)[:30] for name in HELD_OUT}
+    dev = read_corpus(CORPUS / "dev.jsonl")[:20]
+    seen: list[set[str]] = []
+    train = tuning.train_model
+
+    def spy(analyses: dict[tuning.Key, Any], records: list[dict[str, Any]]) -> SecondSignal:
+        seen.append({r["id"] for r in records})
+        return train(analyses, records)
+
+    monkeypatch.setattr(tuning, "train_model", spy)
+    results = tuning.held_out(default_classifier(), files, extra=dev)
+    assert len(seen) == len(files)
+    for item, trained in zip(results, seen, strict=True):
+        assert not trained & {r["id"] for r in files[item.name]}, item.name
+        others = {r["id"] for name, rs in files.items() if name != item.name for r in rs}
+        assert trained == others | {r["id"] for r in dev}
+        assert item.model_examples == len(trained)
