@@ -2,7 +2,7 @@
 
 A small naive Bayes model (one yes/no model per right, each word counted once per message) over
 the classifier's own folded tokens and adjacent token pairs, trained from labelled corpus records
-(the shipped files of `tests/intents/corpus`), never from downloaded weights.  It never decides
+(the files shipped in `dsr/intents/corpus`), never from downloaded weights.  It never decides
 alone: when the rules would answer a message automatically but the model disagrees (it reads
 none of the rule's rights, or its likeliest right is another one; see `disagreement`), the classifier
 asks the sender instead (`low_confidence`) and shows the model's reading in the evidence
@@ -24,8 +24,9 @@ AGREE = 0.5  # the model reads a right when its probability is at least this (no
 SMOOTHING = 1.0
 MAX_TOKENS = 2000  # features of a longer text: its first tokens (keeps a huge body linear and cheap)
 RIGHTS: tuple[str, ...] = tuple(r.value for r in Right if r is not Right.OTHER)
-# The shipped labelled files (a source checkout); `dsr classify --heldout` trains per rotation.
-CORPUS_DIR = Path(__file__).resolve().parents[2] / "tests" / "intents" / "corpus"
+# The labelled files shipped inside the package (package data, so an installed service trains the
+# same model as a source checkout); `dsr classify --heldout` trains one per rotation.
+CORPUS_DIR = Path(__file__).resolve().parent / "corpus"
 
 
 def features(norms: Sequence[str]) -> frozenset[str]:

@@ -27,11 +27,12 @@ import pytest
 from dsr.intents import classify, tuning
 from dsr.intents.classifier import default_classifier
 from dsr.intents.scoring import CorpusScores, read_corpus, score
+from dsr.intents.secondsignal import CORPUS_DIR
 from dsr.intents.tuning import HeldOut, held_out
 
 HERE = Path(__file__).parent
 HARD_CORPUS = HERE / "corpus_hard.jsonl"
-CORPUS = HERE / "corpus"
+
 
 
 # file -> (exact ≥, requests ignored ≤, auto-handled precision ≥, escalation recall ≥, false escalation ≤)
@@ -54,7 +55,7 @@ HELD_OUT_FLOORS: dict[str, tuple[float, float, float, float, float]] = {
 
 
 def _path(name: str) -> Path:
-    return HARD_CORPUS if name == HARD_CORPUS.name else CORPUS / name
+    return HARD_CORPUS if name == HARD_CORPUS.name else CORPUS_DIR / name
 
 
 @pytest.mark.parametrize("name", sorted(FLOORS))
@@ -86,8 +87,8 @@ def test_corpus_records_are_well_formed(name: str) -> None:
 
 @pytest.fixture(scope="module")
 def rotated() -> dict[str, HeldOut]:
-    files = {name: read_corpus(CORPUS / name) for name in HELD_OUT_FLOORS}
-    dev = read_corpus(CORPUS / "dev.jsonl")  # trains the second signal too, as `dsr classify --heldout`
+    files = {name: read_corpus(CORPUS_DIR / name) for name in HELD_OUT_FLOORS}
+    dev = read_corpus(CORPUS_DIR / "dev.jsonl")  # trains the second signal too, as `dsr classify --heldout`
     return {item.name: item for item in held_out(default_classifier(), files, extra=dev)}
 
 
@@ -97,7 +98,7 @@ def test_held_out_figures_hold_their_floors(rotated: dict[str, HeldOut], name: s
 
 
 def test_thresholds_are_chosen_without_the_held_out_file(monkeypatch: pytest.MonkeyPatch) -> None:
-    files = {name: read_corpus(CORPUS / name)[:40] for name in HELD_OUT_FLOORS}
+    files = {name: read_corpus(CORPUS_DIR / name)[:40] for name in HELD_OUT_FLOORS}
     seen: list[set[str]] = []
     choose = tuning.choose_thresholds
 

@@ -6,7 +6,6 @@ disagree with the rules on purpose; the shipped one is trained on the corpus fil
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,9 +16,8 @@ from dsr.intents.lexicon import load_lexicon
 from dsr.intents.rights import Right
 from dsr.intents.routing import Route, decide
 from dsr.intents.scoring import read_corpus
-from dsr.intents.secondsignal import RULE_ID, SecondSignal
+from dsr.intents.secondsignal import CORPUS_DIR, RULE_ID, SecondSignal
 
-CORPUS = Path(__file__).parent / "corpus"
 HELD_OUT = ("mail-de.jsonl", "chat-and-dialect.jsonl", "formal-and-english.jsonl", "business-cases.jsonl")
 ERASURE = "Bitte löschen Sie alle meine Daten bei Ihnen."
 INVOICE = "Vielen Dank für Ihre Rechnung vom 3. März, ich habe sie heute überwiesen."
@@ -79,13 +77,13 @@ def test_the_model_never_answers_alone(rules: Classifier) -> None:
 def test_the_shipped_classifier_carries_a_model_trained_on_every_shipped_file() -> None:
     second = default_classifier().second
     assert second is not None
-    shipped = sum(len(read_corpus(path)) for path in CORPUS.glob("*.jsonl"))
+    shipped = sum(len(read_corpus(path)) for path in CORPUS_DIR.glob("*.jsonl"))
     assert second.examples == shipped
 
 
 def test_the_held_out_model_never_sees_the_held_out_file(monkeypatch: pytest.MonkeyPatch) -> None:
-    files = {name: read_corpus(CORPUS / name)[:30] for name in HELD_OUT}
-    dev = read_corpus(CORPUS / "dev.jsonl")[:20]
+    files = {name: read_corpus(CORPUS_DIR / name)[:30] for name in HELD_OUT}
+    dev = read_corpus(CORPUS_DIR / "dev.jsonl")[:20]
     seen: list[set[str]] = []
     train = tuning.train_model
 
