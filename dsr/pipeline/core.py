@@ -33,6 +33,7 @@ from dsr.config import Settings
 from dsr.controllers.profile import ControllerProfile
 from dsr.inbound import InboundMessage, Outcome, OutcomeStatus
 from dsr.intents import classify
+from dsr.intents.classifier import default_classifier
 from dsr.intents.model import Classification
 from dsr.intents.rights import legal_sort
 from dsr.intents.routing import UNCLEAR_REASONS
@@ -100,6 +101,9 @@ class Pipeline:
         self._site = Site(own_addresses=own_addresses,
                           own_domains=frozenset(domain_of(a) for a in own_addresses),
                           trusted_authserv_id=settings.trusted_authserv_id)
+        # The lexicon and the learned second signal (trained once per process, ~0.7 s CPU) are
+        # loaded here, at start-up, not inside the first message's time budget.
+        default_classifier()
 
     # --- entry points -------------------------------------------------------------------------
 
