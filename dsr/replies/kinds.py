@@ -227,32 +227,34 @@ def _check_extension(ctx: ReplyContext) -> None:
 
 def check_profile_facts(kind: ReplyKind, ctx: ReplyContext, *, group_recipients: bool,
                         automated_decisions: bool, known_relationships: frozenset[str]) -> None:
-    """The access answer states this person's relationships, recipients and decisions.
+    """The access answer and the Art. 22 review outcome state this person's items.
 
     Art. 15(1): the items of the relationships this person has with the controller, never the
     whole privacy notice; C-154/21: where those name recipients only by category, the answer
     names the ones that actually received this person's data (or says none did); C-203/22: where
-    they have automated decisions, the answer says how they were applied to this person.
+    they have automated decisions, the answer says how they were applied to this person.  The
+    Art. 22(3) review outcome explains the automated decisions of this person's relationships
+    (Recital 71: an explanation of the decision reached), not every procedure of the notice.
     `group_recipients` and `automated_decisions` describe the chosen relationships.
     """
-    if kind is not K.ACCESS_ANSWER:
+    if kind not in {K.ACCESS_ANSWER, K.AUTOMATED_DECISION_OUTCOME}:
         return
     if not ctx.relationships:
         raise ReplyDataError(
-            "access_answer: relationships is missing (Art. 15(1): the answer states the purposes, "
-            "categories, recipients, storage and sources of this person's relationships with the "
-            "controller; the DPO chooses them or discovery finds them)"
+            f"{kind}: relationships is missing (Art. 15(1), Art. 22(3): the letter states the items "
+            "of this person's relationships with the controller; the DPO chooses them or discovery "
+            "finds them)"
         )
     unknown = [r.key for r in ctx.relationships if r.key not in known_relationships]
     if unknown:
-        raise ReplyDataError(f"access_answer: unknown relationship {unknown[0]!r} (not in the profile)")
-    if group_recipients and ctx.case_recipients is None:
+        raise ReplyDataError(f"{kind}: unknown relationship {unknown[0]!r} (not in the profile)")
+    if kind is K.ACCESS_ANSWER and group_recipients and ctx.case_recipients is None:
         raise ReplyDataError(
             "access_answer: case_recipients is missing (Art. 15(1)(c), CJEU C-154/21: name the "
             "recipients that actually received this person's data, or state that none did)"
         )
     if automated_decisions and ctx.automated_logic_applied is None:
         raise ReplyDataError(
-            "access_answer: automated_logic_applied is missing (Art. 15(1)(h), CJEU C-203/22: the "
+            f"{kind}: automated_logic_applied is missing (Art. 15(1)(h), CJEU C-203/22: the "
             "logic as applied to this person, or that no automated decision was made about them)"
         )

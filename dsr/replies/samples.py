@@ -157,8 +157,13 @@ def sample_context(kind: ReplyKind, controller: str, language: str = "de") -> Re
             outcome_text=text["objection_komsa"] if komsa else text["objection_kmb2"],
         ),
         k.AUTOMATED_DECISION_ACK: replace(_BASE, rights=(Right.AUTOMATED_DECISION,)),
+        # Per person: KOMSA's partner applicant reads about the credit decision on applications,
+        # not about the group scoring of existing partners; kmb2's customer has no such procedure.
         k.AUTOMATED_DECISION_OUTCOME: replace(
             _BASE, rights=(Right.AUTOMATED_DECISION,), request_granted=True, outcome_text=text["automated"],
+            relationships=(PersonRelationship("partner-applicant"),) if komsa else (
+                PersonRelationship("customer"),),
+            automated_logic_applied=(text["automated_applied"],) if komsa else None,
         ),
         k.EXTENSION_NOTICE: replace(
             _BASE, rights=(Right.ACCESS, Right.PORTABILITY), extended_due_date=EXTENDED,

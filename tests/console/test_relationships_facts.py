@@ -134,3 +134,17 @@ def test_admins_see_the_facts_but_only_dpos_confirm(world: World) -> None:
     response = admin.post("/facts/confirm", data={"controller": "kmb2", "fact_id": "dsr_record_retention",
                                                   "note": "Löschkonzept", "csrf_token": admin.csrf})  # type: ignore[attr-defined]
     assert response.status_code == 403
+
+
+def test_the_review_outcome_draft_needs_the_persons_relationships(world: World) -> None:
+    """Brief gap 1: the Art. 22 review outcome is drafted per person like the access answer."""
+    client, url = _verified(world)
+    page = _post(client, f"{url}/draft/template", {"kind": "automated_decision_outcome"})
+    assert "zuerst die Beziehungen der Person" in page and _draft(world) == ""
+    _post(client, f"{url}/relationships", {"relationship": ["customer"]})
+    page = _post(client, f"{url}/draft/template", {"kind": "automated_decision_outcome"})
+    assert "Entwurf aus der Vorlage" in page
+    draft = _draft(world)
+    assert "⟦Ergebnis der Prüfung in eigenen Worten⟧" in draft
+    # kmb2 names no automated decision for its customers: the outcome explains none.
+    assert "Art. 15 Abs. 1 lit. h" not in draft

@@ -141,6 +141,30 @@ def test_access_answer_states_only_the_persons_relationships(
             assert (german if language == "de" else english[1:]) in flat  # English list items capitalised
 
 
+@pytest.mark.parametrize("language", ["de", "en"])
+def test_review_outcome_explains_only_the_persons_automated_decisions(language: str) -> None:
+    """Brief gap 1: the Art. 22(3) outcome explains the decisions of this person's relationships
+    (an applicant reads about the credit decision, not the group scoring of partners; a training
+    user reads about none), with the logic as applied to this person, never the whole notice."""
+    komsa = load_profile("komsa")
+    base = sample_context(ReplyKind.AUTOMATED_DECISION_OUTCOME, "komsa", language)
+    for rel in komsa.relationships:
+        applied = ("Angewendet: Schwelle 350",) if rel.automated_decisions else None
+        ctx = replace(base, relationships=(PersonRelationship(rel.key),), automated_logic_applied=applied)
+        flat = _flat(render_reply(ReplyKind.AUTOMATED_DECISION_OUTCOME, ctx, komsa, language=language).text)
+        for decision in komsa.automated_decisions:
+            text = decision.logic if language == "de" else decision.logic_en
+            assert (text in flat) == (decision.key in rel.automated_decisions), (rel.key, decision.key)
+        assert ("Angewendet: Schwelle 350" in flat) == bool(rel.automated_decisions)
+    applicant = _flat(render_reply(ReplyKind.AUTOMATED_DECISION_OUTCOME, base, komsa, language=language).text)
+    assert "410" in applicant  # the sample's logic as applied to this applicant
+    with pytest.raises(ReplyDataError, match="C-203/22"):
+        render_reply(ReplyKind.AUTOMATED_DECISION_OUTCOME, replace(base, automated_logic_applied=None), komsa)
+    for missing in (None, ()):
+        with pytest.raises(ReplyDataError, match="relationships is missing"):
+            render_reply(ReplyKind.AUTOMATED_DECISION_OUTCOME, replace(base, relationships=missing), komsa)
+
+
 def test_access_answer_needs_the_persons_relationships(profile: ControllerProfile) -> None:
     """No relationship chosen and nothing found: no letter printing the whole notice."""
     ctx = sample_context(ReplyKind.ACCESS_ANSWER, profile.key)

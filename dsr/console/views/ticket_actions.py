@@ -282,10 +282,21 @@ KIND_GAPS: dict[str, dict[str, object]] = {
                         "oder Satz ersetzen: keine getroffen"),
         ),
     },
+    # Art. 22(3), Recital 71: the explanation of the decision reached, for this person.
+    ReplyKind.AUTOMATED_DECISION_OUTCOME.value: {
+        "automated_logic_applied": (
+            placeholder("wie das Verfahren bei dieser Person angewendet wurde – oder Satz ersetzen: "
+                        "keine getroffen"),
+        ),
+    },
     ReplyKind.PORTABILITY_ANSWER.value: {
         "copy_link": placeholder("Download-Link zur Datei (eine Antwort aus der Konsole hat keine Anlage)"),
     },
 }
+
+
+# Kinds that state the items of this person's relationships, not the whole privacy notice.
+PER_PERSON_KINDS = frozenset({ReplyKind.ACCESS_ANSWER.value, ReplyKind.AUTOMATED_DECISION_OUTCOME.value})
 
 
 def _draft_template(ctx: Ctx, session: Session, ticket: Ticket, profile: ControllerProfile) -> str:
@@ -305,16 +316,17 @@ def _draft_template(ctx: Ctx, session: Session, ticket: Ticket, profile: Control
     delivered = delivery_facts(session, ticket.id)
     copy: dict[str, object] = {} if delivered is None else {
         "copy_link_sent_separately": True, "copy_link_expires": delivered.expires_on, "copy_link": None}
-    if kind == ReplyKind.ACCESS_ANSWER.value:
-        # Art. 15(1): this person's relationships (the DPO's choice, else what discovery found),
-        # never the whole privacy notice.
+    if kind in PER_PERSON_KINDS:
+        # Art. 15(1), Art. 22(3): this person's relationships (the DPO's choice, else what discovery
+        # found), never the whole privacy notice.
         rows = relationship_rows(session, ticket, profile, datamaps(ctx).get(ticket.controller))
         relationships = person_relationships(rows)
         if not relationships:
             raise RefusedError(
-                "Für die Auskunft bitte zuerst die Beziehungen der Person zu uns wählen (Abschnitt "
-                "„Beziehungen der Person“); die Suche in den Systemen hat keine gefunden. Ohne sie "
-                "gäbe die Auskunft die ganzen Datenschutzhinweise wieder statt der Angaben zu dieser Person."
+                f"Für „{DRAFT_KINDS[kind]}“ bitte zuerst die Beziehungen der Person zu uns wählen "
+                "(Abschnitt „Beziehungen der Person“); die Suche in den Systemen hat keine gefunden. "
+                "Ohne sie gäbe der Brief die ganzen Datenschutzhinweise wieder statt der Angaben zu "
+                "dieser Person."
             )
         extra = {**extra, "relationships": relationships}
     gaps = {**TEMPLATE_GAPS, **KIND_GAPS.get(kind, {})}
