@@ -11,7 +11,7 @@ retried with backoff until it answers.  Manual items wait for the DPO.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -87,15 +87,31 @@ def open_case(session: Session, ticket: Ticket, datamap: DataMap, *, now: dateti
     return case
 
 
-def open_new_cases(session: Session, datamaps: Mapping[str, DataMap], *, now: datetime) -> list[int]:
-    """Cases for verified tickets that have none yet; returns their ticket ids (caller commits)."""
+def new_case_candidates(session: Session, datamaps: Mapping[str, DataMap]) -> list[int]:
+    """Ids of the tickets that need a case and have none yet: a read of two columns, so the
+    caller can open the cases in small batches of short transactions (`open_new_cases`)."""
     has_case = select(FulfilmentCase.ticket_id)
-    # Locked until the caller commits: another instance skips these tickets instead of opening a
-    # second case for them.
-    tickets = session.scalars(select(Ticket).where(
+    rows = session.execute(select(Ticket.id, Ticket.rights).where(
         Ticket.controller.in_(list(datamaps)), Ticket.state.in_(list(WORKING_STATES)),
         Ticket.subject_id.is_not(None), Ticket.identity_level.in_(list(VERIFIED_LEVELS)),
-        Ticket.id.not_in(has_case)).order_by(Ticket.id).with_for_update(skip_locked=True, of=Ticket))
+        Ticket.id.not_in(has_case)).order_by(Ticket.id))
+    return [ticket_id for ticket_id, rights in rows if any(r in FULFILMENT_RIGHTS for r in rights)]
+
+
+def open_new_cases(session: Session, datamaps: Mapping[str, DataMap], *, now: datetime,
+                   ticket_ids: Sequence[int] | None = None) -> list[int]:
+    """Cases for verified tickets that have none yet (only those of `ticket_ids` if given);
+    returns their ticket ids (caller commits)."""
+    has_case = select(FulfilmentCase.ticket_id)
+    query = select(Ticket).where(
+        Ticket.controller.in_(list(datamaps)), Ticket.state.in_(list(WORKING_STATES)),
+        Ticket.subject_id.is_not(None), Ticket.identity_level.in_(list(VERIFIED_LEVELS)),
+        Ticket.id.not_in(has_case))
+    if ticket_ids is not None:
+        query = query.where(Ticket.id.in_(list(ticket_ids)))
+    # Locked until the caller commits: another instance skips these tickets instead of opening a
+    # second case for them.
+    tickets = session.scalars(query.order_by(Ticket.id).with_for_update(skip_locked=True, of=Ticket))
     opened = []
     for ticket in tickets:
         if needs_fulfilment(ticket):

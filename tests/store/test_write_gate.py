@@ -110,3 +110,39 @@ def test_first_goes_ahead_of_the_writers_already_waiting(tmp_path: Path) -> None
     for thread in (holder, marker, *writers):
         thread.join(10)
     assert order[0] == "mark" and sorted(order[1:]) == [f"pipeline-{n}" for n in range(5)]
+
+
+def test_a_loop_of_short_writes_does_not_starve_a_waiting_writer(tmp_path: Path) -> None:
+    """First come, first served: a thread that releases and asks again at once queues behind the
+    writer already waiting (the fulfilment worker's batches once starved the pipeline for seconds)."""
+    gate = WriteGate(str(tmp_path / "x.write-lock"))
+    rounds = 0
+    started, stop = threading.Event(), threading.Event()
+    entered_after: list[int] = []
+
+    def loop() -> None:
+        nonlocal rounds
+        while not stop.is_set() and rounds < 2000:
+            with gate:
+                rounds += 1
+                started.set()
+                time.sleep(0.002)
+
+    def write() -> None:
+        with gate:
+            entered_after.append(rounds)
+
+    looper = threading.Thread(target=loop)
+    looper.start()
+    try:
+        assert started.wait(10)
+        asked_at = rounds
+        writer = threading.Thread(target=write)
+        writer.start()
+        writer.join(30)
+    finally:
+        stop.set()
+        looper.join(30)
+    assert entered_after, "the waiting writer never got the gate"
+    # It waits for the transaction in progress (and at most the one that had just begun), not the loop.
+    assert entered_after[0] - asked_at <= 2, f"waited {entered_after[0] - asked_at} rounds of the loop"
