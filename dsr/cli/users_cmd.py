@@ -4,6 +4,7 @@
                                                     # asks for the password (or reads one line from stdin)
     dsr users grant NAME --controller kmb2 ...      # replace the controllers a user may see
     dsr users passwd NAME                           # new password; ends the user's console sessions
+    dsr users role NAME --role dpo|manager|admin    # another role; ends the user's console sessions
     dsr users disable NAME / dsr users enable NAME
     dsr users list
     dsr users token NAME --role dpo|manager|admin|suppression|calendar --controller kmb2   # prints it once
@@ -33,9 +34,11 @@ from dsr.console.users import (
     add_user,
     controllers_problem,
     create_token,
+    find_user,
     set_controllers,
     set_disabled,
     set_password,
+    set_role,
 )
 from dsr.store.models import ApiToken, User
 from dsr.store.tickets.services import audit
@@ -119,6 +122,26 @@ def passwd(name: str, config: Path | None = ConfigOption) -> None:
         audit(s, actor="cli", action="user_password_set", now=_now(), detail={"username": name})
         s.commit()
     typer.echo(f"password of {name} changed")
+
+
+@users_app.command("role")
+def change_role(
+    name: str,
+    role: str = typer.Option(..., "--role", help="dpo, manager or admin"),
+    config: Path | None = ConfigOption,
+) -> None:
+    """Give a user another role; the user's console sessions end at once."""
+    with session(settings(config)) as s:
+        user = find_user(s, name)
+        before = user.role if user is not None else ""
+        _ok(set_role(s, username=name, role=role))
+        if before == role:
+            typer.echo(f"user {name} already has the role {role}")
+            return
+        audit(s, actor="cli", action="user_role_set", now=_now(),
+              detail={"username": name, "role": role, "previous_role": before})
+        s.commit()
+    typer.echo(f"user {name} is now {role}; their console sessions have ended")
 
 
 def _set_disabled(name: str, disabled: bool, config: Path | None) -> None:

@@ -109,6 +109,28 @@ def set_controllers(session: Session, *, username: str, controllers: Sequence[st
     return user
 
 
+def set_role(session: Session, *, username: str, role: str) -> User | UserProblem:
+    """Give a user another role; a change ends every console session of the user at once.
+
+    The last enabled admin cannot lose the role: nobody could manage the accounts any more.
+    """
+    user = find_user(session, username)
+    if user is None:
+        return UserProblem(f"Den Benutzer {username} gibt es nicht.")
+    if role not in {r.value for r in USER_ROLES}:
+        return UserProblem(f"Unbekannte Rolle {role!r} (erlaubt: dpo, manager, admin).")
+    if user.role == role:
+        return user
+    if user.role == Role.ADMIN.value and not user.disabled:
+        admins = session.scalars(
+            select(User.id).where(User.role == Role.ADMIN.value, User.disabled.is_(False)))
+        if set(admins) == {user.id}:
+            return UserProblem(f"{username} ist das einzige aktive Administrationskonto; die Rolle bleibt.")
+    user.role = role
+    end_user_sessions(session, user.id)
+    return user
+
+
 def set_disabled(session: Session, *, username: str, disabled: bool = True) -> User | UserProblem:
     user = find_user(session, username)
     if user is None:

@@ -17,8 +17,9 @@ import pytest
 from sqlalchemy import Engine, func, select, update
 from starlette.testclient import TestClient
 
+from dsr.replies.labels import ACTIONS
 from dsr.store.db import make_engine
-from dsr.store.models import ConsoleSession, User
+from dsr.store.models import AuditEvent, ConsoleSession, User
 from tests.support.console import (
     PASSWORD,
     World,
@@ -92,7 +93,7 @@ def test_disable_grant_and_role_change_end_the_session(engine: Engine, db_world:
         assert _logged_in(client)
     assert _dsr(engine, "users", "disable", "dana").returncode == 0
     assert _dsr(engine, "users", "grant", "kora", "--controller", "kmb2").returncode == 0
-    with db_world.sessions.begin() as s:  # no command changes a role; the check holds all the same
+    with db_world.sessions.begin() as s:  # a direct change of the row: the per-request check holds
         s.execute(update(User).where(User.username == "dora").values(role="manager"))
     for client in sessions.values():
         response = client.get("/queue")
@@ -118,3 +119,37 @@ def test_parallel_wrong_logins_on_two_processes_check_at_most_five_passwords(
     late = clients[-1]
     assert late.post("/login", data={"username": "dana", "password": PASSWORD,
                                      "csrf_token": csrf_of(late.get("/login").text)}).status_code == 429
+
+
+def test_dsr_users_role_changes_the_role_ends_the_sessions_and_is_audited(
+        engine: Engine, db_world: World) -> None:
+    """There was no command to change a role (`dsr users role` did not exist: exit code 2)."""
+    browser = _client(db_world)
+    login(browser, "dana")
+    done = _dsr(engine, "users", "role", "dana", "--role", "manager")
+    assert done.returncode == 0, done.stderr
+    assert not _logged_in(browser)
+    with db_world.sessions() as s:
+        user = s.scalar(select(User).where(User.username == "dana"))
+        assert user is not None and user.role == "manager"
+        left = select(func.count()).select_from(ConsoleSession).where(ConsoleSession.user_id == user.id)
+        assert s.scalar(left) == 0
+        event = s.scalar(select(AuditEvent).where(AuditEvent.action == "user_role_set"))
+        assert event is not None and event.actor == "cli"
+        assert event.detail == {"username": "dana", "role": "manager", "previous_role": "dpo"}
+    assert ACTIONS["user_role_set"] == "Rolle geändert"
+    # The new role's pages work after a new login; the DPO's work list no longer does.
+    login(browser, "dana")
+    assert browser.get("/board").status_code == 200
+    assert browser.get("/queue").status_code == 403
+
+
+def test_dsr_users_role_refuses_unknown_roles_and_the_last_admin(engine: Engine, db_world: World) -> None:
+    assert "Unbekannte Rolle" in _dsr(engine, "users", "role", "dana", "--role", "calendar").stderr
+    assert _dsr(engine, "users", "disable", "kai").returncode == 0
+    refused = _dsr(engine, "users", "role", "ada", "--role", "dpo")
+    assert refused.returncode != 0 and "einzige aktive Administrationskonto" in refused.stderr
+    with db_world.sessions() as s:
+        assert s.scalar(select(User.role).where(User.username == "ada")) == "admin"
+        assert s.scalar(select(func.count()).select_from(AuditEvent)
+                        .where(AuditEvent.action == "user_role_set")) == 0
