@@ -76,6 +76,8 @@ ROUTES: list[BaseRoute] = [
     public("/login", session_views.login_form),
     public("/login", session_views.login_submit, methods=POST),
     page("/logout", session_views.logout, roles=ANY_USER, methods=POST),
+    page("/account/password", session_views.password_form, roles=ANY_USER),
+    page("/account/password", session_views.password_submit, roles=ANY_USER, methods=POST),
     # The data subject's download of their package: the link token is the secret, a one-time
     # code to the verified contact the second factor (dsr.console.views.download).
     public("/download/{token}", download.download_page),

@@ -157,6 +157,8 @@ ACTIONS: dict[str, str] = {
     "console.login": "Anmeldung",
     "console.login_failed": "Anmeldung fehlgeschlagen",
     "console.logout": "Abmeldung",
+    "console.password_changed": "Passwort in der Konsole geändert",
+    "console.password_change_failed": "Passwortänderung: bisheriges Passwort falsch",
     "console.user_disabled": "Konto gesperrt",
     "console.token_revoked": "Token widerrufen",
     "api.ticket_viewed": "über die API angesehen",

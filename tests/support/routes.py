@@ -15,6 +15,9 @@ from tests.support.console import World
 POST_DATA: dict[str, dict[str, Any]] = {
     "/login": {},
     "/logout": {},
+    "/account/password": {"current_password": "korrekt-pferd-batterie",
+                          "new_password": "ein-neues-langes-passwort",
+                          "new_password_repeat": "ein-neues-langes-passwort"},
     "/queue/search": {"q": "Schmidt"},
     "/queue/bulk": {"ids": ["1"], "action": "assign", "assignee": "dora"},
     "/queue/views": {"name": "Meine", "query": "assignee=me"},
