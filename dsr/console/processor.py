@@ -29,9 +29,11 @@ from dsr.pipeline.forwarding import (
     FORWARDED,
     Forwarding,
     ProcessorRecord,
+    latest_item,
     plan_forwarding,
     queue_forward,
     record_forwarding,
+    withdraw_unsent,
 )
 from dsr.pipeline.outbound import berlin_date, queue_internal_mail, reply_context
 from dsr.replies import render_reply
@@ -148,13 +150,13 @@ def forward(session: Session, ticket: Ticket, profile: ControllerProfile, *, cli
     text = request_text(ticket)
     target = _split_off(session, ticket, profile, shown, actor=actor, now=now) if split else ticket
     plan = _plan(target, profile, shown.client, shown.rights, text, now, part=split)
-    queue_forward(session, profile, target, plan, now=now, overrides_dir=overrides_dir)
+    forward_item = queue_forward(session, profile, target, plan, now=now, overrides_dir=overrides_dir)
     notice = render_reply(ReplyKind.PROCESSOR_NOTICE, plan.notice, profile, language=target.language or "de",
                           overrides_dir=overrides_dir)
     item = queued_id(send_to_subject(session, target, profile, kind=ReplyKind.PROCESSOR_NOTICE.value,
                                      subject=notice.subject, text=notice.text, html_body=notice.html,
                                      chat_text=notice.chat, now=now))
-    record_forwarding(session, target, plan, actor=actor, now=now,
+    record_forwarding(session, target, plan, actor=actor, now=now, forward_item=forward_item,
                       note="von der Datenschutzstelle in der Konsole zugeordnet")
     audit(session, actor=actor, action="reply_queued", now=now, ticket_id=target.id,
           reason=ReplyKind.PROCESSOR_NOTICE.value, detail={"outbox_id": item})
@@ -184,11 +186,22 @@ def _split_off(session: Session, ticket: Ticket, profile: ControllerProfile, sho
     return part
 
 
+@dataclass(frozen=True, slots=True)
+class TakenBack:
+    due: date | None  # our own deadline, from the original receipt
+    client_told: bool  # False: the forward had not left and was withdrawn
+    person_told: bool  # False: the note had not left and was withdrawn
+
+
 def take_back(session: Session, ticket: Ticket, profile: ControllerProfile, *, actor: str, reason: str,
-              now: datetime, overrides_dir: Path | None = None) -> date | None:
-    """"Doch unsere eigene Anfrage": the forwarding is undone in the record, the client is told that
-    it need do nothing (the forward had called it the controller), and the ticket is worked again
-    with the controller's own deadline from the original receipt; returns that deadline."""
+              now: datetime, overrides_dir: Path | None = None) -> TakenBack:
+    """"Doch unsere eigene Anfrage": the forwarding is undone in the record and the ticket is worked
+    again with the controller's own deadline from the original receipt.
+
+    Both sides are told only what happened.  The client, if our forward went out, learns that it
+    need do nothing (the forward had called it the controller); a forward still waiting in the
+    outbox is withdrawn instead.  The person, if our note went out, learns that we answer
+    ourselves, by when, and whether the client was told; a note still waiting is withdrawn."""
     record = ProcessorRecord.of(ticket)
     if not (record.forwarded and ticket.state == TicketState.ANSWERED.value and ticket.outcome == FORWARDED):
         raise RefusedError("Dieser Vorgang ist nicht (mehr) an einen Auftraggeber weitergeleitet.")
@@ -199,24 +212,50 @@ def take_back(session: Session, ticket: Ticket, profile: ControllerProfile, *, a
     if client is None:
         raise RefusedError(f"Der Auftraggeber {record.client} steht nicht mehr im Verzeichnis; die "
                            "Rücknahme kann ihm nicht mitgeteilt werden.")
-    withdrawn = reply_context(ticket, channel="email", verified=False, client_name=client.name,
-                              forwarded_date=record.forwarded_on)
-    item = queue_internal_mail(session, profile, kind=ReplyKind.PROCESSOR_WITHDRAWN, context=withdrawn,
-                               to=str(client.forward_to), now=now, reference=ticket.reference,
-                               overrides_dir=overrides_dir)
+    client_item: int | None = None
+    client_told = not withdraw_unsent(session, record.forward_item)
+    if client_told:
+        withdrawn = reply_context(ticket, channel="email", verified=False, client_name=client.name,
+                                  forwarded_date=record.forwarded_on)
+        client_item = queue_internal_mail(session, profile, kind=ReplyKind.PROCESSOR_WITHDRAWN,
+                                          context=withdrawn, to=str(client.forward_to), now=now,
+                                          reference=ticket.reference, overrides_dir=overrides_dir)
     replace(record, reverted_on=berlin_date(now)).store(ticket)
     transition(session, ticket, TicketState.IN_PROGRESS, actor=actor, now=now,
                reason=f"Doch unsere eigene Anfrage: {reason.strip()}")
     ticket.outcome = None
     due = ticket.extended_due_date or ticket.due_date
+    person_item = _tell_person(session, ticket, profile, record, client, client_told=client_told, due=due,
+                               now=now, overrides_dir=overrides_dir)
     due_text = f", fällig am {due:%d.%m.%Y}" if due else ""
+    received = f"{berlin_date(ticket.received_at):%d.%m.%Y}"
+    told = ("Rücknahme an den Auftraggeber gesendet" if client_told
+            else "Weiterleitung war noch nicht versandt und wurde zurückgehalten")
+    person = ("die Person erhält einen Hinweis" if person_item is not None
+              else "der Hinweis an die Person war noch nicht versandt und wurde zurückgehalten")
     audit(session, actor=actor, action="processor_reverted", now=now, ticket_id=ticket.id,
-          reason=f"Nicht mehr als Anfrage für {client.name} behandelt (Rücknahme an den Auftraggeber "
-                 f"gesendet); unsere Frist läuft ab dem ursprünglichen Eingang "
-                 f"({berlin_date(ticket.received_at):%d.%m.%Y}){due_text}",
+          reason=f"Nicht mehr als Anfrage für {client.name} behandelt ({told}; {person}); unsere Frist "
+                 f"läuft ab dem ursprünglichen Eingang ({received}){due_text}",
           detail={"client": record.client, "due": due.isoformat() if due else None, "note": reason.strip(),
-                  "outbox_id": item})
-    return due
+                  "outbox_id": client_item, "client_told": client_told, "person_outbox_id": person_item})
+    return TakenBack(due, client_told, person_item is not None)
+
+
+def _tell_person(session: Session, ticket: Ticket, profile: ControllerProfile, record: ProcessorRecord,
+                 client: ProcessorClient, *, client_told: bool, due: date | None, now: datetime,
+                 overrides_dir: Path | None) -> int | None:
+    """The correction of our note to the person, or None where the note had not left (withdrawn)."""
+    if withdraw_unsent(session, latest_item(session, ticket, ReplyKind.PROCESSOR_NOTICE)):
+        return None
+    context = reply_context(ticket, verified=False, as_of=berlin_date(now),
+                            client_name=client.name if client.may_be_named else None,
+                            forwarded_date=record.forwarded_on, client_told=client_told)
+    context = replace(context, due_date=due)
+    letter = render_reply(ReplyKind.PROCESSOR_TAKEN_BACK, context, profile, language=ticket.language or "de",
+                          overrides_dir=overrides_dir)
+    return queued_id(send_to_subject(session, ticket, profile, kind=ReplyKind.PROCESSOR_TAKEN_BACK.value,
+                                     subject=letter.subject, text=letter.text, html_body=letter.html,
+                                     chat_text=letter.chat, now=now))
 
 
 def confirm(session: Session, ticket: Ticket, *, actor: str, note: str, now: datetime) -> None:

@@ -17,13 +17,14 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dsr.controllers.profile import ControllerProfile, ProcessorClient
 from dsr.pipeline.outbound import berlin_date, queue_internal_mail, reply_context
 from dsr.replies.context import ReplyContext, ReplyKind
 from dsr.store.audit import audit
-from dsr.store.models import Ticket, TicketState
+from dsr.store.models import OutboxItem, OutboxState, Ticket, TicketState
 from dsr.store.tickets.services import transition
 
 RECORD_KEY = "processor"
@@ -50,6 +51,7 @@ class ProcessorRecord:
     candidates: tuple[str, ...] = ()  # several clients named (the DPO splits)
     split_from: str | None = None  # reference of the ticket this part was split off
     split_into: tuple[str, ...] = ()  # references of the parts split off this ticket
+    forward_item: int | None = None  # the outbox item of the forward to the client
 
     @classmethod
     def of(cls, ticket: Ticket) -> ProcessorRecord:
@@ -65,6 +67,7 @@ class ProcessorRecord:
             candidates=_texts(raw.get("candidates")),
             split_from=split_from if isinstance(split_from, str) else None,
             split_into=_texts(raw.get("split_into")),
+            forward_item=raw.get("forward_item") if isinstance(raw.get("forward_item"), int) else None,
         )
 
     @property
@@ -82,7 +85,7 @@ class ProcessorRecord:
             "client": self.client, "forwarded_on": self.forwarded_on, "follow_up": self.follow_up,
             "confirmed_on": self.confirmed_on, "reverted_on": self.reverted_on,
             "candidates": list(self.candidates), "split_from": self.split_from,
-            "split_into": list(self.split_into),
+            "split_into": list(self.split_into), "forward_item": self.forward_item,
         }
         return {key: value.isoformat() if isinstance(value, date) else value
                 for key, value in values.items() if value not in (None, [])}
@@ -133,12 +136,15 @@ def queue_forward(session: Session, profile: ControllerProfile, ticket: Ticket, 
 
 
 def record_forwarding(session: Session, ticket: Ticket, plan: Forwarding, *, actor: str, now: datetime,
-                      note: str = "") -> None:
-    """Audit the forwarding and answer the ticket as `forwarded`: our own clock stops."""
+                      forward_item: int, note: str = "") -> None:
+    """Audit the forwarding and answer the ticket as `forwarded`: our own clock stops.
+
+    `forward_item` is the outbox item of the forward (`queue_forward`): a take-back later asks
+    whether it went out, so that the client and the person are told only what happened."""
     client = plan.client
     record = ProcessorRecord.of(ticket)
     replace(record, client=client.key, forwarded_on=plan.forwarded_on, follow_up=plan.follow_up,
-            confirmed_on=None, reverted_on=None, candidates=()).store(ticket)
+            confirmed_on=None, reverted_on=None, candidates=(), forward_item=forward_item).store(ticket)
     reason = (f"Anfrage betrifft Daten im Auftrag von {client.name}: weitergeleitet "
               "(Art. 28 Abs. 3 lit. e DSGVO)")
     audit(session, actor=actor, action="forwarded_to_client", now=now, ticket_id=ticket.id,
@@ -147,3 +153,28 @@ def record_forwarding(session: Session, ticket: Ticket, plan: Forwarding, *, act
     transition(session, ticket, TicketState.ANSWERED, actor=actor, now=now, outcome=FORWARDED,
                reason=f"An den Verantwortlichen {client.name} weitergeleitet; Nachfassen am "
                       f"{plan.follow_up:%d.%m.%Y}")
+
+
+def withdraw_unsent(session: Session, item_id: int | None) -> bool:
+    """Withdraw an outbox item that has not left and is not being delivered; True if withdrawn.
+
+    A forwarding taken back before its mails went out: the forward or the note is deleted (the
+    caller audits it), so nobody receives a letter that is no longer true.  An item that was
+    sent, failed or is claimed by a sender right now (its lease runs) stays: it went out, or may
+    have, and the caller tells its recipient.  An unknown id (older records) counts as sent.
+    """
+    if item_id is None:
+        return False
+    item = session.get(OutboxItem, item_id, with_for_update=True)
+    if item is None or item.state != OutboxState.PENDING.value or item.claimed_by is not None:
+        return False
+    session.delete(item)
+    session.flush()
+    return True
+
+
+def latest_item(session: Session, ticket: Ticket, kind: ReplyKind) -> int | None:
+    """The id of the ticket's latest outbox item of `kind` (None: there is none)."""
+    return session.scalar(select(OutboxItem.id).where(OutboxItem.ticket_id == ticket.id,
+                                                      OutboxItem.kind == kind.value)
+                          .order_by(OutboxItem.id.desc()).limit(1))

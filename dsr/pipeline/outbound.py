@@ -140,7 +140,8 @@ UNVERIFIED_KINDS = frozenset({
     # Acknowledgements of an objection or an Art. 22 contest and the processor-mode note say only
     # that the request arrived and what happens next: no personal data.
     ReplyKind.OBJECTION_ACK.value, ReplyKind.AUTOMATED_DECISION_ACK.value, ReplyKind.PROCESSOR_NOTICE.value,
-    NEUTRAL_EXTENSION_KIND,
+    # Its correction (the forwarding taken back) says only that we answer ourselves, and by when.
+    ReplyKind.PROCESSOR_TAKEN_BACK.value, NEUTRAL_EXTENSION_KIND,
 })
 # Mail not to the data subject: to the controller's own staff (metadata only: only to the internal
 # addresses of its profile), to the recipients of the data named in the controller's data map (Art.

@@ -321,10 +321,10 @@ def _forward_to_client(run: Run, ticket: Ticket, client: ProcessorClient) -> Out
     """
     plan = plan_forwarding(ticket, run.profile, client, text=run.msg.body, now=run.now,
                            channel=run.msg.channel)
-    queue_forward(run.session, run.profile, ticket, plan, now=run.now,
-                  overrides_dir=run.replies.overrides_dir)
+    item = queue_forward(run.session, run.profile, ticket, plan, now=run.now,
+                         overrides_dir=run.replies.overrides_dir)
     run.replies.reply(ReplyKind.PROCESSOR_NOTICE, ticket, plan.notice)
-    record_forwarding(run.session, ticket, plan, actor=SYSTEM, now=run.now)
+    record_forwarding(run.session, ticket, plan, actor=SYSTEM, now=run.now, forward_item=item)
     return _accepted("forwarded_to_client", ticket)
 
 

@@ -39,6 +39,7 @@ class ReplyKind(StrEnum):
     ESCALATION_NOTICE = "escalation_notice"  # "handed to our data protection officer"
     CLARIFICATION = "clarification"  # "did I understand you correctly?"
     PROCESSOR_NOTICE = "processor_notice"  # "forwarded to the controller we process for"
+    PROCESSOR_TAKEN_BACK = "processor_taken_back"  # "we answer it ourselves after all"
     # Internal.
     DPO_ESCALATION_ALERT = "dpo_escalation_alert"
     DEADLINE_REMINDER = "deadline_reminder"
@@ -113,6 +114,9 @@ class ReplyContext:
     # Only part of the request was forwarded (a mixed request split by the DPO): the note names that
     # part (`rights`) and says that we answer the rest ourselves.
     forwarded_part: bool = False
+    # A forwarding taken back: True only when the forward had gone out and the client was told
+    # that it need do nothing (the person's letter says so only then).
+    client_told: bool = False
     follow_up_date: date | None = None  # internal follow-up reminder: the date that was reached
     facts_requested: tuple[str, ...] = ()  # e.g. ("Kundennummer", "Postleitzahl")
     # IDENTITY_REQUEST to an unverified sender: say that a code goes to contact data on file *if*

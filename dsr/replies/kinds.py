@@ -127,6 +127,10 @@ KIND_SPECS: dict[ReplyKind, KindSpec] = {
         KindSpec(K.PROCESSOR_NOTICE, _S, required=(
             _req("forwarded_date", "Art. 28(3)(e): the person learns when the request was forwarded"),
         )),
+        KindSpec(K.PROCESSOR_TAKEN_BACK, _S, required=(
+            _req("forwarded_date", "the person learns which note of ours is corrected"),
+            _req("due_date", "Art. 12(3): our own date runs again from the original receipt"),
+        )),
         KindSpec(K.PROCESSOR_FORWARD, _I, required=(
             _req("forwarded_text", "the controller receives the request itself"),
             _req("client_data", "which data we process for the client"),

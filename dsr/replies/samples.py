@@ -185,6 +185,12 @@ def sample_context(kind: ReplyKind, controller: str, language: str = "de") -> Re
             _BASE, rights=(Right.ACCESS,), verified=False, forwarded_date=date(2026, 1, 31),
             client_name=None if komsa else "Hausverwaltung Muster GmbH, Braunschweig",
         ),
+        # kmb2: the client is named and was told; KOMSA: not named, the forward had not gone out.
+        k.PROCESSOR_TAKEN_BACK: replace(
+            _BASE, rights=(Right.ACCESS,), verified=False, forwarded_date=date(2026, 2, 2),
+            client_name=None if komsa else "Hausverwaltung Muster GmbH, Braunschweig",
+            client_told=not komsa, as_of=date(2026, 2, 9),
+        ),
         k.PROCESSOR_FORWARD: replace(
             _BASE, rights=(Right.ACCESS,), forwarded_date=date(2026, 1, 31),
             client_name="Hausverwaltung Muster GmbH, Braunschweig",

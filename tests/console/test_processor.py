@@ -55,9 +55,11 @@ def test_marking_a_ticket_as_a_clients_data_forwards_it_like_the_pipeline(world:
     assert "An Heinemann Elektrotechnik GmbH, Braunschweig weitergeleitet" in page
     ticket = read_ticket(world, world.email_ticket)
     assert (ticket.state, ticket.outcome) == ("answered", "forwarded")
-    assert ProcessorRecord.of(ticket) == ProcessorRecord(
-        client="elektro-heinemann", forwarded_on=date(2026, 3, 2), follow_up=date(2026, 3, 16))
     items = _outbox(world)
+    forward_id = next(i.id for i in items if i.kind == "processor_forward")
+    assert ProcessorRecord.of(ticket) == ProcessorRecord(
+        client="elektro-heinemann", forwarded_on=date(2026, 3, 2), follow_up=date(2026, 3, 16),
+        forward_item=forward_id)
     assert sorted((i.kind, i.recipient, i.ticket_id) for i in items) == [
         ("processor_forward", HEINEMANN, None), ("processor_notice", PERSON, world.email_ticket)]
     forward = " ".join(text_of(next(i for i in items if i.kind == "processor_forward").payload).split())
@@ -70,9 +72,16 @@ def test_marking_a_ticket_as_a_clients_data_forwards_it_like_the_pipeline(world:
     assert "Bestätigung vermerken und abschließen" in page and "Doch unsere eigene Anfrage" in page
 
 
+def _mark_all_sent(world: World) -> None:
+    with world.sessions.begin() as s:
+        for item in s.scalars(select(OutboxItem)):
+            item.state, item.sent_at = "sent", world.clock()
+
+
 def test_doch_unsere_eigene_anfrage_restarts_our_clock_from_the_original_receipt(world: World) -> None:
     client = world.client("dpo")
     _forward_whole(world, client)
+    _mark_all_sent(world)  # the forward and the note went out
     url = f"/tickets/{world.email_ticket}/processor/revert"
     page = post_form(client, url, {"reason": "kurz"})
     assert "mindestens 10 Zeichen" in page and read_ticket(world, world.email_ticket).state == "answered"
@@ -91,9 +100,51 @@ def test_doch_unsere_eigene_anfrage_restarts_our_clock_from_the_original_receipt
     assert "Wir nehmen die Weiterleitung deshalb zurück und beantworten die Anfrage selbst" in text
     assert "Anna Schmidt" not in text and PERSON not in text and "Auskunft nach Art. 15" not in text
     assert event.actor == "console:dana"
+    # Brief gap 3: the person, told that the client answers, learns that we answer ourselves, by
+    # when, and that the client was told (it was: the withdrawal above).
+    [corrected] = [i for i in _outbox(world) if i.kind == "processor_taken_back"]
+    assert (corrected.recipient, corrected.ticket_id) == (PERSON, world.email_ticket)
+    told = " ".join(text_of(corrected.payload).split())
+    assert "am 2. März 2026 haben wir Ihnen mitgeteilt" in told
+    assert "im Auftrag von Heinemann Elektrotechnik GmbH, Braunschweig" in told
+    assert "Wir beantworten sie deshalb selbst" in told
+    assert "Heinemann Elektrotechnik GmbH, Braunschweig haben wir darüber informiert" in told
+    assert "spätestens am 20. März 2026" in told
+    assert event.detail["client_told"] is True and event.detail["person_outbox_id"] == corrected.id
     # A second take-back is refused: nothing is forwarded any more.
     page = post_form(client, url, {"reason": "Es geht um den Newsletter von kmb2 selbst"})
     assert "nicht (mehr) an einen Auftraggeber weitergeleitet" in page
+
+
+def test_a_take_back_before_the_mails_left_withdraws_them_and_claims_nothing(world: World) -> None:
+    """Brief gap 3: neither the forward nor the note had left the outbox: both are withdrawn, so the
+    client gets no forward and no withdrawal, and the person no note and no correction of it."""
+    client = world.client("dpo")
+    _forward_whole(world, client)
+    assert {i.kind for i in _outbox(world)} == {"processor_forward", "processor_notice"}
+    page = post_form(client, f"/tickets/{world.email_ticket}/processor/revert",
+                     {"reason": "Es geht um den Newsletter von kmb2 selbst"})
+    assert "fällig am 20.03.2026" in page
+    assert "Die Weiterleitung war noch nicht versandt und wurde zurückgehalten" in page
+    assert "Der Hinweis an die Person war noch nicht versandt" in page
+    assert _outbox(world) == []
+    [event] = _audit(world, "processor_reverted")
+    assert event.detail["client_told"] is False and event.detail["person_outbox_id"] is None
+    assert "noch nicht versandt und wurde zurückgehalten" in (event.reason or "")
+    assert read_ticket(world, world.email_ticket).state == "in_progress"
+
+
+def test_a_forward_being_delivered_counts_as_sent(world: World) -> None:
+    """A forward a sender holds right now (its lease runs) may have left: the client is told."""
+    client = world.client("dpo")
+    _forward_whole(world, client)
+    with world.sessions.begin() as s:
+        forward = s.scalars(select(OutboxItem).where(OutboxItem.kind == "processor_forward")).one()
+        forward.claimed_by = "sender-1"
+    post_form(client, f"/tickets/{world.email_ticket}/processor/revert",
+              {"reason": "Es geht um den Newsletter von kmb2 selbst"})
+    kinds = sorted(i.kind for i in _outbox(world))
+    assert kinds == ["processor_forward", "processor_withdrawn"]  # the note had not left: withdrawn
 
 
 def test_the_clients_confirmation_is_recorded_and_closes_theread_ticket(world: World) -> None:

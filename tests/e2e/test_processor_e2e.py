@@ -63,8 +63,10 @@ async def test_request_about_a_clients_data_is_forwarded_not_answered(
     # The ticket: forwarded, our own clock stopped, the follow-up kept.
     [ticket] = service.tickets()
     assert (ticket.state, ticket.outcome, ticket.identity_level) == ("answered", "forwarded", "none")
-    assert ticket.classification["processor"] == {
-        "client": "hv-muster", "forwarded_on": "2026-03-02", "follow_up": "2026-03-16"}
+    record = ticket.classification["processor"]
+    assert record == {"client": "hv-muster", "forwarded_on": "2026-03-02", "follow_up": "2026-03-16",
+                      "forward_item": record["forward_item"]}
+    assert isinstance(record["forward_item"], int)  # the forward's outbox item (a take-back asks)
     with service.sessions() as s:
         kinds = sorted(s.scalars(select(OutboxItem.kind)))
     assert kinds == ["processor_forward", "processor_notice"]  # no code, no receipt in our name

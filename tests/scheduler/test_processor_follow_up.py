@@ -25,8 +25,8 @@ def _forward(desk: Desk, ticket_id: int, at: datetime) -> None:
 
     def forward(session: Session, ticket: Ticket) -> None:
         plan = plan_forwarding(ticket, profile, client, text=SECRET_BODY, now=at)
-        queue_forward(session, profile, ticket, plan, now=at)
-        record_forwarding(session, ticket, plan, actor="system", now=at)
+        item = queue_forward(session, profile, ticket, plan, now=at)
+        record_forwarding(session, ticket, plan, actor="system", now=at, forward_item=item)
 
     desk.edit(ticket_id, forward)
 

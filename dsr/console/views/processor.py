@@ -41,10 +41,14 @@ def _forward(ctx: Ctx, session: Session, ticket: Ticket, profile: ControllerProf
 
 
 def _revert(ctx: Ctx, session: Session, ticket: Ticket, profile: ControllerProfile) -> str:
-    due = processor.take_back(session, ticket, profile, actor=ctx.actor, reason=ctx.field("reason"),
-                              now=ctx.now, overrides_dir=ctx.services.settings.templates_dir)
+    done = processor.take_back(session, ticket, profile, actor=ctx.actor, reason=ctx.field("reason"),
+                               now=ctx.now, overrides_dir=ctx.services.settings.templates_dir)
+    client = ("Der Auftraggeber erhält die Rücknahme." if done.client_told
+              else "Die Weiterleitung war noch nicht versandt und wurde zurückgehalten.")
+    person = ("Die Person erhält einen Hinweis, dass wir selbst antworten." if done.person_told
+              else "Der Hinweis an die Person war noch nicht versandt und wurde zurückgehalten.")
     return (f"Wieder unsere eigene Anfrage: die Frist läuft ab dem ursprünglichen Eingang, fällig am "
-            f"{date_de(due)}. Der Auftraggeber erhält die Rücknahme. Die Identität ist nicht geprüft; "
+            f"{date_de(done.due)}. {client} {person} Die Identität ist nicht geprüft; "
             "bitte prüfen, bevor Daten herausgehen.")
 
 
