@@ -22,7 +22,7 @@ LABELS = (
     ("tickets", "tickets"), ("messages", "messages"), ("notes", "notes"),
     ("challenges", "verification codes"), ("outbox_items", "outbox items"),
     ("quarantine", "quarantined messages"), ("audit_events", "audit events"),
-    ("marks", "scheduler marks"),
+    ("marks", "scheduler marks"), ("execution_steps", "execution journal steps"),
 )
 
 

@@ -28,6 +28,14 @@ internal mails, chat binding codes) are deleted by the same horizon, using their
 * Audit events not about a deleted ticket.  The audit events of deleted tickets are removed
   through the audit gate (`allow_audit_purge`, which also satisfies the PostgreSQL trigger), and
   the purge itself leaves one audit event with counts only.
+* Erasure proofs (`ErasureProof`): they hold no personal data and prove what was erased.
+
+**The execution journal** (`ExecutionStep`, dsr/fulfilment/journal.py) exists only to finish a
+plan execution a crash interrupted; it holds the systems' record keys and, for a rectification,
+the new values, i.e. personal data that the proofs deliberately leave out.  Once a run is over
+(no step executing, its case no longer "executing": proofs, holds and outcome are written) the
+steps serve no purpose, so the purge deletes them `EXECUTION_STEP_DAYS` (30) days after the
+run's last step ended, whatever the ticket's state; with a deleted ticket they go with it.
 
 A dry run counts with the very conditions the purge deletes by, so its figures are the purge's.
 """
@@ -36,7 +44,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict, dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
@@ -48,6 +56,9 @@ from dsr.store.marks import drop_marks, stale_marks
 from dsr.store.models import (
     AuditEvent,
     DataSubject,
+    ExecutionStep,
+    FulfilmentCase,
+    FulfilmentState,
     Message,
     OutboxItem,
     OutboxState,
@@ -62,6 +73,9 @@ from dsr.store.models import (
 log = logging.getLogger(__name__)
 BERLIN = ZoneInfo("Europe/Berlin")
 CHUNK = 500  # ids per IN list (SQLite's limit on bound parameters is far above)
+# How long the steps of a finished plan execution are kept (time to look into a failed run).
+EXECUTION_STEP_DAYS = 30
+STEP_EXECUTING = "executing"  # dsr.fulfilment.journal.EXECUTING (the store may not import it)
 
 
 def retention_horizon(today: date, years: int) -> date:
@@ -89,6 +103,7 @@ class PurgeCounts:
     quarantine: int = 0
     audit_events: int = 0
     marks: int = 0  # reminder/digest/purge marks of the scheduler
+    execution_steps: int = 0  # the plan execution journal: finished runs, or of deleted tickets
     suppressions_kept: int = 0  # suppression entries of deleted tickets, kept with the link cleared
     unclosed_past_horizon: int = 0  # answered/refused before the horizon but never closed: kept
 
@@ -98,7 +113,7 @@ class PurgeCounts:
     @property
     def deleted(self) -> int:
         return (self.tickets + self.messages + self.notes + self.challenges + self.outbox_items
-                + self.quarantine + self.audit_events)
+                + self.quarantine + self.audit_events + self.execution_steps)
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,8 +175,12 @@ def purge(
     totals: dict[str, int] = dict.fromkeys(PurgeCounts().as_dict(), 0)
     if ticket_ids and not dry_run:
         allow_audit_purge(session)
+    # First the journal of finished runs (also of tickets about to go), so the tickets' own
+    # step below counts only the rest and a dry run counts no step twice.
+    finished = finished_steps(controller=controller, now=now)
+    totals["execution_steps"] += step.run(ExecutionStep, finished)
     for start in range(0, len(ticket_ids), CHUNK):
-        _purge_tickets(session, step, ticket_ids[start : start + CHUNK], totals)
+        _purge_tickets(session, step, ticket_ids[start : start + CHUNK], totals, finished)
     _purge_unlinked(session, step, controller=controller, cutoff=cutoff, totals=totals)
     marks = stale_marks(session, controller=controller, ticket_ids=set(ticket_ids), before=horizon)
     totals["marks"] = len(marks) if dry_run else drop_marks(session, marks)
@@ -184,7 +203,8 @@ def purge(
     return report
 
 
-def _purge_tickets(session: Session, step: _Step, ids: list[int], totals: dict[str, int]) -> None:
+def _purge_tickets(session: Session, step: _Step, ids: list[int], totals: dict[str, int],
+                   finished: ColumnElement[bool]) -> None:
     """One chunk of closed tickets with everything that belongs to them, children first."""
     def add(name: str, count: int) -> None:
         totals[name] += count
@@ -199,6 +219,8 @@ def _purge_tickets(session: Session, step: _Step, ids: list[int], totals: dict[s
     add("outbox_items", step.run(
         OutboxItem, OutboxItem.ticket_id.in_(ids) | OutboxItem.message_id.in_(ticket_messages)))
     add("notes", step.run(TicketNote, TicketNote.ticket_id.in_(ids)))
+    cases = select(FulfilmentCase.id).where(FulfilmentCase.ticket_id.in_(ids))
+    add("execution_steps", step.run(ExecutionStep, ExecutionStep.case_id.in_(cases) & ~finished))
     add("challenges", step.run(VerificationChallenge, VerificationChallenge.ticket_id.in_(ids)))
     add("messages", step.run(Message, Message.ticket_id.in_(ids)))
     add("tickets", step.run(Ticket, Ticket.id.in_(ids)))
@@ -230,3 +252,19 @@ def _purge_unlinked(session: Session, step: _Step, *, controller: str, cutoff: d
     totals["quarantine"] += step.run(QuarantinedMessage, (
         (QuarantinedMessage.controller == controller) & (QuarantinedMessage.received_at < cutoff)
     ))
+
+
+def finished_steps(*, controller: str, now: datetime) -> ColumnElement[bool]:
+    """Journal steps of the controller's runs that are over and ended `EXECUTION_STEP_DAYS` ago.
+
+    A run is over when none of its steps is executing and its case is no longer "executing" (the
+    worker may still need the steps to finish it).  A run counts from its last step's end (its
+    start for a step that never ended), so no step of a run is deleted before the run's last.
+    """
+    cases = select(FulfilmentCase.id).where(FulfilmentCase.controller == controller,
+                                            FulfilmentCase.state != FulfilmentState.EXECUTING.value)
+    ended = func.coalesce(ExecutionStep.finished_at, ExecutionStep.created_at)
+    running = select(ExecutionStep.run_key).where(ExecutionStep.state == STEP_EXECUTING)
+    recent = select(ExecutionStep.run_key).where(ended >= now - timedelta(days=EXECUTION_STEP_DAYS))
+    return (ExecutionStep.case_id.in_(cases) & ExecutionStep.run_key.not_in(running)
+            & ExecutionStep.run_key.not_in(recent))

@@ -21,6 +21,8 @@ from dsr.store.models import (
     AuditEvent,
     ChannelState,
     DataSubject,
+    ExecutionStep,
+    FulfilmentCase,
     Message,
     OutboxItem,
     OutboxState,
@@ -282,3 +284,66 @@ def test_cli_dry_run_then_purge(tmp_path: Path) -> None:
     unknown = run_dsr("retention", "purge", "--controller", "nobody", db_url=url, cwd=tmp_path)
     assert unknown.returncode == 2 and "unknown controller profile" in unknown.stderr
     engine.dispose()
+
+
+def _case(s: Session, ticket_id: int, *, controller: str = "komsa", state: str = "executed") -> int:
+    case = FulfilmentCase(ticket_id=ticket_id, controller=controller, state=state,
+                          created_at=berlin(2021, 1, 1), updated_at=berlin(2021, 1, 1))
+    s.add(case)
+    s.flush()
+    return case.id
+
+
+def _run(s: Session, case_id: int, run_key: str, *, ended: datetime | None, states: tuple[str, ...]) -> None:
+    """A plan execution journal: one step per state, keys and a rectified value (personal data)."""
+    for n, state in enumerate(states):
+        s.add(ExecutionStep(
+            case_id=case_id, run_key=run_key, idempotency_key=f"{run_key}-{n}", position=n, system="crm",
+            category="customers", action="update", keys=["K-1001"], values={"street": "Neue Straße 1"},
+            approved_by="console:dana", state=state, rows=1, lease_until=None,
+            created_at=(ended or PURGE_DAY) - timedelta(hours=1), finished_at=ended))
+
+
+def test_the_execution_journal_is_purged_30_days_after_its_run_ended(
+    sessions: sessionmaker[Session], world: dict[str, int]
+) -> None:
+    """Issue 16 leftover: `ExecutionStep` rows (record keys, rectified values) were never purged by
+    the job: those of a finished run stayed as long as the ticket, and a ticket's purge removed
+    them only by the database's cascade, uncounted.  The old code leaves "finished-long-ago"."""
+    with sessions.begin() as s:
+        kept_case = _case(s, world["kept"])
+        long_ago = PURGE_DAY - timedelta(days=31)
+        _run(s, kept_case, "finished-long-ago", ended=long_ago, states=("done", "failed"))
+        _run(s, kept_case, "finished-lately", ended=PURGE_DAY - timedelta(days=29), states=("done",))
+        # One step ended long ago, the other lately: the run is kept whole.
+        _run(s, kept_case, "mixed", ended=PURGE_DAY - timedelta(days=90), states=("done",))
+        _run(s, kept_case, "mixed-late", ended=PURGE_DAY - timedelta(days=5), states=("manual_open",))
+        s.execute(ExecutionStep.__table__.update().where(ExecutionStep.run_key == "mixed-late")
+                  .values(run_key="mixed"))
+        # Interrupted by a crash: the worker still needs it, however old.
+        running_case = _case(s, world["unclosed"], state="executing")
+        _run(s, running_case, "interrupted", ended=None, states=("executing",))
+        _run(s, running_case, "all-done-not-finished", ended=PURGE_DAY - timedelta(days=60), states=("done",))
+        # Of a ticket the purge deletes: gone with it, counted.
+        _run(s, _case(s, world["old"]), "of-old-ticket", ended=berlin(2021, 5, 1), states=("done", "done"))
+        # Another controller's journal is not this purge's business.
+        kmb2_case = _case(s, world["other"], controller="kmb2")
+        _run(s, kmb2_case, "kmb2", ended=berlin(2021, 5, 1), states=("done",))
+    with sessions() as s:
+        dry = purge(s, controller="komsa", years=3, now=PURGE_DAY, dry_run=True)
+        s.rollback()
+    with sessions.begin() as s:
+        real = purge(s, controller="komsa", years=3, now=PURGE_DAY)
+    assert dry.counts.execution_steps == real.counts.execution_steps == 4
+    with sessions() as s:
+        left = sorted(set(s.scalars(select(ExecutionStep.run_key))))
+        assert left == ["all-done-not-finished", "finished-lately", "interrupted", "kmb2", "mixed"]
+        event = s.scalars(select(AuditEvent).where(AuditEvent.action == "retention_purged")).one()
+        assert event.detail["execution_steps"] == 4
+    # Later, the same journal past its 30 days goes too; the interrupted run still stays.
+    with sessions.begin() as s:
+        later = purge(s, controller="komsa", years=3, now=PURGE_DAY + timedelta(days=40))
+    assert later.counts.execution_steps == 3  # finished-lately and both steps of mixed
+    with sessions() as s:
+        assert sorted(set(s.scalars(select(ExecutionStep.run_key)))) == [
+            "all-done-not-finished", "interrupted", "kmb2"]
