@@ -62,6 +62,8 @@ class FakeTelegram:
     webhook_url: str = ""
     # While set (cleared), sendMessage hangs: lets a test kill the bot with an update in flight.
     send_gate: asyncio.Event = field(default_factory=asyncio.Event)
+    # method (lower case) -> [calls to let through, then calls to answer 502 Bad Gateway]
+    flaky: dict[str, list[int]] = field(default_factory=dict)
     _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
     _confirmed: int = 0
     _closing: bool = False
@@ -195,6 +197,12 @@ class FakeTelegram:
         handler = getattr(self, f"_api_{method.lower()}", None)
         if handler is None:
             return _error(404, "Not Found: method not found")
+        plan = self.flaky.get(method.lower())
+        if plan is not None and plan[0] > 0:
+            plan[0] -= 1
+        elif plan is not None and plan[1] > 0:
+            plan[1] -= 1
+            return _error(502, "Bad Gateway")  # PTB: NetworkError, a temporary failure
         result: JSONResponse = await handler(params)
         return result
 

@@ -8,6 +8,10 @@ marked sent only after Telegram accepted it; a temporary failure holds back the 
 chat (a person must read the answers in the order they were written), a permanent one (bot
 blocked, message refused) is marked failed for the DPO.
 
+An item that takes several calls (a long text in parts, a text and its document) records in its
+payload how many of them Telegram accepted (`delivered_steps`) after each one, so a retry goes
+on where the failure was and never shows the text, or a part of it, a second time.
+
 Also the two small waiting helpers the update loop shares with the delivery loop.
 """
 
@@ -16,9 +20,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import functools
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -75,32 +80,30 @@ class ChatDelivery:
         for item_id, recipient, payload in items:
             if recipient in blocked:
                 continue  # keep a chat's messages in order behind a temporary failure
-            error, permanent = await self._send(payload)
+            error, permanent = await self._send(item_id, payload)
             if error is not None and not permanent:
                 blocked.add(recipient)
             await asyncio.to_thread(self._mark, item_id, error, permanent)
             sent += error is None
         return sent
 
-    async def _send(self, payload: dict[str, Any]) -> tuple[str | None, bool]:
-        """Show one item; returns (error, permanent)."""
+    async def _send(self, item_id: int, payload: dict[str, Any]) -> tuple[str | None, bool]:
+        """Show one item, going on after the steps an earlier attempt delivered; (error, permanent)."""
         bot = self._bot()
         markup = keyboard_markup(payload.get("reply_markup"))
         try:
             if payload.get("edit_message_id") is not None:
                 await bot.edit_message_text(chat_id=payload["chat_id"], message_id=payload["edit_message_id"],
                                             text=payload["text"], reply_markup=markup)
-            else:
-                parts = split_text(str(payload["text"]))
-                for i, part in enumerate(parts):
-                    await bot.send_message(chat_id=payload["chat_id"], text=part,
-                                           reply_markup=markup if i == len(parts) - 1 else None)
-                document = payload.get("document")
-                if isinstance(document, dict):
-                    # A file (the DPO's upload): sent as a document, which the chat never renders.
-                    file = InputFile(base64.b64decode(document["data"]), filename=str(document["filename"]))
-                    await bot.send_document(chat_id=payload["chat_id"], document=file,
-                                            disable_content_type_detection=True)
+                return None, False
+            steps = _steps(bot, payload, markup)
+            done = int(payload.get("delivered_steps") or 0)
+            for number, step in enumerate(steps, start=1):
+                if number <= done:
+                    continue  # Telegram accepted it on an earlier attempt
+                await step()
+                if len(steps) > 1 and number < len(steps):
+                    await asyncio.to_thread(self._progress, item_id, number)
         except RetryAfter as exc:
             return f"RetryAfter: {exc.retry_after}", False
         except (Forbidden, BadRequest) as exc:
@@ -110,6 +113,17 @@ class ChatDelivery:
         except NetworkError as exc:
             return f"{type(exc).__name__}: {exc}", False
         return None, False
+
+    def _progress(self, item_id: int, steps: int) -> None:
+        """Record that the first `steps` calls of an item were accepted (before the next one is made)."""
+        with self._sessions() as session:
+            item = session.get(OutboxItem, item_id)
+            if item is None:
+                return
+            data = json.loads(item.payload.decode())
+            data["delivered_steps"] = steps
+            item.payload = json.dumps(data, ensure_ascii=False).encode()
+            session.commit()
 
     def _due(self) -> list[tuple[int, str, dict[str, Any]]]:
         with self._sessions() as session:
@@ -128,6 +142,27 @@ class ChatDelivery:
             else:
                 mark_failed(session, item, error=error, permanent=permanent, now=self._clock())
             session.commit()
+
+
+Step = Callable[[], Awaitable[Any]]
+
+
+def _steps(bot: Bot, payload: dict[str, Any], markup: InlineKeyboardMarkup | None) -> list[Step]:
+    """The Bot API calls that show one item, in order: the text's parts, then its document."""
+    chat_id = payload["chat_id"]
+    parts = split_text(str(payload["text"]))
+    steps: list[Step] = [
+        functools.partial(bot.send_message, chat_id=chat_id, text=part,
+                          reply_markup=markup if i == len(parts) - 1 else None)
+        for i, part in enumerate(parts)
+    ]
+    document = payload.get("document")
+    if isinstance(document, dict):
+        # A file (the DPO's upload): sent as a document, which the chat never renders.
+        file = InputFile(base64.b64decode(document["data"]), filename=str(document["filename"]))
+        steps.append(functools.partial(bot.send_document, chat_id=chat_id, document=file,
+                                       disable_content_type_detection=True))
+    return steps
 
 
 def split_text(text: str, limit: int = MAX_MESSAGE_CHARS) -> list[str]:
