@@ -109,6 +109,9 @@ def _score(paths: list[Path], *, details: bool) -> None:
         typer.echo("")
         for line in result.confusion_lines():
             typer.echo(line)
+        typer.echo("")
+        for line in result.reason_lines():
+            typer.echo(line)
         if result.ignored_ids:
             typer.echo("requests ignored: " + ", ".join(result.ignored_ids))
         if details and result.mistakes:

@@ -272,6 +272,8 @@ class Classifier:
                 continue
             if rule.requires_label and Right(rule.requires_label) not in labels:
                 continue
+            if rule.not_with_only and rights_found and {r.value for r in labels} <= set(rule.not_with_only):
+                continue
             found.append(item.reason)
         if rights_found:
             limits = self.thresholds

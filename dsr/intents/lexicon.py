@@ -41,7 +41,7 @@ _RULE_KEYS = {
     "across",
 }
 _CUE_KEYS = {"id", "reason", "phrases", "all", "window", "needs_right", "requires_label", "note", "unless",
-             "not_own_request"}
+             "not_own_request", "not_with_only"}
 _ROUTINE_KEYS = {"id", "reason", "phrases", "all", "window", "max_tokens", "note", "mass_mail"}
 _FALSE_FRIEND_KEYS = {"id", "suppresses", "phrases", "all", "window", "unless", "note", "asks"}
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -91,6 +91,9 @@ class Rule:
     note: str = ""
     # cue: the message is no request of the sender's own (an authority's letter): labels `other`
     not_own_request: bool = False
+    # cue: does not count when every right read is one of these (the controller's own purposes:
+    # an end customer refusing kmb2's surveys is no processor situation)
+    not_with_only: tuple[str, ...] = ()
     # routine: a marker of mass mail (newsletter, sales pitch, phishing); two different ones
     # outweigh privacy words and rights read in the text
     mass_mail: bool = False
@@ -295,6 +298,9 @@ def _cue_rules(src: _Source, seen: set[str]) -> list[Rule]:
         requires = table.get("requires_label", "")
         if requires and requires not in (*RIGHT_FILES, Right.OTHER.value):
             raise src.error(line, f"{where}: requires_label {requires!r} is not a label")
+        not_with_only = table.get("not_with_only", [])
+        if not isinstance(not_with_only, list) or not set(not_with_only) <= set(RIGHT_FILES):
+            raise src.error(line, f"{where}: 'not_with_only' must list labels from {', '.join(RIGHT_FILES)}")
         rule_id = f"cue.{table['id']}"
         if rule_id in seen:
             raise src.error(line, f"{where}: duplicate id")
@@ -303,7 +309,8 @@ def _cue_rules(src: _Source, seen: set[str]) -> list[Rule]:
             Rule(rule_id, "cue", str(reason), 1.0, _patterns(src, table, line, where), src.path, line,
                  needs_right=bool(table.get("needs_right", False)), unless=_unless(src, table, line, where),
                  requires_label=str(requires), note=str(table.get("note", "")),
-                 not_own_request=_flag(src, table, "not_own_request", line, where))
+                 not_own_request=_flag(src, table, "not_own_request", line, where),
+                 not_with_only=tuple(not_with_only))
         )
     return rules
 

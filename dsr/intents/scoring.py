@@ -14,7 +14,9 @@ The figures a DPO needs before trusting automation:
   controller, so it counts as neither; `asked` is its share of all messages.  The figures that
   count a clarification question as an escalation (the classifier's `escalate` flag, used until
   2026-12-07) are kept beside them as `escalation_recall_any` / `false_escalation_any`;
-- per label precision and recall, and a confusion table (gold label -> predicted labels).
+- per label precision and recall, and a confusion table (gold label -> predicted labels);
+- per escalation reason: how often the route carried it, how often the DPO saw the message at
+  once because of it, and how often the label agreed (`escalate` true) or not (false).
 
 Records exported by `dsr corpus export-corrections` have the same format and are read the same way.
 """
@@ -48,6 +50,21 @@ class LabelScores:
 
 
 @dataclass(frozen=True, slots=True)
+class ReasonScores:
+    """How one escalation reason fared: carried by the route, sent to a person, label agreement."""
+
+    reason: str
+    fired: int  # messages whose route carries the reason (escalation, triage or clarification)
+    to_person: int  # of those, the DPO saw at once
+    agreed: int  # of those sent to a person, the label says escalate (true)
+    disagreed: int  # of those sent to a person, the label says do not escalate (false)
+
+    @property
+    def agreement(self) -> float:
+        return _ratio(self.agreed, self.agreed + self.disagreed)
+
+
+@dataclass(frozen=True, slots=True)
 class CorpusScores:
     """Figures for one corpus; rates are 0..1."""
 
@@ -68,6 +85,7 @@ class CorpusScores:
     asked: int = 0  # messages answered with a clarification question to the sender
     escalation_recall_any: float = 1.0  # as escalation_recall, a clarification question counted as escalation
     false_escalation_any: float = 0.0  # as false_escalation, a clarification question counted as escalation
+    per_reason: tuple[ReasonScores, ...] = ()  # most often fired first
 
     @property
     def ignored_share(self) -> float:
@@ -102,6 +120,15 @@ class CorpusScores:
         for item in self.per_label:
             out.append(f"{item.label:<22} {item.precision:>9.3f} {item.recall:>7.3f} {item.support:>5} "
                        f"{item.predicted:>9}")
+        return out
+
+    def reason_lines(self) -> list[str]:
+        """Per escalation reason: fired, sent to the DPO at once, and whether the labels agreed."""
+        out = [f"{'escalation reason':<26} {'fired':>5} {'to DPO':>6} {'label yes':>9} {'label no':>8} "
+               f"{'agreement':>9}"]
+        for item in self.per_reason:
+            out.append(f"{item.reason:<26} {item.fired:>5} {item.to_person:>6} {item.agreed:>9} "
+                       f"{item.disagreed:>8} {item.agreement:>9.3f}")
         return out
 
     def confusion_lines(self) -> list[str]:
@@ -160,6 +187,7 @@ def score(records: Iterable[dict[str, Any]],
     confusion: dict[str, dict[str, int]] = {label: {} for label in LABELS}
     mistakes: list[str] = []
     ignored_ids: list[str] = []
+    reason_counts: dict[str, list[int]] = {}  # reason -> fired, to person, agreed, disagreed
     for record in records:
         total += 1
         ident = str(record.get("id", total))
@@ -188,6 +216,12 @@ def score(records: Iterable[dict[str, Any]],
         to_person = reaches_person(decision)
         asked += decision.route is Route.CLARIFY
         wanted = record.get("escalate")
+        for reason in dict.fromkeys(decision.reasons):
+            cell = reason_counts.setdefault(reason, [0, 0, 0, 0])
+            cell[0] += 1
+            cell[1] += to_person
+            cell[2] += to_person and wanted is True
+            cell[3] += to_person and wanted is False
         if wanted is True:
             must += 1
             must_hit += to_person
@@ -234,4 +268,6 @@ def score(records: Iterable[dict[str, Any]],
         asked=asked,
         escalation_recall_any=_ratio(must_any, must),
         false_escalation_any=_ratio(must_not_any, must_not, empty=0.0),
+        per_reason=tuple(ReasonScores(reason, *cell) for reason, cell in
+                         sorted(reason_counts.items(), key=lambda kv: (-kv[1][0], kv[0]))),
     )

@@ -57,5 +57,5 @@ def test_cli_score_prints_all_figures() -> None:
     result = CliRunner().invoke(app, ["classify", "--score", str(HARD)])
     assert result.exit_code == 0
     for name in ("exact-set accuracy", "macro-F1", "escalation recall", "false-escalation rate",
-                 "precision without a human"):
+                 "precision without a human", "escalation reason"):
         assert name in result.stdout
