@@ -226,6 +226,8 @@ def suppression(
     if auto_reply:
         return "auto_reply"
     sentence = view.tokens[match.first].sentence
+    if match.rule.unless and cue_cancelled(view, match):
+        return "unless"  # the rule's own exception: "Auskunft der CRIF" is a credit report, no request
     if match.rule.negatable and negated(view, match) and not view.has("conditional", sentence):
         return "negation"  # "Wenn Sie nicht löschen, ..." is a demand under a condition, no negation
     ff = false_friend(view, match, label)

@@ -9,7 +9,9 @@ notices, `vocabulary.toml` words that fuzzy matching must never "correct".
 written as a frame (a wish x an action x an object) instead of a list of fixed phrases.
 A rule matches either a `phrases` entry (words in this order, next to each other) or all slots of
 `all` within `window` words in one sentence, in any order (`across = true`: in neighbouring
-sentences too, "Ich bekomme jede Woche Werbung. Das will ich nicht.").  Inside a phrase or slot:
+sentences too, "Ich bekomme jede Woche Werbung. Das will ich nicht.").  A rule's `unless` phrases
+cancel it in their sentence ("Auskunft der CRIF" is a credit report, no request).  Inside a phrase
+or slot:
 
     loesch*          a word starting with "loesch" (löschen, Löschung, löscht ...)
     *sperre          a word ending in "sperre" (Stromsperre, Kontosperre ...)
@@ -38,7 +40,7 @@ RIGHT_FILES = tuple(r.value for r in Right if r is not Right.OTHER)
 
 _RULE_KEYS = {
     "id", "weight", "phrases", "all", "window", "max_tokens", "negatable", "first_person", "note", "lang",
-    "across",
+    "across", "unless",
 }
 _CUE_KEYS = {"id", "reason", "phrases", "all", "window", "needs_right", "requires_label", "note", "unless",
              "not_own_request", "not_with_only"}
@@ -281,7 +283,8 @@ def _right_rules(src: _Source, seen: set[str]) -> list[Rule]:
             raise src.error(line, f"{where}: 'first_person' must be true or false")
         rules.append(
             Rule(rule_id, "right", label, float(weight), _patterns(src, table, line, where), src.path,
-                 line, max_tokens, negatable, first_person=first_person, note=str(table.get("note", "")))
+                 line, max_tokens, negatable, first_person=first_person,
+                 unless=_unless(src, table, line, where), note=str(table.get("note", "")))
         )
     return rules
 

@@ -18,9 +18,11 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import NamedTuple
 
-# Umlauts and ß spelled out, typographic apostrophes made plain (str.replace per character is
+# Umlauts and ß spelled out, typographic apostrophes made plain, and the letters NFKD would
+# leave (Turkish dotless ı, Polish ł, Danish ø) spelled plain (str.replace per character is
 # much faster than str.translate on non-ASCII text; no replacement creates another's character).
-_UMLAUT_SPELLINGS = (("ä", "ae"), ("ö", "oe"), ("ü", "ue"), ("ß", "ss"), ("’", "'"), ("‘", "'"))
+_UMLAUT_SPELLINGS = (("ä", "ae"), ("ö", "oe"), ("ü", "ue"), ("ß", "ss"), ("’", "'"), ("‘", "'"),
+                     ("ı", "i"), ("ł", "l"), ("ø", "o"), ("đ", "d"))
 _NON_ASCII_RUN = re.compile(r"[^\x00-\x7f]+")
 
 _HTML_HINT = re.compile(r"<(?:/?[a-zA-Z][a-zA-Z0-9]*\b[^>]*|!--)>?|&(?:[a-zA-Z]{2,8}|#\d{2,5});")

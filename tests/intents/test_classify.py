@@ -158,6 +158,34 @@ def test_job_application_is_not_escalated() -> None:
     assert result.labels == (Right.OTHER,) and not result.escalate
 
 
+def test_a_rules_unless_cancels_it_in_its_sentence() -> None:
+    # "Auskunft" and "Selbstauskunft" here are credit reports, not a request for access.
+    body = ("Laut meiner Selbstauskunft bei Creditsafe haben Sie viermal eine Auskunft zu meiner "
+            "Person eingeholt. Ich widerspreche diesen regelmäßigen Bonitätsabfragen.")
+    result = classify("Widerspruch", body, "email")
+    assert result.labels == (Right.OBJECTION,)
+    assert any(e.rule == "access.auskunft_noun" and e.suppressed_by == "unless" for e in result.evidence)
+    # Completing an incomplete access answer is access, not rectification.
+    incomplete = "Die Auskunft ist unvollständig. Bitte ergänzen Sie die Auskunft."
+    assert labels("AW: Ihre Auskunft", incomplete) == ["access"]
+    assert "rectification" in labels("", "Bitte ergänzen Sie meine Telefonnummer in Ihren Unterlagen.")
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("Hakkımda hangi kişisel verileri sakladığınızı bilmek istiyorum.", ["access"]),
+        ("Les solicito la supresión de todos mis datos personales.", ["erasure"]),
+        ("Bonjour, je ne veux plus recevoir vos publicités.", ["marketing_objection"]),
+        ("why only vorkasse now?? i want that a human checks this, not a computer", ["automated_decision"]),
+        ("Please not check my credit anymore, I not agree with this.", ["objection"]),
+        ("ik will keen Ümfraagen un keen Reklaam mehr vun jo hebben", ["marketing_objection"]),
+    ],
+)
+def test_frames_read_other_languages_and_dialects(body: str, expected: list[str]) -> None:
+    assert labels("", body, "telegram") == expected
+
+
 def test_evidence_spans_point_at_the_body() -> None:
     body = "Hallo,\n\nbitte löschen Sie meine Daten.\n\nGruß"
     result = classify("", body, "email")

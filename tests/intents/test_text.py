@@ -10,7 +10,8 @@ from dsr.intents.text import fold, plain_text, tokenize
 @pytest.mark.parametrize(
     ("word", "folded"),
     [("Löschung", "loeschung"), ("LOESCHUNG", "loeschung"), ("Straße", "strasse"), ("Grüße", "gruesse"),
-     ("Wiśniewski", "wisniewski"), ("ÄNDERUNG", "aenderung")],
+     ("Wiśniewski", "wisniewski"), ("ÄNDERUNG", "aenderung"), ("sakladığınızı", "sakladiginizi"),
+     ("usunięcie", "usuniecie"), ("Łódź", "lodz")],
 )
 def test_fold_spells_out_umlauts_and_case(word: str, folded: str) -> None:
     assert fold(word) == folded
