@@ -82,6 +82,14 @@ REVIEW_REASONS = frozenset({"objection_balancing", "automated_decision_review", 
 CONSENT_REVIEW = "consent_withdrawal_review"
 # Escalation reason: the request names several clients of the processor register (Art. 28(3)(e)).
 SEVERAL_CLIENTS = "several_clients"
+# Escalation reason: we may be only the processor (the request concerns a registered client's data).
+PROCESSOR_ROLE = "processor_role"
+# Reasons a DPO reads before a request about one client's data is forwarded: an authority's letter
+# (its own deadline, answered by a person), a threat of legal action or a complaint (they may be
+# about our own conduct as processor), a reported breach (Art. 33(2): the processor tells the client
+# without undue delay, and our 72-hour clock runs on the ticket) and suspected identity theft.
+# Escalation wins over automatic forwarding; the DPO forwards with one action in the console.
+HOLD_FORWARD_REASONS = frozenset({"authority", "legal_threat", "complaint", "breach", "identity_theft"})
 
 NOT_A_REQUEST = "not_a_request"  # disposition of an ignored message (reason in disposition_reason)
 # Mails to the DPO and managers: a bounce of one is an internal matter, not an unreachable person.
@@ -292,6 +300,9 @@ def _new_request(run: Run, result: Classification) -> Outcome:
     if decision.route is Route.TRIAGE:
         return _triage(run, ticket)
     clients = named_clients(run.profile, f"{run.msg.subject}\n{run.msg.body}") if labels else []
+    held = sorted(HOLD_FORWARD_REASONS.intersection(reasons)) if to_escalate else []
+    if len(clients) == 1 and held:
+        return _client_held_for_dpo(run, ticket, clients[0], reasons)
     if len(clients) == 1:
         return _forward_to_client(run, ticket, clients[0])
     if clients:
@@ -342,6 +353,35 @@ def _several_clients(run: Run, ticket: Ticket, clients: Sequence[ProcessorClient
                     "Auftraggeber weiterleiten (Art. 28 Abs. 3 lit. e DSGVO) oder selbst beantworten")
     run.replies.alert_dpo(ticket, ticket.escalation_reasons)
     return _accepted("escalated", ticket)
+
+
+def _client_held_for_dpo(run: Run, ticket: Ticket, client: ProcessorClient,
+                         reasons: Sequence[str]) -> Outcome:
+    """One client's data, but also an authority, a legal threat, a complaint, a breach or identity
+    theft: the DPO reads it first (`HOLD_FORWARD_REASONS`).
+
+    Nothing goes out automatically, neither the forward nor a letter in our own name about the
+    client's data; the client stays on the ticket as the candidate, so the DPO forwards with one
+    action (or answers it as ours).  A breach report gets its 72-hour clock at once.
+    """
+    ProcessorRecord(candidates=(client.key,)).store(ticket)
+    codes = list(dict.fromkeys([*reasons, PROCESSOR_ROLE]))
+    escalate(run.session, ticket, codes, actor=SYSTEM, now=run.now,
+             reason=f"Die Anfrage betrifft Daten im Auftrag von {client.name}, nennt aber auch: "
+                    f"{reasons_text(tuple(reasons))}. Nicht automatisch weitergeleitet: bitte prüfen, "
+                    "dann weiterleiten (Art. 28 Abs. 3 lit. e DSGVO) oder selbst beantworten")
+    _start_breach_clock(run, ticket, reasons)
+    run.replies.alert_dpo(ticket, ticket.escalation_reasons)
+    return _accepted("escalated", ticket)
+
+
+def _start_breach_clock(run: Run, ticket: Ticket, reasons: Sequence[str]) -> None:
+    if "breach" in reasons and ticket.breach_due_at is None:
+        # Art. 33(1): aware on receipt of the report (a new message, or the answer to our question).
+        ticket.breach_due_at = breach_notification_due(run.msg.received_at)
+        audit(run.session, actor=SYSTEM, action="breach_flagged", now=run.now, ticket_id=ticket.id,
+              reason="Hinweis auf eine Datenpanne: Meldung an die Aufsichtsbehörde binnen 72 Stunden "
+                     "prüfen (Art. 33 DSGVO)", detail={"breach_due_at": ticket.breach_due_at.isoformat()})
 
 
 def _triage(run: Run, ticket: Ticket) -> Outcome:
@@ -427,12 +467,7 @@ def _escalate(run: Run, ticket: Ticket, reasons: Sequence[str],
         ctx = reply_context(ticket, channel=run.msg.channel, verified=verified,
                             recipient_name=_name(decision.subject) if verified else None)
         run.replies.reply(ReplyKind.ESCALATION_NOTICE, ticket, ctx)
-    if "breach" in reasons and ticket.breach_due_at is None:
-        # Art. 33(1): aware on receipt of the report (a new message, or the answer to our question).
-        ticket.breach_due_at = breach_notification_due(run.msg.received_at)
-        audit(run.session, actor=SYSTEM, action="breach_flagged", now=run.now, ticket_id=ticket.id,
-              reason="Hinweis auf eine Datenpanne: Meldung an die Aufsichtsbehörde binnen 72 Stunden "
-                     "prüfen (Art. 33 DSGVO)", detail={"breach_due_at": ticket.breach_due_at.isoformat()})
+    _start_breach_clock(run, ticket, reasons)
     run.replies.alert_dpo(ticket, ticket.escalation_reasons)
     return _accepted("escalated", ticket)
 

@@ -218,3 +218,19 @@ def test_managers_may_not_forward(world: World) -> None:
                                  "csrf_token": client.csrf})  # type: ignore[attr-defined]
     assert response.status_code == 403
     assert _outbox(world) == []
+
+
+def test_a_client_held_for_the_dpo_is_preselected_for_the_one_forward(world: World) -> None:
+    """Brief gap 5: the pipeline held a request about one client's data (escalation won); the page
+    says why and preselects that client, so preview and confirm forward it."""
+    with world.sessions.begin() as s:
+        ticket = s.get(Ticket, world.email_ticket)
+        assert ticket is not None
+        ProcessorRecord(candidates=("hv-okertal",)).store(ticket)
+    page = world.client("dpo").get(f"/tickets/{world.email_ticket}").text
+    assert "wurde aber wegen der Eskalationsgründe nicht automatisch weitergeleitet" in page
+    assert '<option value="hv-okertal" selected>' in page
+    assert '<option value="elektro-heinemann">' in page
+    post_form(world.client("dpo"), f"/tickets/{world.email_ticket}/processor/forward",
+              {"client": "hv-okertal", "scope": "whole"})
+    assert ProcessorRecord.of(read_ticket(world, world.email_ticket)).client == "hv-okertal"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import select
 
 from dsr.service.demo import demo_request
@@ -72,3 +73,38 @@ def test_several_clients_named_go_to_the_dpo_with_the_clients_listed(harness: Ha
 def test_a_request_naming_no_client_is_kmb2s_own(harness: Harness) -> None:
     harness.send(make_mail())
     assert {i.kind for i in harness.outbox()} & {"processor_forward", "processor_notice"} == set()
+
+
+HOLD_CASES = {
+    "legal_threat": ("Guten Tag,\n\nElektro Heinemann hat bei mir gearbeitet und Sie haben abgerechnet. "
+                     "Bitte Auskunft nach Art. 15 DSGVO über alles, was Sie zu mir haben. Sonst schalte "
+                     "ich meinen Anwalt ein und verlange Schadensersatz.\n\nJana Unbekannt"),
+    "breach": ("Guten Tag,\n\nSie rechnen für Elektro Heinemann ab. In meiner Rechnung standen Name und "
+               "Anschrift eines anderen Kunden, ich habe also fremde Daten bekommen. Bitte löschen Sie "
+               "meine Daten.\n\nJana Unbekannt"),
+    "authority": ("Sehr geehrte Damen und Herren,\n\ndie Landesbeauftragte für den Datenschutz "
+                  "Niedersachsen hat eine Beschwerde von Frau Jana Unbekannt erhalten. Frau Unbekannt hat "
+                  "bei Ihnen Auskunft nach Art. 15 DSGVO über ihre Daten aus der Abrechnung für Elektro "
+                  "Heinemann verlangt. Wir bitten um Stellungnahme binnen zwei Wochen.\n\nAz. 5.1-1234/26"),
+}
+
+
+@pytest.mark.parametrize("reason", sorted(HOLD_CASES))
+def test_one_client_with_an_escalation_reason_goes_to_the_dpo_first(harness: Harness, reason: str) -> None:
+    """Brief gap 5: escalation wins over automatic forwarding.  Nothing goes to the client or the
+    person in our name; the client stays on the ticket as the candidate the DPO forwards to."""
+    outcome = harness.send(make_mail(sender=STRANGER, subject="Anfrage", body=HOLD_CASES[reason]))
+    assert outcome.reason == "escalated"
+    [ticket] = harness.tickets()
+    assert ticket.state == "escalated" and ticket.outcome is None
+    assert reason in ticket.escalation_reasons and "processor_role" in ticket.escalation_reasons
+    assert ticket.classification["processor"] == {"candidates": ["elektro-heinemann"]}
+    assert (ticket.breach_due_at is not None) is (reason == "breach")
+    items = harness.outbox()
+    assert [i.kind for i in items] == ["dpo_escalation_alert"]
+    assert items[0].recipient == KMB2
+    with harness.sessions() as s:
+        why = s.scalar(select(AuditEvent.reason).where(AuditEvent.action == "state_changed",
+                                                       AuditEvent.ticket_id == ticket.id))
+    assert why is not None and "im Auftrag von Heinemann Elektrotechnik GmbH, Braunschweig" in why
+    assert "Nicht automatisch weitergeleitet" in why
