@@ -153,6 +153,7 @@ ACTIONS: dict[str, str] = {
     "console.digest_queued": "Übersicht versandt",
     "console.csv_exported": "CSV exportiert",
     "console.document_downloaded": "Dokument heruntergeladen",
+    "console.letter_pdf_refused": "Brief-PDF verweigert: nach der Freigabe verändert",
     "console.calendar_token_created": "Kalender-Link erstellt",
     "console.login": "Anmeldung",
     "console.login_failed": "Anmeldung fehlgeschlagen",

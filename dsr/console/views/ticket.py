@@ -8,7 +8,9 @@ itself recorded in the audit log (access to personal data, Art. 5(2) accountabil
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from email import message_from_bytes, policy
@@ -49,6 +51,8 @@ from dsr.pipeline.outbound import (
 from dsr.replies.context import ReplyKind
 from dsr.store.models import AuditEvent, Direction, Document, Message, OutboxItem, Ticket, TicketNote, User
 from dsr.store.tickets.services import OUTCOMES, REFUSAL_REASONS, audit, effective_due
+
+log = logging.getLogger(__name__)
 
 # Templates a DPO may start a draft from (the person-facing answers of replies/).
 DRAFT_KINDS: dict[str, str] = {
@@ -425,26 +429,58 @@ def document_download(ctx: Ctx) -> Response:
         )
 
 
+def letter_document(ticket: Ticket, msg: Message, sender: str) -> tuple[str, bytes]:
+    """The file name and PDF of a postal answer, from the letter as recorded (deterministic)."""
+    letter = Letter(
+        sender_line=sender,
+        recipient=(ticket.postal_address or "").splitlines(),
+        place_date=date_de(msg.received_at),
+        reference=ticket.reference,
+        subject=msg.subject_line,
+        text=msg.body_text,
+    )
+    return f"brief-{ticket.reference}-{msg.id}.pdf", render_pdf(letter)
+
+
+def approved_digest(msg: Message) -> str | None:
+    """The SHA-256 of the PDF recorded when the letter was approved (None: approved before hashes)."""
+    for entry in msg.attachments or []:
+        if isinstance(entry, dict) and entry.get("content_type") == "application/pdf" and entry.get("sha256"):
+            return str(entry["sha256"])
+    return None
+
+
+LETTER_ALTERED = (
+    "Der Brief wird nicht ausgegeben: Er stimmt nicht mehr mit der freigegebenen Fassung überein "
+    "(Text, Betreff, Anschrift oder Absender wurden danach verändert; die Prüfsumme weicht ab). "
+    "Bitte den Vorgang prüfen und den Brief erneut freigeben."
+)
+
+
 def letter_pdf(ctx: Ctx) -> Response:
-    """The PDF of a postal answer recorded on the ticket (an outbound message on channel "letter")."""
-    with ctx.services.sessions() as session:
+    """The PDF of a postal answer recorded on the ticket (an outbound message on channel "letter").
+
+    Integrity: the SHA-256 of the PDF was stored when the DPO approved the letter; the PDF is
+    made again from the stored letter and handed out only when it is byte for byte that one.
+    Anything changed since (text, subject, postal address, the sender's name) is refused, audited.
+    """
+    with ctx.services.sessions.begin() as session:
         ticket = scoped_ticket(session, ctx.scope, ticket_id=ctx.path_int("ticket_id"))
         msg = session.get(Message, ctx.path_int("letter_id"))
         if ticket is None or msg is None or msg.ticket_id != ticket.id or msg.channel != "letter":
             return ctx.not_found()
         profile = ctx.services.profiles.get(ticket.controller)
-        sender = profile.short_name if profile else ticket.controller
-        letter = Letter(
-            sender_line=sender,
-            recipient=(ticket.postal_address or "").splitlines(),
-            place_date=date_de(msg.received_at),
-            reference=ticket.reference,
-            subject=msg.subject_line,
-            text=msg.body_text,
-        )
-        name = f"brief-{ticket.reference}-{msg.id}.pdf"
+        name, pdf = letter_document(ticket, msg, profile.short_name if profile else ticket.controller)
+        approved = approved_digest(msg)
+        actual = hashlib.sha256(pdf).hexdigest()
+        if approved is not None and approved != actual:
+            audit(session, actor=ctx.actor, action="console.letter_pdf_refused", now=ctx.now,
+                  ticket_id=ticket.id, reason="Brief-PDF weicht von der freigegebenen Fassung ab",
+                  detail={"message_id": msg.id, "approved_sha256": approved, "actual_sha256": actual})
+            log.warning("letter pdf refused: digest differs ticket=%s letter=%s", ticket.id, msg.id)
+            return ctx.render("error.html", status_code=409, title="Brief verändert", message=LETTER_ALTERED)
     return Response(
-        render_pdf(letter),
+        pdf,
         media_type="application/pdf",
         headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
     )

@@ -8,6 +8,7 @@ transaction as the decision (an extension is never recorded without its notice, 
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -34,7 +35,7 @@ from dsr.console.outgoing import PLACEHOLDER_CLOSE, PLACEHOLDER_OPEN, placeholde
 from dsr.console.queries import scoped_ticket
 from dsr.console.relationships import person_relationships, relationship_rows
 from dsr.console.views.fulfilment import datamaps
-from dsr.console.views.ticket import DRAFT_KINDS, VERIFY_LEVELS, default_subject
+from dsr.console.views.ticket import DRAFT_KINDS, VERIFY_LEVELS, default_subject, letter_document
 from dsr.controllers import ControllerProfile
 from dsr.fulfilment.delivery import delivery_facts
 from dsr.fulfilment.letter import letter_context
@@ -418,10 +419,16 @@ def _letter(ctx: Ctx, session: Session, ticket: Ticket, profile: ControllerProfi
     )
     session.add(letter)
     session.flush()
+    # The PDF as approved: its digest is checked at every download (views.ticket.letter_pdf).
+    name, pdf = letter_document(ticket, letter, profile.short_name)
+    digest = hashlib.sha256(pdf).hexdigest()
+    recorded: list[Any] = [{"name": name, "content_type": "application/pdf", "size": len(pdf),
+                            "sha256": digest}]
+    letter.attachments = recorded
     ticket.draft_reply = None
     ticket.updated_at = ctx.now
     audit(session, actor=ctx.actor, action="letter_printed", now=ctx.now, ticket_id=ticket.id,
-          reason="Antwort als Brief freigegeben", detail={"message_id": letter.id})
+          reason="Antwort als Brief freigegeben", detail={"message_id": letter.id, "sha256": digest})
     label = None
     if outcome and ticket.state in OPEN_STATES:
         label = record_outcome(session, ticket, outcome=outcome, refusal_code=code, actor=ctx.actor,
