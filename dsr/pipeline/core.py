@@ -30,7 +30,8 @@ from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from dsr.config import Settings
-from dsr.controllers.profile import ControllerProfile
+from dsr.controllers.processor import named_clients
+from dsr.controllers.profile import ControllerProfile, ProcessorClient
 from dsr.inbound import InboundMessage, Outcome, OutcomeStatus
 from dsr.intents import classify
 from dsr.intents.classifier import default_classifier
@@ -120,12 +121,13 @@ class Pipeline:
         now = self._clock()
         started = time.monotonic()
         result = _classify(msg)  # pure: done before the transaction takes the write lock
+        clients = tuple(named_clients(profile, f"{msg.subject}\n{msg.body}"))  # pure, as well
         spent = time.monotonic() - started
         if spent > self._settings.message_time_budget_seconds:
             # The per-message time budget: too costly to go on with; the DPO decides.
             return self._quarantine_message(msg, f"zu aufwendig (Einordnung dauerte {spent:.0f} s)")
         try:
-            outcome = retry_if_disconnected(lambda: self._transaction(msg, profile, now, result))
+            outcome = retry_if_disconnected(lambda: self._transaction(msg, profile, now, result, clients))
         except DATABASE_UNAVAILABLE:
             raise  # the adapter does not acknowledge (SMTP 451, no IMAP flag): delivered again later
         except Exception as exc:
@@ -165,7 +167,7 @@ class Pipeline:
         return Outcome(OutcomeStatus.QUARANTINED, reason=reason)
 
     def _transaction(self, msg: InboundMessage, profile: ControllerProfile, now: datetime,
-                     result: Classification) -> Outcome:
+                     result: Classification, clients: tuple[ProcessorClient, ...]) -> Outcome:
         """Every step for `msg` in one transaction, committed once (not at all for a duplicate)."""
         with self._gate, self._sessions() as session:
             try:
@@ -174,7 +176,7 @@ class Pipeline:
                 session.rollback()
                 return self._duplicate(msg)
             queue = ReplyQueue(session, profile, msg, now, self._overrides_dir)
-            run = Run(session, profile, msg, stored, now, queue, result, self._site)
+            run = Run(session, profile, msg, stored, now, queue, result, self._site, clients)
             outcome = self._run_steps(run)
             self._record_disposition(session, stored)
             self._fault("crash_before_commit")

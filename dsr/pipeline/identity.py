@@ -56,6 +56,9 @@ DISCLOSING_RIGHTS = frozenset({Right.ACCESS, Right.PORTABILITY, Right.RECTIFICAT
                                Right.AUTOMATED_DECISION})
 # Beyond this many customer-number-shaped tokens a message is a list of guesses, not an answer.
 MAX_FACT_TOKENS = 200
+# The longest token that can be a fact (customer numbers up to 64 characters, postal codes 5):
+# longer ones are skipped before their characters are looked at (this runs under the write lock).
+MAX_FACT_TOKEN_LENGTH = 64
 FACTS_REQUESTED = ("Kundennummer", "Postleitzahl")
 FACTS_METHOD = "Kundennummer und Postleitzahl stimmen mit dem Datensatz überein"
 # Escalation reason codes that make verification a human decision (docs/LEGAL-NOTES.md 3.5 level 3).
@@ -316,9 +319,9 @@ def read_facts(session: Session, controller: str, text: str) -> FactsReading:
     named customer number belongs to, so the limit per data subject holds across tickets).
     """
     tokens = list(dict.fromkeys(t for t in _TOKEN_RE.findall(_REFERENCE_RE.sub(" ", text))
-                                if any(c.isdigit() for c in t)))
+                                if len(t) <= MAX_FACT_TOKEN_LENGTH and any(c.isdigit() for c in t)))
     postal_codes = [t for t in tokens if _POSTAL_RE.match(t)]
-    others = [t.upper() for t in tokens if not _POSTAL_RE.match(t) and 3 <= len(t) <= 64]
+    others = [t.upper() for t in tokens if not _POSTAL_RE.match(t) and len(t) >= 3]
     if len(others) > MAX_FACT_TOKENS:
         return FactsReading(True, failures=(None,) * attempts.TICKET_MAX_FAILURES)
     matched: list[DataSubject] = []

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from dsr.controllers.profile import ControllerProfile
+from dsr.controllers.profile import ControllerProfile, ProcessorClient
 from dsr.inbound import InboundMessage
 from dsr.intents.model import Classification
 from dsr.pipeline.outbound import ReplyQueue
@@ -45,3 +45,6 @@ class Run:
     replies: ReplyQueue
     classification: Classification  # intents.classify of the message, computed before the transaction
     site: Site
+    # The processor clients the message names (`controllers.processor`), also read before the
+    # transaction: text work on a long body does not hold the write lock.
+    named_clients: tuple[ProcessorClient, ...] = ()

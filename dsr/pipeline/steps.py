@@ -17,7 +17,6 @@ from typing import Final
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dsr.controllers.processor import named_clients
 from dsr.controllers.profile import ProcessorClient
 from dsr.deadlines import breach_notification_due
 from dsr.inbound import Outcome, OutcomeStatus
@@ -299,7 +298,7 @@ def _new_request(run: Run, result: Classification) -> Outcome:
     _flag_id_documents(run, ticket)
     if decision.route is Route.TRIAGE:
         return _triage(run, ticket)
-    clients = named_clients(run.profile, f"{run.msg.subject}\n{run.msg.body}") if labels else []
+    clients = list(run.named_clients) if labels else []
     held = sorted(HOLD_FORWARD_REASONS.intersection(reasons)) if to_escalate else []
     if len(clients) == 1 and held:
         return _client_held_for_dpo(run, ticket, clients[0], reasons)
