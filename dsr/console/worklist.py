@@ -24,7 +24,16 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from dsr.console.queries import ControllerScope, TicketRow, load_rows
-from dsr.store.models import DataSubject, Direction, FulfilmentCase, FulfilmentState, Message, Ticket
+from dsr.pipeline.forwarding import FORWARDED, ProcessorRecord
+from dsr.store.models import (
+    DataSubject,
+    Direction,
+    FulfilmentCase,
+    FulfilmentState,
+    Message,
+    Ticket,
+    TicketState,
+)
 from dsr.store.search import folded, like_pattern, matching_ticket_ids
 
 SUMMARY_CHARS = 90
@@ -58,6 +67,9 @@ class WorkRow:
     summary: str
     related: tuple[Related, ...]
     review: bool = False  # the fulfilment found everything and waits for the DPO's review
+    # Forwarded to a client (processor mode) whose confirmation is still missing on its follow-up
+    # date: answered for us, but the DPO must ask the client now (Art. 28(3)(e)).
+    follow_up: date | None = None
 
 
 def _first_line(subject: str, body: str) -> str:
@@ -117,8 +129,31 @@ def load_work_rows(
         key = _person_key(ticket)
         others = tuple(r for r in related.get(key, ()) if r.id != row.id) if key else ()
         result.append(WorkRow(row=row, person=person, summary=_first_line(subject, body), related=others,
-                              review=row.id in in_review and row.is_open))
+                              review=row.id in in_review and row.is_open,
+                              follow_up=_follow_up_due(ticket, today)))
     return result
+
+
+def _follow_up_due(ticket: Ticket, today: date) -> date | None:
+    """The follow-up date of a forwarding still unconfirmed once it is reached, else None."""
+    if ticket.state != TicketState.ANSWERED.value or ticket.outcome != FORWARDED:
+        return None
+    record = ProcessorRecord.of(ticket)
+    if not record.awaiting_confirmation or record.follow_up is None or record.follow_up > today:
+        return None
+    return record.follow_up
+
+
+def follow_up_due_ids(session: Session, *, scope: ControllerScope, today: date) -> list[int]:
+    """Tickets forwarded to a client whose follow-up date is reached without its confirmation.
+
+    They are answered for us (our clock stopped), so they are not open; the default work list
+    adds them on that date, when the DPO must ask the client (the scheduler's reminder is the
+    mail of the same fact)."""
+    forwarded = session.scalars(select(Ticket).where(
+        scope.where(Ticket.controller), Ticket.state == TicketState.ANSWERED.value,
+        Ticket.outcome == FORWARDED))
+    return sorted(t.id for t in forwarded if _follow_up_due(t, today) is not None)
 
 
 def _sender_label(sender: str) -> str:

@@ -234,3 +234,22 @@ def test_a_client_held_for_the_dpo_is_preselected_for_the_one_forward(world: Wor
     post_form(world.client("dpo"), f"/tickets/{world.email_ticket}/processor/forward",
               {"client": "hv-okertal", "scope": "whole"})
     assert ProcessorRecord.of(read_ticket(world, world.email_ticket)).client == "hv-okertal"
+
+
+def test_a_forwarding_comes_back_into_the_work_list_on_its_follow_up_date(world: World) -> None:
+    """Brief gap 4: a forwarded ticket is answered for us (not in the default list) until its
+    follow-up date; then it is there, marked, until the client's confirmation is recorded."""
+    client = world.client("dpo")
+    _forward_whole(world, client)  # 02.03.2026, follow-up 16.03.2026
+    link = f'href="/tickets/{world.email_ticket}"'
+    assert link not in client.get("/queue").text
+    world.clock.advance(days=13)  # 15.03.: not yet
+    client = world.client("dpo")
+    assert link not in client.get("/queue").text
+    world.clock.advance(days=1)  # 16.03.: due
+    client = world.client("dpo")
+    page = client.get("/queue").text
+    assert link in page and "Beim Auftraggeber nachfassen (fällig seit 16.03.2026)" in page
+    post_form(client, f"/tickets/{world.email_ticket}/processor/confirm",
+              {"note": "Frau Heinemann hat am 16.03. per E-Mail bestätigt"})
+    assert link not in client.get("/queue").text

@@ -19,7 +19,13 @@ from starlette.responses import Response
 from dsr.console.guard import Ctx
 from dsr.console.labels import CHANNELS, IDENTITY, OPEN_STATES, REASONS, STATES
 from dsr.console.operations import RefusedError, check_outcome, close
-from dsr.console.worklist import WorkRow, load_work_rows, needs_action, search_ticket_ids
+from dsr.console.worklist import (
+    WorkRow,
+    follow_up_due_ids,
+    load_work_rows,
+    needs_action,
+    search_ticket_ids,
+)
 from dsr.intents.rights import Right
 from dsr.store.models import SavedView, Ticket, User
 from dsr.store.tickets.services import OUTCOMES, REFUSAL_REASONS, TicketError, assign, audit
@@ -107,7 +113,7 @@ class QueueFilter:
 
     def keep(self, work: WorkRow, username: str) -> bool:
         row = work.row
-        if self.scope == "work" and not (needs_action(row) or work.review):
+        if self.scope == "work" and not (needs_action(row) or work.review or work.follow_up):
             return False
         if self.scope == "review" and not work.review:
             return False
@@ -203,6 +209,10 @@ def queue_page(ctx: Ctx) -> Response:
     states = OPEN_STATES if flt.scope != "all" else None
     with ctx.services.sessions() as session:
         rows = load_work_rows(session, scope=ctx.scope, today=ctx.today, states=states)
+        if flt.scope == "work":
+            # Forwarded to a client and not confirmed by its follow-up date: the DPO asks it now.
+            due = follow_up_due_ids(session, scope=ctx.scope, today=ctx.today)
+            rows += load_work_rows(session, scope=ctx.scope, today=ctx.today, ids=due) if due else []
     rows = ordered([r for r in rows if flt.keep(r, ctx.user.username)], flt)
     return _render(ctx, rows, flt, searched=False)
 
