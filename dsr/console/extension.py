@@ -3,7 +3,8 @@
 Art. 12(3) s. 2-3 GDPR allows two more months "where necessary, taking into account the
 complexity and number of the requests", and the person must be told the reasons.  A bare "zu
 komplex" tells them nothing, so the DPO picks a reason from this catalogue (the sentence the
-person reads) and adds what concretely takes longer in this case (at least MIN_DETAIL characters).
+person reads) and adds what concretely takes longer in this case (at least MIN_DETAIL characters,
+checked by `dsr.console.free_text`: no placeholders, no contact or account details, real words).
 The preview renders the exact letter with the new date and the moved internal target without
 changing anything; only the confirmed form extends and queues the notice.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from dsr.console.free_text import reason_problem
 from dsr.console.operations import RefusedError, check_extendable
 from dsr.controllers import ControllerProfile
 from dsr.deadlines import compute_deadline, working_days_before
@@ -45,7 +47,7 @@ class ExtensionPlan:
     text: str
 
 
-def reasons_from(code: str, detail: str) -> tuple[str, ...]:
+def reasons_from(code: str, detail: str, *, reference: str = "") -> tuple[str, ...]:
     if code not in EXTENSION_REASONS:
         raise RefusedError("Bitte einen Grund aus der Liste wählen.")
     detail = " ".join(detail.split())
@@ -54,13 +56,16 @@ def reasons_from(code: str, detail: str) -> tuple[str, ...]:
             f"Bitte konkret beschreiben, was in diesem Fall länger dauert (mindestens {MIN_DETAIL} Zeichen); "
             "der Text geht an die Person."
         )
+    problem = reason_problem(detail, reference=reference)
+    if problem is not None:
+        raise RefusedError(problem)
     return (EXTENSION_REASONS[code], detail)
 
 
 def plan(ticket: Ticket, profile: ControllerProfile, *, code: str, detail: str, today: date) -> ExtensionPlan:
     """The letter and dates an extension would produce now, without changing the ticket."""
     check_extendable(ticket, today)
-    reasons = reasons_from(code, detail)
+    reasons = reasons_from(code, detail, reference=ticket.reference)
     deadline = compute_deadline(ticket.received_at, profile.state, paused_days=ticket.paused_days)
     target = working_days_before(
         deadline.extended_due, profile.internal_target_working_days, profile.state, not_before=today

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
+from dsr.console.free_text import reason_problem
 from dsr.console.labels import BERLIN, OPEN_STATES, date_de
 from dsr.console.outgoing import SendProblem, send_to_subject
 from dsr.controllers import ControllerProfile
@@ -76,6 +77,11 @@ def extend_with_notice(
     check_extendable(ticket, today)
     if not reason.strip():
         raise RefusedError("Bitte die Gründe für die Verlängerung angeben (sie gehen an die Person).")
+    # The same slips the console's dialog refuses, also for the API's free text (kept short there).
+    for text in reasons or (reason,):
+        problem = reason_problem(text, reference=ticket.reference, min_words=1)
+        if problem is not None:
+            raise RefusedError(problem)
     new_due = extend(
         session, ticket, land=profile.state, actor=actor, reason=reason, now=now,
         internal_target_working_days=profile.internal_target_working_days,

@@ -177,7 +177,7 @@ def _note(ctx: Ctx, session: Session, ticket: Ticket, profile: ControllerProfile
 
 def _extend(ctx: Ctx, session: Session, ticket: Ticket, profile: ControllerProfile) -> str:
     check_extendable(ticket, ctx.today)
-    reasons = reasons_from(ctx.field("ground"), ctx.field("reason"))
+    reasons = reasons_from(ctx.field("ground"), ctx.field("reason"), reference=ticket.reference)
     new_due = extend_with_notice(
         session,
         ticket,
