@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -20,6 +22,11 @@ pytestmark = pytest.mark.dovecot
 EML = Path(__file__).parent / "eml"
 KEYWORD = PROCESSED_KEYWORD.encode()
 SEEN = b"\\Seen"
+
+
+# How long a test waits for something that takes a second on a quiet machine: generous, since the
+# suite runs on a shared machine; the waits end as soon as the condition holds.
+WAIT_BOUND = 60.0
 
 
 def request(n: int, to: str = "klaus.marwede@kmb2.de", subject: str = "Auskunft", extra: str = "") -> bytes:
@@ -239,12 +246,41 @@ async def test_run_idles_reconnects_and_stops(
 
         await asyncio.to_thread(dovecot_server.doveadm, "kick", dovecot.user)  # connection lost
         await asyncio.to_thread(seed, dovecot, request(2))
-        await asyncio.to_thread(sink.wait_for_committed, 2)  # reconnected and caught up
+        # Reconnected and caught up: waits for the commit itself, bounded generously for a loaded
+        # machine (the poller's first back-off alone is 1 s).
+        await asyncio.to_thread(sink.wait_for_committed, 2, WAIT_BOUND)
     finally:
         stop.set()
-        await asyncio.wait_for(task, 10)
+        await asyncio.wait_for(task, WAIT_BOUND)
     assert [m.message_id for m in sink.handled] == ["<req-1@example.org>", "<req-2@example.org>"]
     assert poller._client is None  # logged out on stop
+
+
+async def test_idle_notices_a_connection_that_died_without_bye(
+    dovecot_server: DovecotServer,
+    dovecot: ImapAccount,
+    sink: RecordingSink,
+    reference_profiles: dict[str, ControllerProfile],
+) -> None:
+    """The server's IMAP process dies (or a NAT drops the connection): no BYE, only end of stream.
+    The poller must see it whatever the machine's load (the old check timed idle_check's returns,
+    and with a short interval, or on a busy machine, never fired: the poller sat in a dead IDLE)."""
+    poller = make_poller(dovecot, sink, reference_profiles, idle_check_interval=0.001, max_backoff=0.5)
+    stop = asyncio.Event()
+    task = asyncio.create_task(poller.run(stop))
+    try:
+        await asyncio.to_thread(seed, dovecot, request(1))
+        await asyncio.to_thread(sink.wait_for_committed, 1, WAIT_BOUND)
+        who = await asyncio.to_thread(dovecot_server.doveadm, "who", "-1", dovecot.user)
+        pids = [int(line.split()[2]) for line in who.splitlines()[1:] if line.split()[1:2] == ["imap"]]
+        assert len(pids) == 1, who
+        os.kill(pids[0], signal.SIGKILL)  # Dovecot's process for our session: the kernel closes it
+        await asyncio.to_thread(seed, dovecot, request(2))
+        await asyncio.to_thread(sink.wait_for_committed, 2, WAIT_BOUND)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, WAIT_BOUND)
+    assert [m.message_id for m in sink.handled] == ["<req-1@example.org>", "<req-2@example.org>"]
 
 
 async def test_run_backs_off_while_the_store_is_down(

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import ipaddress
 import logging
+import socket
 import ssl
 import threading
 import time
@@ -316,18 +317,16 @@ class ImapPoller:
             client.idle()
             try:
                 deadline = time.monotonic() + IDLE_RENEW_SECONDS
-                instant_empty_returns = 0
                 while not should_stop() and time.monotonic() < deadline:
-                    started = time.monotonic()
                     responses = client.idle_check(timeout=self._idle_check_interval)
                     if any(r and r[0] == b"BYE" for r in responses):
                         raise ConnectionError("IMAP server ended the session during IDLE")
                     if any(len(r) > 1 and r[1] in (b"EXISTS", b"RECENT") for r in responses):
                         return
-                    # imapclient hides EOF: a dead socket makes idle_check return [] at once.
-                    quick = not responses and time.monotonic() - started < self._idle_check_interval / 10
-                    instant_empty_returns = instant_empty_returns + 1 if quick else 0
-                    if instant_empty_returns >= 3:
+                    # imapclient hides EOF (idle_check returns [] as for a quiet server): the
+                    # socket itself says whether the server closed it.  (The earlier test, "three
+                    # returns in under a tenth of the interval", missed it on a loaded machine.)
+                    if not responses and _closed_by_peer(client):
                         raise ConnectionError("IMAP connection closed during IDLE")
             finally:
                 client.idle_done()
@@ -373,6 +372,21 @@ class ImapPoller:
 async def _sleep(stop: asyncio.Event, seconds: float) -> None:
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), seconds)
+
+
+def _closed_by_peer(client: IMAPClient) -> bool:
+    """Whether the server closed the connection (or it broke): a peek at the TCP socket under any
+    TLS layer, which never blocks and consumes nothing.  End of stream reads as b""; pending bytes
+    (a response, or TLS's close_notify not yet read) as not closed, until they are read."""
+    raw = socket.socket(fileno=client.socket().fileno())
+    try:
+        return raw.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+    except BlockingIOError:
+        return False  # nothing to read: the connection is open and quiet
+    except OSError:
+        return True  # reset, or the socket is gone
+    finally:
+        raw.detach()  # the descriptor stays the client's
 
 
 def _is_loopback(host: str) -> bool:
