@@ -10,13 +10,7 @@ worker that reaches the fault point kills the service process and itself.
 from __future__ import annotations
 
 import os
-import queue
-import re
 import signal
-import smtplib
-import subprocess
-import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,66 +20,22 @@ from sqlalchemy import func, select
 
 from dsr.store.db import make_engine, session_factory
 from dsr.store.models import Message, OutboxItem, Ticket
+from tests.servers.serve_process import ServeProcess
 from tests.servers.smtp_sink import SmtpSink
 from tests.support.pipeline import ERIKA, KMB2, make_mail
 
 pytestmark = pytest.mark.slow
-LISTENING = re.compile(r"SMTP endpoint on ([\d.]+):(\d+)")
-DSR = str(Path(sys.executable).with_name("dsr"))
 
 
-class ServeProcess:
-    """`dsr serve` in a subprocess; its SMTP port (chosen by the OS) is read from its log."""
-
-    def __init__(self, tmp_path: Path, relay: str, fault: str | None = None, workers: int = 0) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("DSR_")}
-        env.update({
-            "DSR_DATABASE_URL": f"sqlite:///{tmp_path}/crash.sqlite3", "DSR_CONTROLLER": "kmb2",
-            "DSR_SMTP_LISTEN": "127.0.0.1:0", "DSR_WEB_LISTEN": "127.0.0.1:0", "DSR_SMTP_RELAY": relay,
-            "DSR_DEMO": "true", "DSR_WEB_COOKIE_SECURE": "false", "DSR_MAILDIR": str(tmp_path / "maildir"),
-            "DSR_WORKERS": str(workers),
-        })
-        if fault:
-            env["DSR_FAULT_INJECT"] = fault
-        self.proc = subprocess.Popen([DSR, "serve"], env=env, cwd=tmp_path, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE, text=True)
-        self.lines: queue.Queue[str] = queue.Queue()
-        self.log: list[str] = []
-        threading.Thread(target=self._drain, daemon=True).start()
-        self.port = self._wait_for_port()
-
-    def _drain(self) -> None:
-        assert self.proc.stderr is not None
-        for line in self.proc.stderr:
-            self.log.append(line)
-            self.lines.put(line)
-
-    def _wait_for_port(self) -> int:
-        while True:
-            try:
-                line = self.lines.get(timeout=30)
-            except queue.Empty:
-                raise AssertionError("dsr serve did not start:\n" + "".join(self.log)) from None
-            match = LISTENING.search(line)
-            if match:
-                return int(match.group(2))
-
-    def send(self, raw: bytes) -> bool:
-        """Deliver like an MTA; True when the server answered 250, False when it died mid-way."""
-        try:
-            with smtplib.SMTP("127.0.0.1", self.port, timeout=30) as client:
-                client.sendmail(ERIKA, [KMB2], raw)
-            return True
-        except (smtplib.SMTPServerDisconnected, ConnectionError):
-            return False
-
-    def wait_killed(self) -> int:
-        return self.proc.wait(30)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            self.proc.wait(30)
+def _serve(tmp_path: Path, relay: str, fault: str | None = None, workers: int = 0) -> ServeProcess:
+    """`dsr serve` on the test's SQLite database (the shared helper), listening."""
+    env = {"DSR_DATABASE_URL": f"sqlite:///{tmp_path}/crash.sqlite3", "DSR_SMTP_RELAY": relay,
+           "DSR_DEMO": "true", "DSR_WORKERS": str(workers)}
+    if fault:
+        env["DSR_FAULT_INJECT"] = fault
+    serve = ServeProcess(tmp_path, env)
+    serve.wait_listening(60)
+    return serve
 
 
 @pytest.fixture
@@ -133,16 +83,16 @@ def _counts(tmp_path: Path) -> tuple[int, int, int, int]:
 def test_crash_between_receipt_and_commit_loses_nothing(tmp_path: Path, smtp_sink: SmtpSink,
                                                         processes: list[ServeProcess], workers: int) -> None:
     raw = make_mail(message_id="<crash-before@example.org>")
-    first = ServeProcess(tmp_path, smtp_sink.relay, fault="crash_before_commit", workers=workers)
+    first = _serve(tmp_path, smtp_sink.relay, fault="crash_before_commit", workers=workers)
     processes.append(first)
-    assert first.send(raw) is False  # no 250: the sending MTA keeps the mail and retries
-    assert first.wait_killed() == -signal.SIGKILL
+    assert first.send(ERIKA, KMB2, raw) is False  # no 250: the sending MTA keeps the mail and retries
+    assert first.proc.wait(30) == -signal.SIGKILL
     _assert_no_orphans(tmp_path)
     assert _counts(tmp_path) == (0, 0, 0, 0)  # the transaction never committed
 
-    second = ServeProcess(tmp_path, smtp_sink.relay, workers=workers)
+    second = _serve(tmp_path, smtp_sink.relay, workers=workers)
     processes.append(second)
-    assert second.send(raw) is True  # the MTA's retry
+    assert second.send(ERIKA, KMB2, raw) is True  # the MTA's retry
     reply = smtp_sink.wait_for_message(20)
     assert reply.rcpt_tos == (ERIKA,)
     smtp_sink.assert_no_message(1.0)
@@ -153,19 +103,19 @@ def test_crash_between_receipt_and_commit_loses_nothing(tmp_path: Path, smtp_sin
 def test_crash_between_commit_and_send_sends_exactly_once(
         tmp_path: Path, smtp_sink: SmtpSink, processes: list[ServeProcess], workers: int) -> None:
     raw = make_mail(message_id="<crash-after@example.org>")
-    first = ServeProcess(tmp_path, smtp_sink.relay, fault="crash_after_commit", workers=workers)
+    first = _serve(tmp_path, smtp_sink.relay, fault="crash_after_commit", workers=workers)
     processes.append(first)
-    assert first.send(raw) is False
-    assert first.wait_killed() == -signal.SIGKILL
+    assert first.send(ERIKA, KMB2, raw) is False
+    assert first.proc.wait(30) == -signal.SIGKILL
     _assert_no_orphans(tmp_path)
     assert _counts(tmp_path) == (1, 1, 1, 0)  # committed: ticket and pending reply survive
     assert smtp_sink.messages == []
 
-    second = ServeProcess(tmp_path, smtp_sink.relay, workers=workers)
+    second = _serve(tmp_path, smtp_sink.relay, workers=workers)
     processes.append(second)
     reply = smtp_sink.wait_for_message(20)  # the restarted sender delivers the pending reply
     assert reply.rcpt_tos == (ERIKA,)
-    assert second.send(raw) is True  # the MTA's retry is a duplicate: no second ticket, no reply
+    assert second.send(ERIKA, KMB2, raw) is True  # the MTA's retry is a duplicate: no second ticket, no reply
     smtp_sink.assert_no_message(1.5)
     assert _counts(tmp_path) == (1, 1, 0, 1)
     assert len(smtp_sink.messages) == 1
