@@ -31,6 +31,7 @@ from dsr.fulfilment.review import sources
 from dsr.fulfilment.vault import EncryptingWriter, decrypt_chunks
 from dsr.store.audit import audit
 from dsr.store.models import DeliveryPackage, FulfilmentCase, Ticket
+from dsr.store.relationships import chosen_relationships, effective_profile
 
 log = logging.getLogger(__name__)
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -75,10 +76,20 @@ def create_package(session: Session, ticket: Ticket, case: FulfilmentCase, *, pr
     are read: `sources` (short read), `write_package` (no session), `record_package` (short write).
     Raises ConnectorError when a system fails while the package is read (nothing is stored then).
     """
+    person_profile, relationships = package_person(session, ticket, profile)
     written = write_package(sources(session, case, datamap), reference=ticket.reference,
-                            language=ticket.language, profile=profile, datamap=datamap, env=env,
-                            config=config, now=now)
+                            language=ticket.language, profile=person_profile, datamap=datamap, env=env,
+                            config=config, now=now, relationships=relationships)
     return record_package(session, ticket, written, config=config, actor=actor, now=now)
+
+
+def package_person(session: Session, ticket: Ticket,
+                   profile: ControllerProfile) -> tuple[ControllerProfile, tuple[str, ...]]:
+    """What the copy states about this person: the profile with the facts the DPO confirmed, and the
+    relationships the DPO chose for the person (empty: the copy uses those of the data found)."""
+    chosen = (tuple(r.key for r in chosen_relationships(session, ticket.subject_id))
+              if ticket.subject_id is not None else ())
+    return effective_profile(session, profile), chosen
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +100,7 @@ class WrittenPackage:
 
 def write_package(chosen: Sequence[Source], *, reference: str, language: str, profile: ControllerProfile,
                   datamap: DataMap, env: Mapping[str, str], config: DeliveryConfig,
-                  now: datetime) -> WrittenPackage:
+                  now: datetime, relationships: Sequence[str] = ()) -> WrittenPackage:
     """Read the systems and write the encrypted ZIP (no database session needed)."""
     needed = {s.system.key for s in chosen if s.keys and s.system.kind is not SystemKind.MANUAL}
     connectors: dict[str, Connector] = {}
@@ -102,7 +113,8 @@ def write_package(chosen: Sequence[Source], *, reference: str, language: str, pr
         with temporary.open("wb") as handle:
             writer = EncryptingWriter(handle, config.key)
             built = build_package(writer, reference=reference, profile=profile, datamap=datamap,
-                                  sources=chosen, connectors=connectors, language=language, now=now)
+                                  sources=chosen, connectors=connectors, language=language, now=now,
+                                  relationships=relationships)
             writer.close()
             handle.flush()
             os.fsync(handle.fileno())

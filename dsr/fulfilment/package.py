@@ -4,8 +4,9 @@ per category) and a manifest with the SHA-256 of every file, in one ZIP.
 Streamed from the systems into the (encrypting) output: records are read by their keys in
 chunks and written row by row, so memory stays flat however many records a person has.  The
 copy carries the Art. 15(1) information for this person (purposes, categories found, recipients,
-storage periods, source, automated decisions, rights, the supervisory authority) in the person's
-language (German; English for English requesters).
+storage periods, source, automated decisions, rights, the supervisory authority) for the
+relationships this person has with the controller, never the whole privacy notice, and in the
+person's language (German; English for English requesters, from the profile's English texts).
 """
 
 from __future__ import annotations
@@ -79,8 +80,11 @@ class _Counting:
 
 def build_package(out: BinaryIO | EncryptingWriter, *, reference: str, profile: ControllerProfile,
                   datamap: DataMap, sources: Sequence[Source], connectors: Mapping[str, Connector],
-                  language: str, now: datetime) -> BuiltPackage:
-    """Write the ZIP to `out` (e.g. a `vault.EncryptingWriter`); `connectors` by system key."""
+                  language: str, now: datetime, relationships: Sequence[str] = ()) -> BuiltPackage:
+    """Write the ZIP to `out` (e.g. a `vault.EncryptingWriter`); `connectors` by system key.
+
+    `profile` is the controller's profile with the facts the DPO confirmed; `relationships` the
+    keys of this person's relationships the DPO chose (empty: those of the data found)."""
     lang = "en" if language == "en" else "de"
     entries: list[ManifestEntry] = []
     records = 0
@@ -105,7 +109,8 @@ def build_package(out: BinaryIO | EncryptingWriter, *, reference: str, profile: 
             entry(f"{base}.csv", _csv_chunks(source.category, connector.read(source.category, source.keys)))
         copy_name = "Kopie_Ihrer_Daten.html" if lang == "de" else "copy_of_your_data.html"
         entry(copy_name, _html_chunks(reference=reference, profile=profile, datamap=datamap, sources=sources,
-                                      connectors=connectors, lang=lang, now=now))
+                                      connectors=connectors, lang=lang, now=now,
+                                      relationships=relationships))
         manifest = {
             "reference": reference,
             "controller": profile.legal_name,
@@ -149,26 +154,79 @@ def _csv_chunks(category: Category, rows: Iterator[Any]) -> Iterator[bytes]:
     yield buffer.getvalue().encode("utf-8")
 
 
-def _html_chunks(*, reference: str, profile: ControllerProfile, datamap: DataMap, sources: Sequence[Source],
-                 connectors: Mapping[str, Connector], lang: str, now: datetime) -> Iterator[bytes]:
-    labels = copy_labels(lang)
-    found = [s for s in sources if s.keys]
-    profile_categories = {name for s in found for name in s.category.profile_categories}
-    purposes = ([p for p in profile.purposes if profile_categories & set(p.data_categories)]
-                or profile.purposes)
+@dataclass(frozen=True, slots=True)
+class PersonInfo:
+    """The Art. 15(1) and (2) items of the copy, for this person and in the copy's language.
+
+    Only the relationships this person has with the controller (the DPO's choice, else those whose
+    data categories discovery found), never the whole privacy notice; a fact the profile marks as
+    assumed (not in the notice, not confirmed by the DPO) is left out rather than stated.
+    """
+
+    relationships: list[str]
+    purposes: list[str]
+    recipients: list[str]
+    transfers: list[str]
+    retention: list[str]
+    sources: list[str]
+    automated: list[str]
+    no_automated: bool  # state "no automated decision" (confirmed, or the relationships have none)
+
+
+def _first_upper(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def person_info(profile: ControllerProfile, datamap: DataMap, found: Sequence[Source], *,
+                relationships: Sequence[str], lang: str, labels: Mapping[str, str]) -> PersonInfo:
+    en = lang == "en"
+    found_categories = {name for s in found for name in s.category.profile_categories}
+    keys = list(relationships) or [r.key for r in profile.proposed_relationships(found_categories)]
+    person = profile.selection(keys)
+    purposes = []
+    for p in person.purposes:
+        text = _first_upper(p.purpose_en) if en else p.purpose
+        if not profile.is_assumed(f"purpose.{p.key}.legal_basis"):
+            interest = p.legitimate_interest_en if en else p.legitimate_interest
+            text += f" ({p.legal_basis_en if en else p.legal_basis}"
+            text += f"; {labels['interest']}: {interest})" if interest else ")"
+        purposes.append(text)
     recipients: dict[str, None] = {}
     for source in found:
         for recipient in datamap.recipients_of(source.system, source.category):
             recipients.setdefault(recipient.name, None)
-    for named in profile.recipients:
-        recipients.setdefault(f"{named.name} – {named.purpose}", None)
-    retention = [f"{r.category}: {r.period}" + (f" ({r.legal_basis})" if r.legal_basis else "")
-                 for r in profile.retention]
+    for r in person.recipients:
+        name = r.display_name_en if en else r.name
+        recipients.setdefault(f"{name} – {r.purpose_en if en else r.purpose}", None)
+    retention = [f"{_first_upper(r.category_en) if en else r.category}: {r.period_en if en else r.period}"
+                 + (f" ({r.legal_basis_en if en else r.legal_basis})"
+                    if (r.legal_basis_en if en else r.legal_basis) else "")
+                 for r in person.retention if not profile.is_assumed(f"retention.{r.key}")]
     for source in found:
         if source.category.retention is not None:
-            r = source.category.retention
-            retention.append(f"{source.category.label(lang)}: {r.years} "
-                             f"{labels['years']} ({r.ground})")
+            kept = source.category.retention
+            retention.append(f"{source.category.label(lang)}: {kept.years} {labels['years']} ({kept.ground})")
+    automated = [f"{d.name_en if en else d.name}: {d.logic_en if en else d.logic} – "
+                 f"{d.significance_en if en else d.significance}" for d in person.automated_decisions]
+    no_automated = not automated and bool(keys) and (
+        bool(profile.automated_decisions) or not profile.is_assumed("automated_decisions.none"))
+    return PersonInfo(
+        relationships=[(rel.name_en if en else rel.name) for rel in person.relationships],
+        purposes=purposes, recipients=list(recipients),
+        transfers=[f"{t.recipient} ({t.country_en if en else t.country}): "
+                   f"{t.safeguard_en if en else t.safeguard}" for t in person.third_country_transfers],
+        retention=retention,
+        sources=[_first_upper(english) if en else german for german, english in person.sources],
+        automated=automated, no_automated=no_automated,
+    )
+
+
+def _html_chunks(*, reference: str, profile: ControllerProfile, datamap: DataMap, sources: Sequence[Source],
+                 connectors: Mapping[str, Connector], lang: str, now: datetime,
+                 relationships: Sequence[str]) -> Iterator[bytes]:
+    labels = copy_labels(lang)
+    found = [s for s in sources if s.keys]
+    info = person_info(profile, datamap, found, relationships=relationships, lang=lang, labels=labels)
 
     def rows(source: Source) -> Iterator[dict[str, Value]]:
         for record in connectors[source.system.key].read(source.category, source.keys):
@@ -177,11 +235,9 @@ def _html_chunks(*, reference: str, profile: ControllerProfile, datamap: DataMap
     context = {
         "lang": lang, "t": labels, "profile": profile, "reference": reference,
         "created": now.astimezone(BERLIN).strftime("%d.%m.%Y %H:%M"),
-        "purposes": purposes,
+        "info": info,
         "found_categories": [{"label": s.category.label(lang), "count": len(s.keys), "system": s.system.name}
                              for s in found],
-        "recipients": list(recipients), "transfers": profile.third_country_transfers,
-        "retention": retention,
         "excluded": [{"label": s.category.label(lang), "count": s.excluded,
                       "reasons": "; ".join(s.exclusion_reasons)} for s in sources if s.excluded],
     }

@@ -26,7 +26,11 @@ _COPY = {
         "transfers": "Übermittlung in Drittländer und Garantien", "storage": "Speicherdauer",
         "years": "Jahre ab Ende des Kalenderjahres", "source": "Herkunft der Daten",
         "automated": "Automatisierte Entscheidungen", "no_automated":
-            "Es findet keine automatisierte Entscheidungsfindung einschließlich Profiling statt.",
+            "Bei diesen Verarbeitungen findet keine automatisierte Entscheidungsfindung einschließlich "
+            "Profiling im Sinne von Art. 22 Abs. 1 und 4 DSGVO statt.",
+        "relationships": "Ihre Beziehungen zu uns, auf die sich diese Angaben beziehen",
+        "no_relationships": "Die Angaben nach Art. 15 Abs. 1 und 2 DSGVO (Zwecke, Empfänger, "
+                            "Speicherdauer, Herkunft) zu Ihren Daten enthält unser Antwortschreiben.",
         "rights": "Ihre Rechte", "rights_text":
             "Sie haben das Recht auf Berichtigung (Art. 16), Löschung (Art. 17), Einschränkung der "
             "Verarbeitung (Art. 18), Datenübertragbarkeit (Art. 20) und Widerspruch (Art. 21 DSGVO).",
@@ -49,7 +53,11 @@ _COPY = {
         "transfers": "Transfers to third countries and safeguards", "storage": "Storage period",
         "years": "years from the end of the calendar year", "source": "Source of the data",
         "automated": "Automated decisions", "no_automated":
-            "No automated decision-making, including profiling, takes place.",
+            "No automated decision-making, including profiling, within the meaning of Art. 22(1) and "
+            "(4) GDPR takes place in this processing.",
+        "relationships": "Your relationships with us to which this information refers",
+        "no_relationships": "The information under Art. 15(1) and (2) GDPR (purposes, recipients, "
+                            "storage, source) about your data is in our letter.",
         "rights": "Your rights", "rights_text":
             "You have the right to rectification (Art. 16), erasure (Art. 17), restriction of processing "
             "(Art. 18), data portability (Art. 20) and to object (Art. 21 GDPR).",

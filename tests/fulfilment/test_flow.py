@@ -172,6 +172,9 @@ def test_access_package_download_with_code(sessions: sessionmaker[Session], tick
     assert "Der Landesbeauftragte für den Datenschutz Niedersachsen" in html  # Art. 15(1)(f)
     assert "§ 14b UStG" in html  # storage period of the invoices, Art. 15(1)(d)
     assert "Art. 15 Abs. 4" in html  # why records are missing
+    # Per person (brief gap 2): the customer's relationship, not the website visitor's purposes.
+    assert "Ihre Beziehungen zu uns" in html and "Kunde, Lieferant oder Partner von kmb2" in html
+    assert "Besuch der Website" not in html
     with sessions() as session:
         actions = list(session.scalars(select(AuditEvent.action).where(AuditEvent.ticket_id == ticket_id)))
     assert {"fulfilment.package_built", "fulfilment.download_code_sent", "fulfilment.download_code_wrong",

@@ -35,6 +35,7 @@ from dsr.fulfilment.delivery import (
     DeliveryConfig,
     WrittenPackage,
     discard_package,
+    package_person,
     package_url,
     record_package,
     stream_written,
@@ -405,8 +406,10 @@ def deliver_action(ctx: Ctx) -> Response:
                                    "Anhang geht nur per E-Mail.")
             chosen = sources(session, case, datamap)
             reference, language = ticket.reference, ticket.language
-        written = write_package(chosen, reference=reference, language=language, profile=profile,
-                                datamap=datamap, env=os.environ, config=config, now=ctx.now)
+            person_profile, relationships = package_person(session, ticket, profile)
+        written = write_package(chosen, reference=reference, language=language, profile=person_profile,
+                                datamap=datamap, env=os.environ, config=config, now=ctx.now,
+                                relationships=relationships)
     except RefusedError as exc:
         return ctx.redirect(target, str(exc), "error")
     except ConnectorError as exc:
