@@ -24,6 +24,15 @@ postal code) verify only requests whose answer discloses nothing; for the others
 record, and the code to its contact proves the person.  Codes (`dsr.pipeline.codes`): eight
 characters, valid for hours; every candidate in a message counts as an attempt and the limits of
 `dsr.pipeline.attempts` (per ticket, per data subject) hold across re-issued codes and channels.
+
+Retries (issue 17): a lone fact (only the customer number, or only the postal code) is kept on the
+facts challenge, uses up no attempt and is not asked for again; the next message's other half makes
+the pair, checked once, as one attempt.  Which values count is read from the text alone, so the
+answer to a lone fact is the same whether or not we hold it.  A failed pair is named as a pair
+("Kundennummer und Postleitzahl passen zusammen nicht"), never which half differs (that would turn
+one attempt into two independent guesses), and both halves are forgotten and asked for again.  A
+code-shaped answer where no code is pending counts and is answered like a wrong code, so the
+answer does not tell whether a code went silently to a contact on file.
 """
 
 from __future__ import annotations
@@ -102,6 +111,10 @@ class IdentityDecision:
     # The first message counts as an attempt: one entry per failed fact value (the subject whose
     # customer number it named, or None).
     failed_facts: tuple[int | None, ...] = ()
+    # ASK_FACTS: one fact the first message gave alone (kept, not asked for again), or several
+    # values of one fact (unclear: nothing kept).
+    kept: KeptFacts | None = None
+    facts_unclear: bool = False
 
 
 class CheckResult(StrEnum):
@@ -109,6 +122,8 @@ class CheckResult(StrEnum):
     WRONG = "wrong"  # answer given but wrong; attempts remain
     EXHAUSTED = "exhausted"  # too many wrong answers: a human must decide
     EXPIRED = "expired"  # the code timed out: a new one may be sent
+    KEPT = "kept"  # one fact alone: kept for the next message, nothing checked, no attempt used
+    UNCLEAR = "unclear"  # several values of one fact and none of the other: nothing checked or kept
     CODE_NEEDED = "code_needed"  # facts found the record, but the request discloses: code to its contact
     NOTHING = "nothing"  # the reply contains no code or facts at all
 
@@ -122,6 +137,9 @@ class IdentityCheck:
     sent_to: str = ""  # where the challenge went (for a new code after expiry)
     subject_id: int | None = None  # the data subject the challenge was about, if known
     purpose: str = ""  # PURPOSE_CODE or PURPOSE_FACTS
+    # While facts are asked for: those still needed and those already given (kept), by German name.
+    facts_missing: tuple[str, ...] = ()
+    facts_kept: tuple[str, ...] = ()
 
 
 def trusted_results(msg: InboundMessage, trusted_authserv_id: str) -> list[str]:
@@ -260,7 +278,7 @@ def decide(
     # so that a code proving another record cannot verify it); nothing about it goes to the sender.
     return IdentityDecision(Rung.ASK_FACTS, IdentityLevel.NONE, None, target,
                             code_to=target.email if target is not None else None, code_subject=target,
-                            failed_facts=facts.failures)
+                            failed_facts=facts.failures, kept=facts.kept, facts_unclear=facts.unclear)
 
 
 def own_text(text: str) -> str:
@@ -301,15 +319,106 @@ def addresses_in(text: str) -> list[str]:
 
 
 @dataclass(frozen=True, slots=True)
+class GivenFacts:
+    """The facts one message names, read from its text alone.
+
+    What the sender is told about a lone fact may not depend on what we hold (else the answer
+    would tell whether a customer number exists), so which values count as a customer number is
+    decided here without the database: the values after a label ("Kundennummer", "Kd.-Nr.",
+    "customer number") where the message labels any, else every number-like token that is
+    neither a postal code, a date, a time nor a code-shaped token.
+    """
+
+    postal_codes: tuple[str, ...] = ()
+    customer_numbers: tuple[str, ...] = ()
+    labelled: bool = False  # customer_numbers are the labelled values
+
+
+@dataclass(frozen=True, slots=True)
+class KeptFacts:
+    """One half of the pair, given in an earlier message and not yet checked."""
+
+    customer_number: str | None = None
+    postal_code: str | None = None
+
+    def names(self) -> tuple[str, ...]:
+        """The facts kept, by their German names (in `FACTS_REQUESTED` order)."""
+        return tuple(name for name, value in zip(FACTS_REQUESTED, (self.customer_number, self.postal_code),
+                                                 strict=True) if value)
+
+    def missing(self) -> tuple[str, ...]:
+        """The facts still to be asked for."""
+        return tuple(name for name in FACTS_REQUESTED if name not in self.names())
+
+
+@dataclass(frozen=True, slots=True)
 class FactsReading:
-    """The facts a message gives: a matching record, or the failed values (one entry each)."""
+    """What a message's facts (with a half kept from before) came to.
 
-    present: bool  # any postal code or known customer number at all
-    subject: DataSubject | None = None  # exactly one value per fact, and all of them match
+    `checked`: a pair was tested; then `subject` is the matching record or `failures` holds one
+    entry per failed value (the subject whose customer number it named, or None).  Not checked:
+    `kept` is the half to remember (a lone fact uses up no attempt), or `unclear` says the message
+    gave several values of one fact and nothing of the other (nothing to check, nothing kept).
+    """
+
+    present: bool  # the message names a postal code or a customer number at all
+    subject: DataSubject | None = None
     failures: tuple[int | None, ...] = ()
+    checked: bool = False
+    kept: KeptFacts = KeptFacts()
+    unclear: bool = False
 
 
-def read_facts(session: Session, controller: str, text: str) -> FactsReading:
+_LABEL_RE = re.compile(
+    r"(?:kunden[\s-]*(?:nummer|nr\.?)|kd\.?[\s-]*nr\.?|customer\s+(?:number|no\.?|id)|client\s+number)"
+    r"(?:\s*[:#=.-]\s*|\s+(?:ist|lautet|is)\s*[:]?\s*|\s+)", re.IGNORECASE)
+_DATE_RE = re.compile(r"^(?:\d{1,2}\.\d{1,2}\.(?:\d{2}|\d{4})?|\d{4}-\d{2}-\d{2}|\d{1,2}[.:]\d{2})$")
+
+
+def given_facts(text: str) -> GivenFacts:
+    """The postal codes and customer numbers `text` names (see `GivenFacts`), each value once."""
+    text = _REFERENCE_RE.sub(" ", text)
+    # Tokens longer than any fact are skipped before their characters are looked at (this runs
+    # under the write lock; a 200 KB run of letters is one token).
+    found = [m for m in _TOKEN_RE.finditer(text)
+             if len(m.group(0)) <= MAX_FACT_TOKEN_LENGTH and any(c.isdigit() for c in m.group(0))]
+    values = tuple(dict.fromkeys(m.group(0).upper() for m in found))
+    if len(values) > MAX_FACT_TOKENS:
+        return GivenFacts(customer_numbers=values)  # a list of guesses: `read_facts` counts them
+    code_parts = _code_shaped(text, found)
+    tokens = list(dict.fromkeys(m.group(0) for m in found if m.group(0) not in code_parts))
+
+    def number_like(token: str) -> bool:
+        return len(token) >= 3 and not _DATE_RE.match(token)
+
+    # A labelled value is the customer number even where it has a postal code's shape.
+    labelled: dict[str, None] = {}
+    for label in _LABEL_RE.finditer(text):
+        token = _TOKEN_RE.match(text, label.end())
+        if token is not None and token.group(0) in tokens and number_like(token.group(0)):
+            labelled.setdefault(token.group(0).upper(), None)
+    postal_codes = tuple(t for t in tokens if _POSTAL_RE.match(t) and t.upper() not in labelled)
+    if labelled:
+        return GivenFacts(postal_codes, tuple(labelled), labelled=True)
+    return GivenFacts(postal_codes, tuple(dict.fromkeys(
+        t.upper() for t in tokens if not _POSTAL_RE.match(t) and number_like(t))))
+
+
+def _code_shaped(text: str, found: Sequence[re.Match[str]]) -> set[str]:
+    """The tokens of `found` that are (part of) a one-time code: never a fact.  Only the few
+    characters around each token are searched, not the whole text."""
+    parts: set[str] = set()
+    for match in found:
+        token = match.group(0)
+        if len(token) not in (4, 8, 9):
+            continue
+        window = text[max(0, match.start() - 5):match.end() + 5]
+        if any(codes.normalize(token) in code for code in codes.candidates(window)):
+            parts.add(token)
+    return parts
+
+
+def read_facts(session: Session, controller: str, text: str, kept: KeptFacts = KeptFacts()) -> FactsReading:
     """Customer number AND postal code, exactly one value of each, both matching one record.
 
     Two facts the controller holds (BayLfD: matching existing contract data is normally sufficient
@@ -317,29 +426,47 @@ def read_facts(session: Session, controller: str, text: str) -> FactsReading:
     enough.  A message with several postal codes or several known customer numbers is a list of
     guesses: it verifies nothing and each value counts as a failed attempt (against the record a
     named customer number belongs to, so the limit per data subject holds across tickets).
+
+    A lone fact (one value of one half) is not checked and uses up no attempt: it is `kept`, and
+    the next message's other half is checked together with it, as one pair and one attempt, exactly
+    as if both had come in one message.  A check forgets the kept half whatever its result: after a
+    failed pair the sender is not told which half was wrong (that would halve the guessing), so both
+    are asked for again.  A message's own values replace a kept value of the same fact.
     """
-    tokens = list(dict.fromkeys(t for t in _TOKEN_RE.findall(_REFERENCE_RE.sub(" ", text))
-                                if len(t) <= MAX_FACT_TOKEN_LENGTH and any(c.isdigit() for c in t)))
-    postal_codes = [t for t in tokens if _POSTAL_RE.match(t)]
-    others = [t.upper() for t in tokens if not _POSTAL_RE.match(t) and len(t) >= 3]
-    if len(others) > MAX_FACT_TOKENS:
-        return FactsReading(True, failures=(None,) * attempts.TICKET_MAX_FAILURES)
-    matched: list[DataSubject] = []
-    if others:
-        matched = list(session.scalars(select(DataSubject).where(
-            DataSubject.controller == controller, DataSubject.customer_number.is_not(None),
-            func.upper(DataSubject.customer_number).in_(others)).order_by(DataSubject.id)))
-    if not postal_codes and not matched:
+    given = given_facts(text)
+    if len(given.customer_numbers) > MAX_FACT_TOKENS:
+        return FactsReading(True, failures=(None,) * attempts.TICKET_MAX_FAILURES, checked=True)
+    if not given.postal_codes and not given.customer_numbers:
         return FactsReading(False)
+    postal_codes = given.postal_codes or ((kept.postal_code,) if kept.postal_code else ())
+    numbers = given.customer_numbers or ((kept.customer_number,) if kept.customer_number else ())
+    if not postal_codes or not numbers:
+        if len(postal_codes) > 1 or len(numbers) > 1:
+            return FactsReading(True, unclear=True)
+        return FactsReading(True, kept=KeptFacts(customer_number=numbers[0] if numbers else None,
+                                                 postal_code=postal_codes[0] if postal_codes else None))
+    matched = _known(session, controller, numbers)
+    if given.labelled and len(numbers) > 1:
+        # Several labelled customer numbers: each one is a guess, known or not.
+        by_number = {(s.customer_number or "").upper(): s.id for s in matched}
+        return FactsReading(True, failures=tuple(by_number.get(n) for n in numbers for _ in postal_codes),
+                            checked=True)
     if len(postal_codes) == 1 and len(matched) == 1:
         subject = matched[0]
         if (subject.postal_code or "").strip() == postal_codes[0]:
-            return FactsReading(True, subject)
-        return FactsReading(True, failures=(subject.id,))
-    guesses = max(len(postal_codes), 1)
+            return FactsReading(True, subject, checked=True)
+        return FactsReading(True, failures=(subject.id,), checked=True)
+    guesses = len(postal_codes)
     failures: tuple[int | None, ...] = (tuple(s.id for s in matched for _ in range(guesses))
                                         or (None,) * guesses)
-    return FactsReading(True, failures=failures)
+    return FactsReading(True, failures=failures, checked=True)
+
+
+def _known(session: Session, controller: str, numbers: Sequence[str]) -> list[DataSubject]:
+    """The data subjects whose customer number is one of `numbers` (upper case)."""
+    return list(session.scalars(select(DataSubject).where(
+        DataSubject.controller == controller, DataSubject.customer_number.is_not(None),
+        func.upper(DataSubject.customer_number).in_(list(numbers))).order_by(DataSubject.id)))
 
 
 def match_facts(session: Session, controller: str, text: str) -> DataSubject | None:
@@ -367,12 +494,13 @@ def issue_code(session: Session, *, ticket: Ticket, subject: DataSubject | None,
     return code, expires
 
 
-def open_facts_challenge(session: Session, *, ticket: Ticket, sent_to: str, now: datetime) -> None:
-    """Record that facts were asked for, so that wrong answers are counted."""
+def open_facts_challenge(session: Session, *, ticket: Ticket, sent_to: str, now: datetime,
+                         kept: KeptFacts = KeptFacts()) -> None:
+    """Record that facts were asked for, so that wrong answers are counted (`kept`: a half given)."""
     session.add(VerificationChallenge(
         ticket_id=ticket.id, subject_id=None, purpose=PURPOSE_FACTS, code_hash="-", sent_to=sent_to,
         expires_at=now + FACTS_TTL, attempts=0, max_attempts=FACTS_MAX_ATTEMPTS, state="pending",
-        created_at=now))
+        created_at=now, given_customer_number=kept.customer_number, given_postal_code=kept.postal_code))
 
 
 def pending_challenge(session: Session, ticket: Ticket,
@@ -389,23 +517,38 @@ def check_reply(session: Session, *, ticket: Ticket, controller: str, text: str,
     """Check a follow-up on a ticket awaiting identity: a code, or the facts asked for."""
     text = own_text(text)
     code_challenge = pending_challenge(session, ticket, PURPOSE_CODE)
+    facts_challenge = pending_challenge(session, ticket, PURPOSE_FACTS)
     candidates = codes.candidates(text)
     if code_challenge is not None and candidates:
-        return _check_code(session, code_challenge, candidates, now)
-    facts_challenge = pending_challenge(session, ticket, PURPOSE_FACTS)
+        return _check_code(session, code_challenge, candidates, now, facts_challenge)
     if facts_challenge is None:
         return IdentityCheck(CheckResult.NOTHING)
-    return _check_facts(session, ticket, facts_challenge, read_facts(session, controller, text), now)
+    if candidates:
+        return _code_without_challenge(session, facts_challenge, candidates, now)
+    return _check_facts(session, ticket, facts_challenge, controller, text, now)
+
+
+def kept_facts(challenge: VerificationChallenge | None) -> KeptFacts:
+    """The half of the pair a facts challenge keeps (nothing for other challenges)."""
+    if challenge is None or challenge.purpose != PURPOSE_FACTS:
+        return KeptFacts()
+    return KeptFacts(customer_number=challenge.given_customer_number, postal_code=challenge.given_postal_code)
+
+
+def _facts_open(facts_challenge: VerificationChallenge | None) -> tuple[str, ...]:
+    """The facts still asked for while a facts challenge is open (none without one)."""
+    return kept_facts(facts_challenge).missing() if facts_challenge is not None else ()
 
 
 def _check_code(session: Session, challenge: VerificationChallenge, candidates: Sequence[str],
-                now: datetime) -> IdentityCheck:
+                now: datetime, facts_challenge: VerificationChallenge | None) -> IdentityCheck:
     if attempts.locked(session, ticket_id=challenge.ticket_id, subject_ids=[challenge.subject_id], now=now):
         return _exhausted(session, challenge)
     if now >= challenge.expires_at:
         challenge.state = "expired"
         return IdentityCheck(CheckResult.EXPIRED, sent_to=challenge.sent_to, subject_id=challenge.subject_id,
-                             purpose=challenge.purpose)
+                             purpose=challenge.purpose, facts_missing=_facts_open(facts_challenge),
+                             facts_kept=kept_facts(facts_challenge).names())
     challenge.attempts += len(candidates)
     if len(candidates) == 1 and codes.code_matches(candidates[0], challenge.code_hash):
         challenge.state = "verified"
@@ -418,13 +561,46 @@ def _check_code(session: Session, challenge: VerificationChallenge, candidates: 
     attempts.record_failures(session, ticket_id=challenge.ticket_id,
                              subject_ids=[challenge.subject_id] * len(candidates), purpose=challenge.purpose,
                              now=now)
-    return _after_failure(session, challenge, [challenge.subject_id], now)
+    return _after_failure(session, challenge, [challenge.subject_id], now, facts_challenge)
 
 
-def _check_facts(session: Session, ticket: Ticket, challenge: VerificationChallenge, facts: FactsReading,
-                 now: datetime) -> IdentityCheck:
+def _code_without_challenge(session: Session, facts_challenge: VerificationChallenge,
+                            candidates: Sequence[str], now: datetime) -> IdentityCheck:
+    """A code where none is pending: answered and counted exactly like a wrong code.
+
+    Facts were asked for, and a code went silently to a contact on file only where the message
+    named one we hold (`decide`, Rung.ASK_FACTS).  Were a code-shaped answer treated differently
+    here (ignored, or read as a customer number), the answer would tell the sender whether the
+    address they named is on file.
+    """
+    if attempts.locked(session, ticket_id=facts_challenge.ticket_id, subject_ids=(), now=now):
+        return _exhausted(session, facts_challenge)
+    attempts.record_failures(session, ticket_id=facts_challenge.ticket_id,
+                             subject_ids=[None] * len(candidates), purpose=PURPOSE_CODE, now=now)
+    if attempts.locked(session, ticket_id=facts_challenge.ticket_id, subject_ids=(), now=now):
+        return _exhausted(session, facts_challenge)
+    return IdentityCheck(CheckResult.WRONG, sent_to=facts_challenge.sent_to, purpose=PURPOSE_CODE,
+                         facts_missing=_facts_open(facts_challenge),
+                         facts_kept=kept_facts(facts_challenge).names())
+
+
+def _check_facts(session: Session, ticket: Ticket, challenge: VerificationChallenge, controller: str,
+                 text: str, now: datetime) -> IdentityCheck:
+    facts = read_facts(session, controller, text, kept_facts(challenge))
     if not facts.present:
         return IdentityCheck(CheckResult.NOTHING)
+    if not facts.checked:
+        # One half only (or several values of one half): nothing is tested, no attempt is used.
+        if facts.unclear:
+            kept = kept_facts(challenge)
+            return IdentityCheck(CheckResult.UNCLEAR, sent_to=challenge.sent_to, purpose=challenge.purpose,
+                                 facts_missing=kept.missing(), facts_kept=kept.names())
+        challenge.given_customer_number = facts.kept.customer_number
+        challenge.given_postal_code = facts.kept.postal_code
+        return IdentityCheck(CheckResult.KEPT, sent_to=challenge.sent_to, purpose=challenge.purpose,
+                             facts_missing=facts.kept.missing(), facts_kept=facts.kept.names())
+    # A pair was tested: the kept half is used up with it, whatever the result.
+    challenge.given_customer_number = challenge.given_postal_code = None
     named = [facts.subject.id] if facts.subject is not None else list(facts.failures)
     if attempts.locked(session, ticket_id=ticket.id, subject_ids=named, now=now):
         return _exhausted(session, challenge)
@@ -442,15 +618,16 @@ def _check_facts(session: Session, ticket: Ticket, challenge: VerificationChalle
                              purpose=challenge.purpose)
     attempts.record_failures(session, ticket_id=ticket.id, subject_ids=facts.failures,
                              purpose=challenge.purpose, now=now)
-    return _after_failure(session, challenge, list(facts.failures), now)
+    return _after_failure(session, challenge, list(facts.failures), now, challenge)
 
 
 def _after_failure(session: Session, challenge: VerificationChallenge, subject_ids: Sequence[int | None],
-                   now: datetime) -> IdentityCheck:
+                   now: datetime, facts_challenge: VerificationChallenge | None) -> IdentityCheck:
     if attempts.locked(session, ticket_id=challenge.ticket_id, subject_ids=subject_ids, now=now):
         return _exhausted(session, challenge)
     return IdentityCheck(CheckResult.WRONG, sent_to=challenge.sent_to, subject_id=challenge.subject_id,
-                         purpose=challenge.purpose)
+                         purpose=challenge.purpose, facts_missing=_facts_open(facts_challenge),
+                         facts_kept=kept_facts(facts_challenge).names())
 
 
 def _exhausted(session: Session, challenge: VerificationChallenge) -> IdentityCheck:

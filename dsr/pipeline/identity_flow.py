@@ -8,6 +8,8 @@ told the same whether or not a code went anywhere.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy.orm import Session
 
 from dsr.inbound import Outcome, OutcomeStatus
@@ -50,7 +52,8 @@ def start_verification(run: Run, ticket: Ticket, decision: IdentityDecision, *,
             return exhausted(run, ticket)
         send_code(run, ticket, decision.code_to, decision.code_subject)
         return _accepted("awaiting_identity", ticket)
-    ask_facts(run, ticket, failed=bool(decision.failed_facts))
+    retry = "facts" if decision.failed_facts else "unclear" if decision.facts_unclear else ""
+    ask_facts(run, ticket, retry=retry, kept=decision.kept or identity.KeptFacts())
     if decision.failed_facts:
         # The first message counts as an attempt: its wrong facts are failures like any later ones.
         attempts.record_failures(run.session, ticket_id=ticket.id, subject_ids=decision.failed_facts,
@@ -64,28 +67,41 @@ def start_verification(run: Run, ticket: Ticket, decision: IdentityDecision, *,
     return _accepted("awaiting_identity", ticket)
 
 
-def ask_facts(run: Run, ticket: Ticket, *, failed: bool = False) -> None:
+def ask_facts(run: Run, ticket: Ticket, *, retry: str = "",
+              kept: identity.KeptFacts = identity.KeptFacts()) -> None:
     """Ask for two facts the controller already holds (never an ID copy, EDPB § 73).
 
     The same words for every unverified sender, whether or not anything named is on file: the
-    reply says that a code goes to contact data on file *if* we can match any.  With `failed`, the
-    facts the message gave did not match, and the letter says so.
+    reply says that a code goes to contact data on file *if* we can match any.  `retry` says what
+    the message's facts came to ("facts": the pair did not match; "unclear": several values of one
+    fact), `kept` the lone fact it gave, which is noted and not asked for again.
     """
-    identity.open_facts_challenge(run.session, ticket=ticket, sent_to=run.msg.sender, now=run.now)
+    identity.open_facts_challenge(run.session, ticket=ticket, sent_to=run.msg.sender, now=run.now, kept=kept)
     ctx = reply_context(ticket, channel=run.msg.channel, verified=False,
-                        facts_requested=identity.FACTS_REQUESTED, code_hint=True,
-                        previous_attempt_failed=failed, id_document_received=_id_document(run))
+                        facts_requested=kept.missing(), facts_received=kept.names(), code_hint=True,
+                        identity_retry=retry, id_document_received=_id_document(run))
     run.replies.reply(ReplyKind.IDENTITY_REQUEST, ticket, ctx)
     audit(run.session, actor=SYSTEM, action="identity_challenge_sent", now=run.now, ticket_id=ticket.id,
-          reason="Abfrage bereits bekannter Angaben", detail={"facts": list(identity.FACTS_REQUESTED)})
+          reason="Abfrage bereits bekannter Angaben", detail={"facts": list(kept.missing())})
+    if kept.names():
+        _audit_kept(run, ticket, kept.names())
+
+
+def _audit_kept(run: Run, ticket: Ticket, names: Sequence[str]) -> None:
+    """A lone fact is noted (its name only, never its value): no attempt used, not asked again."""
+    audit(run.session, actor=SYSTEM, action="identity_fact_kept", now=run.now, ticket_id=ticket.id,
+          reason="Angabe notiert; geprüft wird, sobald die zweite vorliegt", detail={"facts": list(names)})
 
 
 def send_code(run: Run, ticket: Ticket, code_to: str, subject: DataSubject | None, *,
-              tell_sender: bool = True, previous_expired: bool = False) -> None:
+              tell_sender: bool = True, previous_expired: bool = False,
+              retry_facts: Sequence[str] = (), kept: Sequence[str] = ()) -> None:
     """Send a one-time code to `code_to` (a contact on file); `tell_sender`: say so, without where.
 
     `previous_expired`: the person answered with a code that had run out; the new code's mail says
-    so (one message, not an "expired" notice beside a new code).
+    so (one message, not an "expired" notice beside a new code), and a sender who is not that
+    contact is told what a wrong code gets (the code is not valid; `retry_facts` still asked for,
+    `kept` noted), so that the answer does not tell whether a code went anywhere.
     """
     code, expires = identity.issue_code(run.session, ticket=ticket, subject=subject, sent_to=code_to,
                                         now=run.now)
@@ -93,7 +109,13 @@ def send_code(run: Run, ticket: Ticket, code_to: str, subject: DataSubject | Non
                         code_expires_at=expires, previous_code_expired=previous_expired)
     run.replies.reply(ReplyKind.VERIFICATION_CODE, ticket, ctx, to=code_to, channel="email")
     if tell_sender and (run.msg.channel != "email" or code_to.lower() != run.msg.sender.lower()):
-        ctx = reply_context(ticket, channel=run.msg.channel, verified=False)
+        if previous_expired:
+            ctx = reply_context(ticket, channel=run.msg.channel, verified=False,
+                                facts_requested=tuple(retry_facts), facts_received=tuple(kept),
+                                code_hint=bool(retry_facts), identity_retry="code",
+                                id_document_received=_id_document(run))
+        else:
+            ctx = reply_context(ticket, channel=run.msg.channel, verified=False)
         run.replies.reply(ReplyKind.IDENTITY_REQUEST, ticket, ctx)
     audit(run.session, actor=SYSTEM, action="identity_challenge_sent", now=run.now, ticket_id=ticket.id,
           reason="Einmalcode an die hinterlegte Adresse",
@@ -135,9 +157,11 @@ def handle_identity_reply(run: Run, ticket: Ticket) -> Outcome:
         return _accepted("identity_verified", ticket)
     if check.result is CheckResult.EXPIRED:
         # A late code did arrive: no "expired without reaching us" notice, one new code that says
-        # why it comes (issue 15 no. 12).
+        # why it comes (issue 15 no. 12).  A sender other than the contact on file hears what a
+        # wrong code gets (the code is not valid, facts still asked for where they were).
         subject = _subject(run.session, check.subject_id)
-        send_code(run, ticket, check.sent_to, subject, previous_expired=True)
+        send_code(run, ticket, check.sent_to, subject, previous_expired=True, retry_facts=check.facts_missing,
+                  kept=check.facts_kept)
         return _accepted("code_expired_resent", ticket)
     if check.result is CheckResult.CODE_NEEDED:
         # Facts found the record of a disclosing request: the code to its contact proves the person.
@@ -151,16 +175,32 @@ def handle_identity_reply(run: Run, ticket: Ticket) -> Outcome:
     if check.result is CheckResult.EXHAUSTED:
         return exhausted(run, ticket)
     if check.result is CheckResult.WRONG:
-        audit(run.session, actor=SYSTEM, action="identity_attempt_failed", now=run.now, ticket_id=ticket.id,
-              reason="Angaben stimmen nicht")
         by_facts = check.purpose == identity.PURPOSE_FACTS
-        ctx = reply_context(ticket, channel=run.msg.channel, verified=False,
-                            facts_requested=identity.FACTS_REQUESTED if by_facts else (), code_hint=by_facts,
-                            previous_attempt_failed=True, id_document_received=_id_document(run))
-        run.replies.reply(ReplyKind.IDENTITY_REQUEST, ticket, ctx)
+        audit(run.session, actor=SYSTEM, action="identity_attempt_failed", now=run.now, ticket_id=ticket.id,
+              reason="Kundennummer und Postleitzahl passen nicht zusammen" if by_facts
+              else "Bestätigungscode stimmt nicht")
+        _ask_again(run, ticket, retry="facts" if by_facts else "code", check=check)
         return _accepted("identity_attempt_failed", ticket)
+    if check.result is CheckResult.KEPT:
+        _audit_kept(run, ticket, check.facts_kept)
+        _ask_again(run, ticket, retry="", check=check)
+        return _accepted("identity_fact_kept", ticket)
+    if check.result is CheckResult.UNCLEAR:
+        audit(run.session, actor=SYSTEM, action="identity_facts_unclear", now=run.now, ticket_id=ticket.id,
+              reason="Mehrere Werte einer Angabe; nichts geprüft")
+        _ask_again(run, ticket, retry="unclear", check=check)
+        return _accepted("identity_facts_unclear", ticket)
     run.stored.disposition = "follow_up"
     return _accepted("follow_up_attached", ticket)
+
+
+def _ask_again(run: Run, ticket: Ticket, *, retry: str, check: identity.IdentityCheck) -> None:
+    """The identity request again, saying what the last message came to and asking only for what
+    is missing (after a failed pair: both; the code hint wherever facts are asked for)."""
+    ctx = reply_context(ticket, channel=run.msg.channel, verified=False, facts_requested=check.facts_missing,
+                        facts_received=check.facts_kept, code_hint=bool(check.facts_missing),
+                        identity_retry=retry, id_document_received=_id_document(run))
+    run.replies.reply(ReplyKind.IDENTITY_REQUEST, ticket, ctx)
 
 
 def _id_document(run: Run) -> bool:

@@ -122,9 +122,15 @@ class ReplyContext:
     # IDENTITY_REQUEST to an unverified sender: say that a code goes to contact data on file *if*
     # any matches (the same words whether or not one does).
     code_hint: bool = False
-    # Identity retries: the facts of the person's last message did not match what we hold (the
-    # letter says so instead of repeating itself), and an ID copy came that we neither need nor keep.
-    previous_attempt_failed: bool = False
+    # Identity retries: what the person's last message came to, said in the letter instead of
+    # repeating it: "facts" (customer number and postal code together do not match what we hold;
+    # never which of the two), "code" (the code is not valid: wrong or expired), "unclear" (several
+    # values of one fact, so nothing could be checked); "" for the first request.
+    identity_retry: str = ""
+    # Facts already given (kept, not asked for again), by their German names; `facts_requested`
+    # then holds only the missing ones.
+    facts_received: tuple[str, ...] = ()
+    # An ID copy came that we neither need nor keep.
     id_document_received: bool = False
     readings: tuple[Right, ...] = ()  # for CLARIFICATION: the likely readings to choose from
     escalation_reasons: tuple[str, ...] = ()  # reason codes (internal alert), never shown raw
@@ -187,3 +193,7 @@ class ReplyContext:
     def facts_in(self, language: str) -> tuple[str, ...]:
         """`facts_requested` named in the reply's language (the ladder passes German names)."""
         return fact_names(self.facts_requested, language)
+
+    def received_in(self, language: str) -> tuple[str, ...]:
+        """`facts_received` named in the reply's language."""
+        return fact_names(self.facts_received, language)

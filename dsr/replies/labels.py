@@ -101,6 +101,8 @@ ACTIONS: dict[str, str] = {
     "identity_recorded": "Identität vermerkt",
     "identity_mismatch": "Angaben zur Identität stimmen nicht",
     "identity_attempt_failed": "falscher Code oder falsche Angaben",
+    "identity_fact_kept": "Angabe zur Identität notiert (zweite fehlt noch)",
+    "identity_facts_unclear": "Angaben zur Identität nicht eindeutig (nichts geprüft)",
     "identity_failed": "Identität nicht bestätigt",
     "deadline_extended": "Frist verlängert",
     "deadline_paused": "Frist pausiert",

@@ -285,6 +285,11 @@ class VerificationChallenge(Base):
     max_attempts: Mapped[int] = mapped_column(default=5)
     state: Mapped[str] = mapped_column(String(16), default="pending")  # pending/verified/failed/expired
     created_at: Mapped[datetime]
+    # Facts challenges: one half of the pair the sender already gave (a lone customer number or
+    # postal code), kept unchecked until the other half arrives, so it is not asked for again;
+    # cleared when a pair is checked (dsr.pipeline.identity.read_facts).
+    given_customer_number: Mapped[str | None] = mapped_column(String(64))
+    given_postal_code: Mapped[str | None] = mapped_column(String(16))
 
 
 class VerificationFailure(Base):

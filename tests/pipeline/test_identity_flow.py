@@ -107,7 +107,10 @@ def test_unknown_sender_is_asked_for_facts_and_verified_by_them(harness: Harness
     assert wrong.reason == "identity_attempt_failed"
     # The retry is not the same letter again: it says that the details did not match.
     [retry] = harness.items(wrong.outbox_ids)
-    assert "Die Angaben aus Ihrer letzten Nachricht passen leider nicht" in text_of(retry.payload)
+    retry_text = " ".join(text_of(retry.payload).split())
+    assert ("Die Kundennummer und die Postleitzahl, die Sie uns genannt haben, passen zusammen leider nicht"
+            in retry_text)
+    assert "Welche der beiden Angaben abweicht, sagen wir aus Sicherheitsgründen nicht" in retry_text
     facts = "Meine Kundennummer ist K-10001, Postleitzahl 38100."
     found = harness.send(_reply(harness, request.payload, facts, sender=STRANGER))
     # Access discloses data: invoice facts only find the record; the code goes to its contact.

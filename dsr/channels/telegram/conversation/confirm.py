@@ -47,7 +47,7 @@ SETTLED_STATES = frozenset({TicketState.ANSWERED.value, TicketState.REFUSED.valu
 WITHDRAWN_REASON = "Im Chat anders beantwortet: die zurückgehaltene Antwort passt nicht mehr"
 # Pipeline outcomes of a follow-up that answered the identity step rather than the question.
 IDENTITY_OUTCOMES = frozenset({"identity_verified", "identity_attempt_failed", "identity_failed",
-                               "code_expired_resent"})
+                               "code_expired_resent", "identity_fact_kept", "identity_facts_unclear"})
 
 
 def ask(turn: Turn, ticket: Ticket, rights: Sequence[Right], *, held: Sequence[int] = ()) -> None:

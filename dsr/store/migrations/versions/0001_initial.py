@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-07 05:13:05.353920
+Create Date: 2026-12-07 06:26:12.681819
 """
 
 from __future__ import annotations
@@ -362,6 +362,8 @@ def upgrade() -> None:
     sa.Column('max_attempts', sa.Integer(), nullable=False),
     sa.Column('state', sa.String(length=16), nullable=False),
     sa.Column('created_at', dsr.store.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('given_customer_number', sa.String(length=64), nullable=True),
+    sa.Column('given_postal_code', sa.String(length=16), nullable=True),
     sa.ForeignKeyConstraint(['subject_id'], ['data_subjects.id'], ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['ticket_id'], ['tickets.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id')
