@@ -51,6 +51,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from dsr.config import Settings
 from dsr.controllers.profile import ControllerProfile
+from dsr.fulfilment.vault import parse_key
 from dsr.logs import mask_address
 from dsr.replies.context import ReplyKind
 from dsr.store.db import retry_if_disconnected
@@ -63,6 +64,7 @@ from dsr.store.outbox import (
     release_claims,
     release_dead_claims,
 )
+from dsr.store.sealed import SealedPayloadError, drop_payload, is_sealed, unseal
 from dsr.store.tickets.services import escalate
 from dsr.store.write_gate import WriteGate
 
@@ -129,6 +131,8 @@ class OutboxSender:
         self._clients: dict[int, aiosmtplib.SMTP] = {}  # relay connections per lane, kept open
         self._profiles = dict(profiles)
         self._settings = settings
+        # Opens the payloads sealed at rest (a DPO attachment, dsr.store.sealed).
+        self._key = parse_key(settings.package_key) if settings.package_key else None
         self._clock = clock
         self._poll_interval = poll_interval
         self._timeout = timeout
@@ -216,7 +220,10 @@ class OutboxSender:
                     await self._in_db(self._mark_failed, item.id,
                                             f"Maildir: {type(exc).__name__}", False)
                     continue
-                await self._in_db(self._mark_sent, item.id)
+                except SealedPayloadError as exc:
+                    await self._in_db(self._mark_failed, item.id, str(exc), True)
+                    continue
+                await self._in_db(self._mark_sent, item.id, is_sealed(item.payload))
         return len(items)
 
     # --- delivery ---------------------------------------------------------------------------
@@ -303,11 +310,15 @@ class OutboxSender:
             else:
                 problem = ("Empfängeradresse mit Nicht-ASCII-Zeichen; das Relay bietet kein SMTPUTF8 "
                            "(RFC 6531) an")
+        try:
+            payload = unseal(item.payload, self._key)
+        except SealedPayloadError as exc:
+            problem = str(exc)
         if problem is not None:
             await self._in_db(self._mark_failed, item.id, problem, True)
             return
         try:
-            await client.sendmail(envelope_from, [item.recipient], item.payload, mail_options=options)
+            await client.sendmail(envelope_from, [item.recipient], payload, mail_options=options)
         except aiosmtplib.SMTPRecipientsRefused as exc:
             codes = [r.code for r in exc.recipients]
             permanent = bool(codes) and all(500 <= c < 600 for c in codes)
@@ -331,14 +342,14 @@ class OutboxSender:
             await self._in_db(self._mark_failed, item.id,
                                     f"nicht versendbar ({type(exc).__name__}: {exc})", True)
             return
-        await self._in_db(self._mark_sent, item.id)
+        await self._in_db(self._mark_sent, item.id, is_sealed(item.payload))
         log.info("outbox item=%s delivered to %s", item.id, mask_address(item.recipient))
 
     def _write_maildir(self, item: Delivery) -> None:
         path = Path(self._settings.maildir)
         path.parent.mkdir(parents=True, exist_ok=True)
         box = mailbox.Maildir(str(path), create=True)
-        box.add(item.payload)
+        box.add(unseal(item.payload, self._key))
         log.info("outbox item=%s written to Maildir for %s", item.id, mask_address(item.recipient))
 
     # --- database steps (worker threads, one short transaction each) -------------------------
@@ -369,13 +380,15 @@ class OutboxSender:
 
         retry_if_disconnected(transaction)
 
-    def _mark_sent(self, item_id: int) -> None:
+    def _mark_sent(self, item_id: int, sealed: bool = False) -> None:
         """Right after the relay's acceptance, ahead of waiting pipeline writes; repeated on a new
         connection if the pooled one turned out dead, since an item left pending would be sent a
-        second time."""
+        second time.  A sealed item's payload (the DPO's file) is dropped with the mark."""
         def transaction() -> None:
             with self._first(), self._sessions() as session:
                 if mark_sent_by_id(session, item_id, now=self._clock()):
+                    if sealed:
+                        drop_payload(session, item_id)
                     session.commit()
 
         retry_if_disconnected(transaction)

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from dsr.cli import common
 from dsr.store.models import OutboxItem, OutboxState, Ticket
+from dsr.store.sealed import is_sealed
 
 outbox_app = typer.Typer(help="Outgoing messages (the transactional outbox).", no_args_is_help=True)
 ConfigOption = typer.Option(None, "--config", help="TOML settings file.")
@@ -61,6 +62,9 @@ def show_item(
         if item.last_error:
             typer.echo(f"last error: {item.last_error}")
         typer.echo("")
+        if is_sealed(item.payload) or not item.payload:
+            typer.echo("(a DPO attachment: sealed with DSR_PACKAGE_KEY while queued, dropped once delivered)")
+            return
         if raw:
             typer.echo(item.payload.decode("utf-8", errors="replace"))
             return

@@ -1,10 +1,13 @@
 """The DPO's own file attached to the message itself: a multipart/mixed mail received by the SMTP
 sink (through the outbox sender), or a document sent through the fake Telegram Bot API; checked
-like an upload, at most 10 MB, never inline, only to the verified contact."""
+like an upload, at most 10 MB, never inline, only to the verified contact.  While queued the
+outbox payload is sealed with the package key, and it is dropped once delivered (issue 16
+leftover: the file sat in clear in the outbox, for as long as the ticket was kept)."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
 from pathlib import Path
 
 import pytest
@@ -16,10 +19,12 @@ from telegram import Bot
 from dsr.channels.sender import OutboxSender
 from dsr.channels.telegram.delivery import ChatDelivery
 from dsr.config import Settings
+from dsr.fulfilment.vault import parse_key
 from dsr.store.models import AuditEvent, Message, OutboxItem
+from dsr.store.sealed import is_sealed, unseal
 from tests.servers.fake_telegram import running_fake_telegram
 from tests.servers.smtp_sink import SmtpSink
-from tests.support.fulfilment import NOW, fulfilment_console
+from tests.support.fulfilment import KEY, NOW, fulfilment_console
 
 ERIKA = "erika.mustermann@example.org"
 CHAT = "424242"
@@ -51,9 +56,15 @@ def test_dpo_file_goes_out_as_a_real_mail_attachment(sqlite_engine: Engine, tmp_
     assert _items(sessions, "file_attachment") == []
     page = _attach(client, ticket_id, "../Auskunft Ärzte<1>.pdf", PDF, note="wie telefonisch besprochen:")
     assert "Datei als Anhang per E-Mail an den bestätigten Kontakt im Postausgang." in page
+    # At rest the queued mail is sealed: neither the file nor its base64 nor the text is readable.
+    (queued,) = _items(sessions, "file_attachment")
+    assert is_sealed(queued.payload)
+    assert PDF[:40] not in queued.payload and base64.b64encode(PDF)[:40] not in queued.payload
+    assert b"telefonisch" not in queued.payload
+    assert base64.b64encode(PDF)[:40] in unseal(queued.payload, parse_key(KEY)).replace(b"\r\n", b"")
 
-    sender = OutboxSender(sessions=sessions, profiles={}, settings=Settings(smtp_relay=smtp_sink.relay),
-                          clock=lambda: NOW)
+    sender = OutboxSender(sessions=sessions, profiles={}, clock=lambda: NOW,
+                          settings=Settings(smtp_relay=smtp_sink.relay, package_key=KEY))
     assert asyncio.run(sender.deliver_due()) == 1
     received = smtp_sink.wait_for_message(timeout=10)
     assert received.rcpt_tos == (ERIKA,)
@@ -77,6 +88,43 @@ def test_dpo_file_goes_out_as_a_real_mail_attachment(sqlite_engine: Engine, tmp_
         event = session.scalars(select(AuditEvent)
                                 .where(AuditEvent.action == "fulfilment.file_attached")).one()
         assert event.detail["size"] == len(PDF) and "Ärzte" not in str(event.detail)  # no file name
+    # Delivered: the file leaves the outbox; the stored message keeps its name, size and digest.
+    (sent,) = _items(sessions, "file_attachment")
+    assert (sent.state, sent.payload) == ("sent", b"")
+
+
+def test_a_sealed_attachment_is_not_sent_without_its_key_or_when_altered(
+        sqlite_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, smtp_sink: SmtpSink) -> None:
+    client, ticket_id, sessions = fulfilment_console(sqlite_engine, tmp_path, monkeypatch, channel="email",
+                                                     reply_to=ERIKA)
+    _attach(client, ticket_id, "auskunft.pdf", PDF)
+    _attach(client, ticket_id, "auskunft2.pdf", PDF)
+    first, second = (item.id for item in _items(sessions, "file_attachment"))
+    with sessions.begin() as session:  # one byte of the second one changed at rest
+        item = session.get(OutboxItem, second)
+        assert item is not None
+        item.payload = item.payload[:-1] + bytes([item.payload[-1] ^ 1])
+    keyless = OutboxSender(sessions=sessions, profiles={}, settings=Settings(smtp_relay=smtp_sink.relay),
+                           clock=lambda: NOW)
+    asyncio.run(keyless.deliver_due())
+    smtp_sink.assert_no_message(timeout=0.3)
+    failed = {i.id: i for i in _items(sessions, "file_attachment")}
+    assert failed[first].state == failed[second].state == "failed"
+    assert "DSR_PACKAGE_KEY is not set" in (failed[first].last_error or "")
+    assert is_sealed(failed[first].payload)  # kept sealed for a retry once the key is there
+    with sessions.begin() as session:  # the operator sets the key and requeues both
+        for item_id in (first, second):
+            row = session.get(OutboxItem, item_id)
+            assert row is not None
+            row.state, row.next_attempt_at = "pending", NOW
+    keyed = OutboxSender(sessions=sessions, profiles={}, clock=lambda: NOW,
+                         settings=Settings(smtp_relay=smtp_sink.relay, package_key=KEY))
+    asyncio.run(keyed.deliver_due())
+    assert smtp_sink.wait_for_message(timeout=10).message.get_content_type() == "multipart/mixed"
+    smtp_sink.assert_no_message(timeout=0.3)  # the altered one is never sent
+    done = {i.id: i for i in _items(sessions, "file_attachment")}
+    assert (done[first].state, done[first].payload) == ("sent", b"")
+    assert done[second].state == "failed" and "altered" in (done[second].last_error or "")
 
 
 def test_unverified_contact_gets_no_attachment(sqlite_engine: Engine, tmp_path: Path,
@@ -100,10 +148,22 @@ async def test_dpo_file_goes_to_the_chat_as_a_document(sqlite_engine: Engine, tm
     csv = "Name;Wert\nÄnderung;1\n".encode()
     page = await asyncio.to_thread(_attach, client, ticket_id, "Liste.csv", csv)
     assert "Datei als Dokument in den Chat an den bestätigten Kontakt im Postausgang." in page
+    (queued,) = _items(sessions, "file_attachment")
+    assert is_sealed(queued.payload) and base64.b64encode(csv) not in queued.payload
     async with running_fake_telegram() as fake:
         bot = Bot(fake.token, base_url=f"{fake.api_url}/bot")
+        fake.flaky["senddocument"] = [0, 1]  # the document fails once: the retry re-seals its progress
         async with bot:
-            delivery = ChatDelivery(sessions=sessions, controller="kmb2", bot=lambda: bot, clock=lambda: NOW)
+            delivery = ChatDelivery(sessions=sessions, controller="kmb2", bot=lambda: bot, clock=lambda: NOW,
+                                    key=parse_key(KEY))
+            assert await delivery.deliver_due() == 0
+            (waiting,) = _items(sessions, "file_attachment")
+            assert waiting.state == "pending" and is_sealed(waiting.payload)
+            assert b'"delivered_steps": 1' in unseal(waiting.payload, parse_key(KEY))
+            with sessions.begin() as session:
+                row = session.get(OutboxItem, waiting.id)
+                assert row is not None
+                row.next_attempt_at = NOW
             assert await delivery.deliver_due() == 1
         text, document = fake.sent
     assert (text.method, text.chat_id) == ("sendMessage", int(CHAT))
@@ -111,4 +171,4 @@ async def test_dpo_file_goes_to_the_chat_as_a_document(sqlite_engine: Engine, tm
     assert (document.method, document.chat_id) == ("sendDocument", int(CHAT))
     assert document.document == ("Liste.csv", csv)
     (item,) = _items(sessions, "file_attachment")
-    assert item.state == "sent"
+    assert (item.state, item.payload) == ("sent", b"")

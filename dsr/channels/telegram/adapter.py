@@ -50,6 +50,7 @@ from dsr.channels.telegram.conversation.flow import ChatEvent, ChatFlow, ChatLim
 from dsr.channels.telegram.delivery import ChatDelivery, first_done, sleep_unless
 from dsr.config import Settings
 from dsr.controllers import ControllerProfile
+from dsr.fulfilment.vault import parse_key
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +86,8 @@ class TelegramChannel:
         self._attempts: dict[int, int] = {}
         self._webhook_lock = asyncio.Lock()
         self.delivery = ChatDelivery(sessions=sessions, controller=profile.key, clock=clock,
-                                     bot=lambda: self.application.bot)
+                                     bot=lambda: self.application.bot,
+                                     key=parse_key(settings.package_key) if settings.package_key else None)
 
     # -- PTB application -------------------------------------------------------------------------
 

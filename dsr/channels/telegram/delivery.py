@@ -33,6 +33,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
 
 from dsr.store.models import OutboxItem
 from dsr.store.outbox import due_items, mark_failed, mark_sent
+from dsr.store.sealed import DROPPED, SealedPayloadError, is_sealed, seal, unseal
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +45,9 @@ class ChatDelivery:
     """The delivery loop of one bot (one controller)."""
 
     def __init__(self, *, sessions: sessionmaker[Session], controller: str, bot: Callable[[], Bot],
-                 clock: Callable[[], datetime]) -> None:
+                 clock: Callable[[], datetime], key: bytes | None = None) -> None:
         self._sessions = sessions
+        self._key = key  # opens payloads sealed at rest (a DPO attachment, dsr.store.sealed)
         self._controller = controller
         self._bot = bot
         self._clock = clock
@@ -120,9 +122,10 @@ class ChatDelivery:
             item = session.get(OutboxItem, item_id)
             if item is None:
                 return
-            data = json.loads(item.payload.decode())
+            data = json.loads(unseal(item.payload, self._key).decode())
             data["delivered_steps"] = steps
-            item.payload = json.dumps(data, ensure_ascii=False).encode()
+            plain = json.dumps(data, ensure_ascii=False).encode()
+            item.payload = seal(plain, self._key) if is_sealed(item.payload) and self._key else plain
             session.commit()
 
     def _due(self) -> list[tuple[int, str, dict[str, Any]]]:
@@ -130,7 +133,15 @@ class ChatDelivery:
             items = due_items(session, now=self._clock(), channel="telegram", limit=100)
             mine = [i for i in items if i.controller == self._controller]
             mine.sort(key=lambda i: i.id)
-            return [(i.id, i.recipient, json.loads(i.payload.decode())) for i in mine]
+            due: list[tuple[int, str, dict[str, Any]]] = []
+            for item in mine:
+                try:
+                    plain = unseal(item.payload, self._key)
+                    due.append((item.id, item.recipient, json.loads(plain.decode())))
+                except SealedPayloadError as exc:
+                    mark_failed(session, item, error=str(exc), permanent=True, now=self._clock())
+                    session.commit()
+            return due
 
     def _mark(self, item_id: int, error: str | None, permanent: bool) -> None:
         with self._sessions() as session:
@@ -139,6 +150,8 @@ class ChatDelivery:
                 return
             if error is None:
                 mark_sent(session, item, now=self._clock())
+                if is_sealed(item.payload):
+                    item.payload = DROPPED  # the DPO's file leaves the outbox once delivered
             else:
                 mark_failed(session, item, error=error, permanent=permanent, now=self._clock())
             session.commit()

@@ -81,6 +81,7 @@ from dsr.store.models import (
     RetentionHold,
     Ticket,
 )
+from dsr.store.sealed import seal_item
 
 log = logging.getLogger(__name__)
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -567,7 +568,7 @@ def upload_action(ctx: Ctx) -> Response:
         return ctx.redirect(target, "DSR_PACKAGE_KEY ist nicht gesetzt: Dateien können nicht verschlüsselt "
                                     "abgelegt werden.", "error")
     if ctx.field("delivery") == "attachment":
-        return _attach_upload(ctx, ticket_id, upload)
+        return _attach_upload(ctx, ticket_id, upload, config.key)
     with ctx.services.sessions.begin() as session:
         ticket = scoped_ticket(session, ctx.scope, ticket_id=ticket_id)
         if ticket is None:
@@ -595,11 +596,13 @@ def upload_action(ctx: Ctx) -> Response:
                                 "Kontakt unterwegs.")
 
 
-def _attach_upload(ctx: Ctx, ticket_id: int, upload: UploadFile) -> Response:
+def _attach_upload(ctx: Ctx, ticket_id: int, upload: UploadFile, key: bytes) -> Response:
     """The DPO's file attached to a message itself: a mail attachment, or a document in the chat.
 
     Checked like an upload (type by extension and content, text UTF-8), at most
-    `MAX_ATTACHMENT_BYTES`; sent only to the ticket's verified contact through the one door.
+    `MAX_ATTACHMENT_BYTES`; sent only to the ticket's verified contact through the one door.  The
+    queued item is sealed with the package key before the transaction commits (`dsr.store.sealed`)
+    and its payload dropped once delivered.
     """
     target = f"/tickets/{ticket_id}"
     attachment = read_attachment(upload.filename or "", upload.file)
@@ -621,6 +624,7 @@ def _attach_upload(ctx: Ctx, ticket_id: int, upload: UploadFile) -> Response:
         if isinstance(sent, SendProblem):
             session.rollback()
             return ctx.redirect(target, sent.message, "error")
+        seal_item(session, sent, key)
         audit(session, actor=ctx.actor, action="fulfilment.file_attached", now=ctx.now, ticket_id=ticket.id,
               detail={"outbox_id": sent, "type": attachment.media_type, "size": len(attachment.data),
                       "sha256": hashlib.sha256(attachment.data).hexdigest(), "channel": ticket.channel})

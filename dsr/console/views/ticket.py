@@ -50,6 +50,7 @@ from dsr.pipeline.outbound import (
 )
 from dsr.replies.context import ReplyKind
 from dsr.store.models import AuditEvent, Direction, Document, Message, OutboxItem, Ticket, TicketNote, User
+from dsr.store.sealed import is_sealed
 from dsr.store.tickets.services import OUTCOMES, REFUSAL_REASONS, audit, effective_due
 
 log = logging.getLogger(__name__)
@@ -108,7 +109,12 @@ class ChatOut:
     edit: bool
 
 
+SEALED_TEXT = "(Nachricht mit Anhang: verschlüsselt im Postausgang, nach dem Versand gelöscht)"
+
+
 def chat_payload(item: OutboxItem) -> ChatOut:
+    if is_sealed(item.payload) or not item.payload:
+        return ChatOut(SEALED_TEXT, [], False)
     try:
         data = json.loads(item.payload.decode("utf-8"))
     except (ValueError, UnicodeDecodeError):
@@ -124,6 +130,8 @@ def outbox_text(item: OutboxItem) -> tuple[str, str]:
     """(subject, text) of a queued message, decoded for display."""
     if item.channel == "telegram":
         return "", chat_payload(item).text
+    if is_sealed(item.payload) or not item.payload:
+        return "", SEALED_TEXT  # the stored outbound message shows its text and the file's name
     msg = message_from_bytes(item.payload, policy=policy.default)
     if not isinstance(msg, EmailMessage):
         return "", ""
