@@ -12,6 +12,7 @@ import re
 from sqlalchemy import func, select
 
 from dsr.pipeline import attempts
+from dsr.replies.labels import identity_label
 from dsr.store.models import OutboxItem, VerificationFailure
 from tests.support.pipeline import ERIKA, STRANGER, Harness, make_mail, parsed, text_of
 
@@ -228,3 +229,16 @@ def test_a_code_where_none_was_sent_is_answered_like_a_wrong_code(harness: Harne
     assert answers[0][0] == "identity_attempt_failed"
     assert "Der Bestätigungscode aus Ihrer letzten Nachricht ist nicht gültig" in answers[0][1]
     assert _failures(harness) == 2  # counted on both tickets alike
+
+
+def test_the_dpo_alert_names_the_same_identity_status_as_the_ticket(harness: Harness) -> None:
+    """Issue 17 item 7: the alert said "Identität: nicht bestätigt" while the ticket said "Kontakt aus
+    dem Bestand"; both now come from the ticket's level through the one label table."""
+    body = ("Guten Tag,\n\nich verlange Auskunft nach Art. 15 DSGVO. Andernfalls beschwere ich mich bei der "
+            "Aufsichtsbehörde und schalte meinen Anwalt ein.\n\nErika Mustermann")
+    for sender in (ERIKA, STRANGER):
+        opened = harness.send(make_mail(sender=sender, body=body))
+        ticket = harness.ticket(opened.ticket_reference)
+        [alert] = [i for i in harness.items(opened.outbox_ids) if i.kind == "dpo_escalation_alert"]
+        assert f"Identität: {identity_label(ticket.identity_level)}" in _flat(alert), sender
+        assert ticket.identity_level == ("contact_on_file" if sender == ERIKA else "none")
