@@ -68,6 +68,10 @@ class Recipient(_Strict):
     key: str = Field(pattern=KEY_PATTERN)
     name: str
     email: EmailStr
+    # The profile's recipient (key) this is, or belongs to where the notice names only a category:
+    # the privacy notice names it, so a letter may state it.  `dsr datamap check` reports a
+    # recipient the profile does not know (a fact no notice contains).
+    profile_recipient: str = Field(default="", pattern=r"^$|" + KEY_PATTERN)
 
 
 class Category(_Strict):

@@ -22,7 +22,8 @@ class SystemCheck:
 
 
 def profile_problems(datamap: DataMap, profile: ControllerProfile) -> list[str]:
-    """Categories that name a profile category the profile does not have (Art. 15(1)(b) must match)."""
+    """Categories that name a profile category the profile does not have (Art. 15(1)(b) must match),
+    and recipients the profile does not name (Art. 15(1)(c), 19: only what the notice states)."""
     known = set(profile.data_categories) | {c for p in profile.purposes for c in p.data_categories}
     problems = []
     if datamap.controller != profile.key:
@@ -33,6 +34,14 @@ def profile_problems(datamap: DataMap, profile: ControllerProfile) -> list[str]:
                 if name not in known:
                     problems.append(f'system "{system.key}", category "{category.key}": profile category '
                                     f"{name!r} is not in the profile's data_categories")
+    # A recipient the notice does not name would be stated in letters (Art. 19 notices, the copy)
+    # as a fact nobody confirmed: it must be one of the profile's recipients or of their categories.
+    named = {r.key for r in profile.recipients}
+    for recipient in datamap.recipients:
+        if recipient.profile_recipient not in named:
+            problems.append(f'recipient "{recipient.key}" ({recipient.name}): not linked to a recipient '
+                            "of the profile (profile_recipient); add it to the profile if the notice "
+                            "names it")
     return problems
 
 

@@ -47,7 +47,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "weil sie auf dem Vertrag beruht.",
         "automated": "Nach Prüfung der eingereichten Jahresabschlüsse wird die Zahlung auf Rechnung mit "
         "einem Kreditlimit von 5.000 Euro eingeräumt.",
-        "automated_applied": "Bewerbung vom 12.01.2026: Die Bonitätsauskunft der Creditreform ergab den "
+        "automated_applied": "Bewerbung vom 12.01.2026: Die Bonitätsauskunft der CRIF Bürgel ergab den "
         "Bonitätsindex 410 (Schwelle 350); deshalb wurde die Zahlung auf Rechnung automatisiert "
         "ausgeschlossen. Die Partnerschaft selbst wurde nicht abgelehnt.",
         "refusal": "Die Rechnungen aus den Jahren 2024 und 2025 sind nach § 147 AO und § 14b UStG acht "
@@ -68,7 +68,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "surveys. Billing of the ongoing order is not affected because it is based on the contract.",
         "automated": "After review of the annual accounts submitted, payment on account is granted "
         "with a credit limit of EUR 5,000.",
-        "automated_applied": "Application of 12 January 2026: the credit report from Creditreform gave "
+        "automated_applied": "Application of 12 January 2026: the credit report from CRIF Bürgel gave "
         "a credit index of 410 (threshold 350); payment on account was therefore excluded "
         "automatically. The partnership itself was not refused.",
         "refusal": "The invoices from 2024 and 2025 must be kept for eight years under section 147 of "
@@ -120,7 +120,9 @@ def sample_context(kind: ReplyKind, controller: str, language: str = "de") -> Re
             ),
             copy_link="https://datenschutz.komsa.com/kopie/3f9c2a7e" if komsa else None,
             copy_link_expires=date(2026, 3, 16) if komsa else None,
-            case_recipients=("Creditreform Chemnitz Boddenberg KG",) if komsa else (
+            # The DPO names the members of the notice's recipient groups that received this person's
+            # data (C-154/21); the credit agencies are named by the notice itself.  Fictitious.
+            case_recipients=("Rechenzentrum Beispiel GmbH, Chemnitz (Hosting)",) if komsa else (
                 "Elektro Sommer GmbH, Braunschweig (Handwerkspartner)",),
             automated_logic_applied=(text["automated_applied"],) if komsa else None,
         ),

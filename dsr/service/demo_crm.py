@@ -204,7 +204,7 @@ def _komsa_rows() -> dict[Table, list[dict[str, object]]]:
                                    "applied_on": date(2024, pid, 10), "status": "angenommen",
                                    "restricted": False})
         rows[credit_checks].append({"id": pid, "application_id": pid, "checked_on": date(2024, pid, 12),
-                                    "agency": "Creditreform", "result": "Bonität ausreichend",
+                                    "agency": "CRIF Bürgel", "result": "Bonität ausreichend",
                                     "restricted": False})
         rows[scoring_results].append({"id": pid, "application_id": pid, "scored_on": date(2024, pid, 13),
                                       "score": 600 + 40 * pid, "decision": "Händlerkonditionen Stufe B",

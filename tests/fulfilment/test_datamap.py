@@ -139,3 +139,18 @@ def test_datamap_check_invalid_map_is_one_line(tmp_path: Path) -> None:
     assert result.stderr.splitlines() == [
         f"error: {tmp_path / 'acme.datamap.toml'}: system \"crm\": category 'customers': table (table, file "
         "or folder) is required"]
+
+
+def test_a_recipient_the_notice_does_not_name_is_a_problem() -> None:
+    """Brief gap 6: the KOMSA demo map named a credit agency ("Creditreform") that KOMSA's notice
+    does not name; Art. 19 notices and the copy would state it as a fact.  Every data map
+    recipient must be one of the profile's recipients (or of a category it names)."""
+    datamap = load_datamap_for("komsa")
+    assert datamap is not None
+    [crif] = datamap.recipients
+    assert crif.profile_recipient == "crif"
+    for link in ("", "nope"):
+        linked = crif.model_copy(update={"profile_recipient": link})
+        changed = datamap.model_copy(update={"recipients": [linked]})
+        [problem] = profile_problems(changed, load_profile("komsa"))
+        assert problem.startswith('recipient "crif"') and "profile_recipient" in problem

@@ -39,7 +39,8 @@ def test_komsa_access_and_erasure(sessions: sessionmaker[Session], tickets: Tick
                                 "newsletter": [1]}
     _, outcome = approve_and_execute(sessions, sabine, datamap=datamap, env=env,
                                      profile=load_profile("komsa"), rights={Right.ERASURE})
-    assert outcome["failed"] == [] and outcome["notified"] == ["Creditreform (Auskunftei)"]
+    assert outcome["failed"] == []
+    assert outcome["notified"] == ["„CRIF Bürgel-Chemnitz“ Richter GmbH & Co. KG (Auskunftei)"]
     with engine.connect() as conn:
         for table in ("partner_applications", "credit_checks", "scoring_results", "newsletter_subscriptions"):
             assert conn.execute(text(f"select count(*) from {table}")).scalar_one() == 2, table
@@ -51,5 +52,5 @@ def test_komsa_access_and_erasure(sessions: sessionmaker[Session], tickets: Tick
         # Our suppression list is not a system of the map: the entry survives, so no more advertising.
         assert session.scalar(select(func.count()).select_from(Suppression)) == 1
         notice = session.scalars(select(OutboxItem).where(OutboxItem.kind == "art19_notice")).one()
-        assert notice.recipient == "datenschutz@creditreform.example.com"
+        assert notice.recipient == "datenschutz@crif.example.com"
     engine.dispose()
