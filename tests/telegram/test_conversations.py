@@ -96,6 +96,21 @@ async def test_marketing_stop_takes_effect_at_once_without_verification(bot: Bot
     assert not any("E-Mail-Adresse" in m.text for m in bot.fake.sent[mark:])
 
 
+async def test_marketing_stop_from_a_bound_chat_suppresses_every_identifier_of_the_person(
+        bot: Bot, known_subject: int) -> None:
+    """Issue 15 no. 7: a chat id alone is something no CRM can match; the person bound to the chat
+    has every identifier on file suppressed (e-mail, customer data), not only `telegram:<id>`."""
+    with bot.sessions.begin() as session:
+        subject = session.get(DataSubject, known_subject)
+        assert subject is not None
+        subject.telegram_user_id = CHAT
+    mark = await bot.say("stop")
+    await bot.reply(mark)
+    with bot.sessions() as session:
+        entries = set(session.scalars(select(Suppression.address)).all())
+    assert {f"telegram:{CHAT}", "erika@example.org"} <= entries
+
+
 async def test_status_lists_open_tickets_with_reference_right_and_due_date(bot: Bot) -> None:
     mark = len(bot.fake.sent)
     await confirm_reading(bot, ACCESS)
