@@ -3,7 +3,10 @@
 Throughput: 1,000 requests from 8 SMTP clients as fast as they go, to one instance, then to two
 instances on one database (4 clients each); counted until the last reply reached the relay.
 Target: two instances at least 1.6x one.  Both instances, PostgreSQL, the clients and the sink
-share the machine's cores, so each line also shows the CPU per message of the whole machine.
+share the machine's cores, so each line also shows where the CPU went, per message: each
+instance's service process and its pipeline workers, PostgreSQL (all its processes), this
+harness (SMTP clients and relay), every other process on the machine (on a shared machine: other
+people's work) and the whole machine (/proc/stat, kernel included).
 
 Fail-over: two instances with the IMAP poller (Dovecot); the leader of the IMAP poller is
 SIGKILLed and the time is taken until the other instance leads it (its log line) and until a
@@ -15,6 +18,7 @@ sets DSR_WORKERS of each instance (default: the service's own default).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import tempfile
@@ -29,6 +33,46 @@ from bench.email import Service, Sink, _database, _machine_cpu, _request, _send_
 from dsr.store.models import Message
 
 
+def _cpu_by_process() -> dict[int, tuple[str, float]]:
+    """CPU seconds (user + system) so far of every process on the machine, with its name."""
+    tick = os.sysconf("SC_CLK_TCK")
+    found: dict[int, tuple[str, float]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            head, _, rest = (entry / "stat").read_text().rpartition(")")
+            fields = rest.split()
+            found[int(entry.name)] = (head.partition("(")[2], (int(fields[11]) + int(fields[12])) / tick)
+    return found
+
+
+def _cpu_shares(before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]],
+                services: list[Service], busy: float, count: int) -> str:
+    """Milliseconds of CPU per message by process group, between the two snapshots."""
+    groups: dict[str, float] = {}
+
+    def used(pid: int) -> float:
+        return after[pid][1] - before.get(pid, ("", 0.0))[1] if pid in after else 0.0
+
+    seen: set[int] = set()
+    for n, service in enumerate(services, 1):
+        main_pid = service.proc.pid
+        workers = [pid for pid in service.processes() if pid != main_pid]
+        groups[f"instance {n}: service process"] = used(main_pid)
+        # Its children: the pipeline workers and multiprocessing's resource tracker.
+        groups[f"instance {n}: worker processes"] = sum(used(pid) for pid in workers)
+        seen.update([main_pid, *workers])
+    seen.add(os.getpid())
+    groups["PostgreSQL"] = sum(used(pid) for pid, (name, _) in after.items()
+                               if pid not in seen and name.startswith("postgres"))
+    groups["benchmark clients and relay"] = used(os.getpid())
+    groups["other processes"] = sum(used(pid) for pid, (name, _) in after.items()
+                                    if pid not in seen and not name.startswith("postgres"))
+    parts = ", ".join(f"{name} {1000 * seconds / count:.1f}" for name, seconds in groups.items())
+    return f"CPU ms/msg: {parts}; whole machine {1000 * busy / count:.1f}"
+
+
 def throughput(*, instances: int, count: int, sink: Sink) -> float:
     """Replies per second with `instances` instances sharing the 8 clients."""
     workers = os.environ.get("BENCH_INSTANCES_WORKERS")
@@ -40,7 +84,7 @@ def throughput(*, instances: int, count: int, sink: Sink) -> float:
             run = uuid.uuid4().hex[:6]
             requests = [_request(n, run) for n in range(count)]
             shares = [requests[i::instances] for i in range(instances)]
-            machine = _machine_cpu()
+            machine, processes = _machine_cpu(), _cpu_by_process()
             began = time.perf_counter()
             senders = [threading.Thread(target=_send_all, args=(service.port, share),
                                         kwargs={"clients": 8 // instances, "rate": None, "sent_at": {}})
@@ -53,14 +97,15 @@ def throughput(*, instances: int, count: int, sink: Sink) -> float:
             complete = sink.wait_for(count, timeout=300)
             ended = max(sink.arrived.values()) if sink.arrived else time.perf_counter()
             busy, _stolen = _since(machine)
+            cpu = _cpu_shares(processes, _cpu_by_process(), services, busy, count)
         finally:
             for service in services:
                 service.stop()
     rate = count / (ended - began)
     status = "" if complete else " (not every reply arrived!)"
     print(f"   {instances} instance(s), PostgreSQL, 8 clients: {rate:6.1f} msg/s answered "
-          f"({count / accepted:.1f} msg/s accepted); whole machine {1000 * busy / count:.1f} ms CPU/msg"
-          f"{status}",
+          f"({count / accepted:.1f} msg/s accepted), load average {os.getloadavg()[0]:.1f} at the end"
+          f"{status}\n     {cpu}",
           flush=True)
     return rate
 
