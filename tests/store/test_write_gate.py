@@ -118,6 +118,7 @@ def test_a_loop_of_short_writes_does_not_starve_a_waiting_writer(tmp_path: Path)
     gate = WriteGate(str(tmp_path / "x.write-lock"))
     rounds = 0
     started, stop = threading.Event(), threading.Event()
+    asked_at: list[int] = []
     entered_after: list[int] = []
 
     def loop() -> None:
@@ -129,6 +130,7 @@ def test_a_loop_of_short_writes_does_not_starve_a_waiting_writer(tmp_path: Path)
                 time.sleep(0.002)
 
     def write() -> None:
+        asked_at.append(rounds)
         with gate:
             entered_after.append(rounds)
 
@@ -136,7 +138,6 @@ def test_a_loop_of_short_writes_does_not_starve_a_waiting_writer(tmp_path: Path)
     looper.start()
     try:
         assert started.wait(10)
-        asked_at = rounds
         writer = threading.Thread(target=write)
         writer.start()
         writer.join(30)
@@ -144,5 +145,7 @@ def test_a_loop_of_short_writes_does_not_starve_a_waiting_writer(tmp_path: Path)
         stop.set()
         looper.join(30)
     assert entered_after, "the waiting writer never got the gate"
-    # It waits for the transaction in progress (and at most the one that had just begun), not the loop.
-    assert entered_after[0] - asked_at <= 2, f"waited {entered_after[0] - asked_at} rounds of the loop"
+    # It waits for the transaction in progress, not for the loop: a round or two, a few more if this
+    # thread is descheduled between reading the count and queueing (the unfair gate: 1,999 of 2,000).
+    waited = entered_after[0] - asked_at[0]
+    assert waited <= 10, f"waited {waited} rounds of the loop"
