@@ -17,18 +17,19 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from dsr.controllers.profile import ControllerProfile, ProcessorClient
 from dsr.pipeline.outbound import berlin_date, queue_internal_mail, reply_context
 from dsr.replies.context import ReplyContext, ReplyKind
 from dsr.store.audit import audit
-from dsr.store.models import OutboxItem, OutboxState, Ticket, TicketState
+from dsr.store.models import Message, OutboxItem, OutboxState, Ticket, TicketState
 from dsr.store.tickets.services import transition
 
 RECORD_KEY = "processor"
 FORWARDED = "forwarded"  # the ticket's outcome once forwarded
+WITHDRAWN = "withdrawn"  # disposition of an outbound message whose outbox item was withdrawn unsent
 
 
 def _day(value: object) -> date | None:
@@ -168,6 +169,9 @@ def withdraw_unsent(session: Session, item_id: int | None) -> bool:
     item = session.get(OutboxItem, item_id, with_for_update=True)
     if item is None or item.state != OutboxState.PENDING.value or item.claimed_by is not None:
         return False
+    if item.message_id is not None:
+        # The letter stays in the ticket's history, marked as never sent (not as a sent letter).
+        session.execute(update(Message).where(Message.id == item.message_id).values(disposition=WITHDRAWN))
     session.delete(item)
     session.flush()
     return True

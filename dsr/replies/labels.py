@@ -220,6 +220,7 @@ DISPOSITIONS: dict[str, str] = {
     "held_not_requester": "zurückgehalten: andere Adresse als die des Antragstellers",
     "not_a_request": "ignoriert: keine Betroffenenanfrage erkannt",
     "loop_guard": "ignoriert: automatische Nachricht",
+    "withdrawn": "nicht versandt: vor dem Versand zurückgezogen",
 }
 
 LOOP_GUARD_REASONS: dict[str, str] = {

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from starlette.testclient import TestClient
 
 from dsr.pipeline.forwarding import ProcessorRecord
-from dsr.store.models import AuditEvent, OutboxItem, Ticket
+from dsr.store.models import AuditEvent, Message, OutboxItem, Ticket
 from tests.support.console import World, post_form, read_ticket
 from tests.support.pipeline import text_of
 
@@ -128,6 +128,12 @@ def test_a_take_back_before_the_mails_left_withdraws_them_and_claims_nothing(wor
     assert "Die Weiterleitung war noch nicht versandt und wurde zurückgehalten" in page
     assert "Der Hinweis an die Person war noch nicht versandt" in page
     assert _outbox(world) == []
+    with world.sessions() as s:  # the note stays in the history, marked as never sent
+        notes = list(s.scalars(select(Message.disposition).where(
+            Message.ticket_id == world.email_ticket, Message.direction == "out")))
+    assert notes == ["withdrawn"]
+    page = client.get(f"/tickets/{world.email_ticket}").text
+    assert "nicht versandt: vor dem Versand zurückgezogen" in page
     [event] = _audit(world, "processor_reverted")
     assert event.detail["client_told"] is False and event.detail["person_outbox_id"] is None
     assert "noch nicht versandt und wurde zurückgehalten" in (event.reason or "")
