@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from dsr.config import Settings
 from dsr.controllers.processor import named_clients
 from dsr.controllers.profile import ControllerProfile, ProcessorClient
+from dsr.deadlines import is_working_day
 from dsr.inbound import InboundMessage, Outcome, OutcomeStatus
 from dsr.intents import classify
 from dsr.intents.classifier import default_classifier
@@ -105,6 +106,13 @@ class Pipeline:
         # The lexicon and the learned second signal (trained once per process, ~0.7 s CPU) are
         # loaded here, at start-up, not inside the first message's time budget.
         default_classifier()
+        # Likewise each Land's public holidays for this year and the next (the `holidays` package
+        # loads them lazily, ~0.2 s): the deadline is computed inside the transaction, where the
+        # first message of every process would otherwise hold SQLite's write gate that long.
+        today = clock().date()
+        for profile in self._profiles.values():
+            for year in (today.year, today.year + 1):
+                is_working_day(today.replace(year=year, month=1, day=1), profile.state)
 
     # --- entry points -------------------------------------------------------------------------
 
