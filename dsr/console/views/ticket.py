@@ -472,21 +472,22 @@ def letter_pdf(ctx: Ctx) -> Response:
     made again from the stored letter and handed out only when it is byte for byte that one.
     Anything changed since (text, subject, postal address, the sender's name) is refused, audited.
     """
-    with ctx.services.sessions.begin() as session:
+    with ctx.services.sessions() as session:
         ticket = scoped_ticket(session, ctx.scope, ticket_id=ctx.path_int("ticket_id"))
         msg = session.get(Message, ctx.path_int("letter_id"))
         if ticket is None or msg is None or msg.ticket_id != ticket.id or msg.channel != "letter":
             return ctx.not_found()
         profile = ctx.services.profiles.get(ticket.controller)
         name, pdf = letter_document(ticket, msg, profile.short_name if profile else ticket.controller)
-        approved = approved_digest(msg)
-        actual = hashlib.sha256(pdf).hexdigest()
-        if approved is not None and approved != actual:
+        approved, ticket_id, letter_id = approved_digest(msg), ticket.id, msg.id
+    actual = hashlib.sha256(pdf).hexdigest()
+    if approved is not None and approved != actual:
+        with ctx.services.sessions.begin() as session:
             audit(session, actor=ctx.actor, action="console.letter_pdf_refused", now=ctx.now,
-                  ticket_id=ticket.id, reason="Brief-PDF weicht von der freigegebenen Fassung ab",
-                  detail={"message_id": msg.id, "approved_sha256": approved, "actual_sha256": actual})
-            log.warning("letter pdf refused: digest differs ticket=%s letter=%s", ticket.id, msg.id)
-            return ctx.render("error.html", status_code=409, title="Brief verändert", message=LETTER_ALTERED)
+                  ticket_id=ticket_id, reason="Brief-PDF weicht von der freigegebenen Fassung ab",
+                  detail={"message_id": letter_id, "approved_sha256": approved, "actual_sha256": actual})
+        log.warning("letter pdf refused: digest differs ticket=%s letter=%s", ticket_id, letter_id)
+        return ctx.render("error.html", status_code=409, title="Brief verändert", message=LETTER_ALTERED)
     return Response(
         pdf,
         media_type="application/pdf",
