@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from datetime import date, timedelta
 from email import message_from_bytes, policy
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
@@ -21,8 +22,10 @@ from sqlalchemy import select
 
 from dsr.console.labels import BERLIN
 from dsr.intents.rights import Right
+from dsr.replies.context import ReplyKind
+from dsr.replies.labels import ACTIONS, DISPOSITIONS, MESSAGE_KINDS, OUTBOX_STATES, REASONS
 from dsr.store.db import make_engine
-from dsr.store.models import DataSubject, IdentityLevel, Message, OutboxItem, Ticket, TicketState
+from dsr.store.models import AuditEvent, DataSubject, IdentityLevel, Message, OutboxItem, Ticket, TicketState
 from dsr.store.tickets.services import open_ticket, record_identity, transition
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, LiveConsole
 from tests.support.console import PASSWORD, World, make_world
@@ -407,8 +410,108 @@ def test_telegram_ticket_shows_every_message_of_the_chat(live: LiveConsole, page
     _shot(page, "14-telegram-conversation")
 
 
+# Links the crawl does not follow: files a person downloads (checked below where they are text),
+# the static assets, the logout, the data subject's own download page.
+NOT_A_PAGE = re.compile(r"^/(?:static/|logout|download/|calendar/)|\.pdf$|/documents/\d+$")
+# What a DPO or manager reads besides the page text: tooltips, placeholders, labels for screen
+# readers, the window title.
+READ_ATTRIBUTES = ("title", "placeholder", "aria-label", "alt")
+CRAWL_LIMIT = 400
+VARIANTS_PER_PATH = 30  # the queue's sort, filter and page links multiply; 30 of each path suffice
+
+
+def _english_codes(page: Page) -> list[str]:
+    texts = [page.inner_text("body"), page.title()]
+    for attribute in READ_ATTRIBUTES:
+        script = f"els => els.map(e => e.getAttribute('{attribute}'))"
+        texts += page.eval_on_selector_all(f"[{attribute}]", script)
+    return [code for text in texts for code in SNAKE_CASE.findall(text or "")]
+
+
+def _crawl(page: Page, live: LiveConsole) -> list[str]:
+    """Every page reachable by links from the start page, as the logged-in user sees it; each is
+    checked for snake_case words (text, tooltips, title), CSV downloads as a whole (header and
+    values).  Returns the pages visited (path and query)."""
+    queue, seen, visited = ["/"], {"/"}, []
+    variants: dict[str, int] = {}
+    while queue:
+        url = queue.pop(0)
+        path = urlsplit(url).path
+        variants[path] = variants.get(path, 0) + 1
+        if variants[path] > VARIANTS_PER_PATH:
+            continue
+        assert len(visited) < CRAWL_LIMIT, f"more than {CRAWL_LIMIT} pages: {visited[-20:]}"
+        visited.append(url)
+        if path.endswith(".csv"):
+            download = page.request.get(f"{live.url}{url}")
+            assert download.status == 200, url
+            found = SNAKE_CASE.findall(download.text())
+            assert not found, (url, found)
+            continue
+        response = page.goto(f"{live.url}{url}")
+        assert response is not None and response.status == 200, url
+        found = _english_codes(page)
+        assert not found, (url, found)
+        for href in page.eval_on_selector_all("a[href]", "els => els.map(e => e.href)"):
+            target = urlsplit(href)
+            if f"{target.scheme}://{target.netloc}" != live.url:
+                continue
+            link = target.path + (f"?{target.query}" if target.query else "")
+            if link not in seen and not NOT_A_PAGE.search(target.path):
+                seen.add(link)
+                queue.append(link)
+    return visited
+
+
+def _seed_every_kind(world: World) -> int:
+    """A ticket whose page shows every kind of message we send (in each delivery state), every
+    disposition of an inbound message, every escalation reason and every audit action."""
+    now = world.clock()
+    kinds = sorted(set(MESSAGE_KINDS) | {k.value for k in ReplyKind})
+    with world.sessions.begin() as s:
+        received = now - timedelta(days=2)
+        ticket = open_ticket(s, controller="kmb2", land="NI", channel="email", received_at=received,
+                             rights=[Right.ACCESS, Right.ERASURE], now=received,
+                             reply_to="alle.arten@example.org", escalation_reasons=sorted(REASONS))
+        # What the classifier found, with a rule and a counter-rule as the lexicon names them.
+        ticket.classification = {**ticket.classification, "evidence": [
+            {"label": "access", "rule": "access.what_do_you_store_about_me", "matched": "Eingang",
+             "score": 91.0, "start": 0, "end": 7, "field": "body", "weight": 1.0,
+             "suppressed_by": "erasure.not_a_deletion_request"}]}
+        for n, kind in enumerate(kinds):
+            at = now - timedelta(days=1, minutes=-n)
+            mail = f"Subject: Nachricht {n}\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nText {n}\r\n"
+            s.add(OutboxItem(controller="kmb2", channel="email", kind=kind, ticket_id=ticket.id,
+                             recipient="alle.arten@example.org", payload=mail.encode(),
+                             state=sorted(OUTBOX_STATES)[n % len(OUTBOX_STATES)], attempts=1,
+                             next_attempt_at=at, created_at=at))
+        for n, disposition in enumerate(sorted(DISPOSITIONS)):
+            s.add(Message(controller="kmb2", channel="email", direction="in",
+                          dedupe_key=f"<kind{n}@example.org>", message_id=f"<kind{n}@example.org>",
+                          sender="alle.arten@example.org", recipient="datenschutz@kmb2.de",
+                          subject_line=f"Eingang {n}", body_text=f"Eingang {n}",
+                          received_at=now - timedelta(hours=20, minutes=n), ticket_id=ticket.id,
+                          disposition=disposition))
+        # The details the history shows next to an action, as the services write them.
+        details: dict[str, dict[str, object]] = {
+            "escalation_reason_dismissed": {"reason_code": "abusive"}, "assigned": {"to": "dana"},
+            **{a: {"to": "in_progress"} for a in ("state_changed", "deadline_extended", "deadline_paused",
+                                                  "deadline_resumed", "reopened")}}
+        for n, action in enumerate(sorted(ACTIONS)):
+            reason = "receipt_confirmation" if action == "reply_queued" else ""  # the kind, labelled
+            s.add(AuditEvent(at=now - timedelta(hours=10, minutes=n), actor="system", action=action,
+                             ticket_id=ticket.id, reason=reason, detail=details.get(action, {})))
+        return ticket.id
+
+
 def test_no_english_code_on_any_page_a_dpo_or_manager_opens(live: LiveConsole, page: Page) -> None:
+    """Issue 17 "Done when": a crawl of every page a DPO or a manager opens finds no snake_case
+    word: every page reachable by links (queue views, sorting, filters and pages, every ticket
+    and its fulfilment page, intake, quarantine, ignored messages, profile facts, board, CSV
+    export), a ticket with every message kind, disposition, escalation reason and audit action,
+    and the pages only a form leads to (search results, extension preview, calendar page and feed)."""
     ids = _seed_workday(live.world)
+    every_kind = _seed_every_kind(live.world)
     world = live.world
     with world.sessions.begin() as s:  # a history with views, state changes and a queued reply
         ticket = s.get(Ticket, world.email_ticket)
@@ -416,36 +519,44 @@ def test_no_english_code_on_any_page_a_dpo_or_manager_opens(live: LiveConsole, p
         record_identity(
             s, ticket, IdentityLevel.MANUAL, method="Rückruf", actor="console:dana", now=world.clock()
         )
-    dpo_pages = [
-        "/queue",
-        "/queue?scope=review",
-        "/queue?scope=escalated",
-        "/queue?scope=open",
-        "/queue?scope=all",
-        "/intake",
-        "/quarantine",
-        f"/quarantine/{world.quarantine_id}",
-        "/board",
-        *(
-            f"/tickets/{i}"
-            for i in (world.email_ticket, world.chat_ticket, world.overdue_ticket, *ids.values())
-        ),
-    ]
+        ticket_ids = list(s.scalars(select(Ticket.id)))
     _login(page, live, "dana")
     page.goto(f"{live.url}/tickets/{world.email_ticket}")  # a view event for the history
-    for path in dpo_pages:
-        response = page.goto(f"{live.url}{path}")
-        assert response is not None and response.status == 200, path
-        found = SNAKE_CASE.findall(page.inner_text("body"))
-        assert not found, (path, found)
+    visited = set(_crawl(page, live))
+    expected = {"/queue", "/intake", "/quarantine", f"/quarantine/{world.quarantine_id}", "/ignored",
+                f"/ignored/{world.ignored_id}", "/board", "/board/export.csv", "/facts",
+                *(f"/tickets/{i}" for i in ticket_ids), f"/tickets/{world.email_ticket}/fulfilment"}
+    assert expected <= visited, sorted(expected - visited)
+    assert {every_kind, *ids.values()} <= set(ticket_ids)
+    # Pages only a form leads to: search (a name and a word of a message), extension preview.
+    for term in ("Mößner", "Daten"):
+        page.goto(f"{live.url}/queue")
+        page.fill("form.search input[name=q]", term)
+        page.click("form.search button")
+        assert not _english_codes(page), ("search", term, _english_codes(page))
+    page.goto(f"{live.url}/ignored")
+    page.fill("form[action='/ignored/search'] input[name=q]", "Rechnung")
+    page.click("form[action='/ignored/search'] button")
+    assert not _english_codes(page), ("ignored search", _english_codes(page))
+    page.goto(f"{live.url}/tickets/{world.email_ticket}")
+    page.select_option("#extend-form select[name=ground]", "third_parties")
+    page.fill("#extend-form textarea[name=reason]",
+              "Die Anfrage betrifft mehrere Systeme und viele Jahre, die einzeln geprüft werden müssen.")
+    page.click("#extend-form button")
+    expect(page.locator("#extend-preview")).to_be_visible()
+    assert not _english_codes(page), ("extension preview", _english_codes(page))
     page.click("text=Abmelden")
+    # The manager: every page reachable from the start page, the calendar page and its feed.
     _login(page, live, "max")
-    for path in ("/board",):
-        page.goto(f"{live.url}{path}")
-        found = SNAKE_CASE.findall(page.inner_text("body"))
-        assert not found, (path, found)
-    csv_text = page.request.get(f"{live.url}/board/export.csv").text()
-    assert not SNAKE_CASE.findall(csv_text.split("\n", 1)[1]), "CSV values"
+    visited = set(_crawl(page, live))
+    assert {"/board", "/board/export.csv"} <= visited, sorted(visited)
+    page.goto(f"{live.url}/board")
+    page.click("text=Kalender-Abonnement erstellen")
+    assert not _english_codes(page), ("calendar page", _english_codes(page))
+    feed = page.request.get(page.input_value("#calendar-url")).text()
+    shown = ("SUMMARY", "DESCRIPTION", "X-WR-CALNAME")
+    readable = [line for line in feed.splitlines() if line.startswith(shown)]
+    assert readable and not SNAKE_CASE.findall("\n".join(readable)), readable
 
 
 def test_queue_fits_390_px_without_horizontal_scroll(live: LiveConsole, page: Page) -> None:
