@@ -181,6 +181,30 @@ def test_manager_sees_the_board_and_subscribes_to_the_calendar(live: LiveConsole
     expect(page.locator("body")).not_to_contain_text("Anna Schmidt")
 
 
+def test_manager_changes_the_own_password_in_the_browser(live: LiveConsole, page: Page) -> None:
+    _login(page, live, "max")
+    page.click("text=Passwort ändern")
+    expect(page).to_have_url(f"{live.url}/account/password")
+    new = "ein-neues-langes-passwort"
+    page.fill("input[name=current_password]", "falsch-falsch-falsch")
+    page.fill("input[name=new_password]", new)
+    page.fill("input[name=new_password_repeat]", new)
+    page.click("main button[type=submit]")
+    expect(page.locator("main [role=alert]")).to_contain_text("Das bisherige Passwort ist falsch.")
+    page.fill("input[name=current_password]", PASSWORD)
+    page.fill("input[name=new_password]", new)
+    page.fill("input[name=new_password_repeat]", new)
+    page.click("main button[type=submit]")
+    expect(page).to_have_url(f"{live.url}/board")
+    expect(page.locator("main [role=status]").first).to_contain_text("Passwort geändert.")
+    _shot(page, "08b-password-changed")
+    page.click("header button:has-text('Abmelden')")
+    page.fill("input[name=username]", "max")
+    page.fill("input[name=password]", new)
+    page.click("button[type=submit]")
+    expect(page).to_have_url(f"{live.url}/board")
+
+
 def test_calendar_page_copies_the_link_and_offers_reminders(live: LiveConsole, page: Page) -> None:
     _login(page, live, "max")
     page.click("text=Kalender-Abonnement erstellen")
