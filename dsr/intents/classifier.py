@@ -14,6 +14,7 @@ If the sender's own words exercise no right, a forwarded message is classified i
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 import logging
 import math
@@ -26,6 +27,7 @@ from dsr.intents.evaluate import FieldView, WordLists, cue_cancelled, evidence_f
 from dsr.intents.lexicon import LEXICON_DIR, Lexicon, load_lexicon
 from dsr.intents.matcher import MAX_HITS_PER_RULE, Match, Matcher
 from dsr.intents.model import Classification, Evidence
+from dsr.intents.reasons import UNCLEAR_CODES
 from dsr.intents.rights import Right, legal_sort
 from dsr.intents.scope import FORWARDED, OWN, scope
 from dsr.intents.secondsignal import CORPUS_DIR, RULE_ID, SecondSignal, disagreement, features
@@ -58,6 +60,7 @@ class Thresholds:
 DEFAULT_THRESHOLDS = Thresholds()
 SUBJECT_FACTOR = 0.8
 REPLY_SUBJECT_FACTOR = 0.3
+AUTO_REPLY_SUBJECT_WORDS = 3  # an auto-reply marker counts among the subject's first words
 SUBJECT_ONLY_WORDS = 25  # a body longer than this that reads no right makes a subject reading unsure
 _RIGHTS = {right.value: right for right in Right}  # Right(label) without the enum call per hit
 
@@ -92,6 +95,7 @@ class Analysis(NamedTuple):
     channel: str
     features: frozenset[str] = frozenset()  # for the learned second signal (`dsr.intents.secondsignal`)
     model: dict[str, float] | None = None  # its probabilities, when computed ahead (`dsr.intents.tuning`)
+    asked_about: tuple[Right, ...] = ()  # rights named in a question about the procedure
 
 
 class Classifier:
@@ -107,6 +111,8 @@ class Classifier:
         self.cues = {rule.id: rule for rule in lexicon.rules if rule.kind == "cue"}
         self.routine = {rule.id: rule.label for rule in lexicon.rules if rule.kind == "routine"}
         self.routine_rules = {rule.id: rule for rule in lexicon.rules if rule.kind == "routine"}
+        self.asking = frozenset(rule.id for rule in lexicon.rules
+                                if rule.kind == "false_friend" and rule.asks)
 
     def with_thresholds(self, thresholds: Thresholds) -> Classifier:
         """This classifier (same compiled lexicon, shared) with other abstention thresholds."""
@@ -187,8 +193,12 @@ class Classifier:
         subject_view = self._view("subject", subject_text, None)
         own_view = self._view("body", body_text, body_scope.ranges(OWN))
         subject_norms = [t.norm for t in subject_view.tokens]
-        auto_reply = self.words.contains("auto_reply", subject_norms)
-        is_reply = bool(subject_norms) and subject_norms[0] in self.words.single.get("reply_prefix", ())
+        prefixes = self.words.single.get("reply_prefix", frozenset())
+        is_reply = bool(subject_norms) and subject_norms[0] in prefixes
+        # An auto-reply or a bounce names itself at the start of the subject ("Automatische
+        # Antwort: ...", "Undeliverable: ..."); "Ihre Adresse ist unzustellbar" is a person's subject.
+        own_subject = list(itertools.dropwhile(prefixes.__contains__, subject_norms))
+        auto_reply = self.words.contains("auto_reply", own_subject[:AUTO_REPLY_SUBJECT_WORDS])
         def grievance() -> bool:
             return self.words.contains("grievance", subject_norms + [t.norm for t in own_view.tokens])
 
@@ -219,14 +229,16 @@ class Classifier:
                                             words=own_words + len(subject_view.tokens))
         language = self._language(subject_norms + [t.norm for t in own_view.tokens])
         routine = bool(body_scored.routine or subject_scored.routine)
+        asked_about = legal_sort({e.label for e in evidence if e.suppressed_by in self.asking})
         return Analysis(labels, scores, evidence, own_words, routine, non_request, subject_only, is_reply,
-                        language, channel, _features(subject_view.tokens, own_view.tokens))
+                        language, channel, _features(subject_view.tokens, own_view.tokens),
+                        asked_about=tuple(asked_about))
 
     def decide(self, analysis: Analysis) -> Classification:
         """The classification of an analysed message under this classifier's thresholds."""
         labels, scores, evidence, own_words, routine, non_request, subject_only, is_reply, language, \
-            channel, feats, model = analysis
-        reasons = self._reasons(labels, scores, evidence, own_words, routine=routine)
+            channel, feats, model, asked_about = analysis
+        reasons = self._reasons(labels, scores, evidence, own_words, routine=routine, asked=bool(asked_about))
         if self.second is not None and not reasons and labels != (Right.OTHER,):
             # The rules would answer automatically: a learned model that reads otherwise asks first.
             probabilities = model if model is not None else self.second.probabilities(feats)
@@ -234,7 +246,11 @@ class Classifier:
             if against is not None:
                 reasons.append("low_confidence")
                 evidence = [*evidence, _model_evidence(*against, probabilities)]
-        if reasons:
+        if non_request and reasons and all(r in UNCLEAR_CODES for r in reasons):
+            # A bounce or a newsletter quoting "DSGVO": the routine reading stands, the cue's hit
+            # stays in the evidence.
+            reasons = []
+        elif reasons:
             non_request = ""  # a breach report or an authority's letter is never set aside
         if labels == (Right.OTHER,) and not non_request and "low_confidence" not in reasons:
             reasons.append("low_confidence")  # nothing recognised, nothing routine: a person looks
@@ -255,11 +271,16 @@ class Classifier:
             scores={r.value: round(v, 3) for r, v in scores.items()},
             language=language,
             non_request=non_request,
+            asked_about=asked_about if labels == (Right.OTHER,) else (),
         )
 
     def _reasons(self, labels: tuple[Right, ...], scores: dict[Right, float],
-                 evidence: list[Evidence], words: int, *, routine: bool) -> list[str]:
-        """Machine-readable escalation reasons, in a stable order."""
+                 evidence: list[Evidence], words: int, *, routine: bool, asked: bool = False) -> list[str]:
+        """Machine-readable escalation reasons, in a stable order.
+
+        `asked`: the sender asks how to exercise a right; a cue that needs a right counts then too
+        (a former freelancer asking how to get his data is an HR matter).
+        """
         rights_found = labels != (Right.OTHER,)
         found: list[str] = []
         if Right.COMPLAINT in labels:
@@ -268,7 +289,7 @@ class Classifier:
             if item.reason is None:
                 continue
             rule = self.cues[item.rule]
-            if rule.needs_right and not rights_found:
+            if rule.needs_right and not (rights_found or asked):
                 continue
             if rule.requires_label and Right(rule.requires_label) not in labels:
                 continue
@@ -347,7 +368,8 @@ def _merge(body: _Scored, subject: _Scored) -> tuple[dict[Right, float], list[Ev
 def _in_false_friend_sentence(view: FieldView, match: Match) -> bool:
     """A false friend claims the sentence ("Widerspruch gegen die Rechnung")."""
     sentence = view.tokens[match.first].sentence
-    return any(view.tokens[f.first].sentence == sentence and not f.rule.asks for f in view.false_friends())
+    return any(view.tokens[f.first].sentence == sentence and not (f.rule.asks or f.rule.between_rights)
+               for f in view.false_friends())
 
 
 def _features(subject: list[Token], body: list[Token]) -> frozenset[str]:

@@ -45,7 +45,8 @@ _RULE_KEYS = {
 _CUE_KEYS = {"id", "reason", "phrases", "all", "window", "needs_right", "requires_label", "note", "unless",
              "not_own_request", "not_with_only"}
 _ROUTINE_KEYS = {"id", "reason", "phrases", "all", "window", "max_tokens", "note", "mass_mail"}
-_FALSE_FRIEND_KEYS = {"id", "suppresses", "phrases", "all", "window", "unless", "note", "asks"}
+_FALSE_FRIEND_KEYS = {"id", "suppresses", "phrases", "all", "window", "unless", "note", "asks",
+                      "between_rights"}
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
 _CITATION_TERM = re.compile(r"^[a-z]+:\d{1,3}(?::\d{1,2}(?::[a-h])?)?$")
 _WORD_TERM = re.compile(r"^\*?[a-z0-9']+\*?$")
@@ -102,6 +103,9 @@ class Rule:
     # false friend: a question about the procedure; its rights do not count, but the sentence
     # stays a privacy matter (never set aside)
     asks: bool = False
+    # false friend: chooses between two rights ("delete my data" is no access request); the
+    # sentence stays a privacy matter (never set aside)
+    between_rights: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -369,7 +373,8 @@ def _false_friends(src: _Source, seen: set[str]) -> list[Rule]:
         rules.append(
             Rule(rule_id, "false_friend", "", 1.0, _patterns(src, table, line, where), src.path, line,
                  suppresses=tuple(suppresses), unless=_unless(src, table, line, where),
-                 note=str(table.get("note", "")), asks=_flag(src, table, "asks", line, where))
+                 note=str(table.get("note", "")), asks=_flag(src, table, "asks", line, where),
+                 between_rights=_flag(src, table, "between_rights", line, where))
         )
     return rules
 

@@ -54,6 +54,9 @@ class Classification:
     # with this set and no escalation may be set aside without a person: `other` without it
     # always carries "low_confidence" and escalates.
     non_request: str = ""
+    # Rights the sender asks about without exercising them ("Wie kann ich meine Daten löschen
+    # lassen?"): no label, but the readings a clarification question offers.
+    asked_about: tuple[Right, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -65,4 +68,5 @@ class Classification:
             "scores": {k: round(v, 3) for k, v in self.scores.items()},
             "language": self.language,
             "non_request": self.non_request,
+            "asked_about": [r.value for r in self.asked_about],
         }

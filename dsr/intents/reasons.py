@@ -32,6 +32,10 @@ REASON_CODES: frozenset[str] = frozenset(
     }
 )
 
+# Reasons that only say the reading is unsure: the person can settle it in a clarification question
+# (`dsr.intents.routing`), and a routine reading (a bounce, a newsletter) outweighs them.
+UNCLEAR_CODES: frozenset[str] = frozenset({"ambiguous", "low_confidence"})
+
 # Why a message is no privacy request at all: the positive evidence that lets the pipeline route
 # it away without a person (`Classification.non_request`).  Without one of these, a message in
 # which no right is recognised goes to a person ("low_confidence"), never silently aside.

@@ -30,10 +30,11 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from dsr.intents.model import Classification
+from dsr.intents.reasons import UNCLEAR_CODES
 from dsr.intents.rights import Right
 
 # Reasons that first earn a clarification question rather than a human (the two-stage fallback).
-UNCLEAR_REASONS = frozenset({"ambiguous", "low_confidence"})
+UNCLEAR_REASONS = UNCLEAR_CODES
 # Special intake: a person looks at once, whatever else the message says; never a clarification
 # question or an automatic answer about the request itself.
 SPECIAL_INTAKE = frozenset({"breach", "authority", "representative", "processor_role"})
@@ -91,7 +92,7 @@ def readings_of(result: Classification) -> list[Right]:
     scored = sorted(((score, label) for label, score in result.scores.items()
                      if label in valid and score > 0), reverse=True)
     readings = [Right(label) for _score, label in scored][:MAX_READINGS]
-    for label in result.labels:
+    for label in (*result.labels, *result.asked_about):
         if label is not Right.OTHER and label not in readings:
             readings.append(label)
     return readings[:MAX_READINGS]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from dsr.intents import classify
+from dsr.intents.rights import Right
 from dsr.intents.routing import Route, decide
 from dsr.intents.scoring import score
 
@@ -27,6 +28,7 @@ from dsr.intents.scoring import score
          "third_party_data"),
         ("Ich war bei Ihnen als Mitarbeiterin beschäftigt. Bitte schicken Sie mir eine Kopie meiner "
          "Personalakte.", "employee"),
+        ("Ich schreibe Ihnen zum dritten Mal: bitte löschen Sie endlich meine Daten.", "complaint"),
     ],
 )
 def test_situations_a_person_must_see(body: str, reason: str) -> None:
@@ -49,6 +51,13 @@ def test_situations_a_person_must_see(body: str, reason: str) -> None:
          "Schulungsdaten an die Hersteller.", "employee"),
         ("My partner number is HP-0966. Please send me my assignment data as CSV under article 20.",
          "third_party_data"),
+        # Advertising received for the third time is the reason to object, not an ignored request.
+        ("Sie rufen mich jetzt zum dritten Mal wegen Werbung an. Ich will keine Werbung mehr.", "complaint"),
+        ("Falls Sie noch Daten von mir haben, bitte löschen. Wenn nicht, brauche ich keine Antwort.",
+         "complaint"),
+        # Keeping invoices for the statutory retention is no contradiction.
+        ("Bitte löschen Sie mein Konto und alle Daten dazu. Die Rechnungen können Sie wegen der "
+         "Buchhaltung natürlich behalten.", "contradictory"),
     ],
 )
 def test_a_mere_mention_is_no_escalation(body: str, reason: str) -> None:
@@ -69,3 +78,68 @@ def test_score_tells_per_reason_how_often_the_label_agreed() -> None:
     assert (rows["representative"].agreed, rows["representative"].disagreed) == (1, 1)
     assert rows["representative"].agreement == 0.5
     assert any(line.startswith("representative") for line in result.reason_lines())
+
+
+BOUNCE = (
+    "This is the mail system at host mx02.example.de.\n\n"
+    "I'm sorry to have to inform you that your message could not\nbe delivered to one or more "
+    "recipients. For further assistance, please send mail to postmaster. You can\ndelete your own "
+    "text from the attached returned message.\n\n"
+    "<a.b@example.org>: host mx.example.org said: 550 5.1.1 Recipient address rejected: User unknown\n\n"
+    "--- Original message ---\nSubject: Ihr Widerspruch gegen die Verarbeitung Ihrer Daten für "
+    "Werbezwecke – Bestätigung\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("subject", "body", "channel", "why"),
+    [
+        # A server's delivery report quoting our letter: its privacy words are ours.
+        ("Undelivered Mail Returned to Sender", BOUNCE, "email", "auto_reply"),
+        ("", "Gilt die Werbung für das Galaxy S24 aus dem Prospekt noch?", "telegram", "business"),
+        ("", "wat is dat hier für n bot", "telegram", "chat_noise"),
+        ("", "do you speak english?", "telegram", "chat_noise"),
+        ("", "hab euch letzte woche ne bewerbung geschickt, ist die angekommen?", "telegram",
+         "application"),
+        ("Betriebsferien", "Vielen Dank für Ihre Nachricht. Unser Betrieb ist bis 06.01. in "
+         "Betriebsferien, ab dem 07.01. sind wir wieder für Sie da. In Notfällen: 0171 1234567.",
+         "email", "auto_reply"),
+    ],
+)
+def test_positive_evidence_of_no_request_sets_a_message_aside(subject: str, body: str, channel: str,
+                                                               why: str) -> None:
+    decision = decide(classify(subject, body, channel))
+    assert (decision.route, decision.ignore_reason) == (Route.IGNORE, why)
+
+
+@pytest.mark.parametrize(
+    ("subject", "body", "channel"),
+    [
+        # A person quoting a bounce is no bounce; "unzustellbar" late in a subject is no auto-reply.
+        ("Ihre Datenschutz-Adresse ist unzustellbar",
+         "Meine E-Mail an datenschutz@example.de kam als unzustellbar zurück (\"Mailbox unavailable\"). "
+         "Bitte teilen Sie mir nach Art. 15 DSGVO mit, welche Daten Sie über mich gespeichert haben.",
+         "email"),
+        # A how-to question about a right in a business context; the account is the person's.
+        ("", "how do i delete meinen account im händlerportal? finde nix in den einstellungen", "telegram"),
+        # Prepayment only and a human should look: an Art. 22 matter, never set aside.
+        ("", "Seit Montag darf ich nur noch mit Vorkasse bestellen. Das soll sich mal ein Mensch "
+         "ansehen und persönlich prüfen. Kundennummer 10061183", "telegram"),
+    ],
+)
+def test_a_person_asking_about_their_data_is_never_set_aside(subject: str, body: str, channel: str) -> None:
+    assert decide(classify(subject, body, channel)).route is not Route.IGNORE
+
+
+def test_a_question_about_the_procedure_offers_the_right_it_names() -> None:
+    result = classify("", "Wie kann ich meine Daten bei euch löschen lassen?", "telegram")
+    decision = decide(result)
+    assert result.labels == (Right.OTHER,)
+    assert decision.route is Route.CLARIFY and Right.ERASURE in decision.readings
+
+
+def test_a_question_about_a_right_in_an_hr_context_goes_to_a_person() -> None:
+    body = "I am a former freelancer of yours. How can I get a copy of the data you keep about me?"
+    result = classify("", body, "email")
+    assert "employee" in result.reasons
+    assert decide(result).route is Route.ESCALATE
