@@ -558,8 +558,12 @@ def upload_action(ctx: Ctx) -> Response:
     ticket_id = ctx.path_int("ticket_id")
     target = f"/tickets/{ticket_id}"
     with ctx.services.sessions() as session:
-        if scoped_ticket(session, ctx.scope, ticket_id=ticket_id) is None:
+        ticket = scoped_ticket(session, ctx.scope, ticket_id=ticket_id)
+        if ticket is None:
             return ctx.not_found()
+        if ticket.state == "closed":  # read-only like every other change (issue 17 no. 8)
+            return ctx.redirect(target, "Der Vorgang ist abgeschlossen und nur lesbar; bitte zuerst wieder "
+                                        "öffnen.", "error")
     upload = ctx.form.get("file")
     if not isinstance(upload, UploadFile) or not upload.filename:
         return ctx.redirect(target, "Bitte eine Datei auswählen.", "error")
