@@ -11,7 +11,7 @@ import json
 import re
 import shutil
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from email import message_from_bytes, policy
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -743,6 +743,9 @@ def test_closed_ticket_is_read_only_until_reopened_and_a_wrong_reason_is_dismiss
         "file": {"name": "daten.txt", "mimeType": "text/plain", "buffer": b"Daten"}, "delivery": "link"})
     assert "nur lesbar" in refused.text()
     _shot(page, "17-ticket-closed")
+    page.click("#closed button")  # no reason yet: the browser's own check speaks German
+    message = page.eval_on_selector("#closed input[name=reason]", "e => e.validationMessage")
+    assert message == "Bitte den Grund angeben (mindestens 10 Zeichen).", message
     page.fill("#closed input[name=reason]", "Die Person hat sich anders entschieden und will die Auskunft")
     page.click("#closed button")
     expect(page.locator(".flash").first).to_contain_text("wieder geöffnet")
@@ -784,3 +787,39 @@ def test_quarantine_shows_the_envelope_sender_and_becomes_a_request_from_its_rec
         ticket = s.scalars(select(Ticket).order_by(Ticket.id.desc())).first()
         assert ticket is not None and ticket.received_at == received
         assert s.get(QuarantinedMessage, item_id).state != "open"  # type: ignore[union-attr]
+
+
+def test_board_lists_every_open_deadline_by_status_and_rates_statutory_requests_only(
+        live: LiveConsole, page: Page) -> None:
+    world = live.world
+    now = world.clock()
+    with world.sessions.begin() as s:
+        # An open ticket due in about a month (not among "Nächste Fristen"), one awaiting identity,
+        # and an automatic marketing confirmation answered in January (no statutory deadline).
+        yesterday = now - timedelta(days=1)
+        later = open_ticket(s, controller="kmb2", land="NI", channel="email", received_at=yesterday,
+                            rights=[Right.RECTIFICATION], now=yesterday, reply_to="spaeter@example.org")
+        transition(s, later, TicketState.AWAITING_IDENTITY, actor="system", reason="Identität offen", now=now)
+        january = datetime(2026, 1, 14, 9, 0, tzinfo=BERLIN)
+        marketing = open_ticket(s, controller="kmb2", land="NI", channel="email", received_at=january,
+                                rights=[Right.MARKETING_OBJECTION], now=january,
+                                reply_to="werbung@example.org")
+        transition(s, marketing, TicketState.ANSWERED, actor="system", reason="Werbesperre", now=january,
+                   outcome="suppressed")
+        later_ref = later.reference
+        done = ("answered", "refused", "closed")
+        open_refs = [t.reference for t in s.scalars(select(Ticket)) if t.state not in done and t.due_date]
+    _login(page, live, "max")
+    expect(page.locator("#upcoming")).not_to_contain_text(later_ref)
+    deadlines = page.locator("#deadlines")
+    for reference in open_refs:
+        expect(deadlines).to_contain_text(reference)
+    expect(page.locator("#deadlines tbody tr")).to_have_count(len(open_refs))
+    expect(page.locator("#states")).to_contain_text("wartet auf Identitätsbestätigung")
+    expect(page.locator("#states")).to_contain_text("davon beim Datenschutz")
+    # January: two statutory requests answered, one on time; the marketing confirmation is not counted.
+    expect(page.locator("#months")).to_contain_text("01/2026")
+    january_row = page.locator("#months tbody tr", has_text="01/2026")
+    expect(january_row.locator("td").nth(2)).to_have_text("2")
+    expect(january_row.locator("td").nth(4)).to_have_text("50 %")
+    _shot(page, "18-board-deadlines")
