@@ -823,3 +823,42 @@ def test_board_lists_every_open_deadline_by_status_and_rates_statutory_requests_
     expect(january_row.locator("td").nth(2)).to_have_text("2")
     expect(january_row.locator("td").nth(4)).to_have_text("50 %")
     _shot(page, "18-board-deadlines")
+
+
+def test_reply_editor_follows_the_rights_and_keeps_the_dpos_place(live: LiveConsole, page: Page) -> None:
+    """Issue 17 no. 8: the template comes from the ticket's rights and stays after drafting, the
+    refusal reason shows only beside the refusal letter, the subject names the matter, and a refused
+    send returns to the editor with the text kept.  Page views are one line, not history rows."""
+    world = live.world
+    now = world.clock()
+    with world.sessions.begin() as s:
+        received = now - timedelta(days=2)
+        ticket = open_ticket(s, controller="kmb2", land="NI", channel="email", received_at=received,
+                             rights=[Right.RECTIFICATION], now=received, reply_to="berta@example.org",
+                             identity_level=IdentityLevel.CONTACT_ON_FILE,
+                             identity_method="Adresse im Bestand")
+        transition(s, ticket, TicketState.IN_PROGRESS, actor="system", reason=VERIFIED, now=received)
+        ticket_id = ticket.id
+    _login(page, live, "dana")
+    for _ in range(3):
+        page.goto(f"{live.url}/tickets/{ticket_id}")
+    expect(page.locator("#draft-kind")).to_have_value("rectification_done")
+    refusal = page.locator("#reply label[data-kind-only=refusal_notice]")
+    expect(refusal).to_be_hidden()
+    page.select_option("#draft-kind", "refusal_notice")
+    expect(refusal).to_be_visible()
+    page.select_option("#draft-kind", "rectification_done")
+    assert page.input_value("#send-form input[name=subject]") not in ("", "Ihre Anfrage")
+    page.click("text=Entwurf aus Vorlage")
+    expect(page.locator(".flash").first).to_contain_text("Entwurf aus der Vorlage")
+    expect(page.locator("#draft-kind")).to_have_value("rectification_done")  # kept after drafting
+    page.fill("#reply-text", "Guten Tag,\n\nwir haben ⟦was⟧ berichtigt.")
+    page.click("text=Freigeben und senden")
+    expect(page.locator(".flash").first).to_be_visible()
+    expect(page).to_have_url(re.compile(r"#reply$"))  # back at the editor, not the top of the page
+    expect(page.locator("#reply-text")).to_have_value(re.compile("⟦was⟧"))  # the text is kept
+    with world.sessions() as s:
+        assert not s.scalars(select(OutboxItem).where(OutboxItem.ticket_id == ticket_id)).all()
+    # The history: views summarised in one line, no row per view.
+    expect(page.locator("#views")).to_contain_text(re.compile(r"Angesehen: [4-9]-mal"))
+    expect(page.locator("#audit table")).not_to_contain_text(ACTIONS["console.ticket_viewed"])
