@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
-from dsr.channels.email.imap import FAILURES_BEFORE_QUARANTINE, PROCESSED_KEYWORD, ImapLocation
+from dsr.channels.email.imap import FAILURES_BEFORE_QUARANTINE, PROCESSED_KEYWORD, ImapLocation, ImapPoller
 from dsr.controllers.profile import ControllerProfile
 from tests.email.sinks import RecordingSink
 from tests.servers.dovecot import DovecotServer, ImapAccount
@@ -27,6 +29,18 @@ SEEN = b"\\Seen"
 # How long a test waits for something that takes a second on a quiet machine: generous, since the
 # suite runs on a shared machine; the waits end as soon as the condition holds.
 WAIT_BOUND = 60.0
+
+
+@contextlib.asynccontextmanager
+async def running(poller: ImapPoller) -> AsyncIterator[None]:
+    """The poller's service loop, stopped (and waited for) on the way out."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(poller.run(stop))
+    try:
+        yield
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, WAIT_BOUND)
 
 
 def request(n: int, to: str = "klaus.marwede@kmb2.de", subject: str = "Auskunft", extra: str = "") -> bytes:
@@ -238,20 +252,16 @@ async def test_run_idles_reconnects_and_stops(
     reference_profiles: dict[str, ControllerProfile],
 ) -> None:
     poller = make_poller(dovecot, sink, reference_profiles, idle_check_interval=0.1, max_backoff=0.5)
-    stop = asyncio.Event()
-    task = asyncio.create_task(poller.run(stop))
-    try:
+    async with running(poller):
         await asyncio.to_thread(seed, dovecot, request(1))
-        await asyncio.to_thread(sink.wait_for_committed, 1)  # delivered via IDLE (or the first poll)
+        # Delivered via IDLE (or the first poll).
+        await asyncio.to_thread(sink.wait_for_committed, 1, WAIT_BOUND)
 
         await asyncio.to_thread(dovecot_server.doveadm, "kick", dovecot.user)  # connection lost
         await asyncio.to_thread(seed, dovecot, request(2))
         # Reconnected and caught up: waits for the commit itself, bounded generously for a loaded
         # machine (the poller's first back-off alone is 1 s).
         await asyncio.to_thread(sink.wait_for_committed, 2, WAIT_BOUND)
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, WAIT_BOUND)
     assert [m.message_id for m in sink.handled] == ["<req-1@example.org>", "<req-2@example.org>"]
     assert poller._client is None  # logged out on stop
 
@@ -266,9 +276,7 @@ async def test_idle_notices_a_connection_that_died_without_bye(
     The poller must see it whatever the machine's load (the old check timed idle_check's returns,
     and with a short interval, or on a busy machine, never fired: the poller sat in a dead IDLE)."""
     poller = make_poller(dovecot, sink, reference_profiles, idle_check_interval=0.001, max_backoff=0.5)
-    stop = asyncio.Event()
-    task = asyncio.create_task(poller.run(stop))
-    try:
+    async with running(poller):
         await asyncio.to_thread(seed, dovecot, request(1))
         await asyncio.to_thread(sink.wait_for_committed, 1, WAIT_BOUND)
         who = await asyncio.to_thread(dovecot_server.doveadm, "who", "-1", dovecot.user)
@@ -277,9 +285,6 @@ async def test_idle_notices_a_connection_that_died_without_bye(
         os.kill(pids[0], signal.SIGKILL)  # Dovecot's process for our session: the kernel closes it
         await asyncio.to_thread(seed, dovecot, request(2))
         await asyncio.to_thread(sink.wait_for_committed, 2, WAIT_BOUND)
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, WAIT_BOUND)
     assert [m.message_id for m in sink.handled] == ["<req-1@example.org>", "<req-2@example.org>"]
 
 
@@ -289,15 +294,11 @@ async def test_run_backs_off_while_the_store_is_down(
     sink.fail_everything = True
     seed(dovecot, request(1))
     poller = make_poller(dovecot, sink, reference_profiles, max_backoff=0.2)
-    stop = asyncio.Event()
-    task = asyncio.create_task(poller.run(stop))
-    try:
-        await asyncio.to_thread(sink.wait_for_failures, 2)  # retried with backoff, not acknowledged
+    async with running(poller):
+        # Retried with backoff, not acknowledged.
+        await asyncio.to_thread(sink.wait_for_failures, 2, WAIT_BOUND)
         sink.fail_everything = False
-        await asyncio.to_thread(sink.wait_for_committed, 1)
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 10)
+        await asyncio.to_thread(sink.wait_for_committed, 1, WAIT_BOUND)
     assert [m.message_id for m in sink.handled] == ["<req-1@example.org>"]
 
 
