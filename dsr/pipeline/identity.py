@@ -265,7 +265,7 @@ def decide(
         return IdentityDecision(Rung.SEND_CODE, IdentityLevel.NONE, None, subject, code_to=subject.email,
                                 code_subject=subject)
     text = own_text(f"{msg.subject}\n{msg.body}")
-    facts = read_facts(session, controller, text)
+    facts = read_facts(session, controller, text, first=True)
     if facts.subject is not None and not discloses(rights) and not (
             now is not None and attempts.subject_locked(session, facts.subject.id, now)):
         return IdentityDecision(Rung.KNOWN_FACTS, IdentityLevel.KNOWN_FACTS, FACTS_METHOD, facts.subject)
@@ -418,7 +418,8 @@ def _code_shaped(text: str, found: Sequence[re.Match[str]]) -> set[str]:
     return parts
 
 
-def read_facts(session: Session, controller: str, text: str, kept: KeptFacts = KeptFacts()) -> FactsReading:
+def read_facts(session: Session, controller: str, text: str, kept: KeptFacts = KeptFacts(), *,
+               first: bool = False) -> FactsReading:
     """Customer number AND postal code, exactly one value of each, both matching one record.
 
     Two facts the controller holds (BayLfD: matching existing contract data is normally sufficient
@@ -432,6 +433,11 @@ def read_facts(session: Session, controller: str, text: str, kept: KeptFacts = K
     as if both had come in one message.  A check forgets the kept half whatever its result: after a
     failed pair the sender is not told which half was wrong (that would halve the guessing), so both
     are asked for again.  A message's own values replace a kept value of the same fact.
+
+    `first`: the message that opened the request, written before we asked for anything.  Of a lone
+    half only a labelled customer number or a single postal code is kept there; other numbers (a
+    phone number in the signature, a date, an order number) are not taken for a customer number,
+    and several of them are not "unclear" either: the first letter simply asks for both facts.
     """
     given = given_facts(text)
     if len(given.customer_numbers) > MAX_FACT_TOKENS:
@@ -441,8 +447,10 @@ def read_facts(session: Session, controller: str, text: str, kept: KeptFacts = K
     postal_codes = given.postal_codes or ((kept.postal_code,) if kept.postal_code else ())
     numbers = given.customer_numbers or ((kept.customer_number,) if kept.customer_number else ())
     if not postal_codes or not numbers:
+        if first and not given.labelled:
+            numbers = ()
         if len(postal_codes) > 1 or len(numbers) > 1:
-            return FactsReading(True, unclear=True)
+            return FactsReading(True, unclear=not first)
         return FactsReading(True, kept=KeptFacts(customer_number=numbers[0] if numbers else None,
                                                  postal_code=postal_codes[0] if postal_codes else None))
     matched = _known(session, controller, numbers)

@@ -242,3 +242,16 @@ def test_the_dpo_alert_names_the_same_identity_status_as_the_ticket(harness: Har
         [alert] = [i for i in harness.items(opened.outbox_ids) if i.kind == "dpo_escalation_alert"]
         assert f"Identität: {identity_label(ticket.identity_level)}" in _flat(alert), sender
         assert ticket.identity_level == ("contact_on_file" if sender == ERIKA else "none")
+
+
+def test_numbers_in_a_first_message_are_not_taken_for_a_customer_number(harness: Harness) -> None:
+    """Before we asked anything, a phone number or an order number is no answer: the first letter
+    asks for both facts and says nothing was noted; a postal code in the signature is kept."""
+    signature = "\n\nJana Unbekannt\nTel. 0531 123456\nBestellung 4711-0815"
+    _reference, question = _open(harness, body=ACCESS + signature)
+    assert "notiert" not in _flat(question) and "mehrere Nummern" not in _flat(question)
+    assert _requested(question) == ["Kundennummer", "Postleitzahl"]
+    _reference, with_address = _open(harness, body=ACCESS + "\n\nMusterweg 1\n38100 Braunschweig")
+    assert "Ihre Postleitzahl haben wir notiert" in _flat(with_address)
+    assert _requested(with_address) == ["Kundennummer"]
+    assert _failures(harness) == 0
