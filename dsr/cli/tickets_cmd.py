@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from dsr.cli import common
 from dsr.intents.rights import RIGHTS, Right
+from dsr.replies.labels import action_label, actor_label, reasons_text
 from dsr.store.models import AuditEvent, Message, Ticket, TicketState
 from dsr.store.tickets.catalogue import OPEN_STATES, OUTCOMES, REFUSAL_REASONS, STATE_LABELS_DE
 from dsr.store.tickets.common import BERLIN, berlin_date
@@ -178,7 +179,7 @@ def show_cmd(
     lines.append(f"Identität:     {ticket.identity_level}" + (f" ({ticket.identity_method})"
                                                              if ticket.identity_method else ""))
     if ticket.escalation_reasons:
-        lines.append(f"Eskalation:    {', '.join(ticket.escalation_reasons)}")
+        lines.append(f"Eskalation:    {reasons_text(ticket.escalation_reasons)}")
     lines.append(f"Zuständig:     {ticket.assignee or '-'}")
     if ticket.outcome:
         lines.append(f"Ergebnis:      {info['outcome_de'] or ticket.outcome}"
@@ -187,7 +188,9 @@ def show_cmd(
     lines.append("Verlauf:")
     for event in info["audit"]:
         at = _local(datetime.fromisoformat(event["at"]))
-        lines.append(f"  {at}  {event['actor']:<12} {event['action']:<24} {event['reason']}".rstrip())
+        # German like the console (one label table), the code in brackets for the operator.
+        what = f"{action_label(event['action'])} [{event['action']}]"
+        lines.append(f"  {at}  {actor_label(event['actor']):<12} {what:<48} {event['reason']}".rstrip())
     typer.echo("\n".join(lines))
 
 

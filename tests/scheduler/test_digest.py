@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 import pytest
@@ -69,6 +70,7 @@ def test_digest_lists_metadata_and_never_the_person(desk: Desk) -> None:
     with desk.sessions() as s:
         references = [t.reference for t in s.query(Ticket).filter(Ticket.controller == "kmb2")]
     assert all(reference in text for reference in references)
+    assert not re.findall(r"\b[a-z]+(?:_[a-z]+)+\b", subject + text)  # German labels, no codes
     payload = kmb2.payload.decode("ascii")
     for personal in (PERSON, PERSON_NAME, SECRET_BODY, "Erika", "Mustermann"):
         assert personal not in text + subject

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -86,9 +87,12 @@ def test_show(tmp_path: Path, seeded: tuple[str, dict[str, str]]) -> None:
     assert out.startswith(f"{refs['later']}  (komsa, email)")
     for expected in ("Status:        Frist verlängert [extended]", "Rechte:        Datenübertragbarkeit",
                      "Verlängert:", "Grund: viele Systeme", "Fristberechnung:", "Eingang ",
-                     "ticket_opened", "deadline_extended", "Nachrichten:   1"):
+                     "Anfrage angelegt [ticket_opened]", "Frist verlängert [deadline_extended]",
+                     "Nachrichten:   1"):
         assert expected in out, expected
     assert SECRET_BODY not in out
+    # Codes only in brackets beside their German label (like the status line), never on their own.
+    assert not re.findall(r"(?<!\[)\b[a-z]+(?:_[a-z]+)+\b(?!\])", out), out
     data = json.loads(run_dsr("tickets", "show", refs["done"], "--json", db_url=url, cwd=tmp_path).stdout)
     assert data["outcome"] == "granted" and data["state"] == "answered"
     assert data["due_trail"].startswith("Wirksam mit Eingang")
