@@ -96,6 +96,7 @@ class Analysis(NamedTuple):
     features: frozenset[str] = frozenset()  # for the learned second signal (`dsr.intents.secondsignal`)
     model: dict[str, float] | None = None  # its probabilities, when computed ahead (`dsr.intents.tuning`)
     asked_about: tuple[Right, ...] = ()  # rights named in a question about the procedure
+    mass_mail: bool = False  # a newsletter, a pitch, a bounce: no person's own words
 
 
 class Classifier:
@@ -232,13 +233,14 @@ class Classifier:
         asked_about = legal_sort({e.label for e in evidence if e.suppressed_by in self.asking})
         return Analysis(labels, scores, evidence, own_words, routine, non_request, subject_only, is_reply,
                         language, channel, _features(subject_view.tokens, own_view.tokens),
-                        asked_about=tuple(asked_about))
+                        asked_about=tuple(asked_about), mass_mail=bool(mass_mail))
 
     def decide(self, analysis: Analysis) -> Classification:
         """The classification of an analysed message under this classifier's thresholds."""
         labels, scores, evidence, own_words, routine, non_request, subject_only, is_reply, language, \
-            channel, feats, model, asked_about = analysis
-        reasons = self._reasons(labels, scores, evidence, own_words, routine=routine, asked=bool(asked_about))
+            channel, feats, model, asked_about, mass_mail = analysis
+        reasons = self._reasons(labels, scores, evidence, own_words, routine=routine, asked=bool(asked_about),
+                                cues=not mass_mail)
         if self.second is not None and not reasons and labels != (Right.OTHER,):
             # The rules would answer automatically: a learned model that reads otherwise asks first.
             probabilities = model if model is not None else self.second.probabilities(feats)
@@ -275,18 +277,20 @@ class Classifier:
         )
 
     def _reasons(self, labels: tuple[Right, ...], scores: dict[Right, float],
-                 evidence: list[Evidence], words: int, *, routine: bool, asked: bool = False) -> list[str]:
+                 evidence: list[Evidence], words: int, *, routine: bool, asked: bool = False,
+                 cues: bool = True) -> list[str]:
         """Machine-readable escalation reasons, in a stable order.
 
         `asked`: the sender asks how to exercise a right; a cue that needs a right counts then too
-        (a former freelancer asking how to get his data is an HR matter).
+        (a former freelancer asking how to get his data is an HR matter).  Without `cues` (mass
+        mail: a trade newsletter reporting a court ruling) cue hits stay evidence only.
         """
         rights_found = labels != (Right.OTHER,)
         found: list[str] = []
         if Right.COMPLAINT in labels:
             found.append("complaint")
         for item in evidence:
-            if item.reason is None:
+            if item.reason is None or not cues:
                 continue
             rule = self.cues[item.rule]
             if rule.needs_right and not (rights_found or asked):

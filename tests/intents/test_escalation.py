@@ -29,6 +29,7 @@ from dsr.intents.scoring import score
         ("Ich war bei Ihnen als Mitarbeiterin beschäftigt. Bitte schicken Sie mir eine Kopie meiner "
          "Personalakte.", "employee"),
         ("Ich schreibe Ihnen zum dritten Mal: bitte löschen Sie endlich meine Daten.", "complaint"),
+        ("Hört endlich auf mit den Werbeanrufen, das geht jetzt an die Verbraucherzentrale.", "complaint"),
     ],
 )
 def test_situations_a_person_must_see(body: str, reason: str) -> None:
@@ -55,6 +56,11 @@ def test_situations_a_person_must_see(body: str, reason: str) -> None:
         ("Sie rufen mich jetzt zum dritten Mal wegen Werbung an. Ich will keine Werbung mehr.", "complaint"),
         ("Falls Sie noch Daten von mir haben, bitte löschen. Wenn nicht, brauche ich keine Antwort.",
          "complaint"),
+        # An auditor's client is no data subject represented; a customer number is no customer.
+        ("Im Rahmen der Jahresabschlussprüfung unserer Mandantin bitten wir um Bestätigung des Saldos. "
+         "Ihre Auskunft wird vertraulich behandelt.", "representative"),
+        ("My customer number is 3309-1187. Please delete the recordings of my calls with your hotline.",
+         "processor_role"),
         # Keeping invoices for the statutory retention is no contradiction.
         ("Bitte löschen Sie mein Konto und alle Daten dazu. Die Rechnungen können Sie wegen der "
          "Buchhaltung natürlich behalten.", "contradictory"),
@@ -143,3 +149,13 @@ def test_a_question_about_a_right_in_an_hr_context_goes_to_a_person() -> None:
     result = classify("", body, "email")
     assert "employee" in result.reasons
     assert decide(result).route is Route.ESCALATE
+
+
+def test_a_newsletter_reporting_a_court_ruling_is_no_authority_matter() -> None:
+    body = ("Liebe Mitglieder,\n\ndie Themen dieses Monats:\n- Datenschutz: Das Landgericht hat entschieden, "
+            "dass ein Werbewiderspruch auch per Telefon wirksam ist.\n- Fachhandelstag am 21.11.\n\n"
+            "Sie erhalten diese Nachricht als Mitglied des Fachverbands. Abmeldung jederzeit möglich.")
+    result = classify("Branchenbrief 11/2024", body, "email")
+    assert "authority" not in result.reasons
+    assert any(item.reason == "authority" for item in result.evidence)  # the hit stays visible
+    assert decide(result).route is not Route.ESCALATE
