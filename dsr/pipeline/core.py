@@ -46,6 +46,7 @@ from dsr.pipeline.outbound import INSERT_MESSAGE, ReplyQueue
 from dsr.pipeline.run import Run, Site, StoredInbound
 from dsr.pipeline.steps import CONTINUE, Step
 from dsr.pipeline.storable import storable, unstorable_reason
+from dsr.replies import warm_templates
 from dsr.store.audit import audit
 from dsr.store.db import retry_if_disconnected
 from dsr.store.models import (
@@ -113,6 +114,9 @@ class Pipeline:
         for profile in self._profiles.values():
             for year in (today.year, today.year + 1):
                 is_working_day(today.replace(year=year, month=1, day=1), profile.state)
+        # And every reply template (jinja2 compiles on first use, ~0.4 s for a process's first
+        # letters, which are rendered inside the transaction).
+        warm_templates(tuple(self._profiles), overrides_dir)
 
     # --- entry points -------------------------------------------------------------------------
 

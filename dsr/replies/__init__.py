@@ -7,7 +7,13 @@ and Babel only, no database, network or channel library.
 from dsr.replies.context import DigestRow, ReplyContext, ReplyKind, RetainedItem
 from dsr.replies.dates import format_date_de, format_date_en
 from dsr.replies.kinds import KIND_SPECS, Audience, ReplyDataError, ReplyError, UnverifiedDisclosureError
-from dsr.replies.render import SUPPORTED_LANGUAGES, RenderedReply, ReplyTemplateError, render_reply
+from dsr.replies.render import (
+    SUPPORTED_LANGUAGES,
+    RenderedReply,
+    ReplyTemplateError,
+    render_reply,
+    warm_templates,
+)
 
 __all__ = [
     "KIND_SPECS",
@@ -25,4 +31,5 @@ __all__ = [
     "format_date_de",
     "format_date_en",
     "render_reply",
+    "warm_templates",
 ]
