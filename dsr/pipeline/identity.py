@@ -65,6 +65,9 @@ DISCLOSING_RIGHTS = frozenset({Right.ACCESS, Right.PORTABILITY, Right.RECTIFICAT
                                Right.AUTOMATED_DECISION})
 # Beyond this many customer-number-shaped tokens a message is a list of guesses, not an answer.
 MAX_FACT_TOKENS = 200
+# Beyond this many unlabelled number-like tokens beside a postal code an answer is a spray of
+# customer-number guesses (an honest answer names one, perhaps beside a phone or house number).
+MAX_UNLABELLED_NUMBERS = 10
 # The longest token that can be a fact (customer numbers up to 64 characters, postal codes 5):
 # longer ones are skipped before their characters are looked at (this runs under the write lock).
 MAX_FACT_TOKEN_LENGTH = 64
@@ -446,6 +449,13 @@ def read_facts(session: Session, controller: str, text: str, kept: KeptFacts = K
         return FactsReading(False)
     postal_codes = given.postal_codes or ((kept.postal_code,) if kept.postal_code else ())
     numbers = given.customer_numbers or ((kept.customer_number,) if kept.customer_number else ())
+    if postal_codes and not given.labelled and len(given.customer_numbers) > MAX_UNLABELLED_NUMBERS:
+        # Many unlabelled numbers beside a postal code: a spray of customer-number guesses of which
+        # the database would pick the one that exists.  In an answer that is a list of guesses; in
+        # the first message (a long letter) the numbers are simply not read as customer numbers.
+        if not first:
+            return FactsReading(True, failures=(None,) * attempts.TICKET_MAX_FAILURES, checked=True)
+        numbers = ()
     if not postal_codes or not numbers:
         if first and not given.labelled:
             numbers = ()

@@ -255,3 +255,18 @@ def test_numbers_in_a_first_message_are_not_taken_for_a_customer_number(harness:
     assert "Ihre Postleitzahl haben wir notiert" in _flat(with_address)
     assert _requested(with_address) == ["Kundennummer"]
     assert _failures(harness) == 0
+
+
+def test_a_spray_of_unlabelled_customer_numbers_beside_a_postal_code_checks_none(harness: Harness) -> None:
+    """The database would pick the one sprayed number that exists and check it with the postal
+    code as one attempt; beyond a handful of unlabelled numbers the answer is a list of guesses."""
+    spray = [f"K-{n}" for n in range(20001, 20040)] + ["K-10001"]  # Erika's among 39 that do not exist
+    reference, question = _open(harness, sender=ATTACKER, subject=RESTRICTION_SUBJECT, body=RESTRICTION)
+    attack = harness.send(_reply(question, "PLZ 38100\n" + " ".join(spray), sender=ATTACKER))
+    assert attack.reason == "identity_failed"
+    ticket = harness.ticket(reference)
+    assert ticket.identity_level == "none" and ticket.state == "escalated"
+    # A long first letter with many numbers and an address is no attack: the postal code is kept.
+    letter = RESTRICTION + "\n" + " ".join(spray[:-1]) + "\n\nMusterweg 1\n38100 Braunschweig"
+    _first_reference, first = _open(harness, sender=STRANGER, subject=RESTRICTION_SUBJECT, body=letter)
+    assert "Ihre Postleitzahl haben wir notiert" in _flat(first)
