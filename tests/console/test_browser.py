@@ -155,6 +155,8 @@ def test_dpo_extends_a_deadline_and_sees_quarantine(live: LiveConsole, page: Pag
     # The preview shows the new date and the letter before anything is sent.
     # Receipt 25.02.2026 + 3 months = 25.05.2026, Pfingstmontag in Niedersachsen: next working day.
     expect(page.locator("#new-due")).to_contain_text("26.05.2026")
+    new_target = page.inner_text("#new-target").strip()  # the internal target moves with the date
+    assert re.fullmatch(r"\d\d\.0[45]\.2026", new_target), new_target
     expect(page.locator("#letter")).to_contain_text("geschwärzt werden")
     expect(page.locator("#letter")).to_contain_text("schützen (schwärzen)")
     _shot(page, "05a-extension-preview")
@@ -163,6 +165,7 @@ def test_dpo_extends_a_deadline_and_sees_quarantine(live: LiveConsole, page: Pag
     page.click("text=verlängern und Mitteilung senden")
     expect(page.locator(".flash").first).to_contain_text("Frist verlängert bis 26.05.2026")
     expect(page.locator("#extend-form")).to_have_count(0)
+    expect(page.locator("#deadline")).to_contain_text(f"Interne Zielmarke{new_target}")
     _shot(page, "05-ticket-extended")
     with live.world.sessions() as s:
         ticket = s.get(Ticket, live.world.chat_ticket)
