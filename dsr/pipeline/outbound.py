@@ -142,6 +142,9 @@ UNVERIFIED_KINDS = frozenset({
     ReplyKind.OBJECTION_ACK.value, ReplyKind.AUTOMATED_DECISION_ACK.value, ReplyKind.PROCESSOR_NOTICE.value,
     # Its correction (the forwarding taken back) says only that we answer ourselves, and by when.
     ReplyKind.PROCESSOR_TAKEN_BACK.value, NEUTRAL_EXTENSION_KIND,
+    # The receipt of a request held before forwarding: the date it arrived, that we check who is
+    # responsible, nothing else.
+    ReplyKind.PROCESSOR_RECEIPT.value,
 })
 # Mail not to the data subject: to the controller's own staff (metadata only: only to the internal
 # addresses of its profile), to the recipients of the data named in the controller's data map (Art.

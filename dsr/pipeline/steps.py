@@ -341,15 +341,18 @@ def _forward_to_client(run: Run, ticket: Ticket, client: ProcessorClient) -> Out
 def _several_clients(run: Run, ticket: Ticket, clients: Sequence[ProcessorClient]) -> Outcome:
     """The request names several registered clients: a person splits it and forwards each part.
 
-    Nothing goes out automatically: neither a forward (to which client?) nor a letter in our own
-    name, which could promise an answer about data that is a client's to give.  The ticket waits
-    in the DPO's queue with the clients named; the deadline runs from receipt as for any request.
+    Neither a forward (to which client?) nor a letter in our own name goes out, which could
+    promise an answer about data that is a client's to give: the person gets only the neutral
+    receipt (`_held_receipt`).  The ticket waits in the DPO's queue with the clients named; the
+    deadline runs from receipt as for any request.
     """
     names = ", ".join(client.name for client in clients)
     ProcessorRecord(candidates=tuple(client.key for client in clients)).store(ticket)
     escalate(run.session, ticket, [SEVERAL_CLIENTS], actor=SYSTEM, now=run.now,
              reason=f"Die Anfrage nennt mehrere Auftraggeber ({names}): bitte aufteilen und je "
                     "Auftraggeber weiterleiten (Art. 28 Abs. 3 lit. e DSGVO) oder selbst beantworten")
+    _held_receipt(run, ticket)
+    _start_breach_clock(run, ticket, ticket.escalation_reasons)
     run.replies.alert_dpo(ticket, ticket.escalation_reasons)
     return _accepted("escalated", ticket)
 
@@ -359,9 +362,10 @@ def _client_held_for_dpo(run: Run, ticket: Ticket, client: ProcessorClient,
     """One client's data, but also an authority, a legal threat, a complaint, a breach or identity
     theft: the DPO reads it first (`HOLD_FORWARD_REASONS`).
 
-    Nothing goes out automatically, neither the forward nor a letter in our own name about the
-    client's data; the client stays on the ticket as the candidate, so the DPO forwards with one
-    action (or answers it as ours).  A breach report gets its 72-hour clock at once.
+    Neither the forward nor a letter in our own name about the client's data goes out: the person
+    gets only the neutral receipt (`_held_receipt`).  The client stays on the ticket as the
+    candidate, so the DPO forwards with one action (or answers it as ours).  A breach report gets
+    its 72-hour clock at once.
     """
     ProcessorRecord(candidates=(client.key,)).store(ticket)
     codes = list(dict.fromkeys([*reasons, PROCESSOR_ROLE]))
@@ -369,9 +373,23 @@ def _client_held_for_dpo(run: Run, ticket: Ticket, client: ProcessorClient,
              reason=f"Die Anfrage betrifft Daten im Auftrag von {client.name}, nennt aber auch: "
                     f"{reasons_text(tuple(reasons))}. Nicht automatisch weitergeleitet: bitte prüfen, "
                     "dann weiterleiten (Art. 28 Abs. 3 lit. e DSGVO) oder selbst beantworten")
+    _held_receipt(run, ticket)
     _start_breach_clock(run, ticket, reasons)
     run.replies.alert_dpo(ticket, ticket.escalation_reasons)
     return _accepted("escalated", ticket)
+
+
+def _held_receipt(run: Run, ticket: Ticket) -> None:
+    """The person's receipt of a processor-mode request held for the DPO: the day it arrived and
+    that we first check who is responsible for the data, nothing else (no data, no identity check,
+    no date we may not be the one to keep).  An authority's letter gets no automatic answer."""
+    if "authority" in ticket.escalation_reasons:
+        audit(run.session, actor=SYSTEM, action="auto_reply_not_sent", now=run.now, ticket_id=ticket.id,
+              reason="Schreiben einer Behörde, eines Gerichts oder der Polizei: Antwort nur durch einen "
+                     "Menschen", detail={"stated_due_date": _iso(ticket.stated_due_date)})
+        return
+    ctx = reply_context(ticket, channel=run.msg.channel, verified=False, due_date=None)
+    run.replies.reply(ReplyKind.PROCESSOR_RECEIPT, ticket, ctx)
 
 
 def _start_breach_clock(run: Run, ticket: Ticket, reasons: Sequence[str]) -> None:

@@ -40,6 +40,8 @@ class ReplyKind(StrEnum):
     CLARIFICATION = "clarification"  # "did I understand you correctly?"
     PROCESSOR_NOTICE = "processor_notice"  # "forwarded to the controller we process for"
     PROCESSOR_TAKEN_BACK = "processor_taken_back"  # "we answer it ourselves after all"
+    # Held for the DPO before any forwarding: "received; we first check who is responsible".
+    PROCESSOR_RECEIPT = "processor_receipt"
     # Internal.
     DPO_ESCALATION_ALERT = "dpo_escalation_alert"
     DEADLINE_REMINDER = "deadline_reminder"

@@ -131,6 +131,8 @@ KIND_SPECS: dict[ReplyKind, KindSpec] = {
             _req("forwarded_date", "the person learns which note of ours is corrected"),
             _req("due_date", "Art. 12(3): our own date runs again from the original receipt"),
         )),
+        # No due date on purpose: as processor we may not be the one who answers.
+        KindSpec(K.PROCESSOR_RECEIPT, _S),
         KindSpec(K.PROCESSOR_FORWARD, _I, required=(
             _req("forwarded_text", "the controller receives the request itself"),
             _req("client_data", "which data we process for the client"),

@@ -200,6 +200,7 @@ MESSAGE_KINDS: dict[str, str] = {
     "processor_forward": "Weiterleitung an den Auftraggeber",
     "processor_follow_up": "Erinnerung: beim Auftraggeber nachfassen",
     "processor_taken_back": "Hinweis: doch selbst beantwortet (Weiterleitung zurückgenommen)",
+    "processor_receipt": "Eingangsbestätigung (Zuständigkeit wird geprüft)",
     "processor_withdrawn": "Weiterleitung zurückgenommen (an den Auftraggeber)",
     "dpo_reply": "Antwort des Datenschutzes",
     "dpo_question": "Rückfrage des Datenschutzes",

@@ -193,6 +193,8 @@ def sample_context(kind: ReplyKind, controller: str, language: str = "de") -> Re
             client_name=None if komsa else "Hausverwaltung Muster GmbH, Braunschweig",
             client_told=not komsa, as_of=date(2026, 2, 9),
         ),
+        # Held for the DPO (an escalation reason, or several clients): no date beyond the receipt.
+        k.PROCESSOR_RECEIPT: replace(_BASE, rights=(Right.ACCESS,), verified=False, recipient_name=None),
         k.PROCESSOR_FORWARD: replace(
             _BASE, rights=(Right.ACCESS,), forwarded_date=date(2026, 1, 31),
             client_name="Hausverwaltung Muster GmbH, Braunschweig",

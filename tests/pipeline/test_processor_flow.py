@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
 
+from dsr.inbound import InboundMessage
 from dsr.service.demo import demo_request
-from dsr.store.models import AuditEvent, Ticket
+from dsr.store.models import AuditEvent, OutboxItem, Ticket
 from tests.support.pipeline import ERIKA, KMB2, STRANGER, Harness, make_mail, parsed, text_of
 
 HEINEMANN = "datenschutz@heinemann-elektro.example"
@@ -57,7 +59,8 @@ def test_several_clients_named_go_to_the_dpo_with_the_clients_listed(harness: Ha
     assert ticket.state == "escalated" and ticket.escalation_reasons == ["several_clients"]
     assert ticket.classification["processor"] == {"candidates": ["elektro-heinemann", "rautenberg"]}
     assert ticket.due_date is not None and ticket.outcome is None  # kmb2's clock runs from receipt
-    [alert] = harness.outbox()
+    receipt, alert = harness.outbox()
+    _assert_neutral_receipt(receipt, STRANGER)
     assert alert.kind == "dpo_escalation_alert" and alert.recipient == KMB2
     alert_text = " ".join(text_of(alert.payload).split())
     assert "nennt mehrere Auftraggeber" in alert_text
@@ -101,10 +104,60 @@ def test_one_client_with_an_escalation_reason_goes_to_the_dpo_first(harness: Har
     assert ticket.classification["processor"] == {"candidates": ["elektro-heinemann"]}
     assert (ticket.breach_due_at is not None) is (reason == "breach")
     items = harness.outbox()
-    assert [i.kind for i in items] == ["dpo_escalation_alert"]
-    assert items[0].recipient == KMB2
+    if reason == "authority":
+        # An authority's letter is answered by a person only: no receipt to the authority either.
+        assert [i.kind for i in items] == ["dpo_escalation_alert"]
+        assert "auto_reply_not_sent" in harness.actions(ticket.reference)
+    else:
+        assert [i.kind for i in items] == ["processor_receipt", "dpo_escalation_alert"]
+        _assert_neutral_receipt(items[0], STRANGER)
+    assert items[-1].recipient == KMB2
     with harness.sessions() as s:
         why = s.scalar(select(AuditEvent.reason).where(AuditEvent.action == "state_changed",
                                                        AuditEvent.ticket_id == ticket.id))
     assert why is not None and "im Auftrag von Heinemann Elektrotechnik GmbH, Braunschweig" in why
     assert "Nicht automatisch weitergeleitet" in why
+
+
+def _assert_neutral_receipt(item: OutboxItem, recipient: str) -> None:
+    """Brief i15b no. 1: the person held for the DPO gets a receipt that promises nothing untrue:
+    the receipt date and that we check who is responsible; no client, no data, no identity check,
+    no deadline (as processor we may not be the one who answers)."""
+    assert (item.kind, item.recipient) == ("processor_receipt", recipient)
+    mail = parsed(item.payload)
+    text = " ".join(text_of(item.payload).split())
+    assert "Eingangsbestätigung" in str(mail["Subject"])
+    assert "am 2. März 2026 erhalten" in text and "wer für die Daten verantwortlich ist" in text
+    for absent in ("Heinemann", "Rautenberg", "Frist", "spätestens", "Identität", "Code", "Art. 15",
+                   "im Auftrag von", "Jana"):
+        assert absent not in text, absent
+
+
+def test_a_held_request_by_chat_gets_the_receipt_in_the_chat(harness: Harness) -> None:
+    """The chat form actually sent: the same neutral receipt in the Telegram chat."""
+    msg = InboundMessage(controller="kmb2", channel="telegram", dedupe_key="tg:4711:1",
+                         sender="telegram:4711", received_at=harness.clock.now,
+                         body=HOLD_CASES["legal_threat"], message_id="tg:4711:1", chat_id=4711,
+                         telegram_user_id=4711)
+    outcome = harness.pipeline.handle(msg)
+    assert outcome.reason == "escalated"
+    receipt, alert = harness.outbox()
+    assert (receipt.kind, receipt.channel, receipt.recipient) == ("processor_receipt", "telegram", "4711")
+    chat = " ".join(json.loads(receipt.payload)["text"].split())
+    assert "am 2. März 2026 bei uns eingegangen" in chat and "wer für die Daten verantwortlich ist" in chat
+    assert "Heinemann" not in chat and "spätestens" not in chat
+    assert alert.kind == "dpo_escalation_alert"
+
+
+def test_a_held_english_request_gets_the_english_receipt(harness: Harness) -> None:
+    body = ("Hello,\n\nyou do the billing for Elektro Heinemann, who worked at my house. Under Art. 15 GDPR "
+            "please tell me what data you hold about me. Otherwise I will involve my lawyer and claim "
+            "damages.\n\nJane Unknown")
+    outcome = harness.send(make_mail(sender=STRANGER, subject="Data access request", body=body))
+    assert outcome.reason == "escalated"
+    [ticket] = harness.tickets()
+    assert ticket.language == "en" and "processor_role" in ticket.escalation_reasons
+    receipt = next(i for i in harness.outbox() if i.kind == "processor_receipt")
+    text = " ".join(text_of(receipt.payload).split())
+    assert "received it on 2 March 2026" in text and "who is responsible for the data" in text
+    assert "Heinemann" not in text and "at the latest" not in text

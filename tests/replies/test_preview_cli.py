@@ -15,9 +15,9 @@ def test_preview_writes_index_and_text_files(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     index = (out / "index.html").read_text(encoding="utf-8")
     texts = sorted(p.name for p in out.glob("*.txt"))
-    # 24 data-subject kinds x (Sie, Du, English) + 6 German-only kinds (4 internal, the forward
+    # 25 data-subject kinds x (Sie, Du, English) + 6 German-only kinds (4 internal, the forward
     # to a client in processor mode and its withdrawal) + the neutral receipt.
-    assert len(texts) == 24 * 3 + 6 + 1
+    assert len(texts) == 25 * 3 + 6 + 1
     assert "access_answer.de-Du.txt" in texts and "weekly_digest.de-Sie.txt" in texts
     assert "receipt_confirmation.de-Sie-unverifiziert.txt" in texts
     assert 'id="access_answer.en"' in index and "KOMSA AG" in index
