@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from dsr.console.queries import ControllerScope, open_rows
 from dsr.controllers import ControllerProfile
 from dsr.intents.rights import Right
-from dsr.pipeline.outbound import queue_internal_mail
+from dsr.pipeline.outbound import Outgoing, compose_internal_mail, send
 from dsr.replies.context import DigestRow, ReplyContext, ReplyKind
 
 
@@ -48,6 +48,25 @@ def digest_rows(session: Session, *, controller: str, today: date) -> tuple[Dige
     )
 
 
+def digest_context(session: Session, profile: ControllerProfile, *, today: date) -> ReplyContext:
+    """What the digest of `profile` as of `today` states (a read only)."""
+    return ReplyContext(
+        reference="",
+        rights=(),
+        received_date=today,
+        digest_rows=digest_rows(session, controller=profile.key, today=today),
+        period_label=period_label(today),
+        as_of=today,
+    )
+
+
+def compose_digest(profile: ControllerProfile, context: ReplyContext, *, to: str, now: datetime,
+                   overrides_dir: Path | None = None) -> Outgoing:
+    """The digest mail for `to`, rendered without a database (outside any transaction)."""
+    return compose_internal_mail(profile, kind=ReplyKind.WEEKLY_DIGEST, context=context, to=to, now=now,
+                                 overrides_dir=overrides_dir)
+
+
 def queue_digest(
     session: Session,
     profile: ControllerProfile,
@@ -61,22 +80,6 @@ def queue_digest(
 
     The caller owns the transaction and writes the audit event (who asked for it).
     """
-    rows = digest_rows(session, controller=profile.key, today=today)
-    context = ReplyContext(
-        reference="",
-        rights=(),
-        received_date=today,
-        digest_rows=rows,
-        period_label=period_label(today),
-        as_of=today,
-    )
-    item = queue_internal_mail(
-        session,
-        profile,
-        kind=ReplyKind.WEEKLY_DIGEST,
-        context=context,
-        to=to,
-        now=now,
-        overrides_dir=overrides_dir,
-    )
-    return QueuedDigest(item=item, rows=len(rows))
+    context = digest_context(session, profile, today=today)
+    outgoing = compose_digest(profile, context, to=to, now=now, overrides_dir=overrides_dir)
+    return QueuedDigest(item=send(session, outgoing, now=now, profile=profile), rows=len(context.digest_rows))

@@ -401,6 +401,16 @@ def queue_internal_mail(session: Session, profile: ControllerProfile, *, kind: R
     data subject, which escalates the ticket; the reference travels in the subject and in
     `X-DSR-Reference` instead.
     """
+    outgoing = compose_internal_mail(profile, kind=kind, context=context, to=to, now=now, reference=reference,
+                                     overrides_dir=overrides_dir)
+    return send(session, outgoing, now=now, profile=profile)
+
+
+def compose_internal_mail(profile: ControllerProfile, *, kind: ReplyKind, context: ReplyContext, to: str,
+                          now: datetime, reference: str | None = None,
+                          overrides_dir: Path | None = None) -> Outgoing:
+    """The internal mail of `queue_internal_mail`, rendered and composed without a database:
+    a long letter (the weekly digest) is built outside the transaction that queues it."""
     rendered = render_reply(kind, context, profile, language="de", overrides_dir=overrides_dir)
     mail = compose_mail(
         from_address=profile.from_address, from_name=f"{profile.short_name} DSR-Assistent", to=to,
@@ -409,8 +419,7 @@ def queue_internal_mail(session: Session, profile: ControllerProfile, *, kind: R
         # Mail we start ourselves, not an answer to a message (RFC 3834).
         auto_submitted="auto-generated",
     )
-    outgoing = Outgoing(controller=profile.key, kind=kind.value, recipient=to, message=mail)
-    return send(session, outgoing, now=now, profile=profile)
+    return Outgoing(controller=profile.key, kind=kind.value, recipient=to, message=mail)
 
 
 @dataclass(slots=True)
