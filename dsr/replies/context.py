@@ -78,6 +78,19 @@ class PersonRelationship:
 
 
 @dataclass(frozen=True, slots=True)
+class CaseRecipient:
+    """A recipient that received this person's data (access answer, CJEU C-154/21).
+
+    `group` is the key of the profile's recipient category it belongs to, where the DPO said so
+    ("": not said).  The letter says "from these groups" only when every recipient has the key of
+    a category the letter lists.
+    """
+
+    name: str
+    group: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class DigestRow:
     """One ticket line in internal mails: metadata only, never bodies or contact details."""
 
@@ -160,7 +173,7 @@ class ReplyContext:
     # Access answer (C-154/21): the individual recipients of this person's data where the profile
     # lists only a category (e.g. the craftsman who worked on the order).  () = no recipient of those
     # categories received this person's data; None = not determined (the letter offers the names).
-    case_recipients: tuple[str, ...] | None = None
+    case_recipients: tuple[CaseRecipient, ...] | None = None
     # Access answer (Art. 15(1)(h), C-203/22): how the automated decisions of the profile were
     # applied to this person, in the DPO's words (factors, values, result).  () = none was applied
     # to this person; None = not determined (the letter cannot be sent while the profile has any).

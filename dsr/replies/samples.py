@@ -11,7 +11,14 @@ from dataclasses import replace
 from datetime import UTC, date, datetime
 
 from dsr.intents.rights import Right
-from dsr.replies.context import DigestRow, PersonRelationship, ReplyContext, ReplyKind, RetainedItem
+from dsr.replies.context import (
+    CaseRecipient,
+    DigestRow,
+    PersonRelationship,
+    ReplyContext,
+    ReplyKind,
+    RetainedItem,
+)
 
 RECEIVED = date(2026, 1, 31)
 DUE = date(2026, 3, 2)
@@ -122,8 +129,8 @@ def sample_context(kind: ReplyKind, controller: str, language: str = "de") -> Re
             copy_link_expires=date(2026, 3, 16) if komsa else None,
             # The DPO names the members of the notice's recipient groups that received this person's
             # data (C-154/21); the credit agencies are named by the notice itself.  Fictitious.
-            case_recipients=("Rechenzentrum Beispiel GmbH, Chemnitz (Hosting)",) if komsa else (
-                "Elektro Sommer GmbH, Braunschweig (Handwerkspartner)",),
+            case_recipients=(CaseRecipient("Rechenzentrum Beispiel GmbH, Chemnitz", group="hosting"),)
+            if komsa else (CaseRecipient("Elektro Sommer GmbH, Braunschweig", group="craft-partners"),),
             automated_logic_applied=(text["automated_applied"],) if komsa else None,
         ),
         k.PORTABILITY_ANSWER: replace(

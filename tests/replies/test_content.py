@@ -11,7 +11,7 @@ import pytest
 from dsr.controllers import ControllerProfile, load_profile
 from dsr.intents.rights import RIGHTS, Right
 from dsr.replies import KIND_SPECS, RenderedReply, ReplyKind, RetainedItem, render_reply
-from dsr.replies.context import PersonRelationship
+from dsr.replies.context import CaseRecipient, PersonRelationship
 from dsr.replies.kinds import ReplyDataError
 from dsr.replies.preview import PreviewItem, preview_items
 from dsr.replies.reasons import ESCALATION_REASONS_DE
@@ -222,10 +222,39 @@ def test_assumed_facts_are_never_stated_as_facts(language: str) -> None:
 
 def test_access_answer_names_case_recipients_or_says_none(profile: ControllerProfile) -> None:
     base = sample_context(ReplyKind.ACCESS_ANSWER, profile.key)
-    named = render_reply(ReplyKind.ACCESS_ANSWER, replace(base, case_recipients=("Dach & Fach KG",)), profile)
+    dach = (CaseRecipient("Dach & Fach KG"),)
+    named = render_reply(ReplyKind.ACCESS_ANSWER, replace(base, case_recipients=dach), profile)
     none = render_reply(ReplyKind.ACCESS_ANSWER, replace(base, case_recipients=()), profile)
     assert "Dach & Fach KG" in named.text and "Dach &amp; Fach KG" in named.html
     assert "kein Empfänger aus diesen Gruppen" in none.text
+
+
+@pytest.mark.parametrize("language", ["de", "en"])
+def test_case_recipients_are_said_to_be_from_the_groups_only_when_each_is(language: str) -> None:
+    """Brief i15b no. 2: "aus diesen Gruppen" only when every recipient the DPO named was placed in
+    a group the letter lists (then each line names its group); otherwise the sentence is neutral."""
+    profile = load_profile("kmb2")
+    base = sample_context(ReplyKind.ACCESS_ANSWER, "kmb2", language)
+    phrase = "aus diesen Gruppen folgende" if language == "de" else "recipients from these groups"
+    neutral = ("In Ihrem Fall haben folgende Empfänger Ihre Daten erhalten" if language == "de"
+               else "In your case, the following recipients received your data")
+    group = "Handwerkspartner (Subunternehmer)" if language == "de" else "craft partners (subcontractors)"
+    sommer = CaseRecipient("Elektro Sommer GmbH", group="craft-partners")
+    cases = {
+        (sommer,): True,
+        (sommer, CaseRecipient("Dach & Fach KG")): False,  # one not placed in a group
+        (sommer, CaseRecipient("Dach & Fach KG", group="hosting")): False,  # not a group of this letter
+        (CaseRecipient("Dach & Fach KG", group="heinemann"),): False,  # no such group at all
+    }
+    for recipients, grouped in cases.items():
+        reply = render_reply(ReplyKind.ACCESS_ANSWER, replace(base, case_recipients=recipients), profile,
+                             language=language)
+        for part in (reply.text, reply.html):
+            flat = _flat(part)
+            assert (phrase in flat) is grouped, (recipients, part)
+            assert (neutral in flat) is not grouped
+            assert (f"Elektro Sommer GmbH – {group}" in flat) is grouped
+            assert "Dach & Fach KG –" not in flat and "Dach &amp; Fach KG –" not in flat
 
 
 @pytest.mark.parametrize(
@@ -283,7 +312,7 @@ def test_unverified_sender_reply_contains_no_personal_data(
         recipient_name=secret[0],
         code_sent_to_masked=secret[1],
         changes=(secret[2],),
-        case_recipients=(secret[3],),
+        case_recipients=(CaseRecipient(secret[3]),),
         notified_recipients=(secret[3],),
         erased=(secret[4],),
         retained=(RetainedItem(secret[4], "§ 147 AO", sample_context(kind, profile.key).received_date),),
@@ -604,8 +633,8 @@ def test_access_answer_names_the_recipients_of_this_person(profile: ControllerPr
     ctx = sample_context(ReplyKind.ACCESS_ANSWER, profile.key)
     text = _flat(render_reply(ReplyKind.ACCESS_ANSWER, ctx, profile).text)
     assert "auf Wunsch" not in text
-    for name in ctx.case_recipients or ():
-        assert name in text
+    for recipient in ctx.case_recipients or ():
+        assert recipient.name in text
     if any(not r.named for r in profile.recipients):
         with pytest.raises(ReplyDataError, match="C-154/21"):
             render_reply(ReplyKind.ACCESS_ANSWER, replace(ctx, case_recipients=None), profile)

@@ -42,7 +42,7 @@ from dsr.fulfilment.letter import letter_context
 from dsr.intents.rights import Right
 from dsr.pipeline.outbound import POSTAL_LETTER_KIND, is_verified, recipient_problem, reply_context
 from dsr.replies import ReplyError, render_reply
-from dsr.replies.context import ReplyKind, RetainedItem
+from dsr.replies.context import CaseRecipient, ReplyKind, RetainedItem
 from dsr.store.models import Direction, IdentityLevel, Message, Ticket, User
 from dsr.store.relationships import choose_relationships, effective_profile
 from dsr.store.tickets.services import (
@@ -277,7 +277,8 @@ TEMPLATE_GAPS: dict[str, object] = {
 KIND_GAPS: dict[str, dict[str, object]] = {
     # C-154/21 and C-203/22: this person's recipients and decisions, not the privacy notice's.
     ReplyKind.ACCESS_ANSWER.value: {
-        "case_recipients": (placeholder("welche Empfänger haben Daten dieser Person erhalten (Namen)"),),
+        "case_recipients": (CaseRecipient(placeholder("welche Empfänger haben Daten dieser Person erhalten "
+                                                      "(Namen)")),),
         "automated_logic_applied": (
             placeholder("wie die automatisierte Entscheidung bei dieser Person angewendet wurde – "
                         "oder Satz ersetzen: keine getroffen"),
