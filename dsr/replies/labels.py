@@ -156,6 +156,7 @@ ACTIONS: dict[str, str] = {
     "console.csv_exported": "CSV exportiert",
     "console.document_downloaded": "Dokument heruntergeladen",
     "console.letter_pdf_refused": "Brief-PDF verweigert: nach der Freigabe verändert",
+    "console.fulfilment_refused_closed": "Aktion abgelehnt: Vorgang abgeschlossen (nur lesbar)",
     "console.calendar_token_created": "Kalender-Link erstellt",
     "console.login": "Anmeldung",
     "console.login_failed": "Anmeldung fehlgeschlagen",

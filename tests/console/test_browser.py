@@ -758,6 +758,41 @@ def test_closed_ticket_is_read_only_until_reopened_and_a_wrong_reason_is_dismiss
         assert reopened is not None and reopened.state == "in_progress"
 
 
+def test_closed_tickets_fulfilment_page_offers_no_action_until_reopened(
+        live: LiveConsole, page: Page) -> None:
+    world = live.world
+    fulfilment = f"{live.url}/tickets/{world.email_ticket}/fulfilment"
+    with world.sessions.begin() as s:
+        ticket = s.get(Ticket, world.email_ticket)
+        assert ticket is not None
+        record_identity(s, ticket, IdentityLevel.MANUAL, method="Rückruf", actor="console:dana",
+                        now=world.clock())
+        transition(s, ticket, TicketState.IN_PROGRESS, actor="console:dana", reason="Identität bestätigt",
+                   now=world.clock())
+    _login(page, live, "dana")
+    forms = f"main form[action^='/tickets/{world.email_ticket}/fulfilment/']"
+    page.goto(fulfilment)
+    expect(page.locator(forms)).not_to_have_count(0)  # open: "Jetzt suchen" is offered
+    with world.sessions.begin() as s:
+        ticket = s.get(Ticket, world.email_ticket)
+        assert ticket is not None
+        close(s, ticket, outcome="withdrawn", refusal_code=None, actor="console:dana",
+              reason="Die Person hat die Anfrage telefonisch zurückgezogen", now=world.clock())
+    page.goto(fulfilment)
+    expect(page.locator("#closed")).to_contain_text("nur noch lesbar")
+    expect(page.locator("#closed")).to_contain_text("„Wieder öffnen“")
+    expect(page.locator(forms)).to_have_count(0)
+    expect(page.locator("main button:enabled, main input:enabled, main textarea:enabled")).to_have_count(0)
+    _shot(page, "17-fulfilment-closed")
+    page.click("#closed a")  # to the ticket, where "Wieder öffnen" is
+    page.fill("#closed input[name=reason]", "Die Person will die Auskunft nun doch erhalten")
+    page.click("#closed button")
+    expect(page.locator(".flash").first).to_contain_text("wieder geöffnet")
+    page.goto(fulfilment)
+    expect(page.locator("#closed")).to_have_count(0)
+    expect(page.locator(forms)).not_to_have_count(0)
+
+
 def test_quarantine_shows_the_envelope_sender_and_becomes_a_request_from_its_receipt(
         live: LiveConsole, page: Page) -> None:
     world = live.world

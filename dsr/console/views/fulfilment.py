@@ -80,6 +80,7 @@ from dsr.store.models import (
     FulfilmentState,
     RetentionHold,
     Ticket,
+    TicketState,
 )
 from dsr.store.sealed import seal_item
 
@@ -207,7 +208,8 @@ def fulfilment_page(ctx: Ctx) -> Response:
         exclusions = exclusions_of(session, case) if case is not None else []
         plan: list[PlanItem] = []
         plan_error = None
-        if case is not None and datamap is not None and rights & ACTION_RIGHTS and \
+        closed = ticket.state == TicketState.CLOSED.value
+        if case is not None and datamap is not None and rights & ACTION_RIGHTS and not closed and \
                 case.state in (FulfilmentState.REVIEW.value, FulfilmentState.APPROVED.value):
             try:
                 plan = _plan(session, case, datamap, ticket, ctx)
@@ -228,13 +230,41 @@ def fulfilment_page(ctx: Ctx) -> Response:
             action_rights=bool(rights & ACTION_RIGHTS),
             has_key=delivery_config(ctx.services.settings) is not None,
             facts=outcome_facts(case), PlanAction=PlanAction, rectification=Right.RECTIFICATION in rights,
-            bound_chat=bound_chat(ticket) is not None)
+            bound_chat=bound_chat(ticket) is not None, is_closed=closed)
         # Record contents were shown: an access to personal data (Art. 5(2) accountability).
         audit(session, actor=ctx.actor, action="fulfilment.viewed", now=ctx.now, ticket_id=ticket.id)
     return response
 
 
 # --- actions ----------------------------------------------------------------------------------
+
+CLOSED_TITLE = "Vorgang abgeschlossen"
+CLOSED_REFUSAL = ("Der Vorgang ist abgeschlossen und nur lesbar: es wird nichts mehr gesucht, "
+                  "herausgegeben, gesendet oder gelöscht. Bitte zuerst auf der Ticketseite "
+                  "„Wieder öffnen“ (mit Grund).")
+
+
+def open_only(view: Callable[[Ctx], Response]) -> Callable[[Ctx], Response]:
+    """A closed ticket is read-only until "Wieder öffnen" (issue 17): every fulfilment action of a
+    closed ticket is refused with 409 and a German explanation, and the attempt is audited (a stale
+    page or a second tab would otherwise search, deliver or erase on a finished case)."""
+
+    def guarded(ctx: Ctx) -> Response:
+        ticket_id = ctx.path_int("ticket_id")
+        with ctx.services.sessions.begin() as session:
+            ticket = scoped_ticket(session, ctx.scope, ticket_id=ticket_id)
+            if ticket is not None and ticket.state == TicketState.CLOSED.value:
+                action = view.__name__.removesuffix("_action")
+                audit(session, actor=ctx.actor, action="console.fulfilment_refused_closed", now=ctx.now,
+                      ticket_id=ticket.id, reason=CLOSED_REFUSAL, detail={"action": action})
+                log.info("fulfilment action refused ticket=%s action=%s: ticket closed", ticket_id, action)
+                return ctx.render("error.html", status_code=409, title=CLOSED_TITLE, message=CLOSED_REFUSAL)
+        return view(ctx)
+
+    guarded.__name__ = view.__name__
+    guarded.__doc__ = view.__doc__
+    return guarded
+
 
 
 class RefusedError(Exception):
@@ -277,6 +307,7 @@ def _need_case(case: FulfilmentCase | None) -> FulfilmentCase:
     return case
 
 
+@open_only
 def discover_action(ctx: Ctx) -> Response:
     """Start (or repeat for failed systems) the search now instead of waiting for the worker.
 
@@ -330,6 +361,7 @@ def _others_finished(ctx: Ctx, case_id: int, *, wait: float = OTHERS_WAIT_SECOND
         time.sleep(0.2)
 
 
+@open_only
 def exclude_action(ctx: Ctx) -> Response:
     def run(session: Session, ticket: Ticket, case: FulfilmentCase | None, datamap: DataMap,
             profile: ControllerProfile) -> str:
@@ -343,6 +375,7 @@ def exclude_action(ctx: Ctx) -> Response:
     return _act(ctx, run)
 
 
+@open_only
 def include_action(ctx: Ctx) -> Response:
     def run(session: Session, ticket: Ticket, case: FulfilmentCase | None, datamap: DataMap,
             profile: ControllerProfile) -> str:
@@ -356,6 +389,7 @@ def include_action(ctx: Ctx) -> Response:
     return _act(ctx, run)
 
 
+@open_only
 def manual_action(ctx: Ctx) -> Response:
     def run(session: Session, ticket: Ticket, case: FulfilmentCase | None, datamap: DataMap,
             profile: ControllerProfile) -> str:
@@ -369,6 +403,7 @@ def manual_action(ctx: Ctx) -> Response:
     return _act(ctx, run)
 
 
+@open_only
 def deliver_action(ctx: Ctx) -> Response:
     """Approve what was found and deliver it: build the encrypted package, send the link.
 
@@ -504,6 +539,7 @@ def _deliver_sealed(ctx: Ctx, ticket_id: int, reference: str, written: WrittenPa
                                 f"{where} an den bestätigten Kontakt.")
 
 
+@open_only
 def execute_action(ctx: Ctx) -> Response:
     """Approve the plan and carry it out (`dsr.fulfilment.journal`): the steps are recorded first,
     each system is changed in its own transaction with no database transaction open, its result
@@ -553,17 +589,14 @@ def execute_action(ctx: Ctx) -> Response:
     return ctx.redirect(target, "Plan ausgeführt; Nachweis gespeichert.")
 
 
+@open_only
 def upload_action(ctx: Ctx) -> Response:
     """The reply editor's attachment: a file the DPO made, delivered by link and one-time code."""
     ticket_id = ctx.path_int("ticket_id")
     target = f"/tickets/{ticket_id}"
     with ctx.services.sessions() as session:
-        ticket = scoped_ticket(session, ctx.scope, ticket_id=ticket_id)
-        if ticket is None:
+        if scoped_ticket(session, ctx.scope, ticket_id=ticket_id) is None:
             return ctx.not_found()
-        if ticket.state == "closed":  # read-only like every other change (issue 17 no. 8)
-            return ctx.redirect(target, "Der Vorgang ist abgeschlossen und nur lesbar; bitte zuerst wieder "
-                                        "öffnen.", "error")
     upload = ctx.form.get("file")
     if not isinstance(upload, UploadFile) or not upload.filename:
         return ctx.redirect(target, "Bitte eine Datei auswählen.", "error")

@@ -1,0 +1,115 @@
+"""A closed ticket's fulfilment is read-only until "Wieder öffnen" (issue 17): the page offers no
+action and every fulfilment action route refuses with 409, a German explanation and an audit row,
+before it searches, writes a package or queues a message; after reopening they work again."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.testclient import TestClient
+
+from dsr.console.app import ROUTES
+from dsr.console.operations import close
+from dsr.store.models import AuditEvent, DiscoveryResult, FulfilmentCase, OutboxItem, Ticket
+from tests.support.fulfilment import NOW, fulfilment_console
+from tests.support.routes import POST_DATA
+
+PREFIX = "/tickets/{ticket_id:int}/fulfilment/"
+FULFILMENT_POSTS = sorted(r.path for r in ROUTES if getattr(r, "path", "").startswith(PREFIX)
+                          and "POST" in (getattr(r, "methods", None) or ()))
+REFUSED = "console.fulfilment_refused_closed"
+
+
+@pytest.fixture
+def console(sqlite_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+            ) -> tuple[TestClient, int, sessionmaker[Session]]:
+    return fulfilment_console(sqlite_engine, tmp_path, monkeypatch, channel="email",
+                              reply_to="erika.mustermann@example.org")
+
+
+def _post(client: TestClient, path: str, ticket_id: int) -> tuple[int, str]:
+    url = path.replace("{ticket_id:int}", str(ticket_id))
+    data = dict(POST_DATA[path.replace(":int", "")])
+    response = client.post(url, data={**data, "csrf_token": client.csrf})  # type: ignore[attr-defined]
+    return response.status_code, response.text
+
+
+def _counts(sessions: sessionmaker[Session], ticket_id: int) -> dict[str, object]:
+    with sessions() as s:
+        case = s.scalar(select(FulfilmentCase).where(FulfilmentCase.ticket_id == ticket_id))
+        return {
+            "outbox": s.scalar(select(func.count()).select_from(OutboxItem)),
+            "results": [(r.system, r.state, r.attempts) for r in s.scalars(
+                select(DiscoveryResult).order_by(DiscoveryResult.id))],
+            "case": (case.state, case.approved_by) if case is not None else None,
+            "fulfilment_audit": s.scalar(select(func.count()).select_from(AuditEvent).where(
+                AuditEvent.ticket_id == ticket_id, AuditEvent.action.like("fulfilment.%"),
+                AuditEvent.action != "fulfilment.viewed")),
+        }
+
+
+def _refusals(sessions: sessionmaker[Session], ticket_id: int) -> list[str]:
+    with sessions() as s:
+        rows = s.scalars(select(AuditEvent).where(AuditEvent.ticket_id == ticket_id,
+                                                  AuditEvent.action == REFUSED).order_by(AuditEvent.id))
+        return [str((r.detail or {}).get("action")) for r in rows]
+
+
+def test_every_fulfilment_action_of_a_closed_ticket_is_refused_until_reopened(
+        console: tuple[TestClient, int, sessionmaker[Session]], tmp_path: Path) -> None:
+    client, ticket_id, sessions = console
+    # Every fulfilment action route is covered: a new one must be added here (and guarded).
+    assert [p.removeprefix(PREFIX) for p in FULFILMENT_POSTS] == [
+        "deliver", "discover", "exclude", "execute", "include", "manual", "upload"]
+    base = f"/tickets/{ticket_id}/fulfilment"
+    found = client.post(f"{base}/discover", data={"csrf_token": client.csrf})  # type: ignore[attr-defined]
+    assert found.status_code == 303
+    assert "Suche abgeschlossen." in client.get(found.headers["location"]).text
+    with sessions.begin() as s:
+        ticket = s.get(Ticket, ticket_id)
+        assert ticket is not None
+        close(s, ticket, outcome="withdrawn", refusal_code=None, actor="console:dana",
+              reason="Die Person hat die Anfrage telefonisch zurückgezogen", now=NOW)
+    before = _counts(sessions, ticket_id)
+    packages = sorted((tmp_path / "packages").rglob("*")) if (tmp_path / "packages").exists() else []
+
+    # The page says why and offers no action (only the link back to the ticket).
+    page = client.get(base).text
+    assert "nur noch lesbar" in page and "„Wieder öffnen“" in page
+    assert re.findall(r'<form[^>]*action="([^"]*)"', page) == ["/logout"]
+    assert "Freigeben, Paket erstellen und senden" not in page and "Jetzt suchen" not in page
+
+    for path in FULFILMENT_POSTS:
+        status, text = _post(client, path, ticket_id)
+        assert status == 409, (path, status, text[:300])
+        assert "abgeschlossen und nur lesbar" in text and "Wieder öffnen" in text, path
+    assert _refusals(sessions, ticket_id) == [p.removeprefix(PREFIX) for p in FULFILMENT_POSTS]
+    # Nothing searched, approved, packaged, queued or recorded.
+    assert _counts(sessions, ticket_id) == before
+    now_packages = sorted((tmp_path / "packages").rglob("*")) if (tmp_path / "packages").exists() else []
+    assert now_packages == packages
+
+    reopened = client.post(f"/tickets/{ticket_id}/reopen", data={
+        "reason": "Die Person will die Auskunft doch haben", "csrf_token": client.csrf})  # type: ignore[attr-defined]
+    assert reopened.status_code == 303
+    page = client.get(base).text
+    assert "nur noch lesbar" not in page
+    assert f'action="{base}/deliver"' in page and f'action="{base}/manual"' in page
+    for path in FULFILMENT_POSTS:
+        status, text = _post(client, path, ticket_id)
+        assert status == 303, (path, status, text[:300])
+    assert len(_refusals(sessions, ticket_id)) == len(FULFILMENT_POSTS)  # no new refusal
+    # And the real work goes through: the paper archive confirmed, the package delivered.
+    manual = client.post(f"{base}/manual", data={"system": "paper", "found": "no",
+                                                 "csrf_token": client.csrf})  # type: ignore[attr-defined]
+    assert manual.status_code == 303
+    delivered = client.post(f"{base}/deliver", data={"csrf_token": client.csrf})  # type: ignore[attr-defined]
+    done = client.get(delivered.headers["location"]).text
+    assert "Download-Link an den bestätigten Kontakt versandt" in done
+    with sessions() as s:
+        links = select(func.count()).select_from(OutboxItem).where(OutboxItem.kind == "package_link")
+        assert s.scalar(links) == 1
