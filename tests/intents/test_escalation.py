@@ -128,6 +128,9 @@ def test_positive_evidence_of_no_request_sets_a_message_aside(subject: str, body
          "email"),
         # A how-to question about a right in a business context; the account is the person's.
         ("", "how do i delete meinen account im händlerportal? finde nix in den einstellungen", "telegram"),
+        # A change in "your system" is a correction of stored data, not an order matter.
+        ("", "Wir sind vom Lindenweg in die Bahnhofstraße 4 gezogen. Künnt ihr dat bitte en eurem System "
+         "ändere, die letzte Lieferung ging noch an die alte. Kundennummer 400-733516.", "email"),
         # Prepayment only and a human should look: an Art. 22 matter, never set aside.
         ("", "Seit Montag darf ich nur noch mit Vorkasse bestellen. Das soll sich mal ein Mensch "
          "ansehen und persönlich prüfen. Kundennummer 10061183", "telegram"),
