@@ -26,6 +26,7 @@ from dsr.pipeline.outbound import (
     send,
     text_to_html,
 )
+from dsr.replies import normalise_language
 from dsr.store.models import Channel, Direction, Message, Ticket
 
 
@@ -98,7 +99,7 @@ def send_to_subject(
             text=text, html=html_body or text_to_html(text), now=now, reference=ticket.reference,
             in_reply_to=in_reply_to, references=references,
             # A reply the DPO wrote or approved is not an automatic one (RFC 3834).
-            auto_submitted="no", language=ticket.language or "de", attachments=attachments,
+            auto_submitted="no", language=normalise_language(ticket.language), attachments=attachments,
         )
         row = record_outbound(session, ticket, controller=ticket.controller, sender=profile.from_address,
                               recipient=recipient, dedupe=message.message_id, message_id=message.message_id,

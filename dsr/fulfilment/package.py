@@ -31,6 +31,7 @@ from dsr.datamap import Category, DataMap, System, SystemKind
 from dsr.fulfilment.connectors import Connector, Key, Value
 from dsr.fulfilment.texts import copy_labels
 from dsr.fulfilment.vault import EncryptingWriter
+from dsr.replies.language import is_english, normalise_language
 
 BERLIN = ZoneInfo("Europe/Berlin")
 DATA_MARKER = "<!--dsr:data-->"
@@ -85,7 +86,7 @@ def build_package(out: BinaryIO | EncryptingWriter, *, reference: str, profile: 
 
     `profile` is the controller's profile with the facts the DPO confirmed; `relationships` the
     keys of this person's relationships the DPO chose (empty: those of the data found)."""
-    lang = "en" if language == "en" else "de"
+    lang = normalise_language(language)
     entries: list[ManifestEntry] = []
     records = 0
     archive_out = cast(IO[bytes], out)
@@ -179,7 +180,7 @@ def _first_upper(text: str) -> str:
 
 def person_info(profile: ControllerProfile, datamap: DataMap, found: Sequence[Source], *,
                 relationships: Sequence[str], lang: str, labels: Mapping[str, str]) -> PersonInfo:
-    en = lang == "en"
+    en = is_english(lang)
     found_categories = {name for s in found for name in s.category.profile_categories}
     keys = list(relationships) or [r.key for r in profile.proposed_relationships(found_categories)]
     person = profile.selection(keys)

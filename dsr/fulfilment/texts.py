@@ -1,7 +1,8 @@
 """What people read: the copy's headings, the download and code messages, Art. 19 notices.
 
 German by default (formal "Sie", or "Du" where the profile says so for the person-facing
-messages), English for English requesters.  Art. 19 notices go to businesses: always German.
+messages), English for English requesters ("en", "EN", "en-GB", "en_US": `dsr.replies.language`).
+Art. 19 notices go to businesses: always German.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 import html
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
+
+from dsr.replies.language import is_english, normalise_language
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -71,7 +74,7 @@ _COPY = {
 
 
 def copy_labels(lang: str) -> dict[str, str]:
-    return _COPY["en" if lang == "en" else "de"]
+    return _COPY[normalise_language(lang)]
 
 
 def _day(value: datetime | date) -> str:
@@ -83,7 +86,7 @@ def _day(value: datetime | date) -> str:
 def link_message(*, lang: str, du: bool, reference: str, url: str, expires_at: datetime,
                  max_uses: int, file_name: str = "") -> tuple[str, str]:
     """(subject, text) of the message with the download link (`file_name`: a file the DPO made)."""
-    if lang == "en":
+    if is_english(lang):
         what = (f"the file \u201c{file_name}\u201d for your request {reference} is" if file_name
                 else f"the copy of your data for your request {reference} is")
         content = ("" if file_name else
@@ -113,7 +116,7 @@ def attachment_message(*, lang: str, du: bool, reference: str, file_name: str,
     """(subject, text) of the message that carries the DPO's file as an attachment (`note`: the DPO's
     own words, put before the standard text)."""
     own = f"{note.strip()}\n\n" if note.strip() else ""
-    if lang == "en":
+    if is_english(lang):
         return (f"Your request: file attached [{reference}]",
                 f"Hello,\n\n{own}attached is the file \u201c{file_name}\u201d for your request "
                 f"{reference}.\n")
@@ -138,7 +141,7 @@ _ROUTE_EN = {
 def sealed_message(*, lang: str, du: bool, reference: str, file_name: str, route: str) -> tuple[str, str]:
     """(subject, text) of the mail that carries the package as an AES-256 ZIP; `route` says truthfully
     how the password travels (`PasswordRoute`)."""
-    if lang == "en":
+    if is_english(lang):
         return (f"Your data: encrypted copy attached [{reference}]",
                 f"Hello,\n\nattached is the copy of your data for your request {reference} as the "
                 f"encrypted ZIP file \u201c{file_name}\u201d (AES-256). We send the password "
@@ -162,7 +165,7 @@ def sealed_message(*, lang: str, du: bool, reference: str, file_name: str, route
 def password_message(*, lang: str, du: bool, reference: str, file_name: str,
                      password: str) -> tuple[str, str]:
     """(subject, text) of the separate message with the password of the encrypted attachment."""
-    if lang == "en":
+    if is_english(lang):
         return (f"Password for your encrypted file [{reference}]",
                 f"Hello,\n\nthe password for the encrypted ZIP file \u201c{file_name}\u201d that we sent "
                 f"you in a separate e-mail for your request {reference} is:\n\n{password}\n\n"
@@ -176,7 +179,7 @@ def password_message(*, lang: str, du: bool, reference: str, file_name: str,
 
 
 def code_message(*, lang: str, du: bool, reference: str, code: str, minutes: int) -> tuple[str, str]:
-    if lang == "en":
+    if is_english(lang):
         return (f"Your download code [{reference}]",
                 f"Your one-time code for the download of your data ({reference}):\n\n{code}\n\n"
                 f"It is valid for {minutes} minutes. If you did not ask for it, ignore this message.\n")

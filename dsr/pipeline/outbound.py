@@ -39,7 +39,7 @@ from dsr.logs import mask_address
 from dsr.mail.compose import Attachment, ComposedMail, compose_mail
 from dsr.pipeline import codes
 from dsr.pipeline.loop_guard import over_reply_limit
-from dsr.replies import render_reply
+from dsr.replies import normalise_language, render_reply
 from dsr.replies.context import ReplyContext, ReplyKind
 from dsr.store.audit import audit
 from dsr.store.models import Channel, Direction, IdentityLevel, Message, Ticket
@@ -472,7 +472,7 @@ class ReplyQueue:
         mail = compose_mail(
             from_address=self.profile.from_address, from_name=f"{self.profile.short_name} Datenschutz",
             to=recipient, subject=rendered.subject, text=rendered.text, html=rendered.html, now=self.now,
-            reference=ticket.reference, language=ticket.language,
+            reference=ticket.reference, language=normalise_language(ticket.language),
             in_reply_to=self.msg.message_id if answering else None,
             references=self.msg.references if answering else (),
         )

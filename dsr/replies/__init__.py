@@ -7,8 +7,8 @@ and Babel only, no database, network or channel library.
 from dsr.replies.context import DigestRow, ReplyContext, ReplyKind, RetainedItem
 from dsr.replies.dates import format_date_de, format_date_en
 from dsr.replies.kinds import KIND_SPECS, Audience, ReplyDataError, ReplyError, UnverifiedDisclosureError
+from dsr.replies.language import SUPPORTED_LANGUAGES, is_english, normalise_language
 from dsr.replies.render import (
-    SUPPORTED_LANGUAGES,
     RenderedReply,
     ReplyTemplateError,
     render_reply,
@@ -30,6 +30,8 @@ __all__ = [
     "UnverifiedDisclosureError",
     "format_date_de",
     "format_date_en",
+    "is_english",
+    "normalise_language",
     "render_reply",
     "warm_templates",
 ]

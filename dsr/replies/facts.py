@@ -13,6 +13,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
+from dsr.replies.language import is_english
+
 logger = logging.getLogger(__name__)
 
 # German name (as the ladder and the controller profiles write it) -> English name.
@@ -32,7 +34,7 @@ FACT_NAMES_EN: dict[str, str] = {
 
 def fact_name(fact: str, language: str) -> str:
     """The name of one requested fact in `language` ("de" or "en")."""
-    if language != "en":
+    if not is_english(language):
         return fact
     english = FACT_NAMES_EN.get(" ".join(fact.split()))
     if english is None:

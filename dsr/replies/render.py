@@ -51,13 +51,12 @@ from dsr.replies.kinds import (
     check_profile_facts,
 )
 from dsr.replies.labels import identity_label, reason_label
+from dsr.replies.language import DEFAULT_LANGUAGE, SUPPORTED_LANGUAGES, is_english, normalise_language
 from dsr.replies.reasons import explain_reason, state_label
 
 logger = logging.getLogger(__name__)
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
-DEFAULT_LANGUAGE = "de"
-SUPPORTED_LANGUAGES = ("de", "en")
 TEXT_WIDTH = 76
 # A gap only the DPO can fill (the console refuses to send a text that still contains one).
 GAP_OPEN, GAP_CLOSE = "⟦", "⟧"
@@ -73,12 +72,6 @@ class RenderedReply:
     text: str
     html: str
     chat: str  # empty for internal kinds
-
-
-def normalise_language(language: str) -> str:
-    """"en-GB" -> "en"; languages without templates fall back to German (the legal default)."""
-    primary = language.strip().lower().replace("_", "-").split("-")[0]
-    return primary if primary in SUPPORTED_LANGUAGES else DEFAULT_LANGUAGE
 
 
 _MONTHS = ("Januar|Februar|März|April|Mai|Juni|Juli|August|September|Oktober|November|Dezember|"
@@ -144,17 +137,18 @@ def _right_info(right: Right | str) -> RightInfo:
 
 def _rights_phrase(rights: tuple[Right, ...], lang: str = DEFAULT_LANGUAGE) -> str:
     """"Auskunft (Art. 15 DSGVO) und Löschung (Art. 17 DSGVO)" from the shared rights table."""
+    english = is_english(lang)
     parts: list[str] = []
     for right in rights:
         info = RIGHTS[Right(right)]
-        name, article = (info.name_de, info.article) if lang == "de" else (info.name_en, info.article_en)
+        name, article = (info.name_en, info.article_en) if english else (info.name_de, info.article)
         # A complaint is addressed to the authority under Art. 77; citing it for a complaint made
         # to us would mislead.
         cited = article and info.right is not Right.COMPLAINT
         parts.append(f"{name} ({article})" if cited else name)
     if len(parts) <= 1:
         return "".join(parts)
-    joiner = " und " if lang == "de" else " and "
+    joiner = " and " if english else " und "
     return ", ".join(parts[:-1]) + joiner + parts[-1]
 
 

@@ -19,6 +19,7 @@ from dsr.replies.context import (
     ReplyKind,
     RetainedItem,
 )
+from dsr.replies.language import normalise_language
 
 RECEIVED = date(2026, 1, 31)
 DUE = date(2026, 3, 2)
@@ -89,7 +90,7 @@ def sample_context(kind: ReplyKind, controller: str, language: str = "de") -> Re
     """A realistic, complete context for `kind`; `controller` picks controller-specific details,
     `language` the language of the DPO's free text."""
     komsa = controller == "komsa"
-    text = _TEXTS["en" if language == "en" else "de"]
+    text = _TEXTS[normalise_language(language)]
     k = ReplyKind
     samples: dict[ReplyKind, ReplyContext] = {
         k.RECEIPT_CONFIRMATION: replace(_BASE, rights=(Right.ACCESS, Right.ERASURE)),

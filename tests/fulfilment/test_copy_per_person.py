@@ -4,12 +4,16 @@ and no assumed profile fact as a fact."""
 
 from __future__ import annotations
 
+import io
+import zipfile
+from datetime import UTC, datetime
+
 import pytest
 
 from dsr.controllers import load_profile
 from dsr.datamap import load_datamap_for
-from dsr.fulfilment.package import Source, person_info
-from dsr.fulfilment.texts import copy_labels
+from dsr.fulfilment.package import Source, build_package, person_info
+from dsr.fulfilment.texts import code_message, copy_labels, link_message, sealed_message
 
 KOMSA = load_profile("komsa")
 KOMSA_MAP = load_datamap_for("komsa")
@@ -77,3 +81,29 @@ def test_assumed_facts_are_left_out_of_the_copy() -> None:
     confirmed = kmb2.with_confirmed(["automated_decisions.none"])
     assert person_info(confirmed, kmb2_map, found, relationships=("customer",), lang="de",
                        labels=copy_labels("de")).no_automated
+
+
+@pytest.mark.parametrize(("code", "english"), [
+    ("en", True), ("EN", True), ("en-GB", True), ("en_US", True), ("En-us", True),
+    ("de", False), ("de-AT", False), ("fr", False), ("", False),
+])
+def test_every_english_language_code_gets_the_english_package_and_messages(code: str, english: bool) -> None:
+    """Brief i15b no. 3: "en-GB", "en_US", "EN" are English too, in the package and its messages."""
+    assert KOMSA_MAP is not None
+    out = io.BytesIO()
+    build_package(out, reference="DSR-2026-000123", profile=KOMSA, datamap=KOMSA_MAP, sources=[],
+                  connectors={}, language=code, now=datetime(2026, 3, 2, 9, 0, tzinfo=UTC),
+                  relationships=("advertising",))
+    names = zipfile.ZipFile(io.BytesIO(out.getvalue())).namelist()
+    assert ("copy_of_your_data.html" in names) is english
+    assert ("Kopie_Ihrer_Daten.html" in names) is not english
+    assert copy_labels(code) == copy_labels("en" if english else "de")
+    expires = datetime(2026, 3, 16, 9, 0, tzinfo=UTC)
+    link_subject, _ = link_message(lang=code, du=False, reference="DSR-2026-000123", url="https://x.example/d",
+                                   expires_at=expires, max_uses=3)
+    code_subject, _ = code_message(lang=code, du=False, reference="DSR-2026-000123", code="123456",
+                                   minutes=15)
+    sealed_subject, _ = sealed_message(lang=code, du=False, reference="DSR-2026-000123", file_name="a.zip",
+                                       route="chat")
+    for subject in (link_subject, code_subject, sealed_subject):
+        assert subject.startswith("Your ") is english, subject

@@ -11,6 +11,7 @@ import pytest
 
 from dsr.controllers import ControllerProfile, load_profile
 from dsr.intents.reasons import REASON_CODES
+from dsr.intents.rights import Right
 from dsr.replies import (
     ReplyDataError,
     ReplyKind,
@@ -21,8 +22,9 @@ from dsr.replies import (
 )
 from dsr.replies.address import AddressForm
 from dsr.replies.dates import format_date_en, format_datetime_de
+from dsr.replies.facts import fact_name
+from dsr.replies.language import is_english, normalise_language
 from dsr.replies.reasons import ESCALATION_REASONS_DE, STATE_LABELS_DE
-from dsr.replies.render import normalise_language
 from dsr.replies.samples import sample_context
 from dsr.store.models import TicketState
 
@@ -270,3 +272,17 @@ def test_dpo_alert_names_the_tickets_identity_status_like_the_console() -> None:
     on_file = replace(ctx, identity_level="contact_on_file")
     text = render_reply(ReplyKind.DPO_ESCALATION_ALERT, on_file, KOMSA).text
     assert "Identität: Kontakt aus dem Bestand" in text and "nicht bestätigt" not in text
+
+
+@pytest.mark.parametrize("code", ["en", "EN", "en-GB", "en_US"])
+def test_every_english_code_gets_the_english_letter_rights_and_fact_names(code: str) -> None:
+    """Brief i15b no. 3: the language code decides alike wherever it is read: the template, the
+    names of the rights (`rights_phrase`) and of the identity facts asked for."""
+    profile = load_profile("kmb2")
+    notice = replace(sample_context(ReplyKind.PROCESSOR_NOTICE, "kmb2", code), forwarded_part=True,
+                     rights=(Right.ACCESS, Right.ERASURE))
+    text = " ".join(render_reply(ReplyKind.PROCESSOR_NOTICE, notice, profile, language=code).text.split())
+    assert "Part of it (" in text and " and " in text and "Auskunft" not in text
+    assert fact_name("Kundennummer", code) == "customer number"
+    assert fact_name("Kundennummer", "de-AT") == "Kundennummer"
+    assert is_english(code) and normalise_language(code) == "en"
