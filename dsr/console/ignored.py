@@ -50,6 +50,7 @@ REASONS_DE: dict[str, str] = {
     "precedence_junk": "Massen-E-Mail (Precedence: junk)",
     "list_id": "Verteiler- oder Newsletter-E-Mail (List-Id)",
     "own_address": "Eigene Absenderadresse",
+    "chat_rate_limit": "Chat-Nachricht über der Nachrichtenbegrenzung (ohne automatische Antwort)",
 }
 
 

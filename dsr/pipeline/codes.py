@@ -63,11 +63,28 @@ def candidates(text: str) -> list[str]:
 
 
 def mask(text: str) -> str:
-    """`text` with every code-shaped token hidden ("••••-••••"): a code is never stored in clear."""
-    def hide(match: re.Match[str]) -> str:
-        token = normalize(match.group(1) + match.group(2))
-        return "••••-••••" if _is_code(token) else match.group(0)
-    return _SHAPE.sub(hide, text)
+    """`text` with every code-shaped token hidden ("••••-••••"): a code is never stored in clear.
+
+    Found like `candidates`, at every position: a left-to-right substitution took "code KMNP"
+    as the shape, skipped the code after it and stored "code KMNP-4679" in clear.  Overlapping
+    codes are hidden together.
+    """
+    spans: list[list[int]] = []
+    for start in range(len(text)):
+        match = _SHAPE.match(text, start)
+        if match is None or not _is_code(normalize(match.group(1) + match.group(2))):
+            continue
+        if spans and match.start() <= spans[-1][1]:
+            spans[-1][1] = max(spans[-1][1], match.end())
+        else:
+            spans.append([match.start(), match.end()])
+    out, last = [], 0
+    for begin, end in spans:
+        out.append(text[last:begin])
+        out.append("••••-••••")
+        last = end
+    out.append(text[last:])
+    return "".join(out)
 
 
 def hash_code(code: str, *, salt: str | None = None) -> str:

@@ -117,6 +117,7 @@ ACTIONS: dict[str, str] = {
     "telegram_bound": "Telegram-Konto verknüpft",
     "telegram_unbound": "Telegram-Verknüpfung gelöst",
     "telegram_binding_no_match": "Telegram-Verknüpfung: keine Übereinstimmung",
+    "telegram_rate_limited": "Chat über der Nachrichtenbegrenzung: Hinweis gesendet, Nachrichten aufbewahrt",
     "telegram_binding_code_sent": "Telegram-Verknüpfung: Code gesendet",
     "retention_purged": "nach Ablauf der Aufbewahrung gelöscht",
     "subjects_imported": "Personen importiert",
@@ -234,6 +235,7 @@ LOOP_GUARD_REASONS: dict[str, str] = {
     "vendor_autoreply_header": "Abwesenheitsnotiz",
     "noreply_sender": "Absender nimmt keine Antworten an",
     "auto_response_suppress": "Absender wünscht keine automatischen Antworten",
+    "chat_rate_limit": "Chat-Nachricht über der Nachrichtenbegrenzung, ohne automatische Antwort",
 }
 
 ACTORS: dict[str, str] = {"system": "Assistent", "scheduler": "Zeitplan"}

@@ -57,7 +57,8 @@ from dsr.intents import classify
 from dsr.intents.rights import RIGHTS, Right, legal_sort
 from dsr.mail.address import is_address
 from dsr.pipeline import codes
-from dsr.store.models import Ticket
+from dsr.store.audit import audit
+from dsr.store.models import Direction, Message, Ticket
 
 __all__ = ["BUTTON_HANDLERS", "COMMANDS", "TEXT_HANDLERS", "ChatEvent", "ChatFlow", "ChatLimits", "EventKind"]
 
@@ -65,6 +66,10 @@ log = logging.getLogger(__name__)
 
 # Reasons the chat can settle by asking the person; every other reason goes to a human.
 ASKABLE_REASONS = frozenset({"ambiguous", "low_confidence"})
+# A chat message over the message limit with no open ticket: set aside for the DPO (console list of
+# set-aside messages; `dsr.replies.labels.LOOP_GUARD_REASONS` names it).
+HELD_DISPOSITION = "loop_guard:chat_rate_limit"
+HELD_NON_TEXT = "[Datei, Bild oder Sprachnachricht über der Nachrichtenbegrenzung: nicht gespeichert]"
 
 
 class ChatFlow:
@@ -120,15 +125,57 @@ class ChatFlow:
 
 
 def _within_rate_limit(turn: Turn) -> bool:
-    """At most N messages per minute; one polite notice, then silence until the window ends."""
+    """At most N automatic answers per minute (anti-abuse).  The message that first goes over the
+    limit gets one short notice, once per window (it cannot loop: nothing over the limit is
+    answered): further messages are kept for the data protection team, no automatic answer is
+    promised.  The kept messages themselves: `_hold`."""
     now = turn.event.at.timestamp()
     if now - turn.state.rate_window_start >= 60:
         turn.state.rate_window_start, turn.state.rate_count = now, 0
     turn.state.rate_count += 1
     limit = turn.limits.messages_per_minute
     if turn.state.rate_count == limit + 1:
-        turn.say(t.text("slow_down", turn.form))
+        ticket = _chat_ticket(turn)
+        turn.say(t.text("slow_down", turn.form), ticket_id=ticket.id if ticket else None)
+        audit(turn.session, actor="system", action="telegram_rate_limited", now=turn.now(),
+              ticket_id=ticket.id if ticket else None,
+              detail={"limit_per_minute": limit, "update_id": turn.event.update_id})
+        log.warning("chat over the message limit update=%s: answers paused, messages kept",
+                    turn.event.update_id)
     return turn.state.rate_count <= limit
+
+
+def _chat_ticket(turn: Turn) -> Ticket | None:
+    """The chat's most recent open ticket (what its messages are about), if any."""
+    tickets = binding.open_tickets(turn.session, controller=turn.controller, chat_id=turn.event.chat_id,
+                                   subject_id=None)
+    return tickets[-1] if tickets else None
+
+
+def _hold(turn: Turn) -> None:
+    """A message over the limit gets no automatic answer but is never dropped: it is kept on the
+    chat's open ticket (the DPO reads it in the conversation), else among the set-aside messages
+    (console "Zurückgestellte Nachrichten", where it can become a ticket).  A code is stored masked;
+    a button press on an earlier prompt is no message and is not kept."""
+    event = turn.event
+    if event.kind == "button":
+        return
+    if event.kind == "non_text":
+        text = HELD_NON_TEXT
+    elif event.kind == "command":
+        text = f"/{event.text}"
+    else:
+        text = codes.mask(event.text[:turn.limits.max_text_chars])
+    ticket = _chat_ticket(turn)
+    if ticket is not None:
+        turn.keep_answer(text, ticket.id)
+        return
+    turn.session.add(Message(
+        controller=turn.controller, channel="telegram", direction=Direction.INBOUND.value,
+        dedupe_key=f"tg:{event.chat_id}:{event.message_id or f'u{event.update_id}'}",
+        sender=f"telegram:{event.user_id}", recipient="", subject_line="", body_text=text, headers={},
+        attachments=[], received_at=event.at, ticket_id=None, disposition=HELD_DISPOSITION))
+    turn.session.flush()
 
 
 # -- commands ------------------------------------------------------------------------------
@@ -418,6 +465,7 @@ TEXT_HANDLERS: tuple[Handler, ...] = (
 def dispatch(turn: Turn) -> None:
     """Run the handler the table assigns to the turn's event (after the rate limit)."""
     if not _within_rate_limit(turn):
+        _hold(turn)
         return
     event = turn.event
     if event.kind == "non_text":

@@ -271,12 +271,15 @@ _TEXTS: dict[str, tuple[str, str, str]] = {
                  "E-Mail an {email}.",
                  "Your message is too long (at most {limit} characters). Please shorten it or "
                  "e-mail {email}."),
-    "slow_down": ("Sie schreiben sehr schnell. Bitte warten Sie eine Minute; weitere Nachrichten "
-                  "bis dahin kann ich nicht bearbeiten.",
-                  "Du schreibst sehr schnell. Bitte warte eine Minute; weitere Nachrichten bis "
-                  "dahin kann ich nicht bearbeiten.",
-                  "You are writing very fast. Please wait a minute; I cannot handle further "
-                  "messages until then."),
+    "slow_down": ("Sie schreiben sehr schnell, daher antworte ich in der nächsten Minute nicht "
+                  "automatisch. Ihre weiteren Nachrichten gehen nicht verloren: Wir bewahren sie auf, "
+                  "und unser Datenschutz-Team liest sie und antwortet Ihnen.",
+                  "Du schreibst sehr schnell, daher antworte ich in der nächsten Minute nicht "
+                  "automatisch. Deine weiteren Nachrichten gehen nicht verloren: Wir bewahren sie auf, "
+                  "und unser Datenschutz-Team liest sie und antwortet dir.",
+                  "You are writing very fast, so I will not answer automatically for the next "
+                  "minute. Your further messages are not lost: we keep them, and our data protection "
+                  "team will read them and answer you."),
     "stale_button": ("Diese Auswahl ist nicht mehr aktuell.", "Diese Auswahl ist nicht mehr aktuell.",
                      "This choice is no longer current."),
     "try_later": ("Entschuldigung, gerade gibt es ein technisches Problem. Ihre Nachricht ist nicht "
