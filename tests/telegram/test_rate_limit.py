@@ -85,17 +85,21 @@ async def test_english_chat_without_ticket_gets_english_notice_and_messages_are_
                                       extra={"sticker": {"file_id": "s1", "file_unique_id": "u1", "width": 1,
                                                          "height": 1, "is_animated": False,
                                                          "is_video": False, "type": "regular"}})
-        await _until(lambda: len(_inbound(bot, ticket_id=None)) >= 3)
+        long_text = "All my data, please. " * 150  # 3,150 characters: over the 2,000 a request may have
+        await bot.fake.inject_message(chat, long_text, language_code="en")
+        await _until(lambda: len(_inbound(bot, ticket_id=None)) >= 4)
         await asyncio.sleep(1.0)
         assert _shown(bot, chat)[-1] == NOTICE_EN and _shown(bot, chat).count(NOTICE_EN) == 1
     assert bot.tickets() == []
     with bot.sessions() as session:
         listed = ignored_messages(session, scope=ControllerScope.only("kmb2"))
         set_aside = [row for row in listed if row.reason == "chat_rate_limit"]
-        assert [row.preview for row in set_aside][::-1] == [
+        assert [row.preview for row in set_aside][:0:-1] == [
             "Are you a bot?", "Please delete my data, code ••••-••••",
             "[Datei, Bild oder Sprachnachricht über der Nachrichtenbegrenzung: nicht gespeichert]"]
-        stored = session.get(Message, set_aside[0].id)
+        kept_long = session.get(Message, set_aside[0].id)
+        assert kept_long is not None and kept_long.body_text == long_text  # whole, not cut
+        stored = session.get(Message, set_aside[1].id)
         assert stored is not None and reply_address(stored) == str(chat)  # "Anfrage anlegen" answers the chat
         assert reason_label(reason_code(stored)).startswith("Chat-Nachricht über der Nachrichtenbegrenzung")
 

@@ -165,7 +165,7 @@ def _hold(turn: Turn) -> None:
     elif event.kind == "command":
         text = f"/{event.text}"
     else:
-        text = codes.mask(event.text[:turn.limits.max_text_chars])
+        text = codes.mask(event.text)  # whole (Telegram: at most 4096 characters)
     ticket = _chat_ticket(turn)
     if ticket is not None:
         turn.keep_answer(text, ticket.id)
