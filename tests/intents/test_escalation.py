@@ -56,6 +56,12 @@ def test_situations_a_person_must_see(body: str, reason: str) -> None:
         ("Sie rufen mich jetzt zum dritten Mal wegen Werbung an. Ich will keine Werbung mehr.", "complaint"),
         ("Falls Sie noch Daten von mir haben, bitte löschen. Wenn nicht, brauche ich keine Antwort.",
          "complaint"),
+        # Certificates kept "für Bewerbungen" elsewhere: no application to the controller.
+        ("Bitte löschen Sie mein Konto auf der Schulungsplattform. Die Zertifikate habe ich für "
+         "Bewerbungen schon heruntergeladen.", "employee"),
+        # A relative named beside an invoice matter, no right asked for: no one else's data request.
+        ("Widerspruch gegen die Rechnung 2024-0581: meine Frau hat die Anfahrt nie bestellt.",
+         "third_party_data"),
         # An auditor's client is no data subject represented; a customer number is no customer.
         ("Im Rahmen der Jahresabschlussprüfung unserer Mandantin bitten wir um Bestätigung des Saldos. "
          "Ihre Auskunft wird vertraulich behandelt.", "representative"),
