@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from dsr.console.queries import ControllerScope, TicketRow, load_rows
 from dsr.pipeline.forwarding import FORWARDED, ProcessorRecord
 from dsr.store.models import (
+    AuditEvent,
     DataSubject,
     Direction,
     FulfilmentCase,
@@ -41,6 +42,9 @@ SUMMARY_CHARS = 90
 # come back into the work list when their deadline is near.
 ACTION_STATES = frozenset({"new", "escalated", "in_progress", "extended"})
 DUE_SOON_DAYS = 7
+# Audited by the Telegram conversation when a chat goes over its message limit: the messages after
+# it got no automatic answer, the chat was told the data protection team reads them and answers.
+CHAT_RATE_LIMITED = "telegram_rate_limited"
 
 
 def needs_action(row: TicketRow) -> bool:
@@ -70,6 +74,9 @@ class WorkRow:
     # Forwarded to a client (processor mode) whose confirmation is still missing on its follow-up
     # date: answered for us, but the DPO must ask the client now (Art. 28(3)(e)).
     follow_up: date | None = None
+    # Chat messages over the message limit, kept without an automatic answer, and no DPO action on
+    # the ticket since (a view does not count): the chat was promised that the team answers.
+    held_chat: bool = False
 
 
 def _first_line(subject: str, body: str) -> str:
@@ -121,6 +128,7 @@ def load_work_rows(
     related = _related(session, scope, tickets.values())
     in_review = set(session.scalars(select(FulfilmentCase.ticket_id).where(
         FulfilmentCase.ticket_id.in_(wanted), FulfilmentCase.state == FulfilmentState.REVIEW.value)))
+    held = _held_chat(session, wanted)
     result = []
     for row in rows:
         sender, subject, body = first.get(row.id, ("", "", ""))
@@ -130,8 +138,25 @@ def load_work_rows(
         others = tuple(r for r in related.get(key, ()) if r.id != row.id) if key else ()
         result.append(WorkRow(row=row, person=person, summary=_first_line(subject, body), related=others,
                               review=row.id in in_review and row.is_open,
-                              follow_up=_follow_up_due(ticket, today)))
+                              follow_up=_follow_up_due(ticket, today),
+                              held_chat=row.id in held and row.is_open))
     return result
+
+
+def _held_chat(session: Session, ticket_ids: Sequence[int]) -> set[int]:
+    """Tickets whose chat went over the message limit after the DPO last acted on them."""
+    limited: dict[int | None, int] = {ticket: last for ticket, last in session.execute(
+        select(AuditEvent.ticket_id, func.max(AuditEvent.id))
+        .where(AuditEvent.ticket_id.in_(list(ticket_ids)), AuditEvent.action == CHAT_RATE_LIMITED)
+        .group_by(AuditEvent.ticket_id))}
+    if not limited:
+        return set()
+    acted: dict[int | None, int] = {ticket: last for ticket, last in session.execute(
+        select(AuditEvent.ticket_id, func.max(AuditEvent.id))
+        .where(AuditEvent.ticket_id.in_(list(limited)), AuditEvent.actor.like("console:%"),
+               AuditEvent.action.not_like("%viewed"))
+        .group_by(AuditEvent.ticket_id))}
+    return {t for t, last in limited.items() if t is not None and last > acted.get(t, 0)}
 
 
 def _follow_up_due(ticket: Ticket, today: date) -> date | None:

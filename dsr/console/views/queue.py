@@ -113,7 +113,8 @@ class QueueFilter:
 
     def keep(self, work: WorkRow, username: str) -> bool:
         row = work.row
-        if self.scope == "work" and not (needs_action(row) or work.review or work.follow_up):
+        waiting = work.review or work.follow_up or work.held_chat
+        if self.scope == "work" and not (needs_action(row) or waiting):
             return False
         if self.scope == "review" and not work.review:
             return False
