@@ -42,7 +42,7 @@ class RecordingGate:
 @contextmanager
 def digest_renders(monkeypatch: pytest.MonkeyPatch, during: Any) -> Iterator[None]:
     """Calls `during()` each time a weekly digest is rendered (the real renderer still renders)."""
-    real = outbound.render_reply
+    real = outbound.render_reply  # type: ignore[attr-defined]
 
     def spying(kind: ReplyKind, *args: Any, **kwargs: Any) -> Any:
         if kind is ReplyKind.WEEKLY_DIGEST:
