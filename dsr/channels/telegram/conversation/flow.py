@@ -155,7 +155,7 @@ def _chat_ticket(turn: Turn) -> Ticket | None:
 def _hold(turn: Turn) -> None:
     """A message over the limit gets no automatic answer but is never dropped: it is kept on the
     chat's open ticket (the DPO reads it in the conversation), else among the set-aside messages
-    (console "Zurückgestellte Nachrichten", where it can become a ticket).  A code is stored masked;
+    (console "Ignorierte Nachrichten", where it can become a ticket).  A code is stored masked;
     a button press on an earlier prompt is no message and is not kept."""
     event = turn.event
     if event.kind == "button":
