@@ -34,6 +34,7 @@ from dsr.inbound import InboundMessage, MessageSink, Outcome
 from dsr.pipeline.core import Pipeline
 from dsr.pipeline.fault_inject import fault_hook_from_env
 from dsr.pipeline.workers import PipelineWorkers
+from dsr.replies import warm_templates
 from dsr.service.leadership import InstanceLock, Leadership
 from dsr.service.scheduler import Scheduler
 from dsr.store.db import make_engine, migrate, session_factory
@@ -133,6 +134,10 @@ async def _serve(settings: Settings, profiles: Mapping[str, ControllerProfile],
     pipeline: MessageSink = workers or Pipeline(
         sessions=sessions, profiles=profiles, clock=clock, settings=settings,
         fault_hook=fault_hook_from_env(), write_gate=gate, overrides_dir=settings.templates_dir)
+    if workers:
+        # Each worker's pipeline compiled its templates when it was built; this process renders
+        # letters inside write transactions too (scheduler reminders, console, Telegram chat).
+        await asyncio.to_thread(warm_templates, tuple(profiles), settings.templates_dir)
     sender_engine = _sender_engine(settings)
     sender = OutboxSender(sessions=session_factory(sender_engine) if sender_engine else sessions,
                           profiles=profiles, settings=settings, clock=clock, write_gate=gate)
