@@ -10,8 +10,9 @@ before the pipeline's transaction every value is brought within the schema's lim
 * a Message-ID, In-Reply-To or reference longer than the column is replaced by a stable stand-in
   (`<sha256…@long-id.dsr.invalid>`), so a redelivery still deduplicates and nothing of the
   oversized value is kept; over-long references are dropped from the chain;
-* a sender address longer than an address can be (RFC 5321: 320) is not an address anyone can
-  be answered at: `unstorable_reason` names it, and the pipeline quarantines the raw message.
+* a sender address longer than an address can be (RFC 5321: 320), or one with a control
+  character in it (NUL), is not an address anyone can be answered at: `unstorable_reason` names
+  it, and the pipeline quarantines the raw message.
 
 Pure: no database access (the limits are the schema's, `dsr.store.models`).
 """
@@ -37,6 +38,10 @@ def unstorable_reason(msg: InboundMessage) -> str | None:
     if len(_line(msg.sender)) > ADDRESS_MAX:
         return (f"Absenderadresse länger als {ADDRESS_MAX} Zeichen: keine Adresse, an die geantwortet "
                 "werden kann")
+    if _LINE_CONTROLS.search(msg.sender):
+        # Removing the character would make another address (`jana\x00x@` -> `janax@`): the
+        # answer would go to someone who did not write.
+        return "Absenderadresse enthält Steuerzeichen: keine Adresse, an die geantwortet werden kann"
     return None
 
 

@@ -99,6 +99,19 @@ def test_nul_characters_are_removed_not_refused(harness: Harness) -> None:
     assert stored.sender == STRANGER
 
 
+def test_a_nul_inside_the_sender_address_is_quarantined(harness: Harness) -> None:
+    """Defect 4: a NUL in the address itself made PostgreSQL refuse the message (451 forever);
+    removing it would answer another address (janax@...), so the raw message is kept instead."""
+    raw = _raw("<jana\x00x@example.com>", "Message-ID: <nul-address@example.com>\r\n")
+    outcome = harness.send(raw)
+    assert outcome.status is OutcomeStatus.QUARANTINED and "Steuerzeichen" in outcome.reason
+    assert outcome.outbox_ids == ()
+    with harness.sessions() as s:
+        [kept] = s.scalars(select(QuarantinedMessage)).all()
+        assert kept.raw == raw
+        assert s.scalars(select(Message)).all() == []
+
+
 def test_a_colon_inside_an_encoded_display_name_keeps_the_address(harness: Harness) -> None:
     """Defect 7: the colon made the address parser read a group; the reply went to
     "heike.dummy@kunden.example?="."""
