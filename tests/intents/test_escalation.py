@@ -62,6 +62,9 @@ def test_situations_a_person_must_see(body: str, reason: str) -> None:
         # A relative named beside an invoice matter, no right asked for: no one else's data request.
         ("Widerspruch gegen die Rechnung 2024-0581: meine Frau hat die Anfahrt nie bestellt.",
          "third_party_data"),
+        # Data passed to the other companies of the group: an objection, no breach report.
+        ("Ich möchte nicht, dass meine Kontaktdaten an die anderen Firmen Ihrer Gruppe für deren "
+         "Werbung gehen. Bitte keine Werbung der Konzerngesellschaften mehr.", "complaint"),
         # An auditor's client is no data subject represented; a customer number is no customer.
         ("Im Rahmen der Jahresabschlussprüfung unserer Mandantin bitten wir um Bestätigung des Saldos. "
          "Ihre Auskunft wird vertraulich behandelt.", "representative"),
