@@ -20,6 +20,14 @@ from dsr.intents.text import Token
 
 _CONTRAST = frozenset({"sondern", "but", "aber", "stattdessen", "instead"})
 _FORWARD_NEGATION = frozenset({"nicht", "not"})
+# A determiner that negates the object after the verb: "Löschen Sie bis zur Klärung keine Unterlagen".
+_FORWARD_NEGATION_NEAR = frozenset({"kein", "keine", "keinen", "keinerlei", "no"})
+_FORWARD_REACH = 24  # tokens after a hit where a clause-final "nicht" is looked for
+# Words that start another thought between a hit and a clause-final "nicht": "... dass das alles
+# weg ist, aber es ist ja sein Name, also ich weiß nicht" negates nothing of the hit.
+_NEW_THOUGHT = frozenset({"aber", "sondern", "ich", "weil", "dass", "denn", "also", "oder", "but", "i",
+                          "because", "ob", "wenn", "if"})
+_CONDITION_REACH = 15  # tokens around a hit where its clause's conditional word is looked for
 _NO_WORDS: frozenset[str] = frozenset()
 
 
@@ -159,7 +167,7 @@ class FieldView:
 def negated(view: FieldView, match: Match) -> bool:
     """Negation before the hit, inside it (not part of the rule), or "nicht" after it."""
     first, last = match.first, match.last
-    if not view.negator_near(first - 3, last + 15):  # the farthest places looked at below
+    if not view.negator_near(first - 3, last + _FORWARD_REACH):  # the farthest places looked at below
         return False
     tokens = view.tokens
     negators = view.negators()
@@ -176,10 +184,17 @@ def negated(view: FieldView, match: Match) -> bool:
     ):
         return True
     sentence = tokens[last].sentence
-    for j in range(last + 1, min(last + 16, len(tokens))):
+    for j in range(last + 1, min(last + 1 + _FORWARD_REACH, len(tokens))):
         token = tokens[j]
         if token.sentence != sentence:
             break
+        if token.norm in _FORWARD_NEGATION_NEAR and j in negators and token.clause == tokens[last].clause \
+                and j - last <= 6:
+            return True
+        if token.norm in _FORWARD_NEGATION and j in negators and (
+                j + 1 == len(tokens) or tokens[j + 1].clause != token.clause) and not any(
+                tokens[k].norm in _NEW_THOUGHT for k in range(last + 1, j)):
+            return True  # clause-final: "Bitte löschen Sie die Unterlagen (...) vorerst nicht."
         if token.norm in _FORWARD_NEGATION and j in negators:
             after = tokens[j + 1].norm if j + 1 < len(tokens) else ""
             if token.clause == tokens[last].clause and j - last <= 8:
@@ -187,6 +202,26 @@ def negated(view: FieldView, match: Match) -> bool:
             if after in _CONTRAST and tokens[j + 1].sentence == sentence:
                 return True  # "löschen Sie ... gerade NICHT, sondern bewahren Sie ..."
     return False
+
+
+def conditional_clause(view: FieldView, match: Match) -> bool:
+    """A condition governs the hit: a conditional word in the hit's own clause ("Wenn Sie nicht
+    löschen, ...") or, without any conditional word in the sentence, a conditional phrase ("behalte
+    ich mir vor").  "Bitte NICHT löschen, auch wenn Ihre Löschfrist abläuft" stays a negation."""
+    tokens = view.tokens
+    sentence = tokens[match.first].sentence
+    if not view.has("conditional", sentence):
+        return False
+    single = view.words.single.get("conditional", _NO_WORDS)
+    first_clause, last_clause = tokens[match.first].clause, tokens[match.last].clause
+    low = max(match.first - _CONDITION_REACH, 0)
+    high = min(match.last + _CONDITION_REACH, len(tokens) - 1)
+    for j in range(low, high + 1):
+        token = tokens[j]
+        if token.sentence == sentence and token.norm in single and (
+                token.clause in (first_clause, last_clause) or match.first <= j <= match.last):
+            return True
+    return not any(norm in single for norm in view.sentence_norms(sentence))
 
 
 def false_friend(view: FieldView, match: Match, label: str) -> str | None:
@@ -228,7 +263,7 @@ def suppression(
     sentence = view.tokens[match.first].sentence
     if match.rule.unless and cue_cancelled(view, match):
         return "unless"  # the rule's own exception: "Auskunft der CRIF" is a credit report, no request
-    if match.rule.negatable and negated(view, match) and not view.has("conditional", sentence):
+    if match.rule.negatable and negated(view, match) and not conditional_clause(view, match):
         return "negation"  # "Wenn Sie nicht löschen, ..." is a demand under a condition, no negation
     ff = false_friend(view, match, label)
     if ff is not None:

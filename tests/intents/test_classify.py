@@ -55,6 +55,32 @@ def test_negation_and_contrast(body: str, expected: list[str]) -> None:
 @pytest.mark.parametrize(
     "body",
     [
+        # a condition in another clause does not undo the negation
+        "Ich bitte Sie, die Unterlagen zu meinem Antrag NICHT zu löschen, auch wenn Ihre Löschfrist abläuft.",
+        "Bitte löschen Sie die Unterlagen zum Auftrag (Auftrag 12: Fotos, Bericht, Messwerte) vorerst nicht.",
+        "Ich bitte Sie: Löschen Sie bis zur Klärung keine Unterlagen zu diesem Auftrag.",
+        "Ich bitte Sie, meine Daten vorerst zu sperren und keinesfalls zu löschen.",
+        "Ich habe gelesen, dass Sie Auftragsdaten nach Abschluss löschen.",
+    ],
+)
+def test_do_not_delete_is_no_erasure(body: str) -> None:
+    assert "erasure" not in labels("", body)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "Wenn Sie meine Daten nicht löschen, gehe ich zur Aufsichtsbehörde. Bitte löschen Sie meine Daten.",
+        "ich will dass das alles weg ist aber es ist ja eigentlich sein name also ich weiß nicht",
+    ],
+)
+def test_a_negation_elsewhere_leaves_the_request(body: str) -> None:
+    assert "erasure" in classify("", body, "telegram").scores
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
         "Hiermit widerspreche ich der Nebenkostenabrechnung 2023.",
         "Bitte sperren Sie meine SIM-Karte, das Handy wurde gestohlen.",
         "Bitte leiten Sie die Portierung meiner Rufnummer zum neuen Anbieter ein.",
