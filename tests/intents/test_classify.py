@@ -206,10 +206,28 @@ def test_a_rules_unless_cancels_it_in_its_sentence() -> None:
         ("why only vorkasse now?? i want that a human checks this, not a computer", ["automated_decision"]),
         ("Please not check my credit anymore, I not agree with this.", ["objection"]),
         ("ik will keen Ümfraagen un keen Reklaam mehr vun jo hebben", ["marketing_objection"]),
+        ("Bitte melden Sie mich vom Newsletter ab.", ["marketing_objection"]),
+        ("Bitte tragen Sie mich aus sämtlichen Verteilern aus.", ["marketing_objection"]),
+        ("hab alles gekündigt und krieg immer noch jede woche euren newsletter", ["marketing_objection"]),
+        ("could you confirm whether my data was transferred to HubSpot in the USA?", ["access"]),
+        ("Merci de me désinscrire de vos newsletters.", ["marketing_objection"]),
     ],
 )
 def test_frames_read_other_languages_and_dialects(body: str, expected: list[str]) -> None:
     assert labels("", body, "telegram") == expected
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "Den Newsletter möchte ich aber weiterhin bekommen, er ist interessant.",
+        "Führen Sie Ihre Auftragsverwaltung noch in Excel? Unsere Software exportiert CSV.",
+        "Ich möchte mich über die Arbeit des Monteurs beschweren, er kam drei Stunden zu spät.",
+        "Bitte ignorieren Sie meine Mail von heute früh, in der ich um Löschung meiner Daten gebeten habe.",
+    ],
+)
+def test_no_right_is_read_where_none_is_asked(body: str) -> None:
+    assert labels("", body) == ["other"]
 
 
 def test_evidence_spans_point_at_the_body() -> None:
