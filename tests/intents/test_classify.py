@@ -224,6 +224,9 @@ def test_frames_read_other_languages_and_dialects(body: str, expected: list[str]
         "Führen Sie Ihre Auftragsverwaltung noch in Excel? Unsere Software exportiert CSV.",
         "Ich möchte mich über die Arbeit des Monteurs beschweren, er kam drei Stunden zu spät.",
         "Bitte ignorieren Sie meine Mail von heute früh, in der ich um Löschung meiner Daten gebeten habe.",
+        # "gegenüber" is no compound of "über"; a move named as a cause asks for no change
+        "Der Hersteller hat meine Ergebnisse gegenüber meinem Chef kommentiert, was mir schadet.",
+        "Die Verschlechterung beruht auf einer Adressänderung (Umzug des Geschäftssitzes).",
     ],
 )
 def test_no_right_is_read_where_none_is_asked(body: str) -> None:
