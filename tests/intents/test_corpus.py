@@ -49,7 +49,7 @@ FLOORS: dict[str, tuple[float, float, float, float, float]] = {
 # (`dsr classify --heldout`, README "Classification quality"); same columns as FLOORS.
 HELD_OUT_FLOORS: dict[str, tuple[float, float, float, float, float]] = {
     "mail-de.jsonl": (0.85, 0.01, 0.96, 0.96, 0.095),
-    "chat-and-dialect.jsonl": (0.8, 0.005, 0.96, 0.9, 0.11),
+    "chat-and-dialect.jsonl": (0.80, 0.005, 0.96, 0.90, 0.11),
     "formal-and-english.jsonl": (0.78, 0.005, 0.95, 0.98, 0.17),
     "business-cases.jsonl": (0.77, 0.005, 0.93, 0.93, 0.24),
 }
