@@ -31,7 +31,7 @@ from dsr.intents.reasons import UNCLEAR_CODES
 from dsr.intents.rights import Right, legal_sort
 from dsr.intents.scope import FORWARDED, OWN, scope
 from dsr.intents.secondsignal import CORPUS_DIR, RULE_ID, SecondSignal, disagreement, features
-from dsr.intents.text import Token, plain_text, tokenize
+from dsr.intents.text import plain_text, tokenize
 
 logger = logging.getLogger(__name__)
 
@@ -194,6 +194,7 @@ class Classifier:
         subject_view = self._view("subject", subject_text, None)
         own_view = self._view("body", body_text, body_scope.ranges(OWN))
         subject_norms = [t.norm for t in subject_view.tokens]
+        own_norms = [t.norm for t in own_view.tokens]  # read three times below: built once
         prefixes = self.words.single.get("reply_prefix", frozenset())
         is_reply = bool(subject_norms) and subject_norms[0] in prefixes
         # An auto-reply or a bounce names itself at the start of the subject ("Automatische
@@ -201,7 +202,7 @@ class Classifier:
         own_subject = list(itertools.dropwhile(prefixes.__contains__, subject_norms))
         auto_reply = self.words.contains("auto_reply", own_subject[:AUTO_REPLY_SUBJECT_WORDS])
         def grievance() -> bool:
-            return self.words.contains("grievance", subject_norms + [t.norm for t in own_view.tokens])
+            return self.words.contains("grievance", subject_norms + own_norms)
 
         body_scored = self._score([own_view], auto_reply=auto_reply, factor={}, grievance=grievance)
         forwarded = body_scope.ranges(FORWARDED)
@@ -228,11 +229,11 @@ class Classifier:
             labels = (Right.OTHER,)
             non_request = self._non_request(body_scored, subject_scored, auto_reply=auto_reply,
                                             words=own_words + len(subject_view.tokens))
-        language = self._language(subject_norms + [t.norm for t in own_view.tokens])
+        language = self._language(subject_norms + own_norms)
         routine = bool(body_scored.routine or subject_scored.routine)
         asked_about = legal_sort({e.label for e in evidence if e.suppressed_by in self.asking})
         return Analysis(labels, scores, evidence, own_words, routine, non_request, subject_only, is_reply,
-                        language, channel, _features(subject_view.tokens, own_view.tokens),
+                        language, channel, _features(subject_norms, own_norms),
                         asked_about=tuple(asked_about), mass_mail=bool(mass_mail))
 
     def decide(self, analysis: Analysis) -> Classification:
@@ -376,8 +377,9 @@ def _in_false_friend_sentence(view: FieldView, match: Match) -> bool:
                for f in view.false_friends())
 
 
-def _features(subject: list[Token], body: list[Token]) -> frozenset[str]:
-    return features([f"s:{t.norm}" for t in subject]) | features([t.norm for t in body])
+def _features(subject: list[str], body: list[str]) -> frozenset[str]:
+    """The second signal's features from the folded words of subject and own body."""
+    return features([f"s:{norm}" for norm in subject]) | features(body)
 
 
 def _model_evidence(right: str, probability: float, probabilities: dict[str, float]) -> Evidence:
@@ -399,7 +401,7 @@ def record_features(record: dict[str, Any]) -> frozenset[str]:
     chat = str(record.get("channel", "email")).casefold() not in ("email", "e-mail", "mail")
     body = plain_text(record.get("body", ""))
     own = tokenize(body, scope(body, chat=chat).ranges(OWN))
-    return _features(tokenize(plain_text(record.get("subject", ""))), own)
+    return _features([t.norm for t in tokenize(plain_text(record.get("subject", "")))], [t.norm for t in own])
 
 
 def _suppress(item: Evidence, why: str) -> Evidence:

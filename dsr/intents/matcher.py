@@ -40,6 +40,9 @@ _MIN_COMPOUND_TAIL = 5
 MAX_HITS_PER_RULE = 3
 _MAX_MODIFIER_HITS = 64
 _EMPTY: frozenset[int] = frozenset()
+# Match(...) without the Python-level __new__ of named tuples (all seven fields always given), as
+# `dsr.intents.text.tokenize` builds tokens: a message yields dozens of matches.
+_new = tuple.__new__
 
 
 class Match(NamedTuple):
@@ -314,7 +317,8 @@ class Matcher:
             if mode == _SINGLE:
                 starts = occurrences[first_key] if first_key >= 0 else _positions(slots[0], occurrences)
                 for start in starts[:limit]:
-                    matches.append(Match(rule, pattern, start, start, (start,), entries[start].score, unless))
+                    matches.append(_new(Match, (rule, pattern, start, start, (start,), entries[start].score,
+                                                unless)))
                 continue
             for slot in others:
                 if present.isdisjoint(slot):  # iterates the smaller of the two
@@ -356,8 +360,8 @@ def _match_ordered(compiled: _Compiled, starts: list[int], entries: list[_Entry]
             if entry.score < score:
                 score = entry.score
         else:
-            out.append(Match(compiled.rule, compiled.pattern, start, start + width - 1,
-                             tuple(range(start, start + width)), score, compiled.unless))
+            out.append(_new(Match, (compiled.rule, compiled.pattern, start, start + width - 1,
+                                    tuple(range(start, start + width)), score, compiled.unless)))
             found += 1
 
 
@@ -384,8 +388,9 @@ def _match_near(compiled: _Compiled, anchors: list[int], tokens: Sequence[Token]
                 break
             chosen.append(best)
         else:
-            out.append(Match(compiled.rule, compiled.pattern, min(chosen), max(chosen),
-                             tuple(sorted(chosen)), min(entries[p].score for p in chosen), compiled.unless))
+            out.append(_new(Match, (compiled.rule, compiled.pattern, min(chosen), max(chosen),
+                                    tuple(sorted(chosen)), min(entries[p].score for p in chosen),
+                                    compiled.unless)))
             found += 1
 
 
