@@ -80,6 +80,7 @@ class FieldView:
         "_negators",
         "_positions",
         "_sentences",
+        "_unless",
         "matches",
         "name",
         "text",
@@ -100,6 +101,7 @@ class FieldView:
         self._negators: set[int] | None = None
         self._negator_positions: list[int] = []
         self._false_friends: list[Match] | None = None
+        self._unless: frozenset[tuple[str, int]] | None = None
 
     def sentence_norms(self, sentence: int) -> list[str]:
         if not self._sentences and self.tokens:
@@ -127,6 +129,13 @@ class FieldView:
                 m for m in self.matches if m.rule.kind == "false_friend" and not m.unless
             ]
         return self._false_friends
+
+    def unless_sentences(self) -> frozenset[tuple[str, int]]:
+        """(rule id, sentence) of every `unless` match of this field: one pass, not one per hit."""
+        if self._unless is None:
+            tokens = self.tokens
+            self._unless = frozenset((m.rule.id, tokens[m.first].sentence) for m in self.matches if m.unless)
+        return self._unless
 
     def negators(self) -> set[int]:
         """Token positions of negation words not followed by a cessation word ("nicht mehr")."""
@@ -293,8 +302,5 @@ def evidence_for(view: FieldView, match: Match, *, weight: float, suppressed_by:
 
 
 def cue_cancelled(view: FieldView, match: Match) -> bool:
-    sentence = view.tokens[match.first].sentence
-    return any(
-        m.unless and m.rule.id == match.rule.id and view.tokens[m.first].sentence == sentence
-        for m in view.matches
-    )
+    """The rule's own `unless` pattern matched in the same sentence."""
+    return (match.rule.id, view.tokens[match.first].sentence) in view.unless_sentences()
