@@ -168,6 +168,8 @@ class FieldView:
 
     def has_before(self, name: str, sentence: int, position: int) -> bool:
         """The word list occurs in `sentence` before token `position`."""
+        if not self.has(name, sentence):  # cached per sentence: not in the whole, not before a hit
+            return False
         norms = self.sentence_norms(sentence)
         before = bisect_left(self._positions.get(sentence, ()), position)
         return before > 0 and self.words.contains(name, norms[:before])
