@@ -456,6 +456,15 @@ def read_facts(session: Session, controller: str, text: str, kept: KeptFacts = K
         if not first:
             return FactsReading(True, failures=(None,) * attempts.TICKET_MAX_FAILURES, checked=True)
         numbers = ()
+    elif postal_codes and not given.labelled and len(given.customer_numbers) > 1:
+        # A few unlabelled numbers (a customer number beside a phone or house number, or a handful of
+        # guesses): which one is meant is not known, and checking them all would let the database pick
+        # the one that exists, several guesses for one attempt.  An answer is unclear (nothing checked
+        # or kept, no attempt; the letter asks for each value once); the opening letter's numbers are
+        # not read as customer numbers.
+        if not first:
+            return FactsReading(True, unclear=True)
+        numbers = ()
     if not postal_codes or not numbers:
         if first and not given.labelled:
             numbers = ()

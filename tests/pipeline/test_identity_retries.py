@@ -270,3 +270,27 @@ def test_a_spray_of_unlabelled_customer_numbers_beside_a_postal_code_checks_none
     letter = RESTRICTION + "\n" + " ".join(spray[:-1]) + "\n\nMusterweg 1\n38100 Braunschweig"
     _first_reference, first = _open(harness, sender=STRANGER, subject=RESTRICTION_SUBJECT, body=letter)
     assert "Ihre Postleitzahl haben wir notiert" in _flat(first)
+
+
+def test_a_few_unlabelled_numbers_beside_a_postal_code_verify_nothing(harness: Harness) -> None:
+    """Below the spray limit the database used to pick the one number that exists and check it with
+    the postal code as one attempt: up to ten customer-number guesses per try.  Several unlabelled
+    numbers beside a postal code are unclear instead (nothing checked, nothing kept, no attempt), and
+    the labelled answer then verifies as usual."""
+    reference, question = _open(harness, sender=ATTACKER, subject=RESTRICTION_SUBJECT, body=RESTRICTION)
+    guesses = harness.send(_reply(question, "38100 K-20001 K-20002 K-10001", sender=ATTACKER))
+    assert guesses.reason == "identity_facts_unclear"
+    assert harness.ticket(reference).identity_level == "none"
+    assert _failures(harness) == 0
+    [letter] = harness.items(guesses.outbox_ids)
+    assert "enthält mehrere Nummern" in _flat(letter)
+    # The same in the opening letter: none of its unlabelled numbers is taken for a customer number.
+    first_reference, _first = _open(harness, sender=ATTACKER, subject=RESTRICTION_SUBJECT,
+                                     body=RESTRICTION + "\nK-20001 K-10001\n38100 Braunschweig")
+    assert harness.ticket(first_reference).identity_level == "none"
+    # An honest answer that labels its customer number is read as before.
+    honest_reference, honest_question = _open(harness, subject=RESTRICTION_SUBJECT, body=RESTRICTION)
+    done = harness.send(_reply(honest_question, "Kundennummer K-10001, PLZ 38100\nTel. 0531 123456",
+                               sender=STRANGER))
+    assert done.reason == "identity_verified"
+    assert harness.ticket(honest_reference).identity_level == "known_facts"
