@@ -20,7 +20,14 @@ from starlette.responses import Response
 from dsr.console.auth import Role
 from dsr.console.guard import Ctx
 from dsr.console.openapi import document
-from dsr.console.operations import RefusedError, close, extend_with_notice, reply_problem
+from dsr.console.operations import (
+    RefusedError,
+    close,
+    extend_with_notice,
+    is_closed,
+    refuse_closed,
+    reply_problem,
+)
 from dsr.console.queries import load_rows, open_rows, scoped_ticket, to_row
 from dsr.console.views.ticket import outbox_text
 from dsr.replies import ReplyError
@@ -29,6 +36,10 @@ from dsr.store.suppression import export_entries, is_suppressed
 from dsr.store.tickets.services import TicketError, add_note, audit
 
 MAX_ADDRESS = 320
+CLOSED_REFUSAL = (
+    "Der Vorgang ist abgeschlossen und nur lesbar: keine Notiz, keine Verlängerung, kein erneuter "
+    "Abschluss. Bitte zuerst in der Konsole „Wieder öffnen“ (mit Grund)."
+)
 
 
 def openapi_document(ctx: Ctx) -> Response:
@@ -142,6 +153,11 @@ def _ticket_operation(ctx: Ctx, operation: str) -> Response:
             ticket = scoped_ticket(session, ctx.scope, reference=str(ctx.request.path_params["reference"]))
             if ticket is None:
                 return ctx.json(_problem(404, "not_found", "Unbekanntes Aktenzeichen."), 404)
+            if is_closed(ticket):
+                # As in the console: a closed ticket is read-only until reopened; the attempt is audited.
+                refuse_closed(session, ticket, actor=ctx.actor, action=operation,
+                              audit_action="api.action_refused_closed", reason=CLOSED_REFUSAL, now=ctx.now)
+                return ctx.json(_problem(409, "closed", CLOSED_REFUSAL), 409)
             profile = ctx.services.profiles.get(ticket.controller)
             if profile is None:
                 raise RefusedError(f"Kein Profil für {ticket.controller} geladen.")

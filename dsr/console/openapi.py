@@ -48,6 +48,9 @@ def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
+# A closed ticket is read-only until the DPO reopens it in the console (the refusal is audited).
+_CLOSED = "Ein abgeschlossener Vorgang ist nur lesbar: 409 mit `error: closed`."
+
 _ERRORS = {
     "401": _json({"$ref": "#/components/schemas/Problem"}, "Token fehlt oder ungültig"),
     "403": _json({"$ref": "#/components/schemas/Problem"}, "Rolle des Tokens reicht nicht"),
@@ -119,7 +122,7 @@ def document(server: str) -> dict[str, Any]:
             "/api/tickets/{reference}/extend": {
                 "post": {
                     "summary": "Frist verlängern (Art. 12 Abs. 3 S. 2) und Mitteilung versenden",
-                    "description": "Rolle: dpo. Nur bis zum ursprünglichen Fristende.",
+                    "description": "Rolle: dpo. Nur bis zum ursprünglichen Fristende. " + _CLOSED,
                     "parameters": [_REF],
                     "requestBody": _body({"reason": {"type": "string"}}, ["reason"]),
                     "responses": {
@@ -132,7 +135,7 @@ def document(server: str) -> dict[str, Any]:
             "/api/tickets/{reference}/close": {
                 "post": {
                     "summary": "Mit Ergebnis aus dem Katalog abschließen",
-                    "description": "Rolle: dpo.",
+                    "description": "Rolle: dpo. " + _CLOSED,
                     "parameters": [_REF],
                     "requestBody": _body(
                         {
@@ -152,10 +155,14 @@ def document(server: str) -> dict[str, Any]:
             "/api/tickets/{reference}/notes": {
                 "post": {
                     "summary": "Interne Notiz anlegen",
-                    "description": "Rolle: dpo.",
+                    "description": "Rolle: dpo. " + _CLOSED,
                     "parameters": [_REF],
                     "requestBody": _body({"text": {"type": "string"}}, ["text"]),
-                    "responses": {"200": _json({"type": "object"}), **_ERRORS},
+                    "responses": {
+                        "200": _json({"type": "object"}),
+                        "409": _json({"$ref": "#/components/schemas/Problem"}, "Nicht erlaubt"),
+                        **_ERRORS,
+                    },
                 }
             },
             "/api/deadlines": {

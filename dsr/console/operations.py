@@ -6,6 +6,7 @@ cases, and the message to the person that belongs to a decision, queued in the s
 
 from __future__ import annotations
 
+import logging
 from datetime import date, datetime
 from pathlib import Path
 
@@ -21,9 +22,27 @@ from dsr.replies.context import ReplyKind
 from dsr.store.models import Ticket, TicketState
 from dsr.store.tickets.services import OUTCOMES, REFUSAL_REASONS, audit, extend, transition
 
+log = logging.getLogger(__name__)
+
 
 class RefusedError(Exception):
     """The request cannot be carried out; the message is German and shown as is."""
+
+
+def is_closed(ticket: Ticket) -> bool:
+    return ticket.state == TicketState.CLOSED.value
+
+
+def refuse_closed(session: Session, ticket: Ticket, *, actor: str, action: str, audit_action: str,
+                  reason: str, now: datetime) -> None:
+    """Record the refusal of a change to a closed ticket (read-only until "Wieder öffnen").
+
+    A stale page, a second tab or an API client must not change a finished case; the attempt is
+    kept in the ticket's history (who, which action, the German explanation), nothing else changes.
+    """
+    audit(session, actor=actor, action=audit_action, now=now, ticket_id=ticket.id, reason=reason,
+          detail={"action": action})
+    log.info("action refused ticket=%s action=%s: ticket closed", ticket.id, action)
 
 
 def reply_problem(exc: ReplyError) -> str:

@@ -168,6 +168,7 @@ ACTIONS: dict[str, str] = {
     "console.token_revoked": "Token widerrufen",
     "api.ticket_viewed": "über die API angesehen",
     "api.suppression_checked": "Werbesperre abgefragt",
+    "api.action_refused_closed": "API-Aufruf abgelehnt: Vorgang abgeschlossen (nur lesbar)",
 }
 
 # Kinds of messages we send (outbox), as the conversation shows them.

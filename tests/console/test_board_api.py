@@ -9,10 +9,12 @@ import re
 from datetime import timedelta
 from email import message_from_bytes, policy
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from dsr.console.ical import fold
-from dsr.store.models import AuditEvent, OutboxItem, Suppression, Ticket
+from dsr.console.operations import close
+from dsr.replies.labels import action_label
+from dsr.store.models import AuditEvent, OutboxItem, Suppression, Ticket, TicketNote
 from tests.support.console import NOW, World
 
 PERSONAL = (
@@ -223,3 +225,44 @@ def test_openapi_document_describes_every_api_route(world: World) -> None:
     api_paths = {r.path for r in ROUTES if isinstance(r, GuardedRoute) and r.access is Access.TOKEN}
     assert api_paths == set(doc["paths"])
     assert doc["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+
+
+def test_api_refuses_changes_to_a_closed_ticket_like_the_console(world: World) -> None:
+    """A closed ticket is read-only until reopened: the API's note, extension and close answer 409
+    with a German explanation, change nothing and leave an audit row (as the console does)."""
+    url = f"/api/tickets/{world.email_reference}"
+    status, data = _api(world, "dpo", "POST", f"{url}/notes", {"text": "Rückruf vereinbart"})
+    assert status == 200 and isinstance(data, dict) and data["note_id"]  # open: the note is kept
+    with world.sessions.begin() as s:
+        ticket = s.get(Ticket, world.email_ticket)
+        assert ticket is not None
+        ticket.identity_level = "contact_on_file"  # an extension would otherwise be refused for that
+        close(s, ticket, outcome="withdrawn", refusal_code=None, actor="console:dana",
+              reason="Die Person hat die Anfrage telefonisch zurückgezogen", now=NOW)
+
+    def counts() -> tuple[int, int, int]:
+        with world.sessions() as s:
+            notes = s.scalar(select(func.count()).select_from(TicketNote))
+            outbox = s.scalar(select(func.count()).select_from(OutboxItem))
+            changes = s.scalar(select(func.count()).select_from(AuditEvent).where(
+                AuditEvent.ticket_id == world.email_ticket,
+                AuditEvent.action.in_(["note_added", "deadline_extended", "state_changed"])))
+            return int(notes or 0), int(outbox or 0), int(changes or 0)
+
+    before = counts()
+    calls = [("notes", {"text": "Noch eine Notiz"}), ("extend", {"reason": "Mehrere Systeme"}),
+             ("close", {"outcome": "granted"})]
+    for operation, body in calls:
+        status, data = _api(world, "dpo", "POST", f"{url}/{operation}", body)
+        assert status == 409, (operation, data)
+        assert isinstance(data, dict) and data["error"] == "closed", operation
+        assert "abgeschlossen und nur lesbar" in data["detail"] and "Wieder öffnen" in data["detail"]
+    assert counts() == before
+    with world.sessions() as s:
+        refused = s.scalars(select(AuditEvent).where(AuditEvent.action == "api.action_refused_closed")
+                            .order_by(AuditEvent.id)).all()
+    assert [(e.ticket_id, e.actor, (e.detail or {}).get("action")) for e in refused] == [
+        (world.email_ticket, "api:test-dpo", "note"), (world.email_ticket, "api:test-dpo", "extend"),
+        (world.email_ticket, "api:test-dpo", "close")]
+    assert all("nur lesbar" in (e.reason or "") for e in refused)
+    assert not action_label("api.action_refused_closed").startswith("api.")  # German in the history
