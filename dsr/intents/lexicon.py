@@ -118,17 +118,29 @@ class Lexicon:
     spelling: dict[str, str] = field(default_factory=dict)  # folded variant -> folded standard word
 
 
+@dataclass(slots=True)
+class _Folded:
+    """Terms and slots already folded and checked, shared by the files of one load: word classes
+    expand into every frame that uses them, so the same alternatives recur thousands of times."""
+
+    terms: dict[str, tuple[str, str]] = field(default_factory=dict)  # alternative -> (term, problem)
+    slots: dict[str, tuple[str, ...]] = field(default_factory=dict)  # slot text -> its terms
+
+
 class _Source:
     """A parsed file plus the raw lines, to point errors at the right line."""
 
-    def __init__(self, path: Path, classes: dict[str, tuple[str, ...]] | None = None) -> None:
+    def __init__(self, path: Path, classes: dict[str, tuple[str, ...]] | None = None,
+                 folded: _Folded | None = None) -> None:
         self.path = path
         self.classes = classes or {}  # word classes of frames.toml, used as "@name" in slots
+        self.folded = _Folded() if folded is None else folded
         try:
             raw = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise LexiconError(path, 0, f"cannot read file: {exc}") from exc
         self.lines = raw.splitlines()
+        self._table_lines: dict[str, list[int]] = {}
         try:
             self.data: dict[str, Any] = tomllib.loads(raw)
         except tomllib.TOMLDecodeError as exc:
@@ -136,13 +148,14 @@ class _Source:
             raise LexiconError(path, int(found.group(1)) if found else 0, f"TOML syntax: {exc}") from exc
 
     def table_line(self, array: str, index: int) -> int:
-        seen = -1
-        for number, line in enumerate(self.lines, start=1):
-            if line.strip().replace(" ", "") == f"[[{array}]]":
-                seen += 1
-                if seen == index:
-                    return number
-        return 0
+        """The line of the `index`-th `[[array]]` header (0 when there is none); one scan per array."""
+        numbers = self._table_lines.get(array)
+        if numbers is None:
+            header = f"[[{array}]]"
+            numbers = [number for number, line in enumerate(self.lines, start=1)
+                       if line.strip().replace(" ", "") == header]
+            self._table_lines[array] = numbers
+        return numbers[index] if index < len(numbers) else 0
 
     def value_line(self, after: int, value: str) -> int:
         for number in range(max(after, 1), len(self.lines) + 1):
@@ -156,25 +169,35 @@ class _Source:
 
 def _term(src: _Source, line: int, where: str, alternative: str) -> str:
     """Fold one alternative into a term key: "=word", ">prefix", "<suffix" or "=art:17"."""
+    terms = src.folded.terms
+    known = terms.get(alternative)
+    if known is None:
+        known = terms[alternative] = _folded_term(alternative)
+    term, problem = known
+    if problem:
+        raise src.error(line, f"{where}: {problem}")
+    return term
+
+
+def _folded_term(alternative: str) -> tuple[str, str]:
+    """(term key, "") or ("", what is wrong with the alternative)."""
     if _CITATION_TERM.match(alternative):
-        return "=" + alternative
+        return "=" + alternative, ""
     folded = fold(alternative)
     if not _WORD_TERM.match(folded):
-        raise src.error(
-            line, f"{where}: {alternative!r} is not a word, stem (word*), suffix (*word) or citation"
-        )
+        return "", f"{alternative!r} is not a word, stem (word*), suffix (*word) or citation"
     core = folded.strip("*")
     if folded.startswith("*") and folded.endswith("*"):
-        raise src.error(line, f"{where}: {alternative!r}: use either word* or *word, not both")
+        return "", f"{alternative!r}: use either word* or *word, not both"
     if folded.endswith("*"):
         if len(core) < 3:
-            raise src.error(line, f"{where}: stem {alternative!r} is shorter than 3 letters (too broad)")
-        return ">" + core
+            return "", f"stem {alternative!r} is shorter than 3 letters (too broad)"
+        return ">" + core, ""
     if folded.startswith("*"):
         if len(core) < 4:
-            raise src.error(line, f"{where}: suffix {alternative!r} is shorter than 4 letters")
-        return "<" + core
-    return "=" + core
+            return "", f"suffix {alternative!r} is shorter than 4 letters"
+        return "<" + core, ""
+    return "=" + core, ""
 
 
 def _slots(src: _Source, line: int, where: str, text: str) -> tuple[tuple[str, ...], ...]:
@@ -182,24 +205,33 @@ def _slots(src: _Source, line: int, where: str, text: str) -> tuple[tuple[str, .
         raise src.error(line, f"{where}: empty phrase")
     canonical = canonical_citations(text).replace("-", " ")
     slots: list[tuple[str, ...]] = []
+    known = src.folded.slots
     for slot in canonical.split():
-        alternatives = [a for a in slot.strip(".,;!?\"'()").split("|")]
-        if any(not a for a in alternatives):
-            raise src.error(line, f"{where}: {text!r} has an empty alternative around '|'")
-        expanded: list[str] = []
-        for alternative in alternatives:
-            if alternative.startswith("@"):
-                members = src.classes.get(alternative[1:])
-                if members is None:
-                    known = ", ".join(sorted(src.classes)) or "none"
-                    raise src.error(line, f"{where}: unknown word class {alternative!r} (known: {known})")
-                expanded.extend(members)
-            else:
-                expanded.append(alternative)
-        slots.append(tuple(dict.fromkeys(_term(src, line, where, a) for a in expanded)))
+        terms = known.get(slot)
+        if terms is None:
+            terms = known[slot] = _slot_terms(src, line, where, text, slot)
+        slots.append(terms)
     if not slots:
         raise src.error(line, f"{where}: {text!r} contains no words")
     return tuple(slots)
+
+
+def _slot_terms(src: _Source, line: int, where: str, text: str, slot: str) -> tuple[str, ...]:
+    """The distinct terms of one slot of `text` (word classes expanded), in order."""
+    alternatives = [a for a in slot.strip(".,;!?\"'()").split("|")]
+    if any(not a for a in alternatives):
+        raise src.error(line, f"{where}: {text!r} has an empty alternative around '|'")
+    expanded: list[str] = []
+    for alternative in alternatives:
+        if alternative.startswith("@"):
+            members = src.classes.get(alternative[1:])
+            if members is None:
+                known = ", ".join(sorted(src.classes)) or "none"
+                raise src.error(line, f"{where}: unknown word class {alternative!r} (known: {known})")
+            expanded.extend(members)
+        else:
+            expanded.append(alternative)
+    return tuple(dict.fromkeys(_term(src, line, where, a) for a in expanded))
 
 
 def _patterns(src: _Source, table: dict[str, Any], line: int, where: str) -> tuple[Pattern, ...]:
@@ -395,18 +427,19 @@ def load_lexicon(directory: Path = LEXICON_DIR) -> Lexicon:
     """Read and validate every lexicon file in `directory`."""
     seen: set[str] = set()
     rules: list[Rule] = []
-    classes = _classes(_Source(directory / "frames.toml"))
+    folded = _Folded()  # the word classes are the same for every file that uses them
+    classes = _classes(_Source(directory / "frames.toml", folded=folded))
     for name in RIGHT_FILES:
         path = directory / f"{name}.toml"
         if not path.exists():
             raise LexiconError(path, 0, "missing lexicon file for this right")
-        rules.extend(_right_rules(_Source(path, classes), seen))
-    cues = _Source(directory / "cues.toml", classes)
+        rules.extend(_right_rules(_Source(path, classes, folded), seen))
+    cues = _Source(directory / "cues.toml", classes, folded)
     rules.extend(_cue_rules(cues, seen))
-    routine = _Source(directory / "routine.toml", classes)
+    routine = _Source(directory / "routine.toml", classes, folded)
     rules.extend(_routine_rules(routine, seen, "routine"))
     rules.extend(_routine_rules(routine, seen, "privacy"))
-    modifiers = _Source(directory / "modifiers.toml", classes)
+    modifiers = _Source(directory / "modifiers.toml", classes, folded)
     rules.extend(_false_friends(modifiers, seen))
     words = _word_lists(modifiers)
     vocabulary = _Source(directory / "vocabulary.toml")

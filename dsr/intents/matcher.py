@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Sequence
+from itertools import groupby
+from operator import itemgetter
 from typing import NamedTuple
 
 from rapidfuzz import process
@@ -103,6 +105,8 @@ class Matcher:
         self._prefix: dict[str, set[int]] = {}
         self._suffix: dict[str, set[int]] = {}
         self._compiled: list[_Compiled] = []
+        self._tables = {"=": self._exact, ">": self._prefix, "<": self._suffix}
+        self._slot_keys: dict[tuple[str, ...], frozenset[int]] = {}  # one set per distinct slot
         for rule in lexicon.rules:
             for pattern in rule.patterns:
                 self._compile(rule, pattern, unless=False)
@@ -120,15 +124,21 @@ class Matcher:
         self._cache: dict[str, _Entry] = {}
 
     def _key(self, term: str) -> int:
-        if term not in self._keys:
-            key = len(self._keys)
-            self._keys[term] = key
-            table = {"=": self._exact, ">": self._prefix, "<": self._suffix}[term[0]]
-            table.setdefault(term[1:], set()).add(key)
-        return self._keys[term]
+        key = self._keys.get(term)
+        if key is None:
+            key = self._keys[term] = len(self._keys)
+            self._tables[term[0]].setdefault(term[1:], set()).add(key)
+        return key
+
+    def _slot(self, terms: tuple[str, ...]) -> frozenset[int]:
+        """The term keys of one slot; word classes make the same slot recur in many patterns."""
+        keys = self._slot_keys.get(terms)
+        if keys is None:
+            keys = self._slot_keys[terms] = frozenset(self._key(t) for t in terms)
+        return keys
 
     def _compile(self, rule: Rule, pattern: Pattern, *, unless: bool) -> None:
-        slots = tuple(frozenset(self._key(t) for t in slot) for slot in pattern.slots)
+        slots = tuple(self._slot(slot) for slot in pattern.slots)
         first_key = next(iter(slots[0])) if len(slots[0]) == 1 else -1
         mode = _SINGLE if len(slots) == 1 else _ORDERED if pattern.ordered else _NEAR
         limit = MAX_HITS_PER_RULE if rule.kind in ("right", "cue") and not unless else _MAX_MODIFIER_HITS
@@ -146,28 +156,28 @@ class Matcher:
         for compiled in self._compiled:
             for key in set().union(*compiled.slots):
                 popularity[key] = popularity.get(key, 0) + 1
+        slot_sums: dict[frozenset[int], int] = {}
+        for slot in self._slot_keys.values():
+            slot_sums[slot] = sum(popularity.get(k, 0) for k in slot)
         index: dict[int, list[int]] = {}
         for number, compiled in enumerate(self._compiled):
             slots = compiled.slots
-            chosen = min(range(len(slots)), key=lambda i: sum(popularity[k] for k in slots[i]))
-            self._compiled[number] = compiled._replace(others=slots[:chosen] + slots[chosen + 1 :])
+            chosen = 0  # a single slot is its own index (its `others` are already empty)
+            if len(slots) > 1:
+                chosen = min(range(len(slots)), key=lambda i: slot_sums[slots[i]])
+                self._compiled[number] = compiled._replace(others=slots[:chosen] + slots[chosen + 1 :])
             for key in slots[chosen]:
                 index.setdefault(key, []).append(number)
         return index
 
     def _build_fuzzy_targets(self) -> None:
-        targets: dict[str, str] = {}
-        for word in self._exact:
-            if len(word) >= _MIN_FUZZY_LENGTH - 1 and word.isalpha():
-                targets.setdefault(word, word)
+        targets = {word for word in self._exact if len(word) >= _MIN_FUZZY_LENGTH - 1 and word.isalpha()}
         for stem in self._prefix:
             if len(stem) >= _MIN_FUZZY_LENGTH - 1 and stem.isalpha():
-                for ending in _STEM_ENDINGS:
-                    targets.setdefault(stem + ending, stem + ending)
-        for word in sorted(targets):
-            bucket = self._fuzzy.setdefault(word[0], ([], []))
-            bucket[0].append(word)
-            bucket[1].append(targets[word])
+                targets.update([stem + ending for ending in _STEM_ENDINGS])
+        for first, words in groupby(sorted(targets), key=itemgetter(0)):
+            listed = list(words)
+            self._fuzzy[first] = (listed, listed.copy())
 
     def _direct(self, norm: str) -> set[int]:
         keys: set[int] = set()
