@@ -158,6 +158,7 @@ ACTIONS: dict[str, str] = {
     "console.document_downloaded": "Dokument heruntergeladen",
     "console.letter_pdf_refused": "Brief-PDF verweigert: nach der Freigabe verändert",
     "console.fulfilment_refused_closed": "Aktion abgelehnt: Vorgang abgeschlossen (nur lesbar)",
+    "console.action_refused_closed": "Änderung abgelehnt: Vorgang abgeschlossen (nur lesbar)",
     "console.calendar_token_created": "Kalender-Link erstellt",
     "console.login": "Anmeldung",
     "console.login_failed": "Anmeldung fehlgeschlagen",

@@ -1,6 +1,8 @@
-"""A closed ticket's fulfilment is read-only until "Wieder öffnen" (issue 17): the page offers no
-action and every fulfilment action route refuses with 409, a German explanation and an audit row,
-before it searches, writes a package or queues a message; after reopening they work again."""
+"""A closed ticket is read-only until "Wieder öffnen" (issue 17): its fulfilment page offers no
+action, and every state-changing action route of the ticket (fulfilment, notes, replies, deadline,
+processor mode, previews) refuses with 409, a German explanation and an audit row, before it
+searches, writes a package, queues a message or changes the ticket; after reopening they work
+again.  The only actions a closed ticket allows are reopening and the breach flag."""
 
 from __future__ import annotations
 
@@ -14,7 +16,15 @@ from starlette.testclient import TestClient
 
 from dsr.console.app import ROUTES
 from dsr.console.operations import close
-from dsr.store.models import AuditEvent, DiscoveryResult, FulfilmentCase, OutboxItem, Ticket
+from dsr.store.models import (
+    AuditEvent,
+    DiscoveryResult,
+    FulfilmentCase,
+    Message,
+    OutboxItem,
+    Ticket,
+    TicketNote,
+)
 from tests.support.fulfilment import NOW, fulfilment_console
 from tests.support.routes import POST_DATA
 
@@ -22,6 +32,12 @@ PREFIX = "/tickets/{ticket_id:int}/fulfilment/"
 FULFILMENT_POSTS = sorted(r.path for r in ROUTES if getattr(r, "path", "").startswith(PREFIX)
                           and "POST" in (getattr(r, "methods", None) or ()))
 REFUSED = "console.fulfilment_refused_closed"
+TICKET = "/tickets/{ticket_id:int}/"
+TICKET_POSTS = sorted(r.path for r in ROUTES if getattr(r, "path", "").startswith(TICKET)
+                      and not r.path.startswith(PREFIX) and "POST" in (getattr(r, "methods", None) or ()))
+# What a closed ticket allows: reopening, and flagging a breach its message reported (Art. 33).
+ALLOWED_WHEN_CLOSED = ["breach", "reopen"]
+ACTION_REFUSED = "console.action_refused_closed"
 
 
 @pytest.fixture
@@ -113,3 +129,62 @@ def test_every_fulfilment_action_of_a_closed_ticket_is_refused_until_reopened(
     with sessions() as s:
         links = select(func.count()).select_from(OutboxItem).where(OutboxItem.kind == "package_link")
         assert s.scalar(links) == 1
+
+
+def _ticket_state(sessions: sessionmaker[Session], ticket_id: int) -> dict[str, object]:
+    """Everything an action could change: the ticket's fields and the rows that hang off it."""
+    with sessions() as s:
+        ticket = s.get(Ticket, ticket_id)
+        assert ticket is not None
+        fields = {c.key: getattr(ticket, c.key) for c in Ticket.__table__.columns}
+        rows = {model.__name__: s.scalar(select(func.count()).select_from(model))
+                for model in (Ticket, TicketNote, Message, OutboxItem, FulfilmentCase)}
+        audited = s.scalars(select(AuditEvent.action).where(
+            AuditEvent.action.not_in([ACTION_REFUSED, REFUSED])).order_by(AuditEvent.id)).all()
+        return {"ticket": fields, "rows": rows, "audit": audited}
+
+
+def test_every_ticket_action_of_a_closed_ticket_is_refused_except_reopen_and_breach(
+        console: tuple[TestClient, int, sessionmaker[Session]]) -> None:
+    client, ticket_id, sessions = console
+    actions = [p.removeprefix(TICKET) for p in TICKET_POSTS]
+    # Every state-changing route of a ticket is covered: a new one must be added here (and guarded).
+    assert actions == [
+        "assign", "breach", "close", "dismiss-reason", "draft", "draft/template", "extend", "extend/preview",
+        "identity", "letter", "notes", "pause", "processor/confirm", "processor/forward", "processor/preview",
+        "processor/revert", "question", "relationships", "reopen", "resume", "rights", "send"]
+    with sessions.begin() as s:
+        ticket = s.get(Ticket, ticket_id)
+        assert ticket is not None
+        close(s, ticket, outcome="withdrawn", refusal_code=None, actor="console:dana",
+              reason="Die Person hat die Anfrage telefonisch zurückgezogen", now=NOW)
+    before = _ticket_state(sessions, ticket_id)
+
+    refused = [a for a in actions if a not in ALLOWED_WHEN_CLOSED]
+    for path in (TICKET + a for a in refused):
+        status, text = _post(client, path, ticket_id)
+        assert status == 409, (path, status, text[:300])
+        assert "abgeschlossen und nur lesbar" in text and "„Wieder öffnen“" in text, path
+        assert f'href="/tickets/{ticket_id}#closed"' in text, path  # back to where "Wieder öffnen" is
+    assert _ticket_state(sessions, ticket_id) == before  # nothing noted, sent, drafted or changed
+    with sessions() as s:
+        rows = s.scalars(select(AuditEvent).where(AuditEvent.action == ACTION_REFUSED)
+                         .order_by(AuditEvent.id))
+        assert [(r.ticket_id, r.actor, (r.detail or {}).get("action")) for r in rows] == [
+            (ticket_id, "console:dana", a) for a in refused]
+
+    # The breach flag still works on a closed ticket (72 hours from the report's receipt).
+    status, _ = _post(client, TICKET + "breach", ticket_id)
+    assert status == 303
+    with sessions() as s:
+        flagged = s.get(Ticket, ticket_id)
+        assert flagged is not None and flagged.state == "closed" and flagged.breach_due_at is not None
+    status, _ = _post(client, TICKET + "reopen", ticket_id)
+    assert status == 303
+    # Reopened: the same note that was refused is kept now, without a new refusal.
+    status, _ = _post(client, TICKET + "notes", ticket_id)
+    assert status == 303
+    with sessions() as s:
+        assert s.scalar(select(func.count()).select_from(TicketNote)) == 1
+        assert s.scalar(select(func.count()).select_from(AuditEvent).where(
+            AuditEvent.action == ACTION_REFUSED)) == len(refused)

@@ -28,6 +28,7 @@ from starlette.responses import Response
 from dsr.console.guard import Ctx
 from dsr.console.outgoing import SendProblem, send_to_subject
 from dsr.console.queries import scoped_ticket
+from dsr.console.views.closed import open_only
 from dsr.controllers import ControllerProfile
 from dsr.datamap import DataMap, DataMapError
 from dsr.fulfilment.connectors import Connector, ConnectorError, Record, open_connector
@@ -237,34 +238,8 @@ def fulfilment_page(ctx: Ctx) -> Response:
 
 
 # --- actions ----------------------------------------------------------------------------------
-
-CLOSED_TITLE = "Vorgang abgeschlossen"
-CLOSED_REFUSAL = ("Der Vorgang ist abgeschlossen und nur lesbar: es wird nichts mehr gesucht, "
-                  "herausgegeben, gesendet oder gelöscht. Bitte zuerst auf der Ticketseite "
-                  "„Wieder öffnen“ (mit Grund).")
-
-
-def open_only(view: Callable[[Ctx], Response]) -> Callable[[Ctx], Response]:
-    """A closed ticket is read-only until "Wieder öffnen" (issue 17): every fulfilment action of a
-    closed ticket is refused with 409 and a German explanation, and the attempt is audited (a stale
-    page or a second tab would otherwise search, deliver or erase on a finished case)."""
-
-    def guarded(ctx: Ctx) -> Response:
-        ticket_id = ctx.path_int("ticket_id")
-        with ctx.services.sessions.begin() as session:
-            ticket = scoped_ticket(session, ctx.scope, ticket_id=ticket_id)
-            if ticket is not None and ticket.state == TicketState.CLOSED.value:
-                action = view.__name__.removesuffix("_action")
-                audit(session, actor=ctx.actor, action="console.fulfilment_refused_closed", now=ctx.now,
-                      ticket_id=ticket.id, reason=CLOSED_REFUSAL, detail={"action": action})
-                log.info("fulfilment action refused ticket=%s action=%s: ticket closed", ticket_id, action)
-                return ctx.render("error.html", status_code=409, title=CLOSED_TITLE, message=CLOSED_REFUSAL)
-        return view(ctx)
-
-    guarded.__name__ = view.__name__
-    guarded.__doc__ = view.__doc__
-    return guarded
-
+# Every action is `open_only` (`dsr.console.views.closed`): a closed ticket is read-only until
+# "Wieder öffnen", so the action is refused with 409, in German and audited, before it runs.
 
 
 class RefusedError(Exception):

@@ -15,7 +15,7 @@ from starlette.responses import Response
 from dsr.console import processor
 from dsr.console.guard import Ctx
 from dsr.console.labels import date_de
-from dsr.console.views.ticket_actions import not_closed, run_action, show_preview
+from dsr.console.views.ticket_actions import run_action, show_preview
 from dsr.controllers import ControllerProfile
 from dsr.pipeline.forwarding import ProcessorRecord
 from dsr.store.models import Ticket
@@ -58,15 +58,15 @@ def _confirm(ctx: Ctx, session: Session, ticket: Ticket, profile: ControllerProf
 
 
 def forward_action(ctx: Ctx) -> Response:
-    return run_action(ctx, not_closed(_forward), anchor="processor")
+    return run_action(ctx, _forward, anchor="processor")
 
 
 def revert_action(ctx: Ctx) -> Response:
-    return run_action(ctx, not_closed(_revert), anchor="processor")
+    return run_action(ctx, _revert, anchor="processor")
 
 
 def confirm_action(ctx: Ctx) -> Response:
-    return run_action(ctx, not_closed(_confirm), anchor="processor")
+    return run_action(ctx, _confirm, anchor="processor")
 
 
 def _forward_preview(ctx: Ctx, ticket: Ticket, profile: ControllerProfile) -> tuple[str, dict[str, Any]]:

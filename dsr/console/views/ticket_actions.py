@@ -27,6 +27,7 @@ from dsr.console.operations import (
     check_outcome,
     close,
     extend_with_notice,
+    is_closed,
     queued_id,
     record_outcome,
     reply_problem,
@@ -34,6 +35,7 @@ from dsr.console.operations import (
 from dsr.console.outgoing import PLACEHOLDER_CLOSE, PLACEHOLDER_OPEN, placeholder, send_to_subject
 from dsr.console.queries import scoped_ticket
 from dsr.console.relationships import person_relationships, relationship_rows
+from dsr.console.views.closed import refused
 from dsr.console.views.fulfilment import datamaps
 from dsr.console.views.ticket import DRAFT_KINDS, VERIFY_LEVELS, default_subject, letter_document
 from dsr.controllers import ControllerProfile
@@ -75,8 +77,14 @@ def _keep_draft(ctx: Ctx, ticket_id: int) -> None:
             ticket.updated_at = ctx.now
 
 
-def _run(ctx: Ctx, action: Action, *, keep_draft: bool = False, anchor: str = "") -> Response:
-    """Run one action; the redirect returns to the section the DPO worked in (`anchor`)."""
+def _run(ctx: Ctx, action: Action, *, keep_draft: bool = False, anchor: str = "", closed_ok: bool = False
+         ) -> Response:
+    """Run one action; the redirect returns to the section the DPO worked in (`anchor`).
+
+    On a closed ticket the action is refused with 409 and audited (`dsr.console.views.closed`),
+    in the transaction that reads the ticket, unless it is one of the two that a closed ticket
+    allows (`closed_ok`: reopening, the breach flag).
+    """
     ticket_id = ctx.path_int("ticket_id")
     target = f"/tickets/{ticket_id}"
     if keep_draft or action is _draft_template:
@@ -89,6 +97,8 @@ def _run(ctx: Ctx, action: Action, *, keep_draft: bool = False, anchor: str = ""
             ticket = scoped_ticket(session, ctx.scope, ticket_id=ticket_id)
             if ticket is None:
                 return ctx.not_found()
+            if is_closed(ticket) and not closed_ok:
+                return refused(ctx, session, ticket)
             profile = ctx.services.profiles.get(ticket.controller)
             if profile is None:
                 raise RefusedError(f"Für den Verantwortlichen {ticket.controller} ist kein Profil geladen.")
@@ -475,89 +485,77 @@ def _dismiss_reason(ctx: Ctx, session: Session, ticket: Ticket, profile: Control
     return f"Grund verworfen: {reason_label(code)}."
 
 
-def _not_closed(action: Action) -> Action:
-    """A closed ticket is read-only: every change but reopening is refused."""
-
-    def guarded(ctx: Ctx, session: Session, ticket: Ticket, profile: ControllerProfile) -> str:
-        if ticket.state == "closed":
-            raise RefusedError("Der Vorgang ist abgeschlossen und nur lesbar; bitte zuerst wieder öffnen.")
-        return action(ctx, session, ticket, profile)
-
-    return guarded
-
-
-# The runner and the closed-ticket guard, shared with the processor-mode actions
-# (`dsr.console.views.processor`).
+# The runner, shared with the processor-mode actions (`dsr.console.views.processor`).
 run_action = _run
-not_closed = _not_closed
 
 
 def correct_rights_action(ctx: Ctx) -> Response:
-    return _run(ctx, _not_closed(_rights), anchor="classification")
+    return _run(ctx, _rights, anchor="classification")
 
 
 def identity_action(ctx: Ctx) -> Response:
-    return _run(ctx, _not_closed(_identity), anchor="identity")
+    return _run(ctx, _identity, anchor="identity")
 
 
 def relationships_action(ctx: Ctx) -> Response:
-    return _run(ctx, _not_closed(_relationships), anchor="relationships")
+    return _run(ctx, _relationships, anchor="relationships")
 
 
 def assign_action(ctx: Ctx) -> Response:
-    return _run(ctx, _not_closed(_assign), anchor="handling")
+    return _run(ctx, _assign, anchor="handling")
 
 
 def breach_action(ctx: Ctx) -> Response:
-    return _run(ctx, _breach)
+    # A breach the closed ticket's message reported can still be recognised later (Art. 33).
+    return _run(ctx, _breach, closed_ok=True)
 
 
 def note_action(ctx: Ctx) -> Response:
-    return _run(ctx, _not_closed(_note), anchor="notes")
+    return _run(ctx, _note, anchor="notes")
 
 
 def extend_action(ctx: Ctx) -> Response:
-    return _run(ctx, _not_closed(_extend), anchor="deadline")
+    return _run(ctx, _extend, anchor="deadline")
 
 
 def pause_action(ctx: Ctx) -> Response:
-    return _run(ctx, _not_closed(_pause), anchor="deadline")
+    return _run(ctx, _pause, anchor="deadline")
 
 
 def resume_action(ctx: Ctx) -> Response:
-    return _run(ctx, _not_closed(_resume), anchor="deadline")
+    return _run(ctx, _resume, anchor="deadline")
 
 
 def question_action(ctx: Ctx) -> Response:
-    return _run(ctx, _not_closed(_question), anchor="question")
+    return _run(ctx, _question, anchor="question")
 
 
 def draft_save_action(ctx: Ctx) -> Response:
-    return _run(ctx, _not_closed(_draft_save), anchor="reply")
+    return _run(ctx, _draft_save, anchor="reply")
 
 
 def draft_template_action(ctx: Ctx) -> Response:
-    return _run(ctx, _not_closed(_draft_template), anchor="reply")
+    return _run(ctx, _draft_template, anchor="reply")
 
 
 def send_action(ctx: Ctx) -> Response:
-    return _run(ctx, _not_closed(_send), keep_draft=True, anchor="reply")
+    return _run(ctx, _send, keep_draft=True, anchor="reply")
 
 
 def close_action(ctx: Ctx) -> Response:
-    return _run(ctx, _not_closed(_close), anchor="handling")
+    return _run(ctx, _close, anchor="handling")
 
 
 def letter_action(ctx: Ctx) -> Response:
-    return _run(ctx, _not_closed(_letter), keep_draft=True, anchor="conversation")
+    return _run(ctx, _letter, keep_draft=True, anchor="conversation")
 
 
 def reopen_action(ctx: Ctx) -> Response:
-    return _run(ctx, _reopen)
+    return _run(ctx, _reopen, closed_ok=True)
 
 
 def dismiss_reason_action(ctx: Ctx) -> Response:
-    return _run(ctx, _not_closed(_dismiss_reason), anchor="classification")
+    return _run(ctx, _dismiss_reason, anchor="classification")
 
 
 # A preview: the template and its values (besides the ticket) for the ticket and its profile.
@@ -567,16 +565,16 @@ Preview = Callable[[Ctx, Ticket, ControllerProfile], tuple[str, dict[str, Any]]]
 def show_preview(ctx: Ctx, build: Preview, *, anchor: str) -> Response:
     """A preview page; nothing changes until the DPO confirms.  A refusal returns to `anchor`."""
     ticket_id = ctx.path_int("ticket_id")
-    with ctx.services.sessions() as session:
+    with ctx.services.sessions.begin() as session:
         ticket = scoped_ticket(session, ctx.scope, ticket_id=ticket_id)
         if ticket is None:
             return ctx.not_found()
+        if is_closed(ticket):
+            return refused(ctx, session, ticket)
         profile = ctx.services.profiles.get(ticket.controller)
         try:
             if profile is None:
                 raise RefusedError(f"Für den Verantwortlichen {ticket.controller} ist kein Profil geladen.")
-            if ticket.state == "closed":
-                raise RefusedError("Der Vorgang ist abgeschlossen.")
             template, values = build(ctx, ticket, profile)
         except (RefusedError, ReplyError) as exc:
             message = reply_problem(exc) if isinstance(exc, ReplyError) else str(exc)
