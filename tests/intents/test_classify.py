@@ -270,3 +270,63 @@ def test_hostile_words_leave_no_memory_behind() -> None:
     finally:
         tracemalloc.stop()
     assert retained < 500_000, f"{retained / 2**20:.1f} MB kept after classifying"
+
+
+# Chat probe (tests/intents/probes/chat.jsonl): short, informal forms of a right that no rule read.
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("kannst du meinen account bitte deleten", "erasure"),  # English verb, German ending
+        ("Newsletter nee danke", "marketing_objection"),  # verbless refusal
+        ("I mog koa Reklame mehr", "marketing_objection"),  # Bavarian "koa" = kein
+        ("Hiermit bestelle ich Ihren Infobrief ab.", "marketing_objection"),  # separable verb
+        ("ich hätte gerne eine Selbstauskunft", "access"),
+        ("die Postleitzahl stimmt nicht bei euch", "rectification"),
+        ("bei mir ist ne falsche Hausnummer hinterlegt", "rectification"),
+        ("meine Anschrift ist Ringstraße 5, nicht Ringweg 5", "rectification"),
+        ("ihr sollt mich nicht scoren", "objection"),
+        ("bitte an niemanden weitergeben, meine Adresse", "objection"),
+        ("schon zwei wochen nichts gehört zu meiner Löschung", "erasure"),  # not negated by "nichts"
+        ("bis das geklärt ist, nutzt bitte meine Daten nicht", "restriction"),
+    ],
+)
+def test_chat_forms_of_a_right(body: str, expected: str) -> None:
+    assert expected in labels("", body, "telegram")
+
+
+@pytest.mark.parametrize(
+    ("body", "not_expected"),
+    [
+        ("Die Sperre meines Kontos bitte aufheben, die Rechnung ist bezahlt", "restriction"),
+        ("Bitte die Rechnung löschen und mit der Firmenanschrift neu ausstellen", "erasure"),
+        ("ich will meine Daten als CSV, um zu einem anderen Anbieter zu wechseln", "complaint"),
+    ],
+)
+def test_chat_false_friends(body: str, not_expected: str) -> None:
+    assert not_expected not in labels("", body, "telegram")
+
+
+@pytest.mark.parametrize(
+    ("body", "not_expected"),
+    [
+        ("ich bin gespannt, wie viel Werbung ihr weiterverkauft, und dass niemand sie liest", "objection"),
+        ("das ist ja eigentlich sein Name, also ich weiß nicht", "rectification"),
+    ],
+)
+def test_chat_rules_stay_narrow(body: str, not_expected: str) -> None:
+    """The chat rules above read a request, not a word: "niemand" alone, "ist ... nicht" far apart
+    (earlier drafts of these rules read both, in training messages)."""
+    assert not_expected not in labels("", body, "telegram")
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ("Bin Mitarbeiterin bei euch und will sehen, was ihr über mich gespeichert habt", "employee"),
+        ("Ich schreibe für meinen Mann, er will keine Werbung mehr", "third_party_data"),
+        ("Mein Ex hat meine Adresse bei euch erfahren, bitte gebt sie niemandem", "distress"),
+        ("ständig Werbeanrufe, es geht mir psychisch schlecht, hört auf", "distress"),
+    ],
+)
+def test_chat_escalation_cues(body: str, reason: str) -> None:
+    assert reason in classify("", body, "telegram").reasons

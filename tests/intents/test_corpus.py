@@ -44,6 +44,9 @@ FLOORS: dict[str, tuple[float, float, float, float, float]] = {
     "chat-and-dialect.jsonl": (0.80, 0.005, 0.87, 0.90, 0.12),
     "formal-and-english.jsonl": (0.78, 0.005, 0.95, 0.98, 0.21),
     "business-cases.jsonl": (0.77, 0.005, 0.90, 0.93, 0.25),
+    # Chat probe (153 short messages, written without reading the training files; its errors were
+    # then read for rules, so these floors are in-sample for the rules; the model never sees it).
+    "probes/chat.jsonl": (0.87, 0.005, 0.97, 0.88, 0.06),
 }
 # Held out (issue 13): thresholds chosen on the other three training files, figures on this one
 # (`dsr classify --heldout`, README "Classification quality"); same columns as FLOORS.
@@ -56,6 +59,8 @@ HELD_OUT_FLOORS: dict[str, tuple[float, float, float, float, float]] = {
 
 
 def _path(name: str) -> Path:
+    if name.startswith("probes/"):
+        return HERE / name
     return HARD_CORPUS if name == HARD_CORPUS.name else CORPUS_DIR / name
 
 
