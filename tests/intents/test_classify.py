@@ -191,9 +191,10 @@ def test_a_rules_unless_cancels_it_in_its_sentence() -> None:
     result = classify("Widerspruch", body, "email")
     assert result.labels == (Right.OBJECTION,)
     assert any(e.rule == "access.auskunft_noun" and e.suppressed_by == "unless" for e in result.evidence)
-    # Completing an incomplete access answer is access, not rectification.
+    # Completing an incomplete access answer is access, not rectification (and, since the probe
+    # set "business", also a complaint about the handling: complaint.incomplete_answer).
     incomplete = "Die Auskunft ist unvollständig. Bitte ergänzen Sie die Auskunft."
-    assert labels("AW: Ihre Auskunft", incomplete) == ["access"]
+    assert labels("AW: Ihre Auskunft", incomplete) == ["access", "complaint"]
     assert "rectification" in labels("", "Bitte ergänzen Sie meine Telefonnummer in Ihren Unterlagen.")
 
 
@@ -330,3 +331,51 @@ def test_chat_rules_stay_narrow(body: str, not_expected: str) -> None:
 )
 def test_chat_escalation_cues(body: str, reason: str) -> None:
     assert reason in classify("", body, "telegram").reasons
+
+# Business phenomena found with the probe set tests/intents/probes/business.jsonl (issue 13).
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        # Art. 18: use limited while a dispute is open, the limit written over a whole sentence.
+        ("Bis die Sache mit dem Handwerker geklärt ist, verwenden Sie meine Angaben bitte nicht für "
+         "Mahnungen.",
+         "restriction"),
+        ("Please do not pass my payment history on until the dispute is resolved.", "restriction"),
+        # Art. 22: a cut payment term or a decision to take again, with no person named.
+        ("Unser Zahlungsziel wurde wegen Ihres Scorings auf 10 Tage verkürzt.", "automated_decision"),
+        ("Nach der Bonitätsprüfung: bitte entscheiden Sie über meinen Partnerantrag erneut.",
+         "automated_decision"),
+        ("Rechnungskauf ist bei mir auf einmal weg. Wer hat das entschieden?", "automated_decision"),
+        # Art. 15(1)(g)/(h): the credit report and the score logic held about me.
+        ("Ich hätte gern eine Kopie der Wirtschaftsauskunft, die Sie zu meiner Firma eingeholt haben.",
+         "access"),
+        ("Ich möchte nachvollziehen können, wie Ihre Einstufung meiner Kreditwürdigkeit berechnet wird.",
+         "access"),
+        # Complaint: the handling of an earlier request.
+        ("Ihre Auskunft vom Mai ist unvollständig, die Empfänger fehlen.", "complaint"),
+        ("Ich habe mich im März von allem abgemeldet. Trotzdem bekomme ich jede Woche Ihre Angebote.",
+         "complaint"),
+        # Both objections in one sentence: advertising (Art. 21(2)) and the credit check (Art. 21(1)).
+        ("Ich widerspreche der Nutzung meiner Daten für Werbung und für die Bonitätsprüfung.", "objection"),
+        # A wrong postcode or phone abbreviation ("tel nr") is a detail to rectify.
+        ("Meine Postleitzahl ist bei Ihnen falsch gespeichert, richtig ist 38100.", "rectification"),
+    ],
+)
+def test_business_requests_are_read(body: str, expected: str) -> None:
+    assert expected in labels("", body)
+
+
+@pytest.mark.parametrize(
+    ("body", "absent"),
+    [
+        ("Wenn das geklärt ist, löschen Sie bitte alles, ich brauche nichts mehr.", "restriction"),
+        ("Bis zur Klärung zahle ich die Rechnung nicht.", "restriction"),
+        ("Wie melde ich mich von Ihrem Partner-Newsletter ab?", "complaint"),
+        ("Die Lieferung war beschädigt, darüber möchte ich mich beschweren.", "complaint"),
+        ("Ich habe es dem Installateur gesagt. Trotzdem steht auf der Rechnung die alte Adresse.",
+         "complaint"),
+        ("Unser Kreditlimit reicht nicht mehr, bitte prüfen Sie eine Erhöhung.", "automated_decision"),
+    ],
+)
+def test_business_look_alikes_are_not_read(body: str, absent: str) -> None:
+    assert absent not in labels("", body)
