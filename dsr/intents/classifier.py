@@ -18,7 +18,7 @@ import itertools
 import json
 import logging
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, NamedTuple
@@ -93,10 +93,17 @@ class Analysis(NamedTuple):
     is_reply: bool
     language: str
     channel: str
-    features: frozenset[str] = frozenset()  # for the learned second signal (`dsr.intents.secondsignal`)
+    # folded words of subject and own body: the learned second signal's input (`features`)
+    words: tuple[Sequence[str], Sequence[str]] = ((), ())
     model: dict[str, float] | None = None  # its probabilities, when computed ahead (`dsr.intents.tuning`)
     asked_about: tuple[Right, ...] = ()  # rights named in a question about the procedure
     mass_mail: bool = False  # a newsletter, a pitch, a bounce: no person's own words
+
+    @property
+    def features(self) -> frozenset[str]:
+        """The learned second signal's features (`dsr.intents.secondsignal`), built when asked:
+        only a reading the rules would answer automatically needs them."""
+        return _features(*self.words)
 
 
 class Classifier:
@@ -233,18 +240,18 @@ class Classifier:
         routine = bool(body_scored.routine or subject_scored.routine)
         asked_about = legal_sort({e.label for e in evidence if e.suppressed_by in self.asking})
         return Analysis(labels, scores, evidence, own_words, routine, non_request, subject_only, is_reply,
-                        language, channel, _features(subject_norms, own_norms),
+                        language, channel, (subject_norms, own_norms),
                         asked_about=tuple(asked_about), mass_mail=bool(mass_mail))
 
     def decide(self, analysis: Analysis) -> Classification:
         """The classification of an analysed message under this classifier's thresholds."""
         labels, scores, evidence, own_words, routine, non_request, subject_only, is_reply, language, \
-            channel, feats, model, asked_about, mass_mail = analysis
+            channel, _, model, asked_about, mass_mail = analysis
         reasons = self._reasons(labels, scores, evidence, own_words, routine=routine, asked=bool(asked_about),
                                 cues=not mass_mail)
         if self.second is not None and not reasons and labels != (Right.OTHER,):
             # The rules would answer automatically: a learned model that reads otherwise asks first.
-            probabilities = model if model is not None else self.second.probabilities(feats)
+            probabilities = model if model is not None else self.second.probabilities(analysis.features)
             against = disagreement(labels, probabilities)
             if against is not None:
                 reasons.append("low_confidence")
@@ -377,7 +384,7 @@ def _in_false_friend_sentence(view: FieldView, match: Match) -> bool:
                for f in view.false_friends())
 
 
-def _features(subject: list[str], body: list[str]) -> frozenset[str]:
+def _features(subject: Sequence[str], body: Sequence[str]) -> frozenset[str]:
     """The second signal's features from the folded words of subject and own body."""
     return features([f"s:{norm}" for norm in subject]) | features(body)
 
