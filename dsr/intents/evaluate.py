@@ -29,6 +29,7 @@ _NEW_THOUGHT = frozenset({"aber", "sondern", "ich", "weil", "dass", "denn", "als
                           "because", "ob", "wenn", "if"})
 _CONDITION_REACH = 15  # tokens around a hit where its clause's conditional word is looked for
 _NO_WORDS: frozenset[str] = frozenset()
+_ENUMERATION_NOUNS = 3  # distinct right nouns that make a sentence a list of rights
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,6 +265,29 @@ def notice_sentence(view: FieldView, sentence: int) -> bool:
     return view.has("notice", sentence) and not view.has("first_person", sentence)
 
 
+def rights_enumeration(view: FieldView, sentence: int) -> bool:
+    """The sentence lists rights ("die Rechte auf Auskunft, Berichtigung, Löschung ... stehen mir
+    zu", "my rights to access, rectification, erasure ...") and asks for none of them."""
+    key = ("#rights_enumeration", sentence)
+    found = view._has.get(key)
+    if found is None:
+        nouns = view.words.single.get("right_noun", _NO_WORDS)
+        found = (len(nouns.intersection(view.sentence_norms(sentence))) >= _ENUMERATION_NOUNS
+                 and view.has("rights_word", sentence) and not view.has("request_word", sentence))
+        view._has[key] = found
+    return found
+
+
+def reserved_for_later(view: FieldView, match: Match, sentence: int) -> bool:
+    """Under a condition, the right is a step the sender reserves for later, not one taken now:
+    named after "werde ich" ("Andernfalls werde ich Auskunft verlangen"), or in a sentence that
+    reserves it ("Die Löschung behalte ich mir vor") and asks nothing else."""
+    if view.has_before("later_step", sentence, match.first):
+        return True
+    return view.has("reservation", sentence) and (
+        view.has_before("reservation", sentence, match.first) or not view.has("request_word", sentence))
+
+
 def suppression(
     view: FieldView, match: Match, *, auto_reply: bool, grievance: Callable[[], bool]
 ) -> str | None:
@@ -281,6 +305,8 @@ def suppression(
         return ff
     if notice_sentence(view, sentence):
         return "rights_notice"
+    if rights_enumeration(view, sentence):
+        return "rights_enumeration"
     if view.name != "subject" and match.rule.first_person and not view.has("first_person", sentence):
         return "not_the_sender"
     if view.has_before("reported_speech", sentence, match.first):
@@ -290,6 +316,8 @@ def suppression(
             return "conditional_threat"
         if not view.has("first_person", sentence):
             return "conditional"
+        if label != Right.COMPLAINT.value and reserved_for_later(view, match, sentence):
+            return "reserved_for_later"
     return None
 
 

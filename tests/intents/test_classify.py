@@ -379,3 +379,33 @@ def test_business_requests_are_read(body: str, expected: str) -> None:
 )
 def test_business_look_alikes_are_not_read(body: str, absent: str) -> None:
     assert absent not in labels("", body)
+
+
+# --- formal letters: rights named but not exercised (probe "letters") ---
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        # An enumeration of rights describes them; the request is in another sentence.
+        ("Sehr geehrte Damen und Herren, mir ist bewusst, dass mir die Rechte auf Auskunft, "
+         "Berichtigung, Löschung und Widerspruch zustehen. Heute beantrage ich die Berichtigung "
+         "meines Nachnamens: richtig ist Schröder.", ["rectification"]),
+        ("I know that I have the rights of access, rectification, erasure and objection. "
+         "Today I only ask you to delete my personal data.", ["erasure"]),
+        # A right after "werde ich" under a condition is reserved for later.
+        ("Bitte tragen Sie meine neue Telefonnummer 0531 448812 ein. Sollte das nicht klappen, "
+         "werde ich eine Kopie aller gespeicherten Daten verlangen.", ["rectification"]),
+        ("Please send me a copy of my personal data. Otherwise I will request the erasure of "
+         "all my data.", ["access"]),
+        # A reservation is no request, before or after the right it names.
+        ("Ich bitte um Auskunft über meine gespeicherten Daten. Ich weise darauf hin, dass ich "
+         "mir vorbehalte, danach die Löschung dieser Daten zu verlangen.", ["access"]),
+    ],
+)
+def test_rights_named_for_later_or_in_a_list_are_not_requested(body: str, expected: list[str]) -> None:
+    assert labels("Anfrage", body) == expected
+
+
+def test_a_reservation_beside_a_request_keeps_the_request() -> None:
+    body = "Hiermit verlange ich die Löschung meiner Daten und behalte mir weitere Schritte vor."
+    assert labels("", body) == ["erasure"]
