@@ -220,6 +220,54 @@ def _line_breaks(text: str, ranges: Sequence[tuple[int, int]]) -> list[int]:
     return positions
 
 
+# A period after these words ends no sentence: "gemäß Art. 15 Abs. 1 lit. h DSGVO", "z. B.",
+# "Nr. 4471", "Kundennr. 4471", "Herr Dr. M. Schulz".  One letter before the period is always an
+# abbreviation or an initial.  Periods inside a citation ("Art. 21 Abs. 1 DSGVO") end none either.
+_ABBREVIATIONS = frozenset({
+    "abs", "art", "lit", "nr", "bzw", "ggf", "vgl", "evtl", "ca", "dr", "hr", "fr", "str", "inkl",
+    "bspw", "sog", "gem", "lt", "ziff", "tel", "geb", "prof", "mr", "mrs", "ms", "st", "ff", "usw",
+})
+# "am 12. Oktober", "bis zum 3. Juli": a date's ordinal, followed by a month name.
+_MONTHS = frozenset({
+    "januar", "jaenner", "februar", "maerz", "april", "mai", "juni", "juli", "august", "september",
+    "oktober", "november", "dezember", "jan", "feb", "mrz", "apr", "jun", "jul", "aug", "sep",
+    "sept", "okt", "nov", "dez",
+})
+_WORD_BEFORE = re.compile(r"([^\W\d_]+|\d+)$")
+_WORD_AFTER = re.compile(r"\s*([^\W\d_]+)")
+
+
+def _no_sentence_end(text: str, position: int, citations: list[tuple[int, int]]) -> bool:
+    """The period at `position` belongs to an abbreviation, a date or a citation (`citations`:
+    spans in text order, which do not overlap)."""
+    if text[position] != "." or position == 0:
+        return False
+    if citations:
+        inside = bisect_right(citations, (position, len(text))) - 1  # last citation starting here or before
+        if inside >= 0 and position < citations[inside][1]:
+            return True
+    last = text[position - 1]
+    if last.isdigit():
+        after = _WORD_AFTER.match(text, position + 1, position + 16)
+        return after is not None and fold(after.group(1)) in _MONTHS
+    if not last.isalpha():
+        return False
+    if position == 1 or not text[position - 2].isalpha():
+        return True  # one letter: "z. B.", "Herr M. Schulz"
+    before = _WORD_BEFORE.search(text, max(position - 12, 0), position)
+    folded = fold(before.group(1)) if before is not None else ""
+    return folded in _ABBREVIATIONS or folded.endswith("nr")  # "Kundennr. 4471"
+
+
+def _sentence_breaks(text: str, ranges: Sequence[tuple[int, int]]) -> list[int]:
+    breaks = _break_positions(text, _SENTENCE_BREAK, ranges)
+    if not breaks:
+        return breaks
+    citations = [m.span() for start, end in ranges if any(_special_tokens(text[start:end])[2:])
+                 for m in CITATION_RE.finditer(text, start, end)]
+    return [p for p in breaks if not _no_sentence_end(text, p, citations)]
+
+
 def tokenize(text: str, ranges: Sequence[tuple[int, int]] | None = None) -> list[Token]:
     """Split plain text into tokens with sentence and clause numbers (for negation scope).
 
@@ -230,7 +278,7 @@ def tokenize(text: str, ranges: Sequence[tuple[int, int]] | None = None) -> list
         return []
     if ranges is None:
         ranges = [(0, len(text))]
-    sentence_breaks = sorted(_break_positions(text, _SENTENCE_BREAK, ranges) + _line_breaks(text, ranges))
+    sentence_breaks = sorted(_sentence_breaks(text, ranges) + _line_breaks(text, ranges))
     clause_breaks = sorted(sentence_breaks + _break_positions(text, _CLAUSE_BREAK, ranges))
     tokens: list[Token] = []
     append = tokens.append

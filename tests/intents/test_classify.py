@@ -400,6 +400,9 @@ def test_business_look_alikes_are_not_read(body: str, absent: str) -> None:
         # A reservation is no request, before or after the right it names.
         ("Ich bitte um Auskunft über meine gespeicherten Daten. Ich weise darauf hin, dass ich "
          "mir vorbehalte, danach die Löschung dieser Daten zu verlangen.", ["access"]),
+        # A citation inside the sentence does not end it: the reservation covers both rights.
+        ("Ich widerspreche der Nutzung meiner Daten für Werbung. Eine Auskunft nach Art. 15 DSGVO "
+         "und die Löschung meiner Daten behalte ich mir vor.", ["marketing_objection"]),
     ],
 )
 def test_rights_named_for_later_or_in_a_list_are_not_requested(body: str, expected: list[str]) -> None:

@@ -70,3 +70,20 @@ def test_sentences_and_clauses() -> None:
     tokens = tokenize("Bitte nicht löschen, nur ändern. Danke")
     assert tokens[0].sentence == tokens[3].sentence != tokens[-1].sentence
     assert tokens[2].clause != tokens[4].clause
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Ich widerspreche gemäß Art. 21 Abs. 1 lit. f DSGVO der Verarbeitung meiner Daten.",
+        "Am 3. Oktober bat ich z. B. Herrn Dr. K. Braun um Auskunft.",
+        "Meine Kundennr. lautet 4471, Vertrag Nr. 12 ggf. auch bzw. 13.",
+    ],
+)
+def test_abbreviations_dates_and_citations_end_no_sentence(text: str) -> None:
+    assert {token.sentence for token in tokenize(text)} == {0}
+
+
+def test_a_period_after_a_number_or_word_still_ends_a_sentence() -> None:
+    tokens = tokenize("Mein Auftrag war 4471. Bitte löschen Sie alles. Danke")
+    assert [t.sentence for t in tokens if t.norm in ("4471", "bitte", "danke")] == [0, 1, 2]
