@@ -359,6 +359,15 @@ def test_chat_escalation_cues(body: str, reason: str) -> None:
         ("Ich widerspreche der Nutzung meiner Daten für Werbung und für die Bonitätsprüfung.", "objection"),
         # A wrong postcode or phone abbreviation ("tel nr") is a detail to rectify.
         ("Meine Postleitzahl ist bei Ihnen falsch gespeichert, richtig ist 38100.", "rectification"),
+        # Art. 18(1)(c): not to be deleted because it is needed for proceedings.
+        ("Bitte löschen Sie die Rechnungen noch nicht, ich brauche sie für das Verfahren beim "
+         "Arbeitsgericht.",
+         "restriction"),
+        # Art. 15: who has looked at my data.
+        ("Ich will wissen, wer bei Ihnen meine Krankmeldung eingesehen hat.", "access"),
+        # Off the mailing list and an explicit deletion of my account: both rights.
+        ("Bitte nehmen Sie mich aus dem Verteiler und löschen Sie mein Kundenkonto.", "erasure"),
+        ("Bitte nehmen Sie mich aus dem Verteiler und löschen Sie mein Kundenkonto.", "marketing_objection"),
     ],
 )
 def test_business_requests_are_read(body: str, expected: str) -> None:
@@ -375,6 +384,10 @@ def test_business_requests_are_read(body: str, expected: str) -> None:
         ("Ich habe es dem Installateur gesagt. Trotzdem steht auf der Rechnung die alte Adresse.",
          "complaint"),
         ("Unser Kreditlimit reicht nicht mehr, bitte prüfen Sie eine Erhöhung.", "automated_decision"),
+        ("I never signed up for your newsletter, please stop sending it.", "erasure"),
+        ("Bitte vernichten Sie die Ausweiskopie und alle anderen Unterlagen, die ich geschickt habe.",
+         "complaint"),
+        ("Anbei die Unterlagen zu meinem Partnerantrag mit Personalausweiskopie.", "access"),
     ],
 )
 def test_business_look_alikes_are_not_read(body: str, absent: str) -> None:

@@ -43,12 +43,12 @@ FLOORS: dict[str, tuple[float, float, float, float, float]] = {
     "mail-de.jsonl": (0.85, 0.01, 0.92, 0.96, 0.12),
     "chat-and-dialect.jsonl": (0.80, 0.005, 0.87, 0.90, 0.12),
     "formal-and-english.jsonl": (0.78, 0.005, 0.95, 0.98, 0.21),
-    "business-cases.jsonl": (0.78, 0.005, 0.90, 0.93, 0.25),
+    "business-cases.jsonl": (0.79, 0.005, 0.90, 0.93, 0.25),
     # Chat probe (153 short messages, written without reading the training files; its errors were
     # then read for rules, so these floors are in-sample for the rules; the model never sees it).
     "probes/chat.jsonl": (0.87, 0.005, 0.97, 0.88, 0.06),
     # probes/business.jsonl (145, the two controllers' business; 0.731 exact before its fixes)
-    "probes/business.jsonl": (0.78, 0.01, 0.93, 0.74, 0.28),
+    "probes/business.jsonl": (0.82, 0.01, 0.93, 0.74, 0.29),
 }
 # Held out (issue 13): thresholds chosen on the other three training files, figures on this one
 # (`dsr classify --heldout`, README "Classification quality"); same columns as FLOORS.
