@@ -3,6 +3,7 @@ gets its link and its code in the chat; the page shows what was found and record
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
@@ -17,6 +18,7 @@ from starlette.testclient import TestClient
 
 from dsr.console.auth import Role, SessionStore
 from dsr.console.users import add_user
+from dsr.console.views import fulfilment as fulfilment_views
 from dsr.datamap import load_datamap_for
 from dsr.fulfilment.discovery import claim_searches, open_case, record_search, run_search
 from dsr.store.models import AuditEvent, OutboxItem, Ticket, User
@@ -165,3 +167,32 @@ def test_search_now_waits_for_the_search_the_worker_already_runs(
         done = session.scalars(select(AuditEvent)
                                .where(AuditEvent.action == "fulfilment.discovery_done")).all()
     assert [e.detail["system"] for e in done] == ["crm"]  # searched once
+
+
+def test_every_decision_is_loaded_and_refused_by_one_helper(
+        console: tuple[TestClient, int, sessionmaker], monkeypatch: pytest.MonkeyPatch) -> None:
+    """One place loads the ticket, its data map and profile for a fulfilment decision and turns a
+    refusal or a silent system into the German message on the fulfilment page (it was copied into
+    `deliver_action` and `execute_action`); the decisions behave as before."""
+    source = Path(fulfilment_views.__file__).read_text(encoding="utf-8")
+    callers = sorted({f.name for f in ast.walk(ast.parse(source)) if isinstance(f, ast.FunctionDef)
+                      for c in ast.walk(f) if isinstance(c, ast.Call) and isinstance(c.func, ast.Name)
+                      and c.func.id == "_load"})
+    assert callers == ["_on_ticket"]
+
+    client, ticket_id, sessions = console
+    base = f"/tickets/{ticket_id}/fulfilment"
+    for action, data in (("deliver", {}), ("execute", {}), ("manual", {"system": "paper", "found": "no"}),
+                         ("exclude", {"system": "crm", "category": "appointments", "item": "2",
+                                      "reason": "Daten Dritter"}), ("include", {"exclusion": "1"})):
+        response = client.post(f"{base}/{action}", data={**data, "csrf_token": client.csrf})  # type: ignore[attr-defined]
+        assert (response.status_code, response.headers["location"]) == (303, base), action
+        assert "Die Suche wurde für dieses Ticket noch nicht gestartet." in client.get(base).text, action
+    _post(client, f"{base}/discover")
+    _post(client, f"{base}/manual", system="paper", found="no")
+    monkeypatch.setenv("DSR_CRM_KMB2_URL", "postgresql+psycopg://nobody@127.0.0.1:9/none")
+    page = _post(client, f"{base}/deliver")
+    assert "Ein System hat nicht geantwortet" in page
+    assert "Die Suche wurde" not in page
+    with sessions() as session:
+        assert session.scalar(select(OutboxItem).where(OutboxItem.kind == "package_link")) is None

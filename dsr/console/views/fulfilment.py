@@ -17,7 +17,8 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import lru_cache, partial
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -86,6 +87,7 @@ from dsr.store.models import (
 from dsr.store.sealed import seal_item
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 BERLIN = ZoneInfo("Europe/Berlin")
 OTHERS_WAIT_SECONDS = 20.0  # "Jetzt suchen" waits this long for a search the worker is running
 SHOWN_PER_CATEGORY = 200  # records shown per category on the page (all of them go into the package)
@@ -258,22 +260,40 @@ def _load(ctx: Ctx, session: Session, ticket_id: int) -> tuple[Ticket, DataMap, 
     return ticket, datamap, profile
 
 
-def _act(ctx: Ctx, action: Callable[[Session, Ticket, FulfilmentCase | None, DataMap, ControllerProfile], str]
-         ) -> Response:
-    ticket_id = ctx.path_int("ticket_id")
-    target = f"/tickets/{ticket_id}/fulfilment"
+Work = Callable[[Session, Ticket, FulfilmentCase | None, DataMap, ControllerProfile], T]
+
+
+def _target(ctx: Ctx) -> str:
+    return f"/tickets/{ctx.path_int('ticket_id')}/fulfilment"
+
+
+def _unreachable(ctx: Ctx, exc: ConnectorError) -> Response:
+    return ctx.redirect(_target(ctx), f"Ein System hat nicht geantwortet: {exc}", "error")
+
+
+def _on_ticket(ctx: Ctx, work: Work[T]) -> T | Response:
+    """Run `work` on the caller's ticket (its case, data map and profile) in one transaction.
+
+    The answer instead of `work`'s result: 404 for no such ticket; a redirect to the fulfilment
+    page with the German reason when `work` refuses or a system did not answer (nothing written).
+    """
     try:
         with ctx.services.sessions.begin() as session:
-            loaded = _load(ctx, session, ticket_id)
+            loaded = _load(ctx, session, ctx.path_int("ticket_id"))
             if loaded is None:
                 return ctx.not_found()
             ticket, datamap, profile = loaded
-            message = action(session, ticket, case_for(session, ticket.id), datamap, profile)
+            return work(session, ticket, case_for(session, ticket.id), datamap, profile)
     except RefusedError as exc:
-        return ctx.redirect(target, str(exc), "error")
+        return ctx.redirect(_target(ctx), str(exc), "error")
     except ConnectorError as exc:
-        return ctx.redirect(target, f"Ein System hat nicht geantwortet: {exc}", "error")
-    return ctx.redirect(target, message)
+        return _unreachable(ctx, exc)
+
+
+def _act(ctx: Ctx, action: Work[str]) -> Response:
+    """One decision on the fulfilment page; back to it with `action`'s message."""
+    message = _on_ticket(ctx, action)
+    return message if isinstance(message, Response) else ctx.redirect(_target(ctx), message)
 
 
 def _need_case(case: FulfilmentCase | None) -> FulfilmentCase:
@@ -378,6 +398,16 @@ def manual_action(ctx: Ctx) -> Response:
     return _act(ctx, run)
 
 
+@dataclass(frozen=True)
+class _Package:
+    """A delivery after its short approving transaction: the package to write (no session open)."""
+
+    build: Callable[[], WrittenPackage]
+    reference: str
+    profile: ControllerProfile
+    config: DeliveryConfig
+
+
 @open_only
 def deliver_action(ctx: Ctx) -> Response:
     """Approve what was found and deliver it: build the encrypted package, send the link.
@@ -386,45 +416,46 @@ def deliver_action(ctx: Ctx) -> Response:
     write), write the encrypted package (no session), record it and queue the link (short write).
     """
     ticket_id = ctx.path_int("ticket_id")
-    target = f"/tickets/{ticket_id}/fulfilment"
-    config = delivery_config(ctx.services.settings)
+    target = _target(ctx)
+    sealed = ctx.field("how") == "attachment"
+
+    def prepare(session: Session, ticket: Ticket, found: FulfilmentCase | None, datamap: DataMap,
+                profile: ControllerProfile) -> _Package:
+        case = _need_case(found)
+        if not {Right(r) for r in ticket.rights} & DELIVERY_RIGHTS:
+            raise RefusedError("Ein Paket gibt es nur bei Auskunft (Art. 15) oder Datenübertragbarkeit "
+                               "(Art. 20).")
+        if not is_verified(ticket) or not ticket.reply_to:
+            raise RefusedError("Die Identität ist nicht bestätigt oder es gibt keinen bestätigten "
+                               "Kontakt.")
+        config = delivery_config(ctx.services.settings)
+        if config is None:
+            raise RefusedError("DSR_PACKAGE_KEY ist nicht gesetzt: Pakete können nicht verschlüsselt "
+                               "abgelegt werden.")
+        if case.state == FulfilmentState.REVIEW.value:
+            problem = approve(session, case, actor=ctx.actor, now=ctx.now)
+            if problem:
+                raise RefusedError(problem)
+        elif case.state not in (FulfilmentState.APPROVED.value, FulfilmentState.EXECUTING.value,
+                                FulfilmentState.EXECUTED.value):
+            raise RefusedError(approval_problem(session, case) or "Noch nicht prüfbar.")
+        if sealed and ticket.channel == "telegram":
+            raise RefusedError("Im Chat wird das Paket als Download-Link gesendet; ein verschlüsselter "
+                               "Anhang geht nur per E-Mail.")
+        person_profile, relationships = package_person(session, ticket, profile)
+        build = partial(write_package, sources(session, case, datamap), reference=ticket.reference,
+                        language=ticket.language, profile=person_profile, datamap=datamap, env=os.environ,
+                        config=config, now=ctx.now, relationships=relationships)
+        return _Package(build, ticket.reference, profile, config)
+
+    prepared = _on_ticket(ctx, prepare)
+    if isinstance(prepared, Response):
+        return prepared
+    reference, profile, config = prepared.reference, prepared.profile, prepared.config
     try:
-        with ctx.services.sessions.begin() as session:
-            loaded = _load(ctx, session, ticket_id)
-            if loaded is None:
-                return ctx.not_found()
-            ticket, datamap, profile = loaded
-            case = _need_case(case_for(session, ticket.id))
-            if not {Right(r) for r in ticket.rights} & DELIVERY_RIGHTS:
-                raise RefusedError("Ein Paket gibt es nur bei Auskunft (Art. 15) oder Datenübertragbarkeit "
-                                   "(Art. 20).")
-            if not is_verified(ticket) or not ticket.reply_to:
-                raise RefusedError("Die Identität ist nicht bestätigt oder es gibt keinen bestätigten "
-                                   "Kontakt.")
-            if config is None:
-                raise RefusedError("DSR_PACKAGE_KEY ist nicht gesetzt: Pakete können nicht verschlüsselt "
-                                   "abgelegt werden.")
-            if case.state == FulfilmentState.REVIEW.value:
-                problem = approve(session, case, actor=ctx.actor, now=ctx.now)
-                if problem:
-                    raise RefusedError(problem)
-            elif case.state not in (FulfilmentState.APPROVED.value, FulfilmentState.EXECUTING.value,
-                                    FulfilmentState.EXECUTED.value):
-                raise RefusedError(approval_problem(session, case) or "Noch nicht prüfbar.")
-            sealed = ctx.field("how") == "attachment"
-            if sealed and ticket.channel == "telegram":
-                raise RefusedError("Im Chat wird das Paket als Download-Link gesendet; ein verschlüsselter "
-                                   "Anhang geht nur per E-Mail.")
-            chosen = sources(session, case, datamap)
-            reference, language = ticket.reference, ticket.language
-            person_profile, relationships = package_person(session, ticket, profile)
-        written = write_package(chosen, reference=reference, language=language, profile=person_profile,
-                                datamap=datamap, env=os.environ, config=config, now=ctx.now,
-                                relationships=relationships)
-    except RefusedError as exc:
-        return ctx.redirect(target, str(exc), "error")
+        written = prepared.build()
     except ConnectorError as exc:
-        return ctx.redirect(target, f"Ein System hat nicht geantwortet: {exc}", "error")
+        return _unreachable(ctx, exc)
     if sealed:
         return _deliver_sealed(ctx, ticket_id, reference, written, config)
     with ctx.services.sessions.begin() as session:
@@ -519,41 +550,39 @@ def execute_action(ctx: Ctx) -> Response:
     """Approve the plan and carry it out (`dsr.fulfilment.journal`): the steps are recorded first,
     each system is changed in its own transaction with no database transaction open, its result
     recorded after; then proof and Art. 19.  A crash in between is finished by the worker."""
-    ticket_id = ctx.path_int("ticket_id")
-    target = f"/tickets/{ticket_id}/fulfilment"
-    try:
-        with ctx.services.sessions.begin() as session:
-            loaded = _load(ctx, session, ticket_id)
-            if loaded is None:
-                return ctx.not_found()
-            ticket, datamap, profile = loaded
-            case = _need_case(case_for(session, ticket.id))
-            if case.state == FulfilmentState.EXECUTED.value:
-                raise RefusedError("Der Plan wurde bereits ausgeführt.")
-            if case.state == FulfilmentState.EXECUTING.value:
-                raise RefusedError("Der Plan wird gerade ausgeführt; bitte die Seite später neu laden.")
-            if case.state == FulfilmentState.REVIEW.value:
-                problem = approve(session, case, actor=ctx.actor, now=ctx.now)
-                if problem:
-                    raise RefusedError(problem)
-            elif case.state != FulfilmentState.APPROVED.value:
-                raise RefusedError(approval_problem(session, case) or "Noch nicht prüfbar.")
-            changes: dict[tuple[str, str], dict[str, str]] = {}
-            for name in ctx.form:
-                if name.startswith("set:"):
-                    _, system_key, category_key, column = name.split(":", 3)
-                    if ctx.field(name):
-                        changes.setdefault((system_key, category_key), {})[column] = ctx.field(name)
-            plan = _plan(session, case, datamap, ticket, ctx, changes)
-            if not plan:
-                raise RefusedError("Der Plan ist leer: es wurde nichts gefunden, das zu ändern wäre.")
-            manual_done = {(v.split(":", 1)[0], v.split(":", 1)[1])
-                           for v in ctx.fields("manual_done") if ":" in v}
-            run_key = begin(session, case, plan, manual_done=manual_done, approver=ctx.actor, now=ctx.now)
-    except RefusedError as exc:
-        return ctx.redirect(target, str(exc), "error")
-    except ConnectorError as exc:
-        return ctx.redirect(target, f"Ein System hat nicht geantwortet: {exc}", "error")
+
+    def prepare(session: Session, ticket: Ticket, found: FulfilmentCase | None, datamap: DataMap,
+                profile: ControllerProfile) -> tuple[str, DataMap, ControllerProfile]:
+        case = _need_case(found)
+        if case.state == FulfilmentState.EXECUTED.value:
+            raise RefusedError("Der Plan wurde bereits ausgeführt.")
+        if case.state == FulfilmentState.EXECUTING.value:
+            raise RefusedError("Der Plan wird gerade ausgeführt; bitte die Seite später neu laden.")
+        if case.state == FulfilmentState.REVIEW.value:
+            problem = approve(session, case, actor=ctx.actor, now=ctx.now)
+            if problem:
+                raise RefusedError(problem)
+        elif case.state != FulfilmentState.APPROVED.value:
+            raise RefusedError(approval_problem(session, case) or "Noch nicht prüfbar.")
+        changes: dict[tuple[str, str], dict[str, str]] = {}
+        for name in ctx.form:
+            if name.startswith("set:"):
+                _, system_key, category_key, column = name.split(":", 3)
+                if ctx.field(name):
+                    changes.setdefault((system_key, category_key), {})[column] = ctx.field(name)
+        plan = _plan(session, case, datamap, ticket, ctx, changes)
+        if not plan:
+            raise RefusedError("Der Plan ist leer: es wurde nichts gefunden, das zu ändern wäre.")
+        manual_done = {(v.split(":", 1)[0], v.split(":", 1)[1])
+                       for v in ctx.fields("manual_done") if ":" in v}
+        run_key = begin(session, case, plan, manual_done=manual_done, approver=ctx.actor, now=ctx.now)
+        return run_key, datamap, profile
+
+    prepared = _on_ticket(ctx, prepare)
+    if isinstance(prepared, Response):
+        return prepared
+    run_key, datamap, profile = prepared
+    target = _target(ctx)
     run(ctx.services.sessions, run_key, datamap, os.environ, clock=lambda: ctx.now)
     with ctx.services.sessions.begin() as session:
         outcome = finish(session, run_key, profile=profile, datamap=datamap, now=ctx.now)
