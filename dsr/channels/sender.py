@@ -311,7 +311,7 @@ class OutboxSender:
                 problem = ("Empfängeradresse mit Nicht-ASCII-Zeichen; das Relay bietet kein SMTPUTF8 "
                            "(RFC 6531) an")
         try:
-            payload = unseal(item.payload, self._key)
+            payload = unseal(item.payload, self._key, item_id=item.id)
         except SealedPayloadError as exc:
             problem = str(exc)
         if problem is not None:
@@ -349,7 +349,7 @@ class OutboxSender:
         path = Path(self._settings.maildir)
         path.parent.mkdir(parents=True, exist_ok=True)
         box = mailbox.Maildir(str(path), create=True)
-        box.add(unseal(item.payload, self._key))
+        box.add(unseal(item.payload, self._key, item_id=item.id))
         log.info("outbox item=%s written to Maildir for %s", item.id, mask_address(item.recipient))
 
     # --- database steps (worker threads, one short transaction each) -------------------------

@@ -30,6 +30,7 @@ from dsr.channels.sender import LANES as OUTBOX_LANES
 from dsr.channels.sender import OutboxSender
 from dsr.config import Settings
 from dsr.controllers.profile import ControllerProfile
+from dsr.fulfilment.vault import parse_key
 from dsr.inbound import InboundMessage, MessageSink, Outcome
 from dsr.pipeline.core import Pipeline
 from dsr.pipeline.fault_inject import fault_hook_from_env
@@ -39,6 +40,7 @@ from dsr.service.leadership import InstanceLock, Leadership
 from dsr.service.scheduler import Scheduler
 from dsr.store.db import make_engine, migrate, session_factory
 from dsr.store.models import User
+from dsr.store.sealed import reseal_legacy
 from dsr.store.write_gate import gate_for
 
 log = logging.getLogger(__name__)
@@ -138,6 +140,7 @@ async def _serve(settings: Settings, profiles: Mapping[str, ControllerProfile],
         # Each worker's pipeline compiled its templates when it was built; this process renders
         # letters inside write transactions too (scheduler reminders, console, Telegram chat).
         await asyncio.to_thread(warm_templates, tuple(profiles), settings.templates_dir)
+    await asyncio.to_thread(reseal_outbox, settings, sessions)
     sender_engine = _sender_engine(settings)
     sender = OutboxSender(sessions=session_factory(sender_engine) if sender_engine else sessions,
                           profiles=profiles, settings=settings, clock=clock, write_gate=gate)
@@ -186,6 +189,18 @@ async def _serve(settings: Settings, profiles: Mapping[str, ControllerProfile],
         sender_engine.dispose()
     leadership.close()
     log.info("stopped")
+
+
+def reseal_outbox(settings: Settings, sessions: sessionmaker[Session]) -> None:
+    """Outbox payloads sealed in the first format (bound to nothing but the key) are re-sealed bound
+    to their own item before the sender starts (`dsr.store.sealed`); without the key nothing opens."""
+    if not settings.package_key:
+        return
+    with sessions.begin() as session:
+        done, left = reseal_legacy(session, parse_key(settings.package_key))
+    if done or left:
+        log.info("outbox: %d sealed payload(s) re-sealed bound to their item, %d left as they were "
+                 "(another key or altered)", done, left)
 
 
 def _digest(value: str) -> str:

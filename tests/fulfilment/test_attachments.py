@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import os
 from pathlib import Path
 
 import pytest
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.testclient import TestClient
@@ -19,9 +22,9 @@ from telegram import Bot
 from dsr.channels.sender import OutboxSender
 from dsr.channels.telegram.delivery import ChatDelivery
 from dsr.config import Settings
-from dsr.fulfilment.vault import parse_key
+from dsr.fulfilment.vault import new_key, parse_key
 from dsr.store.models import AuditEvent, Message, OutboxItem
-from dsr.store.sealed import is_sealed, unseal
+from dsr.store.sealed import LEGACY_MAGIC, NONCE, SealedPayloadError, is_sealed, reseal_legacy, seal, unseal
 from tests.servers.fake_telegram import running_fake_telegram
 from tests.servers.smtp_sink import SmtpSink
 from tests.support.fulfilment import KEY, NOW, fulfilment_console
@@ -61,7 +64,8 @@ def test_dpo_file_goes_out_as_a_real_mail_attachment(sqlite_engine: Engine, tmp_
     assert is_sealed(queued.payload)
     assert PDF[:40] not in queued.payload and base64.b64encode(PDF)[:40] not in queued.payload
     assert b"telefonisch" not in queued.payload
-    assert base64.b64encode(PDF)[:40] in unseal(queued.payload, parse_key(KEY)).replace(b"\r\n", b"")
+    plain = unseal(queued.payload, parse_key(KEY), item_id=queued.id)
+    assert base64.b64encode(PDF)[:40] in plain.replace(b"\r\n", b"")
 
     sender = OutboxSender(sessions=sessions, profiles={}, clock=lambda: NOW,
                           settings=Settings(smtp_relay=smtp_sink.relay, package_key=KEY))
@@ -159,7 +163,7 @@ async def test_dpo_file_goes_to_the_chat_as_a_document(sqlite_engine: Engine, tm
             assert await delivery.deliver_due() == 0
             (waiting,) = _items(sessions, "file_attachment")
             assert waiting.state == "pending" and is_sealed(waiting.payload)
-            assert b'"delivered_steps": 1' in unseal(waiting.payload, parse_key(KEY))
+            assert b'"delivered_steps": 1' in unseal(waiting.payload, parse_key(KEY), item_id=waiting.id)
             with sessions.begin() as session:
                 row = session.get(OutboxItem, waiting.id)
                 assert row is not None
@@ -172,3 +176,77 @@ async def test_dpo_file_goes_to_the_chat_as_a_document(sqlite_engine: Engine, tm
     assert document.document == ("Liste.csv", csv)
     (item,) = _items(sessions, "file_attachment")
     assert (item.state, item.payload) == ("sent", b"")
+
+
+def test_a_sealed_payload_opens_only_as_the_payload_of_its_own_item() -> None:
+    key = parse_key(KEY)
+    blob = seal(b"Auskunft Erika", key, item_id=7)
+    assert unseal(blob, key, item_id=7) == b"Auskunft Erika"
+    with pytest.raises(SealedPayloadError, match="moved from another outbox item"):
+        unseal(blob, key, item_id=8)
+    # Bound to the purpose too: the same key and item id under another associated data do not open it.
+    body = blob[len(LEGACY_MAGIC):]
+    with pytest.raises(InvalidTag):
+        AESGCM(key).decrypt(body[:NONCE], body[NONCE:], blob[:len(LEGACY_MAGIC)] + b"7")
+
+
+def test_a_sealed_file_moved_to_another_item_is_not_sent(
+        sqlite_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, smtp_sink: SmtpSink) -> None:
+    """A file sealed for one message, copied at rest into another queued message's row, does not
+    open there: the other message fails (moved or altered) instead of carrying the file."""
+    client, ticket_id, sessions = fulfilment_console(sqlite_engine, tmp_path, monkeypatch, channel="email",
+                                                     reply_to=ERIKA)
+    _attach(client, ticket_id, "auskunft.pdf", PDF)
+    _attach(client, ticket_id, "andere.pdf", b"%PDF-1.7\n" + b"andere Datei " * 50)
+    first, second = (item.id for item in _items(sessions, "file_attachment"))
+    with sessions.begin() as session:
+        source, target = session.get(OutboxItem, first), session.get(OutboxItem, second)
+        assert source is not None and target is not None
+        target.payload = source.payload
+    keyed = OutboxSender(sessions=sessions, profiles={}, clock=lambda: NOW,
+                         settings=Settings(smtp_relay=smtp_sink.relay, package_key=KEY))
+    asyncio.run(keyed.deliver_due())
+    smtp_sink.wait_for_message(timeout=10)  # the first, in its own row
+    smtp_sink.assert_no_message(timeout=0.3)
+    done = {i.id: i for i in _items(sessions, "file_attachment")}
+    assert (done[first].state, done[first].payload) == ("sent", b"")
+    assert done[second].state == "failed"
+    assert "moved from another outbox item" in (done[second].last_error or "")
+
+
+def _legacy(payload: bytes, key: bytes) -> bytes:
+    """The first format: only the magic authenticated (what items queued before the change hold)."""
+    nonce = os.urandom(NONCE)
+    return LEGACY_MAGIC + nonce + AESGCM(key).encrypt(nonce, payload, LEGACY_MAGIC)
+
+
+def test_payloads_sealed_the_old_way_still_open_and_are_resealed_bound_to_their_item(
+        sqlite_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    client, ticket_id, sessions = fulfilment_console(sqlite_engine, tmp_path, monkeypatch, channel="email",
+                                                     reply_to=ERIKA)
+    _attach(client, ticket_id, "auskunft.pdf", PDF)
+    _attach(client, ticket_id, "andere.pdf", PDF)
+    key = parse_key(KEY)
+    other_key = parse_key(new_key())
+    first, second = (item.id for item in _items(sessions, "file_attachment"))
+    with sessions.begin() as session:
+        items = [session.get(OutboxItem, i) for i in (first, second)]
+        assert items[0] is not None and items[1] is not None
+        items[0].payload = _legacy(b"mail one", key)
+        items[1].payload = _legacy(b"mail two", other_key)  # not ours to open: left as it is
+    with sessions() as session:
+        legacy = session.get(OutboxItem, first)
+        assert legacy is not None and is_sealed(legacy.payload)
+        assert unseal(legacy.payload, key, item_id=first) == b"mail one"  # still read
+        assert unseal(legacy.payload, key, item_id=second) == b"mail one"  # ... and unbound
+    with sessions.begin() as session:
+        assert reseal_legacy(session, key) == (1, 1)
+    with sessions.begin() as session:
+        assert reseal_legacy(session, key) == (0, 1)  # done once
+        resealed = session.get(OutboxItem, first)
+        left = session.get(OutboxItem, second)
+        assert resealed is not None and left is not None
+        assert not resealed.payload.startswith(LEGACY_MAGIC) and left.payload.startswith(LEGACY_MAGIC)
+        assert unseal(resealed.payload, key, item_id=first) == b"mail one"
+        with pytest.raises(SealedPayloadError):
+            unseal(resealed.payload, key, item_id=second)

@@ -122,10 +122,13 @@ class ChatDelivery:
             item = session.get(OutboxItem, item_id)
             if item is None:
                 return
-            data = json.loads(unseal(item.payload, self._key).decode())
+            data = json.loads(unseal(item.payload, self._key, item_id=item.id).decode())
             data["delivered_steps"] = steps
-            plain = json.dumps(data, ensure_ascii=False).encode()
-            item.payload = seal(plain, self._key) if is_sealed(item.payload) and self._key else plain
+            payload = json.dumps(data, ensure_ascii=False).encode()
+            # A sealed payload stays sealed (a legacy one is re-sealed bound to this item).
+            if is_sealed(item.payload) and self._key:
+                payload = seal(payload, self._key, item_id=item.id)
+            item.payload = payload
             session.commit()
 
     def _due(self) -> list[tuple[int, str, dict[str, Any]]]:
@@ -136,7 +139,7 @@ class ChatDelivery:
             due: list[tuple[int, str, dict[str, Any]]] = []
             for item in mine:
                 try:
-                    plain = unseal(item.payload, self._key)
+                    plain = unseal(item.payload, self._key, item_id=item.id)
                     due.append((item.id, item.recipient, json.loads(plain.decode())))
                 except SealedPayloadError as exc:
                     mark_failed(session, item, error=str(exc), permanent=True, now=self._clock())
