@@ -24,6 +24,15 @@ ENV_PATTERN = r"^[A-Z][A-Z0-9_]*$"
 HASHED = "{hash}"
 
 
+def is_english(language: str | None) -> bool:
+    """The primary subtag is "en", whatever its case or separator.
+
+    The rule of `dsr.replies.language.is_english`, which the data map may not import (a sibling in
+    the import layers); tests/fulfilment/test_datamap.py keeps both in step.
+    """
+    return (language or "").strip().lower().replace("_", "-").split("-")[0] == "en"
+
+
 class SystemKind(StrEnum):
     SQL = "sql"
     CSV = "csv"
@@ -100,8 +109,9 @@ class Category(_Strict):
     description: str = ""  # manual items: where the records are and what they are
     recipients: list[str] = Field(default_factory=list)
 
-    def label(self, language: str) -> str:
-        return self.name_en if language == "en" and self.name_en else self.name
+    def label(self, language: str | None) -> str:
+        """The English name for an English code ("en", "EN", "en-GB", "en_US"), else the German one."""
+        return self.name_en if is_english(language) and self.name_en else self.name
 
     def named_columns(self) -> list[str]:
         """Every column the map names for this category (what `datamap check` must find)."""

@@ -14,7 +14,9 @@ from sqlalchemy import Engine, text
 from dsr.controllers import load_profile
 from dsr.controllers.profile import PROFILE_DIR, profile_names
 from dsr.datamap import DataMapError, load_datamap, load_datamap_for
+from dsr.datamap.schema import is_english as datamap_is_english
 from dsr.fulfilment.check import profile_problems
+from dsr.replies.language import is_english as replies_is_english
 
 DSR = Path(sys.executable).with_name("dsr")
 SQL_SYSTEM = """
@@ -154,3 +156,17 @@ def test_a_recipient_the_notice_does_not_name_is_a_problem() -> None:
         changed = datamap.model_copy(update={"recipients": [linked]})
         [problem] = profile_problems(changed, load_profile("komsa"))
         assert problem.startswith('recipient "crif"') and "profile_recipient" in problem
+
+
+LANGUAGE_CODES = ["en", "EN", "En", "en-GB", "en_US", "EN-us", " en ", "en-", "de", "DE", "de-AT", "de_CH",
+                  "fr", "", None, "eng", "english", "e", "-en", "_", "nl-BE"]
+
+
+@pytest.mark.parametrize("code", LANGUAGE_CODES)
+def test_a_category_is_named_in_english_for_every_english_code_like_the_letters(code: str | None) -> None:
+    """One rule for "is this English?": the data map's copy of it says what dsr.replies says."""
+    category = load_datamap_for("kmb2").systems[0].categories[0]
+    assert category.name_en and category.name_en != category.name
+    english = replies_is_english(code)
+    assert datamap_is_english(code) is english
+    assert category.label(code) == (category.name_en if english else category.name)
