@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
+from dsr.cli.common import profiles as configured_profiles
 from dsr.config import Settings
-from dsr.controllers.profile import load_profile
 from dsr.service.app import prepare_database
 from dsr.service.demo import load_demo_data
 from tests.servers.smtp_sink import SmtpSink
@@ -36,12 +36,15 @@ async def start_service(tmp_path: Path, smtp_sink: SmtpSink) -> AsyncIterator[Se
                 "web_cookie_secure": False, **overrides,
             }
             settings = Settings(**values)
-            profiles = {name: load_profile(name) for name in settings.controller_names}
+            # Keyed by each profile's own key, as `dsr serve` does: a profile given as a path
+            # ("/etc/dsr/kmb2.toml") is found under "kmb2", the controller its tickets carry.
+            profiles = {p.key: p for p in configured_profiles(settings)}
             clock = FakeClock(START)
             sessions = await asyncio.to_thread(prepare_database, settings)
             await asyncio.to_thread(load_demo_data, sessions, list(profiles), now=clock.now)
-            bound = await running.enter_async_context(serving(settings, profiles, sessions, clock=clock))
+            bound = await running.enter_async_context(serving(settings, profiles, sessions, clock=clock,
+                                                              wait_for=("smtp", "console")))
             host, port = bound["smtp"]
-            return Service(host, port, sessions, clock, smtp_sink, profiles)
+            return Service(host, port, sessions, clock, smtp_sink, profiles, console=bound["console"])
 
         yield start

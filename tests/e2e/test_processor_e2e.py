@@ -80,6 +80,26 @@ async def test_request_about_a_clients_data_is_forwarded_not_answered(
         kinds = sorted(s.scalars(select(OutboxItem.kind)))
     assert kinds == ["processor_forward", "processor_notice"]  # no code, no receipt in our name
 
+    # The profile was given as a path; the console finds it under the ticket's controller, as in
+    # `dsr serve` (the service starter keyed it by the path: "kein Profil geladen").
+    assert set(service.profiles) == {"kmb2", "komsa"}
+    with service.sessions.begin() as session:
+        assert isinstance(add_user(session, username="dana", role="dpo", password=PASSWORD, now=START,
+                                   controllers=["*"]), User)
+    assert service.console is not None
+    chost, cport = service.console
+    async with httpx.AsyncClient(base_url=f"http://{chost}:{cport}", timeout=30) as web:
+        login = await web.get("/login")
+        response = await web.post("/login", data={"username": "dana", "password": PASSWORD,
+                                                  "csrf_token": csrf_of(login.text)})
+        assert response.status_code == 303, response.text[:300]
+        page = await web.get(f"/tickets/{ticket.id}")
+        response = await web.post(f"/tickets/{ticket.id}/notes", data={
+            "text": "Hausverwaltung telefonisch informiert", "csrf_token": csrf_of(page.text)})
+        assert response.status_code == 303, response.text[:300]
+        shown = (await web.get(response.headers["location"])).text
+    assert "kein Profil geladen" not in shown and "Notiz gespeichert." in shown
+
 
 async def test_without_the_register_kmb2_answers_as_before(start_service: ServiceFactory) -> None:
     """A request that names no registered client is kmb2's own (receipt, identity as usual)."""

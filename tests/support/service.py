@@ -30,6 +30,7 @@ class Service:
     clock: FakeClock
     sink: SmtpSink
     profiles: dict[str, ControllerProfile]
+    console: tuple[str, int] | None = None  # the web console's (host, port) when it was waited for
 
     async def send(self, raw: bytes, *, mail_from: str, to: str = "klaus.marwede@kmb2.de") -> None:
         """Deliver like an MTA does; returns once our server answered 250."""
