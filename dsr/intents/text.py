@@ -284,7 +284,15 @@ def tokenize(text: str, ranges: Sequence[tuple[int, int]] | None = None) -> list
     append = tokens.append
     make = tuple.__new__  # Token(...) without the Python-level __new__ of named tuples
     conj_offset = 0
+    conjunctions = _CONJUNCTIONS
+    folded = _fold_cached
+    # Token starts only grow within a range, so the number of breaks at or before a start (what
+    # bisect_right gives) is counted on from the previous token; the sentinels end each walk.
+    sentences = [*sentence_breaks, len(text) + 1]
+    clauses = [*clause_breaks, len(text) + 1]
     for start_at, end_at in ranges:
+        sentence = bisect_right(sentence_breaks, start_at)
+        clause = bisect_right(clause_breaks, start_at)
         segment = text[start_at:end_at]
         specials = _special_tokens(segment)
         if not any(specials):
@@ -297,19 +305,22 @@ def tokenize(text: str, ranges: Sequence[tuple[int, int]] | None = None) -> list
                 if word is None:
                     word = norm = parts[i + 1]
                 else:
-                    norm = fold(word)
-                    if norm in _CONJUNCTIONS:
+                    norm = folded(word) if len(word) <= FOLD_CACHED_MAX else fold_text(word)
+                    if norm in conjunctions:
                         conj_offset += 1
+                while sentences[sentence] <= start:
+                    sentence += 1
+                while clauses[clause] <= start:
+                    clause += 1
                 end = start + len(word)
-                append(make(Token, (norm, start, end, bisect_right(sentence_breaks, start),
-                                    bisect_right(clause_breaks, start) + conj_offset)))
+                append(make(Token, (norm, start, end, sentence, clause + conj_offset)))
                 start = end + len(parts[i + 2])
             continue
         for m in _token_pattern(*specials).finditer(text, start_at, end_at):
             kind = m.lastgroup
             if kind == "word":
                 norm = fold(m.group())
-                if norm in _CONJUNCTIONS:
+                if norm in conjunctions:
                     conj_offset += 1
             elif kind == "digits":
                 norm = m.group()
@@ -318,8 +329,11 @@ def tokenize(text: str, ranges: Sequence[tuple[int, int]] | None = None) -> list
             else:
                 norm = citation_token(m)
             start, end = m.span()
-            append(make(Token, (norm, start, end, bisect_right(sentence_breaks, start),
-                                bisect_right(clause_breaks, start) + conj_offset)))
+            while sentences[sentence] <= start:
+                sentence += 1
+            while clauses[clause] <= start:
+                clause += 1
+            append(make(Token, (norm, start, end, sentence, clause + conj_offset)))
     return tokens
 
 
