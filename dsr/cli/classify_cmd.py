@@ -142,18 +142,21 @@ def _held_out(paths: list[Path]) -> None:
     dev = paths[0].parent / "dev.jsonl"  # the shared dev corpus also trains the second signal
     extra = _read_labelled(dev) if dev.is_file() and dev.name not in files else []
     typer.echo(f"{'held out':<28} {'exact':>6} {'ignored':>8} {'auto prec':>10} {'auto n':>7} "
-               f"{'esc rec':>8} {'false esc':>10} {'asked':>6}   thresholds (chosen on the other files)")
+               f"{'esc rec':>8} {'false esc':>10} {'asked':>6} {'by model':>9}   "
+               "thresholds (chosen on the other files)")
     for item in held_out(default_classifier(), files, extra=extra):
         s, t = item.scores, item.thresholds
         typer.echo(f"{item.name:<28} {s.exact:>6.3f} {s.ignored_share:>8.3f} "
                    f"{s.auto_handled_precision:>10.3f} {s.auto_handled:>7} {s.escalation_recall:>8.3f} "
-                   f"{s.false_escalation:>10.3f} {s.asked_share:>6.3f}   "
+                   f"{s.false_escalation:>10.3f} {s.asked_share:>6.3f} "
+                   f"{s.asked_by_model_share:>9.3f}   "
                    f"strong={t.strong} routine_strong={t.routine_strong} max_labels={t.max_labels} "
                    f"max_words={t.max_words} "
                    f"(training auto prec {item.training.auto_handled_precision:.3f}; "
                    f"model trained on {item.model_examples})")
     typer.echo("esc rec / false esc: the DPO sees the message at once (escalation or triage queue); "
-               "asked: share answered with a clarification question to the sender")
+               "asked: share answered with a clarification question to the sender; by model: share asked "
+               "because the learned second signal doubted a reading the rules would have answered")
 
 
 def _check_labelled(record: Any) -> str | None:

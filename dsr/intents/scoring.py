@@ -11,7 +11,11 @@ The figures a DPO needs before trusting automation:
   human to look"): a message counts as escalated when the DPO sees it at once (route `escalate`
   or `triage`, or a consent withdrawal beyond advertising, which the pipeline hands to a person).
   A clarification question (route `clarify`) is put to the sender, not to a person at the
-  controller, so it counts as neither; `asked` is its share of all messages.  The figures that
+  controller, so it counts as neither; `asked` is its share of all messages, split by cause:
+  `asked_by_model` were readings the rules alone would have answered automatically but the
+  learned second signal doubted (evidence `model.disagrees`), the rest come from the rules'
+  own weak or ambiguous readings; `asked_right` / `asked_by_model_right` count the questions
+  put on a reading that was exactly right and needed no person (questions nobody needed).  The figures that
   count a clarification question as an escalation (the classifier's `escalate` flag, used until
   2026-12-07) are kept beside them as `escalation_recall_any` / `false_escalation_any`;
 - per label precision and recall, and a confusion table (gold label -> predicted labels);
@@ -33,6 +37,7 @@ from dsr.intents.consent_scope import ConsentScope, consent_scope
 from dsr.intents.model import Classification
 from dsr.intents.rights import Right
 from dsr.intents.routing import Decision, Route, decide, reaches_person
+from dsr.intents.secondsignal import RULE_ID as MODEL_RULE_ID
 
 LABELS: tuple[str, ...] = tuple(r.value for r in Right)
 MISSED = "-"  # confusion column: a gold label the prediction lacks
@@ -86,6 +91,9 @@ class CorpusScores:
     escalation_recall_any: float = 1.0  # as escalation_recall, a clarification question counted as escalation
     false_escalation_any: float = 0.0  # as false_escalation, a clarification question counted as escalation
     per_reason: tuple[ReasonScores, ...] = ()  # most often fired first
+    asked_by_model: int = 0  # clarification questions the learned second signal caused
+    asked_right: int = 0  # clarification questions on a reading that was right and needed no person
+    asked_by_model_right: int = 0  # of `asked_by_model`, on a right reading
 
     @property
     def ignored_share(self) -> float:
@@ -94,6 +102,10 @@ class CorpusScores:
     @property
     def asked_share(self) -> float:
         return _ratio(self.asked, self.messages, empty=0.0)
+
+    @property
+    def asked_by_model_share(self) -> float:
+        return _ratio(self.asked_by_model, self.messages, empty=0.0)
 
     @property
     def auto_handled_precision(self) -> float:
@@ -110,6 +122,9 @@ class CorpusScores:
             f"escalation recall             {self.escalation_recall:.3f} (DPO sees it at once)",
             f"false-escalation rate         {self.false_escalation:.3f} (DPO sees it at once)",
             f"clarification questions       {self.asked_share:.3f} ({self.asked} of {self.messages})",
+            f"  caused by the second signal {self.asked_by_model} ({self.asked_by_model_right} on a right "
+            f"reading), by the rules {self.asked - self.asked_by_model} "
+            f"({self.asked_right - self.asked_by_model_right} on a right reading)",
             f"  counting a question as escalation: recall {self.escalation_recall_any:.3f}, "
             f"false escalation {self.false_escalation_any:.3f}",
             f"precision without a human     {self.auto_precision:.3f}",
@@ -182,6 +197,7 @@ def score(records: Iterable[dict[str, Any]],
     total = exact = 0
     must = must_hit = must_not = must_not_hit = auto = auto_right = 0
     must_any = must_not_any = asked = 0
+    asked_by_model = asked_right = asked_by_model_right = 0
     requests = ignored = handled = handled_right = 0
     counts = {label: [0, 0, 0, 0] for label in LABELS}  # tp, fp, fn, predicted
     confusion: dict[str, dict[str, int]] = {label: {} for label in LABELS}
@@ -214,8 +230,14 @@ def score(records: Iterable[dict[str, Any]],
                 row[MISSED] = row.get(MISSED, 0) + 1
         decision = _pipeline_route(decide(result), record)
         to_person = reaches_person(decision)
-        asked += decision.route is Route.CLARIFY
         wanted = record.get("escalate")
+        if decision.route is Route.CLARIFY:
+            by_model = any(item.rule == MODEL_RULE_ID for item in result.evidence)
+            needless = right and wanted is not True
+            asked += 1
+            asked_by_model += by_model
+            asked_right += needless
+            asked_by_model_right += by_model and needless
         for reason in dict.fromkeys(decision.reasons):
             cell = reason_counts.setdefault(reason, [0, 0, 0, 0])
             cell[0] += 1
@@ -266,6 +288,9 @@ def score(records: Iterable[dict[str, Any]],
         confusion=confusion,
         ignored_ids=tuple(ignored_ids),
         asked=asked,
+        asked_by_model=asked_by_model,
+        asked_right=asked_right,
+        asked_by_model_right=asked_by_model_right,
         escalation_recall_any=_ratio(must_any, must),
         false_escalation_any=_ratio(must_not_any, must_not, empty=0.0),
         per_reason=tuple(ReasonScores(reason, *cell) for reason, cell in

@@ -86,12 +86,32 @@ def train_model(analyses: dict[Key, Analysis], records: Sequence[dict[str, Any]]
                               for r in records)
 
 
+def _out_of_file(analyses: dict[Key, Analysis], files: dict[str, list[dict[str, Any]]],
+                 extra: Sequence[dict[str, Any]]) -> dict[Key, Analysis]:
+    """Each training record with the readings of a model trained without its file (and with `extra`).
+
+    The thresholds are chosen on these, so that the training figures show what the model does on
+    a file it never saw, as on the held-out one: the model trained on all training files reads its
+    own training messages almost perfectly (with it, 230-269 automatic answers per 750 training
+    messages at precision 0.94-0.95, against 33-43 per 250 held out at 0.94-1.00).
+    """
+    fitting = dict(analyses)
+    for name, records in files.items():
+        rest = [r for other, rs in files.items() if other != name for r in rs]
+        second = train_model(analyses, [*rest, *extra])
+        for key in map(_key, records):
+            item = analyses[key]
+            fitting[key] = item._replace(model=second.probabilities(item.features))
+    return fitting
+
+
 def held_out(classifier: Classifier, files: dict[str, list[dict[str, Any]]], *,
              extra: Sequence[dict[str, Any]] = (), model: bool = True) -> list[HeldOut]:
     """Tune on all files but one (and `extra`), score that one; once per file.
 
-    With `model`, the second signal is trained for each rotation on the training records only;
-    without it, the rules are measured alone.
+    With `model`, the second signal is trained for each rotation on the training records only
+    (and the thresholds are chosen on its readings of each training file by a model trained
+    without that file: `_out_of_file`); without it, the rules are measured alone.
     """
     analyses = _analysed(classifier, [*(r for rs in files.values() for r in rs), *extra])
     results = []
@@ -102,9 +122,11 @@ def held_out(classifier: Classifier, files: dict[str, list[dict[str, Any]]], *,
         if second is not None:
             current = {key: item._replace(model=second.probabilities(item.features))
                        for key, item in analyses.items()}
+            others = {other: rs for other, rs in files.items() if other != name}
+            fitting = _out_of_file(analyses, others, extra) if len(others) > 1 else current
         else:
-            current = analyses
-        thresholds, fitted = choose_thresholds(rotation, training, current)
+            current = fitting = analyses
+        thresholds, fitted = choose_thresholds(rotation, training, fitting)
         tuned = rotation.with_thresholds(thresholds)
         results.append(HeldOut(name, thresholds, fitted, score(records, _scorer(tuned, current)),
                                second.examples if second is not None else 0))

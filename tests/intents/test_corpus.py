@@ -55,8 +55,17 @@ FLOORS: dict[str, tuple[float, float, float, float, float]] = {
 HELD_OUT_FLOORS: dict[str, tuple[float, float, float, float, float]] = {
     "mail-de.jsonl": (0.85, 0.01, 0.96, 0.96, 0.095),
     "chat-and-dialect.jsonl": (0.80, 0.005, 0.96, 0.90, 0.11),
-    "formal-and-english.jsonl": (0.78, 0.005, 0.95, 0.98, 0.17),
-    "business-cases.jsonl": (0.78, 0.005, 0.93, 0.93, 0.24),
+    "formal-and-english.jsonl": (0.78, 0.005, 0.97, 0.98, 0.17),
+    "business-cases.jsonl": (0.78, 0.005, 0.94, 0.93, 0.24),
+}
+# Held out: share of messages answered with a clarification question, at most (today 0.412, 0.368,
+# 0.376, 0.372; before the thresholds were chosen on out-of-file model readings 0.412, 0.368,
+# 0.384, 0.388).
+HELD_OUT_ASKED: dict[str, float] = {
+    "mail-de.jsonl": 0.42,
+    "chat-and-dialect.jsonl": 0.38,
+    "formal-and-english.jsonl": 0.38,
+    "business-cases.jsonl": 0.38,
 }
 
 
@@ -103,6 +112,7 @@ def rotated() -> dict[str, HeldOut]:
 @pytest.mark.parametrize("name", sorted(HELD_OUT_FLOORS))
 def test_held_out_figures_hold_their_floors(rotated: dict[str, HeldOut], name: str) -> None:
     _assert_floors(rotated[name].scores, HELD_OUT_FLOORS[name])
+    assert rotated[name].scores.asked_share <= HELD_OUT_ASKED[name], "\n".join(rotated[name].scores.lines())
 
 
 def test_thresholds_are_chosen_without_the_held_out_file(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -15,7 +15,7 @@ from dsr.intents.classifier import Classifier, default_classifier, train_second_
 from dsr.intents.lexicon import load_lexicon
 from dsr.intents.rights import Right
 from dsr.intents.routing import Route, decide
-from dsr.intents.scoring import read_corpus
+from dsr.intents.scoring import read_corpus, score
 from dsr.intents.secondsignal import CORPUS_DIR, RULE_ID, SecondSignal
 
 HELD_OUT = ("mail-de.jsonl", "chat-and-dialect.jsonl", "formal-and-english.jsonl", "business-cases.jsonl")
@@ -82,6 +82,8 @@ def test_the_shipped_classifier_carries_a_model_trained_on_every_shipped_file() 
 
 
 def test_the_held_out_model_never_sees_the_held_out_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Per rotation: the model scored on the held-out file and the models whose readings choose the
+    thresholds (one per training file, trained without it) never see the held-out file."""
     files = {name: read_corpus(CORPUS_DIR / name)[:30] for name in HELD_OUT}
     dev = read_corpus(CORPUS_DIR / "dev.jsonl")[:20]
     seen: list[set[str]] = []
@@ -93,9 +95,55 @@ def test_the_held_out_model_never_sees_the_held_out_file(monkeypatch: pytest.Mon
 
     monkeypatch.setattr(tuning, "train_model", spy)
     results = tuning.held_out(default_classifier(), files, extra=dev)
-    assert len(seen) == len(files)
-    for item, trained in zip(results, seen, strict=True):
-        assert not trained & {r["id"] for r in files[item.name]}, item.name
-        others = {r["id"] for name, rs in files.items() if name != item.name for r in rs}
-        assert trained == others | {r["id"] for r in dev}
-        assert item.model_examples == len(trained)
+    per_rotation = 1 + (len(files) - 1)  # the rotation's model, then one per training file
+    assert len(seen) == len(files) * per_rotation
+    dev_ids = {r["id"] for r in dev}
+    for index, item in enumerate(results):
+        held = {r["id"] for r in files[item.name]}
+        others = {name: {r["id"] for r in rs} for name, rs in files.items() if name != item.name}
+        full, *folds = seen[index * per_rotation:(index + 1) * per_rotation]
+        assert full == set().union(*others.values()) | dev_ids
+        assert item.model_examples == len(full)
+        for trained in folds:
+            assert not trained & held, item.name
+            left_out = [name for name, ids in others.items() if not trained & ids]
+            assert len(left_out) == 1, item.name  # exactly one training file left out
+            rest = (ids for name, ids in others.items() if name != left_out[0])
+            assert trained == set().union(*rest) | dev_ids
+
+
+def test_thresholds_are_chosen_on_readings_of_a_model_that_never_saw_the_file(rules: Classifier) -> None:
+    """A training file's messages reach the threshold choice with the readings of a model trained
+    without that file: a model trained on an erasure request labelled otherwise doubts it, the
+    in-sample model would not."""
+    other = [{"id": "a", "subject": "", "body": ERASURE, "labels": ["marketing_objection"]},
+             {"id": "b", "subject": "", "body": INVOICE, "labels": ["other"]}]
+    mine = [{"id": "c", "subject": "", "body": ERASURE, "labels": ["erasure"]},
+            {"id": "d", "subject": "", "body": "Bitte löschen Sie mein Konto.", "labels": ["erasure"]}]
+    analyses = tuning._analysed(rules, [*other, *mine])
+    fitting = tuning._out_of_file(analyses, {"other": other, "mine": mine}, [])
+    read = fitting[tuning._key(mine[1])].model
+    assert read is not None
+    feats = analyses[tuning._key(mine[1])].features
+    in_sample = tuning.train_model(analyses, [*other, *mine]).probabilities(feats)
+    assert in_sample["erasure"] > read["erasure"]
+
+
+def test_score_counts_the_questions_the_model_caused(rules: Classifier) -> None:
+    """`dsr classify --score`/`--heldout` split clarification questions by cause (model or rules)
+    and count those put on a reading that was right."""
+    records: list[dict[str, Any]] = [
+        {"id": "m", "subject": "", "body": ERASURE, "labels": ["erasure"], "escalate": False},
+        {"id": "r", "subject": "", "body": "Hallo, bitte nehmen Sie mich aus Ihrem System. Danke",
+         "labels": ["erasure"], "escalate": False},
+    ]
+    doubting = rules.with_second(_trained(["marketing_objection"]))
+    weak = rules.classify("", records[1]["body"], "email")
+    assert decide(weak).route is Route.CLARIFY  # a weak rule reading
+    result = score(records, doubting.classify)
+    counts = (result.asked, result.asked_by_model, result.asked_by_model_right, result.asked_right)
+    assert counts == (2, 1, 1, 2)
+    assert "caused by the second signal 1 (1 on a right reading), by the rules 1 (1 on a right reading)" in \
+        "\n".join(result.lines())
+    alone = score(records, rules.classify)
+    assert (alone.asked, alone.asked_by_model) == (1, 0)
