@@ -425,3 +425,38 @@ def test_rights_named_for_later_or_in_a_list_are_not_requested(body: str, expect
 def test_a_reservation_beside_a_request_keeps_the_request() -> None:
     body = "Hiermit verlange ich die Löschung meiner Daten und behalte mir weitere Schritte vor."
     assert labels("", body) == ["erasure"]
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("trotz Widerspruch kommen immer noch Mails von euch", "complaint"),
+        ("die Datenkopie, die ihr geschickt habt, ist unvollständig", "complaint"),
+        ("mein Konto bei euch wurde gehackt", "complaint"),
+        ("ich habe heute Strafanzeige gegen euch gestellt", "complaint"),
+        ("can you tell me what you are storing, thanks", "access"),
+        ("bitte sendet meine Daten an meinen neuen Dienstleister", "portability"),
+        ("dauernd rufen Leute von euch an und wollen mir Verträge andrehen", "marketing_objection"),
+    ],
+)
+def test_chat_grievances_and_english(body: str, expected: str) -> None:
+    assert expected in labels("", body, "telegram")
+
+
+def test_a_breach_asked_about_is_no_complaint() -> None:
+    """"Gab es ein Datenleck?" asks; only a breach said to have happened is a complaint."""
+    body = "Gab es bei euch ein Datenleck? Welche Daten sind betroffen?"
+    assert "complaint" not in labels("", body, "telegram")
+
+
+@pytest.mark.parametrize(
+    ("body", "non_request"),
+    [
+        ("wann kommt der Monteur am Freitag?", "order"),
+        ("wie kann ich bei euch Partner werden?", "business"),
+        ("habt ihr Ladegeräte für Laptops?", "business"),
+    ],
+)
+def test_chat_routine_questions_are_set_aside_with_a_reason(body: str, non_request: str) -> None:
+    result = classify("", body, "telegram")
+    assert result.labels == (Right.OTHER,) and result.non_request == non_request and not result.escalate

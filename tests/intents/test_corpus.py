@@ -46,7 +46,7 @@ FLOORS: dict[str, tuple[float, float, float, float, float]] = {
     "business-cases.jsonl": (0.79, 0.005, 0.90, 0.93, 0.25),
     # Chat probe (153 short messages, written without reading the training files; its errors were
     # then read for rules, so these floors are in-sample for the rules; the model never sees it).
-    "probes/chat.jsonl": (0.87, 0.005, 0.97, 0.88, 0.06),
+    "probes/chat.jsonl": (0.90, 0.005, 0.97, 0.95, 0.04),
     # probes/business.jsonl (145, the two controllers' business; 0.731 exact before its fixes)
     "probes/business.jsonl": (0.82, 0.01, 0.93, 0.74, 0.29),
 }
