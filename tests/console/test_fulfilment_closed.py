@@ -25,6 +25,7 @@ from dsr.store.models import (
     Ticket,
     TicketNote,
 )
+from dsr.store.tickets.services import open_ticket
 from tests.support.fulfilment import NOW, fulfilment_console
 from tests.support.routes import POST_DATA
 
@@ -188,3 +189,40 @@ def test_every_ticket_action_of_a_closed_ticket_is_refused_except_reopen_and_bre
         assert s.scalar(select(func.count()).select_from(TicketNote)) == 1
         assert s.scalar(select(func.count()).select_from(AuditEvent).where(
             AuditEvent.action == ACTION_REFUSED)) == len(refused)
+
+
+def test_a_bulk_assignment_that_includes_a_closed_ticket_assigns_nothing(
+        console: tuple[TestClient, int, sessionmaker[Session]]) -> None:
+    """The work list's bulk "Zuweisen" reaches closed tickets too (scope "alle", search): a closed
+    one is refused and audited like its own page's actions, and nothing of the batch is assigned."""
+    client, closed_id, sessions = console
+    with sessions.begin() as s:
+        ticket = s.get(Ticket, closed_id)
+        assert ticket is not None
+        close(s, ticket, outcome="withdrawn", refusal_code=None, actor="console:dana",
+              reason="Die Person hat die Anfrage telefonisch zurückgezogen", now=NOW)
+        reference = ticket.reference
+        open_id = open_ticket(s, controller="kmb2", land="NI", channel="email", received_at=NOW,
+                              rights=["access"], now=NOW).id
+
+    def assignees() -> list[str | None]:
+        with sessions() as s:
+            return [s.get(Ticket, i).assignee for i in (closed_id, open_id)]  # type: ignore[union-attr]
+
+    def bulk(*ids: int) -> str:
+        response = client.post("/queue/bulk", data={"ids": [str(i) for i in ids], "action": "assign",
+                                                    "assignee": "dana", "query": "scope=all",
+                                                    "csrf_token": client.csrf})  # type: ignore[attr-defined]
+        assert response.status_code == 303
+        return client.get(response.headers["location"]).text
+
+    page = bulk(closed_id, open_id)
+    assert f"Nichts zugewiesen: {reference} ist abgeschlossen und nur lesbar" in page
+    assert assignees() == [None, None]
+    with sessions() as s:
+        rows = s.scalars(select(AuditEvent).where(AuditEvent.action == ACTION_REFUSED)).all()
+        refused = [(r.ticket_id, (r.detail or {}).get("action")) for r in rows]
+    assert refused == [(closed_id, "queue/bulk assign")]
+    assert "2 Anfragen an dana zugewiesen" not in page
+    assert "1 Anfragen an dana zugewiesen" in bulk(open_id)
+    assert assignees() == [None, "dana"]

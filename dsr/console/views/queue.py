@@ -18,7 +18,8 @@ from starlette.responses import Response
 
 from dsr.console.guard import Ctx
 from dsr.console.labels import CHANNELS, IDENTITY, OPEN_STATES, REASONS, STATES
-from dsr.console.operations import RefusedError, check_outcome, close
+from dsr.console.operations import RefusedError, check_outcome, close, is_closed, refuse_closed
+from dsr.console.views.closed import CLOSED_REFUSAL
 from dsr.console.worklist import (
     WorkRow,
     follow_up_due_ids,
@@ -277,7 +278,21 @@ def bulk(ctx: Ctx) -> Response:
             return ctx.redirect(back, "Zuweisen nur an ein aktives DSB-Konto.", "error")
         with ctx.services.sessions.begin() as session:
             in_scope = ctx.scope.where(Ticket.controller)
-            for ticket in session.scalars(select(Ticket).where(Ticket.id.in_(ids), in_scope)):
+            tickets = list(session.scalars(select(Ticket).where(Ticket.id.in_(ids), in_scope)
+                                           .order_by(Ticket.id)))
+            closed = [t for t in tickets if is_closed(t)]
+            if closed:
+                # A closed ticket is read-only until "Wieder öffnen": nothing is assigned (as a bulk
+                # close changes nothing when one ticket refuses), each refusal is audited.
+                for ticket in closed:
+                    refuse_closed(session, ticket, actor=ctx.actor, action="queue/bulk assign",
+                                  audit_action="console.action_refused_closed", reason=CLOSED_REFUSAL,
+                                  now=ctx.now)
+                refs = ", ".join(t.reference for t in closed)
+                verb = "ist" if len(closed) == 1 else "sind"
+                return ctx.redirect(back, f"Nichts zugewiesen: {refs} {verb} abgeschlossen und nur lesbar "
+                                          "(zuerst „Wieder öffnen“).", "error")
+            for ticket in tickets:
                 assign(session, ticket, name or None, actor=ctx.actor, now=ctx.now)
         who = f"an {name}" if name else "an niemanden"
         return ctx.redirect(back, f"{len(ids)} Anfragen {who} zugewiesen.")
