@@ -460,3 +460,31 @@ def test_a_breach_asked_about_is_no_complaint() -> None:
 def test_chat_routine_questions_are_set_aside_with_a_reason(body: str, non_request: str) -> None:
     result = classify("", body, "telegram")
     assert result.labels == (Right.OTHER,) and result.non_request == non_request and not result.escalate
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        # Art. 12(3): information about the action taken is no access request.
+        ("Bitte löschen Sie alle Daten zu meiner Person. Nach Art. 12 Abs. 3 DSGVO haben Sie mir "
+         "binnen eines Monats Auskunft über die ergriffenen Maßnahmen zu geben.", ["erasure"]),
+        # Art. 19: the recipients are to be told of the erasure; the sender asks nothing about them.
+        ("Please erase my personal data and inform any recipients to whom my data was disclosed.",
+         ["erasure"]),
+        # The data named as the object of deleting or correcting, in English.
+        ("Please delete any personal information about me which you have collected.", ["erasure"]),
+        # "damaged" is no claim for damages.
+        ("We object to invoice 4471: the goods were delivered damaged. Please issue a credit note.",
+         ["other"]),
+    ],
+)
+def test_duties_and_objects_in_letters_ask_no_other_right(body: str, expected: list[str]) -> None:
+    assert labels("", body) == expected
+
+
+def test_a_courts_letter_is_no_request_of_its_own() -> None:
+    body = ("In dem Rechtsstreit Krause ./. Elektro Nord GmbH werden Sie gebeten, dem Gericht binnen "
+            "zwei Wochen mitzuteilen, ob der Auftrag des Klägers bei Ihnen erfasst wurde, und die "
+            "Unterlagen in Kopie vorzulegen.\n\nAuf Anordnung\nMeyer, Justizbeschäftigte")
+    result = classify("Auskunftsersuchen des Gerichts, Az. 4 C 77/26", body, "email")
+    assert result.labels == (Right.OTHER,) and "authority" in result.reasons
