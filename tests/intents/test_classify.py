@@ -488,3 +488,13 @@ def test_a_courts_letter_is_no_request_of_its_own() -> None:
             "Unterlagen in Kopie vorzulegen.\n\nAuf Anordnung\nMeyer, Justizbeschäftigte")
     result = classify("Auskunftsersuchen des Gerichts, Az. 4 C 77/26", body, "email")
     assert result.labels == (Right.OTHER,) and "authority" in result.reasons
+
+
+def test_an_impersonal_procedure_question_exercises_no_right() -> None:
+    # Asked about anyone ("über einen"), not about me: a question for a person, no access answer.
+    result = classify("", "Kann man bei euch nachsehen lassen, was ihr so über einen gespeichert habt?",
+                      "telegram")
+    assert Right.ACCESS not in result.labels
+    assert any(e.suppressed_by == "false_friend.impersonal_procedure_question" for e in result.evidence)
+    # My own data, asked impersonally in chat, stays a request.
+    assert "erasure" in labels("", "kann man die daten von mir auf der plattform löschen lassen?", "telegram")

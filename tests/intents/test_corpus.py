@@ -60,7 +60,7 @@ HELD_OUT_FLOORS: dict[str, tuple[float, float, float, float, float]] = {
     "mail-de.jsonl": (0.85, 0.01, 0.96, 0.96, 0.095),
     "chat-and-dialect.jsonl": (0.80, 0.005, 0.96, 0.90, 0.11),
     "formal-and-english.jsonl": (0.78, 0.005, 0.97, 0.98, 0.17),
-    "business-cases.jsonl": (0.78, 0.005, 0.94, 0.93, 0.24),
+    "business-cases.jsonl": (0.79, 0.005, 0.94, 0.93, 0.24),
 }
 # Held out: share of messages answered with a clarification question, at most (today 0.412, 0.368,
 # 0.376, 0.372; before the thresholds were chosen on out-of-file model readings 0.412, 0.368,
