@@ -498,3 +498,17 @@ def test_an_impersonal_procedure_question_exercises_no_right() -> None:
     assert any(e.suppressed_by == "false_friend.impersonal_procedure_question" for e in result.evidence)
     # My own data, asked impersonally in chat, stays a request.
     assert "erasure" in labels("", "kann man die daten von mir auf der plattform löschen lassen?", "telegram")
+
+
+def test_third_countries_in_an_access_letter_are_no_grievance() -> None:
+    body = ("Please send me a copy of my personal data and name the recipients, including recipients "
+            "in third countries. Should you not answer within one month, I will lodge a complaint "
+            "with the supervisory authority.")
+    result = classify("Subject access request", body, "email")
+    assert result.labels == (Right.ACCESS,) and "complaint" not in result.reasons
+
+
+def test_an_english_executors_letter_escalates_as_deceased() -> None:
+    body = ("I am the executor of the estate of my late mother, Joan Baker. Please delete her "
+            "customer account.")
+    assert "deceased" in classify("Account of Mrs Joan Baker", body, "email").reasons
