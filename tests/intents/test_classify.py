@@ -388,6 +388,9 @@ def test_business_requests_are_read(body: str, expected: str) -> None:
         ("Bitte vernichten Sie die Ausweiskopie und alle anderen Unterlagen, die ich geschickt habe.",
          "complaint"),
         ("Anbei die Unterlagen zu meinem Partnerantrag mit Personalausweiskopie.", "access"),
+        ("Wir müssen unser Verzeichnis der Verarbeitungstätigkeiten aktualisieren, bitte senden Sie uns den "
+         "AV-Vertrag.", "rectification"),
+        ("Ihr Vertreter stand gestern zum dritten Mal unangemeldet in unserem Laden.", "complaint"),
     ],
 )
 def test_business_look_alikes_are_not_read(body: str, absent: str) -> None:
