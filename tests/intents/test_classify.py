@@ -515,3 +515,20 @@ def test_an_english_executors_letter_escalates_as_deceased() -> None:
     body = ("I am the executor of the estate of my late mother, Joan Baker. Please delete her "
             "customer account.")
     assert "deceased" in classify("Account of Mrs Joan Baker", body, "email").reasons
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("schickt mir nix mehr, ok?", ["marketing_objection"]),  # a chat's "ok" is no consent
+        ("sperrt meine daten", ["restriction"]),  # "meine Daten" with a verb is no bare access chat
+        ("habt ihr schon gelöscht??", ["erasure"]),  # a deletion chased
+        ("warum steht bei euch mein Nachname als Meier?", ["rectification"]),
+    ],
+)
+def test_chat_one_liners_read_exactly(body: str, expected: list[str]) -> None:
+    assert labels("", body, "telegram") == expected
+
+
+def test_an_ok_taken_back_is_still_a_consent_withdrawal() -> None:
+    assert "consent_withdrawal" in labels("", "ich ziehe mein OK von damals zurück", "telegram")
