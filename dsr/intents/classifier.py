@@ -71,6 +71,9 @@ class _Scored(NamedTuple):
     reasons: list[str]
     routine: list[Evidence]  # positive evidence that this is no privacy request
     privacy: bool  # a privacy word outside a false friend's sentence: never route away unseen
+    # ... in a sentence where the sender speaks of themselves ("ich", "mein"; word list `speaker`):
+    # no matter claims the message
+    own_privacy: bool = False
 
 
 _NOTHING = _Scored({}, [], [], [], False)
@@ -143,7 +146,7 @@ class Classifier:
         if not any(view.matches for view in views):
             return _NOTHING
         routine: list[Evidence] = []
-        privacy = False
+        privacy = own_privacy = False
         best: dict[tuple[str, str], tuple[Right, float]] = {}
         evidence: list[Evidence] = []
         reasons: list[str] = []
@@ -156,10 +159,21 @@ class Classifier:
                 if rule.max_tokens is not None and len(view.tokens) > rule.max_tokens:
                     continue
                 if rule.kind == "privacy":
+                    if not own_privacy:
+                        # A false friend's sentence is no privacy matter, but the sender speaking of
+                        # their own data in it ("bitte meinen Account nicht löschen, nur sperren")
+                        # still forbids any matter to claim the message.
+                        sentence = view.tokens[match.first].sentence
+                        own_privacy = rule.own or (view.has("speaker", sentence)
+                                                   and not view.has("notice_read", sentence))
                     privacy = privacy or not _in_false_friend_sentence(view, match)
                     continue
                 if rule.kind == "routine":
-                    if len(routine) < MAX_HITS_PER_RULE:
+                    # Capped per rule (not for all routine rules together): a second, different
+                    # mass-mail marker or a matter that claims privacy words must not be crowded
+                    # out by three hits of a greeting.
+                    per_rule[rule.id] = per_rule.get(rule.id, 0) + 1
+                    if per_rule[rule.id] <= MAX_HITS_PER_RULE:
                         routine.append(evidence_for(view, match, weight=0.0, suppressed_by=None,
                                                     label=Right.OTHER))
                     continue
@@ -186,7 +200,7 @@ class Classifier:
         scores: dict[Right, float] = {}
         for label, value in best.values():
             scores[label] = scores.get(label, 0.0) + value
-        return _Scored(scores, evidence, reasons, routine, privacy)
+        return _Scored(scores, evidence, reasons, routine, privacy, own_privacy)
 
     def classify(self, subject: str, body: str, channel: str) -> Classification:
         """Rights, escalation reasons and evidence of one message (see the module docstring)."""
@@ -219,7 +233,8 @@ class Classifier:
             body_scored = _Scored(fwd_scored.scores, body_scored.evidence + fwd_scored.evidence,
                                   body_scored.reasons + fwd_scored.reasons,
                                   body_scored.routine + fwd_scored.routine,
-                                  body_scored.privacy or fwd_scored.privacy)
+                                  body_scored.privacy or fwd_scored.privacy,
+                                  body_scored.own_privacy or fwd_scored.own_privacy)
         factor = REPLY_SUBJECT_FACTOR if is_reply and body_scored.scores else SUBJECT_FACTOR
         subject_scored = self._score([subject_view], auto_reply=auto_reply, factor={"subject": factor},
                                      grievance=grievance)
@@ -237,7 +252,10 @@ class Classifier:
             non_request = self._non_request(body_scored, subject_scored, auto_reply=auto_reply,
                                             words=own_words + len(subject_view.tokens))
         language = self._language(subject_norms + own_norms)
-        routine = bool(body_scored.routine or subject_scored.routine)
+        # A matter that claims privacy words is evidence for setting a message aside, not for doubting
+        # a right read beside it (`Thresholds.routine_strong` keeps to the other routine rules).
+        routine = any(not self.routine_rules[item.rule].claims
+                      for item in body_scored.routine + subject_scored.routine)
         asked_about = legal_sort({e.label for e in evidence if e.suppressed_by in self.asking})
         return Analysis(labels, scores, evidence, own_words, routine, non_request, subject_only, is_reply,
                         language, channel, (subject_norms, own_norms),
@@ -331,12 +349,24 @@ class Classifier:
         return any(item.reason is not None and self.cues[item.rule].not_own_request for item in evidence)
 
     def _non_request(self, body: _Scored, subject: _Scored, *, auto_reply: bool, words: int) -> str:
-        """The routine code when positive evidence shows that no one asks about their data, else ""."""
+        """The routine code when positive evidence shows that no one asks about their data, else "".
+
+        A privacy word rules out every routine reading except a matter that claims it (`claims`:
+        "Position 3 löschen" in an order, "GDPR" in a vendor's checklist, "Danke, erledigt" under
+        our confirmation), and no matter claims a privacy word in a sentence where the sender
+        speaks of themselves ("ich", "meine", "my") or a right read anywhere.
+        """
         if auto_reply:
             return "auto_reply"
-        if body.privacy or subject.privacy or body.scores or subject.scores:
+        if body.scores or subject.scores:
             return ""
-        for item in body.routine + subject.routine:
+        routine = body.routine + subject.routine
+        if body.privacy or subject.privacy:
+            if body.own_privacy or subject.own_privacy or any(
+                    item.suppressed_by == "negation" for item in body.evidence + subject.evidence):
+                return ""  # the sender speaks of their own data, or of a right they do not want
+            routine = [item for item in routine if self.routine_rules[item.rule].claims]
+        for item in routine:
             return self.routine[item.rule]
         return "chat_noise" if words == 0 else ""
 

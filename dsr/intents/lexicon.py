@@ -44,7 +44,8 @@ _RULE_KEYS = {
 }
 _CUE_KEYS = {"id", "reason", "phrases", "all", "window", "needs_right", "requires_label", "note", "unless",
              "not_own_request", "not_with_only"}
-_ROUTINE_KEYS = {"id", "reason", "phrases", "all", "window", "max_tokens", "note", "mass_mail"}
+_ROUTINE_KEYS = {"id", "reason", "phrases", "all", "window", "max_tokens", "note", "mass_mail", "claims"}
+_PRIVACY_KEYS = {"id", "phrases", "all", "window", "max_tokens", "note", "own"}
 _FALSE_FRIEND_KEYS = {"id", "suppresses", "phrases", "all", "window", "unless", "note", "asks",
                       "between_rights"}
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -100,6 +101,12 @@ class Rule:
     # routine: a marker of mass mail (newsletter, sales pitch, phishing); two different ones
     # outweigh privacy words and rights read in the text
     mass_mail: bool = False
+    # routine: a matter (an order change, a vendor's request, a plain acknowledgement) whose reading
+    # stands beside privacy words, unless the sender speaks of themselves in a privacy sentence
+    claims: bool = False
+    # privacy: the wording is about the sender's own data even without "ich"/"mein" ("bitte in
+    # Ihrem System ändern"), so no matter claims it
+    own: bool = False
     # false friend: a question about the procedure; its rights do not count, but the sentence
     # stays a privacy matter (never set aside)
     asks: bool = False
@@ -367,7 +374,7 @@ def _routine_rules(src: _Source, seen: set[str], kind: str) -> list[Rule]:
     rules: list[Rule] = []
     for index, raw in enumerate(src.data.get(kind, [])):
         line = src.table_line(kind, index)
-        allowed = _ROUTINE_KEYS if kind == "routine" else _ROUTINE_KEYS - {"reason"}
+        allowed = _ROUTINE_KEYS if kind == "routine" else _PRIVACY_KEYS
         table = _check_keys(src, raw, allowed, line, f"{kind} #{index + 1}")
         where = f"{kind} {table['id']!r}"
         reason = table.get("reason", "privacy")
@@ -384,7 +391,8 @@ def _routine_rules(src: _Source, seen: set[str], kind: str) -> list[Rule]:
         rules.append(
             Rule(rule_id, kind, str(reason), 1.0, _patterns(src, table, line, where), src.path, line,
                  max_tokens, note=str(table.get("note", "")),
-                 mass_mail=_flag(src, table, "mass_mail", line, where))
+                 mass_mail=_flag(src, table, "mass_mail", line, where),
+                 claims=_flag(src, table, "claims", line, where), own=_flag(src, table, "own", line, where))
         )
     return rules
 

@@ -43,9 +43,15 @@ _CITATION = (
     r"(?:\s*(?P<law>eu-dsgvo|ds-?gvo|dsg-vo|gdpr|bdsg|uwg|bgb|tdddg|ttdsg)\b)?"
 )
 CITATION_RE = re.compile(_CITATION, re.IGNORECASE)
-# E-mail addresses and links are skipped: "kanzlei@steuerbuero.de" is no lawyer.
+# E-mail addresses, links and bare domains are skipped: "kanzlei@steuerbuero.de" is no lawyer,
+# "Ihr Update von w-support.com" no support matter.  A bare domain needs a top-level domain in
+# lower case from a short list without words of their own ("es", "it", "no", "at" are left out),
+# so that "raus.Es reicht" typed without a space keeps its words.
+_TLDS = "de|com|net|org|eu|info|biz|io|ch|nl|fr|pl|uk|app|dev|shop|online|store|email|cloud"
 _EMAIL = r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"
-_LINK = r"(?:https?://|hxxps?://|www\.)\S+"
+_DOMAIN = rf"(?<![\w.@-])[^\W_][\w-]*(?:\.[\w-]+)*\.(?-i:{_TLDS})(?![\w-])(?:/\S*)?"
+_LINK = r"(?:https?://|hxxps?://|www\.)\S+|" + _DOMAIN
+_DOMAIN_HINT = re.compile(rf"[^\W_]\.(?:{_TLDS})(?![\w-])")
 _WORD_OR_DIGITS = r"(?P<word>[^\W\d_]+(?:'[^\W\d_]+)*)|(?P<digits>\d+)"
 
 
@@ -71,12 +77,15 @@ _PLAIN_SPLIT = re.compile(r"([^\W\d_]+(?:'[^\W\d_]+)*)|(\d+)")  # words, numbers
 def _special_tokens(segment: str) -> tuple[bool, bool, bool]:
     """Whether `segment` may hold an address, a link, a citation (arguments of `_token_pattern`).
 
-    Each test is a necessary condition of its alternative: an address needs "@", a link "://" or
-    "www.", a citation "§" or "art" ("Art.", "Artikel", "Article"); the regex matches these
-    letters ignoring case, and no other characters than A, R, T, W fold to them.
+    Each test is a necessary condition of its alternative: an address needs "@", a link "://",
+    "www." or a letter or digit, a dot and a top-level domain; a citation "§" or "art" ("Art.",
+    "Artikel", "Article"); the regex matches these letters ignoring case, and no other
+    characters than A, R, T, W fold to them.
     """
     lowered = segment.lower()
-    return "@" in segment, "://" in segment or "www." in lowered, "§" in segment or "art" in lowered
+    links = "://" in segment or "www." in lowered or (
+        "." in segment and _DOMAIN_HINT.search(segment) is not None)
+    return "@" in segment, links, "§" in segment or "art" in lowered
 
 
 # A sentence ends at . ! ? followed by space, at a blank line, or before a list item.  Written

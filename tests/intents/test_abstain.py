@@ -68,6 +68,40 @@ def test_a_privacy_word_forbids_setting_a_routine_message_aside() -> None:
     assert not (result.labels == (Right.OTHER,) and not result.escalate)
 
 
+@pytest.mark.parametrize(("subject", "body", "code"), [
+    ("Auftrag 5512 – Nachtrag", "Hallo, bitte bei der Bestellung Artikel 2 löschen und dafür "
+     "5 Stück zusätzlich liefern. Rechnung wie immer.", "order"),
+    ("", "Bitte löschen Sie den Termin mit dem Monteur am Freitag, wir sind verreist.", "order"),
+    ("AW: Ihre Datenschutzanfrage vom 3. März", "Danke, erledigt.\n\nGruß\nK. Brandt", "closed"),
+    ("Lieferantenbewertung 2025", "Guten Tag, für unsere Lieferantenbewertung benötigen wir die Kontaktdaten "
+     "Ihres Datenschutzbeauftragten und Ihre aktuellen TOMs.", "business"),
+    ("Bewerbung als Elektroniker", "Hiermit bewerbe ich mich bei Ihnen. Lebenslauf anbei. Die "
+     "Datenschutzerklärung für Bewerber habe ich gelesen.", "application"),
+])
+def test_a_matter_claims_the_privacy_words_inside_it(subject: str, body: str, code: str) -> None:
+    """An order line deleted, a vendor's checklist, a plain acknowledgement under our confirmation:
+    positive evidence of no request although a privacy word occurs (old code: the DPO's triage)."""
+    result = classify(subject, body, "email")
+    assert result.labels == (Right.OTHER,) and not result.escalate
+    assert result.non_request == code
+    assert any(e.rule.startswith("routine.") for e in result.evidence)
+
+
+@pytest.mark.parametrize(("subject", "body"), [
+    ("Auftrag 5512 – Korrektur", "Bitte Artikel 2 streichen. Und ich möchte, dass Sie meine Telefonnummer "
+     "aus dem Kundenkonto löschen."),
+    ("Termin", "Den Termin mit dem Monteur bitte absagen. Meine Handynummer geben Sie bitte niemandem mehr."),
+    ("AW: Bestätigung", "Danke, erledigt. Aber warum habt ihr meine Daten überhaupt gespeichert?"),
+    ("Re: Ihr Update von mein-support.com", "Ganz ehrlich: bitte ab sofort keine mehr davon."),
+    ("Lernplattform-Daten", "Die Zertifikate brauche ich für Bewerbungen. Löschen Sie meinen Zugang bitte "
+     "noch nicht, sperren Sie ihn nur."),
+])
+def test_no_matter_claims_a_person_speaking_of_their_own_data(subject: str, body: str) -> None:
+    """The sender speaks of their own data beside the matter (or a domain names the matter): a person or
+    a question, never set aside."""
+    assert not _set_aside(subject, body)
+
+
 def test_breach_report_is_escalated_as_breach_and_never_set_aside() -> None:
     body = "Guten Tag, ich habe heute die Rechnung eines anderen Kunden bekommen, mit Name und Adresse."
     result = classify("Falsche Rechnung", body, "email")

@@ -66,6 +66,21 @@ def test_addresses_and_links_are_not_words() -> None:
     assert norms == ["an", "oder", "schreiben"]
 
 
+def test_bare_domains_are_not_words() -> None:
+    """A cue word inside a domain ("Ihr Update von mein-support.com") is no support matter."""
+    norms = [t.norm for t in tokenize("Ihr Update von mein-support.com und shop.beispiel.de/abmelden heute")]
+    assert norms == ["ihr", "update", "von", "und", "heute"]
+
+
+@pytest.mark.parametrize(("text", "norms"), [
+    ("Ich will raus.Es reicht", ["ich", "will", "raus", "es", "reicht"]),
+    ("meine Daten.Bitte löschen", ["meine", "daten", "bitte", "loeschen"]),
+])
+def test_words_run_together_at_a_full_stop_stay_words(text: str, norms: list[str]) -> None:
+    """Only a short list of top-level domains in lower case makes a domain: "raus.Es" keeps its words."""
+    assert [t.norm for t in tokenize(text)] == norms
+
+
 def test_sentences_and_clauses() -> None:
     tokens = tokenize("Bitte nicht löschen, nur ändern. Danke")
     assert tokens[0].sentence == tokens[3].sentence != tokens[-1].sentence

@@ -87,6 +87,33 @@ def test_confident_non_privacy_reading_is_ignored_with_its_reason(harness: Harne
         assert event.detail["message_id"] == stored.id
 
 
+VENDOR_CHECKLIST = ("Lieferantenbewertung 2025",
+                    "Guten Tag, für unsere jährliche Lieferantenbewertung benötigen wir Name und "
+                    "Kontaktdaten Ihres Datenschutzbeauftragten sowie Ihre aktuellen TOMs.")
+
+
+def test_a_business_matter_with_privacy_words_is_ignored_with_its_reason(harness: Harness) -> None:
+    """Positive evidence of no request although privacy words occur (issue 13 triage work): a vendor's
+    checklist names our DPO and TOMs; it is listed for the DPO with its reason, no ticket, no reply."""
+    subject, body = VENDOR_CHECKLIST
+    outcome = harness.send(make_mail(sender=STRANGER, subject=subject, body=body))
+    assert (outcome.status, outcome.reason) == (OutcomeStatus.IGNORED, "not_a_request")
+    assert harness.tickets() == [] and harness.outbox() == []
+    [stored] = harness.inbound_messages()
+    assert (stored.disposition, stored.disposition_reason) == ("not_a_request", "business")
+
+
+@pytest.mark.parametrize(("subject", "body"), [
+    ("Bestellung 88120 – Nachtrag", "Bitte bei der Bestellung Position 2 löschen. Und meine Handynummer "
+     "löschen Sie bitte gleich mit, die brauchen Sie nicht."),
+    ("AW: Ihre Datenschutzanfrage", "Danke, erledigt. Aber woher hatten Sie eigentlich meine Daten?"),
+])
+def test_a_business_matter_never_claims_the_senders_own_data(harness: Harness, subject: str,
+                                                             body: str) -> None:
+    outcome = harness.send(make_mail(sender=STRANGER, subject=subject, body=body))
+    _ends_in_a_person_or_question(harness, outcome)
+
+
 def test_breach_report_carries_the_72_hour_flag(harness: Harness) -> None:
     subject, body = BREACH_REPORT
     outcome = harness.send(make_mail(sender=STRANGER, subject=subject, body=body))
