@@ -532,3 +532,13 @@ def test_chat_one_liners_read_exactly(body: str, expected: list[str]) -> None:
 
 def test_an_ok_taken_back_is_still_a_consent_withdrawal() -> None:
     assert "consent_withdrawal" in labels("", "ich ziehe mein OK von damals zurück", "telegram")
+
+
+def test_many_hits_of_one_mass_mail_marker_do_not_hide_another() -> None:
+    # autoprec: routine evidence was capped at three hits in all, so three hits of one marker
+    # hid a second, different one and a prize mail asking for "Ihre Daten" became an access request.
+    body = ("Gewinner gesucht! Sie sind Gewinner der Lotterie, unser Gewinner des Monats. "
+            "Für die Auszahlung klicken Sie hier und senden Sie uns eine Kopie Ihrer Daten.")
+    result = classify("", body, "email")
+    assert result.labels == (Right.OTHER,)
+    assert result.non_request == "spam" and not result.escalate
