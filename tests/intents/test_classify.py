@@ -542,3 +542,17 @@ def test_many_hits_of_one_mass_mail_marker_do_not_hide_another() -> None:
     result = classify("", body, "email")
     assert result.labels == (Right.OTHER,)
     assert result.non_request == "spam" and not result.escalate
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        # Retention allowed beside an erasure is no restriction request.
+        ("Bitte löschen Sie alle Daten zu meiner Person. Die Rechnungen dürfen Sie gern bis zum Ende "
+         "der gesetzlichen Frist aufbewahren.", ["erasure"]),
+        # A copy of an identity document is no copy of the data.
+        ("Please delete my account. I will not send you a copy of my passport for that.", ["erasure"]),
+    ],
+)
+def test_retention_allowed_and_identity_copies_are_no_requests(body: str, expected: list[str]) -> None:
+    assert labels("", body) == expected
