@@ -524,6 +524,8 @@ def test_an_english_executors_letter_escalates_as_deceased() -> None:
         ("sperrt meine daten", ["restriction"]),  # "meine Daten" with a verb is no bare access chat
         ("habt ihr schon gelöscht??", ["erasure"]),  # a deletion chased
         ("warum steht bei euch mein Nachname als Meier?", ["rectification"]),
+        ("löscht dich!", ["other"]),  # an insult ("delete yourself"), no request
+        ("löscht mich", ["erasure"]),
     ],
 )
 def test_chat_one_liners_read_exactly(body: str, expected: list[str]) -> None:

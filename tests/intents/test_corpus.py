@@ -58,7 +58,7 @@ FLOORS: dict[str, tuple[float, float, float, float, float]] = {
 # (`dsr classify --heldout`, README "Classification quality"); same columns as FLOORS.
 HELD_OUT_FLOORS: dict[str, tuple[float, float, float, float, float]] = {
     "mail-de.jsonl": (0.85, 0.005, 0.96, 0.96, 0.08),
-    "chat-and-dialect.jsonl": (0.84, 0.005, 0.96, 0.90, 0.08),
+    "chat-and-dialect.jsonl": (0.845, 0.005, 0.96, 0.90, 0.08),
     "formal-and-english.jsonl": (0.78, 0.005, 0.97, 0.98, 0.13),
     "business-cases.jsonl": (0.79, 0.005, 0.94, 0.93, 0.16),
 }
