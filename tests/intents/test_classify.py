@@ -391,6 +391,8 @@ def test_business_requests_are_read(body: str, expected: str) -> None:
         ("Wir müssen unser Verzeichnis der Verarbeitungstätigkeiten aktualisieren, bitte senden Sie uns den "
          "AV-Vertrag.", "rectification"),
         ("Ihr Vertreter stand gestern zum dritten Mal unangemeldet in unserem Laden.", "complaint"),
+        ("Bitte geben Sie mir Auskunft, wann der Techniker kommt.", "access"),
+        ("Ich bitte um Auskunft, wann die Ware geliefert wird.", "access"),
     ],
 )
 def test_business_look_alikes_are_not_read(body: str, absent: str) -> None:
