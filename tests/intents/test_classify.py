@@ -560,3 +560,25 @@ def test_many_hits_of_one_mass_mail_marker_do_not_hide_another() -> None:
 )
 def test_retention_allowed_and_identity_copies_are_no_requests(body: str, expected: list[str]) -> None:
     assert labels("", body) == expected
+
+
+def test_which_declined_asks_which_data() -> None:
+    # autoprec: "welchen"/"welchem" were no @which, so "in welchen Systemen ... gespeichert" read nothing.
+    assert labels("", "Ich möchte wissen, in welchen Systemen meine Adresse gespeichert ist.") == ["access"]
+
+
+@pytest.mark.parametrize("body", [
+    "Wie beantworten Sie Auskunftsanfragen nach Art. 15 DSGVO? Wir schreiben einen Beitrag.",
+    "Quick question: how are data subject access requests handled in your team today?",
+])
+def test_kinds_of_requests_named_as_a_topic_are_no_request(body: str) -> None:
+    # autoprec: a pitch, a journalist or a survey names kinds of requests, no request of their own.
+    assert labels("", body) == ["other"]
+
+
+@pytest.mark.parametrize(("body", "expected"), [
+    ("Meine Auskunftsanfragen vom März und Mai haben Sie nicht beantwortet.", "access"),
+    ("I have sent two access requests about my data and got no answer.", "access"),
+])
+def test_own_requests_in_the_plural_stay_requests(body: str, expected: str) -> None:
+    assert expected in labels("", body)
