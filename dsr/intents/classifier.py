@@ -74,6 +74,7 @@ class _Scored(NamedTuple):
     # ... in a sentence where the sender speaks of themselves ("ich", "mein"; word list `speaker`):
     # no matter claims the message
     own_privacy: bool = False
+    question: bool = False  # a general question about privacy (`[[question]]` in routine.toml)
 
 
 _NOTHING = _Scored({}, [], [], [], False)
@@ -101,6 +102,7 @@ class Analysis(NamedTuple):
     model: dict[str, float] | None = None  # its probabilities, when computed ahead (`dsr.intents.tuning`)
     asked_about: tuple[Right, ...] = ()  # rights named in a question about the procedure
     mass_mail: bool = False  # a newsletter, a pitch, a bounce: no person's own words
+    general_question: bool = False  # a `[[question]]` rule matched (the notice, the DPO ...)
 
     @property
     def features(self) -> frozenset[str]:
@@ -146,7 +148,7 @@ class Classifier:
         if not any(view.matches for view in views):
             return _NOTHING
         routine: list[Evidence] = []
-        privacy = own_privacy = False
+        privacy = own_privacy = question = False
         best: dict[tuple[str, str], tuple[Right, float]] = {}
         evidence: list[Evidence] = []
         reasons: list[str] = []
@@ -157,6 +159,9 @@ class Classifier:
                 if match.unless or rule.kind == "false_friend":
                     continue
                 if rule.max_tokens is not None and len(view.tokens) > rule.max_tokens:
+                    continue
+                if rule.kind == "question":
+                    question = True
                     continue
                 if rule.kind == "privacy":
                     if not own_privacy:
@@ -200,7 +205,7 @@ class Classifier:
         scores: dict[Right, float] = {}
         for label, value in best.values():
             scores[label] = scores.get(label, 0.0) + value
-        return _Scored(scores, evidence, reasons, routine, privacy, own_privacy)
+        return _Scored(scores, evidence, reasons, routine, privacy, own_privacy, question)
 
     def classify(self, subject: str, body: str, channel: str) -> Classification:
         """Rights, escalation reasons and evidence of one message (see the module docstring)."""
@@ -234,7 +239,8 @@ class Classifier:
                                   body_scored.reasons + fwd_scored.reasons,
                                   body_scored.routine + fwd_scored.routine,
                                   body_scored.privacy or fwd_scored.privacy,
-                                  body_scored.own_privacy or fwd_scored.own_privacy)
+                                  body_scored.own_privacy or fwd_scored.own_privacy,
+                                  body_scored.question or fwd_scored.question)
         factor = REPLY_SUBJECT_FACTOR if is_reply and body_scored.scores else SUBJECT_FACTOR
         subject_scored = self._score([subject_view], auto_reply=auto_reply, factor={"subject": factor},
                                      grievance=grievance)
@@ -259,12 +265,13 @@ class Classifier:
         asked_about = legal_sort({e.label for e in evidence if e.suppressed_by in self.asking})
         return Analysis(labels, scores, evidence, own_words, routine, non_request, subject_only, is_reply,
                         language, channel, (subject_norms, own_norms),
-                        asked_about=tuple(asked_about), mass_mail=bool(mass_mail))
+                        asked_about=tuple(asked_about), mass_mail=bool(mass_mail),
+                        general_question=body_scored.question or subject_scored.question)
 
     def decide(self, analysis: Analysis) -> Classification:
         """The classification of an analysed message under this classifier's thresholds."""
         labels, scores, evidence, own_words, routine, non_request, subject_only, is_reply, language, \
-            channel, _, model, asked_about, mass_mail = analysis
+            channel, _, model, asked_about, mass_mail, general_question = analysis
         reasons = self._reasons(labels, scores, evidence, own_words, routine=routine, asked=bool(asked_about),
                                 cues=not mass_mail)
         if self.second is not None and not reasons and labels != (Right.OTHER,):
@@ -300,6 +307,8 @@ class Classifier:
             language=language,
             non_request=non_request,
             asked_about=asked_about if labels == (Right.OTHER,) else (),
+            general_question=general_question and labels == (Right.OTHER,) and not non_request
+            and not mass_mail,
         )
 
     def _reasons(self, labels: tuple[Right, ...], scores: dict[Right, float],

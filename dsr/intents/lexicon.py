@@ -369,15 +369,16 @@ def _flag(src: _Source, table: dict[str, Any], key: str, line: int, where: str) 
 
 
 def _routine_rules(src: _Source, seen: set[str], kind: str) -> list[Rule]:
-    """`[[routine]]` (evidence of a non-request, with a reason) or `[[privacy]]` (words that
-    make a message a privacy matter, so that no routine reading may route it away)."""
+    """`[[routine]]` (evidence of a non-request, with a reason), `[[privacy]]` (words that
+    make a message a privacy matter, so that no routine reading may route it away) or
+    `[[question]]` (a general question about privacy: the notice, the DPO)."""
     rules: list[Rule] = []
     for index, raw in enumerate(src.data.get(kind, [])):
         line = src.table_line(kind, index)
-        allowed = _ROUTINE_KEYS if kind == "routine" else _PRIVACY_KEYS
+        allowed = {"routine": _ROUTINE_KEYS, "privacy": _PRIVACY_KEYS}.get(kind, _PRIVACY_KEYS - {"own"})
         table = _check_keys(src, raw, allowed, line, f"{kind} #{index + 1}")
         where = f"{kind} {table['id']!r}"
-        reason = table.get("reason", "privacy")
+        reason = table.get("reason", kind)
         if kind == "routine" and reason not in ROUTINE_CODES:
             codes = ", ".join(sorted(ROUTINE_CODES))
             raise src.error(line, f"{where}: reason {reason!r} is not one of {codes}")
@@ -447,6 +448,7 @@ def load_lexicon(directory: Path = LEXICON_DIR) -> Lexicon:
     routine = _Source(directory / "routine.toml", classes, folded)
     rules.extend(_routine_rules(routine, seen, "routine"))
     rules.extend(_routine_rules(routine, seen, "privacy"))
+    rules.extend(_routine_rules(routine, seen, "question"))
     modifiers = _Source(directory / "modifiers.toml", classes, folded)
     rules.extend(_false_friends(modifiers, seen))
     words = _word_lists(modifiers)

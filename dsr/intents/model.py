@@ -57,6 +57,10 @@ class Classification:
     # Rights the sender asks about without exercising them ("Wie kann ich meine Daten löschen
     # lassen?"): no label, but the readings a clarification question offers.
     asked_about: tuple[Right, ...] = ()
+    # A general question about the privacy notice, the DPO or how data is handled, no right
+    # exercised ("Wo finde ich Ihre Datenschutzerklärung?"): answered with a clarification question
+    # that names the notice and the DPO and offers the rights, not the DPO's triage queue.
+    general_question: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -69,4 +73,5 @@ class Classification:
             "language": self.language,
             "non_request": self.non_request,
             "asked_about": [r.value for r in self.asked_about],
+            "general_question": self.general_question,
         }

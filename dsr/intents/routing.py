@@ -10,6 +10,8 @@ request, not with our understanding of it).
     escalation reasons the classifier gives                          -> a person
     rights recognised, reading strong                                -> handled automatically
     weak or ambiguous reading with readings to offer                 -> clarification question
+    a general question about privacy, no right read                  -> clarification question
+                                                                        naming notice and DPO
     no right, confident non-privacy reading (recorded reason)        -> ignored, listed for the DPO
     anything else                                                    -> DPO triage queue
 
@@ -41,6 +43,9 @@ SPECIAL_INTAKE = frozenset({"breach", "authority", "representative", "processor_
 # Set by the pipeline (not the classifier) for a message nothing could be read from.
 UNRECOGNISED = "unrecognised"
 MAX_READINGS = 3
+# A general question about privacy (`Classification.general_question`) offers these rights; never
+# the marketing objection, which the pipeline would apply at once to someone who only asked.
+GENERAL_READINGS = (Right.ACCESS, Right.RECTIFICATION, Right.ERASURE)
 
 
 class Route(StrEnum):
@@ -76,6 +81,8 @@ def decide(result: Classification) -> Decision:
             return Decision(Route.CLARIFY, labels=labels, readings=readings, reasons=reasons)
         if labels:
             return Decision(Route.ESCALATE, labels=labels, reasons=reasons)
+        if result.general_question:
+            return Decision(Route.CLARIFY, readings=GENERAL_READINGS, reasons=reasons)
         return Decision(Route.TRIAGE, reasons=(UNRECOGNISED,))
     if labels:
         return Decision(Route.HANDLE, labels=labels)

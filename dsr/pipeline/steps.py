@@ -443,7 +443,8 @@ def _proceed(run: Run, ticket: Ticket, labels: Sequence[Right], to_escalate: boo
         if marketing:
             _suppress_marketing(run, ticket)
         ctx = reply_context(ticket, channel=run.msg.channel, verified=False, readings=tuple(readings),
-                            marketing_applied=marketing)
+                            marketing_applied=marketing,
+                            general_question=run.classification.general_question)
         run.replies.reply(ReplyKind.CLARIFICATION, ticket, ctx)
         audit(run.session, actor=SYSTEM, action="clarification_requested", now=run.now,
               ticket_id=ticket.id, reason="Anliegen nicht eindeutig",

@@ -120,6 +120,9 @@ class ReplyContext:
     # Clarification: a marketing objection was one of the readings and is already in effect (it
     # harms no one), so the letter says so.
     marketing_applied: bool = False
+    # Clarification: the sender asked a general question about privacy (the notice, the DPO), so
+    # the letter names the privacy notice and the DPO before offering the rights.
+    general_question: bool = False
     # Processor mode: the client the request was forwarded to (None: it may not be named), the day
     # it was forwarded, what we process for it, and the request's text (only in the forward).
     client_name: str | None = None

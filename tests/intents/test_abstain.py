@@ -11,6 +11,7 @@ import pytest
 from dsr.intents import classify
 from dsr.intents.reasons import ROUTINE_CODES
 from dsr.intents.rights import Right
+from dsr.intents.routing import GENERAL_READINGS, Route, decide
 
 
 def _set_aside(subject: str, body: str, channel: str = "email") -> bool:
@@ -100,6 +101,31 @@ def test_no_matter_claims_a_person_speaking_of_their_own_data(subject: str, body
     """The sender speaks of their own data beside the matter (or a domain names the matter): a person or
     a question, never set aside."""
     assert not _set_aside(subject, body)
+
+
+@pytest.mark.parametrize(("subject", "body"), [
+    ("", "Wo finde ich eigentlich Ihre Datenschutzerklärung?"),
+    ("DSB", "Haben Sie einen Datenschutzbeauftragten benannt? Wie erreiche ich ihn?"),
+    ("", "Which cookies does your website set?"),
+])
+def test_a_general_privacy_question_is_a_clarification_not_triage(subject: str, body: str) -> None:
+    """No right exercised: the person is asked, the rights offered (old code: the DPO's triage queue)."""
+    result = classify(subject, body, "email")
+    assert result.general_question and result.labels == (Right.OTHER,)
+    decision = decide(result)
+    assert decision.route is Route.CLARIFY and decision.readings == GENERAL_READINGS
+
+
+@pytest.mark.parametrize(("body", "route"), [
+    ("Wo finde ich Ihre Datenschutzerklärung? Und löschen Sie bitte sofort alle meine Daten.", None),
+    ("Ihr Datenschutzbeauftragter hat meine Beschwerde ignoriert, ich gehe zur Aufsichtsbehörde.",
+     Route.ESCALATE),
+])
+def test_a_right_or_a_cue_beside_the_question_wins(body: str, route: Route | None) -> None:
+    result = classify("", body, "email")
+    assert not result.general_question
+    if route is not None:
+        assert decide(result).route is route
 
 
 def test_breach_report_is_escalated_as_breach_and_never_set_aside() -> None:

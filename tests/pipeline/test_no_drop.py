@@ -114,6 +114,23 @@ def test_a_business_matter_never_claims_the_senders_own_data(harness: Harness, s
     _ends_in_a_person_or_question(harness, outcome)
 
 
+def test_a_general_privacy_question_gets_the_contact_and_the_rights_offered(harness: Harness) -> None:
+    """No right exercised, a standard answer: a clarification question naming how to reach us about
+    data protection and offering the rights, with the deadline running; not the DPO's triage queue."""
+    outcome = harness.send(make_mail(sender=STRANGER, subject="Frage",
+                                     body="Guten Tag, wer ist bei Ihnen der Datenschutzbeauftragte und wo "
+                                          "finde ich Ihre Datenschutzhinweise?"))
+    assert (outcome.status, outcome.reason) == (OutcomeStatus.ACCEPTED, "clarification_requested")
+    ticket = harness.ticket(outcome.ticket_reference)
+    assert ticket.state != "escalated" and not ticket.escalation_reasons
+    assert ticket.classification["route"] == "clarify" and ticket.classification["general_question"]
+    assert ticket.rights == ["access", "rectification", "erasure"]
+    [question] = [i for i in harness.items(outcome.outbox_ids) if i.kind == "clarification"]
+    text = " ".join(text_of(question.payload).split())
+    assert "Für Fragen zum Datenschutz erreichen Sie uns unter" in text
+    assert "(3) Löschung" in text and "Werbesperrliste" not in text
+
+
 def test_breach_report_carries_the_72_hour_flag(harness: Harness) -> None:
     subject, body = BREACH_REPORT
     outcome = harness.send(make_mail(sender=STRANGER, subject=subject, body=body))
