@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from itertools import accumulate
-from operator import add
+from itertools import accumulate, compress
+from operator import add, ne
 from typing import NamedTuple
 
 from dsr.intents.text import fold_text
@@ -88,6 +88,9 @@ _NOTICE_MARKER = re.compile(
     r"|you have the right|your rights|you may|you can|you are entitled|data subject rights"
     r"|informationen zum datenschutz|datenschutzhinweis|datenschutzerklaerung|privacy (?:notice|policy)"
 )
+# Each alternative of `_NOTICE_MARKER` contains one of these (after folding): a paragraph without
+# any of them is no notice, and the regex, tried at nearly every position, is skipped.
+_NOTICE_HINTS = ("recht", "koennen", "massgabe", "steht", "you", "right", "datenschutz", "privacy")
 _FIRST_PERSON = re.compile(r"\b(?:ich|mir|mich|i|me|my)\b")
 
 
@@ -220,7 +223,8 @@ def _mark_boilerplate(text: str, lines: list[str], starts: list[int], kinds: lis
                 if i >= first:
                     kinds[i] = DISCLAIMER
             continue
-        if not _NOTICE_MARKER.search(body) or _FIRST_PERSON.search(body):
+        if not any(hint in body for hint in _NOTICE_HINTS) or not _NOTICE_MARKER.search(body) \
+                or _FIRST_PERSON.search(body):
             continue
         if sum(1 for pattern in _RIGHT_NOUNS if pattern.search(body)) >= 3:
             for i in kept:
@@ -230,7 +234,7 @@ def _mark_boilerplate(text: str, lines: list[str], starts: list[int], kinds: lis
 def _regions(text: str, lines: list[str], starts: list[int], kinds: list[str]) -> tuple[Region, ...]:
     """Runs of lines of one kind as regions; regions holding only blanks are left out."""
     count = len(lines)
-    cuts = [i for i in range(1, count) if kinds[i] != kinds[i - 1]]
+    cuts = list(compress(range(1, count), map(ne, kinds[1:], kinds)))  # where the kind changes
     regions: list[Region] = []
     for first, after in zip([0, *cuts], [*cuts, count], strict=True):
         start, end = starts[first], starts[after - 1] + len(lines[after - 1])
