@@ -365,6 +365,9 @@ def test_chat_escalation_cues(body: str, reason: str) -> None:
          "restriction"),
         # Art. 15: who has looked at my data.
         ("Ich will wissen, wer bei Ihnen meine Krankmeldung eingesehen hat.", "access"),
+        # My data sent to the wrong person: a breach report (LABELS: complaint).
+        ("Sie haben meine Mahnung an meine Ex-Frau geschickt, obwohl ich dort nicht mehr wohne.",
+         "complaint"),
         # Off the mailing list and an explicit deletion of my account: both rights.
         ("Bitte nehmen Sie mich aus dem Verteiler und löschen Sie mein Kundenkonto.", "erasure"),
         ("Bitte nehmen Sie mich aus dem Verteiler und löschen Sie mein Kundenkonto.", "marketing_objection"),
