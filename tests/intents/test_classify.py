@@ -585,3 +585,10 @@ def test_kinds_of_requests_named_as_a_topic_are_no_request(body: str) -> None:
 ])
 def test_own_requests_in_the_plural_stay_requests(body: str, expected: str) -> None:
     assert expected in labels("", body)
+
+
+def test_a_negative_credit_report_named_as_a_cause_is_no_access_request() -> None:
+    body = ("Mein Partnerantrag wurde automatisiert abgelehnt. Die negative Auskunft beruht auf einem "
+            "Fehler der Auskunftei. Ich verlange, dass ein Mitarbeiter die Entscheidung überprüft, und "
+            "möchte meinen Standpunkt darlegen.")
+    assert labels("Ablehnung meines Antrags", body) == ["automated_decision"]
