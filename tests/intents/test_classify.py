@@ -592,3 +592,23 @@ def test_a_negative_credit_report_named_as_a_cause_is_no_access_request() -> Non
             "Fehler der Auskunftei. Ich verlange, dass ein Mitarbeiter die Entscheidung überprüft, und "
             "möchte meinen Standpunkt darlegen.")
     assert labels("Ablehnung meines Antrags", body) == ["automated_decision"]
+
+
+@pytest.mark.parametrize("body", [
+    "Informieren Sie mich bitte per E-Mail über neue Kurse.",
+    "Last month I requested an offer for a new kitchen (name, phone) on your site.",
+])
+def test_new_is_a_changed_detail_only_before_the_detail(body: str) -> None:
+    # autoprec: "neue|new" and a detail in any order within three words read "per E-Mail über neue
+    # Kurse" and "a new kitchen (name" as a changed address or name.
+    assert "rectification" not in labels("", body)
+
+
+@pytest.mark.parametrize("body", [
+    "Meine neue private Adresse ist Am Markt 3.",
+    "Bitte notieren Sie meine neue E-Mail-Adresse: a@b.de",
+    "Please note my new phone number 0170 555.",
+    "Neue Bankverbindung: IBAN DE12 3456",
+])
+def test_a_new_detail_is_still_a_rectification(body: str) -> None:
+    assert "rectification" in labels("", body)
