@@ -612,3 +612,9 @@ def test_new_is_a_changed_detail_only_before_the_detail(body: str) -> None:
 ])
 def test_a_new_detail_is_still_a_rectification(body: str) -> None:
     assert "rectification" in labels("", body)
+
+
+def test_a_coordinated_um_loeschung_far_from_its_verb_is_erasure() -> None:
+    body = ("Im Auftrag unseres Mitglieds bitten wir um Auskunft über alle zu ihm gespeicherten "
+            "Daten, deren Herkunft und Empfänger sowie anschließend um vollständige Löschung.")
+    assert labels("Anfrage", body) == ["access", "erasure"]
