@@ -618,3 +618,18 @@ def test_a_coordinated_um_loeschung_far_from_its_verb_is_erasure() -> None:
     body = ("Im Auftrag unseres Mitglieds bitten wir um Auskunft über alle zu ihm gespeicherten "
             "Daten, deren Herkunft und Empfänger sowie anschließend um vollständige Löschung.")
     assert labels("Anfrage", body) == ["access", "erasure"]
+
+
+@pytest.mark.parametrize(("body", "expected"), [
+    ("Bitte sperren Sie meine Adresse für Werbung.", ["marketing_objection"]),
+    ("Bitte sorgen Sie dafür, dass meine Kontaktdaten in Ihrem Werbesystem gesperrt werden, damit ich "
+     "nicht mehr angeschrieben werde.", ["marketing_objection"]),
+    ("Nach dem nächsten Datenimport stehe ich sonst wieder in Ihrer Liste. Bitte keine Werbung mehr.",
+     ["marketing_objection"]),
+    ("Bitte sperren Sie meine Daten, bis geklärt ist, ob die Adresse stimmt, und schicken Sie keine Werbung.",
+     ["restriction", "marketing_objection"]),
+])
+def test_details_blocked_for_advertising_are_an_advertising_objection(body: str, expected: list[str]) -> None:
+    # autoprec: "gesperrt ... damit ich nicht angeschrieben werde" was a restriction, "sperren für
+    # Werbung" nothing, and "Datenimport" a fuzzy "Datenexport" (portability); the last is a guard.
+    assert labels("", body) == expected
