@@ -62,6 +62,7 @@ SUBJECT_FACTOR = 0.8
 REPLY_SUBJECT_FACTOR = 0.3
 AUTO_REPLY_SUBJECT_WORDS = 3  # an auto-reply marker counts among the subject's first words
 SUBJECT_ONLY_WORDS = 25  # a body longer than this that reads no right makes a subject reading unsure
+ASKED_WORDS = 40  # a question how to exercise a right longer than this is an enquiry, not a request
 _RIGHTS = {right.value: right for right in Right}  # Right(label) without the enum call per hit
 
 
@@ -296,6 +297,13 @@ class Classifier:
         confidence = _confidence(labels, scores)
         if labels == (Right.OTHER,) and not non_request:
             confidence = min(confidence, 0.3)
+            if asked_about and own_words <= ASKED_WORDS:
+                # A short question how to exercise a right ("Wie kann ich meine Daten löschen
+                # lassen?") is that question: no right exercised yet (`other`), about the rights it
+                # names, which the clarification question offers to carry out; never automatic
+                # ("low_confidence" is set above). A long letter naming rights in a question is a
+                # study or an enquiry and stays `other`.
+                labels = (*asked_about, Right.OTHER)
         logger.debug("classified channel=%s labels=%s reasons=%s", channel, labels, reasons)
         return Classification(
             labels=labels,
@@ -306,8 +314,8 @@ class Classifier:
             scores={r.value: round(v, 3) for r, v in scores.items()},
             language=language,
             non_request=non_request,
-            asked_about=asked_about if labels == (Right.OTHER,) else (),
-            general_question=general_question and labels == (Right.OTHER,) and not non_request
+            asked_about=asked_about if Right.OTHER in labels else (),
+            general_question=general_question and Right.OTHER in labels and not non_request
             and not mass_mail,
         )
 

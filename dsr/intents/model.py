@@ -55,12 +55,19 @@ class Classification:
     # always carries "low_confidence" and escalates.
     non_request: str = ""
     # Rights the sender asks about without exercising them ("Wie kann ich meine Daten löschen
-    # lassen?"): no label, but the readings a clarification question offers.
+    # lassen?"): the readings a clarification question offers.  A short such question is labelled
+    # with them beside `other` (what it is about, nothing exercised yet: `requested` is empty).
     asked_about: tuple[Right, ...] = ()
     # A general question about the privacy notice, the DPO or how data is handled, no right
     # exercised ("Wo finde ich Ihre Datenschutzerklärung?"): answered with a clarification question
     # that names the notice and the DPO and offers the rights, not the DPO's triage queue.
     general_question: bool = False
+
+    @property
+    def requested(self) -> tuple[Right, ...]:
+        """The rights the message exercises: none when it is `other`, alone or beside the rights
+        of a question how to exercise them."""
+        return () if Right.OTHER in self.labels else self.labels
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -67,7 +67,7 @@ class Decision:
 
 def decide(result: Classification) -> Decision:
     """Route one classified new message; see the module docstring for the order of the rules."""
-    labels = tuple(r for r in result.labels if r is not Right.OTHER)
+    labels = result.requested  # a question how to exercise a right exercises none; it is offered
     reasons = tuple(result.reasons)
     special = tuple(r for r in reasons if r in SPECIAL_INTAKE)
     if special:

@@ -246,7 +246,7 @@ def _follow_up(run: Run, ticket: Ticket, matched_by: str) -> Outcome:
     if ticket.state == TicketState.AWAITING_IDENTITY.value:
         outcome = handle_identity_reply(run, ticket)
     else:
-        immediate = [r for r in result.labels if RIGHTS[r].immediate]
+        immediate = [r for r in result.requested if RIGHTS[r].immediate]
         if immediate:
             _act_immediately(run, ticket, immediate)
         run.stored.disposition = "follow_up"
@@ -497,7 +497,7 @@ def _clarified(run: Run, ticket: Ticket, result: Classification) -> Outcome:
         # "2" or "1 und 3": the person picked readings from our numbered question.
         result = replace(result, labels=legal_sort(chosen), escalate=False,
                          reasons=tuple(r for r in result.reasons if r not in UNCLEAR_REASONS))
-    labels = [r for r in result.labels if r is not Right.OTHER]
+    labels = list(result.requested)
     still_unclear = not labels or (bool(result.reasons) and set(result.reasons) <= UNCLEAR_REASONS)
     ticket.classification = {**ticket.classification, "pending_clarification": False,
                              "clarification": result.to_dict()}

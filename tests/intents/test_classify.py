@@ -11,6 +11,7 @@ import pytest
 
 from dsr.intents import classify
 from dsr.intents.rights import Right
+from dsr.intents.routing import Route, decide
 
 
 def labels(subject: str, body: str, channel: str = "email") -> list[str]:
@@ -502,7 +503,8 @@ def test_an_impersonal_procedure_question_exercises_no_right() -> None:
     # Asked about anyone ("über einen"), not about me: a question for a person, no access answer.
     result = classify("", "Kann man bei euch nachsehen lassen, was ihr so über einen gespeichert habt?",
                       "telegram")
-    assert Right.ACCESS not in result.labels
+    assert Right.OTHER in result.labels and Right.ACCESS not in result.requested
+    assert decide(result).route is not Route.HANDLE
     assert any(e.suppressed_by == "false_friend.impersonal_procedure_question" for e in result.evidence)
     # My own data, asked impersonally in chat, stays a request.
     assert "erasure" in labels("", "kann man die daten von mir auf der plattform löschen lassen?", "telegram")

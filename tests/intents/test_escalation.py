@@ -152,8 +152,31 @@ def test_a_person_asking_about_their_data_is_never_set_aside(subject: str, body:
 def test_a_question_about_the_procedure_offers_the_right_it_names() -> None:
     result = classify("", "Wie kann ich meine Daten bei euch löschen lassen?", "telegram")
     decision = decide(result)
-    assert result.labels == (Right.OTHER,)
+    # Labelled with what it asks about beside `other`; nothing is exercised yet.
+    assert result.labels == (Right.ERASURE, Right.OTHER) and result.requested == ()
     assert decision.route is Route.CLARIFY and Right.ERASURE in decision.readings
+    assert decision.labels == ()
+
+
+@pytest.mark.parametrize("body, right", [
+    ("how do I unsubscribe from your emails? there is no link at the bottom", Right.MARKETING_OBJECTION),
+    ("Wo kann ich mich vom Newsletter abmelden? Finde den Link nicht", Right.MARKETING_OBJECTION),
+    ("Wie kann ich eine Datenauskunft beantragen?", Right.ACCESS),
+])
+def test_a_short_how_to_question_is_labelled_with_the_right_it_asks_about(body: str, right: Right) -> None:
+    result = classify("", body, "telegram")
+    assert result.labels == (right, Right.OTHER) and result.asked_about == (right,)
+    assert decide(result).route is Route.CLARIFY and decide(result).labels == ()
+
+
+def test_a_long_enquiry_naming_a_right_in_a_question_stays_other() -> None:
+    body = ("Sehr geehrte Damen und Herren,\n\nich schreibe an der Hochschule meine Bachelorarbeit über "
+            "den Umgang mittelständischer Unternehmen mit der DSGVO. Dürfte ich Ihnen einige Fragen "
+            "stellen? Zum Beispiel: Wie kann man bei Ihnen seine Daten löschen lassen, wie viele solcher "
+            "Anfragen erhalten Sie im Jahr, und wer bearbeitet sie? Die Antworten würden anonymisiert "
+            "ausgewertet.\n\nMit freundlichen Grüßen\nLena Hartmann")
+    result = classify("Anfrage für eine Bachelorarbeit", body, "email")
+    assert result.labels == (Right.OTHER,)
 
 
 def test_a_question_about_a_right_in_an_hr_context_goes_to_a_person() -> None:

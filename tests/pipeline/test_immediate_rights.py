@@ -111,3 +111,12 @@ def test_marketing_reading_offered_in_a_clarification_is_applied_at_once(harness
     [question] = [i for i in harness.items(outcome.outbox_ids) if i.kind == "clarification"]
     text = " ".join(text_of(question.payload).split())
     assert "Werbesperrliste" in text and "unabhängig von Ihrer Antwort" in text
+
+
+def test_a_question_how_to_unsubscribe_is_asked_back_not_acted_on(harness: Harness) -> None:
+    """The classification names the right a how-to question is about (beside `other`), but the
+    question exercises nothing: the person is asked, no suppression is applied on receipt."""
+    body = "Wo kann ich mich vom Newsletter abmelden? Finde den Link nicht"
+    outcome = harness.send(make_mail(sender=STRANGER, subject="", body=body))
+    assert outcome.reason == "clarification_requested"
+    assert _suppressed(harness) == []

@@ -164,7 +164,7 @@ def follow_up(turn: Turn, ticket: Ticket, text: str) -> tuple[InboundMessage, Ou
 def clear_labels(text: str) -> list[Right]:
     """The rights typed text clearly names, or [] when it is unclear or needs a person."""
     result = classify("", text, "telegram")
-    labels: list[Right] = [r for r in result.labels if r is not Right.OTHER]
+    labels: list[Right] = list(result.requested)
     return labels if labels and not result.escalate else []
 
 

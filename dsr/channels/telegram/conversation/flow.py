@@ -295,7 +295,7 @@ def _new_request(turn: Turn, text: str) -> None:
     turn.state.pending = pending
     result = classify("", text, "telegram")
     turn.state.language, turn.state.language_set = result.language, True
-    labels: list[Right] = [r for r in result.labels if r is not Right.OTHER]
+    labels: list[Right] = list(result.requested)
     choosable = [r for r in labels if r not in IMMEDIATE]
     hard = set(result.reasons) - ASKABLE_REASONS
     pending["rights"] = [r.value for r in labels]
