@@ -113,10 +113,12 @@ def test_marketing_reading_offered_in_a_clarification_is_applied_at_once(harness
     assert "Werbesperrliste" in text and "unabhängig von Ihrer Antwort" in text
 
 
-def test_a_question_how_to_unsubscribe_is_asked_back_not_acted_on(harness: Harness) -> None:
+def test_a_question_how_to_withdraw_consent_is_asked_back_not_acted_on(harness: Harness) -> None:
     """The classification names the right a how-to question is about (beside `other`), but the
-    question exercises nothing: the person is asked, no suppression is applied on receipt."""
-    body = "Wo kann ich mich vom Newsletter abmelden? Finde den Link nicht"
+    question exercises nothing: the person is asked; no withdrawal is recorded or sent for review."""
+    body = "Wo finde ich das Formular, mit dem man seine Einwilligung widerrufen kann?"
     outcome = harness.send(make_mail(sender=STRANGER, subject="", body=body))
     assert outcome.reason == "clarification_requested"
-    assert _suppressed(harness) == []
+    ticket = harness.ticket(outcome.ticket_reference)
+    assert "consent_withdrawal_review" not in (ticket.escalation_reasons or [])
+    assert "consent_scope" not in ticket.classification  # set when a withdrawal is applied
