@@ -635,3 +635,20 @@ def test_details_blocked_for_advertising_are_an_advertising_objection(body: str,
     # autoprec: "gesperrt ... damit ich nicht angeschrieben werde" was a restriction, "sperren für
     # Werbung" nothing, and "Datenimport" a fuzzy "Datenexport" (portability); the last is a guard.
     assert labels("", body) == expected
+
+
+@pytest.mark.parametrize("body", [
+    "Bitte den Besichtigungstermin am Freitag für das Bad im Keller löschen, wir melden uns neu.",
+    "Bitte im Portal die alte Version des Prospekts von 2021 löschen, die ist überholt.",
+])
+def test_things_deleted_that_are_no_personal_data_are_no_erasure(body: str) -> None:
+    # autoprec: "bitte ... löschen" within twelve words read any deleted thing as an erasure request.
+    assert "erasure" not in labels("", body)
+
+
+@pytest.mark.parametrize("body", [
+    "Bitte löschen Sie den Artikel über mich von Ihrer Webseite.",
+    "Bitte löschen Sie meine Daten und den Termin am Freitag.",
+])
+def test_my_data_beside_a_thing_deleted_stays_erasure(body: str) -> None:
+    assert "erasure" in labels("", body)
