@@ -652,3 +652,11 @@ def test_things_deleted_that_are_no_personal_data_are_no_erasure(body: str) -> N
 ])
 def test_my_data_beside_a_thing_deleted_stays_erasure(body: str) -> None:
     assert "erasure" in labels("", body)
+
+
+def test_dunning_letters_refused_are_no_advertising_objection() -> None:
+    # autoprec: "keine Mahnungen mehr" matched no_more_contact and was answered as an advertising objection.
+    body = "Das war nicht ich, sondern mein Nachbar. Bitte schicken Sie mir keine Mahnungen mehr."
+    assert "marketing_objection" not in labels("", body)
+    both = "Bitte keine Werbung und keine Mahnungen mehr an diese Adresse."
+    assert "marketing_objection" in labels("", both)
