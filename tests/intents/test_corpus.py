@@ -54,6 +54,12 @@ FLOORS: dict[str, tuple[float, float, float, float, float]] = {
     # before its fixes, 0.918 / 0.973 (36 of 37) / 0.920 / 0.061 after; its errors were then read,
     # so these floors are in-sample for the rules)
     "probes/letters.jsonl": (0.90, 0.005, 0.95, 0.90, 0.08),
+    # probes/unseen.jsonl (161: e-mail and chat of every kind, ~60 % requests, ~25 % escalation
+    # cases, ~15 % noise), written and labelled without reading the lexicon, the classifier or any
+    # other corpus, scored once: 0.789 exact, 0 of 130 requests ignored, 0.974 (38 of 39)
+    # automatic precision, 0.892 escalation recall, 0.103 false escalation. NEVER TUNED ON: do not
+    # read it for rules; it is the only honest estimate for unseen messages we have.
+    "probes/unseen.jsonl": (0.76, 0.01, 0.94, 0.86, 0.13),
 }
 # Held out (issue 13): thresholds chosen on the other three training files, figures on this one
 # (`dsr classify --heldout`, README "Classification quality"); same columns as FLOORS.
