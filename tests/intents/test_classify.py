@@ -660,3 +660,22 @@ def test_dunning_letters_refused_are_no_advertising_objection() -> None:
     assert "marketing_objection" not in labels("", body)
     both = "Bitte keine Werbung und keine Mahnungen mehr an diese Adresse."
     assert "marketing_objection" in labels("", both)
+
+
+@pytest.mark.parametrize("body", [
+    "Heute kam eine Mail: Ihre Daten wurden gemäß Ihrem Antrag gelöscht. Ich habe nie etwas beantragt!",
+    "Sie haben mir geschrieben, Sie hätten meine Daten gelöscht. Gestern kam wieder Werbung.",
+])
+def test_a_deletion_reported_as_done_is_no_erasure_request(body: str) -> None:
+    # autoprec: "wurden gemäß Ihrem Antrag gelöscht", "Sie hätten ... gelöscht" (a few words apart)
+    # were read as a wish to delete.
+    assert "erasure" not in labels("", body)
+
+
+@pytest.mark.parametrize("body", [
+    "Sie haben meine Daten immer noch nicht gelöscht. Bitte löschen Sie sie jetzt.",
+    "Ich will, dass meine Daten bis Freitag gelöscht worden sind.",
+    "Haben Sie meine Daten schon gelöscht",
+])
+def test_a_deletion_still_wanted_stays_erasure(body: str) -> None:
+    assert "erasure" in labels("", body)
