@@ -679,3 +679,11 @@ def test_a_deletion_reported_as_done_is_no_erasure_request(body: str) -> None:
 ])
 def test_a_deletion_still_wanted_stays_erasure(body: str) -> None:
     assert "erasure" in labels("", body)
+
+
+def test_out_of_your_whole_system_is_erasure_beside_the_newsletter() -> None:
+    # autoprec: mailing_list_not_erasure took "aus eurem System raus" for leaving a mailing list
+    # because the newsletter is named in the same sentence.
+    body = "Ich höre auf, bitte nehmt mich vollständig aus eurem System raus: Konto, Verteiler, Newsletter."
+    assert "erasure" in labels("", body)
+    assert labels("", "Bitte nehmen Sie mich aus dem Newsletter raus.") == ["marketing_objection"]
