@@ -76,13 +76,18 @@ def datetime_de(value: datetime | None) -> str:
     return value.astimezone(BERLIN).strftime("%d.%m.%Y %H:%M")
 
 
+def counted(n: int, one: str, many: str) -> str:
+    """A number with its noun in German number agreement: "1 Anfrage", "0 Anfragen", "2 Anfragen"."""
+    return f"{n} {one if abs(n) == 1 else many}"
+
+
 def days_word(n: int) -> str:
-    return "1 Tag" if abs(n) == 1 else f"{n} Tage"
+    return counted(n, "Tag", "Tage")
 
 
 __all__ = [
     "ACTIONS", "BERLIN", "CHANNELS", "FILTERS", "IDENTITY", "MESSAGE_KINDS", "OPEN_STATES", "PAUSE_REASONS",
-    "REASONS", "STATES", "action_label", "actor_label", "channel_label", "date_de", "datetime_de",
+    "REASONS", "STATES", "action_label", "actor_label", "channel_label", "counted", "date_de", "datetime_de",
     "days_word", "disposition_label", "identity_label", "kind_label", "outbox_state_label",
     "quarantine_reason_label", "reason_label", "right_label", "right_name", "rights_names", "state_label",
 ]
@@ -104,4 +109,5 @@ FILTERS = {
     "date_de": date_de,
     "datetime_de": datetime_de,
     "days": days_word,
+    "counted": counted,
 }

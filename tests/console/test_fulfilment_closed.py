@@ -224,5 +224,5 @@ def test_a_bulk_assignment_that_includes_a_closed_ticket_assigns_nothing(
         refused = [(r.ticket_id, (r.detail or {}).get("action")) for r in rows]
     assert refused == [(closed_id, "queue/bulk assign")]
     assert "2 Anfragen an dana zugewiesen" not in page
-    assert "1 Anfragen an dana zugewiesen" in bulk(open_id)
+    assert "1 Anfrage an dana zugewiesen" in bulk(open_id)
     assert assignees() == [None, "dana"]

@@ -16,7 +16,15 @@ from dsr.console.charts import on_time_chart
 from dsr.console.digest import queue_digest
 from dsr.console.guard import Ctx
 from dsr.console.ical import REMINDER_CHOICES
-from dsr.console.labels import channel_label, date_de, identity_label, reason_label, right_name, state_label
+from dsr.console.labels import (
+    channel_label,
+    counted,
+    date_de,
+    identity_label,
+    reason_label,
+    right_name,
+    state_label,
+)
 from dsr.console.metrics import answered_dates, compute
 from dsr.console.queries import TicketRow, load_rows, sort_by_due
 from dsr.console.users import create_token
@@ -166,9 +174,8 @@ def send_digest(ctx: Ctx) -> Response:
             now=ctx.now,
             detail={"outbox_id": queued.item, "controller": target.controller, "rows": queued.rows},
         )
-    return ctx.redirect(
-        "/board", f"Wochenübersicht ({queued.rows} offene Anfragen) an {target.label} ist im Postausgang."
-    )
+    rows = counted(queued.rows, "offene Anfrage", "offene Anfragen")
+    return ctx.redirect("/board", f"Wochenübersicht ({rows}) an {target.label} ist im Postausgang.")
 
 
 def calendar_subscribe(ctx: Ctx) -> Response:

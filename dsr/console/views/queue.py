@@ -17,7 +17,7 @@ from sqlalchemy import delete, func, select
 from starlette.responses import Response
 
 from dsr.console.guard import Ctx
-from dsr.console.labels import CHANNELS, IDENTITY, OPEN_STATES, REASONS, STATES
+from dsr.console.labels import CHANNELS, IDENTITY, OPEN_STATES, REASONS, STATES, counted
 from dsr.console.operations import RefusedError, check_outcome, close, is_closed, refuse_closed
 from dsr.console.views.closed import CLOSED_REFUSAL
 from dsr.console.worklist import (
@@ -292,10 +292,19 @@ def bulk(ctx: Ctx) -> Response:
                 verb = "ist" if len(closed) == 1 else "sind"
                 return ctx.redirect(back, f"Nichts zugewiesen: {refs} {verb} abgeschlossen und nur lesbar "
                                           "(zuerst „Wieder öffnen“).", "error")
-            for ticket in tickets:
+            # Count what was done, not what was ticked: a ticket already with that assignee is left
+            # alone (no write, no audit row), an id outside the user's scope or gone is not found.
+            changed = [t for t in tickets if t.assignee != (name or None)]
+            for ticket in changed:
                 assign(session, ticket, name or None, actor=ctx.actor, now=ctx.now)
-        who = f"an {name}" if name else "an niemanden"
-        return ctx.redirect(back, f"{len(ids)} Anfragen {who} zugewiesen.")
+        done = counted(len(changed), "Anfrage", "Anfragen")
+        parts = [f"{done} an {name} zugewiesen." if name else f"Zuweisung bei {done} aufgehoben."]
+        if unchanged := len(tickets) - len(changed):
+            already = f"Bereits an {name} zugewiesen" if name else "Bereits ohne Zuweisung"
+            parts.append(f"{already}: {counted(unchanged, 'Anfrage', 'Anfragen')}.")
+        if missing := len(ids) - len(tickets):
+            parts.append(f"Nicht gefunden: {counted(missing, 'Anfrage', 'Anfragen')}.")
+        return ctx.redirect(back, " ".join(parts))
     if action == "close":
         outcome = ctx.field("outcome")
         code = ctx.field("refusal_code") or None
@@ -322,5 +331,8 @@ def bulk(ctx: Ctx) -> Response:
         except TicketError as exc:
             message = f"Nichts abgeschlossen, eine Anfrage lässt das nicht zu: {exc}"
             return ctx.redirect(back, message, "error")
-        return ctx.redirect(back, f"{len(tickets)} Anfragen abgeschlossen.")
+        parts = [f"{counted(len(tickets), 'Anfrage', 'Anfragen')} abgeschlossen."]
+        if missing := len(ids) - len(tickets):
+            parts.append(f"Nicht gefunden: {counted(missing, 'Anfrage', 'Anfragen')}.")
+        return ctx.redirect(back, " ".join(parts))
     return ctx.redirect(back, "Bitte eine Aktion wählen.", "error")
