@@ -1,9 +1,11 @@
 """Legal-review preview: every template rendered with realistic sample data into one folder.
 
 `write_preview` renders each reply kind for one controller in the forms the DPO must sign off:
-German with "Sie" and with "Du" (data-subject kinds), English (data-subject kinds) and the
-neutral receipt for an unverified sender.  The output is one browsable `index.html` (HTML mails
-in frames, plain text and chat beside them) plus one `.txt` file per rendering.  No network.
+German with "Sie" and with "Du" (data-subject kinds), English (data-subject kinds), the
+neutral receipt for an unverified sender, and the clarification after a general question about
+privacy (the notice and the DPO named) in all three forms.  The output is one browsable
+`index.html` (HTML mails in frames, plain text and chat beside them) plus one `.txt` file per
+rendering.  No network.
 
 Only forms that are really sent are shown: the e-mail forms as an e-mail ticket gets them, and the
 chat text as a Telegram ticket gets it (for most kinds the whole letter in the chat), never the
@@ -21,13 +23,13 @@ from dsr.controllers.profile import ControllerProfile
 from dsr.replies.context import ReplyContext, ReplyKind
 from dsr.replies.kinds import KIND_SPECS
 from dsr.replies.render import RenderedReply, render_reply
-from dsr.replies.samples import sample_context, unverified_receipt
+from dsr.replies.samples import general_question, sample_context, unverified_receipt
 
 
 @dataclass(frozen=True, slots=True)
 class PreviewItem:
     kind: ReplyKind
-    variant: str  # e.g. "de-Sie", "de-Du", "en", "de-Sie-unverifiziert"
+    variant: str  # e.g. "de-Sie", "de-Du", "en", "de-Sie-unverifiziert", "en-allgemeine-Frage"
     reply: RenderedReply
 
     @property
@@ -51,6 +53,12 @@ def preview_items(profile: ControllerProfile, *, overrides_dir: Path | None = No
         if not internal:
             ctx = sample_context(kind, profile.key, "en")
             items.append(_item(kind, "en", ctx, profile, "en", overrides_dir))
+        if kind is ReplyKind.CLARIFICATION:  # after a general question: the notice and the DPO named
+            for form in forms:
+                items.append(_item(kind, f"de-{form}-allgemeine-Frage", general_question(profile.key),
+                                   profile.model_copy(update={"address_form": form}), "de", overrides_dir))
+            items.append(_item(kind, "en-allgemeine-Frage", general_question(profile.key, "en"), profile,
+                               "en", overrides_dir))
     return items
 
 

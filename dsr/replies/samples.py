@@ -11,6 +11,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime
 
 from dsr.intents.rights import Right
+from dsr.intents.routing import GENERAL_READINGS
 from dsr.replies.context import (
     CaseRecipient,
     DigestRow,
@@ -239,6 +240,13 @@ def sample_context(kind: ReplyKind, controller: str, language: str = "de") -> Re
         ),
     }
     return samples[kind]
+
+
+def general_question(controller: str, language: str = "de") -> ReplyContext:
+    """The clarification after a general question about privacy ("Wo finde ich Ihre
+    Datenschutzerklärung?"): the notice and the DPO first, then the rights routing offers for it."""
+    return replace(sample_context(ReplyKind.CLARIFICATION, controller, language), readings=GENERAL_READINGS,
+                   marketing_applied=False, general_question=True)
 
 
 def unverified_receipt() -> ReplyContext:

@@ -10,7 +10,7 @@ import pytest
 from dsr.controllers import load_profile
 from dsr.intents.rights import Right
 from dsr.replies import ReplyKind, render_reply
-from dsr.replies.samples import sample_context
+from dsr.replies.samples import general_question, sample_context
 from tests.support.replies import with_form
 
 READINGS = (Right.ACCESS, Right.RECTIFICATION, Right.ERASURE)
@@ -49,3 +49,33 @@ def test_ordinary_clarification_says_nothing_of_the_notice() -> None:
                   marketing_applied=False)
     assert profile.dpo is not None
     assert profile.dpo.name not in " ".join(render_reply(ReplyKind.CLARIFICATION, ctx, profile).text.split())
+
+
+# The question each form asks right before the numbered list (mail and chat, de and en).
+QUESTIONS = {"Sie": ("Geht es Ihnen um Folgendes?", "Geht es um:"),
+             "Du": ("Geht es Dir um Folgendes?", "Geht es um:"),
+             "en": ("Is it about the following?", "Is it about:")}
+
+
+def _before_list(text: str) -> tuple[str, str]:
+    """The text before the numbered list and the paragraph that leads into it, both unwrapped."""
+    head = text[:text.index("(1)")].rstrip(" \n-•")
+    return " ".join(head.split()), " ".join(head.split("\n\n")[-1].split())
+
+
+@pytest.mark.parametrize("form", ["Sie", "Du", "en"])
+@pytest.mark.parametrize("controller", ["kmb2", "komsa"])
+def test_the_notice_and_the_dpo_come_before_the_question_that_leads_into_the_list(
+        controller: str, form: str) -> None:
+    """Not between "Geht es Ihnen um Folgendes?" and the list it asks about (mail and chat)."""
+    language = "en" if form == "en" else "de"
+    profile = with_form(load_profile(controller), "Sie" if form == "en" else form).model_copy(
+        update={"privacy_notice_url": "https://example.org/datenschutz"})
+    reply = render_reply(ReplyKind.CLARIFICATION, general_question(controller, language), profile,
+                         language=language)
+    contact = profile.dpo.name if profile.dpo is not None else str(profile.contact_email)
+    for text, question in zip((reply.text, reply.chat), QUESTIONS[form], strict=True):
+        head, lead = _before_list(text)
+        assert lead.endswith(question), lead
+        assert profile.privacy_notice_url not in lead and contact not in lead
+        assert head.index(profile.privacy_notice_url) < head.index(contact) < head.rindex(question)
