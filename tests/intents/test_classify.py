@@ -687,3 +687,12 @@ def test_out_of_your_whole_system_is_erasure_beside_the_newsletter() -> None:
     body = "Ich höre auf, bitte nehmt mich vollständig aus eurem System raus: Konto, Verteiler, Newsletter."
     assert "erasure" in labels("", body)
     assert labels("", "Bitte nehmen Sie mich aus dem Newsletter raus.") == ["marketing_objection"]
+
+
+@pytest.mark.parametrize("body", [
+    "Schicken Sie mir bitte eine Abschrift der Standardvertragsklauseln für die Übermittlung in die USA.",
+    "Please send me a copy of the safeguards you rely on for transfers to the US.",
+])
+def test_safeguards_of_a_transfer_asked_for_are_access(body: str) -> None:
+    # autoprec: Art. 15(2) GDPR (appropriate safeguards of a third-country transfer) read nothing.
+    assert labels("", body) == ["access"]
