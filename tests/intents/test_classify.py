@@ -696,3 +696,10 @@ def test_out_of_your_whole_system_is_erasure_beside_the_newsletter() -> None:
 def test_safeguards_of_a_transfer_asked_for_are_access(body: str) -> None:
     # autoprec: Art. 15(2) GDPR (appropriate safeguards of a third-country transfer) read nothing.
     assert labels("", body) == ["access"]
+
+
+def test_someone_elses_address_asked_for_is_no_access() -> None:
+    # autoprec: "nennen Sie mir, unter welcher Adresse Herr X wohnt" matched frame_tell_me_my_data.
+    assert "access" not in labels("", "Bitte nennen Sie mir, unter welcher Adresse Herr Kühn heute wohnt.")
+    own = "Bitte nennen Sie mir, unter welcher Adresse Sie mich führen, ich wohne inzwischen in Kiel."
+    assert "access" in labels("", own)
