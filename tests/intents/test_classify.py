@@ -703,3 +703,46 @@ def test_someone_elses_address_asked_for_is_no_access() -> None:
     assert "access" not in labels("", "Bitte nennen Sie mir, unter welcher Adresse Herr Kühn heute wohnt.")
     own = "Bitte nennen Sie mir, unter welcher Adresse Sie mich führen, ich wohne inzwischen in Kiel."
     assert "access" in labels("", own)
+
+
+@pytest.mark.parametrize("body", [
+    "Ich bestreite die Forderung. Bis die Sache geprüft ist, geben Sie meine Daten bitte nicht an ein "
+    "Inkassobüro weiter.",
+    "I dispute the amount. Until this has been clarified, please do not share my details with any "
+    "collection agency.",
+    "Bitte schränken Sie die Verarbeitung ein: solange die Prüfung läuft, sollen meine Daten nicht an die "
+    "Auskunftei übermittelt werden, bis alles geklärt ist.",
+])
+def test_data_held_back_while_checked_is_a_restriction_not_an_objection(body: str) -> None:
+    # formal2: "do not pass on ... until checked" was read as an objection to the disclosure (and
+    # without Art. 18's words as nothing else); it is the restriction of Art. 18(1)(a)/(d).
+    assert labels("", body) == ["restriction"]
+
+
+def test_an_objection_in_its_own_words_stays_one_while_checked() -> None:
+    body = "Ich widerspreche der Weitergabe meiner Daten an die Auskunftei, bis das geklärt ist."
+    assert "objection" in labels("", body)
+
+
+@pytest.mark.parametrize("body", [
+    "My mother passed away in May. Please close her customer account and cease all correspondence to "
+    "this address.",
+    "Als Erbe bitte ich Sie, das Kundenkonto meines verstorbenen Vaters zu löschen und sämtliche "
+    "Zusendungen an seine Anschrift einzustellen.",
+])
+def test_stopping_all_contact_beside_an_erasure_is_the_advertising_objection_too(body: str) -> None:
+    # formal2: "cease all correspondence" was only the weak frame_stop_contacting (0.4), lost beside
+    # the erasure; with a quantifier (all, any, sämtliche) it is a plain end to advertising too.
+    assert labels("", body) == ["erasure", "marketing_objection"]
+
+
+@pytest.mark.parametrize("body", [
+    "Meine Anschrift bleibt unverändert. Ich widerspreche der Nutzung meiner Daten für Ihre Statistiken.",
+])
+def test_a_detail_said_to_stay_unchanged_is_no_rectification(body: str) -> None:
+    assert labels("", body) == ["objection"]
+
+
+def test_a_wrong_detail_beside_an_unchanged_one_stays_rectification() -> None:
+    body = "Meine Adresse ist falsch, bitte korrigieren Sie sie; die Telefonnummer bleibt unverändert."
+    assert labels("", body) == ["rectification"]
