@@ -746,3 +746,15 @@ def test_a_detail_said_to_stay_unchanged_is_no_rectification(body: str) -> None:
 def test_a_wrong_detail_beside_an_unchanged_one_stays_rectification() -> None:
     body = "Meine Adresse ist falsch, bitte korrigieren Sie sie; die Telefonnummer bleibt unverändert."
     assert labels("", body) == ["rectification"]
+
+
+@pytest.mark.parametrize("body", [
+    "Gestern kam ein Brief von Ihnen, der gar nicht an mich adressiert war, mit Kontonummer und allem.",
+    "I received a parcel with a delivery note that was never meant for me.",
+])
+def test_a_document_not_meant_for_me_is_a_breach_report(body: str) -> None:
+    # formal2: since autoprec_dunning_not_advertising took the weak advertising frame from "eine
+    # Rechnung bekommen, die gar nicht an mich gerichtet ist", the issue's example of another
+    # customer's invoice was ignored (tests/pipeline/test_no_drop.py failed on c9cde1f).
+    result = classify("", body, "email")
+    assert result.escalate and "breach" in result.reasons
