@@ -194,3 +194,16 @@ def test_a_newsletter_reporting_a_court_ruling_is_no_authority_matter() -> None:
     assert "authority" not in result.reasons
     assert any(item.reason == "authority" for item in result.evidence)  # the hit stays visible
     assert decide(result).route is not Route.ESCALATE
+
+
+@pytest.mark.parametrize("body", [
+    "Guten Tag,\nich habe heute eine Rechnung bekommen, die gar nicht an mich gerichtet ist, sondern an "
+    "eine Frau aus Wolfsburg. Was soll ich damit machen?",
+    "Hi, I got a letter from you today that is not addressed to me at all. It has someone's bank details on it.",
+    "Hallo, in meinem Umschlag lagen heute Unterlagen, die eindeutig zu einem anderen Kunden von Ihnen "
+    "gehören, mit Name und Adresse.",
+])
+def test_someone_elses_letter_told_at_length_is_a_breach(body: str) -> None:
+    result = classify("", body, "email")
+    assert "breach" in result.reasons
+    assert decide(result).route is Route.ESCALATE
