@@ -199,7 +199,8 @@ def test_a_newsletter_reporting_a_court_ruling_is_no_authority_matter() -> None:
 @pytest.mark.parametrize("body", [
     "Guten Tag,\nich habe heute eine Rechnung bekommen, die gar nicht an mich gerichtet ist, sondern an "
     "eine Frau aus Wolfsburg. Was soll ich damit machen?",
-    "Hi, I got a letter from you today that is not addressed to me at all. It has someone's bank details on it.",
+    "Hi, I got a letter from you today that is not addressed to me at all. "
+    "It has someone's bank details on it.",
     "Hallo, in meinem Umschlag lagen heute Unterlagen, die eindeutig zu einem anderen Kunden von Ihnen "
     "gehören, mit Name und Adresse.",
 ])
