@@ -758,3 +758,30 @@ def test_a_document_not_meant_for_me_is_a_breach_report(body: str) -> None:
     # customer's invoice was ignored (tests/pipeline/test_no_drop.py failed on c9cde1f).
     result = classify("", body, "email")
     assert result.escalate and "breach" in result.reasons
+
+
+@pytest.mark.parametrize("body", [
+    "Anbei mein Lebenslauf. Ich bin damit einverstanden, dass Sie meine Unterlagen aufbewahren und mich bei "
+    "neuen Stellen wieder kontaktieren.",
+    "I consent to you keeping my CV on file and contacting me about future openings.",
+])
+def test_consent_granted_in_an_application_asks_for_nothing(body: str) -> None:
+    # formal2: "stell*" of stop_doing matched the noun "Stellen" beside "kontaktieren", and a
+    # sentence granting consent was read as an advertising objection.
+    assert labels("", body) == ["other"]
+
+
+def test_consent_no_longer_granted_stays_a_request() -> None:
+    body = "Ich bin nicht mehr damit einverstanden, dass Sie mich kontaktieren. Stellen Sie die Anrufe ein."
+    assert labels("", body) != ["other"]
+
+
+def test_a_policy_update_notice_corrects_no_detail() -> None:
+    body = ("Dear customer, we have updated our privacy policy to reflect new requirements. The new version "
+            "explains how you can access, correct or delete your data.")
+    assert "rectification" not in labels("", body)
+
+
+def test_information_about_a_service_offered_is_no_access() -> None:
+    body = "Können Sie mir Auskunft geben, ob Sie auch die Abrechnung für Malerbetriebe übernehmen?"
+    assert "access" not in labels("", body)
