@@ -288,6 +288,19 @@ def reserved_for_later(view: FieldView, match: Match, sentence: int) -> bool:
         view.has_before("reservation", sentence, match.first) or not view.has("request_word", sentence))
 
 
+def reported(view: FieldView, match: Match, sentence: int) -> bool:
+    """The hit is reported speech ("laut Ihren Hinweisen ...", "er sagte ...").
+
+    A hit spanning sentences (an `across` rule) is the sender's reaction to what the earlier
+    sentence reports: "Laut Ihren Hinweisen geben Sie ... weiter. Dem widerspreche ich." Reported
+    speech counts there only when it stands in the last sentence of the hit, before its last word.
+    """
+    last = view.tokens[match.last].sentence
+    if last != sentence:
+        return view.has_before("reported_speech", last, match.last)
+    return view.has_before("reported_speech", sentence, match.first)
+
+
 def suppression(
     view: FieldView, match: Match, *, auto_reply: bool, grievance: Callable[[], bool]
 ) -> str | None:
@@ -309,7 +322,7 @@ def suppression(
         return "rights_enumeration"
     if view.name != "subject" and match.rule.first_person and not view.has("first_person", sentence):
         return "not_the_sender"
-    if view.has_before("reported_speech", sentence, match.first):
+    if reported(view, match, sentence):
         return "reported_speech"
     if view.has("conditional", sentence):
         if label == Right.COMPLAINT.value and not grievance():

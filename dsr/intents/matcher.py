@@ -94,6 +94,14 @@ class _Entry(NamedTuple):
 _NO_MATCH = _Entry(_EMPTY, 100.0, ())
 CACHE_MAX = 50_000
 CACHED_TOKEN_MAX = 64
+# German separable verbs: the particle stands at the end of the clause, the verb earlier ("Bitte
+# stellen Sie diese Abfragen ein", "tragen Sie die Nummer ein", "rufen Sie mich nicht mehr an").
+# A clause-final particle lends the verb of its clause the terms of the joined word ("einstellen",
+# "eintragen", "anrufen"), so every rule written with the infinitive reads the split form too.
+SEPARABLE_PARTICLES = frozenset(
+    {"ein", "aus", "ab", "an", "auf", "mit", "zu", "zurueck", "um", "weiter", "weg", "raus", "heraus"}
+)
+_SEPARABLE_REACH = 12  # tokens before the particle searched for its verb
 
 
 class Matcher:
@@ -122,6 +130,7 @@ class Matcher:
         self._spelling = dict(lexicon.spelling)
         self._build_fuzzy_targets()
         self._cache: dict[str, _Entry] = {}
+        self._joined: dict[str, frozenset[int]] = {}
 
     def _key(self, term: str) -> int:
         key = self._keys.get(term)
@@ -306,6 +315,7 @@ class Matcher:
         """
         cache = self._cache
         entries = [cache.get(token.norm) or self._entry(token.norm) for token in tokens]
+        self._join_separable(tokens, entries)
         occurrences: dict[int, list[int]] = {}
         candidates: set[int] = set()
         for i, entry in enumerate(entries):
@@ -340,6 +350,44 @@ class Matcher:
                 else:
                     _match_near(compiled, starts, tokens, entries, occurrences, matches)
         return matches
+
+
+    def _join_separable(self, tokens: Sequence[Token], entries: list[_Entry]) -> None:
+        """Give the verb of a split separable verb the terms of the joined word (in place).
+
+        The particle must end its clause (the next token is in another clause, or there is none);
+        the verb is the first token of the clause, within `_SEPARABLE_REACH` tokens, that joined
+        with the particle is a lexicon word or stem ("stellen" + "ein" = "einstellen").  A token
+        whose own reading already holds those terms is left as it is.
+        """
+        count = len(tokens)
+        particles = SEPARABLE_PARTICLES
+        for i, token in enumerate(tokens):
+            norm = token.norm
+            if norm not in particles or (i + 1 < count and tokens[i + 1].clause == token.clause):
+                continue
+            for j in range(max(0, i - _SEPARABLE_REACH), i):
+                if tokens[j].clause != token.clause or len(tokens[j].norm) > CACHED_TOKEN_MAX:
+                    continue
+                joined = self._joined_keys(norm + tokens[j].norm)
+                if joined:
+                    entry = entries[j]
+                    if not joined <= entry.keys:
+                        candidates = set(entry.candidates)
+                        for key in joined:
+                            candidates.update(self._by_indexed_slot.get(key, ()))
+                        entries[j] = _Entry(entry.keys | joined, entry.score, tuple(sorted(candidates)))
+                    break
+
+    def _joined_keys(self, word: str) -> frozenset[int]:
+        """Exact and stem terms of a joined separable verb ("einstellen"), cached."""
+        keys = self._joined.get(word)
+        if keys is None:
+            keys = frozenset(self._whole_word(word)) if word.isalpha() else _EMPTY
+            if len(self._joined) >= CACHE_MAX:
+                self._joined.clear()
+            self._joined[word] = keys
+        return keys
 
 
 def _positions(slot: frozenset[int], occurrences: dict[int, list[int]]) -> list[int]:

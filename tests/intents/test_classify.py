@@ -785,3 +785,30 @@ def test_a_policy_update_notice_corrects_no_detail() -> None:
 def test_information_about_a_service_offered_is_no_access() -> None:
     body = "Können Sie mir Auskunft geben, ob Sie auch die Abrechnung für Malerbetriebe übernehmen?"
     assert "access" not in labels("", body)
+
+
+# business2: separable verbs, a reaction to reported speech, procedural questions.
+def test_split_separable_verb_reads_as_the_joined_verb() -> None:
+    # "stellen ... ein" is "einstellen": stopping a credit check is the Art. 21(1) objection
+    assert labels("", "Bitte stellen Sie die Bonitätsabfragen zu meiner Person ein.") == ["objection"]
+    assert labels("", "Bitte hören Sie mit den Bonitätsabfragen auf.") == ["objection"]
+
+
+def test_ein_inside_the_clause_is_an_article_not_a_particle() -> None:
+    body = "Bitte stellen Sie mir ein Formular für Bonitätsabfragen zur Verfügung."
+    assert "objection" not in labels("", body)
+
+
+def test_objection_after_a_sentence_of_reported_speech_stands() -> None:
+    body = ("Laut Ihrer Datenschutzerklärung geben Sie Kundendaten an Partnerfirmen weiter. "
+            "Dem widerspreche ich hiermit.")
+    assert labels("", body) == ["objection"]
+    # reported speech in the sentence of the hit itself still claims nothing
+    reported = "Mein Nachbar sagte, dass man der Weitergabe an Auskunfteien widersprechen kann."
+    assert labels("", reported) == ["other"]
+
+
+def test_data_the_controller_needs_from_the_sender_is_no_access() -> None:
+    body = "Wir möchten Partner werden. Bitte teilen Sie uns mit, welche Daten Sie dafür brauchen."
+    assert labels("Partnerantrag", body) == ["other"]
+    assert labels("", "Bitte teilen Sie mir mit, welche Daten Sie über mich gespeichert haben.") == ["access"]

@@ -47,8 +47,9 @@ FLOORS: dict[str, tuple[float, float, float, float, float]] = {
     # Chat probe (153 short messages, written without reading the training files; its errors were
     # then read for rules, so these floors are in-sample for the rules; the model never sees it).
     "probes/chat.jsonl": (0.90, 0.005, 0.97, 0.95, 0.04),
-    # probes/business.jsonl (145, the two controllers' business; 0.731 exact before its fixes)
-    "probes/business.jsonl": (0.84, 0.01, 0.93, 0.74, 0.29),
+    # probes/business.jsonl (145, the two controllers' business; 0.731 exact before its fixes); 0.890 after
+    # business2 (separable verbs, objection after reported speech)
+    "probes/business.jsonl": (0.87, 0.01, 0.93, 0.74, 0.29),
     # probes/letters.jsonl (122 formal letters: generator-style, lawyers, heirs, authorities, English;
     # written and labelled without the training files; 0.820 exact, 0.833 automatic precision
     # before its fixes, 0.918 / 0.973 (36 of 37) / 0.920 / 0.061 after; its errors were then read,
