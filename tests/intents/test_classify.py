@@ -812,3 +812,31 @@ def test_data_the_controller_needs_from_the_sender_is_no_access() -> None:
     body = "Wir möchten Partner werden. Bitte teilen Sie uns mit, welche Daten Sie dafür brauchen."
     assert labels("Partnerantrag", body) == ["other"]
     assert labels("", "Bitte teilen Sie mir mit, welche Daten Sie über mich gespeichert haben.") == ["access"]
+
+
+def test_a_deletion_status_shown_in_the_portal_is_no_erasure_request() -> None:
+    # formal2: "my account shows 'Löschung vorgemerkt'" was an erasure request although the next
+    # sentence says not to delete; keeping the data until a dispute is settled is a restriction.
+    body = ('In the customer portal my profile now shows "Löschung vorgemerkt". Please do not delete it. '
+            "Keep my records and do not use them for anything else until the dispute is settled.")
+    assert labels("", body) == ["restriction"]
+
+
+def test_a_deletion_asked_for_beside_a_status_stays_erasure() -> None:
+    body = 'My account shows "active". Please delete my account and all my data.'
+    assert labels("", body) == ["erasure"]
+
+
+@pytest.mark.parametrize("body", [
+    "I switched employer last month and my new company runs its own training platform. Please send me "
+    "my course records in a machine-readable format (CSV) under Art. 20 GDPR.",
+    "Since I changed employer, my new firm needs my certificates; please send my training data in JSON.",
+])
+def test_a_new_employer_is_no_detail_to_correct(body: str) -> None:
+    # formal2: "changed employer ... new company" was read as a changed detail (rectification).
+    assert "rectification" not in labels("", body)
+
+
+def test_a_new_address_beside_a_new_employer_stays_rectification() -> None:
+    body = "I changed employer and moved, my new address is 4 Mill Lane, Leeds; please update my details."
+    assert "rectification" in labels("", body)
