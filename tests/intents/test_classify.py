@@ -840,3 +840,26 @@ def test_a_new_employer_is_no_detail_to_correct(body: str) -> None:
 def test_a_new_address_beside_a_new_employer_stays_rectification() -> None:
     body = "I changed employer and moved, my new address is 4 Mill Lane, Leeds; please update my details."
     assert "rectification" in labels("", body)
+
+
+def test_competitors_and_poaching_are_no_advertising() -> None:
+    body = "Ein Mitbewerber hat mich angerufen und wollte mich abwerben. Das finde ich nicht in Ordnung."
+    assert "marketing_objection" not in labels("", body)
+
+
+def test_a_price_list_deleted_is_no_mailing_list_and_no_correction() -> None:
+    body = "Please delete the old price list and use the new data sheets we sent today."
+    assert labels("Price list update", body) == ["other"]
+    assert labels("", "Please remove me from your mailing list.") == ["marketing_objection"]
+
+
+def test_my_objection_not_passed_on_is_no_new_objection() -> None:
+    body = ("Ich habe der Werbung im März widersprochen. Trotzdem ruft mich Ihre Tochterfirma an, "
+            "mein Widerspruch wird offenbar nicht an andere Firmen weitergegeben.")
+    assert "objection" not in labels("", body)
+    assert "objection" in labels("", "Bitte geben Sie meine Daten nicht an andere Firmen weiter.")
+
+
+def test_advertising_stopped_in_the_next_sentence_with_a_split_verb() -> None:
+    body = "Obwohl ich umgezogen bin, kommen weiter Werbebriefe an. Bitte stellen Sie das ein."
+    assert "marketing_objection" in labels("", body)
