@@ -863,3 +863,19 @@ def test_my_objection_not_passed_on_is_no_new_objection() -> None:
 def test_advertising_stopped_in_the_next_sentence_with_a_split_verb() -> None:
     body = "Obwohl ich umgezogen bin, kommen weiter Werbebriefe an. Bitte stellen Sie das ein."
     assert "marketing_objection" in labels("", body)
+
+
+def test_my_data_handed_to_others_is_a_complaint_but_the_question_is_not() -> None:
+    body = "Ihr Vertreter hat meine Telefonnummer an eine fremde Firma weitergegeben, die mich nun anruft."
+    assert "complaint" in labels("", body)
+    assert "complaint" not in labels("", "Haben Sie meine Telefonnummer an andere Firmen weitergegeben?")
+
+
+def test_someone_elses_certificate_received_is_a_complaint() -> None:
+    body = "Ich habe eine Teilnahmebescheinigung bekommen, aber die ist von jemand anderem."
+    assert "complaint" in labels("", body)
+
+
+def test_going_to_data_protection_is_a_threat_in_dialect_too() -> None:
+    assert "complaint" in labels("", "Keine Werbung mehr, sonst gehe ich zum Datenschutz!")
+    assert "complaint" in labels("", "Kei Werbung mieh, söns jonn ich nohm Datenschutz!")
