@@ -879,3 +879,24 @@ def test_someone_elses_certificate_received_is_a_complaint() -> None:
 def test_going_to_data_protection_is_a_threat_in_dialect_too() -> None:
     assert "complaint" in labels("", "Keine Werbung mehr, sonst gehe ich zum Datenschutz!")
     assert "complaint" in labels("", "Kei Werbung mieh, söns jonn ich nohm Datenschutz!")
+
+
+def test_a_signed_document_sent_back_withdraws_no_consent() -> None:
+    # formal2: "unterschrieben zurück" matched agreed_then_revoke (signed ... back).
+    body = ("Meine neue IBAN lautet DE02120300000000202051. Das Lastschriftformular sende ich Ihnen "
+            "unterschrieben zurück.")
+    assert "consent_withdrawal" not in labels("", body)
+
+
+def test_consent_sent_back_signed_but_revoked_stays_a_withdrawal() -> None:
+    body = "Ich habe damals unterschrieben, diese Einwilligung nehme ich hiermit zurück."
+    assert "consent_withdrawal" in labels("", body)
+
+
+def test_you_know_who_i_am_is_no_access_request() -> None:
+    # formal2: "you know that this address is mine" matched frame_tell_me_my_data (know x me).
+    body = ("Ich schicke keinen Ausweis. Sie schreiben mich seit Jahren an dieser Adresse an, Sie wissen "
+            "also genau, wer ich bin. Löschen Sie meine Daten.")
+    assert labels("", body) == ["erasure"]
+    asked = "Bitte teilen Sie mir mit, was Sie über mich wissen."
+    assert labels("", asked) == ["access"]
