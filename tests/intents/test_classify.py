@@ -900,3 +900,16 @@ def test_you_know_who_i_am_is_no_access_request() -> None:
     assert labels("", body) == ["erasure"]
     asked = "Bitte teilen Sie mir mit, was Sie über mich wissen."
     assert labels("", asked) == ["access"]
+
+
+def test_was_as_etwas_or_a_condition_asks_for_no_access() -> None:
+    assert labels("", "Falls Sie noch was von mir haben: bitte alles löschen.") == ["erasure"]
+    body = "Noch was anderes: Ihr Vertrieb hat meine private Nummer und ruft dort an. Bitte löschen Sie sie."
+    assert "access" not in labels("", body)
+    assert "access" in labels("", "Was haben Sie über mich gespeichert?")
+
+
+def test_the_data_i_provided_named_in_a_portability_request_is_no_access() -> None:
+    body = ("Under Art. 20 GDPR please send me the data concerning me which I have provided to you "
+            "in a machine-readable format.")
+    assert labels("", body) == ["portability"]

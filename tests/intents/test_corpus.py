@@ -43,7 +43,7 @@ FLOORS: dict[str, tuple[float, float, float, float, float]] = {
     "mail-de.jsonl": (0.85, 0.005, 0.92, 0.96, 0.10),
     "chat-and-dialect.jsonl": (0.84, 0.005, 0.87, 0.90, 0.12),
     "formal-and-english.jsonl": (0.85, 0.005, 0.95, 0.98, 0.15),
-    "business-cases.jsonl": (0.85, 0.005, 0.90, 0.93, 0.17),
+    "business-cases.jsonl": (0.86, 0.005, 0.90, 0.93, 0.17),
     # Chat probe (153 short messages, written without reading the training files; its errors were
     # then read for rules, so these floors are in-sample for the rules; the model never sees it).
     "probes/chat.jsonl": (0.90, 0.005, 0.97, 0.95, 0.04),
@@ -68,7 +68,7 @@ HELD_OUT_FLOORS: dict[str, tuple[float, float, float, float, float]] = {
     "mail-de.jsonl": (0.87, 0.005, 0.96, 0.96, 0.075),
     "chat-and-dialect.jsonl": (0.855, 0.005, 0.96, 0.90, 0.08),
     "formal-and-english.jsonl": (0.85, 0.005, 0.97, 0.98, 0.12),
-    "business-cases.jsonl": (0.85, 0.005, 0.95, 0.95, 0.15),
+    "business-cases.jsonl": (0.86, 0.005, 0.95, 0.95, 0.15),
 }
 # Held out: share of messages answered with a clarification question, at most (today 0.412, 0.368,
 # 0.376, 0.372; before the thresholds were chosen on out-of-file model readings 0.412, 0.368,
