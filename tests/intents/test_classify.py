@@ -913,3 +913,10 @@ def test_the_data_i_provided_named_in_a_portability_request_is_no_access() -> No
     body = ("Under Art. 20 GDPR please send me the data concerning me which I have provided to you "
             "in a machine-readable format.")
     assert labels("", body) == ["portability"]
+
+
+def test_an_order_of_a_craft_business_named_is_a_processor_situation() -> None:
+    body = "Der Auftrag bei Elektro Berger ist bezahlt. Bitte entfernen Sie meine Daten aus Ihrem System."
+    result = classify("", body, "email")
+    assert "erasure" in [r.value for r in result.labels]
+    assert result.escalate and "processor_role" in result.reasons
