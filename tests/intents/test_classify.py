@@ -920,3 +920,12 @@ def test_an_order_of_a_craft_business_named_is_a_processor_situation() -> None:
     result = classify("", body, "email")
     assert "erasure" in [r.value for r in result.labels]
     assert result.escalate and "processor_role" in result.reasons
+
+
+def test_a_lawyer_named_if_necessary_is_a_reservation_not_a_complaint() -> None:
+    # formal2: "gegebenenfalls", "notfalls", "if necessary" are conditions like "falls".
+    body = ("Bitte schränken Sie die Verarbeitung meiner Daten ein. Mein Anwalt wird sich gegebenenfalls bei "
+            "Ihnen melden.")
+    assert labels("", body) == ["restriction"]
+    now = "Bitte schränken Sie die Verarbeitung meiner Daten ein. Mein Anwalt wird sich bei Ihnen melden."
+    assert "complaint" in labels("", now)
