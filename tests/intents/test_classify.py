@@ -929,3 +929,9 @@ def test_a_lawyer_named_if_necessary_is_a_reservation_not_a_complaint() -> None:
     assert labels("", body) == ["restriction"]
     now = "Bitte schränken Sie die Verarbeitung meiner Daten ein. Mein Anwalt wird sich bei Ihnen melden."
     assert "complaint" in labels("", now)
+
+
+def test_an_out_of_date_product_fact_is_nothing_to_correct() -> None:
+    body = "Im Portal steht noch das alte Datenblatt, die Kapazitätsangabe stimmt nicht mehr."
+    assert "rectification" not in labels("Datenblatt Powerbank", body)
+    assert "rectification" in labels("", "Meine Anschrift in Ihrem System stimmt nicht mehr.")
