@@ -146,6 +146,17 @@ def test_breach_report_carries_the_72_hour_flag(harness: Harness) -> None:
     assert "72 Stunden" in text and "5. März 2026, 10:30 Uhr" in text  # 09:30 UTC = 10:30 in Berlin
 
 
+def test_the_issues_invoice_of_another_customer_is_a_breach_with_its_72_hour_clock(harness: Harness) -> None:
+    """Issue 13: the report of another customer's invoice, told in the person's words without the
+    word "Datenpanne", reaches the DPO at once as a breach, the Art. 33 clock running from receipt."""
+    subject, body = MAIL_EXAMPLES["other_customers_invoice"]
+    outcome = harness.send(make_mail(sender=STRANGER, subject=subject, body=body))
+    assert outcome.reason == "escalated"
+    ticket = harness.ticket(outcome.ticket_reference)
+    assert "breach" in ticket.escalation_reasons
+    assert ticket.breach_due_at == harness.clock.now + timedelta(hours=72)
+
+
 def test_authority_letter_goes_to_the_dpo_and_is_not_answered_automatically(harness: Harness) -> None:
     subject, body = MAIL_EXAMPLES["authority_letter"]
     outcome = harness.send(make_mail(sender="poststelle@lfd.niedersachsen.de", subject=subject, body=body))
