@@ -22,6 +22,7 @@ from dsr.replies.labels import (
     action_label,
     actor_label,
     channel_label,
+    counted,
     disposition_label,
     identity_label,
     kind_label,
@@ -74,11 +75,6 @@ def datetime_de(value: datetime | None) -> str:
     if value is None:
         return "–"
     return value.astimezone(BERLIN).strftime("%d.%m.%Y %H:%M")
-
-
-def counted(n: int, one: str, many: str) -> str:
-    """A number with its noun in German number agreement: "1 Anfrage", "0 Anfragen", "2 Anfragen"."""
-    return f"{n} {one if abs(n) == 1 else many}"
 
 
 def days_word(n: int) -> str:

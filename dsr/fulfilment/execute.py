@@ -24,6 +24,7 @@ from dsr.fulfilment.plan import STEP_OF, PlanAction, PlanItem
 from dsr.fulfilment.texts import art19_notice, plain_html
 from dsr.mail.compose import compose_mail
 from dsr.pipeline.outbound import Outgoing, send
+from dsr.replies.labels import counted
 from dsr.store.audit import audit
 from dsr.store.models import (
     DataSubject,
@@ -84,18 +85,19 @@ def _depth(system: System, category: Category) -> int:
 
 def _statement(item: PlanItem, rows: int) -> str:
     name = f"{item.category.name} ({item.system.name})"
+    entries = counted(rows, "Eintrag", "Einträge")
     if item.action is PlanAction.ERASE:
-        return f"{rows} Einträge „{name}“ gelöscht."
+        return f"{entries} „{name}“ gelöscht."
     if item.action is PlanAction.ANONYMISE:
-        return f"{rows} Einträge „{name}“ anonymisiert (Felder: {', '.join(item.values)})."
+        return f"{entries} „{name}“ anonymisiert (Felder: {', '.join(item.values)})."
     if item.action is PlanAction.RETAIN:
         until = item.until.strftime("%d.%m.%Y") if item.until else "?"
-        return (f"{rows} Einträge „{name}“ gesperrt und aufbewahrt bis längstens {until} ({item.ground}); "
+        return (f"{entries} „{name}“ gesperrt und aufbewahrt bis längstens {until} ({item.ground}); "
                 "Löschung danach automatisch.")
     if item.action is PlanAction.RESTRICT:
-        return f"{rows} Einträge „{name}“ in der Verarbeitung eingeschränkt (gesperrt)."
+        return f"{entries} „{name}“ in der Verarbeitung eingeschränkt (gesperrt)."
     if item.action is PlanAction.UPDATE:
-        return f"{rows} Einträge „{name}“ berichtigt (Felder: {', '.join(item.values)})."
+        return f"{entries} „{name}“ berichtigt (Felder: {', '.join(item.values)})."
     return f"„{name}“ von Hand erledigt."
 
 

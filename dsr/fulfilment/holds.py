@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from dsr.datamap import DataMap
 from dsr.fulfilment.connectors import ConnectorError, Key, Step, StepAction, open_connector
+from dsr.replies.labels import counted
 from dsr.store.audit import audit
 from dsr.store.models import ErasureProof, RetentionHold
 
@@ -67,8 +68,8 @@ def erase_due_holds(session: Session, datamaps: Mapping[str, DataMap], env: Mapp
             session.add(ErasureProof(
                 ticket_id=None, reference=reference, controller=controller, system=system_key,
                 category=category_key, action="erase", rows=affected,
-                statement=f"{affected} Einträge „{category.name}“ nach Ablauf der Aufbewahrungsfrist "
-                          f"gelöscht ({mine[0].legal_ground}).",
+                statement=f"{counted(affected, 'Eintrag', 'Einträge')} „{category.name}“ nach Ablauf der "
+                          f"Aufbewahrungsfrist gelöscht ({mine[0].legal_ground}).",
                 retained_until=max(h.until for h in mine), legal_ground=mine[0].legal_ground,
                 approved_by=ACTOR, executed_at=now))
         audit(session, actor=ACTOR, action="fulfilment.retention_erased", now=now,

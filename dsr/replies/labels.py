@@ -257,6 +257,11 @@ QUARANTINE_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
 SNAKE = re.compile(r"\b[a-z]+(?:[._][a-z]+)+\b")
 
 
+def counted(n: int, one: str, many: str) -> str:
+    """A number with its noun in German number agreement: "1 Anfrage", "0 Anfragen", "2 Anfragen"."""
+    return f"{n} {one if abs(n) == 1 else many}"
+
+
 def humanize(code: str) -> str:
     """Last resort for a code without a label: readable words instead of snake_case."""
     return code.replace("_", " ").replace(".", " ")

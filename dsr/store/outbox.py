@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 
+from dsr.replies.labels import counted
 from dsr.store.audit import audit
 from dsr.store.models import OutboxItem, OutboxState
 
@@ -294,8 +295,8 @@ def _duration_de(span: timedelta) -> str:
     if hours >= 48:
         return f"{hours // 24} Tagen"
     if hours >= 1:
-        return f"{hours} Stunden" if hours != 1 else "1 Stunde"
-    return f"{int(span.total_seconds() // 60)} Minuten"
+        return counted(hours, "Stunde", "Stunden")
+    return counted(int(span.total_seconds() // 60), "Minute", "Minuten")
 
 
 def requeue(session: Session, item: OutboxItem, *, actor: str, reason: str, now: datetime) -> None:

@@ -61,7 +61,7 @@ def test_anonymise_rewrites_the_columns_keeps_the_row_and_records_proof(
         proof = session.scalars(select(ErasureProof).where(ErasureProof.category == "training")).one()
         assert (proof.system, proof.action, proof.rows, proof.approved_by) == (
             "partner-crm", "anonymise", 1, "console:kora")
-        assert proof.statement.startswith("1 Einträge „Schulungskonten (Partner-CRM")
+        assert proof.statement.startswith("1 Eintrag „Schulungskonten (Partner-CRM")
         assert proof.statement.endswith("“ anonymisiert (Felder: name, email, login).")
         assert "Probe" not in proof.statement and SABINE not in proof.statement
         facts = outcome_facts(case_for(session, ticket_id))

@@ -29,6 +29,7 @@ from dsr.console.auth import (
     same_secret,
 )
 from dsr.console.guard import Ctx
+from dsr.console.labels import counted
 from dsr.console.users import check_login
 from dsr.store.models import User
 from dsr.store.tickets.services import audit
@@ -96,7 +97,8 @@ def login_submit(ctx: Ctx) -> Response:
         return _login_page(
             ctx,
             status_code=429,
-            error=f"Zu viele Fehlversuche. Bitte warten Sie {seconds} Sekunden und versuchen Sie es erneut.",
+            error=f"Zu viele Fehlversuche. Bitte warten Sie {counted(seconds, 'Sekunde', 'Sekunden')} und "
+                  "versuchen Sie es erneut.",
         )
     checked = check_login(services.sessions, username=username, password=password)
     with services.sessions.begin() as session:
@@ -173,7 +175,8 @@ def password_submit(ctx: Ctx) -> Response:
     if wait is not None:
         log.warning("password change throttled user_id=%s client=%s", web.user_id, client)
         seconds = max(1, int(wait.total_seconds()))
-        text = f"Zu viele Fehlversuche. Bitte warten Sie {seconds} Sekunden und versuchen Sie es erneut."
+        text = (f"Zu viele Fehlversuche. Bitte warten Sie {counted(seconds, 'Sekunde', 'Sekunden')} und "
+                "versuchen Sie es erneut.")
         return _password_page(ctx, text, 429)
     checked = check_login(services.sessions, username=web.username, password=current)
     if checked is None or checked.user_id != web.user_id:
