@@ -64,6 +64,8 @@ class FakeTelegram:
     send_gate: asyncio.Event = field(default_factory=asyncio.Event)
     # method (lower case) -> [calls to let through, then calls to answer 502 Bad Gateway]
     flaky: dict[str, list[int]] = field(default_factory=dict)
+    # method (lower case) -> calls to answer 429 Too Many Requests with `retry_after` seconds
+    flooded: dict[str, tuple[int, int]] = field(default_factory=dict)
     _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
     _confirmed: int = 0
     _closing: bool = False
@@ -197,6 +199,12 @@ class FakeTelegram:
         handler = getattr(self, f"_api_{method.lower()}", None)
         if handler is None:
             return _error(404, "Not Found: method not found")
+        flood = self.flooded.get(method.lower())
+        if flood is not None and flood[0] > 0:
+            self.flooded[method.lower()] = (flood[0] - 1, flood[1])
+            return JSONResponse({"ok": False, "error_code": 429,  # PTB: RetryAfter
+                                 "description": f"Too Many Requests: retry after {flood[1]}",
+                                 "parameters": {"retry_after": flood[1]}}, status_code=429)
         plan = self.flaky.get(method.lower())
         if plan is not None and plan[0] > 0:
             plan[0] -= 1

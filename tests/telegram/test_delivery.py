@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import warnings
 from datetime import timedelta
 
 from sqlalchemy import update
@@ -98,3 +99,22 @@ async def test_a_retry_of_a_long_answer_goes_on_with_the_part_that_failed(bot: B
     parts = bot.fake.texts(CHAT)
     assert len(parts) == len(set(parts)) > 2  # every part once
     assert "\n\n".join(parts) == "\n\n".join(paragraphs)
+
+
+async def test_flood_control_is_a_temporary_failure_without_deprecation_warning(bot: Bot) -> None:
+    """A 429 (RetryAfter) leaves the item pending with the wait in its error, and raises no
+    PTBDeprecationWarning (PTB 22 warned on every RetryAfter: an int `retry_after`)."""
+    assert bot.channel is not None
+    item_id = queue(bot, "Ihre Auskunft nach Art. 15 DSGVO liegt vor.")
+    bot.fake.flooded["sendmessage"] = (1, 7)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert await bot.channel.deliver_due() == 0
+    with bot.sessions() as session:
+        row = session.get(OutboxItem, item_id)
+        assert row is not None and row.state == "pending" and row.attempts == 1
+        assert row.last_error == "RetryAfter: 7 s"
+    assert bot.fake.texts(CHAT) == []
+    _due_again(bot, item_id)
+    assert await bot.channel.deliver_due() == 1
+    assert bot.fake.texts(CHAT) == ["Ihre Auskunft nach Art. 15 DSGVO liegt vor."]

@@ -24,7 +24,7 @@ import functools
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -107,7 +107,9 @@ class ChatDelivery:
                 if len(steps) > 1 and number < len(steps):
                     await asyncio.to_thread(self._progress, item_id, number)
         except RetryAfter as exc:
-            return f"RetryAfter: {exc.retry_after}", False
+            wait = exc.retry_after  # a timedelta with PTB_TIMEDELTA (see dsr.channels.telegram)
+            seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
+            return f"RetryAfter: {seconds:g} s", False
         except (Forbidden, BadRequest) as exc:
             if "not modified" in str(exc).lower():
                 return None, False
