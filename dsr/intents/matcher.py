@@ -351,7 +351,6 @@ class Matcher:
                     _match_near(compiled, starts, tokens, entries, occurrences, matches)
         return matches
 
-
     def _join_separable(self, tokens: Sequence[Token], entries: list[_Entry]) -> None:
         """Give the verb of a split separable verb the terms of the joined word (in place).
 

@@ -27,6 +27,7 @@ from starlette.datastructures import UploadFile
 from starlette.responses import Response
 
 from dsr.console.guard import Ctx
+from dsr.console.operations import is_closed
 from dsr.console.outgoing import SendProblem, send_to_subject
 from dsr.console.queries import scoped_ticket
 from dsr.console.views.closed import open_only
@@ -82,7 +83,6 @@ from dsr.store.models import (
     FulfilmentState,
     RetentionHold,
     Ticket,
-    TicketState,
 )
 from dsr.store.sealed import seal_item
 
@@ -211,7 +211,7 @@ def fulfilment_page(ctx: Ctx) -> Response:
         exclusions = exclusions_of(session, case) if case is not None else []
         plan: list[PlanItem] = []
         plan_error = None
-        closed = ticket.state == TicketState.CLOSED.value
+        closed = is_closed(ticket)
         if case is not None and datamap is not None and rights & ACTION_RIGHTS and not closed and \
                 case.state in (FulfilmentState.REVIEW.value, FulfilmentState.APPROVED.value):
             try:
